@@ -1,0 +1,135 @@
+# Makefile: builds librekey, bin/rekeyctl and bin/rekey-sandbox; `make check` runs the tests under
+# ASan/UBSan; `make deps` installs the Debian packages the build and tests need.
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+BUILD ?= build/rel
+SAN ?= 0
+PKGS := yaml-0.1 jansson libcurl sqlite3 libcrypto libssl libsodium
+SANDBOX_PKGS := libmicrohttpd
+TEST_PKGS := check
+
+# Debian packages: build, tests (etcd, kubectl interop), lint.
+DEB_PKGS := build-essential pkg-config libyaml-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev \
+	libssl-dev libsodium-dev libmicrohttpd-dev check libsubunit-dev etcd-server etcd-client sqlite3 \
+	openssl curl procps cppcheck clang-format
+
+CC ?= cc
+OPT := -O2
+ifeq ($(SAN),1)
+OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+endif
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -Iinclude -I$(BUILD)/gen \
+	-DREKEY_VERSION='"$(VERSION)"'
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+LINK = $(CC) $(OPT) $(LDFLAGS)
+
+LIB_SRCS := $(sort $(wildcard src/*.c))
+CLI_SRCS := $(sort $(wildcard src/cli/*.c))
+SANDBOX_SRCS := $(sort $(wildcard tests/sandbox/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+
+GEN_SRCS := $(BUILD)/gen/migrations_data.c
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations_data.o
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+SANDBOX_OBJS := $(SANDBOX_SRCS:%.c=$(BUILD)/%.o)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/tests/unit/main.o $(BUILD)/tests/unit/testutil.o
+
+LIBREKEY := $(BUILD)/librekey.a
+REKEYCTL := $(BUILD)/bin/rekeyctl
+SANDBOX := $(BUILD)/bin/rekey-sandbox
+UNIT := $(BUILD)/bin/unit-tests
+
+.PHONY: all build deps check check-build run-tests demo bench install clean lint fuzz
+all: build
+	@mkdir -p bin
+	@cp -f $(REKEYCTL) bin/rekeyctl
+	@if [ -f $(SANDBOX) ]; then cp -f $(SANDBOX) bin/rekey-sandbox; fi
+
+build: $(REKEYCTL) $(if $(SANDBOX_SRCS),$(SANDBOX))
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/sandbox/%.o: tests/sandbox/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags $(SANDBOX_PKGS)) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/unit/%.o: tests/unit/%.c $(BUILD)/gen/suites.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(shell pkg-config --cflags $(TEST_PKGS)) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/migrations_data.c: $(MIGRATIONS) tools/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/migrations_data.o: $(BUILD)/gen/migrations_data.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/suites.h: $(UNIT_SRCS)
+	@mkdir -p $(dir $@)
+	sed -n 's/^Suite \*\([a-z0-9_]*\)_suite(void)$$/RK_SUITE(\1)/p' $(UNIT_SRCS) > $@.tmp && mv $@.tmp $@
+
+$(LIBREKEY): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(REKEYCTL): $(CLI_OBJS) $(LIBREKEY)
+	@mkdir -p $(dir $@)
+	$(LINK) -o $@ $(CLI_OBJS) $(LIBREKEY) $(PKG_LIBS)
+
+$(SANDBOX): $(SANDBOX_OBJS) $(LIBREKEY)
+	@mkdir -p $(dir $@)
+	$(LINK) -o $@ $(SANDBOX_OBJS) $(LIBREKEY) $(shell pkg-config --libs $(SANDBOX_PKGS)) $(PKG_LIBS)
+
+$(UNIT): $(UNIT_OBJS) $(LIBREKEY)
+	@mkdir -p $(dir $@)
+	$(LINK) -o $@ $(UNIT_OBJS) $(LIBREKEY) $(shell pkg-config --libs $(TEST_PKGS)) $(PKG_LIBS)
+
+deps:
+	@sh tools/deps.sh $(DEB_PKGS)
+
+# Tests: unit suites (Check) and end-to-end scenarios, all built with ASan and UBSan.
+check:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check-build
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 run-tests
+
+check-build: $(REKEYCTL) $(UNIT) $(if $(SANDBOX_SRCS),$(SANDBOX))
+
+run-tests:
+	@BUILD=$(BUILD) sh tests/run.sh
+
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@sh examples/demo.sh
+
+bench:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/bench/run.sh
+
+fuzz:
+	@sh tests/fuzz/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/rekeyctl
+	install -m 0755 bin/rekeyctl $(DESTDIR)$(PREFIX)/bin/rekeyctl
+	install -m 0644 README.md CHANGELOG.md $(DESTDIR)$(PREFIX)/share/doc/rekeyctl/
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
+		--suppress=missingIncludeSystem -Iinclude src tests/sandbox tests/unit
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

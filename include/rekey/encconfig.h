@@ -1,0 +1,127 @@
+/* encconfig.h: the EncryptionConfiguration engine: load (strict, libyaml), validate like
+ * kube-apiserver, edit (add read key, promote, prune, decrypt), emit canonical YAML, hash. */
+#ifndef REKEY_ENCCONFIG_H
+#define REKEY_ENCCONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rekey/err.h"
+
+typedef enum rk_provider_type {
+	RK_PROV_NONE = 0, /* element named no provider (invalid) */
+	RK_PROV_AESGCM,
+	RK_PROV_AESCBC,
+	RK_PROV_SECRETBOX,
+	RK_PROV_IDENTITY,
+	RK_PROV_KMS
+} rk_provider_type;
+
+typedef struct rk_key {
+	char *name;
+	char *secret; /* standard base64 as written in the file: key material, wiped on free */
+	int line, col;
+} rk_key;
+
+typedef struct rk_kms {
+	char *api_version; /* "v1" or "v2"; NULL when absent (defaults to v1) */
+	char *name;
+	char *endpoint;
+	long cachesize;
+	int has_cachesize;
+	char *timeout; /* Go duration as written ("3s"); NULL when absent */
+} rk_kms;
+
+typedef struct rk_provider {
+	rk_provider_type type;
+	int ntypes; /* how many provider keys the element named (validation: exactly 1) */
+	rk_key *keys;
+	size_t nkeys;
+	rk_kms kms;
+	int line, col;
+} rk_provider;
+
+typedef struct rk_rule {
+	char **resources; /* "secrets", "*.", "*.*", "deployments.apps", "*.apps" */
+	size_t nresources;
+	rk_provider *providers;
+	size_t nproviders;
+	int line, col;
+} rk_rule;
+
+typedef struct rk_encconfig {
+	char *path; /* file it came from, for messages ("<input>" for buffers) */
+	rk_rule *rules;
+	size_t nrules;
+} rk_encconfig;
+
+/* Loading is strict: bad YAML, wrong apiVersion/kind, unknown or duplicate fields and wrong types are
+ * errors "path:line:col: message" with code RK_BADINPUT. Loading does not run validation. */
+int rk_encconfig_load_file(const char *path, rk_encconfig **out, rk_err *err);
+int rk_encconfig_load_buf(const char *data, size_t len, const char *name, rk_encconfig **out, rk_err *err);
+void rk_encconfig_free(rk_encconfig *cfg); /* wipes secrets */
+
+/* Every rule of the apiserver's validation (FACTS.md); first problem found -> RK_BADINPUT with
+ * "path:line:col: field.path: message". `automatic_reload` enables the kms name-uniqueness rule. */
+int rk_encconfig_validate(const rk_encconfig *cfg, int automatic_reload, rk_err *err);
+
+/* The rule that applies to group/resource ("" = core group), as the apiserver looks it up: exact, then
+ * "*.group", then "*.*". NULL = not encrypted (identity). */
+const rk_rule *rk_encconfig_lookup(const rk_encconfig *cfg, const char *group, const char *resource);
+
+/* Parses "secrets" or "deployments.apps" into resource and group parts (malloc'd). */
+int rk_split_resource(const char *gr, char **resource, char **group);
+
+const char *rk_provider_name(rk_provider_type t); /* "aescbc", ... */
+rk_provider_type rk_provider_from_name(const char *name); /* RK_PROV_NONE when unknown */
+
+/* Key bytes decoded from base64 into out (up to cap bytes); returns length or -1. Caller wipes. */
+int rk_key_decode(const rk_key *key, uint8_t *out, size_t cap);
+
+/* Fingerprint of a key: hex of the first 8 bytes of sha256(key bytes): 16 chars + NUL. */
+int rk_key_fingerprint(const rk_key *key, char out[17]);
+
+/* Canonical YAML (malloc'd, NUL-terminated). Deterministic: load(emit(x)) == x and emit is stable. */
+char *rk_encconfig_emit(const rk_encconfig *cfg, size_t *len);
+
+/* "sha256:<hex>" of exact bytes, as kube-apiserver's last_config_info hash. out >= 72 bytes. */
+void rk_config_hash(const void *data, size_t len, char out[72]);
+
+/* ---- edits (all validate the result; all refuse to reuse a key name anywhere in the file) ---- */
+
+/* Adds `key` as READ key (second position) to the provider of type `type` in every rule matching
+ * `resources` (NULL = every rule). Where the rule has no provider of that type (migration:
+ * identity -> aescbc, aescbc -> aesgcm, ...), the provider is created in second position so the
+ * current write provider stays first. The key struct is copied. */
+int rk_encconfig_add_key(rk_encconfig *cfg, const char *const *resources, size_t nresources,
+			 rk_provider_type type, const rk_key *key, rk_err *err);
+/* Adds a kms provider in second position (aescbc -> kms migration). */
+int rk_encconfig_add_kms(rk_encconfig *cfg, const char *const *resources, size_t nresources, const rk_kms *kms,
+			 rk_err *err);
+/* Makes the named key (or kms provider name) the write key: first key of its provider and its
+ * provider first in each matching rule. */
+int rk_encconfig_promote(rk_encconfig *cfg, const char *const *resources, size_t nresources, const char *name,
+			 rk_err *err);
+/* Removes the named key (or kms provider); refuses to remove a write key; drops a provider left with
+ * no keys. */
+int rk_encconfig_prune(rk_encconfig *cfg, const char *const *resources, size_t nresources, const char *name,
+		       rk_err *err);
+/* Decrypt: puts identity first (creating it) in each matching rule; other providers stay to read. */
+int rk_encconfig_identity_first(rk_encconfig *cfg, const char *const *resources, size_t nresources,
+				rk_err *err);
+/* Removes every provider except identity from the matching rules (after a decrypt rewrite). */
+int rk_encconfig_prune_all_but_identity(rk_encconfig *cfg, const char *const *resources, size_t nresources,
+					rk_err *err);
+
+/* The write (first) key name of a rule: the first provider's first key name, the kms name, or
+ * "identity". */
+const char *rk_rule_write_key(const rk_rule *rule);
+/* 1 when a key (or kms provider) of that name exists anywhere in the config. */
+int rk_encconfig_has_key_name(const rk_encconfig *cfg, const char *name);
+
+/* A new key: `<provider>-<UTC yyyymmddThhmmssZ>` name (suffixed -2, -3... when taken in cfg) and
+ * RAND_bytes secret of `bytes` length (32 for secretbox). Fill key; free with rk_key_clear. */
+int rk_key_generate(const rk_encconfig *cfg, rk_provider_type type, size_t bytes, rk_key *key, rk_err *err);
+void rk_key_clear(rk_key *key); /* wipes and frees */
+
+#endif

@@ -1,0 +1,21 @@
+/* fsutil.h: file-system helpers with the project's safety rules: atomic replacement, 0600 files,
+ * 0700 directories. */
+#ifndef REKEY_FSUTIL_H
+#define REKEY_FSUTIL_H
+
+#include <stddef.h>
+
+#include "rekey/err.h"
+
+/* Writes bytes atomically to path: temp file in the same directory (0600), fsync, the previous file
+ * kept as path + ".bak" (0600) when `keep_backup`, rename, fsync of the directory. On any failure the
+ * original file is intact and no temp file is left. */
+int rk_write_file_atomic(const char *path, const void *data, size_t len, int keep_backup, rk_err *err);
+
+/* Reads a whole file (malloc'd, NUL-terminated). RK_BADINPUT with "path: reason" when unreadable. */
+int rk_read_file(const char *path, char **data, size_t *len, rk_err *err);
+
+/* mkdir -p with mode for each created directory; existing directories are left as they are. */
+int rk_mkdir_p(const char *path, unsigned mode, rk_err *err);
+
+#endif

@@ -1,0 +1,45 @@
+/* main.c: rekeyctl's command table: finds the command named by argv[1] and runs it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "rekey/err.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: rekeyctl COMMAND [ARGS]   (rekeyctl COMMAND --help for details)\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nexit codes: 0 done, 1 failed, 2 bad usage or input, 3 stopped (resumable), 4 refused as unsafe\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return RK_BADINPUT;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return RK_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("rekeyctl %s\n", REKEY_VERSION);
+		return RK_OK;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "rekeyctl: unknown command \"%s\" (rekeyctl --help lists them)\n", argv[1]);
+	return RK_BADINPUT;
+}

@@ -1,0 +1,34 @@
+# lib.sh: helpers sourced by the end-to-end scenarios. Each assertion prints "ok NAME" or
+# "not ok NAME: why"; tests/run.sh counts them. Scenarios run from the project root.
+: "${REKEYCTL:?REKEYCTL must name the rekeyctl binary}"
+E2E_FAILED=0
+E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/rekey-e2e-XXXXXX")
+chmod 700 "$E2E_TMP"
+
+e2e_cleanup() { rm -rf "$E2E_TMP"; }
+trap e2e_cleanup EXIT
+
+ok() { echo "ok $1"; }
+not_ok() { echo "not ok $1: $2"; E2E_FAILED=1; }
+skip() { echo "SKIP $1: $2"; }
+
+# expect_exit NAME CODE CMD...: runs CMD, checks its exit code; output kept in $E2E_TMP/out, err.
+expect_exit() {
+	name=$1 want=$2
+	shift 2
+	"$@" >"$E2E_TMP/out" 2>"$E2E_TMP/err"
+	got=$?
+	if [ "$got" = "$want" ]; then ok "$name"; else not_ok "$name" "exit $got, want $want: $(head -c 300 "$E2E_TMP/err")"; fi
+}
+
+# expect_grep NAME PATTERN FILE: FILE contains PATTERN (extended regex).
+expect_grep() {
+	if grep -Eq -- "$2" "$3"; then ok "$1"; else not_ok "$1" "no /$2/ in $(head -c 300 "$3")"; fi
+}
+
+# expect_no_grep NAME PATTERN FILE: FILE does not contain PATTERN (fixed string).
+expect_no_grep() {
+	if grep -Fq -- "$2" "$3"; then not_ok "$1" "found '$2' in $3"; else ok "$1"; fi
+}
+
+e2e_done() { exit "$E2E_FAILED"; }
