@@ -4,5 +4,7 @@
 #define REKEY_CLI_COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_rewrite(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

@@ -12,7 +12,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"version", cmd_version, "print the version"},
+    {"version", cmd_version, "print the version"},
+    {"rewrite", cmd_rewrite, "rewrite every object so it is stored under the current write key"},
+    {"status", cmd_status, "progress of a rewrite run, from the state db"},
 };
 
 static void usage(FILE *out)
@@ -20,7 +22,8 @@ static void usage(FILE *out)
 	fprintf(out, "usage: rekeyctl COMMAND [ARGS]   (rekeyctl COMMAND --help for details)\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\nexit codes: 0 done, 1 failed, 2 bad usage or input, 3 stopped (resumable), 4 refused as unsafe\n");
+	fprintf(out, "\nexit codes: 0 done, 1 failed, 2 bad usage or input, 3 stopped (resumable), 4 refused "
+	             "as unsafe\n");
 }
 
 int main(int argc, char **argv)
