@@ -141,7 +141,7 @@ int sbx_health(sbx_req *req)
 			return 1;
 		}
 		rk_buf_printf(&text, "%s check %s\n", kinds[k], all_ok ? "passed" : "failed");
-		int verbose = sbx_req_query(req, "verbose") != NULL;
+		int verbose = sbx_req_has_query(req, "verbose");
 		sbx_reply_text(req, all_ok ? 200 : 500, "text/plain; charset=utf-8",
 		               all_ok && !verbose ? "ok" : rk_buf_cstr(&text));
 		rk_buf_free(&text);

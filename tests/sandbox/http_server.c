@@ -37,6 +37,22 @@ const char *sbx_req_query(sbx_req *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+static enum MHD_Result find_key(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind, (void)value;
+	const char **want = cls;
+	if (*want && !strcmp(key, *want))
+		*want = NULL; /* found: stop */
+	return *want ? MHD_YES : MHD_NO;
+}
+
+int sbx_req_has_query(sbx_req *req, const char *name)
+{
+	const char *want = name;
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, find_key, (void *)&want);
+	return want == NULL;
+}
+
 void sbx_reply_json(sbx_req *req, int status, json_t *body)
 {
 	rk_buf_reset(&req->out);
