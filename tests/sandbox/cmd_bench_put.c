@@ -25,7 +25,7 @@ typedef struct bench_conn {
 
 typedef struct bench_run {
 	const bench_opts *opts;
-	const sbx_info *info;
+	const lc_info *info;
 	long sent, ok, failed, next_object;
 	long status_counts[600];
 	double *latencies;
@@ -47,7 +47,7 @@ static void next_request(bench_run *r, bench_conn *c, size_t conn_index)
 	char ns[32], name[64];
 	snprintf(ns, sizeof ns, "ns-%ld", i % r->opts->namespaces + 1);
 	snprintf(name, sizeof name, "secret-%06ld", i);
-	const sbx_node *node = &r->info->nodes[conn_index % r->info->nnodes];
+	const lc_node *node = &r->info->nodes[conn_index % r->info->nnodes];
 	snprintf(c->url, sizeof c->url, "%s/api/v1/namespaces/%s/secrets/%s", node->url, ns, name);
 	rk_buf_reset(&c->body);
 	rk_buf_reset(&c->resp);
@@ -75,7 +75,7 @@ static void conn_init(bench_run *r, bench_conn *c)
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
-	sbx_curl_tls(c->curl, r->info->dir);
+	lc_curl_tls(c->curl, r->info->dir);
 }
 
 static void record(bench_run *r, bench_conn *c, CURLcode cc)
@@ -120,7 +120,7 @@ static double bench_loop(bench_run *r)
 		next_request(r, &conns[i], i);
 		curl_multi_add_handle(multi, conns[i].curl);
 	}
-	double t0 = sbx_now(), deadline = t0 + r->opts->duration;
+	double t0 = lc_now(), deadline = t0 + r->opts->duration;
 	int running = (int)n;
 	while (running > 0) {
 		curl_multi_perform(multi, &running);
@@ -135,7 +135,7 @@ static double bench_loop(bench_run *r)
 				CURLcode cc = msg->data.result;
 				record(r, &conns[i], cc);
 				curl_multi_remove_handle(multi, conns[i].curl);
-				if (sbx_now() < deadline) {
+				if (lc_now() < deadline) {
 					next_request(r, &conns[i], i);
 					curl_multi_add_handle(multi, conns[i].curl);
 					running++;
@@ -145,7 +145,7 @@ static double bench_loop(bench_run *r)
 		if (running > 0)
 			curl_multi_poll(multi, NULL, 0, 50, NULL);
 	}
-	double elapsed = sbx_now() - t0;
+	double elapsed = lc_now() - t0;
 	for (size_t i = 0; i < n; i++) {
 		curl_easy_cleanup(conns[i].curl);
 		curl_slist_free_all(conns[i].headers);
@@ -195,13 +195,13 @@ static int parse_bench(int argc, char **argv, bench_opts *o, rk_err *err)
 		else if (!strcmp(f, "-o") && (!strcmp(v, "json") || !strcmp(v, "text")))
 			o->output = v;
 		else if (!strcmp(f, "--connections"))
-			rc = sbx_parse_long(f, v, 1, 1024, &o->connections, err);
+			rc = lc_parse_long(f, v, 1, 1024, &o->connections, err);
 		else if (!strcmp(f, "--secrets"))
-			rc = sbx_parse_long(f, v, 1, 10000000, &o->secrets, err);
+			rc = lc_parse_long(f, v, 1, 10000000, &o->secrets, err);
 		else if (!strcmp(f, "--namespaces"))
-			rc = sbx_parse_long(f, v, 1, 100000, &o->namespaces, err);
+			rc = lc_parse_long(f, v, 1, 100000, &o->namespaces, err);
 		else if (!strcmp(f, "--duration"))
-			rc = sbx_parse_double(f, v, 0.1, 3600, &o->duration, err);
+			rc = lc_parse_double(f, v, 0.1, 3600, &o->duration, err);
 		else
 			rc = rk_err_set(err, RK_BADINPUT, "unknown flag \"%s\"", f);
 		if (rc)
@@ -215,9 +215,9 @@ int sbx_bench_put_main(int argc, char **argv)
 	bench_opts o;
 	rk_err err;
 	char absdir[4096];
-	sbx_info info;
-	if (parse_bench(argc, argv, &o, &err) || sbx_abs_dir(o.dir, absdir, &err) ||
-	    sbx_info_load(absdir, &info, &err)) {
+	lc_info info;
+	if (parse_bench(argc, argv, &o, &err) || lc_abs_dir(o.dir, absdir, &err) ||
+	    lc_info_load(absdir, &info, &err)) {
 		fprintf(stderr, "rekey-sandbox bench-put: %s\n", err.msg);
 		return RK_BADINPUT;
 	}

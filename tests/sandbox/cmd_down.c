@@ -13,10 +13,10 @@
 /* Stops the process in pidfile when it is alive and belongs to this sandbox; -1 when it survived. */
 static int stop_one(const char *pidfile, const char *marker, const char *what, int quiet)
 {
-	pid_t pid = sbx_read_pid(pidfile);
-	if (!sbx_pid_alive(pid, marker))
+	pid_t pid = lc_read_pid(pidfile);
+	if (!lc_pid_alive(pid, marker))
 		return 0;
-	int rc = sbx_stop_pid(pid, marker, 30);
+	int rc = lc_stop_pid(pid, marker, 30);
 	if (!quiet)
 		printf("%s %s (pid %ld)\n", rc ? "could not stop" : "stopped", what, (long)pid);
 	return rc;
@@ -24,15 +24,15 @@ static int stop_one(const char *pidfile, const char *marker, const char *what, i
 
 static int stop_apiservers(const char *dir, int quiet)
 {
-	char *nodes = sbx_path("%s/nodes", dir);
+	char *nodes = lc_path("%s/nodes", dir);
 	DIR *d = opendir(nodes);
 	int rc = 0;
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
-		char *pidfile = sbx_path("%s/%s/apiserver.pid", nodes, e->d_name);
-		char *what = sbx_path("apiserver %s", e->d_name);
+		char *pidfile = lc_path("%s/%s/apiserver.pid", nodes, e->d_name);
+		char *what = lc_path("apiserver %s", e->d_name);
 		rc |= stop_one(pidfile, dir, what, quiet);
 		free(pidfile);
 		free(what);
@@ -43,11 +43,11 @@ static int stop_apiservers(const char *dir, int quiet)
 	return rc;
 }
 
-int sbx_down_dir(const char *dir, int quiet)
+int lc_down_dir(const char *dir, int quiet)
 {
-	char *kubelet = sbx_path("%s/kubelet.pid", dir);
-	char *etcd = sbx_path("%s/etcd.pid", dir);
-	char *etcd_marker = sbx_path("%s/etcd", dir);
+	char *kubelet = lc_path("%s/kubelet.pid", dir);
+	char *etcd = lc_path("%s/etcd.pid", dir);
+	char *etcd_marker = lc_path("%s/etcd", dir);
 	int rc = stop_one(kubelet, dir, "kubelet", quiet);
 	rc |= stop_apiservers(dir, quiet);
 	rc |= stop_one(etcd, etcd_marker, "etcd", quiet);
@@ -72,11 +72,11 @@ int sbx_down_main(int argc, char **argv)
 	}
 	char absdir[4096];
 	rk_err err;
-	if (sbx_abs_dir(dir, absdir, &err)) {
+	if (lc_abs_dir(dir, absdir, &err)) {
 		fprintf(stderr, "rekey-sandbox down: %s\n", err.msg);
 		return RK_BADINPUT;
 	}
-	char *marker = sbx_path("%s/etcd.pid", absdir);
+	char *marker = lc_path("%s/etcd.pid", absdir);
 	struct stat st;
 	int is_sandbox = stat(marker, &st) == 0;
 	free(marker);
@@ -84,7 +84,7 @@ int sbx_down_main(int argc, char **argv)
 		fprintf(stderr, "rekey-sandbox down: %s is not a sandbox (no etcd.pid)\n", absdir);
 		return RK_BADINPUT;
 	}
-	int rc = sbx_down_dir(absdir, 0);
+	int rc = lc_down_dir(absdir, 0);
 	printf(rc ? "some processes of %s are still running\n" : "sandbox %s is down\n", absdir);
 	return rc;
 }

@@ -25,19 +25,19 @@ static int parse_value(fault_opts *o, const char *f, const char *v, rk_err *err)
 	if (!strcmp(f, "--kill"))
 		return (o->kill_node = v), RK_OK;
 	if (!strcmp(f, "--latency-ms"))
-		return sbx_parse_long(f, v, 0, 600000, &o->latency_ms, err);
+		return lc_parse_long(f, v, 0, 600000, &o->latency_ms, err);
 	if (!strcmp(f, "--jitter-ms"))
-		return sbx_parse_long(f, v, 0, 600000, &o->jitter_ms, err);
+		return lc_parse_long(f, v, 0, 600000, &o->jitter_ms, err);
 	if (!strcmp(f, "--error-code"))
-		return sbx_parse_long(f, v, 400, 599, &o->error_code, err);
+		return lc_parse_long(f, v, 400, 599, &o->error_code, err);
 	if (!strcmp(f, "--retry-after"))
-		return sbx_parse_long(f, v, 0, 3600, &o->retry_after, err);
+		return lc_parse_long(f, v, 0, 3600, &o->retry_after, err);
 	if (!strcmp(f, "--max-inflight"))
-		return sbx_parse_long(f, v, 0, 100000, &o->max_inflight, err);
+		return lc_parse_long(f, v, 0, 100000, &o->max_inflight, err);
 	if (!strcmp(f, "--error-ratio"))
-		return sbx_parse_double(f, v, 0, 1, &o->error_ratio, err);
+		return lc_parse_double(f, v, 0, 1, &o->error_ratio, err);
 	if (!strcmp(f, "--throttle-ratio"))
-		return sbx_parse_double(f, v, 0, 1, &o->throttle_ratio, err);
+		return lc_parse_double(f, v, 0, 1, &o->throttle_ratio, err);
 	return rk_err_set(err, RK_BADINPUT, "unknown flag \"%s\"", f);
 }
 
@@ -70,21 +70,21 @@ static int parse_fault(int argc, char **argv, fault_opts *o, rk_err *err)
 	return RK_OK;
 }
 
-static int kill_apiserver(const sbx_info *info, const char *node, rk_err *err)
+static int kill_apiserver(const lc_info *info, const char *node, rk_err *err)
 {
-	char *pidfile = sbx_path("%s/nodes/%s/apiserver.pid", info->dir, node);
-	pid_t pid = sbx_read_pid(pidfile);
+	char *pidfile = lc_path("%s/nodes/%s/apiserver.pid", info->dir, node);
+	pid_t pid = lc_read_pid(pidfile);
 	free(pidfile);
-	if (!sbx_pid_alive(pid, info->dir))
+	if (!lc_pid_alive(pid, info->dir))
 		return rk_err_set(err, RK_FAIL, "apiserver %s is not running", node);
 	kill(pid, SIGKILL);
 	printf("killed apiserver %s (pid %ld)\n", node, (long)pid);
 	return RK_OK;
 }
 
-static int write_faults(const sbx_info *info, const fault_opts *o, rk_err *err)
+static int write_faults(const lc_info *info, const fault_opts *o, rk_err *err)
 {
-	char *path = sbx_path("%s/nodes/%s/faults.json", info->dir, o->node);
+	char *path = lc_path("%s/nodes/%s/faults.json", info->dir, o->node);
 	int rc;
 	if (o->clear) {
 		rc = unlink(path) == 0 || access(path, F_OK)
@@ -100,7 +100,7 @@ static int write_faults(const sbx_info *info, const fault_opts *o, rk_err *err)
 		              o->throttle_ratio, "retryAfterSeconds", (json_int_t)o->retry_after,
 		              "maxInflight", (json_int_t)o->max_inflight, "failStart", o->fail_start);
 		char *text = json_dumps(f, JSON_PRESERVE_ORDER | JSON_COMPACT);
-		rc = sbx_write_text(path, text, 0600, err);
+		rc = lc_write_text(path, text, 0600, err);
 		if (rc == RK_OK)
 			printf("faults on %s: %s\n", o->node, text);
 		free(text);
@@ -115,14 +115,14 @@ int sbx_fault_main(int argc, char **argv)
 	fault_opts o;
 	rk_err err;
 	char absdir[4096];
-	sbx_info info;
-	if (parse_fault(argc, argv, &o, &err) || sbx_abs_dir(o.dir, absdir, &err) ||
-	    sbx_info_load(absdir, &info, &err)) {
+	lc_info info;
+	if (parse_fault(argc, argv, &o, &err) || lc_abs_dir(o.dir, absdir, &err) ||
+	    lc_info_load(absdir, &info, &err)) {
 		fprintf(stderr, "rekey-sandbox fault: %s\n", err.msg);
 		return RK_BADINPUT;
 	}
 	const char *node = o.kill_node ? o.kill_node : o.node;
-	if (!sbx_info_node(&info, node)) {
+	if (!lc_info_node(&info, node)) {
 		fprintf(stderr, "rekey-sandbox fault: unknown node \"%s\"\n", node);
 		return RK_BADINPUT;
 	}

@@ -20,7 +20,7 @@
 #define STABLE_SECONDS 10.0
 
 typedef struct pod_state {
-	const sbx_node *node;
+	const lc_node *node;
 	char *root;           /* the node's file-system root, D/nodes/<node> (malloc'd) */
 	char hash[33];        /* kubernetes.io/config.hash of the pod being run; "" = no pod */
 	json_t *pod;          /* decoded manifest of that pod */
@@ -46,7 +46,7 @@ static void klog(const pod_state *ps, const char *fmt, ...) __attribute__((forma
 static void klog(const pod_state *ps, const char *fmt, ...)
 {
 	char stamp[32];
-	sbx_rfc3339(stamp);
+	lc_rfc3339(stamp);
 	fprintf(stderr, "%s kubelet %s: ", stamp, ps ? ps->node->name : "-");
 	va_list ap;
 	va_start(ap, fmt);
@@ -76,7 +76,7 @@ static void pod_hash(const char *node, const char *path, const char *canonical, 
 
 static char *manifest_path(const pod_state *ps)
 {
-	return sbx_path("%s/etc/kubernetes/manifests/kube-apiserver.yaml", ps->root);
+	return lc_path("%s/etc/kubernetes/manifests/kube-apiserver.yaml", ps->root);
 }
 
 /* ---- the apiserver command line from the pod ---- */
@@ -147,21 +147,21 @@ static int pod_flags(pod_state *ps, apiserver_flags *f)
 
 static void remove_runtime_files(const pod_state *ps, const char *dir)
 {
-	char *pid = sbx_path("%s/nodes/%s/apiserver.pid", dir, ps->node->name);
-	char *url = sbx_path("%s/nodes/%s/apiserver.url", dir, ps->node->name);
+	char *pid = lc_path("%s/nodes/%s/apiserver.pid", dir, ps->node->name);
+	char *url = lc_path("%s/nodes/%s/apiserver.url", dir, ps->node->name);
 	unlink(pid);
 	unlink(url);
 	free(pid);
 	free(url);
 }
 
-static pid_t spawn_apiserver(pod_state *ps, const sbx_info *info, const apiserver_flags *f)
+static pid_t spawn_apiserver(pod_state *ps, const lc_info *info, const apiserver_flags *f)
 {
 	char period[16];
 	snprintf(period, sizeof period, "%d", info->reload_period > 0 ? info->reload_period : 5);
 	char *argv[20];
 	int n = 0;
-	argv[n++] = (char *)sbx_self_exe();
+	argv[n++] = (char *)lc_self_exe();
 	argv[n++] = "apiserver";
 	argv[n++] = "--dir", argv[n++] = (char *)info->dir;
 	argv[n++] = "--node", argv[n++] = (char *)ps->node->name;
@@ -173,7 +173,7 @@ static pid_t spawn_apiserver(pod_state *ps, const sbx_info *info, const apiserve
 		argv[n++] = "--reload-period", argv[n++] = period;
 	}
 	argv[n] = NULL;
-	char *log = sbx_path("%s/nodes/%s/apiserver.log", info->dir, ps->node->name);
+	char *log = lc_path("%s/nodes/%s/apiserver.log", info->dir, ps->node->name);
 	pid_t pid = fork();
 	if (pid == 0) {
 		signal(SIGTERM, SIG_DFL);
@@ -188,23 +188,23 @@ static pid_t spawn_apiserver(pod_state *ps, const sbx_info *info, const apiserve
 	return pid;
 }
 
-static void start_pod(pod_state *ps, const sbx_info *info)
+static void start_pod(pod_state *ps, const lc_info *info)
 {
 	apiserver_flags flags;
 	remove_runtime_files(ps, info->dir);
 	pid_t pid = pod_flags(ps, &flags) ? -1 : spawn_apiserver(ps, info, &flags);
 	if (pid <= 0) {
 		snprintf(ps->reason, sizeof ps->reason, "CreateContainerConfigError");
-		ps->next_start = sbx_now() + ps->backoff;
+		ps->next_start = lc_now() + ps->backoff;
 		ps->backoff = ps->backoff * 2 > info->backoff_max ? info->backoff_max : ps->backoff * 2;
 		ps->mirror_dirty = 1;
 		return;
 	}
 	ps->pid = pid;
-	ps->started = sbx_now();
+	ps->started = lc_now();
 	ps->next_probe = 0;
 	ps->reason[0] = '\0';
-	sbx_rfc3339(ps->ctr_start);
+	lc_rfc3339(ps->ctr_start);
 	ps->mirror_dirty = 1;
 	klog(ps, "started apiserver pid %ld (pod %s)", (long)pid, ps->hash);
 }
@@ -213,7 +213,7 @@ static void stop_pod(pod_state *ps)
 {
 	if (ps->pid > 0) {
 		klog(ps, "stopping apiserver pid %ld", (long)ps->pid);
-		sbx_stop_pid(ps->pid, NULL, 10);
+		lc_stop_pid(ps->pid, NULL, 10);
 		waitpid(ps->pid, NULL, WNOHANG);
 	}
 	ps->pid = 0;
@@ -222,7 +222,7 @@ static void stop_pod(pod_state *ps)
 }
 
 /* Notices an apiserver that exited on its own and schedules its restart with backoff. */
-static void reap(pod_state *ps, const sbx_info *info)
+static void reap(pod_state *ps, const lc_info *info)
 {
 	int status = 0;
 	if (ps->pid <= 0 || waitpid(ps->pid, &status, WNOHANG) != ps->pid)
@@ -234,26 +234,26 @@ static void reap(pod_state *ps, const sbx_info *info)
 	ps->ready = 0;
 	ps->restarts++;
 	snprintf(ps->reason, sizeof ps->reason, "CrashLoopBackOff");
-	ps->next_start = sbx_now() + ps->backoff;
+	ps->next_start = lc_now() + ps->backoff;
 	ps->backoff = ps->backoff * 2 > info->backoff_max ? info->backoff_max : ps->backoff * 2;
 	ps->mirror_dirty = 1;
 }
 
-static void probe(pod_state *ps, const sbx_info *info)
+static void probe(pod_state *ps, const lc_info *info)
 {
-	double now = sbx_now();
+	double now = lc_now();
 	if (ps->pid <= 0 || now < ps->next_probe)
 		return;
-	char *pidfile = sbx_path("%s/nodes/%s/apiserver.pid", info->dir, ps->node->name);
-	int ready = sbx_read_pid(pidfile) == ps->pid &&
-	            sbx_https_get(info->dir, ps->node->url, "/readyz", 1.0, NULL) == 200;
+	char *pidfile = lc_path("%s/nodes/%s/apiserver.pid", info->dir, ps->node->name);
+	int ready = lc_read_pid(pidfile) == ps->pid &&
+	            lc_https_get(info->dir, ps->node->url, "/readyz", 1.0, NULL) == 200;
 	free(pidfile);
 	ps->next_probe = now + (ready ? 1.0 : 0.2);
 	if (ready && now - ps->started > STABLE_SECONDS)
 		ps->backoff = BACKOFF_START;
 	if (ready != ps->ready) {
 		ps->ready = ready;
-		sbx_rfc3339(ps->ready_since);
+		lc_rfc3339(ps->ready_since);
 		ps->mirror_dirty = 1;
 	}
 }
@@ -283,12 +283,12 @@ static json_t *mirror_pod(const pod_state *ps)
 		annotations = json_object();
 	}
 	char seen[32];
-	sbx_rfc3339(seen);
+	lc_rfc3339(seen);
 	json_object_set_new(annotations, "kubernetes.io/config.hash", json_string(ps->hash));
 	json_object_set_new(annotations, "kubernetes.io/config.mirror", json_string(ps->hash));
 	json_object_set_new(annotations, "kubernetes.io/config.seen", json_string(seen));
 	json_object_set_new(annotations, "kubernetes.io/config.source", json_string("file"));
-	char *name = sbx_path("kube-apiserver-%s", ps->node->name);
+	char *name = lc_path("kube-apiserver-%s", ps->node->name);
 	json_t *labels = json_deep_copy(json_object_get(meta, "labels"));
 	json_t *spec = json_deep_copy(json_object_get(ps->pod, "spec"));
 	if (!json_is_object(spec)) {
@@ -312,19 +312,19 @@ static json_t *mirror_pod(const pod_state *ps)
 	return out;
 }
 
-static void write_mirror(pod_state *ps, const sbx_info *info)
+static void write_mirror(pod_state *ps, const lc_info *info)
 {
 	if (!ps->mirror_dirty)
 		return;
-	char *key = sbx_path("/registry/pods/kube-system/kube-apiserver-%s", ps->node->name);
+	char *key = lc_path("/registry/pods/kube-system/kube-apiserver-%s", ps->node->name);
 	rk_err err;
 	int rc;
 	if (!ps->hash[0]) {
-		rc = sbx_etcd_delete(info->etcd_url, key, &err);
+		rc = lc_etcd_delete(info->etcd_url, key, &err);
 	} else {
 		json_t *mirror = mirror_pod(ps);
 		char *text = json_dumps(mirror, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		rc = sbx_etcd_put(info->etcd_url, key, text, strlen(text), &err);
+		rc = lc_etcd_put(info->etcd_url, key, text, strlen(text), &err);
 		free(text);
 		json_decref(mirror);
 	}
@@ -342,8 +342,8 @@ static void new_pod(pod_state *ps, json_t *pod, const char *hash)
 	json_decref(ps->pod);
 	ps->pod = json_incref(pod);
 	snprintf(ps->hash, sizeof ps->hash, "%s", hash);
-	sbx_uuid(ps->uid);
-	sbx_rfc3339(ps->pod_start);
+	lc_uuid(ps->uid);
+	lc_rfc3339(ps->pod_start);
 	snprintf(ps->ready_since, sizeof ps->ready_since, "%s", ps->pod_start);
 	ps->restarts = 0;
 	ps->backoff = BACKOFF_START;
@@ -363,7 +363,7 @@ static void sync_manifest(pod_state *ps)
 			stop_pod(ps);
 			ps->hash[0] = '\0';
 		}
-	} else if (sbx_manifest_load(path, &pod, &canonical, &err)) {
+	} else if (lc_manifest_load(path, &pod, &canonical, &err)) {
 		if (!ps->manifest_error_logged)
 			klog(ps, "ignoring manifest: %s", err.msg);
 		ps->manifest_error_logged = 1;
@@ -383,29 +383,29 @@ static void sync_manifest(pod_state *ps)
 	free(path);
 }
 
-static void sync_node(pod_state *ps, const sbx_info *info)
+static void sync_node(pod_state *ps, const lc_info *info)
 {
 	reap(ps, info);
 	sync_manifest(ps);
-	if (ps->hash[0] && ps->pid <= 0 && sbx_now() >= ps->next_start)
+	if (ps->hash[0] && ps->pid <= 0 && lc_now() >= ps->next_start)
 		start_pod(ps, info);
 	probe(ps, info);
 	write_mirror(ps, info);
 }
 
-static int kubelet_run(const sbx_info *info)
+static int kubelet_run(const lc_info *info)
 {
-	pod_state pods[SBX_MAX_NODES];
+	pod_state pods[LC_MAX_NODES];
 	memset(pods, 0, sizeof pods);
 	for (size_t i = 0; i < info->nnodes; i++) {
 		pods[i].node = &info->nodes[i];
-		pods[i].root = sbx_path("%s/nodes/%s", info->dir, info->nodes[i].name);
+		pods[i].root = lc_path("%s/nodes/%s", info->dir, info->nodes[i].name);
 	}
 	klog(NULL, "watching %zu nodes in %s", info->nnodes, info->dir);
 	while (!stop_requested) {
 		for (size_t i = 0; i < info->nnodes && !stop_requested; i++)
 			sync_node(&pods[i], info);
-		sbx_sleep_ms(POLL_MS);
+		lc_sleep_ms(POLL_MS);
 	}
 	klog(NULL, "stopping");
 	for (size_t i = 0; i < info->nnodes; i++) {
@@ -430,10 +430,10 @@ int sbx_kubelet_main(int argc, char **argv)
 			return RK_BADINPUT;
 		}
 	}
-	sbx_info info;
+	lc_info info;
 	rk_err err;
 	char absdir[4096];
-	if (sbx_abs_dir(dir, absdir, &err) || sbx_info_load(absdir, &info, &err)) {
+	if (lc_abs_dir(dir, absdir, &err) || lc_info_load(absdir, &info, &err)) {
 		fprintf(stderr, "rekey-sandbox kubelet: %s\n", err.msg);
 		return RK_BADINPUT;
 	}
@@ -442,9 +442,9 @@ int sbx_kubelet_main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	char *pidfile = sbx_path("%s/kubelet.pid", info.dir);
-	char *pidtext = sbx_path("%ld\n", (long)getpid());
-	int rc = sbx_write_text(pidfile, pidtext, 0600, &err);
+	char *pidfile = lc_path("%s/kubelet.pid", info.dir);
+	char *pidtext = lc_path("%ld\n", (long)getpid());
+	int rc = lc_write_text(pidfile, pidtext, 0600, &err);
 	free(pidtext);
 	if (rc == RK_OK)
 		rc = kubelet_run(&info);

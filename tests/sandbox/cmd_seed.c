@@ -7,7 +7,7 @@
 
 int sbx_seed_main(int argc, char **argv)
 {
-	sbx_seed_opts o = {.namespaces = 4, .bytes = 1024};
+	lc_seed_opts o = {.namespaces = 4, .bytes = 1024};
 	const char *dir = NULL;
 	rk_err err;
 	rk_err_clear(&err);
@@ -22,28 +22,28 @@ int sbx_seed_main(int argc, char **argv)
 		if (!strcmp(f, "--dir"))
 			dir = v;
 		else if (!strcmp(f, "--secrets"))
-			rc = sbx_parse_long(f, v, 0, 10000000, &o.secrets, &err);
+			rc = lc_parse_long(f, v, 0, 10000000, &o.secrets, &err);
 		else if (!strcmp(f, "--configmaps"))
-			rc = sbx_parse_long(f, v, 0, 10000000, &o.configmaps, &err);
+			rc = lc_parse_long(f, v, 0, 10000000, &o.configmaps, &err);
 		else if (!strcmp(f, "--secret-bytes"))
-			rc = sbx_parse_long(f, v, 1, 1 << 20, &o.bytes, &err);
+			rc = lc_parse_long(f, v, 1, 1 << 20, &o.bytes, &err);
 		else if (!strcmp(f, "--namespaces"))
-			rc = sbx_parse_long(f, v, 1, 100000, &o.namespaces, &err);
+			rc = lc_parse_long(f, v, 1, 100000, &o.namespaces, &err);
 		else
 			rc = rk_err_set(&err, RK_BADINPUT, "unknown flag \"%s\"", f);
 	}
 	char absdir[4096];
-	sbx_info info;
-	if (rc || sbx_abs_dir(dir, absdir, &err) || sbx_info_load(absdir, &info, &err)) {
+	lc_info info;
+	if (rc || lc_abs_dir(dir, absdir, &err) || lc_info_load(absdir, &info, &err)) {
 		fprintf(stderr, "rekey-sandbox seed: %s\n", err.msg);
 		return RK_BADINPUT;
 	}
-	double t0 = sbx_now();
-	rc = sbx_seed(&info, &o, &err);
+	double t0 = lc_now();
+	rc = lc_seed(&info, &o, &err);
 	if (rc) {
 		fprintf(stderr, "rekey-sandbox seed: %s\n", err.msg);
 		return rc;
 	}
-	printf("seeded %ld secrets and %ld configmaps in %.2f s\n", o.secrets, o.configmaps, sbx_now() - t0);
+	printf("seeded %ld secrets and %ld configmaps in %.2f s\n", o.secrets, o.configmaps, lc_now() - t0);
 	return RK_OK;
 }

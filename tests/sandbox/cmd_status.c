@@ -11,7 +11,7 @@
 static void file_hash(const char *path, char out[72])
 {
 	size_t len = 0;
-	char *data = sbx_read_text(path, &len);
+	char *data = lc_read_text(path, &len);
 	if (!data) {
 		snprintf(out, 72, "-");
 		return;
@@ -26,14 +26,14 @@ static void file_hash(const char *path, char out[72])
 }
 
 /* The mirror pod's config hash and Ready status, from etcd. */
-static void mirror_state(const sbx_info *info, const char *node, json_t *out)
+static void mirror_state(const lc_info *info, const char *node, json_t *out)
 {
-	char *key = sbx_path("/registry/pods/kube-system/kube-apiserver-%s", node);
+	char *key = lc_path("/registry/pods/kube-system/kube-apiserver-%s", node);
 	uint8_t *val = NULL;
 	size_t len = 0;
 	rk_err err;
 	json_t *pod = NULL;
-	if (sbx_etcd_get(info->etcd_url, key, &val, &len, &err) == RK_OK && val)
+	if (lc_etcd_get(info->etcd_url, key, &val, &len, &err) == RK_OK && val)
 		pod = json_loadb((const char *)val, len, 0, NULL);
 	free(val);
 	free(key);
@@ -51,17 +51,17 @@ static void mirror_state(const sbx_info *info, const char *node, json_t *out)
 	json_decref(pod);
 }
 
-static json_t *node_status(const sbx_info *info, const sbx_node *n)
+static json_t *node_status(const lc_info *info, const lc_node *n)
 {
-	char *pidfile = sbx_path("%s/nodes/%s/apiserver.pid", info->dir, n->name);
-	char *enc = sbx_path("%s/nodes/%s/etc/kubernetes/enc/enc.yaml", info->dir, n->name);
-	pid_t pid = sbx_read_pid(pidfile);
-	int alive = sbx_pid_alive(pid, info->dir);
+	char *pidfile = lc_path("%s/nodes/%s/apiserver.pid", info->dir, n->name);
+	char *enc = lc_path("%s/nodes/%s/etc/kubernetes/enc/enc.yaml", info->dir, n->name);
+	pid_t pid = lc_read_pid(pidfile);
+	int alive = lc_pid_alive(pid, info->dir);
 	char hash[72];
 	file_hash(enc, hash);
 	json_t *out = json_pack("{s:s, s:s, s:i, s:b, s:b, s:s}", "name", n->name, "url", n->url, "pid",
 	                        alive ? (int)pid : 0, "alive", alive, "ready",
-	                        alive && sbx_https_get(info->dir, n->url, "/readyz", 2.0, NULL) == 200,
+	                        alive && lc_https_get(info->dir, n->url, "/readyz", 2.0, NULL) == 200,
 	                        "configHash", hash);
 	mirror_state(info, n->name, out);
 	free(pidfile);
@@ -69,12 +69,12 @@ static json_t *node_status(const sbx_info *info, const sbx_node *n)
 	return out;
 }
 
-static json_t *sandbox_status(const sbx_info *info)
+static json_t *sandbox_status(const lc_info *info)
 {
-	char *etcd_pid = sbx_path("%s/etcd.pid", info->dir), *etcd_marker = sbx_path("%s/etcd", info->dir);
-	char *kubelet_pid = sbx_path("%s/kubelet.pid", info->dir);
-	pid_t ep = sbx_read_pid(etcd_pid), kp = sbx_read_pid(kubelet_pid);
-	int etcd_alive = sbx_pid_alive(ep, etcd_marker), kubelet_alive = sbx_pid_alive(kp, info->dir);
+	char *etcd_pid = lc_path("%s/etcd.pid", info->dir), *etcd_marker = lc_path("%s/etcd", info->dir);
+	char *kubelet_pid = lc_path("%s/kubelet.pid", info->dir);
+	pid_t ep = lc_read_pid(etcd_pid), kp = lc_read_pid(kubelet_pid);
+	int etcd_alive = lc_pid_alive(ep, etcd_marker), kubelet_alive = lc_pid_alive(kp, info->dir);
 	json_t *nodes = json_array();
 	for (size_t i = 0; i < info->nnodes; i++)
 		json_array_append_new(nodes, etcd_alive
@@ -83,7 +83,7 @@ static json_t *sandbox_status(const sbx_info *info)
 		                                             "url", info->nodes[i].url, "alive", 0));
 	json_t *out = json_pack("{s:s, s:{s:s, s:i, s:b, s:b}, s:{s:i, s:b}, s:s, s:o}", "dir", info->dir,
 	                        "etcd", "url", info->etcd_url, "pid", etcd_alive ? (int)ep : 0, "alive",
-	                        etcd_alive, "healthy", etcd_alive && sbx_etcd_healthy(info->etcd_url),
+	                        etcd_alive, "healthy", etcd_alive && lc_etcd_healthy(info->etcd_url),
 	                        "kubelet", "pid", kubelet_alive ? (int)kp : 0, "alive", kubelet_alive,
 	                        "reload", info->reload, "nodes", nodes);
 	free(etcd_pid), free(etcd_marker), free(kubelet_pid);
@@ -133,9 +133,9 @@ int sbx_status_main(int argc, char **argv)
 		}
 	}
 	char absdir[4096];
-	sbx_info info;
+	lc_info info;
 	rk_err err;
-	if (sbx_abs_dir(dir, absdir, &err) || sbx_info_load(absdir, &info, &err)) {
+	if (lc_abs_dir(dir, absdir, &err) || lc_info_load(absdir, &info, &err)) {
 		fprintf(stderr, "rekey-sandbox status: %s\n", err.msg);
 		return RK_BADINPUT;
 	}

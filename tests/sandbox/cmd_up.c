@@ -15,7 +15,7 @@ typedef struct up_opts {
 	const char *dir, *reload, *provider;
 	long apiservers, reload_period, timeout;
 	double backoff_max;
-	sbx_seed_opts seed;
+	lc_seed_opts seed;
 } up_opts;
 
 static const char usage_text[] =
@@ -51,21 +51,21 @@ static int parse_up(int argc, char **argv, up_opts *o, rk_err *err)
 		if (!strcmp(f, "--dir"))
 			o->dir = v;
 		else if (!strcmp(f, "--apiservers"))
-			rc = sbx_parse_long(f, v, 1, SBX_MAX_NODES, &o->apiservers, err);
+			rc = lc_parse_long(f, v, 1, LC_MAX_NODES, &o->apiservers, err);
 		else if (!strcmp(f, "--secrets"))
-			rc = sbx_parse_long(f, v, 0, 10000000, &o->seed.secrets, err);
+			rc = lc_parse_long(f, v, 0, 10000000, &o->seed.secrets, err);
 		else if (!strcmp(f, "--configmaps"))
-			rc = sbx_parse_long(f, v, 0, 10000000, &o->seed.configmaps, err);
+			rc = lc_parse_long(f, v, 0, 10000000, &o->seed.configmaps, err);
 		else if (!strcmp(f, "--secret-bytes"))
-			rc = sbx_parse_long(f, v, 1, 1 << 20, &o->seed.bytes, err);
+			rc = lc_parse_long(f, v, 1, 1 << 20, &o->seed.bytes, err);
 		else if (!strcmp(f, "--namespaces"))
-			rc = sbx_parse_long(f, v, 1, 100000, &o->seed.namespaces, err);
+			rc = lc_parse_long(f, v, 1, 100000, &o->seed.namespaces, err);
 		else if (!strcmp(f, "--reload-period"))
-			rc = sbx_parse_long(f, v, 1, 3600, &o->reload_period, err);
+			rc = lc_parse_long(f, v, 1, 3600, &o->reload_period, err);
 		else if (!strcmp(f, "--timeout"))
-			rc = sbx_parse_long(f, v, 1, 3600, &o->timeout, err);
+			rc = lc_parse_long(f, v, 1, 3600, &o->timeout, err);
 		else if (!strcmp(f, "--backoff-max"))
-			rc = sbx_parse_double(f, v, 0.1, 300, &o->backoff_max, err);
+			rc = lc_parse_double(f, v, 0.1, 300, &o->backoff_max, err);
 		else if (!strcmp(f, "--reload"))
 			rc = one_of(f, o->reload = v, reloads, err);
 		else if (!strcmp(f, "--provider"))
@@ -97,13 +97,13 @@ static int check_dir_empty(const char *dir, rk_err *err)
 	           : RK_OK;
 }
 
-static int pick_ports(sbx_info *info, rk_err *err)
+static int pick_ports(lc_info *info, rk_err *err)
 {
 	for (size_t i = 0; i < info->nnodes; i++) {
-		sbx_node *n = &info->nodes[i];
+		lc_node *n = &info->nodes[i];
 		int port = 0;
 		for (int tries = 0; tries < 20 && !port; tries++) {
-			port = sbx_free_port();
+			port = lc_free_port();
 			for (size_t j = 0; j < i && port > 0; j++)
 				if (info->nodes[j].port == port)
 					port = 0;
@@ -117,64 +117,64 @@ static int pick_ports(sbx_info *info, rk_err *err)
 	return RK_OK;
 }
 
-static int start_kubelet(const sbx_info *info, rk_err *err)
+static int start_kubelet(const lc_info *info, rk_err *err)
 {
-	char *log = sbx_path("%s/kubelet.log", info->dir);
-	char *argv[] = {(char *)sbx_self_exe(), "kubelet", "--dir", (char *)info->dir, NULL};
-	pid_t pid = sbx_spawn_daemon(argv, log);
+	char *log = lc_path("%s/kubelet.log", info->dir);
+	char *argv[] = {(char *)lc_self_exe(), "kubelet", "--dir", (char *)info->dir, NULL};
+	pid_t pid = lc_spawn_daemon(argv, log);
 	free(log);
 	if (pid <= 0)
 		return rk_err_set(err, RK_FAIL, "cannot start the kubelet emulation");
-	char *pidfile = sbx_path("%s/kubelet.pid", info->dir);
-	double deadline = sbx_now() + 10;
-	while (sbx_read_pid(pidfile) != pid && sbx_now() < deadline && sbx_pid_alive(pid, NULL))
-		sbx_sleep_ms(20);
-	int ok = sbx_read_pid(pidfile) == pid;
+	char *pidfile = lc_path("%s/kubelet.pid", info->dir);
+	double deadline = lc_now() + 10;
+	while (lc_read_pid(pidfile) != pid && lc_now() < deadline && lc_pid_alive(pid, NULL))
+		lc_sleep_ms(20);
+	int ok = lc_read_pid(pidfile) == pid;
 	free(pidfile);
 	return ok ? RK_OK
 	          : rk_err_set(err, RK_FAIL, "the kubelet emulation did not start (see %s/kubelet.log)",
 	                       info->dir);
 }
 
-static int wait_ready(const sbx_info *info, long timeout, rk_err *err)
+static int wait_ready(const lc_info *info, long timeout, rk_err *err)
 {
-	double deadline = sbx_now() + (double)timeout;
+	double deadline = lc_now() + (double)timeout;
 	for (size_t i = 0; i < info->nnodes; i++) {
-		const sbx_node *n = &info->nodes[i];
-		while (sbx_https_get(info->dir, n->url, "/readyz", 2.0, NULL) != 200) {
-			if (sbx_now() > deadline)
+		const lc_node *n = &info->nodes[i];
+		while (lc_https_get(info->dir, n->url, "/readyz", 2.0, NULL) != 200) {
+			if (lc_now() > deadline)
 				return rk_err_set(
 				    err, RK_FAIL,
 				    "apiserver %s (%s) not ready after %lds (see %s/nodes/%s/apiserver.log)",
 				    n->name, n->url, timeout, info->dir, n->name);
-			sbx_sleep_ms(100);
+			lc_sleep_ms(100);
 		}
 	}
 	return RK_OK;
 }
 
-static int seed_step(const sbx_info *info, const sbx_seed_opts *seed, rk_err *err)
+static int seed_step(const lc_info *info, const lc_seed_opts *seed, rk_err *err)
 {
-	if (!sbx_seed_available() && seed->secrets == 0 && seed->configmaps == 0) {
+	if (!lc_seed_available() && seed->secrets == 0 && seed->configmaps == 0) {
 		fprintf(stderr, "rekey-sandbox up: not seeding namespaces (codec module not built in)\n");
 		return RK_OK;
 	}
-	double t0 = sbx_now();
-	int rc = sbx_seed(info, seed, err);
-	double secs = sbx_now() - t0;
+	double t0 = lc_now();
+	int rc = lc_seed(info, seed, err);
+	double secs = lc_now() - t0;
 	if (rc == RK_OK)
 		printf("seeded %ld secrets and %ld configmaps (%ld bytes each) in %ld namespaces in %.2f s\n",
 		       seed->secrets, seed->configmaps, seed->bytes, seed->namespaces, secs);
 	return rc;
 }
 
-static int up(const up_opts *o, sbx_info *info, rk_err *err)
+static int up(const up_opts *o, lc_info *info, rk_err *err)
 {
-	int rc = sbx_abs_dir(o->dir, info->dir, err);
+	int rc = lc_abs_dir(o->dir, info->dir, err);
 	if (!rc)
 		rc = check_dir_empty(info->dir, err);
 	if (!rc)
-		rc = sbx_mkdirs(info->dir, err);
+		rc = lc_mkdirs(info->dir, err);
 	if (rc)
 		return rc;
 	info->nnodes = (size_t)o->apiservers;
@@ -184,17 +184,17 @@ static int up(const up_opts *o, sbx_info *info, rk_err *err)
 	snprintf(info->provider, sizeof info->provider, "%s", o->provider);
 	rc = pick_ports(info, err);
 	if (!rc)
-		rc = sbx_etcd_start(info->dir, info->etcd_url, err);
+		rc = lc_etcd_start(info->dir, info->etcd_url, err);
 	if (!rc)
-		rc = sbx_pki_generate(info->dir, err);
+		rc = lc_pki_generate(info->dir, err);
 	if (!rc)
-		rc = sbx_info_save(info, err);
+		rc = lc_info_save(info, err);
 	if (!rc)
-		rc = sbx_write_node_files(info, err);
+		rc = lc_write_node_files(info, err);
 	if (!rc)
-		rc = sbx_write_kubeconfig(info, err);
+		rc = lc_write_kubeconfig(info, err);
 	if (!rc)
-		rc = sbx_write_plan(info, err);
+		rc = lc_write_plan(info, err);
 	if (!rc)
 		rc = seed_step(info, &o->seed, err);
 	if (!rc)
@@ -217,13 +217,13 @@ int sbx_up_main(int argc, char **argv)
 		fprintf(stderr, "rekey-sandbox up: %s\n", err.msg);
 		return RK_BADINPUT;
 	}
-	sbx_info info;
+	lc_info info;
 	memset(&info, 0, sizeof info);
 	int rc = up(&o, &info, &err);
 	if (rc) {
 		fprintf(stderr, "rekey-sandbox up: %s\n", err.msg);
 		if (rc != RK_BADINPUT && info.dir[0])
-			sbx_down_dir(info.dir, 1);
+			lc_down_dir(info.dir, 1);
 		return rc;
 	}
 	printf("sandbox up in %s: etcd %s, %zu apiservers", info.dir, info.etcd_url, info.nnodes);

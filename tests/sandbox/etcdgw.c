@@ -47,7 +47,7 @@ static CURL *gw_handle(const char *etcd_url, const char *api, const rk_buf *body
 	CURL *curl = curl_easy_init();
 	if (!curl)
 		return NULL;
-	char *url = sbx_path("%s%s", etcd_url, api);
+	char *url = lc_path("%s%s", etcd_url, api);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	free(url);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, (const char *)body->data);
@@ -90,7 +90,7 @@ static void body_key(rk_buf *body, const char *field, const char *key)
 	rk_buf_append_str(body, "\"");
 }
 
-int sbx_etcd_put(const char *etcd_url, const char *key, const void *val, size_t len, rk_err *err)
+int lc_etcd_put(const char *etcd_url, const char *key, const void *val, size_t len, rk_err *err)
 {
 	rk_buf body = RK_BUF_INIT;
 	rk_buf_append_str(&body, "{");
@@ -103,7 +103,7 @@ int sbx_etcd_put(const char *etcd_url, const char *key, const void *val, size_t 
 	return rc;
 }
 
-int sbx_etcd_get(const char *etcd_url, const char *key, uint8_t **val, size_t *len, rk_err *err)
+int lc_etcd_get(const char *etcd_url, const char *key, uint8_t **val, size_t *len, rk_err *err)
 {
 	rk_buf body = RK_BUF_INIT;
 	rk_buf_append_str(&body, "{");
@@ -124,7 +124,7 @@ int sbx_etcd_get(const char *etcd_url, const char *key, uint8_t **val, size_t *l
 	return *val || !kv ? RK_OK : rk_err_set(err, RK_FAIL, "etcd: bad base64 value under %s", key);
 }
 
-int sbx_etcd_delete(const char *etcd_url, const char *key, rk_err *err)
+int lc_etcd_delete(const char *etcd_url, const char *key, rk_err *err)
 {
 	rk_buf body = RK_BUF_INIT;
 	rk_buf_append_str(&body, "{");
@@ -135,7 +135,7 @@ int sbx_etcd_delete(const char *etcd_url, const char *key, rk_err *err)
 	return rc;
 }
 
-int sbx_etcd_count(const char *etcd_url, const char *prefix, long *count, rk_err *err)
+int lc_etcd_count(const char *etcd_url, const char *prefix, long *count, rk_err *err)
 {
 	size_t plen = strlen(prefix);
 	char *end = strdup(prefix);
@@ -158,7 +158,7 @@ int sbx_etcd_count(const char *etcd_url, const char *prefix, long *count, rk_err
 	return RK_OK;
 }
 
-int sbx_etcd_healthy(const char *etcd_url)
+int lc_etcd_healthy(const char *etcd_url)
 {
 	rk_buf body = RK_BUF_INIT;
 	rk_buf_append_str(&body, "{");
@@ -183,7 +183,7 @@ typedef struct batch_slot {
 	long puts;
 } batch_slot;
 
-struct sbx_etcd_batch {
+struct lc_etcd_batch {
 	char etcd_url[128];
 	int per_txn, parallel;
 	CURLM *multi;
@@ -193,9 +193,9 @@ struct sbx_etcd_batch {
 	rk_err first_err;
 };
 
-sbx_etcd_batch *sbx_etcd_batch_new(const char *etcd_url, int per_txn, int parallel)
+lc_etcd_batch *lc_etcd_batch_new(const char *etcd_url, int per_txn, int parallel)
 {
-	sbx_etcd_batch *b = calloc(1, sizeof *b);
+	lc_etcd_batch *b = calloc(1, sizeof *b);
 	snprintf(b->etcd_url, sizeof b->etcd_url, "%s", etcd_url);
 	b->per_txn = per_txn;
 	b->parallel = parallel;
@@ -204,7 +204,7 @@ sbx_etcd_batch *sbx_etcd_batch_new(const char *etcd_url, int per_txn, int parall
 	return b;
 }
 
-static void slot_done(sbx_etcd_batch *b, batch_slot *s, CURLcode cc)
+static void slot_done(lc_etcd_batch *b, batch_slot *s, CURLcode cc)
 {
 	long status = 0;
 	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -222,7 +222,7 @@ static void slot_done(sbx_etcd_batch *b, batch_slot *s, CURLcode cc)
 }
 
 /* Drives the transfers until at least one slot is free (or all are, when `all`). */
-static void batch_drive(sbx_etcd_batch *b, int all)
+static void batch_drive(lc_etcd_batch *b, int all)
 {
 	for (;;) {
 		int busy = 0;
@@ -242,7 +242,7 @@ static void batch_drive(sbx_etcd_batch *b, int all)
 	}
 }
 
-static void batch_submit(sbx_etcd_batch *b)
+static void batch_submit(lc_etcd_batch *b)
 {
 	if (b->pending_puts == 0)
 		return;
@@ -260,7 +260,7 @@ static void batch_submit(sbx_etcd_batch *b)
 	curl_multi_add_handle(b->multi, s->curl);
 }
 
-int sbx_etcd_batch_put(sbx_etcd_batch *b, const char *key, const void *val, size_t len, rk_err *err)
+int lc_etcd_batch_put(lc_etcd_batch *b, const char *key, const void *val, size_t len, rk_err *err)
 {
 	rk_buf *p = &b->pending;
 	rk_buf_append_str(p, b->pending_puts ? ",{\"request_put\":{" : "{\"success\":[{\"request_put\":{");
@@ -277,7 +277,7 @@ int sbx_etcd_batch_put(sbx_etcd_batch *b, const char *key, const void *val, size
 	return RK_OK;
 }
 
-int sbx_etcd_batch_finish(sbx_etcd_batch *b, long *written, rk_err *err)
+int lc_etcd_batch_finish(lc_etcd_batch *b, long *written, rk_err *err)
 {
 	batch_submit(b);
 	batch_drive(b, 1);

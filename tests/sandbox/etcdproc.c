@@ -17,17 +17,17 @@ static const char *etcd_binary(void)
 /* One attempt on fresh ports; RK_OK when healthy within the deadline. */
 static int etcd_try(const char *dir, char url[128], pid_t *pid_out, rk_err *err)
 {
-	int cport = sbx_free_port(), pport = sbx_free_port();
+	int cport = lc_free_port(), pport = lc_free_port();
 	if (cport < 0 || pport < 0 || cport == pport)
 		return rk_err_set(err, RK_FAIL, "no free loopback port for etcd");
 	snprintf(url, 128, "http://127.0.0.1:%d", cport);
-	char *peer = sbx_path("http://127.0.0.1:%d", pport);
-	char *a_data = sbx_path("--data-dir=%s/etcd", dir);
-	char *a_lc = sbx_path("--listen-client-urls=%s", url);
-	char *a_ac = sbx_path("--advertise-client-urls=%s", url);
-	char *a_lp = sbx_path("--listen-peer-urls=%s", peer);
-	char *a_ap = sbx_path("--initial-advertise-peer-urls=%s", peer);
-	char *a_ic = sbx_path("--initial-cluster=sandbox=%s", peer);
+	char *peer = lc_path("http://127.0.0.1:%d", pport);
+	char *a_data = lc_path("--data-dir=%s/etcd", dir);
+	char *a_lc = lc_path("--listen-client-urls=%s", url);
+	char *a_ac = lc_path("--advertise-client-urls=%s", url);
+	char *a_lp = lc_path("--listen-peer-urls=%s", peer);
+	char *a_ap = lc_path("--initial-advertise-peer-urls=%s", peer);
+	char *a_ic = lc_path("--initial-cluster=sandbox=%s", peer);
 	char *argv[] = {(char *)etcd_binary(),
 	                "--name=sandbox",
 	                a_data,
@@ -42,24 +42,24 @@ static int etcd_try(const char *dir, char url[128], pid_t *pid_out, rk_err *err)
 	                "--logger=zap",
 	                "--log-outputs=stderr",
 	                NULL};
-	char *log = sbx_path("%s/etcd.log", dir);
-	pid_t pid = sbx_spawn_daemon(argv, log);
+	char *log = lc_path("%s/etcd.log", dir);
+	pid_t pid = lc_spawn_daemon(argv, log);
 	free(log);
 	free(peer), free(a_data), free(a_lc), free(a_ac), free(a_lp), free(a_ap), free(a_ic);
 	if (pid <= 0)
 		return rk_err_set(err, RK_FAIL, "cannot start %s", etcd_binary());
 	*pid_out = pid;
-	char *marker = sbx_path("%s/etcd", dir);
-	double deadline = sbx_now() + 30;
+	char *marker = lc_path("%s/etcd", dir);
+	double deadline = lc_now() + 30;
 	int rc = RK_FAIL;
-	while (sbx_now() < deadline) {
-		if (sbx_etcd_healthy(url)) {
+	while (lc_now() < deadline) {
+		if (lc_etcd_healthy(url)) {
 			rc = RK_OK;
 			break;
 		}
-		if (!sbx_pid_alive(pid, marker))
+		if (!lc_pid_alive(pid, marker))
 			break;
-		sbx_sleep_ms(50);
+		lc_sleep_ms(50);
 	}
 	free(marker);
 	if (rc != RK_OK)
@@ -67,30 +67,30 @@ static int etcd_try(const char *dir, char url[128], pid_t *pid_out, rk_err *err)
 	return rc;
 }
 
-int sbx_etcd_start(const char *dir, char url[128], rk_err *err)
+int lc_etcd_start(const char *dir, char url[128], rk_err *err)
 {
-	char *data = sbx_path("%s/etcd", dir);
-	int rc = sbx_mkdirs(data, err);
+	char *data = lc_path("%s/etcd", dir);
+	int rc = lc_mkdirs(data, err);
 	for (int attempt = 0; rc == RK_OK && attempt < 3; attempt++) {
 		pid_t pid = 0;
 		rc = etcd_try(dir, url, &pid, err);
-		char *pidfile = sbx_path("%s/etcd.pid", dir);
+		char *pidfile = lc_path("%s/etcd.pid", dir);
 		char pidtext[32];
 		snprintf(pidtext, sizeof pidtext, "%ld\n", (long)pid);
 		if (pid > 0)
-			sbx_write_text(pidfile, pidtext, 0600, NULL);
+			lc_write_text(pidfile, pidtext, 0600, NULL);
 		free(pidfile);
 		if (rc == RK_OK)
 			break;
-		sbx_stop_pid(pid, data, 5); /* e.g. lost a port race: try fresh ports */
+		lc_stop_pid(pid, data, 5); /* e.g. lost a port race: try fresh ports */
 		if (attempt < 2)
 			rc = RK_OK;
 	}
 	free(data);
 	if (rc == RK_OK) {
-		char *urlfile = sbx_path("%s/etcd.url", dir);
-		char *text = sbx_path("%s\n", url);
-		rc = sbx_write_text(urlfile, text, 0600, err);
+		char *urlfile = lc_path("%s/etcd.url", dir);
+		char *text = lc_path("%s\n", url);
+		rc = lc_write_text(urlfile, text, 0600, err);
 		free(urlfile);
 		free(text);
 	}

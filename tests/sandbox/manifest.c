@@ -78,7 +78,7 @@ static json_t *convert(yaml_document_t *doc, yaml_node_t *node, int depth)
 	return obj;
 }
 
-int sbx_manifest_load(const char *path, json_t **pod, char **canonical, rk_err *err)
+int lc_manifest_load(const char *path, json_t **pod, char **canonical, rk_err *err)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)

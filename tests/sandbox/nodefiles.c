@@ -20,7 +20,7 @@
 static char *enc_yaml(const char *provider)
 {
 	if (!strcmp(provider, "identity"))
-		return sbx_path(
+		return lc_path(
 		    "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n"
 		    "resources:\n  - resources:\n      - secrets\n    providers:\n      - identity: {}\n");
 	unsigned char key[32];
@@ -34,21 +34,21 @@ static char *enc_yaml(const char *provider)
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
 	char *text =
-	    sbx_path("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n"
-	             "resources:\n  - resources:\n      - secrets\n    providers:\n"
-	             "      - %s:\n          keys:\n            - name: %s-%s\n              secret: %s\n"
-	             "      - identity: {}\n",
-	             provider, provider, stamp, b64);
+	    lc_path("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n"
+	            "resources:\n  - resources:\n      - secrets\n    providers:\n"
+	            "      - %s:\n          keys:\n            - name: %s-%s\n              secret: %s\n"
+	            "      - identity: {}\n",
+	            provider, provider, stamp, b64);
 	OPENSSL_cleanse(b64, sizeof b64);
 	return text;
 }
 
-static char *manifest_yaml(const sbx_info *info, const sbx_node *node)
+static char *manifest_yaml(const lc_info *info, const lc_node *node)
 {
 	const char *reload = strcmp(info->reload, "automatic")
 	                         ? ""
 	                         : "        - --encryption-provider-config-automatic-reload=true\n";
-	return sbx_path(
+	return lc_path(
 	    "# Static pod of the sandbox's apiserver on node %s. The kubelet emulation (rekey-sandbox "
 	    "kubelet)\n"
 	    "# restarts the apiserver when the decoded pod changes. Paths are inside the node root "
@@ -68,28 +68,28 @@ static char *manifest_yaml(const sbx_info *info, const sbx_node *node)
 	    node->name, info->dir, node->name, node->port, node->port, info->etcd_url, reload);
 }
 
-int sbx_write_node_files(const sbx_info *info, rk_err *err)
+int lc_write_node_files(const lc_info *info, rk_err *err)
 {
 	char *enc = enc_yaml(info->provider);
 	int rc = RK_OK;
 	for (size_t i = 0; rc == RK_OK && i < info->nnodes; i++) {
-		const sbx_node *node = &info->nodes[i];
-		char *encdir = sbx_path("%s/nodes/%s/etc/kubernetes/enc", info->dir, node->name);
-		char *mandir = sbx_path("%s/nodes/%s/etc/kubernetes/manifests", info->dir, node->name);
-		char *encpath = sbx_path("%s/nodes/%s" ENC_REL, info->dir, node->name);
-		char *manpath = sbx_path("%s/nodes/%s" MANIFEST_REL, info->dir, node->name);
-		char *portpath = sbx_path("%s/nodes/%s/apiserver.port", info->dir, node->name);
-		char *port = sbx_path("%d\n", node->port);
+		const lc_node *node = &info->nodes[i];
+		char *encdir = lc_path("%s/nodes/%s/etc/kubernetes/enc", info->dir, node->name);
+		char *mandir = lc_path("%s/nodes/%s/etc/kubernetes/manifests", info->dir, node->name);
+		char *encpath = lc_path("%s/nodes/%s" ENC_REL, info->dir, node->name);
+		char *manpath = lc_path("%s/nodes/%s" MANIFEST_REL, info->dir, node->name);
+		char *portpath = lc_path("%s/nodes/%s/apiserver.port", info->dir, node->name);
+		char *port = lc_path("%d\n", node->port);
 		char *manifest = manifest_yaml(info, node);
-		rc = sbx_mkdirs(encdir, err);
+		rc = lc_mkdirs(encdir, err);
 		if (!rc)
-			rc = sbx_mkdirs(mandir, err);
+			rc = lc_mkdirs(mandir, err);
 		if (!rc)
-			rc = sbx_write_text(encpath, enc, 0600, err);
+			rc = lc_write_text(encpath, enc, 0600, err);
 		if (!rc)
-			rc = sbx_write_text(portpath, port, 0600, err);
+			rc = lc_write_text(portpath, port, 0600, err);
 		if (!rc)
-			rc = sbx_write_text(manpath, manifest, 0600, err);
+			rc = lc_write_text(manpath, manifest, 0600, err);
 		free(encdir), free(mandir), free(encpath), free(manpath), free(portpath), free(port),
 		    free(manifest);
 	}
@@ -98,7 +98,7 @@ int sbx_write_node_files(const sbx_info *info, rk_err *err)
 	return rc;
 }
 
-int sbx_write_kubeconfig(const sbx_info *info, rk_err *err)
+int lc_write_kubeconfig(const lc_info *info, rk_err *err)
 {
 	rk_buf out = RK_BUF_INIT;
 	const char *d = info->dir;
@@ -125,14 +125,14 @@ int sbx_write_kubeconfig(const sbx_info *info, rk_err *err)
 		    "  - name: sandbox-%s\n    context:\n      cluster: sandbox-%s\n      user: admin\n",
 		    info->nodes[i].name, info->nodes[i].name);
 	rk_buf_append_str(&out, "current-context: sandbox\n");
-	char *path = sbx_path("%s/kubeconfig", d);
-	int rc = sbx_write_text(path, rk_buf_cstr(&out), 0600, err);
+	char *path = lc_path("%s/kubeconfig", d);
+	int rc = lc_write_text(path, rk_buf_cstr(&out), 0600, err);
 	free(path);
 	rk_buf_free(&out);
 	return rc;
 }
 
-int sbx_write_plan(const sbx_info *info, rk_err *err)
+int lc_write_plan(const lc_info *info, rk_err *err)
 {
 	rk_buf out = RK_BUF_INIT;
 	const char *d = info->dir;
@@ -153,8 +153,8 @@ int sbx_write_plan(const sbx_info *info, rk_err *err)
 	rk_buf_append_str(
 	    &out, "rewrite: {qps: 1000, burst: 2000, concurrency: 8, pageSize: 500, batchSize: 200}\n"
 	          "budget: {writeP99: 500ms, errorRatio: 0.01, window: 10s, soak: 2s, onBreach: slowdown}\n");
-	char *path = sbx_path("%s/plan.yaml", d);
-	int rc = sbx_write_text(path, rk_buf_cstr(&out), 0600, err);
+	char *path = lc_path("%s/plan.yaml", d);
+	int rc = lc_write_text(path, rk_buf_cstr(&out), 0600, err);
 	free(path);
 	rk_buf_free(&out);
 	return rc;

@@ -68,8 +68,8 @@ static int write_pem(const char *dir, const char *file, X509 *cert, EVP_PKEY *ke
 	              : PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
 	char *data = NULL;
 	long len = BIO_get_mem_data(bio, &data);
-	char *path = sbx_path("%s/pki/%s", dir, file);
-	int rc = ok ? sbx_write_file(path, data, (size_t)len, cert ? 0644 : 0600, err)
+	char *path = lc_path("%s/pki/%s", dir, file);
+	int rc = ok ? lc_write_file(path, data, (size_t)len, cert ? 0644 : 0600, err)
 	            : rk_err_set(err, RK_FAIL, "%s: PEM encoding failed", path);
 	free(path);
 	BIO_free(bio);
@@ -95,9 +95,9 @@ static int write_tokens(const char *dir, rk_err *err)
 	for (size_t i = 0; i < sizeof raw; i++)
 		snprintf(token + 2 * i, 3, "%02x", raw[i]);
 	char *line =
-	    sbx_path("%s,admin-token,uid-admin-token,\"system:masters,system:authenticated\"\n", token);
-	char *path = sbx_path("%s/pki/tokens.csv", dir);
-	int rc = sbx_write_text(path, line, 0600, err);
+	    lc_path("%s,admin-token,uid-admin-token,\"system:masters,system:authenticated\"\n", token);
+	char *path = lc_path("%s/pki/tokens.csv", dir);
+	int rc = lc_write_text(path, line, 0600, err);
 	OPENSSL_cleanse(line, strlen(line));
 	OPENSSL_cleanse(token, sizeof token);
 	free(line);
@@ -105,10 +105,10 @@ static int write_tokens(const char *dir, rk_err *err)
 	return rc;
 }
 
-int sbx_pki_generate(const char *dir, rk_err *err)
+int lc_pki_generate(const char *dir, rk_err *err)
 {
-	char *pki = sbx_path("%s/pki", dir);
-	int rc = sbx_mkdirs(pki, err);
+	char *pki = lc_path("%s/pki", dir);
+	int rc = lc_mkdirs(pki, err);
 	free(pki);
 	if (rc)
 		return rc;

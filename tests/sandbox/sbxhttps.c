@@ -7,12 +7,12 @@
 #include "rekey/buf.h"
 #include "sandbox.h"
 
-void sbx_curl_tls(void *handle, const char *dir)
+void lc_curl_tls(void *handle, const char *dir)
 {
 	CURL *curl = handle;
-	char *ca = sbx_path("%s/pki/ca.crt", dir);
-	char *cert = sbx_path("%s/pki/admin.crt", dir);
-	char *key = sbx_path("%s/pki/admin.key", dir);
+	char *ca = lc_path("%s/pki/ca.crt", dir);
+	char *cert = lc_path("%s/pki/admin.crt", dir);
+	char *key = lc_path("%s/pki/admin.key", dir);
 	curl_easy_setopt(curl, CURLOPT_CAINFO, ca);
 	curl_easy_setopt(curl, CURLOPT_SSLCERT, cert);
 	curl_easy_setopt(curl, CURLOPT_SSLKEY, key);
@@ -26,15 +26,15 @@ static size_t collect(char *data, size_t size, size_t n, void *userp)
 	return rk_buf_append(userp, data, size * n) ? 0 : size * n;
 }
 
-long sbx_https_get(const char *dir, const char *url, const char *path, double timeout, char **body)
+long lc_https_get(const char *dir, const char *url, const char *path, double timeout, char **body)
 {
 	CURL *curl = curl_easy_init();
 	if (!curl)
 		return 0;
 	rk_buf out = RK_BUF_INIT;
-	char *full = sbx_path("%s%s", url, path);
+	char *full = lc_path("%s%s", url, path);
 	curl_easy_setopt(curl, CURLOPT_URL, full);
-	sbx_curl_tls(curl, dir);
+	lc_curl_tls(curl, dir);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);

@@ -6,7 +6,7 @@
 
 #include "sandbox.h"
 
-int sbx_info_save(const sbx_info *info, rk_err *err)
+int lc_info_save(const lc_info *info, rk_err *err)
 {
 	json_t *nodes = json_array();
 	for (size_t i = 0; i < info->nnodes; i++)
@@ -18,8 +18,8 @@ int sbx_info_save(const sbx_info *info, rk_err *err)
 	              "backoffMaxSeconds", info->backoff_max, "nodes", nodes);
 	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
-	char *path = sbx_path("%s/sandbox.json", info->dir);
-	int rc = sbx_write_text(path, text, 0600, err);
+	char *path = lc_path("%s/sandbox.json", info->dir);
+	int rc = lc_write_text(path, text, 0600, err);
 	free(path);
 	free(text);
 	return rc;
@@ -30,10 +30,10 @@ static void copy_str(char *dst, size_t cap, json_t *v)
 	snprintf(dst, cap, "%s", json_is_string(v) ? json_string_value(v) : "");
 }
 
-int sbx_info_load(const char *dir, sbx_info *info, rk_err *err)
+int lc_info_load(const char *dir, lc_info *info, rk_err *err)
 {
 	memset(info, 0, sizeof *info);
-	char *path = sbx_path("%s/sandbox.json", dir);
+	char *path = lc_path("%s/sandbox.json", dir);
 	json_error_t jerr;
 	json_t *root = json_load_file(path, 0, &jerr);
 	if (!root) {
@@ -50,8 +50,8 @@ int sbx_info_load(const char *dir, sbx_info *info, rk_err *err)
 	info->reload_period = (int)json_integer_value(json_object_get(root, "reloadPeriod"));
 	info->backoff_max = json_number_value(json_object_get(root, "backoffMaxSeconds"));
 	json_t *nodes = json_object_get(root, "nodes");
-	for (size_t i = 0; i < json_array_size(nodes) && info->nnodes < SBX_MAX_NODES; i++) {
-		sbx_node *n = &info->nodes[info->nnodes++];
+	for (size_t i = 0; i < json_array_size(nodes) && info->nnodes < LC_MAX_NODES; i++) {
+		lc_node *n = &info->nodes[info->nnodes++];
 		json_t *node = json_array_get(nodes, i);
 		copy_str(n->name, sizeof n->name, json_object_get(node, "name"));
 		copy_str(n->url, sizeof n->url, json_object_get(node, "url"));
@@ -61,7 +61,7 @@ int sbx_info_load(const char *dir, sbx_info *info, rk_err *err)
 	return RK_OK;
 }
 
-const sbx_node *sbx_info_node(const sbx_info *info, const char *name)
+const lc_node *lc_info_node(const lc_info *info, const char *name)
 {
 	for (size_t i = 0; i < info->nnodes; i++)
 		if (!strcmp(info->nodes[i].name, name))

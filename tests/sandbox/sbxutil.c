@@ -18,7 +18,7 @@
 
 #include "sandbox.h"
 
-char *sbx_path(const char *fmt, ...)
+char *lc_path(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -47,9 +47,9 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int sbx_write_file(const char *path, const void *data, size_t len, unsigned mode, rk_err *err)
+int lc_write_file(const char *path, const void *data, size_t len, unsigned mode, rk_err *err)
 {
-	char *tmp = sbx_path("%s.tmp.%ld", path, (long)getpid());
+	char *tmp = lc_path("%s.tmp.%ld", path, (long)getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
 	if (fd < 0) {
 		rk_err_set(err, RK_FAIL, "%s: %s", tmp, strerror(errno));
@@ -68,12 +68,12 @@ int sbx_write_file(const char *path, const void *data, size_t len, unsigned mode
 	return RK_OK;
 }
 
-int sbx_write_text(const char *path, const char *text, unsigned mode, rk_err *err)
+int lc_write_text(const char *path, const char *text, unsigned mode, rk_err *err)
 {
-	return sbx_write_file(path, text, strlen(text), mode, err);
+	return lc_write_file(path, text, strlen(text), mode, err);
 }
 
-char *sbx_read_text(const char *path, size_t *len)
+char *lc_read_text(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -95,7 +95,7 @@ char *sbx_read_text(const char *path, size_t *len)
 	return data;
 }
 
-int sbx_mkdirs(const char *path, rk_err *err)
+int lc_mkdirs(const char *path, rk_err *err)
 {
 	char buf[PATH_MAX];
 	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
@@ -114,9 +114,9 @@ int sbx_mkdirs(const char *path, rk_err *err)
 	return RK_OK;
 }
 
-pid_t sbx_read_pid(const char *path)
+pid_t lc_read_pid(const char *path)
 {
-	char *text = sbx_read_text(path, NULL);
+	char *text = lc_read_text(path, NULL);
 	if (!text)
 		return 0;
 	long pid = strtol(text, NULL, 10);
@@ -129,7 +129,7 @@ static char proc_state(pid_t pid)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	char *stat = sbx_read_text(path, NULL);
+	char *stat = lc_read_text(path, NULL);
 	if (!stat)
 		return 0;
 	const char *close_paren = strrchr(stat, ')');
@@ -143,7 +143,7 @@ static int cmdline_contains(pid_t pid, const char *marker)
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
 	size_t len = 0;
-	char *cmd = sbx_read_text(path, &len);
+	char *cmd = lc_read_text(path, &len);
 	if (!cmd)
 		return 0;
 	for (size_t i = 0; i < len; i++)
@@ -154,7 +154,7 @@ static int cmdline_contains(pid_t pid, const char *marker)
 	return found;
 }
 
-int sbx_pid_alive(pid_t pid, const char *marker)
+int lc_pid_alive(pid_t pid, const char *marker)
 {
 	if (pid <= 0)
 		return 0;
@@ -166,20 +166,20 @@ int sbx_pid_alive(pid_t pid, const char *marker)
 
 static int wait_gone(pid_t pid, double timeout)
 {
-	double deadline = sbx_now() + timeout;
+	double deadline = lc_now() + timeout;
 	do {
 		waitpid(pid, NULL, WNOHANG); /* reaps it when it is our child; harmless otherwise */
 		char state = proc_state(pid);
 		if (!state || state == 'Z' || state == 'X')
 			return 1;
-		sbx_sleep_ms(20);
-	} while (sbx_now() < deadline);
+		lc_sleep_ms(20);
+	} while (lc_now() < deadline);
 	return 0;
 }
 
-int sbx_stop_pid(pid_t pid, const char *marker, double timeout)
+int lc_stop_pid(pid_t pid, const char *marker, double timeout)
 {
-	if (!sbx_pid_alive(pid, marker))
+	if (!lc_pid_alive(pid, marker))
 		return 0;
 	kill(pid, SIGTERM);
 	if (wait_gone(pid, timeout))
@@ -188,7 +188,7 @@ int sbx_stop_pid(pid_t pid, const char *marker, double timeout)
 	return wait_gone(pid, 5) ? 0 : -1;
 }
 
-int sbx_free_port(void)
+int lc_free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -203,21 +203,21 @@ int sbx_free_port(void)
 	return port;
 }
 
-double sbx_now(void)
+double lc_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void sbx_sleep_ms(int ms)
+void lc_sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
 }
 
-void sbx_rfc3339(char out[32])
+void lc_rfc3339(char out[32])
 {
 	time_t now = time(NULL);
 	struct tm tm;
@@ -225,7 +225,7 @@ void sbx_rfc3339(char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void sbx_uuid(char out[37])
+void lc_uuid(char out[37])
 {
 	unsigned char b[16];
 	if (RAND_bytes(b, sizeof b) != 1)
@@ -236,7 +236,7 @@ void sbx_uuid(char out[37])
 	         b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
-int sbx_abs_dir(const char *dir, char out[4096], rk_err *err)
+int lc_abs_dir(const char *dir, char out[4096], rk_err *err)
 {
 	if (!dir || !*dir)
 		return rk_err_set(err, RK_BADINPUT, "--dir is required");
@@ -255,7 +255,7 @@ int sbx_abs_dir(const char *dir, char out[4096], rk_err *err)
 	return RK_OK;
 }
 
-const char *sbx_self_exe(void)
+const char *lc_self_exe(void)
 {
 	static char exe[PATH_MAX];
 	if (!exe[0]) {
@@ -281,7 +281,7 @@ static void redirect_stdio(const char *log_path)
 		close(out);
 }
 
-pid_t sbx_spawn_daemon(char *const argv[], const char *log_path)
+pid_t lc_spawn_daemon(char *const argv[], const char *log_path)
 {
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC))
@@ -310,7 +310,7 @@ pid_t sbx_spawn_daemon(char *const argv[], const char *log_path)
 	return got == (ssize_t)sizeof pid ? (pid_t)pid : -1;
 }
 
-int sbx_parse_long(const char *flag, const char *text, long lo, long hi, long *out, rk_err *err)
+int lc_parse_long(const char *flag, const char *text, long lo, long hi, long *out, rk_err *err)
 {
 	char *end = NULL;
 	errno = 0;
@@ -322,7 +322,7 @@ int sbx_parse_long(const char *flag, const char *text, long lo, long hi, long *o
 	return RK_OK;
 }
 
-int sbx_parse_double(const char *flag, const char *text, double lo, double hi, double *out, rk_err *err)
+int lc_parse_double(const char *flag, const char *text, double lo, double hi, double *out, rk_err *err)
 {
 	char *end = NULL;
 	errno = 0;

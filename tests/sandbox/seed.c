@@ -14,11 +14,8 @@
 #include "rekey/encconfig.h"
 #include "sandbox.h"
 
-/* Until the codec and encconfig modules land on main, the sandbox links without them (seeding then
- * reports that it is unavailable). TRANSITIONAL: removed once they are merged. */
-#pragma weak rk_chain_new
-#pragma weak rk_chain_write
-#pragma weak rk_chain_free
+/* Until the encconfig module lands on main, the sandbox links without it (seeding then reports that it
+ * is unavailable). TRANSITIONAL: removed once it is merged. */
 #pragma weak rk_encconfig_load_file
 #pragma weak rk_encconfig_lookup
 #pragma weak rk_encconfig_free
@@ -27,9 +24,9 @@
 #define PARALLEL 4
 
 typedef struct seeder {
-	const sbx_info *info;
+	const lc_info *info;
 	rk_encconfig *cfg;
-	sbx_etcd_batch *batch;
+	lc_etcd_batch *batch;
 	char now[32];
 	rk_buf plain, stored, data64;
 	uint8_t *random;
@@ -65,21 +62,20 @@ static int seed_put(seeder *s, const char *resource, const char *key, const rk_b
 		return rc;
 	rk_buf_reset(&s->stored);
 	rc = rk_chain_write(chain, key, plain->data, plain->len, &s->stored, err);
-	return rc ? rc : sbx_etcd_batch_put(s->batch, key, s->stored.data, s->stored.len, err);
+	return rc ? rc : lc_etcd_batch_put(s->batch, key, s->stored.data, s->stored.len, err);
 }
 
 static int seed_namespace(seeder *s, const char *name, rk_err *err)
 {
 	char uid[37];
-	sbx_uuid(uid);
+	lc_uuid(uid);
 	rk_buf_reset(&s->plain);
 	rk_buf_printf(
 	    &s->plain,
-	    "{\"kind\":\"Namespace\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"%s\",\"uid\":\"%s\","
-	    "\"creationTimestamp\":\"%s\",\"labels\":{\"kubernetes.io/metadata.name\":\"%s\"}},"
-	    "\"spec\":{\"finalizers\":[\"kubernetes\"]},\"status\":{\"phase\":\"Active\"}}\n",
-	    name, uid, s->now, name);
-	char *key = sbx_path("/registry/namespaces/%s", name);
+	    "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"creationTimestamp\":\"%s\","
+	    "\"name\":\"%s\",\"uid\":\"%s\"},\"status\":{\"phase\":\"Active\"}}",
+	    s->now, name, uid);
+	char *key = lc_path("/registry/namespaces/%s", name);
 	int rc = seed_put(s, "namespaces", key, &s->plain, err);
 	free(key);
 	return rc;
@@ -99,23 +95,22 @@ static int seed_object(seeder *s, const char *resource, const char *ns, long i, 
 {
 	int secret = !strcmp(resource, "secrets");
 	char uid[37], name[64];
-	sbx_uuid(uid);
+	lc_uuid(uid);
 	snprintf(name, sizeof name, "%s-%06ld", secret ? "secret" : "configmap", i);
 	random_data64(s, bytes);
 	rk_buf_reset(&s->plain);
-	rk_buf_printf(
-	    &s->plain,
-	    "{\"kind\":\"%s\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\","
-	    "\"uid\":\"%s\",\"creationTimestamp\":\"%s\"},\"data\":{\"data\":\"%s\"}%s}\n",
-	    secret ? "Secret" : "ConfigMap", name, ns, uid, s->now, rk_buf_cstr(&s->data64),
-	    secret ? ",\"type\":\"Opaque\"" : "");
-	char *key = sbx_path("/registry/%s/%s/%s", resource, ns, name);
+	rk_buf_printf(&s->plain,
+	              "{\"apiVersion\":\"v1\",\"data\":{\"data\":\"%s\"},\"kind\":\"%s\",\"metadata\":{"
+	              "\"creationTimestamp\":\"%s\",\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\"}%s}",
+	              rk_buf_cstr(&s->data64), secret ? "Secret" : "ConfigMap", s->now, name, ns, uid,
+	              secret ? ",\"type\":\"Opaque\"" : "");
+	char *key = lc_path("/registry/%s/%s/%s", resource, ns, name);
 	int rc = seed_put(s, resource, key, &s->plain, err);
 	free(key);
 	return rc;
 }
 
-static int seed_all(seeder *s, const sbx_seed_opts *o, rk_err *err)
+static int seed_all(seeder *s, const lc_seed_opts *o, rk_err *err)
 {
 	static const char *const system_ns[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
 	int rc = RK_OK;
@@ -137,31 +132,31 @@ static int seed_all(seeder *s, const sbx_seed_opts *o, rk_err *err)
 	return rc;
 }
 
-int sbx_seed_available(void)
+int lc_seed_available(void)
 {
-	return rk_chain_new && rk_encconfig_load_file;
+	return rk_encconfig_load_file != NULL;
 }
 
-int sbx_seed(const sbx_info *info, const sbx_seed_opts *opts, rk_err *err)
+int lc_seed(const lc_info *info, const lc_seed_opts *opts, rk_err *err)
 {
 	if (info->nnodes == 0)
 		return rk_err_set(err, RK_BADINPUT, "sandbox has no nodes");
-	if (!rk_chain_new || !rk_encconfig_load_file)
+	if (!lc_seed_available())
 		return rk_err_set(err, RK_FAIL,
 		                  "seeding needs the codec and encconfig modules (not built in)");
 	seeder s = {.info = info, .plain = RK_BUF_INIT, .stored = RK_BUF_INIT, .data64 = RK_BUF_INIT};
-	char *path = sbx_path("%s/nodes/%s/etc/kubernetes/enc/enc.yaml", info->dir, info->nodes[0].name);
+	char *path = lc_path("%s/nodes/%s/etc/kubernetes/enc/enc.yaml", info->dir, info->nodes[0].name);
 	int rc = rk_encconfig_load_file(path, &s.cfg, err);
 	free(path);
 	if (rc)
 		return rc;
-	sbx_rfc3339(s.now);
+	lc_rfc3339(s.now);
 	s.random = malloc((size_t)opts->bytes + 1);
-	s.batch = sbx_etcd_batch_new(info->etcd_url, PER_TXN, PARALLEL);
+	s.batch = lc_etcd_batch_new(info->etcd_url, PER_TXN, PARALLEL);
 	rc = seed_all(&s, opts, err);
 	long written = 0;
 	rk_err ferr;
-	int frc = sbx_etcd_batch_finish(s.batch, &written, &ferr);
+	int frc = lc_etcd_batch_finish(s.batch, &written, &ferr);
 	if (rc == RK_OK && frc != RK_OK) {
 		*err = ferr;
 		rc = frc;
