@@ -1,8 +1,9 @@
 /* rewrite.c: the rewrite engine: for every resource and namespace scope, stream the list page by page,
- * PUT each object back with the resourceVersion it was listed with (many in flight, paced by the token
- * bucket and the concurrency cap), classify the answers, checkpoint every batch in one store transaction,
- * and let the latency/error budget slow, pause or stop the run. The run's bookkeeping (run records,
- * estimate, status) is in rewrite_run.c; the pure parts are in rewrite_pace.c and rewrite_outcome.c. */
+ * PUT each object back with the resourceVersion it was listed with (many in flight, paced by the throttle:
+ * token bucket and the concurrency cap), classify the answers, checkpoint every batch in one store
+ * transaction, and let the latency/error budget slow, pause or stop the run. The run's bookkeeping (run
+ * records, estimate, status) is in rewrite_run.c; the pure parts are in rewrite_budget.c and
+ * rewrite_outcome.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,7 @@ static void put_done(void *user, rk_kube_resp *resp)
 	rk_rw_item *it = user;
 	rk_rw_engine *e = it->engine;
 	e->inflight--;
+	rk_throttle_release(&e->throttle);
 	const char *new_rv = resp->json ? json_str(resp->json, "metadata", "resourceVersion") : NULL;
 	rk_outcome o = rk_outcome_of_put(resp->http_status, it->rv, new_rv);
 	if (o != RK_OUT_CHECK) {
@@ -174,18 +176,20 @@ static int submit_put(rk_rw_engine *e, rk_rw_item *it, rk_err *err)
 	return RK_OK;
 }
 
-/* Submits what the pace, the cap and the budget allow; returns how long to wait for the next token. */
+/* Submits what the throttle (rate, in-flight cap, pause) allows; returns how many ms to wait at most. */
 static double submit_ready(rk_rw_engine *e, int stopping, rk_err *err)
 {
-	while (!stopping && e->ctl.state != RK_BUDGET_PAUSED && e->next_submit < e->nbatch &&
-	       e->inflight < (size_t)e->opts->concurrency) {
-		double now = rk_rw_now_ms();
-		double wait = rk_pace_wait_ms(&e->pace, now);
+	while (!stopping && e->next_submit < e->nbatch) {
+		int64_t wait = rk_throttle_wait_ns(&e->throttle);
+		if (wait == RK_THROTTLE_BLOCKED)
+			return 100;
 		if (wait > 0)
-			return wait;
-		rk_pace_take(&e->pace, now);
+			return (double)wait / RK_NS_PER_MS;
+		if (!rk_throttle_try_acquire(&e->throttle))
+			return 1;
 		rk_rw_item *it = &e->batch[e->next_submit++];
 		if (submit_put(e, it, err) != RK_OK) {
+			rk_throttle_release(&e->throttle);
 			item_finish(it, RK_OUT_FAILED, err->msg);
 			rk_err_clear(err);
 		}
@@ -394,7 +398,8 @@ int rk_rw_engine_init(rk_rw_engine *e, rk_err *err)
 	if (rk_window_init(&e->window) != 0 || alloc_batch(e, err) != RK_OK)
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	double now = rk_rw_now_ms();
-	rk_pace_init(&e->pace, e->opts->qps, e->opts->burst, now);
+	rk_throttle_init(&e->throttle, e->opts->qps, (unsigned)e->opts->burst, (unsigned)e->opts->concurrency,
+	                 rk_clock_system());
 	rk_budget_ctl_init(&e->ctl, e->opts, now);
 	e->t0_ms = now;
 	rk_kube_set_observer(e->kube, observe, e);
@@ -403,6 +408,8 @@ int rk_rw_engine_init(rk_rw_engine *e, rk_err *err)
 
 void rk_rw_engine_free(rk_rw_engine *e)
 {
+	while (e->probe_inflight && rk_kube_pending(e->kube)) /* its callback points at e */
+		rk_kube_poll(e->kube, 100);
 	rk_kube_set_observer(e->kube, NULL, NULL);
 	rk_rw_batch_free(e);
 	rk_window_free(&e->window);

@@ -6,6 +6,7 @@
 #include "rekey/buf.h"
 #include "rekey/kube.h"
 #include "rekey/rewrite.h"
+#include "rekey/throttle.h"
 #include "rewrite_int.h"
 
 typedef struct rk_rw_engine rk_rw_engine;
@@ -38,7 +39,7 @@ struct rk_rw_engine {
 	rk_buf list_path;
 	rk_kube_list *list;
 	/* pacing and budget */
-	rk_pace pace;
+	rk_throttle throttle;
 	rk_window window;
 	rk_budget_ctl ctl;
 	/* the batch */

@@ -1,5 +1,5 @@
 /* rewrite_int.h: the pure parts of the rewrite engine, shared by src/rewrite*.c and the unit tests:
- * the token bucket that paces writes, the sliding window of write latencies and errors, the budget
+ * the sliding window of write latencies and errors, the budget
  * controller that turns the window into slowdown/recover/pause/resume/abort decisions, outcome
  * classification and the etcd key order of objects. Times are milliseconds on any monotonic clock the
  * caller passes in, so the tests drive them with a fake clock. Not part of librekey's public API. */
@@ -12,22 +12,6 @@
 
 #include "rekey/rewrite.h"
 #include "rekey/store.h"
-
-/* ---- token bucket ---- */
-typedef struct rk_pace {
-	double rate;   /* tokens per second; <= 0 = unlimited */
-	double burst;  /* bucket size */
-	double tokens; /* available now */
-	double last_ms;
-} rk_pace;
-
-void rk_pace_init(rk_pace *p, double rate, int burst, double now_ms);
-/* Changes the rate at once (the bucket keeps what it holds, capped at the new burst). */
-void rk_pace_set_rate(rk_pace *p, double rate, double now_ms);
-/* Takes one token: 1 when taken, 0 when the bucket is empty. */
-int rk_pace_take(rk_pace *p, double now_ms);
-/* Milliseconds until a token is available (0 = now). */
-double rk_pace_wait_ms(rk_pace *p, double now_ms);
 
 /* ---- sliding window of write results ---- */
 #define RK_WINDOW_CAP 65536 /* the oldest samples are dropped past this (memory stays bounded) */

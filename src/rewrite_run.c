@@ -45,7 +45,7 @@ void rk_rw_progress(rk_rw_engine *e, int final)
 	                         .done = rk_counts_sum(&e->run_counts),
 	                         .total = e->total,
 	                         .rate = e->achieved,
-	                         .qps_limit = e->pace.rate,
+	                         .qps_limit = e->throttle.qps,
 	                         .p50_ms = stats.p50_ms,
 	                         .p99_ms = stats.p99_ms,
 	                         .error_ratio = stats.error_ratio,
@@ -60,8 +60,10 @@ void rk_rw_progress(rk_rw_engine *e, int final)
 
 static void apply_decision(rk_rw_engine *e, const rk_budget_out *out, double now)
 {
+	(void)now;
 	if (out->decision == RK_DECIDE_SLOWDOWN || out->decision == RK_DECIDE_RECOVER)
-		rk_pace_set_rate(&e->pace, e->ctl.rate, now);
+		rk_throttle_set_rate(&e->throttle, e->ctl.rate);
+	rk_throttle_set_paused(&e->throttle, e->ctl.state == RK_BUDGET_PAUSED);
 	char reason[512];
 	snprintf(reason, sizeof reason, "%s; rate %.1f -> %.1f objects/s (0 = unlimited)", out->reason,
 	         out->rate_before, out->rate_after);
@@ -145,7 +147,7 @@ static void write_metrics(rk_rw_engine *e)
 	    "rekeyctl_rewrite_write_latency_seconds{cluster=\"%s\",quantile=\"0.99\"} %.6f\n"
 	    "# TYPE rekeyctl_rewrite_error_ratio gauge\nrekeyctl_rewrite_error_ratio{cluster=\"%s\"} %.6f\n"
 	    "# TYPE rekeyctl_rewrite_budget_state gauge\n",
-	    c, e->total, c, e->achieved, c, e->pace.rate, c, s.p50_ms / 1000.0, c, s.p99_ms / 1000.0, c,
+	    c, e->total, c, e->achieved, c, e->throttle.qps, c, s.p50_ms / 1000.0, c, s.p99_ms / 1000.0, c,
 	    s.error_ratio);
 	for (int st = RK_BUDGET_OK; st <= RK_BUDGET_ABORTED; st++)
 		rk_buf_printf(&b, "rekeyctl_rewrite_budget_state{cluster=\"%s\",state=\"%s\"} %d\n", c,

@@ -1,64 +1,12 @@
-/* rewrite_pace.c: how fast the rewrite writes: the token bucket, the sliding window of write latencies
- * and errors, and the budget controller that decides slowdown/recover/pause/resume/abort from it. */
+/* rewrite_budget.c: the rewrite's latency/error budget: the sliding window of write latencies and errors,
+ * and the controller that turns it into slowdown/recover/pause/resume/abort decisions (the rate itself is
+ * applied by the throttle, include/rekey/throttle.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rewrite_int.h"
-
-/* ---- token bucket ---- */
-
-static void pace_refill(rk_pace *p, double now_ms)
-{
-	if (now_ms > p->last_ms) {
-		p->tokens += (now_ms - p->last_ms) * p->rate / 1000.0;
-		if (p->tokens > p->burst)
-			p->tokens = p->burst;
-	}
-	p->last_ms = now_ms;
-}
-
-void rk_pace_init(rk_pace *p, double rate, int burst, double now_ms)
-{
-	p->rate = rate > 0 ? rate : 0;
-	p->burst = burst > 0 ? burst : (rate >= 1 ? rate : 1);
-	p->tokens = p->burst;
-	p->last_ms = now_ms;
-}
-
-void rk_pace_set_rate(rk_pace *p, double rate, double now_ms)
-{
-	rate = rate > 0 ? rate : 0;
-	if (p->rate > 0)
-		pace_refill(p, now_ms);
-	/* leaving unlimited, or slowing down: no saved-up credit, the new rate applies at once */
-	if (p->rate <= 0 || (rate > 0 && rate < p->rate))
-		p->tokens = p->tokens < 1 ? p->tokens : 1;
-	p->rate = rate;
-	p->last_ms = now_ms;
-}
-
-int rk_pace_take(rk_pace *p, double now_ms)
-{
-	if (p->rate <= 0)
-		return 1;
-	pace_refill(p, now_ms);
-	if (p->tokens < 1.0)
-		return 0;
-	p->tokens -= 1.0;
-	return 1;
-}
-
-double rk_pace_wait_ms(rk_pace *p, double now_ms)
-{
-	if (p->rate <= 0)
-		return 0;
-	pace_refill(p, now_ms);
-	if (p->tokens >= 1.0)
-		return 0;
-	return (1.0 - p->tokens) * 1000.0 / p->rate;
-}
 
 /* ---- sliding window ---- */
 
