@@ -15,6 +15,7 @@ static const struct command commands[] = {
     {"version", cmd_version, "print the version"},
     {"config", cmd_config, "offline EncryptionConfiguration work: validate|show|hash|add-key|promote|prune"},
     {"keygen", cmd_keygen, "generate a key into a new 0600 file"},
+    {"verify", cmd_verify, "what is stored under which key (live etcd or a snapshot)"},
 };
 
 static void usage(FILE *out)
