@@ -15,7 +15,7 @@
 static const char verify_help[] =
     "usage: rekeyctl verify (--etcd URL [--cacert F --cert F --key F] | --snapshot FILE)\n"
     "         [--prefix /registry/] [--resource secrets]... [--config FILE | --expect KEY]\n"
-    "         [--forbid KEY] [-o table|json] [--limit N]\n"
+    "         [--forbid KEY] [-o table|json] [--limit N] [--page-size N]\n"
     "Classifies every stored value (identity, aescbc, aesgcm, secretbox, kms v1/v2 + keyID, or\n"
     "malformed), counts per resource and key, and lists the objects not under the expected key\n"
     "(first N, default 20; --limit 0 = all). --config also decrypt-checks every local-key value;\n"
@@ -47,13 +47,21 @@ static int parse_limit(const char *s, size_t *out)
 static int parse_args(int argc, char **argv, struct verify_args *a)
 {
 	static const struct option longopts[] = {
-	    {"etcd", required_argument, 0, 'e'},     {"cacert", required_argument, 0, 'A'},
-	    {"cert", required_argument, 0, 'C'},     {"key", required_argument, 0, 'K'},
-	    {"snapshot", required_argument, 0, 's'}, {"prefix", required_argument, 0, 'p'},
-	    {"resource", required_argument, 0, 'r'}, {"config", required_argument, 0, 'c'},
-	    {"expect", required_argument, 0, 'x'},   {"forbid", required_argument, 0, 'f'},
-	    {"output", required_argument, 0, 'o'},   {"limit", required_argument, 0, 'l'},
-	    {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+	    {"etcd", required_argument, 0, 'e'},
+	    {"cacert", required_argument, 0, 'A'},
+	    {"cert", required_argument, 0, 'C'},
+	    {"key", required_argument, 0, 'K'},
+	    {"snapshot", required_argument, 0, 's'},
+	    {"prefix", required_argument, 0, 'p'},
+	    {"resource", required_argument, 0, 'r'},
+	    {"config", required_argument, 0, 'c'},
+	    {"expect", required_argument, 0, 'x'},
+	    {"forbid", required_argument, 0, 'f'},
+	    {"output", required_argument, 0, 'o'},
+	    {"limit", required_argument, 0, 'l'},
+	    {"page-size", required_argument, 0, 'P'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	a->opts.list_limit = 20;
 	a->output = "table";
@@ -102,6 +110,13 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		case 'l':
 			if (parse_limit(optarg, &a->opts.list_limit) != 0) {
 				fprintf(stderr, "rekeyctl verify: --limit %s: want a number >= 0\n", optarg);
+				return RK_BADINPUT;
+			}
+			break;
+		case 'P':
+			if (parse_limit(optarg, &a->opts.page_limit) != 0 || a->opts.page_limit == 0) {
+				fprintf(stderr, "rekeyctl verify: --page-size %s: want a number > 0\n",
+				        optarg);
 				return RK_BADINPUT;
 			}
 			break;
