@@ -6,9 +6,6 @@
 
 #include "sandbox.h"
 
-/* TRANSITIONAL: the apiserver half lands from the sbx-api branch; until then the binary links without it. */
-#pragma weak sandbox_apiserver_main
-
 struct subcommand {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -23,7 +20,7 @@ static const struct subcommand subcommands[] = {
     {"seed", sbx_seed_main, "add secrets/configmaps straight through etcd"},
     {"bench-put", sbx_bench_put_main, "measure unconditional PUT throughput"},
     {"kubelet", sbx_kubelet_main, "the kubelet emulation (started by up)"},
-    {"apiserver", NULL, "one apiserver process (started by the kubelet)"},
+    {"apiserver", sandbox_apiserver_main, "one apiserver process (started by the kubelet)"},
 };
 
 static void usage(FILE *out)
@@ -46,13 +43,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
 		if (strcmp(argv[1], subcommands[i].name))
 			continue;
-		int (*run)(int, char **) = subcommands[i].run ? subcommands[i].run : sandbox_apiserver_main;
-		if (!run) {
-			fprintf(stderr, "rekey-sandbox: the apiserver is not built into this binary\n");
-			return RK_FAIL;
-		}
 		curl_global_init(CURL_GLOBAL_DEFAULT);
-		int rc = run(argc - 1, argv + 1);
+		int rc = subcommands[i].run(argc - 1, argv + 1);
 		curl_global_cleanup();
 		return rc;
 	}
