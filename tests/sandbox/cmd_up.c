@@ -155,10 +155,6 @@ static int wait_ready(const lc_info *info, long timeout, rk_err *err)
 
 static int seed_step(const lc_info *info, const lc_seed_opts *seed, rk_err *err)
 {
-	if (!lc_seed_available() && seed->secrets == 0 && seed->configmaps == 0) {
-		fprintf(stderr, "rekey-sandbox up: not seeding namespaces (codec module not built in)\n");
-		return RK_OK;
-	}
 	double t0 = lc_now();
 	int rc = lc_seed(info, seed, err);
 	double secs = lc_now() - t0;

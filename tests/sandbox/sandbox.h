@@ -112,7 +112,6 @@ typedef struct lc_seed_opts {
 	long secrets, configmaps, namespaces, bytes;
 } lc_seed_opts;
 int lc_seed(const lc_info *info, const lc_seed_opts *opts, rk_err *err); /* seed.c */
-int lc_seed_available(void); /* TRANSITIONAL: 0 until the codec module is linked in */
 
 /* Decoded manifest (manifest.c): parses the YAML file with libyaml into JSON (scalars typed as YAML 1.2
  * core does) and its canonical text (keys sorted, compact), so whitespace and comments do not change it.
