@@ -4,5 +4,6 @@
 #define REKEY_CLI_COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_kube(int argc, char **argv);
 
 #endif
