@@ -7,13 +7,13 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 BUILD ?= build/rel
 SAN ?= 0
 PKGS := yaml-0.1 jansson libcurl sqlite3 libcrypto libssl libsodium
-SANDBOX_PKGS := libmicrohttpd
+SANDBOX_PKGS := libmicrohttpd gnutls
 TEST_PKGS := check
 
 # Debian packages: build, tests (etcd, kubectl interop), lint.
 DEB_PKGS := build-essential pkg-config libyaml-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev \
-	libssl-dev libsodium-dev libmicrohttpd-dev check libsubunit-dev etcd-server etcd-client sqlite3 \
-	openssl curl procps tzdata cppcheck clang-format
+	libssl-dev libsodium-dev libmicrohttpd-dev libgnutls28-dev check libsubunit-dev etcd-server etcd-client \
+	sqlite3 openssl curl procps tzdata cppcheck clang-format
 
 CC ?= cc
 OPT := -O2

@@ -1,0 +1,20 @@
+/* faults.h: runtime faults of one sandbox apiserver, read from D/nodes/<node>/faults.json and re-read
+ * when its mtime or size changes (stat at most every 100 ms). Absent file = no faults. */
+#ifndef REKEY_SBX_FAULTS_H
+#define REKEY_SBX_FAULTS_H
+
+typedef struct sbx_faults {
+	long latency_ms, jitter_ms;
+	double error_ratio;
+	int error_code;
+	double throttle_ratio;
+	int retry_after_seconds;
+	int max_inflight; /* 0 = unlimited */
+	int fail_start;
+} sbx_faults;
+
+void sbx_faults_init(const char *path);
+/* The faults in force now. */
+void sbx_faults_get(sbx_faults *out);
+
+#endif
