@@ -161,8 +161,9 @@ void rk_kube_resp_free(rk_kube_resp *resp)
 	free(resp->reason);
 	free(resp->message);
 	free(resp->status_continue);
+	free(resp->url);
 	resp->json = NULL;
-	resp->reason = resp->message = resp->status_continue = NULL;
+	resp->reason = resp->message = resp->status_continue = resp->url = NULL;
 }
 
 /* ---- URLs: endpoint + path, with tls-server-name kept through CURLOPT_CONNECT_TO ---- */
@@ -485,6 +486,7 @@ static void finish(rk_kube *k, kube_call *c, CURLcode result)
 {
 	rk_kube_resp *r = &c->resp;
 	r->total_s = now_s() - c->started;
+	r->url = strdup(c->shown_url);
 	rk_err_clear(&r->err);
 	if (result != CURLE_OK || r->http_status < 200 || r->http_status >= 300) {
 		char why[700];

@@ -57,6 +57,7 @@ typedef struct rk_kube_resp {
 	int http_version;      /* 1 or 2 (last attempt), 0 when unknown */
 	double latency_s;      /* last attempt, request sent to response complete */
 	double total_s;        /* submit to completion, retries and waits included */
+	char *url;             /* the URL requested (the endpoint, even with tls-server-name) */
 	rk_err err;            /* RK_OK for 2xx; else one line "METHOD URL: ..." */
 } rk_kube_resp;
 

@@ -18,13 +18,13 @@ struct kube_args {
 	int limit;
 	int parallel; /* repeat: requests in flight */
 	int verbose;
-	const char *pos[4];
+	const char *pos[5];
 	int npos;
 };
 
 static const char usage_text[] =
     "usage: rekeyctl kube [FLAGS] get PATH | list PATH | raw METHOD PATH [-f FILE] | resource NAME |\n"
-    "                     readyz [CHECK] | repeat N PATH\n"
+    "                     readyz [CHECK] | repeat N PATH | lease NAMESPACE NAME HOLDER\n"
     "flags: --kubeconfig FILE --context NAME --insecure-skip-tls-verify --endpoint URL (one apiserver)\n"
     "       --limit N (list page size, default 500) --attempts N --retry-budget-ms MS --timeout-ms MS\n"
     "       --http1 -v (statistics on stderr) --parallel N (repeat: in flight)\n"
@@ -74,7 +74,7 @@ static int parse_args(int argc, char **argv, struct kube_args *a)
 				a->verbose = 1;
 			else if (s[0] == '-' && s[1])
 				return usage_error("unknown flag or missing value");
-			else if (a->npos < 4)
+			else if (a->npos < 5)
 				a->pos[a->npos++] = s;
 			else
 				return usage_error("too many arguments");
@@ -87,8 +87,9 @@ static int parse_args(int argc, char **argv, struct kube_args *a)
 static void print_resp_stats(const struct kube_args *a, const rk_kube_resp *r)
 {
 	if (a->verbose)
-		fprintf(stderr, "status=%ld http_version=%d attempts=%d latency_ms=%.1f total_ms=%.1f\n",
-		        r->http_status, r->http_version, r->attempts, r->latency_s * 1000, r->total_s * 1000);
+		fprintf(stderr, "status=%ld http_version=%d attempts=%d latency_ms=%.1f total_ms=%.1f url=%s\n",
+			r->http_status, r->http_version, r->attempts, r->latency_s * 1000, r->total_s * 1000,
+			r->url ? r->url : "");
 }
 
 static char *read_body(const char *path, size_t *len)
@@ -261,6 +262,39 @@ static int do_repeat(rk_kube *k, const struct kube_args *a, int n, const char *p
 	return st.failed ? RK_FAIL : RK_OK;
 }
 
+static const char *lease_rv(json_t *lease)
+{
+	const char *rv =
+	    json_string_value(json_object_get(json_object_get(lease, "metadata"), "resourceVersion"));
+	return rv ? rv : "?";
+}
+
+/* lease NS NAME HOLDER: creates the Lease, or renews it (PUT with the resourceVersion just read). */
+static int do_lease(rk_kube *k, const char *ns, const char *name, const char *holder)
+{
+	json_t *lease = NULL, *after = NULL;
+	rk_err err;
+	rk_err_clear(&err);
+	long status = 0;
+	int rc = rk_kube_lease_get(k, ns, name, &lease, &err);
+	if (rc == RK_OK && !lease) {
+		rc = rk_kube_lease_create(k, ns, name, holder, 15, &after, &status, &err);
+		if (rc == RK_OK)
+			printf("created rv=%s\n", lease_rv(after));
+	} else if (rc == RK_OK) {
+		char before[64];
+		snprintf(before, sizeof before, "%s", lease_rv(lease));
+		rc = rk_kube_lease_renew(k, lease, holder, &after, &status, &err);
+		if (rc == RK_OK)
+			printf("renewed rv=%s->%s\n", before, lease_rv(after));
+	}
+	if (rc != RK_OK)
+		fprintf(stderr, "rekeyctl: %s\n", err.msg);
+	json_decref(lease);
+	json_decref(after);
+	return rc;
+}
+
 static int dispatch(rk_kube *k, const struct kube_args *a)
 {
 	const char *cmd = a->pos[0];
@@ -274,6 +308,8 @@ static int dispatch(rk_kube *k, const struct kube_args *a)
 		return do_resource(k, a->pos[1]);
 	if (!strcmp(cmd, "readyz") && a->npos <= 2)
 		return do_readyz(k, a, a->npos == 2 ? a->pos[1] : NULL);
+	if (!strcmp(cmd, "lease") && a->npos == 4)
+		return do_lease(k, a->pos[1], a->pos[2], a->pos[3]);
 	if (!strcmp(cmd, "repeat") && a->npos == 3 && atoi(a->pos[1]) > 0)
 		return do_repeat(k, a, atoi(a->pos[1]), a->pos[2]);
 	return usage_error("unknown subcommand or wrong number of arguments");
