@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"config", cmd_config, "offline EncryptionConfiguration work: validate|show|hash|add-key|promote|prune"},
     {"keygen", cmd_keygen, "generate a key into a new 0600 file"},
     {"verify", cmd_verify, "what is stored under which key (live etcd or a snapshot)"},
+    {"kube", cmd_kube, "debug the API client: get, list, raw, resource, readyz, repeat"},
 };
 
 static void usage(FILE *out)
