@@ -13,7 +13,7 @@
 # plus bad input (exit 2, nothing changed).
 . tests/e2e/lib.sh
 : "${SANDBOX:?SANDBOX must name the rekey-sandbox binary}"
-for tool in etcd etcdctl kubectl python3 awk; do
+for tool in etcd etcdctl kubectl python3 awk curl; do
 	if ! command -v $tool >/dev/null 2>&1; then
 		skip 50_rewrite "$tool not installed"
 		exit 0
@@ -87,6 +87,11 @@ data_snapshot() { kubectl --kubeconfig "$KC" get secrets -A -o json | $CHECK dat
 prefix_count() { etcdctl --endpoints "$ETCD" get --prefix /registry/secrets/ -w json | $CHECK prefix "$1"; }
 json_field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$1" "$2"; }
 
+# PUTs on secrets the cluster endpoint's apiserver has answered since it started (its /metrics).
+put_count() {
+	curl -sf --cacert "$D/pki/ca.crt" --cert "$D/pki/admin.crt" --key "$D/pki/admin.key" "$API/metrics" |
+		awk '/^apiserver_request_total\{/ && /verb="PUT"/ && /resource="secrets"/ {s += $NF} END {print s + 0}'
+}
 rewrite() { "$REKEYCTL" rewrite --kubeconfig "$KC" --state "$T/state" "$@"; }
 status_done() {
 	"$REKEYCTL" status --state "$T/state" --cluster "$1" -o json 2>/dev/null |
@@ -132,7 +137,8 @@ got=$(json_field "$E2E_TMP/out" '(d["counts"]["current"], d["counts"]["rewritten
 # ---- kill -9 at seeded random points, then --resume ----
 if rotate_to k3; then ok rotate_k3; else not_ok rotate_k3 "$(tail -n 3 "$T/rotate.err")"; fi
 points=$(awk -v seed="$SEED" -v n="$N" -v k="$KILL_POINTS" \
-	'BEGIN { srand(seed); for (i = 0; i < k; i++) print 1 + int(rand() * (n - 1)) }' | sort -n)
+	'BEGIN { srand(seed); for (i = 0; i < k; i++) print 1 + int(rand() * n * 0.9) }' | sort -n)
+puts_before=$(put_count)
 killed=0
 for target in $points; do
 	flag=
@@ -146,12 +152,22 @@ for target in $points; do
 	kill -9 $pid 2>/dev/null && killed=$((killed + 1))
 	wait $pid 2>/dev/null
 done
-[ "$killed" -ge 1 ] && ok "kill_points_hit_$killed" || not_ok kill_points_hit "no run was killed"
-expect_exit kill_resume_finishes 0 rewrite --cluster kill --resume -o json
-got=$(json_field "$E2E_TMP/out" 'sum(d["counts"][k] for k in ("rewritten","current","conflict"))')
+[ "$killed" = "$KILL_POINTS" ] && ok kill_points_hit || not_ok kill_points_hit "$killed of $KILL_POINTS runs killed"
+"$REKEYCTL" status --state "$T/state" --cluster kill -o json >"$T/st.json" 2>&1
+if [ "$(json_field "$T/st.json" 'd["state"]')" = done ]; then
+	not_ok kill_resume_finishes "a run finished before its kill point"
+else
+	expect_exit kill_resume_finishes 0 rewrite --cluster kill --resume -o json
+fi
+"$REKEYCTL" status --state "$T/state" --cluster kill -o json >"$T/st.json" 2>&1
+got=$(json_field "$T/st.json" 'sum(d["counts"][k] for k in ("rewritten","current","conflict"))')
 [ "$got" = "$N" ] && ok kill_each_object_once || not_ok kill_each_object_once "$got objects counted, want $N"
-got=$(json_field "$E2E_TMP/out" '(d["counts"]["gone"], d["counts"]["orphan"], d["counts"]["failed"])')
-[ "$got" = "(0, 0, 0)" ] && ok kill_no_failures || not_ok kill_no_failures "$got"
+got=$(json_field "$T/st.json" '(d["counts"]["gone"], d["counts"]["orphan"], d["counts"]["failed"], d["state"])')
+[ "$got" = "(0, 0, 0, 'done')" ] && ok kill_no_failures || not_ok kill_no_failures "$got"
+puts=$(($(put_count) - puts_before))
+# each kill repeats at most the batch in flight (50 objects): the apiserver saw at most N + kills x 50 PUTs
+[ "$puts" -ge "$N" ] && [ "$puts" -le $((N + killed * 50)) ] && ok kill_repeats_at_most_a_batch ||
+	not_ok kill_repeats_at_most_a_batch "$puts PUTs for $N objects and $killed kills"
 got=$(prefix_count k3)
 [ "$got" = "total $N under $N other 0" ] && ok kill_all_under_k3 || not_ok kill_all_under_k3 "$got"
 data_snapshot "$T/data.kill"
