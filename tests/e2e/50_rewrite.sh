@@ -9,6 +9,9 @@
 #   writer     a concurrent writer changing 10% of the secrets loses none of its writes
 #   orphan     a secret whose namespace was deleted through the API is reported and fails the run (exit 1);
 #              429 storms and 5xx injected on the apiserver are survived
+#   SIGINT     in-flight writes finish, checkpoint, exit 3, --resume finishes
+#   budget     300 ms injected with a 100 ms p99 budget: abort (exit 3, resumable); slowdown recorded
+#              and logged with its numbers; the Prometheus metrics file
 #   compaction etcd compacted mid-run (the list's continue token expires): nothing lost
 # plus bad input (exit 2, nothing changed).
 . tests/e2e/lib.sh
@@ -226,6 +229,47 @@ got=$(prefix_count k5)
 got=$(json_field "$T/st.json" '(d["state"], d["orphans"])')
 [ "$got" = "('failed', 1)" ] && ok orphan_status || not_ok orphan_status "$got"
 kubectl --kubeconfig "$KC" create -f "$T/ns.json" --validate=false >/dev/null 2>&1 # let the orphan be rewritten again later
+
+# ---- SIGINT: in-flight writes finish, checkpoint, exit 3; --resume finishes ----
+M=$((N + 1)) # the orphan's namespace exists again: its secret is an ordinary object now
+rewrite --cluster sigint --qps 200 --batch-size 50 >"$T/sigint.out" 2>"$T/sigint.err" &
+pid=$!
+deadline=$(($(date +%s) + 60))
+while kill -0 $pid 2>/dev/null && [ "$(status_done sigint)" -lt 300 ] && [ "$(date +%s)" -lt $deadline ]; do
+	sleep 0.05
+done
+kill -INT $pid
+wait $pid
+rc=$?
+[ "$rc" = 3 ] && ok sigint_exit3 || not_ok sigint_exit3 "exit $rc: $(tail -n 2 "$T/sigint.err")"
+expect_grep sigint_message 'interrupted: in-flight writes finished, checkpoint saved' "$T/sigint.err"
+"$REKEYCTL" status --state "$T/state" --cluster sigint -o json >"$T/st.json" 2>&1
+got=$(json_field "$T/st.json" 'd["state"]')
+[ "$got" = stopped ] && ok sigint_status_stopped || not_ok sigint_status_stopped "$got"
+expect_exit sigint_resume 0 rewrite --cluster sigint --resume
+"$REKEYCTL" status --state "$T/state" --cluster sigint -o json >"$T/st.json" 2>&1
+got=$(json_field "$T/st.json" '(d["state"], sum(d["counts"][k] for k in ("rewritten","current","conflict")))')
+[ "$got" = "('done', $M)" ] && ok sigint_resumed_all || not_ok sigint_resumed_all "$got, want $M objects"
+
+# ---- budget: abort under injected latency (exit 3, resumable); slowdown recorded; metrics file ----
+"$SANDBOX" fault --dir "$D" --node "$first" --latency-ms 300 >/dev/null 2>&1
+expect_exit budget_abort_exit3 3 rewrite --cluster budget --budget-p99 100ms --on-breach abort --concurrency 4
+expect_grep budget_abort_message 'stopped by the budget' "$E2E_TMP/err"
+expect_grep budget_abort_logged '"event":"rewrite.budget".*abort.*p99' "$E2E_TMP/err"
+"$REKEYCTL" status --state "$T/state" --cluster budget -o json >"$T/st.json" 2>&1
+got=$(json_field "$T/st.json" '(d["state"], d["budget"])')
+[ "$got" = "('stopped', 'abort')" ] && ok budget_abort_status || not_ok budget_abort_status "$got"
+"$SANDBOX" fault --dir "$D" --node "$first" --latency-ms 150 >/dev/null 2>&1
+NS1=$(grep -c '^ns-1/' "$T/data.before")
+expect_exit budget_slowdown_run 0 rewrite --cluster slow --namespace ns-1 --qps 100 --budget-p99 100ms \
+	--soak 2s --metrics-file "$T/metrics.prom"
+expect_grep budget_slowdown_logged '"event":"rewrite.budget".*slowdown.*rate 100.0/s -> 50.0/s' "$E2E_TMP/err"
+"$REKEYCTL" status --state "$T/state" --cluster slow -o json >"$T/st.json" 2>&1
+got=$(json_field "$T/st.json" 'd["budget_decisions"] >= 1')
+[ "$got" = True ] && ok budget_slowdown_stored || not_ok budget_slowdown_stored "$(cat "$T/st.json")"
+expect_grep metrics_file "rekeyctl_rewrite_objects_total\\{cluster=\"slow\",outcome=\"current\"\\} $NS1\$" "$T/metrics.prom"
+"$SANDBOX" fault --dir "$D" --node "$first" --clear >/dev/null 2>&1
+expect_exit budget_resume_after_clear 0 rewrite --cluster budget --resume
 
 # ---- an expired continue token (etcd compacted mid-list) ----
 if rotate_to k6; then ok rotate_k6; else not_ok rotate_k6 "$(tail -n 3 "$T/rotate.err")"; fi
