@@ -2,11 +2,14 @@
  * the loop over resources and namespace scopes, and the periodic work while objects are written:
  * progress callbacks, budget decisions (applied to the pace, logged and stored with their numbers),
  * probes while paused, and the Prometheus textfile. */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "rekey/fsutil.h"
 #include "rekey/log.h"
@@ -335,6 +338,35 @@ static int run_all(rk_rw_engine *e, rk_err *err)
 	return RK_OK;
 }
 
+/* One rewrite per cluster and state dir at a time: an flock on STATE_DIR/rewrite-<cluster>.lock (released by
+ * the kernel when the process dies, so kill -9 never leaves it behind). Returns the fd, or -1 with err set.
+ */
+static int lock_cluster(rk_store *store, const char *cluster, rk_err *err)
+{
+	char path[RK_STORE_PATH_MAX + RK_STORE_NAME_MAX];
+	const char *db = rk_store_path(store);
+	const char *slash = strrchr(db, '/');
+	int dirlen = slash ? (int)(slash - db) : 1;
+	snprintf(path, sizeof path, "%.*s/rewrite-", dirlen, slash ? db : ".");
+	size_t n = strlen(path);
+	for (const char *c = cluster; *c && n + 1 < sizeof path - 5; c++)
+		path[n++] = (*c == '/' || *c == '.') ? '_' : *c;
+	snprintf(path + n, sizeof path - n, ".lock");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rk_err_set(err, RK_FAIL, "%s: cannot open the lock file", path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		rk_err_set(err, RK_UNSAFE,
+		           "another rekeyctl is rewriting cluster \"%s\" with this state dir (%s is locked)",
+		           cluster, path);
+		return -1;
+	}
+	return fd;
+}
+
 int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kube, const rk_rewrite_hooks *hooks,
                    rk_rewrite_result *result, rk_err *err)
 {
@@ -343,9 +375,14 @@ int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kube, 
 		memset(result, 0, sizeof *result);
 	if (rk_rewrite_opts_check(opts, err) != RK_OK)
 		return err->code;
+	int lock = lock_cluster(store, opts->cluster, err);
+	if (lock < 0)
+		return err->code;
 	rk_rw_engine *e = calloc(1, sizeof *e);
-	if (!e)
+	if (!e) {
+		close(lock);
 		return rk_err_set(err, RK_FAIL, "out of memory");
+	}
 	e->opts = opts;
 	e->store = store;
 	e->kube = kube;
@@ -373,5 +410,6 @@ int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kube, 
 	}
 	rk_rw_engine_free(e);
 	free(e);
+	close(lock);
 	return rc;
 }

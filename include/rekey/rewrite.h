@@ -101,7 +101,8 @@ typedef struct rk_rewrite_result {
 /* Runs (or resumes) a rewrite. Returns RK_OK when every object in scope ended rewritten, current,
  * conflict or gone; RK_FAIL when some failed or an orphan was seen (the run is complete but the old key
  * must not be pruned); RK_STOPPED when stopped by the flag or the budget (resumable); RK_BADINPUT for
- * bad options, an unknown resource, or --resume with nothing to resume. */
+ * bad options, an unknown resource, or --resume with nothing to resume; RK_UNSAFE when another process
+ * is rewriting the same cluster with the same state dir (an flock next to the state db). */
 int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kube, const rk_rewrite_hooks *hooks,
                    rk_rewrite_result *result, rk_err *err);
 

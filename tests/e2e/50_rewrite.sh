@@ -96,6 +96,8 @@ put_count() {
 		awk '/^apiserver_request_total\{/ && /verb="PUT"/ && /resource="secrets"/ {s += $NF} END {print s + 0}'
 }
 rewrite() { "$REKEYCTL" rewrite --kubeconfig "$KC" --state "$T/state" "$@"; }
+# for background runs: $! must be rekeyctl itself (kill -9 of a shell function's subshell would orphan it)
+RW="$REKEYCTL rewrite --kubeconfig $KC --state $T/state"
 status_done() {
 	"$REKEYCTL" status --state "$T/state" --cluster "$1" -o json 2>/dev/null |
 		python3 -c "import json,sys; print(json.load(sys.stdin)['done'])" 2>/dev/null || echo -1
@@ -146,7 +148,7 @@ killed=0
 for target in $points; do
 	flag=
 	[ "$(status_done kill)" != -1 ] && flag=--resume
-	rewrite --cluster kill --batch-size 50 --concurrency 4 --qps 400 $flag >"$T/kill.out" 2>"$T/kill.err" &
+	$RW --cluster kill --batch-size 50 --concurrency 4 --qps 400 $flag >"$T/kill.out" 2>"$T/kill.err" &
 	pid=$!
 	deadline=$(($(date +%s) + 60))
 	while kill -0 $pid 2>/dev/null && [ "$(status_done kill)" -lt "$target" ] && [ "$(date +%s)" -lt $deadline ]; do
@@ -180,7 +182,7 @@ expect_exit kill_nothing_left_to_resume 2 rewrite --cluster kill --resume
 # ---- a concurrent writer changing 10% of the secrets ----
 if rotate_to k4; then ok rotate_k4; else not_ok rotate_k4 "$(tail -n 3 "$T/rotate.err")"; fi
 awk 'NR % 10 == 0 {print $1}' "$T/data.before" >"$T/writer.names"
-rewrite --cluster writer --qps 300 --batch-size 100 -o json >"$T/writer.rw.json" 2>"$T/writer.rw.err" &
+$RW --cluster writer --qps 300 --batch-size 100 -o json >"$T/writer.rw.json" 2>"$T/writer.rw.err" &
 rw_pid=$!
 $CHECK writer "$API" "$D/pki/ca.crt" "$D/pki/admin.crt" "$D/pki/admin.key" "$T/writer.names" marker-1 \
 	>"$T/writer.out" 2>&1
@@ -232,7 +234,7 @@ kubectl --kubeconfig "$KC" create -f "$T/ns.json" --validate=false >/dev/null 2>
 
 # ---- SIGINT: in-flight writes finish, checkpoint, exit 3; --resume finishes ----
 M=$((N + 1)) # the orphan's namespace exists again: its secret is an ordinary object now
-rewrite --cluster sigint --qps 200 --batch-size 50 >"$T/sigint.out" 2>"$T/sigint.err" &
+$RW --cluster sigint --qps 200 --batch-size 50 >"$T/sigint.out" 2>"$T/sigint.err" &
 pid=$!
 deadline=$(($(date +%s) + 60))
 while kill -0 $pid 2>/dev/null && [ "$(status_done sigint)" -lt 300 ] && [ "$(date +%s)" -lt $deadline ]; do
@@ -273,7 +275,7 @@ expect_exit budget_resume_after_clear 0 rewrite --cluster budget --resume
 
 # ---- an expired continue token (etcd compacted mid-list) ----
 if rotate_to k6; then ok rotate_k6; else not_ok rotate_k6 "$(tail -n 3 "$T/rotate.err")"; fi
-rewrite --cluster compact --page-size 100 --batch-size 50 --qps 400 -o json >"$T/compact.json" 2>"$T/compact.err" &
+$RW --cluster compact --page-size 100 --batch-size 50 --qps 400 -o json >"$T/compact.json" 2>"$T/compact.err" &
 pid=$!
 deadline=$(($(date +%s) + 60))
 while kill -0 $pid 2>/dev/null && [ "$(status_done compact)" -lt $((N / 3)) ] && [ "$(date +%s)" -lt $deadline ]; do
