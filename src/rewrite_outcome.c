@@ -151,9 +151,11 @@ int rk_rewrite_opts_check(const rk_rewrite_opts *o, rk_err *err)
 		return rk_err_set(err, RK_BADINPUT, "page size must be 1..10000, got %d", o->page_size);
 	if (o->batch_size < 1 || o->batch_size > 100000)
 		return rk_err_set(err, RK_BADINPUT, "batch size must be 1..100000, got %d", o->batch_size);
-	if (o->batch_pause_ms < 0 || o->soak_ms < 0 || o->budget_window_ms < 1000)
-		return rk_err_set(err, RK_BADINPUT,
-		                  "batch pause and soak must not be negative, the budget window at least 1s");
+	if (o->batch_pause_ms < 0 || o->soak_ms < 0 || o->budget_window_ms < 1000 ||
+	    o->budget_window_ms > 3600000)
+		return rk_err_set(
+		    err, RK_BADINPUT,
+		    "batch pause and soak must not be negative, the budget window within 1s..1h");
 	if (o->budget_p99_ms < 0 || o->budget_errors > 1)
 		return rk_err_set(err, RK_BADINPUT,
 		                  "budget p99 must not be negative, error ratio within 0..1");

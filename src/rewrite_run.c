@@ -389,13 +389,13 @@ int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kube, 
 	e->hooks = hooks;
 	e->total = -1;
 	int owns = 0;
-	int rc = open_run(e, &owns, err);
-	if (rc == RK_OK && (rc = rk_rw_engine_init(e, err)) == RK_OK)
+	int rc = rk_rw_engine_init(e, err);
+	if (rc == RK_OK && (rc = open_run(e, &owns, err)) == RK_OK)
 		rc = run_all(e, err);
 	if (e->run_id) {
 		e->scope = e->scope ? e->scope : "";
 		rk_rw_progress(e, 1);
-		if (opts->metrics_file && e->batch)
+		if (opts->metrics_file)
 			write_metrics(e);
 		if (owns)
 			finish_run(e, rc);

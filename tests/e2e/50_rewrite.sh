@@ -9,7 +9,8 @@
 #   writer     a concurrent writer changing 10% of the secrets loses none of its writes
 #   orphan     a secret whose namespace was deleted through the API is reported and fails the run (exit 1);
 #              429 storms and 5xx injected on the apiserver are survived
-#   SIGINT     in-flight writes finish, checkpoint, exit 3, --resume finishes
+#   SIGINT     in-flight writes finish, checkpoint, exit 3, --resume finishes; a second concurrent
+#              rewrite of the same cluster is refused (exit 4)
 #   budget     300 ms injected with a 100 ms p99 budget: abort (exit 3, resumable); slowdown recorded
 #              and logged with its numbers; the Prometheus metrics file
 #   compaction etcd compacted mid-run (the list's continue token expires): nothing lost
@@ -240,6 +241,8 @@ deadline=$(($(date +%s) + 60))
 while kill -0 $pid 2>/dev/null && [ "$(status_done sigint)" -lt 300 ] && [ "$(date +%s)" -lt $deadline ]; do
 	sleep 0.05
 done
+expect_exit second_rewrite_refused 4 rewrite --cluster sigint --resume
+expect_grep second_rewrite_message 'another rekeyctl is rewriting cluster "sigint"' "$E2E_TMP/err"
 kill -INT $pid
 wait $pid
 rc=$?
