@@ -100,7 +100,8 @@ int rk_key_decode(const rk_key *key, uint8_t *out, size_t cap);
 int rk_key_fingerprint(const rk_key *key, char out[17]);
 
 /* Canonical YAML (malloc'd, NUL-terminated; holds secrets: wipe with OPENSSL_cleanse before free).
- * Deterministic: load(emit(x)) == x and emit is stable. NULL when out of memory. */
+ * Deterministic: load(emit(x)) == x and emit is stable. NULL when out of memory. An element naming
+ * several providers (invalid) is emitted with its first only. */
 char *rk_encconfig_emit(const rk_encconfig *cfg, size_t *len);
 /* The same YAML with every secret replaced by "REDACTED fingerprint <hex>" (not loadable): for --dry-run. */
 char *rk_encconfig_emit_redacted(const rk_encconfig *cfg, size_t *len);
