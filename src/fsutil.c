@@ -103,7 +103,45 @@ static int keep_backup_copy(const char *path, const char *bak_tmp, rk_err *err)
 	return RK_OK;
 }
 
+/* The file a write must replace: path itself, or the final target when path is a symlink. */
+static char *write_target(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+		return realpath(path, NULL);
+	return strdup(path);
+}
+
+static int write_atomic_at(const char *path, const void *data, size_t len, int keep_backup, rk_err *err);
+
 int rk_write_file_atomic(const char *path, const void *data, size_t len, int keep_backup, rk_err *err)
+{
+	char *target = write_target(path);
+	if (!target)
+		return rk_err_set(err, RK_FAIL, "%s: cannot resolve the link: %s", path, strerror(errno));
+	int rc = write_atomic_at(target, data, len, keep_backup, err);
+	free(target);
+	return rc;
+}
+
+int rk_write_file_replacing(const char *path, const void *expected, size_t expected_len, const void *data,
+                            size_t len, int keep_backup, rk_err *err)
+{
+	char *current;
+	size_t current_len;
+	int rc = rk_read_file(path, &current, &current_len, err);
+	if (rc != RK_OK)
+		return RK_FAIL;
+	int same = current_len == expected_len && memcmp(current, expected, expected_len) == 0;
+	OPENSSL_cleanse(current, current_len);
+	free(current);
+	if (!same)
+		return rk_err_set(err, RK_FAIL, "%s: changed since it was read: nothing written, run again",
+		                  path);
+	return rk_write_file_atomic(path, data, len, keep_backup, err);
+}
+
+static int write_atomic_at(const char *path, const void *data, size_t len, int keep_backup, rk_err *err)
 {
 	char *dir, *base;
 	if (strlen(path) > 4000 || split_path(path, &dir, &base) != 0)

@@ -225,6 +225,10 @@ static int run_show(const config_args *a)
 	rk_err err = {0};
 	if (rk_encconfig_open(a->file, 0, &cfg, hash, &err) != RK_OK)
 		return fail(a, &err);
+	char *warnings = NULL;
+	rk_encconfig_warnings(cfg, &warnings);
+	print_warnings(a->file, warnings);
+	free(warnings);
 	if (a->output && !strcmp(a->output, "json"))
 		print_json(stdout, config_to_json(a->file, hash, cfg));
 	else

@@ -176,6 +176,47 @@ START_TEST(atomic_write_is_never_partial)
 }
 END_TEST
 
+START_TEST(replacing_refuses_a_file_changed_since_read)
+{
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "enc.yaml");
+	ck_assert_int_eq(tu_write_file(path, "someone else's edit\n", 20), 0);
+	rk_err err = {0};
+	ck_assert_int_eq(rk_write_file_replacing(path, "what we read\n", 13, "ours\n", 5, 1, &err), RK_FAIL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "changed since it was read"));
+	assert_content(path, "someone else's edit\n");
+	ck_assert_int_eq(count_entries(dir), 1);
+	ck_assert_int_eq(rk_write_file_replacing(path, "someone else's edit\n", 20, "ours\n", 5, 1, &err),
+	                 RK_OK);
+	assert_content(path, "ours\n");
+	tu_rmtree(dir);
+	free(dir);
+	free(path);
+}
+END_TEST
+
+START_TEST(atomic_write_follows_a_symlink)
+{
+	char *dir = tu_mkdtemp(), *real_dir = tu_path(dir, "real"), *target = tu_path(real_dir, "enc.yaml");
+	char *link = tu_path(dir, "enc.yaml"), *bak = tu_path(real_dir, "enc.yaml.bak");
+	ck_assert_int_eq(mkdir(real_dir, 0700), 0);
+	ck_assert_int_eq(tu_write_file(target, "old\n", 4), 0);
+	ck_assert_int_eq(symlink("real/enc.yaml", link), 0);
+	rk_err err = {0};
+	ck_assert_int_eq(rk_write_file_atomic(link, "new\n", 4, 1, &err), RK_OK);
+	struct stat st;
+	ck_assert_int_eq(lstat(link, &st), 0);
+	ck_assert(S_ISLNK(st.st_mode)); /* the link stays a link */
+	assert_content(target, "new\n");
+	assert_content(bak, "old\n");
+	tu_rmtree(dir);
+	free(dir);
+	free(real_dir);
+	free(target);
+	free(link);
+	free(bak);
+}
+END_TEST
+
 START_TEST(read_file_reports_path_and_reason)
 {
 	char *data;
@@ -252,6 +293,8 @@ Suite *fsutil_suite(void)
 	tcase_add_test(tc, atomic_write_in_read_only_dir_keeps_original);
 	tcase_add_test(tc, atomic_write_backup_failure_keeps_original);
 	tcase_add_test(tc, atomic_write_is_never_partial);
+	tcase_add_test(tc, replacing_refuses_a_file_changed_since_read);
+	tcase_add_test(tc, atomic_write_follows_a_symlink);
 	tcase_add_test(tc, read_file_reports_path_and_reason);
 	tcase_add_test(tc, mkdir_p_creates_each_level);
 	tcase_add_test(tc, key_file_round_trip_and_refusals);
