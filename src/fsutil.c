@@ -58,13 +58,43 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
-/* Writes data into a new 0600 file `tmp` (O_EXCL), fsyncs it. On failure removes it if created. */
-static int write_new_file(const char *tmp, const void *data, size_t len, rk_err *err)
+/* The owner the replacement must keep (the original's: an apiserver running as a non-root user must
+ * still read its 0600 config); -1/-1 when there is no original. */
+typedef struct owner {
+	uid_t uid;
+	gid_t gid;
+} owner;
+
+static owner owner_of(const char *path)
+{
+	struct stat st;
+	owner o = {(uid_t)-1, (gid_t)-1};
+	if (stat(path, &st) == 0) {
+		o.uid = st.st_uid;
+		o.gid = st.st_gid;
+	}
+	return o;
+}
+
+static int keep_owner(int fd, owner o)
+{
+	struct stat st;
+	if (o.uid == (uid_t)-1 || fstat(fd, &st) != 0)
+		return 0;
+	if (st.st_uid == o.uid && st.st_gid == o.gid)
+		return 0;
+	return fchown(fd, o.uid, o.gid);
+}
+
+/* Writes data into a new 0600 file `tmp` (O_EXCL) owned like the original, fsyncs it. On failure
+ * removes it if created. */
+static int write_new_file(const char *tmp, const void *data, size_t len, owner o, rk_err *err)
 {
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return rk_err_set(err, RK_FAIL, "%s: cannot create: %s", tmp, strerror(errno));
-	int failed = fchmod(fd, 0600) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0;
+	int failed = fchmod(fd, 0600) != 0 || keep_owner(fd, o) != 0 || write_all(fd, data, len) != 0 ||
+	             fsync(fd) != 0;
 	int saved = errno;
 	if (close(fd) != 0 && !failed) {
 		failed = 1;
@@ -88,7 +118,7 @@ static int keep_backup_copy(const char *path, const char *bak_tmp, rk_err *err)
 	int rc = rk_read_file(path, &old, &old_len, err);
 	if (rc != RK_OK)
 		return RK_FAIL;
-	rc = write_new_file(bak_tmp, old, old_len, err);
+	rc = write_new_file(bak_tmp, old, old_len, owner_of(path), err);
 	OPENSSL_cleanse(old, old_len);
 	free(old);
 	if (rc != RK_OK)
@@ -149,7 +179,7 @@ static int write_atomic_at(const char *path, const void *data, size_t len, int k
 	char tmp[4096], bak_tmp[4096];
 	snprintf(tmp, sizeof tmp, "%s/.%s.rekey-%ld.tmp", dir, base, (long)getpid());
 	snprintf(bak_tmp, sizeof bak_tmp, "%s/.%s.rekey-%ld.bak.tmp", dir, base, (long)getpid());
-	int rc = write_new_file(tmp, data, len, err);
+	int rc = write_new_file(tmp, data, len, owner_of(path), err);
 	if (rc == RK_OK && keep_backup && (rc = keep_backup_copy(path, bak_tmp, err)) != RK_OK)
 		unlink(tmp);
 	if (rc == RK_OK && rename(tmp, path) != 0) {

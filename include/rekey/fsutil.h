@@ -9,8 +9,9 @@
 
 /* Writes bytes atomically to path: temp file in the same directory (0600), fsync, the previous file
  * kept as path + ".bak" (0600) when `keep_backup`, rename, fsync of the directory. On any failure the
- * original file is intact and no temp file is left. A symlink at path is followed: its target is
- * replaced (temp file next to the target), the link stays. */
+ * original file is intact and no temp file is left. The replacement (and the backup) keep the original's
+ * owner and group: an apiserver running as another user still reads its config. A symlink at path is
+ * followed: its target is replaced (temp file next to the target), the link stays. */
 int rk_write_file_atomic(const char *path, const void *data, size_t len, int keep_backup, rk_err *err);
 
 /* Like rk_write_file_atomic, after checking that path still holds exactly `expected` (what the caller

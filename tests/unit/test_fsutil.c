@@ -217,6 +217,29 @@ START_TEST(atomic_write_follows_a_symlink)
 }
 END_TEST
 
+START_TEST(atomic_write_keeps_the_owner)
+{
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "enc.yaml"), *bak = tu_path(dir, "enc.yaml.bak");
+	ck_assert_int_eq(tu_write_file(path, "old\n", 4), 0);
+	uid_t uid = getuid() == 0 ? 4321 : getuid();
+	gid_t gid = getuid() == 0 ? 4322 : getgid();
+	ck_assert_int_eq(chown(path, uid, gid), 0);
+	rk_err err = {0};
+	ck_assert_int_eq(rk_write_file_atomic(path, "new\n", 4, 1, &err), RK_OK);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_uid, uid);
+	ck_assert_int_eq(st.st_gid, gid);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(stat(bak, &st), 0);
+	ck_assert_int_eq(st.st_uid, uid);
+	tu_rmtree(dir);
+	free(dir);
+	free(path);
+	free(bak);
+}
+END_TEST
+
 START_TEST(read_file_reports_path_and_reason)
 {
 	char *data;
@@ -295,6 +318,7 @@ Suite *fsutil_suite(void)
 	tcase_add_test(tc, atomic_write_is_never_partial);
 	tcase_add_test(tc, replacing_refuses_a_file_changed_since_read);
 	tcase_add_test(tc, atomic_write_follows_a_symlink);
+	tcase_add_test(tc, atomic_write_keeps_the_owner);
 	tcase_add_test(tc, read_file_reports_path_and_reason);
 	tcase_add_test(tc, mkdir_p_creates_each_level);
 	tcase_add_test(tc, key_file_round_trip_and_refusals);
