@@ -51,6 +51,8 @@ static const bad_case bad_cases[] = {
      "duplicate field \"kind\" (first at line 2)", 12},
     {"number as key name", HDR RULE("secrets") PROV("aescbc", "123", K32), 0, 0,
      "keys[0].name: expected a string, got a number", 9},
+    {"octal as key name", HDR RULE("secrets") PROV("aescbc", "0o17", K32), 0, 0, "got a number (quote it)",
+     9},
     {"yes as secret", HDR RULE("secrets") PROV("aescbc", "k", "yes"), 0, 0,
      "expected a string, got a boolean", 10},
     {"resources not a list", HDR "  - resources: secrets\n", 0, 0, "resources[0].resources: expected a list",
