@@ -193,6 +193,23 @@ static int write_atomic_at(const char *path, const void *data, size_t len, int k
 	return rc;
 }
 
+/* Doubles a buffer that may hold key material: the old copy is wiped before it is freed. */
+static int grow_wiped(char **buf, size_t *cap, size_t used)
+{
+	size_t bigger = *cap ? *cap * 2 : 8192;
+	char *grown = malloc(bigger);
+	if (!grown)
+		return -1;
+	if (*buf) {
+		memcpy(grown, *buf, used);
+		OPENSSL_cleanse(*buf, *cap);
+		free(*buf);
+	}
+	*buf = grown;
+	*cap = bigger;
+	return 0;
+}
+
 int rk_read_file(const char *path, char **data, size_t *len, rk_err *err)
 {
 	*data = NULL;
@@ -201,34 +218,21 @@ int rk_read_file(const char *path, char **data, size_t *len, rk_err *err)
 	if (!f)
 		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, strerror(errno));
 	char *buf = NULL;
-	size_t cap = 0, n = 0;
-	for (;;) {
-		if (n + 4096 + 1 > cap) {
-			size_t bigger = cap ? cap * 2 : 8192;
-			char *grown = malloc(bigger);
-			if (!grown)
-				break;
-			if (buf) {
-				memcpy(grown, buf, n);
-				OPENSSL_cleanse(buf, cap);
-				free(buf);
-			}
-			buf = grown;
-			cap = bigger;
-		}
-		size_t got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0)
+	size_t cap = 0, n = 0, got;
+	int oom = 0;
+	do {
+		if (n + 4096 + 1 > cap && (oom = grow_wiped(&buf, &cap, n)) != 0)
 			break;
-	}
-	int failed = !buf || ferror(f);
-	int saved = errno;
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+	} while (got > 0);
+	int failed = oom || ferror(f), saved = errno;
 	fclose(f);
 	if (failed) {
 		if (buf)
 			OPENSSL_cleanse(buf, cap);
 		free(buf);
-		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, buf ? strerror(saved) : "out of memory");
+		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, oom ? "out of memory" : strerror(saved));
 	}
 	buf[n] = '\0';
 	*data = buf;
