@@ -48,4 +48,5 @@ run() { # run NAME SOURCES...
 }
 run fuzz_snapshot src/snapshot.c
 run fuzz_classify src/codec.c src/codec_chain.c src/codec_crypto.c src/keys.c
+run fuzz_promtext src/promtext.c src/promhist.c src/promapi.c
 exit $failed
