@@ -123,6 +123,18 @@ START_TEST(json_and_table_output)
 }
 END_TEST
 
+START_TEST(prune_gate)
+{
+	rk_scan_opts o = {.snapshot_path = FIXTURE, .expect = "ignored"};
+	rk_err err;
+	ck_assert_int_eq(rk_etcdscan_check_prune(&o, "k1", &err), RK_UNSAFE);
+	ck_assert_str_eq(err.msg, "1 stored values still under key \"k1\": /registry/secrets/a/s1");
+	ck_assert_int_eq(rk_etcdscan_check_prune(&o, "k0", &err), RK_OK);
+	rk_scan_opts gone = {.snapshot_path = "/nonexistent.db"};
+	ck_assert_int_eq(rk_etcdscan_check_prune(&gone, "k1", &err), RK_BADINPUT);
+}
+END_TEST
+
 Suite *etcdscan_suite(void)
 {
 	Suite *s = suite_create("etcdscan");
@@ -132,6 +144,7 @@ Suite *etcdscan_suite(void)
 	tcase_add_test(tc, config_expectation_and_decrypt_check);
 	tcase_add_test(tc, bad_options);
 	tcase_add_test(tc, json_and_table_output);
+	tcase_add_test(tc, prune_gate);
 	suite_add_tcase(s, tc);
 	return s;
 }
