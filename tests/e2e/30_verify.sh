@@ -124,6 +124,9 @@ expect_exit widgets_all_under_key1 0 $V --snapshot "$T/snap.db" --resource widge
 expect_exit secrets_not_all_key1 1 $V --snapshot "$T/snap.db" --resource secrets --expect key1 --limit 2
 expect_grep names_unexpected_object "/registry/secrets/ns[0-9]/.*expected key \"key1\"" "$T/out"
 expect_grep listing_is_limited "first ones" "$T/out"
+expect_exit json_lists_all 1 $V --snapshot "$T/snap.db" --resource secrets --expect key1 -o json
+[ "$(jq '.unexpectedObjects | length' "$T/out")" = "$(jq .unexpected "$T/out")" ] && [ "$(jq .unexpected "$T/out")" = 10 ] &&
+	ok json_lists_every_unexpected || not_ok json_lists_every_unexpected "$(jq -c '[.unexpected, (.unexpectedObjects|length)]' "$T/out")"
 expect_exit live_widgets_under_key1 0 $V --etcd "$EURL" --resource widgets.example.com --expect key1 -o json
 [ "$(jq .total "$T/out")" = 2 ] && ok live_widgets_counts_2 || not_ok live_widgets_counts_2 "$(head -c 300 "$T/out")"
 
