@@ -9,8 +9,8 @@
 #include "rekey/encconfig.h"
 
 static const char *const provider_names[] = {
-	[RK_PROV_NONE] = "none",	   [RK_PROV_AESGCM] = "aesgcm",	    [RK_PROV_AESCBC] = "aescbc",
-	[RK_PROV_SECRETBOX] = "secretbox", [RK_PROV_IDENTITY] = "identity", [RK_PROV_KMS] = "kms",
+    [RK_PROV_NONE] = "none",           [RK_PROV_AESGCM] = "aesgcm",     [RK_PROV_AESCBC] = "aescbc",
+    [RK_PROV_SECRETBOX] = "secretbox", [RK_PROV_IDENTITY] = "identity", [RK_PROV_KMS] = "kms",
 };
 
 const char *rk_provider_name(rk_provider_type t)

@@ -13,8 +13,14 @@ static int log_format = -1; /* -1: decide from isatty on first use */
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
-void rk_log_set_level(int level) { log_level = level; }
-void rk_log_set_format(int format) { log_format = format; }
+void rk_log_set_level(int level)
+{
+	log_level = level;
+}
+void rk_log_set_format(int format)
+{
+	log_format = format;
+}
 
 int rk_log_get_format(void)
 {
@@ -49,7 +55,7 @@ void rk_log(int level, const char *event, const char *fmt, ...)
 		return;
 	}
 	json_t *line = json_pack("{s:s,s:s,s:s,s:s}", "time", when, "level", level_names[level], "event",
-				 event, "msg", msg);
+	                         event, "msg", msg);
 	char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
 	if (text)
 		fprintf(stderr, "%s\n", text);

@@ -24,20 +24,28 @@ typedef enum rk_value_kind {
 
 typedef struct rk_value_info {
 	rk_value_kind kind;
-	char name[256];   /* key name (aes*, secretbox) or kms provider name */
-	char key_id[256]; /* kms v2: EncryptedObject.keyID */
-	size_t prefix_len; /* bytes of "k8s:enc:...:<name>:" */
+	char name[256];      /* key name (aes*, secretbox) or kms provider name */
+	char key_id[256];    /* kms v2: EncryptedObject.keyID */
+	size_t prefix_len;   /* bytes of "k8s:enc:...:<name>:" */
+	int dek_source_type; /* kms v2: EncryptedObject.encryptedDEKSourceType (0 AES_GCM_KEY, 1 HKDF) */
+	const char *reason;  /* RK_VAL_MALFORMED: why (static string); NULL otherwise */
 } rk_value_info;
 
-/* Classifies a stored value; never fails (unknown -> RK_VAL_MALFORMED). */
+/* Classifies a stored value; never fails (unknown -> RK_VAL_MALFORMED with a reason). A value whose
+ * prefix names a provider but whose payload cannot be valid for it (too short, CBC not a multiple of
+ * the block size, kms v2 EncryptedObject that does not parse or misses required fields) is
+ * malformed too; `name` is still filled when the prefix carried one. */
 void rk_codec_classify(const uint8_t *value, size_t len, rk_value_info *info);
 const char *rk_value_kind_name(rk_value_kind kind); /* "aescbc", "identity", "kms-v2", "malformed" */
 
-/* Payload encryption with a raw key (prefix not included). aad = the etcd key (aesgcm only). */
+/* Payload encryption with a raw key (prefix not included). aad = the etcd key (aesgcm only; NULL =
+ * none). Layouts as kube-apiserver: aescbc IV(16)||CBC(PKCS#7); aesgcm nonce(12)||ct||tag(16);
+ * secretbox nonce(24)||tag(16)||XSalsa20 ct. Errors (RK_FAIL) name the provider; a bad key size is
+ * RK_BADINPUT. */
 int rk_codec_encrypt(rk_provider_type type, const uint8_t *key, size_t keylen, const char *aad,
-		     const uint8_t *plain, size_t plain_len, rk_buf *out, rk_err *err);
+                     const uint8_t *plain, size_t plain_len, rk_buf *out, rk_err *err);
 int rk_codec_decrypt(rk_provider_type type, const uint8_t *key, size_t keylen, const char *aad,
-		     const uint8_t *payload, size_t payload_len, rk_buf *out, rk_err *err);
+                     const uint8_t *payload, size_t payload_len, rk_buf *out, rk_err *err);
 
 /* The transformer chain of one rule (NULL rule = identity only). Keys are decoded once and wiped on free. */
 typedef struct rk_chain rk_chain;
@@ -45,10 +53,10 @@ int rk_chain_new(const rk_rule *rule, rk_chain **out, rk_err *err);
 void rk_chain_free(rk_chain *chain);
 /* Writes with the first provider and its first key: prefix + payload into out. */
 int rk_chain_write(rk_chain *chain, const char *etcd_key, const uint8_t *plain, size_t len, rk_buf *out,
-		   rk_err *err);
+                   rk_err *err);
 /* Reads like the apiserver: every provider whose prefix matches, in order; *stale = 1 when the value was
  * read through a provider or key other than the first. Error names the etcd key and the key tried. */
 int rk_chain_read(rk_chain *chain, const char *etcd_key, const uint8_t *stored, size_t len, rk_buf *out,
-		  int *stale, rk_err *err);
+                  int *stale, rk_err *err);
 
 #endif

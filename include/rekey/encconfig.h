@@ -49,10 +49,18 @@ typedef struct rk_rule {
 	int line, col;
 } rk_rule;
 
+/* Where a field was found in the file, by its apiserver field path ("resources[0].providers[1].aescbc"). */
+typedef struct rk_pos {
+	char *path;
+	int line, col; /* 1-based */
+} rk_pos;
+
 typedef struct rk_encconfig {
 	char *path; /* file it came from, for messages ("<input>" for buffers) */
 	rk_rule *rules;
 	size_t nrules;
+	rk_pos *positions; /* filled by the loader; cleared by edits (indices move) */
+	size_t npositions;
 } rk_encconfig;
 
 /* Loading is strict: bad YAML, wrong apiVersion/kind, unknown or duplicate fields and wrong types are
@@ -60,10 +68,20 @@ typedef struct rk_encconfig {
 int rk_encconfig_load_file(const char *path, rk_encconfig **out, rk_err *err);
 int rk_encconfig_load_buf(const char *data, size_t len, const char *name, rk_encconfig **out, rk_err *err);
 void rk_encconfig_free(rk_encconfig *cfg); /* wipes secrets */
+/* Deep copy (NULL when out of memory). */
+rk_encconfig *rk_encconfig_clone(const rk_encconfig *cfg);
+/* 1 when both hold the same rules, providers, keys and kms settings (positions and path ignored). */
+int rk_encconfig_equal(const rk_encconfig *a, const rk_encconfig *b);
+/* Go time.ParseDuration ("3s", "1m30s", "500ms", "-1h"): nanoseconds; -1 when malformed or too large. */
+int rk_go_duration_parse(const char *text, long long *ns);
 
 /* Every rule of the apiserver's validation (FACTS.md); first problem found -> RK_BADINPUT with
  * "path:line:col: field.path: message". `automatic_reload` enables the kms name-uniqueness rule. */
 int rk_encconfig_validate(const rk_encconfig *cfg, int automatic_reload, rk_err *err);
+
+/* Warnings that do not stop kube-apiserver from loading the config but need attention (KMS v1 needs
+ * --feature-gates=KMSv1=true since 1.29; a resource listed in two rules): one per line into out. */
+void rk_encconfig_warnings(const rk_encconfig *cfg, char **out);
 
 /* The rule that applies to group/resource ("" = core group), as the apiserver looks it up: exact, then
  * "*.group", then "*.*". NULL = not encrypted (identity). */
@@ -72,7 +90,7 @@ const rk_rule *rk_encconfig_lookup(const rk_encconfig *cfg, const char *group, c
 /* Parses "secrets" or "deployments.apps" into resource and group parts (malloc'd). */
 int rk_split_resource(const char *gr, char **resource, char **group);
 
-const char *rk_provider_name(rk_provider_type t); /* "aescbc", ... */
+const char *rk_provider_name(rk_provider_type t);         /* "aescbc", ... */
 rk_provider_type rk_provider_from_name(const char *name); /* RK_PROV_NONE when unknown */
 
 /* Key bytes decoded from base64 into out (up to cap bytes); returns length or -1. Caller wipes. */
@@ -81,37 +99,45 @@ int rk_key_decode(const rk_key *key, uint8_t *out, size_t cap);
 /* Fingerprint of a key: hex of the first 8 bytes of sha256(key bytes): 16 chars + NUL. */
 int rk_key_fingerprint(const rk_key *key, char out[17]);
 
-/* Canonical YAML (malloc'd, NUL-terminated). Deterministic: load(emit(x)) == x and emit is stable. */
+/* Canonical YAML (malloc'd, NUL-terminated; holds secrets: wipe with OPENSSL_cleanse before free).
+ * Deterministic: load(emit(x)) == x and emit is stable. NULL when out of memory. */
 char *rk_encconfig_emit(const rk_encconfig *cfg, size_t *len);
+/* The same YAML with every secret replaced by "REDACTED fingerprint <hex>" (not loadable): for --dry-run. */
+char *rk_encconfig_emit_redacted(const rk_encconfig *cfg, size_t *len);
 
 /* "sha256:<hex>" of exact bytes, as kube-apiserver's last_config_info hash. out >= 72 bytes. */
 void rk_config_hash(const void *data, size_t len, char out[72]);
 
-/* ---- edits (all validate the result; all refuse to reuse a key name anywhere in the file) ---- */
+/* ---- edits (all validate the result; all refuse to reuse a key name anywhere in the file) ----
+ * Scope: `resources` lists resource entries as written in the file ("secrets", "*.apps"); NULL = every
+ * rule. A rule is edited when one of its entries is in scope; every one of its entries must then be in
+ * scope (RK_BADINPUT otherwise: an edit must not silently change another resource's encryption), and
+ * every scoped entry must be in some rule. On any error the config is unchanged. Promote, prune and the
+ * identity edits with a NULL scope act on the rules that hold the named key. */
 
 /* Adds `key` as READ key (second position) to the provider of type `type` in every rule matching
  * `resources` (NULL = every rule). Where the rule has no provider of that type (migration:
  * identity -> aescbc, aescbc -> aesgcm, ...), the provider is created in second position so the
  * current write provider stays first. The key struct is copied. */
 int rk_encconfig_add_key(rk_encconfig *cfg, const char *const *resources, size_t nresources,
-			 rk_provider_type type, const rk_key *key, rk_err *err);
+                         rk_provider_type type, const rk_key *key, rk_err *err);
 /* Adds a kms provider in second position (aescbc -> kms migration). */
-int rk_encconfig_add_kms(rk_encconfig *cfg, const char *const *resources, size_t nresources, const rk_kms *kms,
-			 rk_err *err);
+int rk_encconfig_add_kms(rk_encconfig *cfg, const char *const *resources, size_t nresources,
+                         const rk_kms *kms, rk_err *err);
 /* Makes the named key (or kms provider name) the write key: first key of its provider and its
  * provider first in each matching rule. */
 int rk_encconfig_promote(rk_encconfig *cfg, const char *const *resources, size_t nresources, const char *name,
-			 rk_err *err);
+                         rk_err *err);
 /* Removes the named key (or kms provider); refuses to remove a write key; drops a provider left with
  * no keys. */
 int rk_encconfig_prune(rk_encconfig *cfg, const char *const *resources, size_t nresources, const char *name,
-		       rk_err *err);
+                       rk_err *err);
 /* Decrypt: puts identity first (creating it) in each matching rule; other providers stay to read. */
 int rk_encconfig_identity_first(rk_encconfig *cfg, const char *const *resources, size_t nresources,
-				rk_err *err);
+                                rk_err *err);
 /* Removes every provider except identity from the matching rules (after a decrypt rewrite). */
 int rk_encconfig_prune_all_but_identity(rk_encconfig *cfg, const char *const *resources, size_t nresources,
-					rk_err *err);
+                                        rk_err *err);
 
 /* The write (first) key name of a rule: the first provider's first key name, the kms name, or
  * "identity". */
@@ -123,5 +149,42 @@ int rk_encconfig_has_key_name(const rk_encconfig *cfg, const char *name);
  * RAND_bytes secret of `bytes` length (32 for secretbox). Fill key; free with rk_key_clear. */
 int rk_key_generate(const rk_encconfig *cfg, rk_provider_type type, size_t bytes, rk_key *key, rk_err *err);
 void rk_key_clear(rk_key *key); /* wipes and frees */
+
+/* ---- whole files (what `rekeyctl config` runs) ---- */
+
+/* Reads path, hashes its exact bytes ("sha256:<hex>"), loads and validates it. */
+int rk_encconfig_open(const char *path, int automatic_reload, rk_encconfig **cfg, char hash[72], rk_err *err);
+
+typedef enum rk_edit_op {
+	RK_EDIT_ADD_KEY = 1, /* type + key */
+	RK_EDIT_ADD_KMS,     /* kms */
+	RK_EDIT_PROMOTE,     /* name ("identity" = identity first) */
+	RK_EDIT_PRUNE,       /* name */
+	RK_EDIT_IDENTITY_FIRST,
+	RK_EDIT_ONLY_IDENTITY
+} rk_edit_op;
+
+typedef struct rk_edit_request {
+	rk_edit_op op;
+	const char *const *resources; /* scope; NULL = every rule (see the edits above) */
+	size_t nresources;
+	rk_provider_type type;
+	const rk_key *key;
+	const rk_kms *kms;
+	const char *name;
+	int dry_run; /* compute the result, write nothing */
+} rk_edit_request;
+
+typedef struct rk_edit_result {
+	char old_hash[72], new_hash[72];
+	int changed;   /* the new bytes differ from the file's */
+	char *preview; /* dry run: the would-be YAML with secrets redacted (malloc'd) */
+} rk_edit_result;
+
+/* Loads and validates path, applies the edit, and (unless dry_run) replaces the file atomically with the
+ * canonical YAML, mode 0600, the previous bytes kept in path.bak (0600). The file is untouched on any
+ * error and when nothing changed. */
+int rk_encconfig_edit_file(const char *path, const rk_edit_request *req, rk_edit_result *res, rk_err *err);
+void rk_edit_result_free(rk_edit_result *res);
 
 #endif

@@ -12,7 +12,13 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"version", cmd_version, "print the version"},
+    {"version", cmd_version, "print the version"},
+    {"rewrite", cmd_rewrite, "rewrite every object so it is stored under the current write key"},
+    {"status", cmd_status, "progress of a rewrite run, from the state db"},
+    {"config", cmd_config, "offline EncryptionConfiguration work: validate|show|hash|add-key|promote|prune"},
+    {"keygen", cmd_keygen, "generate a key into a new 0600 file"},
+    {"verify", cmd_verify, "what is stored under which key (live etcd or a snapshot)"},
+    {"kube", cmd_kube, "debug the API client: get, list, raw, resource, readyz, repeat"},
 };
 
 static void usage(FILE *out)
@@ -20,7 +26,8 @@ static void usage(FILE *out)
 	fprintf(out, "usage: rekeyctl COMMAND [ARGS]   (rekeyctl COMMAND --help for details)\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\nexit codes: 0 done, 1 failed, 2 bad usage or input, 3 stopped (resumable), 4 refused as unsafe\n");
+	fprintf(out, "\nexit codes: 0 done, 1 failed, 2 bad usage or input, 3 stopped (resumable), 4 refused "
+	             "as unsafe\n");
 }
 
 int main(int argc, char **argv)

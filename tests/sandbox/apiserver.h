@@ -118,6 +118,7 @@ typedef struct sbx_req {
 } sbx_req;
 
 const char *sbx_req_query(sbx_req *req, const char *name);   /* NULL when absent */
+int sbx_req_has_query(sbx_req *req, const char *name);       /* 1 when present, even without a value */
 void sbx_reply_json(sbx_req *req, int status, json_t *body); /* steals body */
 void sbx_reply_text(sbx_req *req, int status, const char *type, const char *text);
 void sbx_reply_error(sbx_req *req, sbx_apierr *e); /* frees e->continue_token */

@@ -1,14 +1,54 @@
-/* main.c: rekey-sandbox's subcommand table (minimal until the lifecycle half lands). */
+/* main.c: rekey-sandbox's subcommand table: a Kubernetes-compatible control plane for tests and the
+ * demo (etcd + N apiserver processes + a kubelet emulation). See tests/sandbox/README.md. */
+#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "sandbox.h"
 
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+    {"up", sbx_up_main, "start etcd, PKI, nodes, kubelet and apiservers; seed objects"},
+    {"down", sbx_down_main, "stop every process of a sandbox"},
+    {"status", sbx_status_main, "processes, URLs, readiness and config hash per node"},
+    {"fault", sbx_fault_main, "inject or clear faults on a node's apiserver, or kill it"},
+    {"seed", sbx_seed_main, "add secrets/configmaps straight through etcd"},
+    {"bench-put", sbx_bench_put_main, "measure unconditional PUT throughput"},
+    {"kubelet", sbx_kubelet_main, "the kubelet emulation (started by up)"},
+    {"apiserver", sandbox_apiserver_main, "one apiserver process (started by the kubelet)"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: rekey-sandbox SUBCOMMAND [ARGS]\n\nsubcommands:\n");
+	for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+		fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && !strcmp(argv[1], "apiserver"))
-		return sandbox_apiserver_main(argc - 1, argv + 1);
-	fprintf(stderr, "usage: rekey-sandbox apiserver --dir D --node N --port P --etcd URL "
-	                "--encryption-provider-config PATH\n");
-	return 2;
+	if (argc < 2) {
+		usage(stderr);
+		return RK_BADINPUT;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return RK_OK;
+	}
+	for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
+		if (strcmp(argv[1], subcommands[i].name))
+			continue;
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		int rc = subcommands[i].run(argc - 1, argv + 1);
+		curl_global_cleanup();
+		return rc;
+	}
+	fprintf(stderr, "rekey-sandbox: unknown subcommand \"%s\" (rekey-sandbox --help lists them)\n",
+	        argv[1]);
+	return RK_BADINPUT;
 }

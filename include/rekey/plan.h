@@ -1,0 +1,98 @@
+/* plan.h: the rotation plan (YAML, apiVersion rekeyctl/v1, kind RotationPlan): what to rotate, where
+ * the control-plane nodes and their configs are, how configs reach them, and the rewrite, budget and
+ * maintenance-window settings. Loaded strictly with file:line:col errors. */
+#ifndef REKEY_PLAN_H
+#define REKEY_PLAN_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "rekey/encconfig.h"
+#include "rekey/err.h"
+
+typedef enum rk_access { RK_ACCESS_LOCAL = 0, RK_ACCESS_SSH, RK_ACCESS_EXEC } rk_access;
+typedef enum rk_reload { RK_RELOAD_RESTART = 0, RK_RELOAD_AUTOMATIC } rk_reload;
+typedef enum rk_on_breach { RK_BREACH_SLOWDOWN = 0, RK_BREACH_PAUSE, RK_BREACH_ABORT } rk_on_breach;
+
+typedef struct rk_plan_node {
+	char *name;
+	char *host;
+	char *apiserver;     /* direct URL of this node's apiserver */
+	char *config_path;   /* per-node override of controlPlane.configPath (NULL = the shared one) */
+	char *manifest_path; /* per-node override of controlPlane.manifestPath */
+} rk_plan_node;
+
+typedef struct rk_plan_ssh {
+	char *user;
+	char *identity_file;
+	char *known_hosts;
+	long port;
+	int trust_on_first_use;
+} rk_plan_ssh;
+
+typedef struct rk_plan_exec {
+	char *write;   /* command run with RK_NODE and RK_CONFIG_FILE (a 0600 file) */
+	char *restart; /* command run with RK_NODE */
+	char *ready;   /* command run with RK_NODE; exit 0 = ready */
+} rk_plan_exec;
+
+typedef struct rk_plan_rewrite {
+	double qps; /* 0 = unlimited */
+	long burst, concurrency, page_size, batch_size, batch_pause_ms;
+} rk_plan_rewrite;
+
+typedef struct rk_plan_budget {
+	long write_p99_ms;
+	double error_ratio;
+	long window_ms, soak_ms;
+	rk_on_breach on_breach;
+} rk_plan_budget;
+
+typedef struct rk_plan_window {
+	unsigned days_mask;     /* bit 0 = Sunday ... bit 6 = Saturday; 0x7f = every day */
+	int start_min, end_min; /* minutes after local midnight; end <= start spans midnight */
+	char *timezone;         /* IANA name, e.g. Europe/Berlin */
+} rk_plan_window;
+
+typedef struct rk_plan_etcd {
+	char *url, *cacert, *cert, *key;
+} rk_plan_etcd;
+
+typedef struct rk_plan {
+	char *path;
+	char *cluster;
+	char *kubeconfig, *context;
+	char **resources;
+	size_t nresources;
+	rk_provider_type provider; /* target: aescbc, aesgcm, secretbox, identity (decrypt), kms */
+	char *key_backup_dir;
+	char *config_path, *manifest_path;
+	rk_access access;
+	rk_reload reload;
+	char *canary;
+	rk_plan_node *nodes;
+	size_t nnodes;
+	rk_plan_ssh ssh;
+	rk_plan_exec exec;
+	long ready_timeout_ms;
+	rk_plan_rewrite rewrite;
+	rk_plan_budget budget;
+	rk_plan_window *windows;
+	size_t nwindows;
+	rk_plan_etcd etcd;
+} rk_plan;
+
+/* Loads and validates a plan; RK_BADINPUT "path:line:col: message" on any problem. */
+int rk_plan_load_file(const char *path, rk_plan **out, rk_err *err);
+int rk_plan_load_buf(const char *data, size_t len, const char *name, rk_plan **out, rk_err *err);
+void rk_plan_free(rk_plan *plan);
+
+const rk_plan_node *rk_plan_find_node(const rk_plan *plan, const char *name);
+const char *rk_plan_node_config_path(const rk_plan *plan, const rk_plan_node *node);
+const char *rk_plan_node_manifest_path(const rk_plan *plan, const rk_plan_node *node);
+
+/* 1 when `when` falls inside a maintenance window (always 1 when the plan has none). When it does,
+ * *window_end (if not NULL) receives the end of that window. */
+int rk_plan_in_window(const rk_plan *plan, time_t when, time_t *window_end);
+
+#endif

@@ -1,0 +1,395 @@
+/* etcdscan.c: the accounting of a stored-value scan: resource of each etcd key, classification,
+ * expectation (config write key or --expect), decrypt check through the rule's transformer chain,
+ * per-(resource, provider, key) rows and the first N unexpected objects. The sources (live gateway,
+ * snapshot) are in etcdscan_source.c; the output formats in etcdscan_report.c. */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "etcdscan_internal.h"
+#include "rekey/codec.h"
+
+/* kube-apiserver stores these group resources under legacy paths without their group. */
+static const struct {
+	const char *path, *resource, *group;
+} legacy_paths[] = {
+    {"deployments", "deployments", "apps"},
+    {"replicasets", "replicasets", "apps"},
+    {"daemonsets", "daemonsets", "apps"},
+    {"statefulsets", "statefulsets", "apps"},
+    {"controllerrevisions", "controllerrevisions", "apps"},
+    {"jobs", "jobs", "batch"},
+    {"cronjobs", "cronjobs", "batch"},
+    {"horizontalpodautoscalers", "horizontalpodautoscalers", "autoscaling"},
+    {"ingress", "ingresses", "networking.k8s.io"},
+    {"networkpolicies", "networkpolicies", "networking.k8s.io"},
+    {"ingressclasses", "ingressclasses", "networking.k8s.io"},
+    {"poddisruptionbudgets", "poddisruptionbudgets", "policy"},
+    {"clusterroles", "clusterroles", "rbac.authorization.k8s.io"},
+    {"clusterrolebindings", "clusterrolebindings", "rbac.authorization.k8s.io"},
+    {"roles", "roles", "rbac.authorization.k8s.io"},
+    {"rolebindings", "rolebindings", "rbac.authorization.k8s.io"},
+    {"storageclasses", "storageclasses", "storage.k8s.io"},
+    {"volumeattachments", "volumeattachments", "storage.k8s.io"},
+    {"csinodes", "csinodes", "storage.k8s.io"},
+    {"csidrivers", "csidrivers", "storage.k8s.io"},
+    {"priorityclasses", "priorityclasses", "scheduling.k8s.io"},
+    {"leases", "leases", "coordination.k8s.io"},
+    {"certificatesigningrequests", "certificatesigningrequests", "certificates.k8s.io"},
+    {"mutatingwebhookconfigurations", "mutatingwebhookconfigurations", "admissionregistration.k8s.io"},
+    {"validatingwebhookconfigurations", "validatingwebhookconfigurations", "admissionregistration.k8s.io"},
+    {"runtimeclasses", "runtimeclasses", "node.k8s.io"},
+    {"minions", "nodes", ""},
+};
+
+static int copy_segment(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+	if (n == 0 || n >= cap)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* Next '/'-separated segment starting at *pos; returns its length (0 = none). */
+static size_t segment(const uint8_t *key, size_t len, size_t *pos)
+{
+	size_t start = *pos, end = start;
+	while (end < len && key[end] != '/')
+		end++;
+	*pos = end < len ? end + 1 : end;
+	return end - start;
+}
+
+int rk_etcd_key_resource(const char *prefix, const uint8_t *key, size_t len, char *resource, size_t rcap,
+                         char *group, size_t gcap)
+{
+	size_t plen = prefix ? strlen(prefix) : 0;
+	if (len < plen || memcmp(key, prefix, plen) != 0 || gcap == 0)
+		return -1;
+	size_t pos = plen, first_at = pos;
+	size_t first = segment(key, len, &pos);
+	size_t second_at = pos, second = segment(key, len, &pos);
+	group[0] = '\0';
+	if (first && memchr(key + first_at, '.', first) && second) /* /registry/<group>/<resource>/... */
+		return copy_segment(key + second_at, second, resource, rcap) ||
+		       copy_segment(key + first_at, first, group, gcap);
+	if (copy_segment(key + first_at, first, resource, rcap) != 0)
+		return -1;
+	if (!strcmp(resource, "services") && second == 9 && !memcmp(key + second_at, "endpoints", 9))
+		snprintf(resource, rcap, "endpoints");
+	for (size_t i = 0; i < sizeof legacy_paths / sizeof legacy_paths[0]; i++)
+		if (!strcmp(resource, legacy_paths[i].path)) {
+			snprintf(resource, rcap, "%s", legacy_paths[i].resource);
+			snprintf(group, gcap, "%s", legacy_paths[i].group);
+			break;
+		}
+	return 0;
+}
+
+static int is_identity(const rk_value_info *v)
+{
+	return v->kind == RK_VAL_IDENTITY_PROTOBUF || v->kind == RK_VAL_IDENTITY_JSON;
+}
+
+/* The write key of a rule as (kind, name); NULL rule = identity. */
+static void rule_expectation(const rk_rule *rule, rk_value_kind *kind, const char **name)
+{
+	*kind = RK_VAL_IDENTITY_PROTOBUF;
+	*name = "";
+	if (!rule || rule->nproviders == 0)
+		return;
+	const rk_provider *p = &rule->providers[0];
+	switch (p->type) {
+	case RK_PROV_AESCBC:
+		*kind = RK_VAL_AESCBC;
+		break;
+	case RK_PROV_AESGCM:
+		*kind = RK_VAL_AESGCM;
+		break;
+	case RK_PROV_SECRETBOX:
+		*kind = RK_VAL_SECRETBOX;
+		break;
+	case RK_PROV_KMS:
+		*kind =
+		    p->kms.api_version && !strcmp(p->kms.api_version, "v2") ? RK_VAL_KMS_V2 : RK_VAL_KMS_V1;
+		*name = p->kms.name ? p->kms.name : "";
+		return;
+	default:
+		return;
+	}
+	*name = p->nkeys ? p->keys[0].name : "";
+}
+
+static int matches_expectation(rk_value_kind kind, const char *name, const rk_value_info *v)
+{
+	if (kind == RK_VAL_IDENTITY_PROTOBUF)
+		return is_identity(v);
+	return v->kind == kind && !strcmp(v->name, name);
+}
+
+static void describe_value(const rk_value_info *v, char *out, size_t cap)
+{
+	if (v->kind == RK_VAL_MALFORMED)
+		snprintf(out, cap, "malformed (%s)", v->reason ? v->reason : "unknown");
+	else if (is_identity(v))
+		snprintf(out, cap, "identity (not encrypted)");
+	else
+		snprintf(out, cap, "%s key \"%s\"", rk_value_kind_name(v->kind), v->name);
+}
+
+static rk_chain *chain_for(struct rk_scan *sc, const rk_rule *rule)
+{
+	for (size_t i = 0; i < sc->nchains; i++)
+		if (sc->chains[i].rule == rule)
+			return sc->chains[i].chain;
+	struct scan_chain *grown = realloc(sc->chains, (sc->nchains + 1) * sizeof *grown);
+	if (!grown)
+		return NULL;
+	sc->chains = grown;
+	rk_chain *chain = NULL;
+	if (rk_chain_new(rule, &chain, sc->err) != RK_OK)
+		return NULL;
+	sc->chains[sc->nchains].rule = rule;
+	sc->chains[sc->nchains++].chain = chain;
+	return chain;
+}
+
+static rk_scan_row *row_for(struct rk_scan *sc, const char *resource, const rk_value_info *v, int expected)
+{
+	rk_scan_report *r = sc->report;
+	const char *provider = rk_value_kind_name(v->kind);
+	for (size_t i = 0; i < r->nrows; i++) {
+		rk_scan_row *row = &r->rows[i];
+		if (!strcmp(row->resource, resource) && !strcmp(row->provider, provider) &&
+		    !strcmp(row->key, v->name) && !strcmp(row->key_id, v->key_id))
+			return row;
+	}
+	if (r->nrows == sc->rows_cap) {
+		size_t cap = sc->rows_cap ? sc->rows_cap * 2 : 16;
+		rk_scan_row *rows = realloc(r->rows, cap * sizeof *rows);
+		if (!rows)
+			return NULL;
+		r->rows = rows;
+		sc->rows_cap = cap;
+	}
+	rk_scan_row *row = &r->rows[r->nrows++];
+	memset(row, 0, sizeof *row);
+	snprintf(row->resource, sizeof row->resource, "%s", resource);
+	snprintf(row->provider, sizeof row->provider, "%s", provider);
+	snprintf(row->key, sizeof row->key, "%s", v->name);
+	snprintf(row->key_id, sizeof row->key_id, "%s", v->key_id);
+	row->expected = expected;
+	return row;
+}
+
+static int list_item(struct rk_scan *sc, const uint8_t *key, size_t klen, const char *resource,
+                     const rk_value_info *v, const char *reason)
+{
+	rk_scan_report *r = sc->report;
+	if (sc->opts->list_limit && r->nitems >= sc->opts->list_limit) {
+		r->truncated = 1;
+		return RK_OK;
+	}
+	if (r->nitems == sc->items_cap) {
+		size_t cap = sc->items_cap ? sc->items_cap * 2 : 16;
+		rk_scan_item *items = realloc(r->items, cap * sizeof *items);
+		if (!items)
+			return rk_err_set(sc->err, RK_FAIL, "out of memory");
+		r->items = items;
+		sc->items_cap = cap;
+	}
+	rk_scan_item *it = &r->items[r->nitems];
+	memset(it, 0, sizeof *it);
+	it->etcd_key = strndup((const char *)key, klen);
+	it->resource = strdup(resource);
+	it->reason = strdup(reason);
+	snprintf(it->provider, sizeof it->provider, "%s", rk_value_kind_name(v->kind));
+	snprintf(it->key, sizeof it->key, "%s", v->name);
+	r->nitems++;
+	if (!it->etcd_key || !it->resource || !it->reason)
+		return rk_err_set(sc->err, RK_FAIL, "out of memory");
+	return RK_OK;
+}
+
+static int resource_selected(const struct rk_scan *sc, const char *gr)
+{
+	if (!sc->opts->nresources)
+		return 1;
+	for (size_t i = 0; i < sc->opts->nresources; i++)
+		if (!strcmp(sc->opts->resources[i], gr))
+			return 1;
+	return 0;
+}
+
+/* Decrypts through the rule's chain as the apiserver would read it; 0 = readable. */
+static int decrypt_check(struct rk_scan *sc, const rk_rule *rule, const char *etcd_key, const uint8_t *val,
+                         size_t vlen, char *why, size_t cap)
+{
+	rk_chain *chain = chain_for(sc, rule);
+	if (!chain)
+		return -2;
+	rk_err e;
+	int stale = 0;
+	rk_buf_reset(&sc->plain);
+	sc->report->decrypt_checked++;
+	int rc = rk_chain_read(chain, etcd_key, val, vlen, &sc->plain, &stale, &e);
+	if (sc->plain.data)
+		OPENSSL_cleanse(sc->plain.data, sc->plain.len);
+	if (rc == RK_OK)
+		return 0;
+	snprintf(why, cap, "unreadable with the configuration: %s", e.msg);
+	return -1;
+}
+
+struct verdict {
+	int expected;
+	int decrypt_failed;
+	char why[RK_ERR_MSG_MAX + 64];
+};
+
+static int judge(struct rk_scan *sc, const char *resource, const char *group, const char *etcd_key,
+                 const uint8_t *val, size_t vlen, const rk_value_info *v, struct verdict *out)
+{
+	char have[320];
+	describe_value(v, have, sizeof have);
+	out->expected = v->kind != RK_VAL_MALFORMED;
+	out->decrypt_failed = 0;
+	snprintf(out->why, sizeof out->why, "%s", have);
+	if (sc->opts->config) {
+		const rk_rule *rule = rk_encconfig_lookup(sc->opts->config, group, resource);
+		rk_value_kind kind;
+		const char *name;
+		rule_expectation(rule, &kind, &name);
+		if (out->expected && !matches_expectation(kind, name, v)) {
+			out->expected = 0;
+			snprintf(out->why, sizeof out->why, "%s, expected %s%s%s%s", have,
+			         kind == RK_VAL_IDENTITY_PROTOBUF ? "identity" : rk_value_kind_name(kind),
+			         *name ? " key \"" : "", name, *name ? "\"" : "");
+		}
+		int checkable =
+		    v->kind != RK_VAL_MALFORMED && v->kind != RK_VAL_KMS_V1 && v->kind != RK_VAL_KMS_V2;
+		if (checkable) {
+			int rc = decrypt_check(sc, rule, etcd_key, val, vlen, out->why, sizeof out->why);
+			if (rc == -2)
+				return RK_BADINPUT;
+			out->decrypt_failed = rc == -1;
+		}
+	} else if (sc->opts->expect && out->expected) {
+		int want_identity = !strcmp(sc->opts->expect, "identity");
+		int ok =
+		    want_identity ? is_identity(v) : !is_identity(v) && !strcmp(v->name, sc->opts->expect);
+		if (!ok) {
+			out->expected = 0;
+			snprintf(out->why, sizeof out->why, "%s, expected key \"%s\"", have,
+			         sc->opts->expect);
+		}
+	}
+	return RK_OK;
+}
+
+int rk_scan_value(struct rk_scan *sc, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+	char resource[128], group[128], gr[260];
+	if (rk_etcd_key_resource(sc->prefix, key, klen, resource, sizeof resource, group, sizeof group) !=
+	    0) {
+		snprintf(resource, sizeof resource, "(unknown)");
+		group[0] = '\0';
+	}
+	snprintf(gr, sizeof gr, "%s%s%s", resource, *group ? "." : "", group);
+	if (!resource_selected(sc, gr))
+		return RK_OK;
+	char *etcd_key = strndup((const char *)key, klen); /* AAD and messages */
+	if (!etcd_key)
+		return rk_err_set(sc->err, RK_FAIL, "out of memory");
+	rk_value_info v;
+	rk_codec_classify(val, vlen, &v);
+	struct verdict verdict;
+	int rc = judge(sc, resource, group, etcd_key, val, vlen, &v, &verdict);
+	rk_scan_row *row = rc == RK_OK ? row_for(sc, gr, &v, verdict.expected) : NULL;
+	if (rc == RK_OK && !row)
+		rc = rk_err_set(sc->err, RK_FAIL, "out of memory");
+	if (rc == RK_OK) {
+		rk_scan_report *r = sc->report;
+		r->total++;
+		row->count++;
+		r->malformed += v.kind == RK_VAL_MALFORMED;
+		r->unexpected += !verdict.expected;
+		r->decrypt_failed += verdict.decrypt_failed;
+		row->decrypt_failed += verdict.decrypt_failed;
+		int forbidden = sc->opts->forbid && !is_identity(&v) && !strcmp(v.name, sc->opts->forbid);
+		if (forbidden) {
+			r->forbidden++;
+			snprintf(verdict.why, sizeof verdict.why, "still under key \"%s\" (%s)",
+			         sc->opts->forbid, rk_value_kind_name(v.kind));
+		}
+		if (!verdict.expected || verdict.decrypt_failed || forbidden)
+			rc = list_item(sc, key, klen, gr, &v, verdict.why);
+	}
+	free(etcd_key);
+	return rc;
+}
+
+static int check_opts(const rk_scan_opts *o, rk_err *err)
+{
+	if (!!o->etcd_url == !!o->snapshot_path)
+		return rk_err_set(err, RK_BADINPUT,
+		                  "exactly one source is needed: --etcd URL or --snapshot FILE");
+	if (o->config && o->expect)
+		return rk_err_set(err, RK_BADINPUT, "--config and --expect exclude each other");
+	if (o->expect && !*o->expect)
+		return rk_err_set(err, RK_BADINPUT, "--expect needs a key name");
+	if (o->forbid && (!*o->forbid || !strcmp(o->forbid, "identity")))
+		return rk_err_set(err, RK_BADINPUT, "--forbid needs the name of a key or kms provider");
+	return RK_OK;
+}
+
+int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
+{
+	*out = NULL;
+	int rc = check_opts(opts, err);
+	if (rc)
+		return rc;
+	struct rk_scan sc = {.opts = opts, .err = err, .prefix = opts->prefix ? opts->prefix : "/registry/"};
+	sc.report = calloc(1, sizeof *sc.report);
+	if (!sc.report)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	sc.report->source = strdup(opts->etcd_url ? opts->etcd_url : opts->snapshot_path);
+	sc.report->prefix = strdup(sc.prefix);
+	sc.report->has_expectation = opts->config || opts->expect || opts->forbid;
+	rc = opts->etcd_url ? rk_scan_live(&sc) : rk_scan_snapshot(&sc);
+	for (size_t i = 0; i < sc.nchains; i++)
+		rk_chain_free(sc.chains[i].chain);
+	free(sc.chains);
+	rk_buf_wipe_free(&sc.plain);
+	if (rc) {
+		rk_scan_report_free(sc.report);
+		return rc;
+	}
+	*out = sc.report;
+	return RK_OK;
+}
+
+void rk_scan_report_free(rk_scan_report *report)
+{
+	if (!report)
+		return;
+	for (size_t i = 0; i < report->nitems; i++) {
+		free(report->items[i].etcd_key);
+		free(report->items[i].resource);
+		free(report->items[i].reason);
+	}
+	free(report->items);
+	free(report->rows);
+	free(report->source);
+	free(report->prefix);
+	free(report);
+}
+
+int rk_scan_verdict(const rk_scan_report *report)
+{
+	return report->unexpected || report->malformed || report->decrypt_failed || report->forbidden
+	           ? RK_FAIL
+	           : RK_OK;
+}

@@ -1,0 +1,98 @@
+/* etcdscan_report.c: a scan report as a JSON document or an aligned table. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rekey/etcdscan.h"
+
+static json_t *row_json(const rk_scan_row *row)
+{
+	json_t *o = json_pack("{s:s, s:s, s:I, s:b}", "resource", row->resource, "provider", row->provider,
+	                      "count", (json_int_t)row->count, "expected", row->expected);
+	if (row->key[0])
+		json_object_set_new(o, "key", json_string(row->key));
+	if (row->key_id[0])
+		json_object_set_new(o, "keyID", json_string(row->key_id));
+	if (row->decrypt_failed)
+		json_object_set_new(o, "decryptFailed", json_integer((json_int_t)row->decrypt_failed));
+	return o;
+}
+
+static json_t *item_json(const rk_scan_item *it)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "etcdKey", it->etcd_key, "resource", it->resource,
+	                      "provider", it->provider, "reason", it->reason);
+	if (it->key[0])
+		json_object_set_new(o, "key", json_string(it->key));
+	return o;
+}
+
+int rk_scan_report_json(const rk_scan_report *r, rk_buf *out)
+{
+	json_t *rows = json_array(), *items = json_array();
+	for (size_t i = 0; i < r->nrows; i++)
+		json_array_append_new(rows, row_json(&r->rows[i]));
+	for (size_t i = 0; i < r->nitems; i++)
+		json_array_append_new(items, item_json(&r->items[i]));
+	json_t *doc = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:o, s:o, s:b}", "source",
+	                        r->source, "prefix", r->prefix, "total", (json_int_t)r->total, "unexpected",
+	                        (json_int_t)r->unexpected, "malformed", (json_int_t)r->malformed,
+	                        "decryptChecked", (json_int_t)r->decrypt_checked, "decryptFailed",
+	                        (json_int_t)r->decrypt_failed, "expectation", r->has_expectation, "verdict",
+	                        rk_scan_verdict(r) == 0 ? "ok" : "mismatch", "counts", rows,
+	                        "unexpectedObjects", items, "truncated", r->truncated);
+	if (r->revision)
+		json_object_set_new(doc, "revision", json_integer((json_int_t)r->revision));
+	json_object_set_new(doc, "forbidden", json_integer((json_int_t)r->forbidden));
+	char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+	json_decref(doc);
+	if (!text)
+		return -1;
+	int rc = rk_buf_append_str(out, text) || rk_buf_append_str(out, "\n");
+	free(text);
+	return rc;
+}
+
+static int width(size_t cur, const char *s)
+{
+	size_t n = strlen(s);
+	return (int)(n > cur ? n : cur);
+}
+
+int rk_scan_report_table(const rk_scan_report *r, rk_buf *out)
+{
+	int wr = 8, wp = 8, wk = 3;
+	for (size_t i = 0; i < r->nrows; i++) {
+		wr = width((size_t)wr, r->rows[i].resource);
+		wp = width((size_t)wp, r->rows[i].provider);
+		wk = width((size_t)wk, r->rows[i].key[0] ? r->rows[i].key : "-");
+	}
+	int rc = rk_buf_printf(out, "%-*s  %-*s  %-*s  %8s  %-8s  %s\n", wr, "RESOURCE", wp, "PROVIDER", wk,
+	                       "KEY", "COUNT", "EXPECTED", "KEYID");
+	for (size_t i = 0; i < r->nrows && !rc; i++) {
+		const rk_scan_row *row = &r->rows[i];
+		const char *expected = !r->has_expectation && row->expected ? "-"
+		                       : row->expected                      ? "yes"
+		                                                            : "NO";
+		rc = rk_buf_printf(out, "%-*s  %-*s  %-*s  %8llu  %-8s  %s%s\n", wr, row->resource, wp,
+		                   row->provider, wk, row->key[0] ? row->key : "-",
+		                   (unsigned long long)row->count, expected,
+		                   row->key_id[0] ? row->key_id : "-",
+		                   row->decrypt_failed ? "  (some values do not decrypt)" : "");
+	}
+	if (!rc && r->nitems) {
+		rc = rk_buf_printf(out, "\nunexpected objects%s:\n",
+		                   r->truncated ? " (first ones; -o json --limit 0 lists all)" : "");
+		for (size_t i = 0; i < r->nitems && !rc; i++)
+			rc = rk_buf_printf(out, "  %s: %s\n", r->items[i].etcd_key, r->items[i].reason);
+	}
+	if (!rc)
+		rc = rk_buf_printf(
+		    out,
+		    "\n%llu values scanned, %llu unexpected, %llu malformed, %llu of %llu decrypt checks "
+		    "failed: %s\n",
+		    (unsigned long long)r->total, (unsigned long long)r->unexpected,
+		    (unsigned long long)r->malformed, (unsigned long long)r->decrypt_failed,
+		    (unsigned long long)r->decrypt_checked, rk_scan_verdict(r) == 0 ? "OK" : "MISMATCH");
+	return rc;
+}

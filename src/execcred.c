@@ -1,0 +1,306 @@
+/* execcred.c: runs exec credential plugins the way client-go does: ExecCredential request in
+ * KUBERNETES_EXEC_INFO, plugin env added to ours, stdout parsed as an ExecCredential (see execcred.h). */
+#include "rekey/execcred.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define EXEC_OUTPUT_MAX (1u << 20)
+
+static int plugin_err(const rk_kube_config *cfg, rk_err *err, const char *what)
+{
+	return rk_err_set(err, RK_BADINPUT, "exec plugin \"%s\" (user \"%s\" in %s): %s", cfg->exec->command,
+	                  cfg->user_name ? cfg->user_name : "", cfg->source ? cfg->source : "?", what);
+}
+
+/* ---- time ---- */
+
+int rk_parse_rfc3339(const char *text, time_t *out)
+{
+	struct tm tm = {0};
+	const char *p = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return -1;
+	if (*p == '.')
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	long offset = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int hh, mm;
+		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+			return -1;
+		offset = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p)
+		return -1;
+	*out = timegm(&tm) - offset;
+	return 0;
+}
+
+/* ---- request ---- */
+
+static json_t *cluster_info(const rk_kube_config *cfg)
+{
+	json_t *c = json_pack("{s:s, s:b}", "server", cfg->server, "insecure-skip-tls-verify", cfg->insecure);
+	if (cfg->tls_server_name)
+		json_object_set_new(c, "tls-server-name", json_string(cfg->tls_server_name));
+	if (cfg->proxy_url)
+		json_object_set_new(c, "proxy-url", json_string(cfg->proxy_url));
+	if (cfg->ca_pem.len) {
+		size_t cap = 4 * ((cfg->ca_pem.len + 2) / 3) + 1;
+		unsigned char *b64 = malloc(cap);
+		if (b64) {
+			EVP_EncodeBlock(b64, cfg->ca_pem.data, (int)cfg->ca_pem.len);
+			json_object_set_new(c, "certificate-authority-data", json_string((char *)b64));
+		}
+		free(b64);
+	}
+	return c;
+}
+
+static char *exec_info(const rk_kube_config *cfg, int interactive)
+{
+	json_t *spec = json_pack("{s:b}", "interactive", interactive);
+	if (cfg->exec->provide_cluster_info)
+		json_object_set_new(spec, "cluster", cluster_info(cfg));
+	json_t *req = json_pack("{s:s, s:s, s:o}", "apiVersion", cfg->exec->api_version, "kind",
+	                        "ExecCredential", "spec", spec);
+	char *text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	return text;
+}
+
+static char **plugin_env(const rk_kube_config *cfg, const char *info)
+{
+	size_t n_env = 0, n_add = 0;
+	while (environ[n_env])
+		n_env++;
+	while (cfg->exec->env && cfg->exec->env[n_add])
+		n_add++;
+	char **env = calloc(n_env + n_add + 2, sizeof *env);
+	if (!env)
+		return NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < n_env; i++)
+		if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) != 0)
+			env[n++] = environ[i];
+	for (size_t i = 0; i < n_add; i++)
+		env[n++] = cfg->exec->env[i];
+	static char name[] = "KUBERNETES_EXEC_INFO=";
+	size_t len = strlen(name) + strlen(info) + 1;
+	char *var = malloc(len);
+	if (!var) {
+		free(env);
+		return NULL;
+	}
+	snprintf(var, len, "%s%s", name, info);
+	env[n++] = var;
+	return env;
+}
+
+/* ---- running the plugin ---- */
+
+static void child_exec(const rk_kube_config *cfg, char **env, int out_fd, int interactive)
+{
+	dup2(out_fd, STDOUT_FILENO);
+	if (!interactive) {
+		int null_fd = open("/dev/null", O_RDONLY);
+		if (null_fd >= 0)
+			dup2(null_fd, STDIN_FILENO);
+	}
+	size_t nargs = 0;
+	while (cfg->exec->args && cfg->exec->args[nargs])
+		nargs++;
+	char **argv = calloc(nargs + 2, sizeof *argv);
+	if (!argv)
+		_exit(127);
+	argv[0] = cfg->exec->command;
+	for (size_t i = 0; i < nargs; i++)
+		argv[i + 1] = cfg->exec->args[i];
+	execvpe(cfg->exec->command, argv, env);
+	fprintf(stderr, "rekeyctl: cannot run exec plugin %s: %s\n", cfg->exec->command, strerror(errno));
+	_exit(127);
+}
+
+static int read_all(int fd, rk_buf *out)
+{
+	char chunk[4096];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (out->len + (size_t)n > EXEC_OUTPUT_MAX || rk_buf_append(out, chunk, (size_t)n) != 0)
+			return -1;
+	}
+	OPENSSL_cleanse(chunk, sizeof chunk);
+	return 0;
+}
+
+static int spawn_and_read(const rk_kube_config *cfg, int interactive, rk_buf *out, int *status, rk_err *err)
+{
+	char *info = exec_info(cfg, interactive);
+	char **env = info ? plugin_env(cfg, info) : NULL;
+	int fds[2] = {-1, -1};
+	if (!env || pipe2(fds, O_CLOEXEC) != 0) {
+		free(info);
+		free(env);
+		return rk_err_set(err, RK_FAIL, "exec plugin: cannot start: %s", strerror(errno));
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		child_exec(cfg, env, fds[1], interactive);
+	}
+	close(fds[1]);
+	int too_big = pid > 0 ? read_all(fds[0], out) : 0;
+	close(fds[0]);
+	while (pid > 0 && waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+	size_t last = 0;
+	while (env[last])
+		last++;
+	free(env[last - 1]); /* the KUBERNETES_EXEC_INFO variable, allocated by plugin_env */
+	free(env);
+	free(info);
+	if (pid < 0)
+		return rk_err_set(err, RK_FAIL, "exec plugin: fork: %s", strerror(errno));
+	if (too_big)
+		return plugin_err(cfg, err, "output larger than 1 MiB");
+	return RK_OK;
+}
+
+/* ---- parsing the ExecCredential ---- */
+
+static int take_pem(json_t *status, const char *field, rk_buf *out)
+{
+	const char *s = json_string_value(json_object_get(status, field));
+	if (!s || !*s)
+		return 0;
+	return rk_buf_append_str(out, s) == 0;
+}
+
+static int parse_status(const rk_kube_config *cfg, json_t *status, rk_exec_cred *out, rk_err *err)
+{
+	const char *token = json_string_value(json_object_get(status, "token"));
+	if (token && *token)
+		out->token = strdup(token);
+	int has_cert = take_pem(status, "clientCertificateData", &out->cert_pem);
+	int has_key = take_pem(status, "clientKeyData", &out->key_pem);
+	if (has_cert != has_key)
+		return plugin_err(cfg, err, "status has only one of clientCertificateData and clientKeyData");
+	if (!out->token && !has_cert)
+		return plugin_err(cfg, err, "status has neither a token nor a client certificate");
+	json_t *exp = json_object_get(status, "expirationTimestamp");
+	if (exp && !json_is_null(exp)) {
+		if (!json_is_string(exp) || rk_parse_rfc3339(json_string_value(exp), &out->expiry) != 0)
+			return plugin_err(cfg, err, "status.expirationTimestamp is not an RFC 3339 time");
+	}
+	return RK_OK;
+}
+
+static int parse_output(const rk_kube_config *cfg, const rk_buf *text, rk_exec_cred *out, rk_err *err)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb((const char *)text->data, text->len, 0, &jerr);
+	if (!root || !json_is_object(root)) {
+		json_decref(root);
+		char what[300];
+		snprintf(what, sizeof what, "output is not an ExecCredential JSON object (line %d: %s)",
+		         jerr.line, root ? "not an object" : jerr.text);
+		return plugin_err(cfg, err, what);
+	}
+	const char *api = json_string_value(json_object_get(root, "apiVersion"));
+	const char *kind = json_string_value(json_object_get(root, "kind"));
+	json_t *status = json_object_get(root, "status");
+	int rc = RK_OK;
+	char what[400];
+	if (!api || strcmp(api, cfg->exec->api_version) != 0) {
+		snprintf(what, sizeof what, "output apiVersion \"%s\" does not match the configured \"%s\"",
+		         api ? api : "", cfg->exec->api_version);
+		rc = plugin_err(cfg, err, what);
+	} else if (!kind || strcmp(kind, "ExecCredential") != 0) {
+		rc = plugin_err(cfg, err, "output kind is not ExecCredential");
+	} else if (!json_is_object(status)) {
+		rc = plugin_err(cfg, err, "output has no status");
+	} else {
+		rc = parse_status(cfg, status, out, err);
+	}
+	json_decref(root);
+	return rc;
+}
+
+static int interactive_allowed(const rk_kube_config *cfg, int *interactive, rk_err *err)
+{
+	int tty = isatty(STDIN_FILENO);
+	*interactive = cfg->exec->interactive_mode != RK_EXEC_NEVER && tty;
+	if (cfg->exec->interactive_mode == RK_EXEC_ALWAYS && !tty)
+		return plugin_err(cfg, err, "interactiveMode is Always but standard input is not a terminal");
+	return RK_OK;
+}
+
+static int describe_exit(const rk_kube_config *cfg, int status, rk_err *err)
+{
+	char what[600];
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && cfg->exec->install_hint)
+		snprintf(what, sizeof what, "could not be run (exit 127): %s", cfg->exec->install_hint);
+	else if (WIFEXITED(status))
+		snprintf(what, sizeof what, "exited with status %d", WEXITSTATUS(status));
+	else
+		snprintf(what, sizeof what, "killed by signal %d", WTERMSIG(status));
+	return plugin_err(cfg, err, what);
+}
+
+int rk_exec_run(const rk_kube_config *cfg, rk_exec_cred *out, rk_err *err)
+{
+	rk_exec_cred_clear(out);
+	int interactive, status = 0;
+	if (interactive_allowed(cfg, &interactive, err) != RK_OK)
+		return err->code;
+	rk_buf text = RK_BUF_INIT;
+	int rc = spawn_and_read(cfg, interactive, &text, &status, err);
+	if (rc == RK_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		rc = describe_exit(cfg, status, err);
+	if (rc == RK_OK)
+		rc = parse_output(cfg, &text, out, err);
+	rk_buf_wipe_free(&text);
+	if (rc != RK_OK)
+		rk_exec_cred_clear(out);
+	return rc;
+}
+
+int rk_exec_cred_valid(const rk_exec_cred *cred, time_t now)
+{
+	if (!cred->token && !cred->cert_pem.len)
+		return 0;
+	return cred->expiry == 0 || now < cred->expiry;
+}
+
+void rk_exec_cred_clear(rk_exec_cred *cred)
+{
+	if (cred->token)
+		OPENSSL_cleanse(cred->token, strlen(cred->token));
+	free(cred->token);
+	cred->token = NULL;
+	rk_buf_free(&cred->cert_pem);
+	rk_buf_wipe_free(&cred->key_pem);
+	cred->expiry = 0;
+}

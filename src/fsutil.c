@@ -1,0 +1,192 @@
+/* fsutil.c: atomic file replacement (temp file in the same directory, fsync, backup, rename, fsync of
+ * the directory), whole-file reads and mkdir -p (see include/rekey/fsutil.h).
+ * The temp and backup-temp names are fixed per process (".<name>.rekey-<pid>.tmp") and opened with
+ * O_EXCL|O_NOFOLLOW: a planted file or symlink at that name makes the write fail, never followed. */
+#include "rekey/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* dirname and basename copies of path (malloc'd). */
+static int split_path(const char *path, char **dir, char **base)
+{
+	char *a = strdup(path), *b = strdup(path);
+	*dir = *base = NULL;
+	if (a && b) {
+		*dir = strdup(dirname(a));
+		*base = strdup(basename(b));
+	}
+	free(a);
+	free(b);
+	if (!*dir || !*base) {
+		free(*dir);
+		free(*base);
+		return -1;
+	}
+	return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Writes data into a new 0600 file `tmp` (O_EXCL), fsyncs it. On failure removes it if created. */
+static int write_new_file(const char *tmp, const void *data, size_t len, rk_err *err)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return rk_err_set(err, RK_FAIL, "%s: cannot create: %s", tmp, strerror(errno));
+	int failed = fchmod(fd, 0600) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0;
+	int saved = errno;
+	if (close(fd) != 0 && !failed) {
+		failed = 1;
+		saved = errno;
+	}
+	if (failed) {
+		unlink(tmp);
+		return rk_err_set(err, RK_FAIL, "%s: cannot write: %s", tmp, strerror(saved));
+	}
+	return RK_OK;
+}
+
+/* Copies the current file at path to path.bak (0600) through its own temp file. ENOENT: no backup. */
+static int keep_backup_copy(const char *path, const char *bak_tmp, rk_err *err)
+{
+	char *old = NULL;
+	size_t old_len = 0;
+	struct stat st;
+	if (lstat(path, &st) != 0 && errno == ENOENT)
+		return RK_OK;
+	int rc = rk_read_file(path, &old, &old_len, err);
+	if (rc != RK_OK)
+		return RK_FAIL;
+	rc = write_new_file(bak_tmp, old, old_len, err);
+	OPENSSL_cleanse(old, old_len);
+	free(old);
+	if (rc != RK_OK)
+		return rc;
+	char bak[4096];
+	snprintf(bak, sizeof bak, "%s.bak", path);
+	if (rename(bak_tmp, bak) != 0) {
+		int saved = errno;
+		unlink(bak_tmp);
+		return rk_err_set(err, RK_FAIL, "%s: cannot keep the backup: %s", bak, strerror(saved));
+	}
+	return RK_OK;
+}
+
+int rk_write_file_atomic(const char *path, const void *data, size_t len, int keep_backup, rk_err *err)
+{
+	char *dir, *base;
+	if (strlen(path) > 4000 || split_path(path, &dir, &base) != 0)
+		return rk_err_set(err, RK_FAIL, "%s: path too long or out of memory", path);
+	char tmp[4096], bak_tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s/.%s.rekey-%ld.tmp", dir, base, (long)getpid());
+	snprintf(bak_tmp, sizeof bak_tmp, "%s/.%s.rekey-%ld.bak.tmp", dir, base, (long)getpid());
+	int rc = write_new_file(tmp, data, len, err);
+	if (rc == RK_OK && keep_backup && (rc = keep_backup_copy(path, bak_tmp, err)) != RK_OK)
+		unlink(tmp);
+	if (rc == RK_OK && rename(tmp, path) != 0) {
+		rc = rk_err_set(err, RK_FAIL, "%s: cannot replace: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	if (rc == RK_OK && fsync_dir(dir) != 0)
+		rc = rk_err_set(err, RK_FAIL, "%s: cannot fsync the directory: %s", dir, strerror(errno));
+	free(dir);
+	free(base);
+	return rc;
+}
+
+int rk_read_file(const char *path, char **data, size_t *len, rk_err *err)
+{
+	*data = NULL;
+	*len = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, strerror(errno));
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			size_t bigger = cap ? cap * 2 : 8192;
+			char *grown = malloc(bigger);
+			if (!grown)
+				break;
+			if (buf) {
+				memcpy(grown, buf, n);
+				OPENSSL_cleanse(buf, cap);
+				free(buf);
+			}
+			buf = grown;
+			cap = bigger;
+		}
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	int failed = !buf || ferror(f);
+	int saved = errno;
+	fclose(f);
+	if (failed) {
+		if (buf)
+			OPENSSL_cleanse(buf, cap);
+		free(buf);
+		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, buf ? strerror(saved) : "out of memory");
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return RK_OK;
+}
+
+int rk_mkdir_p(const char *path, unsigned mode, rk_err *err)
+{
+	char buf[4096];
+	if (strlen(path) >= sizeof buf)
+		return rk_err_set(err, RK_BADINPUT, "%s: path too long", path);
+	strcpy(buf, path);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+			return rk_err_set(err, RK_FAIL, "%s: cannot create: %s", buf, strerror(errno));
+		*p = saved;
+		if (!saved)
+			break;
+	}
+	struct stat st;
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return rk_err_set(err, RK_FAIL, "%s: not a directory", path);
+	return RK_OK;
+}

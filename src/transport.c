@@ -1,0 +1,284 @@
+/* transport.c: delivers configs to control-plane nodes: local files, SFTP through libcurl, or exec
+ * hooks (see transport.h). Key material only travels in file contents, never argv or environment. */
+#include "rekey/transport.h"
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rekey/buf.h"
+#include "rekey/fsutil.h"
+#include "rekey/log.h"
+#include "rekey/manifest.h"
+
+struct rk_transport {
+	const rk_plan *plan;
+};
+
+int rk_transport_new(const rk_plan *plan, rk_transport **out, rk_err *err)
+{
+	*out = calloc(1, sizeof **out);
+	if (!*out)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	(*out)->plan = plan;
+	return RK_OK;
+}
+
+void rk_transport_free(rk_transport *t)
+{
+	free(t);
+}
+
+/* ---- exec hooks: sh -c COMMAND with RK_NODE, RK_HOST, RK_CONFIG_FILE, RK_CONFIG_HASH ---- */
+
+static int run_hook(const char *what, const char *command, const rk_plan_node *node, const char *file,
+                    const char *hash, rk_err *err)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return rk_err_set(err, RK_FAIL, "exec %s hook: fork failed", what);
+	if (pid == 0) {
+		setenv("RK_NODE", node->name, 1);
+		setenv("RK_HOST", node->host ? node->host : "", 1);
+		if (file)
+			setenv("RK_CONFIG_FILE", file, 1);
+		if (hash)
+			setenv("RK_CONFIG_HASH", hash, 1);
+		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+		_exit(127);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return RK_OK;
+	return rk_err_set(err, RK_FAIL, "exec %s hook for node %s failed (%s %d)", what, node->name,
+	                  WIFEXITED(status) ? "exit" : "signal",
+	                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
+/* A 0600 file in a fresh 0700 directory holding data; *dir and *file malloc'd. */
+static int private_temp_file(const char *data, size_t len, char **dir, char **file, rk_err *err)
+{
+	const char *base = getenv("TMPDIR");
+	if (asprintf(dir, "%s/rekeyctl-XXXXXX", base && *base ? base : "/tmp") < 0 || !mkdtemp(*dir))
+		return rk_err_set(err, RK_FAIL, "cannot create a private temp directory");
+	if (asprintf(file, "%s/enc.yaml", *dir) < 0)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	return rk_write_file_atomic(*file, data, len, 0, err);
+}
+
+static void remove_private_temp(char *dir, char *file)
+{
+	if (file) {
+		FILE *f = fopen(file, "r+");
+		if (f) {
+			struct stat st;
+			if (fstat(fileno(f), &st) == 0) {
+				for (off_t i = 0; i < st.st_size; i++)
+					fputc(0, f);
+			}
+			fclose(f);
+		}
+		unlink(file);
+	}
+	if (dir)
+		rmdir(dir);
+	free(file);
+	free(dir);
+}
+
+static int exec_write(const rk_transport *t, const rk_plan_node *node, const char *data, size_t len,
+                      rk_err *err)
+{
+	char *dir = NULL, *file = NULL;
+	int rc = private_temp_file(data, len, &dir, &file, err);
+	if (rc == RK_OK)
+		rc = run_hook("write", t->plan->exec.write, node, file, NULL, err);
+	remove_private_temp(dir, file);
+	return rc;
+}
+
+/* ---- SFTP through libcurl ---- */
+
+struct upload {
+	const char *data;
+	size_t len, pos;
+};
+
+static size_t read_upload(char *buffer, size_t size, size_t nitems, void *arg)
+{
+	struct upload *up = arg;
+	size_t n = size * nitems;
+	if (n > up->len - up->pos)
+		n = up->len - up->pos;
+	memcpy(buffer, up->data + up->pos, n);
+	up->pos += n;
+	return n;
+}
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	return rk_buf_append((rk_buf *)arg, ptr, size * nmemb) == 0 ? size * nmemb : 0;
+}
+
+static CURL *sftp_handle(const rk_transport *t, const rk_plan_node *node, const char *path, rk_buf *url)
+{
+	const rk_plan_ssh *ssh = &t->plan->ssh;
+	rk_buf_reset(url);
+	rk_buf_printf(url, "sftp://%s:%ld%s", node->host ? node->host : node->name, ssh->port, path);
+	CURL *curl = curl_easy_init();
+	if (!curl)
+		return NULL;
+	curl_easy_setopt(curl, CURLOPT_URL, rk_buf_cstr(url));
+	curl_easy_setopt(curl, CURLOPT_USERNAME, ssh->user);
+	curl_easy_setopt(curl, CURLOPT_SSH_AUTH_TYPES, (long)CURLSSH_AUTH_PUBLICKEY);
+	if (ssh->identity_file)
+		curl_easy_setopt(curl, CURLOPT_SSH_PRIVATE_KEYFILE, ssh->identity_file);
+	if (ssh->known_hosts)
+		curl_easy_setopt(curl, CURLOPT_SSH_KNOWNHOSTS, ssh->known_hosts);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 15L);
+	return curl;
+}
+
+static int sftp_result(CURL *curl, CURLcode code, const char *what, const rk_plan_node *node, rk_err *err)
+{
+	curl_easy_cleanup(curl);
+	if (code == CURLE_OK)
+		return RK_OK;
+	return rk_err_set(err, RK_FAIL, "sftp %s on node %s: %s", what, node->name, curl_easy_strerror(code));
+}
+
+static int sftp_read(const rk_transport *t, const rk_plan_node *node, const char *path, char **data,
+                     size_t *len, rk_err *err)
+{
+	rk_buf url = RK_BUF_INIT, body = RK_BUF_INIT;
+	CURL *curl = sftp_handle(t, node, path, &url);
+	if (!curl) {
+		rk_buf_free(&url);
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	}
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	int rc = sftp_result(curl, curl_easy_perform(curl), "read", node, err);
+	rk_buf_free(&url);
+	if (rc != RK_OK) {
+		rk_buf_wipe_free(&body);
+		return rc;
+	}
+	*len = body.len;
+	*data = rk_buf_steal(&body);
+	return RK_OK;
+}
+
+/* Uploads to PATH.rekeyctl-tmp (0600) then renames over PATH in the same SFTP session. */
+static int sftp_write(const rk_transport *t, const rk_plan_node *node, const char *path, const char *data,
+                      size_t len, rk_err *err)
+{
+	rk_buf url = RK_BUF_INIT, tmp = RK_BUF_INIT, rename_cmd = RK_BUF_INIT;
+	const char *slash = strrchr(path, '/');
+	rk_buf_printf(&tmp, "%.*s/.%s.rekeyctl-tmp", (int)(slash - path), path, slash + 1);
+	rk_buf_printf(&rename_cmd, "rename %s %s", rk_buf_cstr(&tmp), path);
+	CURL *curl = sftp_handle(t, node, rk_buf_cstr(&tmp), &url);
+	struct curl_slist *post = curl_slist_append(NULL, rk_buf_cstr(&rename_cmd));
+	struct upload up = {data, len, 0};
+	int rc = rk_err_set(err, RK_FAIL, "out of memory");
+	if (curl && post) {
+		curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_upload);
+		curl_easy_setopt(curl, CURLOPT_READDATA, &up);
+		curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(curl, CURLOPT_NEW_FILE_PERMS, 0600L);
+		curl_easy_setopt(curl, CURLOPT_POSTQUOTE, post);
+		rk_err_clear(err);
+		rc = sftp_result(curl, curl_easy_perform(curl), "write", node, err);
+	} else if (curl) {
+		curl_easy_cleanup(curl);
+	}
+	curl_slist_free_all(post);
+	rk_buf_free(&url);
+	rk_buf_free(&tmp);
+	rk_buf_free(&rename_cmd);
+	return rc;
+}
+
+/* ---- dispatch ---- */
+
+static int read_path(rk_transport *t, const rk_plan_node *node, const char *path, char **data, size_t *len,
+                     rk_err *err)
+{
+	if (t->plan->access == RK_ACCESS_SSH)
+		return sftp_read(t, node, path, data, len, err);
+	return rk_read_file(path, data, len, err);
+}
+
+static int write_path(rk_transport *t, const rk_plan_node *node, const char *path, const char *data,
+                      size_t len, int keep_backup, rk_err *err)
+{
+	if (t->plan->access == RK_ACCESS_SSH)
+		return sftp_write(t, node, path, data, len, err);
+	return rk_write_file_atomic(path, data, len, keep_backup, err);
+}
+
+int rk_transport_read_config(rk_transport *t, const rk_plan_node *node, char **data, size_t *len, rk_err *err)
+{
+	if (t->plan->access == RK_ACCESS_EXEC)
+		return rk_err_set(err, RK_BADINPUT,
+		                  "access exec cannot read a node's config: the write hook owns it (node %s)",
+		                  node->name);
+	return read_path(t, node, rk_plan_node_config_path(t->plan, node), data, len, err);
+}
+
+int rk_transport_write_config(rk_transport *t, const rk_plan_node *node, const char *data, size_t len,
+                              rk_err *err)
+{
+	if (t->plan->access == RK_ACCESS_EXEC)
+		return exec_write(t, node, data, len, err);
+	return write_path(t, node, rk_plan_node_config_path(t->plan, node), data, len, 1, err);
+}
+
+static int bump_manifest(rk_transport *t, const rk_plan_node *node, const char *config_hash, rk_err *err)
+{
+	const char *path = rk_plan_node_manifest_path(t->plan, node);
+	if (!path)
+		return rk_err_set(err, RK_BADINPUT, "reload restart needs a manifestPath for node %s",
+		                  node->name);
+	char *manifest = NULL, *updated = NULL, *current = NULL;
+	size_t len = 0, updated_len = 0;
+	int rc = read_path(t, node, path, &manifest, &len, err);
+	if (rc == RK_OK)
+		rc = rk_manifest_get_annotation(manifest, len, path, RK_MANIFEST_HASH_ANNOTATION, &current,
+		                                err);
+	if (rc == RK_OK && current && !strcmp(current, config_hash)) {
+		rk_info("manifest.unchanged", "node %s already runs config %s", node->name, config_hash);
+	} else if (rc == RK_OK) {
+		rc = rk_manifest_set_annotation(manifest, len, path, RK_MANIFEST_HASH_ANNOTATION, config_hash,
+		                                &updated, &updated_len, err);
+		/* No backup next to a static-pod manifest: the kubelet would run it as a second pod. */
+		if (rc == RK_OK)
+			rc = write_path(t, node, path, updated, updated_len, 0, err);
+		if (rc == RK_OK)
+			rk_info("manifest.bumped", "node %s: %s set to %s", node->name,
+			        RK_MANIFEST_HASH_ANNOTATION, config_hash);
+	}
+	free(manifest);
+	free(updated);
+	free(current);
+	return rc;
+}
+
+int rk_transport_pickup(rk_transport *t, const rk_plan_node *node, const char *config_hash, rk_err *err)
+{
+	if (t->plan->access == RK_ACCESS_EXEC)
+		return t->plan->exec.restart
+		           ? run_hook("restart", t->plan->exec.restart, node, NULL, config_hash, err)
+		           : RK_OK;
+	if (t->plan->reload == RK_RELOAD_AUTOMATIC)
+		return RK_OK;
+	return bump_manifest(t, node, config_hash, err);
+}

@@ -1,0 +1,216 @@
+/* test_plan.c: the rotation plan loader: a full plan, defaults, and every bad input with file:line. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rekey/buf.h"
+#include "rekey/plan.h"
+#include "rekey/yamldoc.h"
+
+static const char *good_plan =
+    "apiVersion: rekeyctl/v1\n"
+    "kind: RotationPlan\n"
+    "cluster: prod-eu-1\n"
+    "kubeconfig: /tmp/kubeconfig\n"
+    "context: prod\n"
+    "resources: [secrets, configmaps]\n"
+    "provider: aesgcm\n"
+    "controlPlane:\n"
+    "  configPath: /etc/kubernetes/enc/enc.yaml\n"
+    "  manifestPath: /etc/kubernetes/manifests/kube-apiserver.yaml\n"
+    "  access: local\n"
+    "  reload: automatic\n"
+    "  canary: cp-2\n"
+    "  nodes:\n"
+    "    - {name: cp-1, host: 10.0.0.11, apiserver: \"https://10.0.0.11:6443\"}\n"
+    "    - {name: cp-2, host: 10.0.0.12, apiserver: \"https://10.0.0.12:6443\", configPath: /x/enc.yaml}\n"
+    "rewrite: {qps: 150, burst: 300, concurrency: 16, pageSize: 250, batchSize: 100, batchPause: 2s}\n"
+    "budget: {writeP99: 250ms, errorRatio: 0.02, window: 30s, soak: 10s, onBreach: pause}\n"
+    "window:\n"
+    "  - {days: [sat, sun], start: \"01:00\", end: \"05:00\", timezone: UTC}\n"
+    "  - {start: \"22:00\", end: \"02:00\", timezone: Europe/Berlin}\n";
+
+static rk_plan *load_ok(const char *text)
+{
+	rk_plan *plan = NULL;
+	rk_err err;
+	rk_err_clear(&err);
+	int rc = rk_plan_load_buf(text, strlen(text), "plan.yaml", &plan, &err);
+	ck_assert_msg(rc == RK_OK, "unexpected error: %s", err.msg);
+	return plan;
+}
+
+START_TEST(full_plan_loads)
+{
+	rk_plan *plan = load_ok(good_plan);
+	ck_assert_str_eq(plan->cluster, "prod-eu-1");
+	ck_assert_uint_eq(plan->nresources, 2);
+	ck_assert_str_eq(plan->resources[1], "configmaps");
+	ck_assert_int_eq(plan->provider, RK_PROV_AESGCM);
+	ck_assert_int_eq(plan->reload, RK_RELOAD_AUTOMATIC);
+	ck_assert_str_eq(plan->canary, "cp-2");
+	ck_assert_uint_eq(plan->nnodes, 2);
+	ck_assert_str_eq(rk_plan_node_config_path(plan, &plan->nodes[0]), "/etc/kubernetes/enc/enc.yaml");
+	ck_assert_str_eq(rk_plan_node_config_path(plan, &plan->nodes[1]), "/x/enc.yaml");
+	ck_assert(plan->rewrite.qps == 150);
+	ck_assert_int_eq(plan->rewrite.batch_pause_ms, 2000);
+	ck_assert_int_eq(plan->budget.write_p99_ms, 250);
+	ck_assert_int_eq(plan->budget.on_breach, RK_BREACH_PAUSE);
+	ck_assert_uint_eq(plan->nwindows, 2);
+	ck_assert_uint_eq(plan->windows[0].days_mask, (1u << 0) | (1u << 6));
+	ck_assert_uint_eq(plan->windows[1].days_mask, 0x7f);
+	rk_plan_free(plan);
+}
+END_TEST
+
+START_TEST(defaults_apply)
+{
+	rk_plan *plan =
+	    load_ok("apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: c\nprovider: aescbc\n"
+	            "controlPlane:\n  configPath: /e.yaml\n  nodes: [{name: a, apiserver: 'https://h:1'}]\n");
+	ck_assert_uint_eq(plan->nresources, 1);
+	ck_assert_str_eq(plan->resources[0], "secrets");
+	ck_assert_str_eq(plan->canary, "a");
+	ck_assert_int_eq(plan->access, RK_ACCESS_LOCAL);
+	ck_assert_int_eq(plan->reload, RK_RELOAD_RESTART);
+	ck_assert(plan->rewrite.qps == 100);
+	ck_assert_int_eq(plan->rewrite.concurrency, 8);
+	ck_assert_int_eq(plan->budget.window_ms, 60000);
+	ck_assert_int_eq(plan->budget.on_breach, RK_BREACH_SLOWDOWN);
+	ck_assert_int_eq(rk_plan_in_window(plan, 0, NULL), 1);
+	rk_plan_free(plan);
+}
+END_TEST
+
+static const char *plan_head = "apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: c\nprovider: aescbc\n";
+static const char *plan_cp =
+    "controlPlane:\n  configPath: /e.yaml\n  nodes: [{name: a, apiserver: 'https://h:1'}]\n";
+
+struct bad_case {
+	const char *text;    /* full document; "%H" / "%C" are replaced by plan_head / plan_cp */
+	const char *where;   /* "plan.yaml:L:C" expected prefix */
+	const char *message; /* expected substring */
+};
+
+static const struct bad_case bad_cases[] = {
+    {"", "plan.yaml:1:1", "empty document"},
+    {"apiVersion: [\n", "plan.yaml:", "invalid YAML"},
+    {"apiVersion: rekeyctl/v2\nkind: RotationPlan\n", "plan.yaml:1:13", "not supported"},
+    {"apiVersion: rekeyctl/v1\nkind: Plan\n", "plan.yaml:2:7", "is not RotationPlan"},
+    {"%H%Cfoo: 1\n", "plan.yaml:8:1", "unknown field \"foo\""},
+    {"%H%Ccluster: d\n", "plan.yaml:8:1", "duplicate field \"cluster\""},
+    {"%Hcontrolplane: {}\n", "plan.yaml:5:1", "unknown field \"controlplane\""},
+    {"apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: c\nprovider: rot13\n%C", "plan.yaml:4:11",
+     "unknown provider"},
+    {"%H%Cresources: [Secrets]\n", "plan.yaml:8:13", "unknown resource \"Secrets\""},
+    {"%H%Cresources: [widgets]\n", "plan.yaml:8:13", "unknown resource \"widgets\""},
+    {"%H%Cresources: [secrets, secrets]\n", "plan.yaml:8:22", "duplicate resource"},
+    {"%HcontrolPlane:\n  configPath: /e\n", "plan.yaml:6:3", "missing required field \"nodes\""},
+    {"%HcontrolPlane:\n  nodes: [{name: a, apiserver: 'https://h:1'}]\n", "plan.yaml:6:3", "no configPath"},
+    {"%HcontrolPlane:\n  configPath: /e\n  canary: z\n  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
+     "plan.yaml:7:11", "\"z\" is not one of controlPlane.nodes"},
+    {"%HcontrolPlane:\n  configPath: /e\n  nodes: [{name: a, apiserver: 'h:1'}]\n", "plan.yaml:7:32",
+     "not an http(s) URL"},
+    {"%HcontrolPlane:\n  configPath: /e\n  nodes: [{name: a, apiserver: 'https://h'}, {name: a, apiserver: "
+     "'https://g'}]\n",
+     "plan.yaml:7:46", "duplicate node name"},
+    {"%HcontrolPlane:\n  configPath: /e\n  nodes: [{name: a, apiserver: 'https://h', hots: x}]\n",
+     "plan.yaml:7:45", "unknown field \"hots\""},
+    {"%HcontrolPlane:\n  configPath: /e\n  access: ftp\n  nodes: [{name: a, apiserver: 'https://h'}]\n",
+     "plan.yaml:7:11", "unsupported value \"ftp\""},
+    {"%HcontrolPlane:\n  configPath: /e\n  access: ssh\n  nodes: [{name: a, apiserver: 'https://h'}]\n",
+     "plan.yaml:6:3", "needs an \"ssh\" section"},
+    {"%H%Crewrite: {qps: fast}\n", "plan.yaml:8:16", "expected a number"},
+    {"%H%Crewrite: {concurrency: 0}\n", "plan.yaml:8:24", "out of range"},
+    {"%H%Cbudget: {writeP99: 5 ms}\n", "plan.yaml:8:20", "invalid duration"},
+    {"%H%Cbudget: {onBreach: panic}\n", "plan.yaml:8:20", "unsupported value \"panic\""},
+    {"%H%Cwindow: [{start: '01:00', end: '05:00', timezone: Mars/Olympus}]\n", "plan.yaml:8:51",
+     "unknown time zone \"Mars/Olympus\""},
+    {"%H%Cwindow: [{start: '1am', end: '05:00', timezone: UTC}]\n", "plan.yaml:8:18", "is not HH:MM"},
+    {"%H%Cwindow: [{days: [someday], start: '01:00', end: '05:00', timezone: UTC}]\n", "plan.yaml:8:17",
+     "unknown day"},
+    {"%H%Cwindow: [{start: '01:00', end: '05:00'}]\n", "plan.yaml:8:10",
+     "missing required field \"timezone\""},
+    {"%H%Cwindow: [{start: '01:00', end: '05:00', timezone: ../../etc/passwd}]\n", "plan.yaml:8:51",
+     "unknown time zone"},
+    {"%H%Cetcd: {url: 'ftp://x'}\n", "plan.yaml:8:13", "not an http(s) URL"},
+    {"apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: 'a b'\n", "plan.yaml:3:10", "may hold only"},
+};
+
+static char *expand(const char *text)
+{
+	rk_buf b = RK_BUF_INIT;
+	for (const char *p = text; *p; p++) {
+		if (p[0] == '%' && p[1] == 'H')
+			rk_buf_append_str(&b, plan_head), p++;
+		else if (p[0] == '%' && p[1] == 'C')
+			rk_buf_append_str(&b, plan_cp), p++;
+		else
+			rk_buf_append(&b, p, 1);
+	}
+	return rk_buf_steal(&b);
+}
+
+START_TEST(bad_plans_are_rejected_with_position)
+{
+	const struct bad_case *c = &bad_cases[_i];
+	char *text = expand(c->text);
+	rk_plan *plan = NULL;
+	rk_err err;
+	rk_err_clear(&err);
+	int rc = rk_plan_load_buf(text, strlen(text), "plan.yaml", &plan, &err);
+	ck_assert_msg(rc == RK_BADINPUT, "case %d accepted:\n%s", _i, text);
+	ck_assert_ptr_null(plan);
+	ck_assert_msg(!strncmp(err.msg, c->where, strlen(c->where)), "case %d: want %s, got %s", _i, c->where,
+	              err.msg);
+	ck_assert_msg(strstr(err.msg, c->message) != NULL, "case %d: want \"%s\" in %s", _i, c->message,
+	              err.msg);
+	ck_assert_ptr_null(strchr(err.msg, '\n'));
+	free(text);
+}
+END_TEST
+
+START_TEST(windows_answer_in_and_out)
+{
+	rk_plan *plan = load_ok(good_plan);
+	/* 2026-11-28 is a Saturday. 03:00 UTC is inside window 0; Berlin is UTC+1 in November, so
+	 * 03:00 UTC = 04:00 CET, outside window 1 (22:00-02:00). */
+	time_t sat_0300 = 1795834800; /* 2026-11-28T03:00:00Z */
+	time_t end;
+	ck_assert_int_eq(rk_plan_in_window(plan, sat_0300, &end), 1);
+	ck_assert_int_eq(end, sat_0300 + 2 * 3600);
+	time_t sat_1200 = sat_0300 + 9 * 3600; /* 12:00 UTC, 13:00 Berlin: outside both */
+	ck_assert_int_eq(rk_plan_in_window(plan, sat_1200, NULL), 0);
+	time_t tue_2200 = sat_0300 - 3 * 86400 - 5 * 3600; /* Tue 22:00 UTC = 23:00 Berlin: window 1 */
+	ck_assert_int_eq(rk_plan_in_window(plan, tue_2200, &end), 1);
+	ck_assert_int_eq(end, tue_2200 + 3 * 3600);
+	rk_plan_free(plan);
+}
+END_TEST
+
+START_TEST(durations_parse_like_go)
+{
+	ck_assert_int_eq(rk_parse_duration_ms("500ms"), 500);
+	ck_assert_int_eq(rk_parse_duration_ms("30s"), 30000);
+	ck_assert_int_eq(rk_parse_duration_ms("1m30s"), 90000);
+	ck_assert_int_eq(rk_parse_duration_ms("1.5h"), 5400000);
+	ck_assert_int_eq(rk_parse_duration_ms("5"), -1);
+	ck_assert_int_eq(rk_parse_duration_ms("-5s"), -1);
+	ck_assert_int_eq(rk_parse_duration_ms("5 s"), -1);
+	ck_assert_int_eq(rk_parse_duration_ms(""), -1);
+}
+END_TEST
+
+Suite *plan_suite(void)
+{
+	Suite *s = suite_create("plan");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, full_plan_loads);
+	tcase_add_test(tc, defaults_apply);
+	tcase_add_loop_test(tc, bad_plans_are_rejected_with_position, 0,
+	                    (int)(sizeof bad_cases / sizeof bad_cases[0]));
+	tcase_add_test(tc, windows_answer_in_and_out);
+	tcase_add_test(tc, durations_parse_like_go);
+	suite_add_tcase(s, tc);
+	return s;
+}
