@@ -245,8 +245,8 @@ static int decode_continue(const char *token, int64_t *rv, rk_buf *start, sbx_ap
 		*rv = json_integer_value(r);
 		const char *sv = json_string_value(s);
 		/* the start key must stay inside the listed prefix */
-		ok =
-		    sv[0] != '/' && !strstr(sv, "..") && rk_buf_append(start, sv, json_string_length(s)) == 0;
+		ok = sv[0] && sv[0] != '/' && !strstr(sv, "..") &&
+		     rk_buf_append(start, sv, json_string_length(s)) == 0;
 	}
 	json_decref(tok);
 	rk_buf_free(&raw);
@@ -738,10 +738,12 @@ int sbx_store_delete(sbx_server *srv, const sbx_resource *res, const char *ns, c
 		    sbx_etcd_delete_if(srv->etcd, rk_buf_cstr(&key), strtoll(rv, NULL, 10), &ok, NULL, &err);
 		rk_buf_free(&key);
 		if (rc == RK_OK && ok) {
-			*out =
-			    json_pack("{s:s,s:s,s:{},s:s,s:{s:s,s:s,s:s,s:s}}", "kind", "Status",
-			              "apiVersion", "v1", "metadata", "status", "Success", "details", "name",
-			              name, "group", res->group, "kind", res->name, "uid", uid ? uid : "");
+			*out = json_pack("{s:s,s:s,s:{},s:s,s:{s:s,s:s,s:s}}", "kind", "Status", "apiVersion",
+			                 "v1", "metadata", "status", "Success", "details", "name", name,
+			                 "kind", res->name, "uid", uid ? uid : "");
+			if (*res->group) /* omitted when empty, as metav1.StatusDetails' omitempty does */
+				json_object_set_new(json_object_get(*out, "details"), "group",
+				                    json_string(res->group));
 			json_decref(cur);
 			return 0;
 		}
