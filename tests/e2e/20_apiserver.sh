@@ -65,6 +65,8 @@ code=$(http_code "$T/dup" -X POST -H "$JSON" -d "$(secret_json s1 eA==)" "$API/n
 [ "$code" = 409 ] && grep -q '"reason":"AlreadyExists"' "$T/dup" && ok create_existing_409 || not_ok create_existing_409 "HTTP $code"
 code=$(http_code "$T/bad" -X POST -H "$JSON" -d "$(secret_json Bad_Name eA==)" "$API/namespaces/default/secrets")
 [ "$code" = 422 ] && grep -q '"reason":"Invalid"' "$T/bad" && ok invalid_name_422 || not_ok invalid_name_422 "HTTP $code"
+code=$(http_code "$T/bad" -X POST -H "$JSON" -d "$(secret_json b64 'not base64!')" "$API/namespaces/default/secrets")
+[ "$code" = 400 ] && grep -q 'data.k must be base64 encoded' "$T/bad" && ok secret_data_not_base64_400 || not_ok secret_data_not_base64_400 "HTTP $code: $(cat "$T/bad")"
 code=$(http_code "$T/bad" -X POST -H "$JSON" -d '{"kind":' "$API/namespaces/default/secrets")
 [ "$code" = 400 ] && ok bad_json_400 || not_ok bad_json_400 "HTTP $code"
 code=$(http_code "$T/bad" -X POST -H 'Content-Type: application/vnd.kubernetes.protobuf' --data-binary 'k8s' "$API/namespaces/default/secrets")

@@ -379,6 +379,29 @@ static void merge_string_data(json_t *obj)
 	json_object_del(obj, "stringData");
 }
 
+/* Secret data values are []byte: JSON strings in standard base64 (the v1 decoder refuses others).
+ * *bad names the first bad key (NULL when data is not an object). */
+static int secret_data_ok(json_t *data, const char **bad)
+{
+	*bad = NULL;
+	if (!json_is_object(data))
+		return 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(data, k, v)
+	{
+		rk_buf raw = RK_BUF_INIT;
+		int ok = json_is_string(v) && json_string_length(v) % 4 == 0 &&
+		         sbx_b64_decode(json_string_value(v), json_string_length(v), 0, &raw) == 0;
+		rk_buf_wipe_free(&raw);
+		if (!ok) {
+			*bad = k;
+			return 0;
+		}
+	}
+	return 1;
+}
+
 /* Type checks common to create and update: kind/apiVersion, namespace of the body. */
 static int check_body(const sbx_resource *res, const char *ns, json_t *body, sbx_apierr *e)
 {
@@ -402,10 +425,11 @@ static int check_body(const sbx_resource *res, const char *ns, json_t *body, sbx
 		return -1;
 	}
 	json_t *data = json_object_get(body, "data");
-	if (res->id == SBX_SECRETS && data && !json_is_object(data)) {
+	const char *bad = NULL;
+	if (res->id == SBX_SECRETS && data && !secret_data_ok(data, &bad)) {
 		sbx_apierr_set(e, 400, "BadRequest", NULL, "",
-		               "Secret in version \"v1\" cannot be handled as a Secret: "
-		               "data must be an object");
+		               "Secret in version \"v1\" cannot be handled as a Secret: data%s%s must be %s",
+		               bad ? "." : "", bad ? bad : "", bad ? "base64 encoded" : "an object");
 		return -1;
 	}
 	return 0;
