@@ -154,8 +154,8 @@ EOF2
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$D/pki/ca.crt" --cert "$D/pki/admin.crt" --key "$D/pki/admin.key" \
 	"$(jq -r '.nodes[2].url' "$D/sandbox.json")/readyz")
 [ "$code" != 200 ] && ok broken_config_no_readyz || not_ok broken_config_no_readyz "readyz $code"
-[ "$(mirror cp-3 '.status.containerStatuses[0].state.waiting.reason')" = CrashLoopBackOff ] &&
-	ok broken_config_crashloop || not_ok broken_config_crashloop "$(mirror cp-3 '.status.containerStatuses[0].state')"
+crashloop() { [ "$(mirror cp-3 '.status.containerStatuses[0].state.waiting.reason')" = CrashLoopBackOff ]; }
+wait_for 10 crashloop && ok broken_config_crashloop || not_ok broken_config_crashloop "$(mirror cp-3 '.status.containerStatuses[0].state')"
 grep -q "broken.yaml" "$D/nodes/cp-3/apiserver.log" && ok broken_config_logged || not_ok broken_config_logged "no error in apiserver.log"
 cp "$E2E_TMP/m3.good" "$m3.new" && mv "$m3.new" "$m3"
 wait_for 20 is_ready cp-3 && ok fixed_config_recovers || not_ok fixed_config_recovers "cp-3 not Ready"
