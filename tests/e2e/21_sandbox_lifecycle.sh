@@ -183,6 +183,15 @@ if wait_for 20 pid_changed cp-1 "$p1" && wait_for 20 is_ready cp-1; then ok kill
 [ "$(mirror cp-1 '.status.containerStatuses[0].restartCount')" -ge 1 ] && ok killed_apiserver_restart_counted ||
 	not_ok killed_apiserver_restart_counted "restartCount $(mirror cp-1 '.status.containerStatuses[0].restartCount')"
 
+# ---- failStart: a restart that fails keeps the node down until cleared ----
+p2=$(pid_of cp-2)
+expect_exit fault_fail_start 0 "$SANDBOX" fault --dir "$D" --node cp-2 --fail-start
+"$SANDBOX" fault --dir "$D" --kill cp-2 >/dev/null
+if wait_for 20 not_ready cp-2 && ! alive "$p2"; then ok fail_start_keeps_node_down; else
+	not_ok fail_start_keeps_node_down "ready=$(mirror_ready cp-2) pid $p2"; fi
+"$SANDBOX" fault --dir "$D" --node cp-2 --clear >/dev/null
+wait_for 20 is_ready cp-2 && ok fail_start_cleared_recovers || not_ok fail_start_cleared_recovers "cp-2 not Ready"
+
 # ---- down ----
 pids="$(cat "$D/etcd.pid" "$D/kubelet.pid") $(pid_of cp-1) $(pid_of cp-2) $(pid_of cp-3)"
 expect_exit down 0 "$SANDBOX" down --dir "$D"
