@@ -202,4 +202,24 @@ expect_exit down_again_idempotent 0 "$SANDBOX" down --dir "$D"
 "$SANDBOX" status --dir "$D" -o json >"$E2E_TMP/status.json"
 [ "$(jq '[.nodes[] | select(.alive)] | length' "$E2E_TMP/status.json")" = 0 ] && [ "$(jq -r '.etcd.alive' "$E2E_TMP/status.json")" = false ] &&
 	ok status_after_down || not_ok status_after_down "$(head -c 300 "$E2E_TMP/status.json")"
+# ---- every provider: seeded values carry its prefix and the apiserver reads them ----
+for provider in aesgcm secretbox identity; do
+	D=$E2E_TMP/sbx-$provider
+	if ! "$SANDBOX" up --dir "$D" --apiservers 1 --secrets 20 --namespaces 2 --reload automatic --reload-period 1 \
+		--provider "$provider" >"$E2E_TMP/out" 2>"$E2E_TMP/err"; then
+		not_ok "seed_$provider" "up failed: $(head -c 300 "$E2E_TMP/err")"
+		continue
+	fi
+	case $provider in identity) want='^\{"apiVersion":"v1"' ;; *) want="^k8s:enc:$provider:v1:$provider-" ;; esac
+	n=$(etcdctl --endpoints "$(etcd_url)" get --prefix /registry/secrets/ --print-value-only | grep -a -c -E "$want")
+	[ "$n" = 20 ] && ok "seed_${provider}_prefix" || not_ok "seed_${provider}_prefix" "$n of 20 match $want"
+	grep -q -- '--encryption-provider-config-automatic-reload=true' "$D/nodes/cp-1/etc/kubernetes/manifests/kube-apiserver.yaml" &&
+		grep -q 'automatic reload' "$D/nodes/cp-1/apiserver.log" && ok "reload_automatic_$provider" ||
+		not_ok "reload_automatic_$provider" "apiserver not started in automatic mode"
+	if command -v kubectl >/dev/null 2>&1; then
+		bytes=$(kubectl --kubeconfig "$D/kubeconfig" get secret -n ns-2 secret-000003 -o jsonpath='{.data.data}' | base64 -d | wc -c)
+		[ "$bytes" = 1024 ] && ok "seed_${provider}_reads_back" || not_ok "seed_${provider}_reads_back" "$bytes bytes"
+	fi
+	"$SANDBOX" down --dir "$D" >/dev/null
+done
 e2e_done
