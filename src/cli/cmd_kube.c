@@ -87,9 +87,10 @@ static int parse_args(int argc, char **argv, struct kube_args *a)
 static void print_resp_stats(const struct kube_args *a, const rk_kube_resp *r)
 {
 	if (a->verbose)
-		fprintf(stderr, "status=%ld http_version=%d attempts=%d latency_ms=%.1f total_ms=%.1f url=%s\n",
-			r->http_status, r->http_version, r->attempts, r->latency_s * 1000, r->total_s * 1000,
-			r->url ? r->url : "");
+		fprintf(stderr,
+		        "status=%ld http_version=%d attempts=%d latency_ms=%.1f total_ms=%.1f url=%s\n",
+		        r->http_status, r->http_version, r->attempts, r->latency_s * 1000, r->total_s * 1000,
+		        r->url ? r->url : "");
 }
 
 static char *read_body(const char *path, size_t *len)
