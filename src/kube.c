@@ -492,8 +492,10 @@ static int plan_retry(rk_kube *k, kube_call *c, CURLcode result)
 	if (r->attempts >= k->opts.max_attempts || at > c->started + (double)k->opts.retry_budget_ms / 1000.0)
 		return 0;
 	c->not_before = at;
-	rk_debug("kube.retry", "%s %s: attempt %d failed (%ld), retrying in %ld ms", c->method, c->shown_url,
-	         r->attempts, r->http_status, delay);
+	char why[700];
+	describe_failure(c, result, why, sizeof why);
+	rk_debug("kube.retry", "%s %s: attempt %d failed (%s), retrying in %ld ms", c->method, c->shown_url,
+	         r->attempts, why, delay);
 	return 1;
 }
 

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "rekey/kube.h"
 #include "rekey/kubeconfig.h"
+#include "rekey/log.h"
 
 struct kube_args {
 	rk_kubeconfig_opts kc;
@@ -27,7 +28,7 @@ static const char usage_text[] =
     "                     readyz [CHECK] | repeat N PATH | lease NAMESPACE NAME HOLDER\n"
     "flags: --kubeconfig FILE --context NAME --insecure-skip-tls-verify --endpoint URL (one apiserver)\n"
     "       --limit N (list page size, default 500) --attempts N --retry-budget-ms MS --timeout-ms MS\n"
-    "       --http1 -v (statistics on stderr) --parallel N (repeat: in flight)\n"
+    "       --http1 -v (statistics on stderr) --debug (log every retry) --parallel N (repeat: in flight)\n"
     "       --run CMD --run-after-page N (tests: run CMD after page N of a list / N answers of repeat)\n";
 
 static int usage_error(const char *why)
@@ -72,6 +73,8 @@ static int parse_args(int argc, char **argv, struct kube_args *a)
 				a->http.http1_only = 1;
 			else if (!strcmp(s, "-v"))
 				a->verbose = 1;
+			else if (!strcmp(s, "--debug"))
+				rk_log_set_level(RK_LOG_DEBUG);
 			else if (s[0] == '-' && s[1])
 				return usage_error("unknown flag or missing value");
 			else if (a->npos < 5)
