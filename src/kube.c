@@ -618,6 +618,11 @@ size_t rk_kube_poll(rk_kube *k, long timeout_ms)
 	return k->pending;
 }
 
+void rk_kube_wakeup(rk_kube *k)
+{
+	curl_multi_wakeup(k->multi);
+}
+
 void rk_kube_run_until_idle(rk_kube *k)
 {
 	while (k->pending)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rekey/kube.h"
@@ -156,6 +157,42 @@ START_TEST(bad_requests_rejected)
 }
 END_TEST
 
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A listening socket that never answers keeps a request pending; wakeup ends a long poll at once. */
+START_TEST(wakeup_ends_poll)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	rk_kube_config *cfg = calloc(1, sizeof *cfg);
+	ck_assert_int_ge(asprintf(&cfg->server, "https://127.0.0.1:%d", ntohs(a.sin_port)), 0);
+	rk_kube *k;
+	rk_err err;
+	ck_assert_int_eq(rk_kube_new(cfg, NULL, &k, &err), RK_OK);
+	struct observed o = {0};
+	rk_kube_req req = {.method = "GET", .path = "/version", .no_retry = 1};
+	ck_assert_int_eq(rk_kube_submit(k, &req, count_done, &o, &err), RK_OK);
+	ck_assert_uint_eq(rk_kube_poll(k, 50), 1); /* still waiting for the handshake */
+	rk_kube_wakeup(k);
+	double t0 = mono_now();
+	ck_assert_uint_eq(rk_kube_poll(k, 5000), 1);
+	ck_assert(mono_now() - t0 < 2.0);
+	ck_assert_int_eq(o.done, 0);
+	rk_kube_free(k);
+	rk_kube_config_free(cfg);
+	close(fd);
+}
+END_TEST
+
 START_TEST(resource_paths)
 {
 	rk_kube_resource core = {.version = "v1", .resource = "secrets", .namespaced = 1};
@@ -187,6 +224,7 @@ Suite *kube_suite(void)
 	tcase_add_test(tc, async_callbacks_run_in_poll);
 	tcase_add_test(tc, free_drops_pending_requests);
 	tcase_add_test(tc, bad_requests_rejected);
+	tcase_add_test(tc, wakeup_ends_poll);
 	tcase_add_test(tc, resource_paths);
 	suite_add_tcase(s, tc);
 	return s;
