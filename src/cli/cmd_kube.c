@@ -24,7 +24,8 @@ struct kube_args {
 };
 
 static const char usage_text[] =
-    "usage: rekeyctl kube [FLAGS] get PATH | list PATH | raw METHOD PATH [-f FILE] | resource NAME |\n"
+    "usage: rekeyctl kube [FLAGS] config | get PATH | list PATH | raw METHOD PATH [-f FILE] | resource NAME "
+    "|\n"
     "                     readyz [CHECK] | repeat N PATH | lease NAMESPACE NAME HOLDER\n"
     "flags: --kubeconfig FILE --context NAME --insecure-skip-tls-verify --endpoint URL (one apiserver)\n"
     "       --limit N (list page size, default 500) --attempts N --retry-budget-ms MS --timeout-ms MS\n"
@@ -299,6 +300,32 @@ static int do_lease(rk_kube *k, const char *ns, const char *name, const char *ho
 	return rc;
 }
 
+static const char *auth_kind(const rk_kube_config *c)
+{
+	if (c->exec)
+		return "exec";
+	if (c->token_file)
+		return "tokenFile";
+	if (c->token)
+		return "token";
+	if (c->client_cert_pem.len)
+		return "client-certificate";
+	return "none";
+}
+
+/* config: the resolved context, without contacting the server (compared with kubectl in tests). */
+static int do_config(rk_kube *k)
+{
+	const rk_kube_config *c = rk_kube_get_config(k);
+	printf("context=%s\ncluster=%s\nuser=%s\nnamespace=%s\nserver=%s\ntls-server-name=%s\nca=%s\n"
+	       "auth=%s\nsource=%s\n",
+	       c->context_name ? c->context_name : "", c->cluster_name ? c->cluster_name : "",
+	       c->user_name ? c->user_name : "", c->namespace_name, c->server,
+	       c->tls_server_name ? c->tls_server_name : "", c->ca_origin ? c->ca_origin : "", auth_kind(c),
+	       c->source);
+	return RK_OK;
+}
+
 static int dispatch(rk_kube *k, const struct kube_args *a)
 {
 	const char *cmd = a->pos[0];
@@ -312,6 +339,8 @@ static int dispatch(rk_kube *k, const struct kube_args *a)
 		return do_resource(k, a->pos[1]);
 	if (!strcmp(cmd, "readyz") && a->npos <= 2)
 		return do_readyz(k, a, a->npos == 2 ? a->pos[1] : NULL);
+	if (!strcmp(cmd, "config") && a->npos == 1)
+		return do_config(k);
 	if (!strcmp(cmd, "lease") && a->npos == 4)
 		return do_lease(k, a->pos[1], a->pos[2], a->pos[3]);
 	if (!strcmp(cmd, "repeat") && a->npos == 3 && atoi(a->pos[1]) > 0)
