@@ -318,7 +318,13 @@ int rk_scan_value(struct rk_scan *sc, const uint8_t *key, size_t klen, const uin
 		r->unexpected += !verdict.expected;
 		r->decrypt_failed += verdict.decrypt_failed;
 		row->decrypt_failed += verdict.decrypt_failed;
-		if (!verdict.expected || verdict.decrypt_failed)
+		int forbidden = sc->opts->forbid && !is_identity(&v) && !strcmp(v.name, sc->opts->forbid);
+		if (forbidden) {
+			r->forbidden++;
+			snprintf(verdict.why, sizeof verdict.why, "still under key \"%s\" (%s)",
+			         sc->opts->forbid, rk_value_kind_name(v.kind));
+		}
+		if (!verdict.expected || verdict.decrypt_failed || forbidden)
 			rc = list_item(sc, key, klen, gr, &v, verdict.why);
 	}
 	free(etcd_key);
@@ -334,6 +340,8 @@ static int check_opts(const rk_scan_opts *o, rk_err *err)
 		return rk_err_set(err, RK_BADINPUT, "--config and --expect exclude each other");
 	if (o->expect && !*o->expect)
 		return rk_err_set(err, RK_BADINPUT, "--expect needs a key name");
+	if (o->forbid && (!*o->forbid || !strcmp(o->forbid, "identity")))
+		return rk_err_set(err, RK_BADINPUT, "--forbid needs the name of a key or kms provider");
 	return RK_OK;
 }
 
@@ -349,7 +357,7 @@ int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	sc.report->source = strdup(opts->etcd_url ? opts->etcd_url : opts->snapshot_path);
 	sc.report->prefix = strdup(sc.prefix);
-	sc.report->has_expectation = opts->config || opts->expect;
+	sc.report->has_expectation = opts->config || opts->expect || opts->forbid;
 	rc = opts->etcd_url ? rk_scan_live(&sc) : rk_scan_snapshot(&sc);
 	for (size_t i = 0; i < sc.nchains; i++)
 		rk_chain_free(sc.chains[i].chain);
@@ -381,5 +389,7 @@ void rk_scan_report_free(rk_scan_report *report)
 
 int rk_scan_verdict(const rk_scan_report *report)
 {
-	return report->unexpected || report->malformed || report->decrypt_failed ? RK_FAIL : RK_OK;
+	return report->unexpected || report->malformed || report->decrypt_failed || report->forbidden
+	           ? RK_FAIL
+	           : RK_OK;
 }

@@ -43,6 +43,7 @@ int rk_scan_report_json(const rk_scan_report *r, rk_buf *out)
 	                        "unexpectedObjects", items, "truncated", r->truncated);
 	if (r->revision)
 		json_object_set_new(doc, "revision", json_integer((json_int_t)r->revision));
+	json_object_set_new(doc, "forbidden", json_integer((json_int_t)r->forbidden));
 	char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
 	json_decref(doc);
 	if (!text)

@@ -11,7 +11,9 @@
 #include "etcdscan_internal.h"
 #include "rekey/snapshot.h"
 
-#define DEFAULT_PAGE 500
+#define FIRST_PAGE 500
+#define MAX_PAGE 10000
+#define PAGE_BYTES (4u << 20) /* adaptive pages aim at replies of about 4 MiB */
 #define MAX_REPLY (256u << 20)
 
 static int b64_encode(const uint8_t *p, size_t n, rk_buf *out)
@@ -69,13 +71,13 @@ struct live {
 	struct curl_slist *headers;
 	rk_buf reply, start, end, b64a, b64b, kbuf, vbuf;
 	long long revision;
+	size_t limit; /* keys per request: --page-size, or adapted to the value sizes seen */
 };
 
 static int post_range(struct live *lv, json_t **out)
 {
 	json_t *req =
-	    json_pack("{s:s, s:s, s:I}", "key", "", "range_end", "", "limit",
-	              (json_int_t)(lv->sc->opts->page_limit ? lv->sc->opts->page_limit : DEFAULT_PAGE));
+	    json_pack("{s:s, s:s, s:I}", "key", "", "range_end", "", "limit", (json_int_t)lv->limit);
 	if (b64_encode(lv->start.data, lv->start.len, &lv->b64a) ||
 	    b64_encode(lv->end.data, lv->end.len, &lv->b64b))
 		return rk_err_set(lv->sc->err, RK_FAIL, "out of memory");
@@ -141,6 +143,12 @@ static int scan_page(struct live *lv, json_t *reply, int *more)
 		rk_buf_append(&lv->start, "", 1);
 	}
 	*more = json_is_true(json_object_get(reply, "more")) && json_array_size(kvs) > 0;
+	if (!lv->sc->opts->page_limit && json_array_size(kvs) > 0) {
+		/* etcd counts the whole remaining range on every page: fewer, larger pages scale better */
+		size_t per_kv = lv->reply.len / json_array_size(kvs) + 1;
+		size_t next = PAGE_BYTES / per_kv;
+		lv->limit = next < 100 ? 100 : next > MAX_PAGE ? MAX_PAGE : next;
+	}
 	return RK_OK;
 }
 
@@ -179,7 +187,7 @@ static int live_setup(struct live *lv)
 
 int rk_scan_live(struct rk_scan *sc)
 {
-	struct live lv = {.sc = sc};
+	struct live lv = {.sc = sc, .limit = sc->opts->page_limit ? sc->opts->page_limit : FIRST_PAGE};
 	int rc = live_setup(&lv);
 	rk_buf_append_str(&lv.start, sc->prefix);
 	prefix_end(sc->prefix, &lv.end);

@@ -26,9 +26,9 @@ struct kube_call {
 	struct curl_slist *headers;
 	struct curl_slist *connect_list;
 	char errbuf[CURL_ERROR_SIZE];
-	double started;      /* submit time (monotonic seconds) */
-	double not_before;   /* when waiting: earliest start of the next attempt */
-	int reauth_done;     /* a 401 already triggered an exec plugin re-run */
+	double started;    /* submit time (monotonic seconds) */
+	double not_before; /* when waiting: earliest start of the next attempt */
+	int reauth_done;   /* a 401 already triggered an exec plugin re-run */
 	unsigned long auth_generation;
 	rk_kube_resp resp;
 };
@@ -161,8 +161,9 @@ void rk_kube_resp_free(rk_kube_resp *resp)
 	free(resp->reason);
 	free(resp->message);
 	free(resp->status_continue);
+	free(resp->url);
 	resp->json = NULL;
-	resp->reason = resp->message = resp->status_continue = NULL;
+	resp->reason = resp->message = resp->status_continue = resp->url = NULL;
 }
 
 /* ---- URLs: endpoint + path, with tls-server-name kept through CURLOPT_CONNECT_TO ---- */
@@ -186,8 +187,10 @@ static int build_urls(rk_kube *k, kube_call *c, const char *endpoint, const char
 	if (!u || curl_url_set(u, CURLUPART_URL, c->shown_url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
-	    curl_url_set(u, CURLUPART_HOST, sni, 0) != CURLUE_OK || curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK)
-		rc = rk_err_set(err, RK_BADINPUT, "bad server URL %s (tls-server-name %s)", c->shown_url, sni);
+	    curl_url_set(u, CURLUPART_HOST, sni, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK)
+		rc =
+		    rk_err_set(err, RK_BADINPUT, "bad server URL %s (tls-server-name %s)", c->shown_url, sni);
 	if (rc == RK_OK && asprintf(&c->connect_to, "%s:%s:%s:%s", sni, port, host, port) < 0)
 		rc = rk_err_set(err, RK_FAIL, "out of memory");
 	if (rc == RK_OK)
@@ -210,7 +213,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
 static void set_tls(rk_kube *k, CURL *e)
 {
 	if (k->cfg->ca_pem.len) {
-		struct curl_blob ca = {.data = k->cfg->ca_pem.data, .len = k->cfg->ca_pem.len, .flags = CURL_BLOB_COPY};
+		struct curl_blob ca = {
+		    .data = k->cfg->ca_pem.data, .len = k->cfg->ca_pem.len, .flags = CURL_BLOB_COPY};
 		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &ca);
 	}
 	if (k->cfg->insecure) {
@@ -230,7 +234,7 @@ static void set_transfer(rk_kube *k, kube_call *c, CURL *e)
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-			 k->opts.http1_only ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
+	                 k->opts.http1_only ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, k->opts.connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, k->opts.request_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "rekeyctl/" REKEY_VERSION);
@@ -363,7 +367,8 @@ static void parse_status(rk_kube_resp *r)
 	if (kind && !strcmp(kind, "Status")) {
 		r->reason = dup_json_str(json_object_get(j, "reason"));
 		r->message = dup_json_str(json_object_get(j, "message"));
-		r->status_continue = dup_json_str(json_object_get(json_object_get(j, "metadata"), "continue"));
+		r->status_continue =
+		    dup_json_str(json_object_get(json_object_get(j, "metadata"), "continue"));
 		json_t *ra = json_object_get(json_object_get(j, "details"), "retryAfterSeconds");
 		if (json_is_integer(ra) && json_integer_value(ra) > r->retry_after_s)
 			r->retry_after_s = (long)json_integer_value(ra);
@@ -428,8 +433,8 @@ static int retryable_curl(CURLcode rc)
 
 static int is_tls_error(CURLcode rc)
 {
-	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SSL_CERTPROBLEM ||
-	       rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_ISSUER_ERROR;
+	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
+	       rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_ISSUER_ERROR;
 }
 
 static void describe_failure(kube_call *c, CURLcode result, char *out, size_t cap)
@@ -437,10 +442,10 @@ static void describe_failure(kube_call *c, CURLcode result, char *out, size_t ca
 	const rk_kube_resp *r = &c->resp;
 	if (result != CURLE_OK)
 		snprintf(out, cap, "%s%s (%s)", is_tls_error(result) ? "TLS/certificate error: " : "",
-			 c->errbuf[0] ? c->errbuf : curl_easy_strerror(result), curl_easy_strerror(result));
+		         c->errbuf[0] ? c->errbuf : curl_easy_strerror(result), curl_easy_strerror(result));
 	else
 		snprintf(out, cap, "%ld %s: %s", r->http_status, r->reason ? r->reason : "",
-			 r->message ? r->message : "(no message)");
+		         r->message ? r->message : "(no message)");
 }
 
 static long backoff_ms(rk_kube *k, int attempt)
@@ -473,7 +478,7 @@ static int plan_retry(rk_kube *k, kube_call *c, CURLcode result)
 		return 0;
 	c->not_before = at;
 	rk_debug("kube.retry", "%s %s: attempt %d failed (%ld), retrying in %ld ms", c->method, c->shown_url,
-		 r->attempts, r->http_status, delay);
+	         r->attempts, r->http_status, delay);
 	return 1;
 }
 
@@ -481,14 +486,16 @@ static void finish(rk_kube *k, kube_call *c, CURLcode result)
 {
 	rk_kube_resp *r = &c->resp;
 	r->total_s = now_s() - c->started;
+	r->url = strdup(c->shown_url);
 	rk_err_clear(&r->err);
 	if (result != CURLE_OK || r->http_status < 200 || r->http_status >= 300) {
 		char why[700];
 		describe_failure(c, result, why, sizeof why);
-		int retryable = result == CURLE_OK ? retryable_status(r->http_status) : retryable_curl(result);
+		int retryable =
+		    result == CURLE_OK ? retryable_status(r->http_status) : retryable_curl(result);
 		if (retryable && r->attempts > 1)
-			rk_err_set(&r->err, RK_FAIL, "%s %s: gave up after %d attempts in %.1fs: %s", c->method,
-				   c->shown_url, r->attempts, r->total_s, why);
+			rk_err_set(&r->err, RK_FAIL, "%s %s: gave up after %d attempts in %.1fs: %s",
+			           c->method, c->shown_url, r->attempts, r->total_s, why);
 		else
 			rk_err_set(&r->err, RK_FAIL, "%s %s: %s", c->method, c->shown_url, why);
 	}

@@ -32,7 +32,7 @@ static int find_in_list(json_t *list, const char *resource, rk_kube_resource *ou
 }
 
 static int search_version(rk_kube *k, const char *group, const char *version, const char *resource,
-			  rk_kube_resource *out, rk_err *err)
+                          rk_kube_resource *out, rk_err *err)
 {
 	char path[512];
 	if (*group)
@@ -43,14 +43,16 @@ static int search_version(rk_kube *k, const char *group, const char *version, co
 	long status = 0;
 	if (rk_kube_get(k, path, &list, &status, err) != RK_OK) {
 		if (status == 404)
-			return rk_err_set(err, RK_BADINPUT, "resource \"%s\": API group version %s%s%s is not served",
-					  resource, group, *group ? "/" : "", version);
+			return rk_err_set(err, RK_BADINPUT,
+			                  "resource \"%s\": API group version %s%s%s is not served", resource,
+			                  group, *group ? "/" : "", version);
 		return err->code;
 	}
 	int found = find_in_list(list, resource, out);
 	json_decref(list);
 	if (!found)
-		return rk_err_set(err, RK_BADINPUT, "resource \"%s\" not found by discovery (GET %s)", resource, path);
+		return rk_err_set(err, RK_BADINPUT, "resource \"%s\" not found by discovery (GET %s)",
+		                  resource, path);
 	copy_str(out->group, sizeof out->group, group);
 	copy_str(out->version, sizeof out->version, version);
 	return RK_OK;
@@ -78,7 +80,8 @@ static int preferred_version(rk_kube *k, const char *group, char *version, size_
 	}
 	json_decref(groups);
 	if (!found)
-		return rk_err_set(err, RK_BADINPUT, "API group \"%s\" not found by discovery (GET /apis)", group);
+		return rk_err_set(err, RK_BADINPUT, "API group \"%s\" not found by discovery (GET /apis)",
+		                  group);
 	return RK_OK;
 }
 
@@ -121,7 +124,7 @@ static int append_escaped(rk_buf *out, const char *s)
 int rk_kube_resource_path(const rk_kube_resource *r, const char *ns, const char *name, rk_buf *out)
 {
 	int rc = *r->group ? rk_buf_printf(out, "/apis/%s/%s", r->group, r->version)
-			   : rk_buf_printf(out, "/api/%s", r->version);
+	                   : rk_buf_printf(out, "/api/%s", r->version);
 	if (rc == 0 && r->namespaced && ns && *ns)
 		rc = rk_buf_append_str(out, "/namespaces/") || append_escaped(out, ns);
 	if (rc == 0)

@@ -13,11 +13,11 @@
 typedef struct kube_call kube_call;
 
 typedef struct kube_auth {
-	char *file_token;      /* token read from token_file */
+	char *file_token; /* token read from token_file */
 	struct timespec file_mtime;
 	off_t file_size;
 	ino_t file_ino;
-	rk_exec_cred exec;     /* cached plugin credential */
+	rk_exec_cred exec;             /* cached plugin credential */
 	unsigned long exec_generation; /* bumped on every plugin run */
 } kube_auth;
 

@@ -15,8 +15,8 @@ struct rk_kube_list {
 	char *page_token; /* token that fetched the current page, NULL for the first */
 	char *next_token; /* metadata.continue of the current page, "" on the last page */
 	char *resource_version;
-	json_t *page;     /* current page */
-	size_t index;     /* next item in the page */
+	json_t *page; /* current page */
+	size_t index; /* next item in the page */
 	size_t pages;
 	int inconsistent;
 	int started;
@@ -28,7 +28,7 @@ static char *page_url(const rk_kube_list *l, const char *token)
 	char *url = NULL;
 	const char *sep = strchr(l->path, '?') ? "&" : "?";
 	int n = escaped ? asprintf(&url, "%s%slimit=%d&continue=%s", l->path, sep, l->limit, escaped)
-			: asprintf(&url, "%s%slimit=%d", l->path, sep, l->limit);
+	                : asprintf(&url, "%s%slimit=%d", l->path, sep, l->limit);
 	curl_free(escaped);
 	return n < 0 ? NULL : url;
 }
@@ -64,15 +64,17 @@ static int handle_expired(rk_kube_list *l, rk_kube_resp *resp, const char **toke
 {
 	if (!resp->status_continue) {
 		*err = resp->err;
-		rk_err_prefix(err, "list %s: continue token expired and the server offered no inconsistent "
-				   "continue token (not restarting)",
-			      l->path);
+		rk_err_prefix(err,
+		              "list %s: continue token expired and the server offered no inconsistent "
+		              "continue token (not restarting)",
+		              l->path);
 		return err->code;
 	}
-	rk_warn("kube.list.expired",
-		"list %s: continue token expired (410); going on from the inconsistent continue token: objects "
-		"changed since the list started may appear in their newer state",
-		l->path);
+	rk_warn(
+	    "kube.list.expired",
+	    "list %s: continue token expired (410); going on from the inconsistent continue token: objects "
+	    "changed since the list started may appear in their newer state",
+	    l->path);
 	l->inconsistent = 1;
 	set_str(&l->page_token, resp->status_continue);
 	*token = l->page_token;
@@ -111,7 +113,7 @@ static int fetch_page(rk_kube_list *l, const char *token, rk_err *err)
 }
 
 int rk_kube_list_open(rk_kube *k, const char *path, int limit, const char *start_continue, rk_kube_list **out,
-		      rk_err *err)
+                      rk_err *err)
 {
 	*out = NULL;
 	if (limit <= 0)

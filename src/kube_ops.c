@@ -9,15 +9,18 @@
 #include "rekey/kube.h"
 
 int rk_kube_call_json(rk_kube *k, const char *method, const char *endpoint, const char *path, json_t *body,
-		      json_t **out, long *http_status, rk_err *err)
+                      json_t **out, long *http_status, rk_err *err)
 {
 	if (out)
 		*out = NULL;
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	if (body && !text)
 		return rk_err_set(err, RK_FAIL, "out of memory");
-	rk_kube_req req = {.method = method, .path = path, .endpoint = endpoint, .body = text,
-			   .body_len = text ? strlen(text) : 0};
+	rk_kube_req req = {.method = method,
+	                   .path = path,
+	                   .endpoint = endpoint,
+	                   .body = text,
+	                   .body_len = text ? strlen(text) : 0};
 	rk_kube_resp resp;
 	int rc = rk_kube_request(k, &req, &resp);
 	free(text);
@@ -42,13 +45,13 @@ int rk_kube_get(rk_kube *k, const char *path, json_t **out, long *http_status, r
 }
 
 int rk_kube_create(rk_kube *k, const char *collection_path, json_t *obj, json_t **out, long *http_status,
-		   rk_err *err)
+                   rk_err *err)
 {
 	return rk_kube_call_json(k, "POST", NULL, collection_path, obj, out, http_status, err);
 }
 
 int rk_kube_replace(rk_kube *k, const char *object_path, json_t *obj, json_t **out, long *http_status,
-		    rk_err *err)
+                    rk_err *err)
 {
 	return rk_kube_call_json(k, "PUT", NULL, object_path, obj, out, http_status, err);
 }
@@ -78,8 +81,8 @@ int rk_kube_readyz(rk_kube *k, const char *endpoint, const char *check, rk_buf *
 		snprintf(path, sizeof path, "/readyz/%s?verbose", check);
 	else
 		snprintf(path, sizeof path, "/readyz?verbose");
-	rk_kube_req req = {.method = "GET", .path = path, .endpoint = endpoint, .accept = "text/plain, */*",
-			   .no_retry = 1};
+	rk_kube_req req = {
+	    .method = "GET", .path = path, .endpoint = endpoint, .accept = "text/plain, */*", .no_retry = 1};
 	rk_kube_resp resp;
 	rk_kube_request(k, &req, &resp);
 	*ready = resp.http_status == 200;
@@ -110,7 +113,7 @@ void rk_kube_microtime(char out[32])
 static void lease_path(char *out, size_t cap, const char *ns, const char *name)
 {
 	snprintf(out, cap, "/apis/coordination.k8s.io/v1/namespaces/%s/leases%s%s", ns, name ? "/" : "",
-		 name ? name : "");
+	         name ? name : "");
 }
 
 int rk_kube_lease_get(rk_kube *k, const char *ns, const char *name, json_t **out, rk_err *err)
@@ -129,15 +132,15 @@ int rk_kube_lease_get(rk_kube *k, const char *ns, const char *name, json_t **out
 }
 
 int rk_kube_lease_create(rk_kube *k, const char *ns, const char *name, const char *holder, int duration_s,
-			 json_t **out, long *http_status, rk_err *err)
+                         json_t **out, long *http_status, rk_err *err)
 {
 	char path[512], now[32];
 	lease_path(path, sizeof path, ns, NULL);
 	rk_kube_microtime(now);
 	json_t *lease = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:i, s:s, s:s, s:i}}", "apiVersion",
-				  "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", name, "namespace", ns,
-				  "spec", "holderIdentity", holder, "leaseDurationSeconds", duration_s, "acquireTime", now,
-				  "renewTime", now, "leaseTransitions", 0);
+	                          "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", name,
+	                          "namespace", ns, "spec", "holderIdentity", holder, "leaseDurationSeconds",
+	                          duration_s, "acquireTime", now, "renewTime", now, "leaseTransitions", 0);
 	if (!lease)
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	int rc = rk_kube_create(k, path, lease, out, http_status, err);
@@ -146,13 +149,14 @@ int rk_kube_lease_create(rk_kube *k, const char *ns, const char *name, const cha
 }
 
 int rk_kube_lease_renew(rk_kube *k, json_t *lease, const char *holder, json_t **out, long *http_status,
-			rk_err *err)
+                        rk_err *err)
 {
 	json_t *meta = json_object_get(lease, "metadata");
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
 	const char *name = json_string_value(json_object_get(meta, "name"));
 	if (!ns || !name || !json_object_get(meta, "resourceVersion"))
-		return rk_err_set(err, RK_BADINPUT, "lease renew: the lease has no namespace, name or resourceVersion");
+		return rk_err_set(err, RK_BADINPUT,
+		                  "lease renew: the lease has no namespace, name or resourceVersion");
 	json_t *spec = json_object_get(lease, "spec");
 	if (!json_is_object(spec)) {
 		spec = json_object();

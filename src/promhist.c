@@ -93,11 +93,15 @@ static int collect_cb(const rk_prom_sample *sample, void *ud)
 int rk_prom_histogram_collect(const char *text, size_t len, const char *family, const rk_prom_label *matchers,
                               size_t nmatchers, rk_prom_histogram *h, rk_err *err)
 {
+	rk_err add_err;
+	rk_err_clear(&add_err);
 	memset(h, 0, sizeof *h);
-	struct collect_state st = {h, family, matchers, nmatchers, err, 0};
+	struct collect_state st = {h, family, matchers, nmatchers, &add_err, 0};
 	int rc = rk_prom_parse(NULL, text, len, collect_cb, NULL, &st, err);
-	if (st.failed)
-		return err->code;
+	if (st.failed) {
+		*err = add_err;
+		return add_err.code;
+	}
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,7 +38,8 @@ struct rk_snapshot {
 	const uint8_t *data;
 	size_t size; /* bytes of the bbolt database (trailer excluded) */
 	size_t map_size;
-	int mapped;
+	int mapped; /* the file is mmapped: walked leaf pages are released */
+	long os_page;
 	uint32_t page_size;
 	uint64_t hwm, txid, root_pgid;
 	const uint8_t *key_bucket; /* bucket value of `key`: header + maybe an inline page */
@@ -186,6 +188,14 @@ static int walk_node(struct walk *w, const uint8_t *page, size_t span, uint64_t 
 	return RK_OK;
 }
 
+/* Drops a leaf page of the mapped file from our resident set once walked: memory stays bounded by
+ * the tree depth, not the file size (the kernel keeps it in the page cache). */
+static void release_page(const rk_snapshot *s, const uint8_t *page, size_t span)
+{
+	if (s->mapped && le16(page + 8) == FLAG_LEAF && ((uintptr_t)page % (uintptr_t)s->os_page) == 0)
+		madvise((void *)page, span, MADV_DONTNEED);
+}
+
 static int walk_page(struct walk *w, uint64_t pgid, int depth)
 {
 	rk_snapshot *s = w->s;
@@ -207,7 +217,10 @@ static int walk_page(struct walk *w, uint64_t pgid, int depth)
 		return bad(s, w->err, "page %llu: reached twice (the tree has a cycle)",
 		           (unsigned long long)pgid);
 	s->visited[pgid / 8] |= (uint8_t)(1u << (pgid % 8));
-	return walk_node(w, page, (size_t)(overflow + 1) * s->page_size, pgid, depth, 0);
+	size_t span = (size_t)(overflow + 1) * s->page_size;
+	int rc = walk_node(w, page, span, pgid, depth, 0);
+	release_page(s, page, span);
+	return rc;
 }
 
 /* Walks a bucket given its value (header + maybe inline page). */
@@ -244,13 +257,31 @@ static int locate_key_bucket(rk_snapshot *s, rk_err *err)
 	return RK_OK;
 }
 
+/* sha256 over the database in chunks; a mapped file's chunks leave the resident set once hashed. */
+static void hash_database(const rk_snapshot *s, size_t len, uint8_t digest[SHA256_DIGEST_LENGTH])
+{
+	const size_t chunk = 1u << 20;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	for (size_t off = 0; ok && off < len; off += chunk) {
+		size_t n = len - off < chunk ? len - off : chunk;
+		ok = EVP_DigestUpdate(ctx, s->data + off, n);
+		if (s->mapped && n == chunk && off % (size_t)s->os_page == 0)
+			madvise((void *)(s->data + off), n, MADV_DONTNEED);
+	}
+	if (!ok || !EVP_DigestFinal_ex(ctx, digest, NULL))
+		memset(digest, 0,
+		       SHA256_DIGEST_LENGTH); /* then the comparison fails: reported as a mismatch */
+	EVP_MD_CTX_free(ctx);
+}
+
 static int check_trailer(rk_snapshot *s, rk_err *err)
 {
 	if (s->size % 512 != SHA256_DIGEST_LENGTH)
 		return RK_OK;
 	size_t db = s->size - SHA256_DIGEST_LENGTH;
 	uint8_t digest[SHA256_DIGEST_LENGTH];
-	SHA256(s->data, db, digest);
+	hash_database(s, db, digest);
 	if (memcmp(digest, s->data + db, sizeof digest) != 0)
 		return bad(s, err, "sha256 trailer does not match the %llu bytes of the database",
 		           (unsigned long long)db);
@@ -277,7 +308,8 @@ static int open_common(rk_snapshot *s, rk_err *err)
 	return rc;
 }
 
-int rk_snapshot_open_mem(const uint8_t *data, size_t len, const char *name, rk_snapshot **out, rk_err *err)
+static int snapshot_new(const uint8_t *data, size_t len, const char *name, int mapped, rk_snapshot **out,
+                        rk_err *err)
 {
 	*out = NULL;
 	rk_snapshot *s = calloc(1, sizeof *s);
@@ -286,14 +318,22 @@ int rk_snapshot_open_mem(const uint8_t *data, size_t len, const char *name, rk_s
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	}
 	s->data = data;
-	s->size = len;
+	s->size = s->map_size = len;
+	s->mapped = mapped;
+	s->os_page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
 	int rc = open_common(s, err);
 	if (rc) {
+		s->mapped = 0; /* the caller unmaps */
 		rk_snapshot_close(s);
 		return rc;
 	}
 	*out = s;
 	return RK_OK;
+}
+
+int rk_snapshot_open_mem(const uint8_t *data, size_t len, const char *name, rk_snapshot **out, rk_err *err)
+{
+	return snapshot_new(data, len, name, 0, out, err);
 }
 
 int rk_snapshot_open(const char *path, rk_snapshot **out, rk_err *err)
@@ -315,17 +355,10 @@ int rk_snapshot_open(const char *path, rk_snapshot **out, rk_err *err)
 	close(fd);
 	if (map == MAP_FAILED)
 		return rk_err_set(err, RK_BADINPUT, "%s: mmap: %s", path, strerror(errno));
-	madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-	rk_snapshot *s = NULL;
-	int rc = rk_snapshot_open_mem(map, (size_t)st.st_size, path, &s, err);
-	if (rc) {
+	int rc = snapshot_new(map, (size_t)st.st_size, path, 1, out, err);
+	if (rc)
 		munmap(map, (size_t)st.st_size);
-		return rc;
-	}
-	s->mapped = 1;
-	s->map_size = (size_t)st.st_size;
-	*out = s;
-	return RK_OK;
+	return rc;
 }
 
 void rk_snapshot_close(rk_snapshot *snap)

@@ -166,7 +166,8 @@ static int prepare_dir(const char *dir, rk_err *err)
 	if (lstat(dir, &st) != 0)
 		return rk_err_set(err, RK_FAIL, "state directory %s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return rk_err_set(err, RK_BADINPUT, "state directory %s is not a directory", dir);
+		return rk_err_set(err, RK_BADINPUT,
+		                  "state directory %s is not a directory (symlinks are not followed)", dir);
 	return check_owner_mode(dir, -1, &st, 0700, err);
 }
 

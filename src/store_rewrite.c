@@ -166,6 +166,59 @@ int rk_store_orphan_count(rk_store *store, int64_t run_id, int64_t *count, rk_er
 	return count_rows(store, "SELECT count(*) FROM orphans WHERE run_id = ?", run_id, count, err);
 }
 
+static void read_orphan(sqlite3_stmt *st, rk_orphan *o)
+{
+	rk_store_copy_col(o->resource, sizeof o->resource, st, 0);
+	rk_store_copy_col(o->namespace_, sizeof o->namespace_, st, 1);
+	rk_store_copy_col(o->name, sizeof o->name, st, 2);
+	rk_store_copy_col(o->seen_at, sizeof o->seen_at, st, 3);
+}
+
+int rk_store_orphan_list(rk_store *store, int64_t run_id, rk_orphan_cb cb, void *ud, rk_err *err)
+{
+	sqlite3_stmt *st;
+	if (rk_store_prepare(
+	        store, "SELECT resource, namespace, name, seen_at FROM orphans WHERE run_id = ? ORDER BY id",
+	        &st, err) != RK_OK)
+		return err->code;
+	sqlite3_bind_int64(st, 1, run_id);
+	int rc = SQLITE_DONE, stop = 0;
+	rk_orphan o;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_orphan(st, &o);
+		stop = cb(&o, ud);
+	}
+	sqlite3_finalize(st);
+	if (!stop && rc != SQLITE_DONE)
+		return rk_store_db_error(store, "list orphans", err);
+	return stop;
+}
+
+int rk_store_counts_total(rk_store *store, int64_t run_id, rk_counts *counts, rk_err *err)
+{
+	sqlite3_stmt *st;
+	memset(counts, 0, sizeof *counts);
+	if (rk_store_prepare(
+	        store,
+	        "SELECT coalesce(sum(rewritten), 0), coalesce(sum(current), 0), coalesce(sum(conflict), 0), "
+	        "coalesce(sum(gone), 0), coalesce(sum(orphan), 0), coalesce(sum(failed), 0) "
+	        "FROM rewrite_counts WHERE run_id = ?",
+	        &st, err) != RK_OK)
+		return err->code;
+	sqlite3_bind_int64(st, 1, run_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int64_t *fields[] = {&counts->rewritten, &counts->current, &counts->conflict,
+		                     &counts->gone,      &counts->orphan,  &counts->failed};
+		for (int i = 0; i < 6; i++)
+			*fields[i] = sqlite3_column_int64(st, i);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return rk_store_db_error(store, "sum outcome counts", err);
+	return RK_OK;
+}
+
 int rk_store_budget_count(rk_store *store, int64_t run_id, int64_t *count, rk_err *err)
 {
 	return count_rows(store, "SELECT count(*) FROM budget_decisions WHERE run_id = ?", run_id, count,

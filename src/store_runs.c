@@ -166,6 +166,28 @@ int rk_store_run_set_state(rk_store *store, int64_t run_id, const char *state, i
 	return RK_OK;
 }
 
+int rk_store_run_list(rk_store *store, const char *cluster, unsigned limit, rk_run_cb cb, void *ud,
+                      rk_err *err)
+{
+	sqlite3_stmt *st;
+	if (rk_store_prepare(store, RUN_COLUMNS "WHERE ?1 IS NULL OR c.name = ?1 ORDER BY r.id DESC LIMIT ?2",
+	                     &st, err) != RK_OK)
+		return err->code;
+	rk_store_bind_text(st, 1, cluster);
+	sqlite3_bind_int64(st, 2, limit ? (sqlite3_int64)limit : -1);
+	int rc = SQLITE_DONE, stop = 0;
+	rk_run run;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&run, 0, sizeof run);
+		read_run(st, &run);
+		stop = cb(&run, ud);
+	}
+	sqlite3_finalize(st);
+	if (!stop && rc != SQLITE_DONE)
+		return rk_store_db_error(store, "list runs", err);
+	return stop;
+}
+
 /* ---- stages ---- */
 
 static const char *const stage_status_names[] = {"none", "intent", "done", "failed"};

@@ -24,7 +24,9 @@ typedef struct rk_scan_opts {
 	    *config;        /* expected = the write key of the rule for each resource; decrypt-check */
 	const char *expect; /* or: every value must be under this key name ("identity" allowed) */
 	size_t list_limit;  /* unexpected objects to list (0 = all) */
-	size_t page_limit;  /* live: keys per range request (0 = 500) */
+	size_t page_limit;  /* live: keys per range request (0 = adaptive: ~4 MiB replies, 100..10000 keys) */
+	const char *forbid; /* a key (or kms provider) name no value may still use: the prune gate.
+	                       Values under it are counted in `forbidden` and listed. */
 } rk_scan_opts;
 
 typedef struct rk_scan_row {
@@ -55,14 +57,16 @@ typedef struct rk_scan_report {
 	size_t nitems;
 	int truncated; /* more unexpected objects than listed */
 	int has_expectation;
-	uint64_t revision; /* live: the etcd revision the scan read at */
+	uint64_t revision;  /* live: the etcd revision the scan read at */
+	uint64_t forbidden; /* values still under opts->forbid */
 } rk_scan_report;
 
 /* Runs the scan. RK_BADINPUT: bad options, bad URL, unreadable or corrupt snapshot; RK_FAIL: etcd
  * unreachable or an error reply. The report's verdict is separate: rk_scan_verdict. */
 int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err);
 void rk_scan_report_free(rk_scan_report *report);
-/* RK_OK when every value is under the expected key, readable and well formed; RK_FAIL otherwise. */
+/* RK_OK when every value is under the expected key, readable and well formed, and none is under the
+ * forbidden key; RK_FAIL otherwise. */
 int rk_scan_verdict(const rk_scan_report *report);
 
 /* "/registry/secrets/ns/name" -> resource "secrets", group "" ; "/registry/deployments/..." ->

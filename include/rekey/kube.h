@@ -35,10 +35,10 @@ typedef struct rk_kube_opts {
 } rk_kube_opts;
 
 typedef struct rk_kube_req {
-	const char *method;       /* "GET", "PUT", "POST", "DELETE", "PATCH" */
-	const char *path;         /* "/api/v1/namespaces/ns/secrets?limit=500" (already escaped) */
-	const char *endpoint;     /* NULL: the cluster server; else one apiserver, "https://127.0.0.1:6444" */
-	const void *body;         /* copied at submit */
+	const char *method;   /* "GET", "PUT", "POST", "DELETE", "PATCH" */
+	const char *path;     /* "/api/v1/namespaces/ns/secrets?limit=500" (already escaped) */
+	const char *endpoint; /* NULL: the cluster server; else one apiserver, "https://127.0.0.1:6444" */
+	const void *body;     /* copied at submit */
 	size_t body_len;
 	const char *content_type; /* default "application/json" when there is a body */
 	const char *accept;       /* default "application/json" */
@@ -46,18 +46,19 @@ typedef struct rk_kube_req {
 } rk_kube_req;
 
 typedef struct rk_kube_resp {
-	long http_status;       /* 0 when no HTTP response arrived (connection error, timeout) */
-	rk_buf body;            /* raw body of the last attempt */
-	json_t *json;           /* body parsed when it is JSON, else NULL */
-	char *reason;           /* Status reason ("NotFound", "Expired", ...) or NULL */
-	char *message;          /* Status message or the first line of a non-JSON error body, or NULL */
-	char *status_continue;  /* Status metadata.continue (410 Expired with an inconsistent token) */
-	long retry_after_s;     /* Retry-After header or details.retryAfterSeconds, -1 when absent */
-	int attempts;           /* attempts made */
-	int http_version;       /* 1 or 2 (last attempt), 0 when unknown */
-	double latency_s;       /* last attempt, request sent to response complete */
-	double total_s;         /* submit to completion, retries and waits included */
-	rk_err err;             /* RK_OK for 2xx; else one line "METHOD URL: ..." */
+	long http_status;      /* 0 when no HTTP response arrived (connection error, timeout) */
+	rk_buf body;           /* raw body of the last attempt */
+	json_t *json;          /* body parsed when it is JSON, else NULL */
+	char *reason;          /* Status reason ("NotFound", "Expired", ...) or NULL */
+	char *message;         /* Status message or the first line of a non-JSON error body, or NULL */
+	char *status_continue; /* Status metadata.continue (410 Expired with an inconsistent token) */
+	long retry_after_s;    /* Retry-After header or details.retryAfterSeconds, -1 when absent */
+	int attempts;          /* attempts made */
+	int http_version;      /* 1 or 2 (last attempt), 0 when unknown */
+	double latency_s;      /* last attempt, request sent to response complete */
+	double total_s;        /* submit to completion, retries and waits included */
+	char *url;             /* the URL requested (the endpoint, even with tls-server-name) */
+	rk_err err;            /* RK_OK for 2xx; else one line "METHOD URL: ..." */
 } rk_kube_resp;
 
 /* Called once per submitted request, from inside rk_kube_poll (or a blocking call). resp belongs to the
@@ -104,28 +105,29 @@ void rk_kube_resp_free(rk_kube_resp *resp);
 /* method + JSON body (may be NULL) -> parsed JSON answer in *out (may be NULL when not wanted).
  * *http_status (may be NULL) gets the status even on errors, so callers can tell 404/409 apart. */
 int rk_kube_call_json(rk_kube *k, const char *method, const char *endpoint, const char *path, json_t *body,
-		      json_t **out, long *http_status, rk_err *err);
+                      json_t **out, long *http_status, rk_err *err);
 int rk_kube_get(rk_kube *k, const char *path, json_t **out, long *http_status, rk_err *err);
 int rk_kube_create(rk_kube *k, const char *collection_path, json_t *obj, json_t **out, long *http_status,
-		   rk_err *err);
+                   rk_err *err);
 int rk_kube_replace(rk_kube *k, const char *object_path, json_t *obj, json_t **out, long *http_status,
-		    rk_err *err);
+                    rk_err *err);
 int rk_kube_delete(rk_kube *k, const char *object_path, long *http_status, rk_err *err);
 
 /* Raw text from an endpoint (NULL = cluster): /metrics, /version, ... 2xx only. */
 int rk_kube_get_text(rk_kube *k, const char *endpoint, const char *path, rk_buf *out, rk_err *err);
 /* /readyz?verbose (check NULL) or /readyz/<check>?verbose on endpoint. *ready = 1 on 200, 0 on any other
  * HTTP answer (the text says why); an error only when no HTTP answer came. Never retried. */
-int rk_kube_readyz(rk_kube *k, const char *endpoint, const char *check, rk_buf *text, int *ready, rk_err *err);
+int rk_kube_readyz(rk_kube *k, const char *endpoint, const char *check, rk_buf *text, int *ready,
+                   rk_err *err);
 
 /* Leases (coordination.k8s.io/v1). get: *out NULL and RK_OK when it does not exist. create: 409 when
  * someone holds it (see *http_status). renew: PUT of `lease` (as read, carrying its resourceVersion)
  * with renewTime = now and holderIdentity = holder; 409 when it changed since it was read. */
 int rk_kube_lease_get(rk_kube *k, const char *ns, const char *name, json_t **out, rk_err *err);
 int rk_kube_lease_create(rk_kube *k, const char *ns, const char *name, const char *holder, int duration_s,
-			 json_t **out, long *http_status, rk_err *err);
+                         json_t **out, long *http_status, rk_err *err);
 int rk_kube_lease_renew(rk_kube *k, json_t *lease, const char *holder, json_t **out, long *http_status,
-			rk_err *err);
+                        rk_err *err);
 /* Current time as a Kubernetes MicroTime ("2026-01-02T03:04:05.123456Z"). */
 void rk_kube_microtime(char out[32]);
 
@@ -156,7 +158,7 @@ typedef struct rk_kube_list rk_kube_list;
  * list goes on from it (rk_kube_list_inconsistent() turns 1, a warning is logged); without one the
  * 410 is returned as an error. The list never restarts from the beginning by itself. */
 int rk_kube_list_open(rk_kube *k, const char *path, int limit, const char *start_continue, rk_kube_list **out,
-		      rk_err *err);
+                      rk_err *err);
 /* Next object in *item (borrowed until the next call), or NULL at the end. */
 int rk_kube_list_next(rk_kube_list *l, json_t **item, rk_err *err);
 /* Token that fetches the page after the current one ("" on the last page): save it with a checkpoint

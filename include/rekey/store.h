@@ -86,6 +86,11 @@ int rk_store_run_latest(rk_store *store, const char *cluster, const char *kind, 
 /* Sets the state; any state but "running" sets finished_at and exit_code, "running" (resume) clears
  * them. RK_BADINPUT for an unknown state or run. */
 int rk_store_run_set_state(rk_store *store, int64_t run_id, const char *state, int exit_code, rk_err *err);
+/* Runs newest first (cluster NULL = every cluster; limit 0 = all); a non-zero return from cb stops the
+ * walk and is returned. */
+typedef int (*rk_run_cb)(const rk_run *run, void *ud);
+int rk_store_run_list(rk_store *store, const char *cluster, unsigned limit, rk_run_cb cb, void *ud,
+                      rk_err *err);
 
 /* ---- stages: intent before acting, done/failed after; idempotent upserts ---- */
 typedef enum rk_stage_status {
@@ -150,6 +155,17 @@ int rk_store_checkpoint_load(rk_store *store, int64_t run_id, const char *resour
                              rk_checkpoint *cp, int *found, rk_err *err);
 /* Orphans recorded for a run (every resource). */
 int rk_store_orphan_count(rk_store *store, int64_t run_id, int64_t *count, rk_err *err);
+typedef struct rk_orphan {
+	char resource[RK_STORE_NAME_MAX];
+	char namespace_[RK_STORE_NAME_MAX];
+	char name[RK_STORE_NAME_MAX];
+	char seen_at[RK_STORE_TIME_MAX];
+} rk_orphan;
+/* Orphans of a run in the order they were seen; a non-zero return from cb stops the walk and is returned. */
+typedef int (*rk_orphan_cb)(const rk_orphan *orphan, void *ud);
+int rk_store_orphan_list(rk_store *store, int64_t run_id, rk_orphan_cb cb, void *ud, rk_err *err);
+/* Outcome totals of a run summed over its resources (zero when nothing was saved). */
+int rk_store_counts_total(rk_store *store, int64_t run_id, rk_counts *counts, rk_err *err);
 
 /* ---- budget decisions ---- */
 typedef struct rk_budget_record {
@@ -196,5 +212,13 @@ typedef int (*rk_audit_cb)(const rk_audit_event *ev, void *ud);
 /* Oldest first; cluster NULL = all; limit 0 = no limit (the newest `limit` events otherwise). */
 int rk_store_audit_list(rk_store *store, const char *cluster, unsigned limit, rk_audit_cb cb, void *ud,
                         rk_err *err);
+
+/* ---- rewrite progress for `rekeyctl status` (store_rewrite_list.c) ---- */
+/* Calls cb for every checkpoint of a run, least recently updated first (cp->counts = the totals of
+ * (run, resource)); a non-zero return from cb stops the walk and is returned. */
+typedef int (*rk_checkpoint_cb)(const rk_checkpoint *cp, void *ud);
+int rk_store_checkpoint_list(rk_store *store, int64_t run_id, rk_checkpoint_cb cb, void *ud, rk_err *err);
+/* The newest budget decision of a run into decision (cap bytes); *found 0 when none. */
+int rk_store_budget_last(rk_store *store, int64_t run_id, char *decision, size_t cap, int *found, rk_err *err);
 
 #endif

@@ -12,19 +12,19 @@
 
 #define MAX_RESOURCES 64
 
+static const char verify_help[] =
+    "usage: rekeyctl verify (--etcd URL [--cacert F --cert F --key F] | --snapshot FILE)\n"
+    "         [--prefix /registry/] [--resource secrets]... [--config FILE | --expect KEY]\n"
+    "         [--forbid KEY] [-o table|json] [--limit N] [--page-size N]\n"
+    "Classifies every stored value (identity, aescbc, aesgcm, secretbox, kms v1/v2 + keyID, or\n"
+    "malformed), counts per resource and key, and lists the objects not under the expected key\n"
+    "(first N, default 20; --limit 0 = all). --config also decrypt-checks every local-key value;\n"
+    "--forbid KEY fails when any value is still under KEY (the check before pruning it).\n"
+    "Exit 0 all expected, 1 not, 2 bad input.\n";
+
 static void verify_usage(FILE *out)
 {
-	fprintf(
-	    out,
-	    "usage: rekeyctl verify (--etcd URL [--cacert F --cert F --key F] | --snapshot FILE)\n"
-	    "                       [--prefix /registry/] [--resource secrets]... [--config FILE | --expect "
-	    "KEY]\n"
-	    "                       [-o table|json] [--limit N]\n"
-	    "Classifies every stored value (identity, aescbc, aesgcm, secretbox, kms v1/v2 + keyID, "
-	    "malformed),\n"
-	    "counts per resource and key, lists objects not under the expected key (first N; --limit 0 = "
-	    "all),\n"
-	    "and with --config decrypt-checks local-key values. Exit 0 all expected, 1 not, 2 bad input.\n");
+	fputs(verify_help, out);
 }
 
 struct verify_args {
@@ -46,19 +46,23 @@ static int parse_limit(const char *s, size_t *out)
 
 static int parse_args(int argc, char **argv, struct verify_args *a)
 {
-	static const struct option longopts[] = {{"etcd", required_argument, 0, 'e'},
-	                                         {"cacert", required_argument, 0, 'A'},
-	                                         {"cert", required_argument, 0, 'C'},
-	                                         {"key", required_argument, 0, 'K'},
-	                                         {"snapshot", required_argument, 0, 's'},
-	                                         {"prefix", required_argument, 0, 'p'},
-	                                         {"resource", required_argument, 0, 'r'},
-	                                         {"config", required_argument, 0, 'c'},
-	                                         {"expect", required_argument, 0, 'x'},
-	                                         {"output", required_argument, 0, 'o'},
-	                                         {"limit", required_argument, 0, 'l'},
-	                                         {"help", no_argument, 0, 'h'},
-	                                         {0, 0, 0, 0}};
+	static const struct option longopts[] = {
+	    {"etcd", required_argument, 0, 'e'},
+	    {"cacert", required_argument, 0, 'A'},
+	    {"cert", required_argument, 0, 'C'},
+	    {"key", required_argument, 0, 'K'},
+	    {"snapshot", required_argument, 0, 's'},
+	    {"prefix", required_argument, 0, 'p'},
+	    {"resource", required_argument, 0, 'r'},
+	    {"config", required_argument, 0, 'c'},
+	    {"expect", required_argument, 0, 'x'},
+	    {"forbid", required_argument, 0, 'f'},
+	    {"output", required_argument, 0, 'o'},
+	    {"limit", required_argument, 0, 'l'},
+	    {"page-size", required_argument, 0, 'P'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
+	};
 	a->opts.list_limit = 20;
 	a->output = "table";
 	int c;
@@ -89,6 +93,9 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		case 'x':
 			a->opts.expect = optarg;
 			break;
+		case 'f':
+			a->opts.forbid = optarg;
+			break;
 		case 'o':
 			a->output = optarg;
 			break;
@@ -103,6 +110,13 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		case 'l':
 			if (parse_limit(optarg, &a->opts.list_limit) != 0) {
 				fprintf(stderr, "rekeyctl verify: --limit %s: want a number >= 0\n", optarg);
+				return RK_BADINPUT;
+			}
+			break;
+		case 'P':
+			if (parse_limit(optarg, &a->opts.page_limit) != 0 || a->opts.page_limit == 0) {
+				fprintf(stderr, "rekeyctl verify: --page-size %s: want a number > 0\n",
+				        optarg);
 				return RK_BADINPUT;
 			}
 			break;

@@ -4,8 +4,11 @@
 #define REKEY_CLI_COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_rewrite(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_kube(int argc, char **argv);
 
 #endif

@@ -13,9 +13,12 @@ struct command {
 
 static const struct command commands[] = {
     {"version", cmd_version, "print the version"},
+    {"rewrite", cmd_rewrite, "rewrite every object so it is stored under the current write key"},
+    {"status", cmd_status, "progress of a rewrite run, from the state db"},
     {"config", cmd_config, "offline EncryptionConfiguration work: validate|show|hash|add-key|promote|prune"},
     {"keygen", cmd_keygen, "generate a key into a new 0600 file"},
     {"verify", cmd_verify, "what is stored under which key (live etcd or a snapshot)"},
+    {"kube", cmd_kube, "debug the API client: get, list, raw, resource, readyz, repeat"},
 };
 
 static void usage(FILE *out)

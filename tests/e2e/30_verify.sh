@@ -155,6 +155,13 @@ expect_grep config_forged_named "/registry/secrets/ns4/forged: .*aesgcm key \"ke
 printf 'kind: Nope\n' >"$T/bad.yaml"
 expect_exit bad_config_exit_2 2 $V --snapshot "$T/snap.db" --config "$T/bad.yaml"
 
+# --forbid: the prune gate; a value planted under the old key is found and named
+expect_exit forbid_absent_key_ok 0 $V --snapshot "$T/snap.db" --resource widgets.example.com --forbid key9
+expect_exit forbid_present_key_fails 1 $V --etcd "$EURL" --forbid box1 -o json
+[ "$(jq .forbidden "$T/out")" = 2 ] && ok forbid_counts_2 || not_ok forbid_counts_2 "$(jq .forbidden "$T/out")"
+expect_grep forbid_names_object '"etcdKey": "/registry/secrets/ns2/box-1"' "$T/out"
+expect_exit forbid_identity_exit_2 2 $V --snapshot "$T/snap.db" --forbid identity
+
 # bad inputs exit 2 with a clear message
 : >"$T/empty.db"
 expect_exit empty_snapshot_exit_2 2 $V --snapshot "$T/empty.db"

@@ -129,10 +129,11 @@ static double bench_loop(bench_run *r)
 		while ((msg = curl_multi_info_read(multi, &left))) {
 			if (msg->msg != CURLMSG_DONE)
 				continue;
+			CURL *done = msg->easy_handle;
+			CURLcode cc = msg->data.result;
 			for (size_t i = 0; i < n; i++) {
-				if (conns[i].curl != msg->easy_handle)
+				if (conns[i].curl != done)
 					continue;
-				CURLcode cc = msg->data.result;
 				record(r, &conns[i], cc);
 				curl_multi_remove_handle(multi, conns[i].curl);
 				if (lc_now() < deadline) {

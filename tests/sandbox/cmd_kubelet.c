@@ -32,6 +32,7 @@ typedef struct pod_state {
 	pid_t pid;            /* running apiserver, 0 = none */
 	double started, next_start, backoff, next_probe;
 	int restarts, ready, last_exit, manifest_error_logged, mirror_dirty;
+	char seen[128]; /* last line written to manifest.seen */
 } pod_state;
 
 static volatile sig_atomic_t stop_requested;
@@ -351,11 +352,28 @@ static void new_pod(pod_state *ps, json_t *pod, const char *hash)
 	ps->mirror_dirty = 1;
 }
 
+/* D/nodes/<node>/manifest.seen: "<sha256 of the manifest bytes last processed> <pod hash> ok|invalid",
+ * so tests can wait until the kubelet has looked at an edit (and then check what it did). */
+static void note_seen(pod_state *ps, const char *raw)
+{
+	char *line = lc_path("%s %s %s\n", raw[0] ? raw : "-", ps->hash[0] ? ps->hash : "-",
+	                     ps->manifest_error_logged ? "invalid" : "ok");
+	if (strcmp(line, ps->seen)) {
+		char *path = lc_path("%s/manifest.seen", ps->root);
+		rk_err err;
+		if (lc_write_text(path, line, 0600, &err) == RK_OK)
+			snprintf(ps->seen, sizeof ps->seen, "%s", line);
+		free(path);
+	}
+	free(line);
+}
+
 static void sync_manifest(pod_state *ps)
 {
 	char *path = manifest_path(ps);
 	json_t *pod = NULL;
 	char *canonical = NULL;
+	char raw[72] = "";
 	rk_err err;
 	if (access(path, F_OK) && errno == ENOENT) {
 		if (ps->hash[0]) {
@@ -363,7 +381,7 @@ static void sync_manifest(pod_state *ps)
 			stop_pod(ps);
 			ps->hash[0] = '\0';
 		}
-	} else if (lc_manifest_load(path, &pod, &canonical, &err)) {
+	} else if (lc_manifest_load(path, &pod, &canonical, raw, &err)) {
 		if (!ps->manifest_error_logged)
 			klog(ps, "ignoring manifest: %s", err.msg);
 		ps->manifest_error_logged = 1;
@@ -378,6 +396,7 @@ static void sync_manifest(pod_state *ps)
 			new_pod(ps, pod, hash);
 		}
 	}
+	note_seen(ps, raw);
 	json_decref(pod);
 	free(canonical);
 	free(path);

@@ -136,12 +136,33 @@ static int start_kubelet(const lc_info *info, rk_err *err)
 	                       info->dir);
 }
 
+/* 1 when the kubelet has marked the node's mirror pod Ready. */
+static int mirror_ready(const lc_info *info, const char *node)
+{
+	char *key = lc_path("/registry/pods/kube-system/kube-apiserver-%s", node);
+	uint8_t *val = NULL;
+	size_t len = 0;
+	rk_err err;
+	json_t *pod = NULL;
+	if (lc_etcd_get(info->etcd_url, key, &val, &len, &err) == RK_OK && val)
+		pod = json_loadb((const char *)val, len, 0, NULL);
+	json_t *cond = json_array_get(json_object_get(json_object_get(pod, "status"), "conditions"), 0);
+	const char *status = json_string_value(json_object_get(cond, "status"));
+	int ready = status && !strcmp(status, "True");
+	json_decref(pod);
+	free(val);
+	free(key);
+	return ready;
+}
+
+/* Every apiserver answers /readyz and its mirror pod is Ready. */
 static int wait_ready(const lc_info *info, long timeout, rk_err *err)
 {
 	double deadline = lc_now() + (double)timeout;
 	for (size_t i = 0; i < info->nnodes; i++) {
 		const lc_node *n = &info->nodes[i];
-		while (lc_https_get(info->dir, n->url, "/readyz", 2.0, NULL) != 200) {
+		while (lc_https_get(info->dir, n->url, "/readyz", 2.0, NULL) != 200 ||
+		       !mirror_ready(info, n->name)) {
 			if (lc_now() > deadline)
 				return rk_err_set(
 				    err, RK_FAIL,
@@ -155,10 +176,6 @@ static int wait_ready(const lc_info *info, long timeout, rk_err *err)
 
 static int seed_step(const lc_info *info, const lc_seed_opts *seed, rk_err *err)
 {
-	if (!lc_seed_available() && seed->secrets == 0 && seed->configmaps == 0) {
-		fprintf(stderr, "rekey-sandbox up: not seeding namespaces (codec module not built in)\n");
-		return RK_OK;
-	}
 	double t0 = lc_now();
 	int rc = lc_seed(info, seed, err);
 	double secs = lc_now() - t0;

@@ -234,10 +234,15 @@ static void batch_drive(lc_etcd_batch *b, int all)
 		curl_multi_perform(b->multi, &running);
 		CURLMsg *msg;
 		int left;
-		while ((msg = curl_multi_info_read(b->multi, &left)))
-			for (int i = 0; msg->msg == CURLMSG_DONE && i < b->parallel; i++)
-				if (b->slots[i].curl == msg->easy_handle)
-					slot_done(b, &b->slots[i], msg->data.result);
+		while ((msg = curl_multi_info_read(b->multi, &left))) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			CURL *done = msg->easy_handle; /* msg lives in the handle: copy before freeing it */
+			CURLcode result = msg->data.result;
+			for (int i = 0; i < b->parallel; i++)
+				if (b->slots[i].curl == done)
+					slot_done(b, &b->slots[i], result);
+		}
 		curl_multi_poll(b->multi, NULL, 0, 100, NULL);
 	}
 }

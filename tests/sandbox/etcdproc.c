@@ -1,6 +1,7 @@
 /* etcdproc.c: starts the sandbox's etcd (/usr/bin/etcd, or $REKEY_ETCD) on free loopback ports with its
  * data in D/etcd, as a detached daemon (D/etcd.pid, D/etcd.url, log D/etcd.log), and waits until its
  * JSON gateway answers. */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,6 @@ static int etcd_try(const char *dir, char url[128], pid_t *pid_out, rk_err *err)
 	if (pid <= 0)
 		return rk_err_set(err, RK_FAIL, "cannot start %s", etcd_binary());
 	*pid_out = pid;
-	char *marker = lc_path("%s/etcd", dir);
 	double deadline = lc_now() + 30;
 	int rc = RK_FAIL;
 	while (lc_now() < deadline) {
@@ -57,14 +57,24 @@ static int etcd_try(const char *dir, char url[128], pid_t *pid_out, rk_err *err)
 			rc = RK_OK;
 			break;
 		}
-		if (!lc_pid_alive(pid, marker))
+		if (!lc_pid_alive(pid, NULL)) /* our own child: no command-line check (it may be mid-exec) */
 			break;
 		lc_sleep_ms(50);
 	}
-	free(marker);
 	if (rc != RK_OK)
 		rk_err_set(err, RK_FAIL, "etcd did not become healthy at %s (see %s/etcd.log)", url, dir);
 	return rc;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static void remove_tree(const char *path)
+{
+	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int lc_etcd_start(const char *dir, char url[128], rk_err *err)
@@ -82,7 +92,9 @@ int lc_etcd_start(const char *dir, char url[128], rk_err *err)
 		free(pidfile);
 		if (rc == RK_OK)
 			break;
-		lc_stop_pid(pid, data, 5); /* e.g. lost a port race: try fresh ports */
+		lc_stop_pid(pid, NULL, 5); /* e.g. lost a port race: try fresh ports and a fresh data dir */
+		remove_tree(data);
+		lc_mkdirs(data, err);
 		if (attempt < 2)
 			rc = RK_OK;
 	}

@@ -1,6 +1,7 @@
 /* manifest.c: decodes a static-pod manifest as the kubelet does (YAML -> object), so that the kubelet
  * emulation compares pods, not bytes: comments, indentation and quoting style do not count. */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,15 +79,28 @@ static json_t *convert(yaml_document_t *doc, yaml_node_t *node, int depth)
 	return obj;
 }
 
-int lc_manifest_load(const char *path, json_t **pod, char **canonical, rk_err *err)
+static void sha256_text(const char *data, size_t len, char out[72])
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	unsigned char md[32];
+	unsigned int n = 0;
+	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	strcpy(out, "sha256:");
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+}
+
+int lc_manifest_load(const char *path, json_t **pod, char **canonical, char raw_hash[72], rk_err *err)
+{
+	size_t len = 0;
+	char *data = lc_read_text(path, &len);
+	if (!data)
 		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, strerror(errno));
+	if (raw_hash)
+		sha256_text(data, len, raw_hash);
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, f);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
 	int rc = RK_OK;
 	json_t *root = NULL;
 	if (!yaml_parser_load(&parser, &doc)) {
@@ -99,7 +113,7 @@ int lc_manifest_load(const char *path, json_t **pod, char **canonical, rk_err *e
 		yaml_document_delete(&doc);
 	}
 	yaml_parser_delete(&parser);
-	fclose(f);
+	free(data);
 	if (rc == RK_OK && canonical)
 		*canonical = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	if (rc == RK_OK && pod)

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "rekey/buf.h"
+#include "rekey/plan.h"
 #include "sandbox.h"
 
 #define ENC_REL "/etc/kubernetes/enc/enc.yaml"
@@ -48,24 +49,24 @@ static char *manifest_yaml(const lc_info *info, const lc_node *node)
 	const char *reload = strcmp(info->reload, "automatic")
 	                         ? ""
 	                         : "        - --encryption-provider-config-automatic-reload=true\n";
-	return lc_path(
-	    "# Static pod of the sandbox's apiserver on node %s. The kubelet emulation (rekey-sandbox "
-	    "kubelet)\n"
-	    "# restarts the apiserver when the decoded pod changes. Paths are inside the node root "
-	    "%s/nodes/%s.\n"
+	char *root = lc_path("%s/nodes/%s", info->dir, node->name);
+	char *text = lc_path(
+	    "# Static pod of the sandbox's apiserver on node %s. The kubelet emulation (rekey-sandbox\n"
+	    "# kubelet) restarts the apiserver when the decoded pod changes.\n"
 	    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n  namespace: kube-system\n"
-	    "  labels:\n    component: kube-apiserver\n    tier: control-plane\n"
-	    "  annotations:\n    kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint: "
-	    "127.0.0.1:%d\n"
+	    "  labels:\n    component: kube-apiserver\n    tier: control-plane\n  annotations:\n"
+	    "    kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint: 127.0.0.1:%d\n"
 	    "spec:\n  hostNetwork: true\n  priorityClassName: system-node-critical\n  containers:\n"
-	    "    - name: kube-apiserver\n      image: registry.k8s.io/kube-apiserver:v1.32.0\n      "
-	    "command:\n"
-	    "        - kube-apiserver\n        - --encryption-provider-config=" ENC_REL "\n"
+	    "    - name: kube-apiserver\n      image: registry.k8s.io/kube-apiserver:v1.32.0\n"
+	    "      command:\n        - kube-apiserver\n"
+	    "        - --encryption-provider-config=%s" ENC_REL "\n"
 	    "        - --secure-port=%d\n        - --etcd-servers=%s\n%s"
-	    "      volumeMounts:\n        - name: enc\n          mountPath: /etc/kubernetes/enc\n"
+	    "      volumeMounts:\n        - name: enc\n          mountPath: %s/etc/kubernetes/enc\n"
 	    "          readOnly: true\n  volumes:\n    - name: enc\n      hostPath:\n"
-	    "        path: /etc/kubernetes/enc\n        type: DirectoryOrCreate\n",
-	    node->name, info->dir, node->name, node->port, node->port, info->etcd_url, reload);
+	    "        path: %s/etc/kubernetes/enc\n        type: DirectoryOrCreate\n",
+	    node->name, node->port, root, node->port, info->etcd_url, reload, root, root);
+	free(root);
+	return text;
 }
 
 int lc_write_node_files(const lc_info *info, rk_err *err)
@@ -139,22 +140,30 @@ int lc_write_plan(const lc_info *info, rk_err *err)
 	const char *target = strcmp(info->provider, "identity") ? info->provider : "aescbc";
 	rk_buf_printf(
 	    &out,
-	    "# RotationPlan for the rekey-sandbox in %s (access local: each node's files live under its\n"
-	    "# `root`, the node's file-system root; the paths below are inside it).\n"
+	    "# RotationPlan for the rekey-sandbox in %s (access local: each node's files live\n"
+	    "# under %s/nodes/<node>, named by the per-node configPath and manifestPath).\n"
 	    "apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: sandbox\nkubeconfig: %s/kubeconfig\n"
-	    "context: sandbox\nresources: [secrets]\nprovider: %s\ncontrolPlane:\n"
-	    "  configPath: " ENC_REL "\n  manifestPath: " MANIFEST_REL "\n  access: local\n"
-	    "  reload: %s\n  canary: %s\n  nodes:\n",
-	    d, d, target, info->reload, info->nodes[0].name);
-	for (size_t i = 0; i < info->nnodes; i++)
+	    "context: sandbox\nresources: [secrets]\nprovider: %s\nkeyBackupDir: %s/key-backup\n"
+	    "controlPlane:\n  access: local\n  reload: %s\n  canary: %s\n  nodes:\n",
+	    d, d, d, target, d, info->reload, info->nodes[0].name);
+	for (size_t i = 0; i < info->nnodes; i++) {
+		const char *n = info->nodes[i].name;
 		rk_buf_printf(&out,
-		              "    - {name: %s, host: 127.0.0.1, apiserver: \"%s\", root: %s/nodes/%s}\n",
-		              info->nodes[i].name, info->nodes[i].url, d, info->nodes[i].name);
+		              "    - name: %s\n      host: 127.0.0.1\n      apiserver: \"%s\"\n"
+		              "      configPath: %s/nodes/%s" ENC_REL
+		              "\n      manifestPath: %s/nodes/%s" MANIFEST_REL "\n",
+		              n, info->nodes[i].url, d, n, d, n);
+	}
+	rk_buf_printf(&out, "etcd:\n  url: %s\n", info->etcd_url);
 	rk_buf_append_str(
 	    &out, "rewrite: {qps: 1000, burst: 2000, concurrency: 8, pageSize: 500, batchSize: 200}\n"
 	          "budget: {writeP99: 500ms, errorRatio: 0.01, window: 10s, soak: 2s, onBreach: slowdown}\n");
 	char *path = lc_path("%s/plan.yaml", d);
 	int rc = lc_write_text(path, rk_buf_cstr(&out), 0600, err);
+	rk_plan *plan = NULL;
+	if (rc == RK_OK && rk_plan_load_file(path, &plan, err) != RK_OK) /* rekeyctl must accept it */
+		rc = RK_FAIL;
+	rk_plan_free(plan);
 	free(path);
 	rk_buf_free(&out);
 	return rc;

@@ -112,11 +112,11 @@ typedef struct lc_seed_opts {
 	long secrets, configmaps, namespaces, bytes;
 } lc_seed_opts;
 int lc_seed(const lc_info *info, const lc_seed_opts *opts, rk_err *err); /* seed.c */
-int lc_seed_available(void); /* TRANSITIONAL: 0 until the codec module is linked in */
 
 /* Decoded manifest (manifest.c): parses the YAML file with libyaml into JSON (scalars typed as YAML 1.2
  * core does) and its canonical text (keys sorted, compact), so whitespace and comments do not change it.
- * Either out pointer may be NULL. RK_BADINPUT "path:line:col: problem" on bad YAML. */
-int lc_manifest_load(const char *path, json_t **pod, char **canonical, rk_err *err);
+ * raw_hash (optional) gets "sha256:<hex>" of the bytes read. Any out pointer may be NULL. RK_BADINPUT
+ * "path:line:col: problem" on bad YAML. */
+int lc_manifest_load(const char *path, json_t **pod, char **canonical, char raw_hash[72], rk_err *err);
 
 #endif

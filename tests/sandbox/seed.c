@@ -14,12 +14,6 @@
 #include "rekey/encconfig.h"
 #include "sandbox.h"
 
-/* Until the encconfig module lands on main, the sandbox links without it (seeding then reports that it
- * is unavailable). TRANSITIONAL: removed once it is merged. */
-#pragma weak rk_encconfig_load_file
-#pragma weak rk_encconfig_lookup
-#pragma weak rk_encconfig_free
-
 #define PER_TXN 500
 #define PARALLEL 4
 
@@ -132,18 +126,10 @@ static int seed_all(seeder *s, const lc_seed_opts *o, rk_err *err)
 	return rc;
 }
 
-int lc_seed_available(void)
-{
-	return rk_encconfig_load_file != NULL;
-}
-
 int lc_seed(const lc_info *info, const lc_seed_opts *opts, rk_err *err)
 {
 	if (info->nnodes == 0)
 		return rk_err_set(err, RK_BADINPUT, "sandbox has no nodes");
-	if (!lc_seed_available())
-		return rk_err_set(err, RK_FAIL,
-		                  "seeding needs the codec and encconfig modules (not built in)");
 	seeder s = {.info = info, .plain = RK_BUF_INIT, .stored = RK_BUF_INIT, .data64 = RK_BUF_INIT};
 	char *path = lc_path("%s/nodes/%s/etc/kubernetes/enc/enc.yaml", info->dir, info->nodes[0].name);
 	int rc = rk_encconfig_load_file(path, &s.cfg, err);

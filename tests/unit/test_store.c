@@ -65,6 +65,7 @@ static char *raw_query(const char *sql)
 	sqlite3_stmt *st;
 	char *out = NULL;
 	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000); /* another process may be writing (kill -9 test) */
 	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 		out = strdup((const char *)sqlite3_column_text(st, 0));
@@ -77,6 +78,7 @@ static void raw_exec(const char *sql)
 {
 	sqlite3 *db;
 	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
 	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
 	sqlite3_close(db);
 }
@@ -137,6 +139,28 @@ START_TEST(loose_modes_are_tightened)
 	ck_assert_uint_eq(mode_of(statedir), 0700);
 	ck_assert_uint_eq(mode_of(dbpath), 0600);
 	rk_store_close(store);
+	free(nested);
+}
+END_TEST
+
+START_TEST(foreign_or_symlinked_dir_is_refused)
+{
+	rk_store *store = NULL;
+	rk_err err;
+	char *real = tu_path(tmpdir, "real");
+	char *nested = tu_path(tmpdir, "nested");
+	ck_assert_int_eq(mkdir(real, 0700), 0);
+	ck_assert_int_eq(mkdir(nested, 0700), 0);
+	ck_assert_int_eq(symlink(real, statedir), 0);
+	ck_assert_int_eq(rk_store_open(statedir, &store, &err), RK_BADINPUT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "symlinks are not followed"));
+	if (geteuid() == 0) { /* root can hand the directory to someone else */
+		ck_assert_int_eq(chown(real, 65534, 65534), 0);
+		ck_assert_int_eq(rk_store_open(real, &store, &err), RK_UNSAFE);
+		ck_assert_ptr_nonnull(strstr(err.msg, "owned by uid 65534"));
+	}
+	ck_assert_ptr_null(store);
+	free(real);
 	free(nested);
 }
 END_TEST
@@ -257,6 +281,17 @@ static int64_t new_run(rk_store *store, const char *cluster, const char *kind)
 	return id;
 }
 
+struct text {
+	char text[2048];
+};
+
+static int collect_run(const rk_run *run, void *ud)
+{
+	struct text *t = ud;
+	snprintf(t->text + strlen(t->text), sizeof t->text - strlen(t->text), "%lld,", (long long)run->id);
+	return 0;
+}
+
 START_TEST(runs_create_get_latest_state)
 {
 	rk_store *store = open_default();
@@ -293,6 +328,14 @@ START_TEST(runs_create_get_latest_state)
 	ck_assert_int_eq(rk_store_run_set_state(store, 9999, "done", 0, &err), RK_BADINPUT);
 	ck_assert_int_eq(rk_store_run_get(store, 9999, &run, &found, &err), RK_OK);
 	ck_assert_int_eq(found, 0);
+	struct text ids = {""};
+	ck_assert_int_eq(rk_store_run_list(store, "prod", 0, collect_run, &ids, &err), RK_OK);
+	char want[64];
+	snprintf(want, sizeof want, "%lld,%lld,", (long long)r2, (long long)r1);
+	ck_assert_str_eq(ids.text, want);
+	ids.text[0] = 0;
+	ck_assert_int_eq(rk_store_run_list(store, NULL, 1, collect_run, &ids, &err), RK_OK);
+	ck_assert_str_eq(ids.text, "3,");
 	rk_run_spec bad = {.cluster = "prod", .kind = "explode"};
 	int64_t id;
 	ck_assert_int_eq(rk_store_run_create(store, &bad, &id, &err), RK_BADINPUT);
@@ -309,10 +352,6 @@ static rk_stage_status stage_of(rk_store *store, int64_t run, const char *stage,
 	ck_assert_int_eq(rk_store_stage_status(store, run, stage, node, &status, &err), RK_OK);
 	return status;
 }
-
-struct text {
-	char text[2048];
-};
 
 static int collect_stage(const rk_stage *stage, void *ud)
 {
@@ -383,6 +422,14 @@ static rk_checkpoint make_checkpoint(int i)
 	return cp;
 }
 
+static int collect_orphan(const rk_orphan *o, void *ud)
+{
+	struct text *t = ud;
+	snprintf(t->text + strlen(t->text), sizeof t->text - strlen(t->text), "%s/%s/%s;", o->resource,
+	         o->namespace_, o->name);
+	return 0;
+}
+
 START_TEST(checkpoint_round_trip)
 {
 	rk_store *store = open_default();
@@ -410,6 +457,17 @@ START_TEST(checkpoint_round_trip)
 	int64_t n = 0;
 	ck_assert_int_eq(rk_store_orphan_count(store, run, &n, &err), RK_OK);
 	ck_assert_int_eq(n, 2);
+	struct text names = {""};
+	ck_assert_int_eq(rk_store_orphan_list(store, run, collect_orphan, &names, &err), RK_OK);
+	ck_assert_str_eq(names.text, "secrets/gone-ns/s-1;secrets/gone-ns/s-2;");
+	rk_checkpoint cm = make_checkpoint(3);
+	snprintf(cm.resource, sizeof cm.resource, "configmaps");
+	ck_assert_int_eq(rk_store_checkpoint_save(store, run, &cm, NULL, 0, &err), RK_OK);
+	rk_counts total;
+	ck_assert_int_eq(rk_store_counts_total(store, run, &total, &err), RK_OK);
+	ck_assert_int_eq(total.rewritten, 8);
+	ck_assert_int_eq(total.current, 16);
+	ck_assert_int_eq(total.conflict, 2);
 	/* a scope is its own checkpoint */
 	ck_assert_int_eq(rk_store_checkpoint_load(store, run, "secrets", "kube-system", &got, &found, &err),
 	                 RK_OK);
@@ -661,6 +719,7 @@ Suite *store_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, fresh_db_has_schema_modes_and_wal);
 	tcase_add_test(tc, loose_modes_are_tightened);
+	tcase_add_test(tc, foreign_or_symlinked_dir_is_refused);
 	tcase_add_test(tc, state_dir_resolution);
 	tcase_add_test(tc, upgrade_applies_new_migration_and_keeps_data);
 	tcase_add_test(tc, newer_db_is_refused_untouched);

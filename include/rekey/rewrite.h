@@ -1,0 +1,138 @@
+/* rewrite.h: the rewrite engine (storage migration): lists every object of the resources in scope page
+ * by page, PUTs each one back unchanged with the resourceVersion it was listed with (so the apiserver
+ * re-encrypts it with its current write key and never overwrites a newer write), many requests in flight,
+ * throttled by a token bucket and a concurrency cap, in batches checkpointed to the state store, while a
+ * latency/error budget slows, pauses or stops the run. `rekeyctl rewrite` and the rotation orchestrator
+ * both call rk_rewrite_run().
+ *
+ * Outcome of one object:
+ *   rewritten  the PUT returned a new resourceVersion (the value was stored again, under the write key)
+ *   current    the PUT returned the same resourceVersion (the apiserver found it already current)
+ *   conflict   409: written by someone else since it was listed, so already under the write key
+ *   gone       404 on the PUT and a GET confirms 404 (deleted since it was listed)
+ *   orphan     404 on the PUT while a GET still returns it (e.g. its namespace is gone): recorded by name,
+ *              it blocks pruning the old key
+ *   failed     a non-retryable error, or the client's retries ran out
+ *
+ * Resume: after every batch the store gets, in one transaction, the token of the page holding the batch's
+ * last object, that object's namespace/name, and the outcome totals. A resumed run re-lists from that page
+ * and skips every object up to the saved one (etcd key order), so at most the batch in flight is repeated.
+ * An expired token (410) goes on from the inconsistent token the Status carries; without one the list is
+ * opened again from the start and objects up to the saved one are skipped (logged, never silent). */
+#ifndef REKEY_REWRITE_H
+#define REKEY_REWRITE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rekey/err.h"
+#include "rekey/kube.h"
+#include "rekey/store.h"
+
+typedef enum rk_on_breach {
+	RK_BREACH_SLOWDOWN = 0, /* halve the rate; add it back while healthy */
+	RK_BREACH_PAUSE,        /* hold new writes until healthy for the soak time */
+	RK_BREACH_ABORT         /* checkpoint and stop (RK_STOPPED) */
+} rk_on_breach;
+
+/* Parses "slowdown" | "pause" | "abort"; -1 otherwise. */
+int rk_on_breach_parse(const char *text);
+const char *rk_on_breach_name(rk_on_breach mode);
+
+typedef struct rk_rewrite_opts {
+	const char *cluster; /* state db cluster name (required) */
+	int64_t run_id;      /* > 0: continue this run (the orchestrator's); 0: create one, or resume */
+	int resume;          /* run_id 0: continue the newest unfinished rewrite run of the cluster */
+	const char *const *resources; /* "secrets", "deployments.apps"; NULL/0 = secrets */
+	size_t nresources;
+	const char *const *namespaces; /* NULL/0 = all namespaces */
+	size_t nnamespaces;
+	double qps;               /* token bucket rate; <= 0 = unthrottled */
+	int burst;                /* bucket size; 0 = max(1, qps) */
+	int concurrency;          /* PUTs in flight at most; default 8 */
+	int page_size;            /* list limit; default 500 */
+	int batch_size;           /* objects per checkpoint; default 200 */
+	long batch_pause_ms;      /* pause between batches; default 0 */
+	double budget_p99_ms;     /* 0 = no latency budget */
+	double budget_errors;     /* error ratio budget (0..1); 0 = none */
+	long budget_window_ms;    /* sliding window; default 60000 */
+	long soak_ms;             /* healthy time before resume/recover; default 30000 */
+	rk_on_breach on_breach;   /* default slowdown */
+	long scrape_ms;           /* > 0: read the apiserver's /metrics this often */
+	const char *metrics_file; /* Prometheus textfile updated every few seconds; NULL = none */
+} rk_rewrite_opts;
+
+/* Fills the defaults above (cluster, resources... left NULL). */
+void rk_rewrite_opts_init(rk_rewrite_opts *opts);
+/* RK_BADINPUT with a one-line message for values out of range. */
+int rk_rewrite_opts_check(const rk_rewrite_opts *opts, rk_err *err);
+
+typedef enum rk_budget_state {
+	RK_BUDGET_OK = 0, /* running at the configured rate */
+	RK_BUDGET_SLOWED, /* running below it after a slowdown */
+	RK_BUDGET_PAUSED, /* holding new writes */
+	RK_BUDGET_ABORTED
+} rk_budget_state;
+const char *rk_budget_state_name(rk_budget_state state); /* "ok", "slowed", "paused", "aborted" */
+
+typedef struct rk_rewrite_progress {
+	int64_t run_id;
+	const char *resource; /* current resource and namespace scope ("" = all) */
+	const char *scope;
+	rk_counts counts;                   /* this run, every resource, resumed totals included */
+	int64_t done;                       /* sum of counts */
+	int64_t total;                      /* estimate of every object in scope (-1 when unknown) */
+	double rate;                        /* objects/s achieved over the last few seconds */
+	double qps_limit;                   /* current token rate (0 = unthrottled) */
+	double eta_s;                       /* -1 when unknown */
+	double p50_ms, p99_ms, error_ratio; /* budget window */
+	rk_budget_state budget;
+	double elapsed_s;
+	int final; /* 1 on the last call */
+} rk_rewrite_progress;
+
+typedef struct rk_rewrite_hooks {
+	/* Called about 4 times a second and after every batch; may be NULL. */
+	void (*progress)(const rk_rewrite_progress *progress, void *ud);
+	void *ud;
+	/* Non-zero: stop taking new objects, finish the ones in flight, checkpoint, return RK_STOPPED. */
+	volatile sig_atomic_t *stop;
+} rk_rewrite_hooks;
+
+typedef struct rk_rewrite_result {
+	int64_t run_id;
+	rk_counts counts;
+	int64_t orphans; /* recorded for the run */
+	int stopped;     /* 1: stopped by the stop flag, 2: by the budget (abort) */
+} rk_rewrite_result;
+
+/* Runs (or resumes) a rewrite. Returns RK_OK when every object in scope ended rewritten, current,
+ * conflict or gone; RK_FAIL when some failed or an orphan was seen (the run is complete but the old key
+ * must not be pruned); RK_STOPPED when stopped by the flag or the budget (resumable); RK_BADINPUT for
+ * bad options, an unknown resource, or --resume with nothing to resume. */
+int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kube, const rk_rewrite_hooks *hooks,
+                   rk_rewrite_result *result, rk_err *err);
+
+/* ---- status from the state db (what `rekeyctl status` prints) ---- */
+typedef struct rk_rewrite_status {
+	rk_run run;
+	rk_counts counts;    /* every resource */
+	int64_t done, total; /* total -1 when unknown */
+	int64_t orphans;
+	int scopes, scopes_done;          /* (resource, namespace scope) pairs checkpointed, and finished */
+	char resource[RK_STORE_NAME_MAX]; /* most recently checkpointed */
+	char scope[RK_STORE_NAME_MAX];
+	char last_namespace[RK_STORE_NAME_MAX];
+	char last_name[RK_STORE_NAME_MAX];
+	char updated_at[RK_STORE_TIME_MAX];
+	double rate, eta_s; /* rate from the run's start to the last checkpoint; -1 when unknown */
+	char budget[RK_STORE_SHORT_MAX]; /* last budget decision ("" = none) */
+	int64_t budget_decisions;
+} rk_rewrite_status;
+
+/* The newest rewrite run of cluster (*found 0 when none), or run_id when > 0. */
+int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
+                          int *found, rk_err *err);
+
+#endif

@@ -1,0 +1,80 @@
+/* args.c: strict parsing of command-line numbers and durations, with one-line errors. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+
+static int bad(const char *cmd, const char *flag, const char *text, const char *why)
+{
+	fprintf(stderr, "rekeyctl %s: %s \"%s\": %s\n", cmd, flag, text ? text : "", why);
+	return -1;
+}
+
+int args_double(const char *cmd, const char *flag, const char *text, double min, double max, double *out)
+{
+	char *end = NULL;
+	if (!text || !*text)
+		return bad(cmd, flag, text, "a value is required");
+	errno = 0;
+	double v = strtod(text, &end);
+	if (errno || *end || !isfinite(v))
+		return bad(cmd, flag, text, "not a number");
+	if (v < min || v > max) {
+		char why[96];
+		snprintf(why, sizeof why, "must be within %g..%g", min, max);
+		return bad(cmd, flag, text, why);
+	}
+	*out = v;
+	return 0;
+}
+
+int args_int(const char *cmd, const char *flag, const char *text, int min, int max, int *out)
+{
+	char *end = NULL;
+	if (!text || !*text)
+		return bad(cmd, flag, text, "a value is required");
+	errno = 0;
+	long v = strtol(text, &end, 10);
+	if (errno || *end)
+		return bad(cmd, flag, text, "not an integer");
+	if (v < min || v > max) {
+		char why[96];
+		snprintf(why, sizeof why, "must be within %d..%d", min, max);
+		return bad(cmd, flag, text, why);
+	}
+	*out = (int)v;
+	return 0;
+}
+
+int args_duration_ms(const char *cmd, const char *flag, const char *text, long *out)
+{
+	char *end = NULL;
+	if (!text || !*text)
+		return bad(cmd, flag, text, "a value is required");
+	if (!strcmp(text, "0")) {
+		*out = 0;
+		return 0;
+	}
+	errno = 0;
+	double v = strtod(text, &end);
+	if (errno || end == text || !isfinite(v) || v < 0)
+		return bad(cmd, flag, text, "not a duration (e.g. 500ms, 30s, 2m)");
+	double scale;
+	if (!strcmp(end, "ms"))
+		scale = 1;
+	else if (!strcmp(end, "s"))
+		scale = 1000;
+	else if (!strcmp(end, "m"))
+		scale = 60000;
+	else if (!strcmp(end, "h"))
+		scale = 3600000;
+	else
+		return bad(cmd, flag, text, "needs a unit: ms, s, m or h");
+	if (v * scale > 7 * 24 * 3600000.0)
+		return bad(cmd, flag, text, "longer than a week");
+	*out = (long)(v * scale + 0.5);
+	return 0;
+}

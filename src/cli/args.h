@@ -1,0 +1,11 @@
+/* args.h: strict parsing of command-line values shared by the commands: numbers, ratios and durations
+ * ("500ms", "60s", "2m", "1h"). Each returns 0, or -1 after printing "rekeyctl CMD: FLAG: why" to stderr. */
+#ifndef REKEY_CLI_ARGS_H
+#define REKEY_CLI_ARGS_H
+
+int args_int(const char *cmd, const char *flag, const char *text, int min, int max, int *out);
+int args_double(const char *cmd, const char *flag, const char *text, double min, double max, double *out);
+/* A duration with a unit (ms, s, m, h) into milliseconds; a bare "0" is allowed. */
+int args_duration_ms(const char *cmd, const char *flag, const char *text, long *out);
+
+#endif

@@ -1,0 +1,162 @@
+/* output.c: progress bar and JSON progress lines of a rewrite, its final summary, and `status`. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "output.h"
+
+#define JSON_EVERY_S 2.0
+#define BAR_WIDTH 24
+
+void out_progress_init(out_progress *o, FILE *f)
+{
+	memset(o, 0, sizeof *o);
+	o->f = f;
+	o->tty = isatty(fileno(f));
+	o->last_s = -1e9;
+}
+
+static void fmt_eta(double s, char *buf, size_t cap)
+{
+	if (s < 0) {
+		snprintf(buf, cap, "--:--");
+		return;
+	}
+	long t = (long)(s + 0.5);
+	if (t >= 3600)
+		snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+	else
+		snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+void out_progress_line(const rk_rewrite_progress *p, char *buf, size_t cap)
+{
+	char bar[BAR_WIDTH + 1], eta[32], total[32];
+	int filled = 0;
+	double pct = -1;
+	if (p->total > 0) {
+		pct = 100.0 * (double)p->done / (double)p->total;
+		pct = pct > 100 ? 100 : pct;
+		filled = (int)(pct * BAR_WIDTH / 100.0);
+	}
+	for (int i = 0; i < BAR_WIDTH; i++)
+		bar[i] = i < filled ? '#' : '.';
+	bar[BAR_WIDTH] = 0;
+	fmt_eta(p->eta_s, eta, sizeof eta);
+	if (p->total >= 0)
+		snprintf(total, sizeof total, "%" PRId64, p->total);
+	else
+		snprintf(total, sizeof total, "?");
+	snprintf(buf, cap, "%s [%s] %5.1f%% %" PRId64 "/%s  %.0f/s  ETA %s  p99 %.0fms  budget %s%s",
+	         p->resource, bar, pct < 0 ? 0 : pct, p->done, total, p->rate, eta, p->p99_ms,
+	         rk_budget_state_name(p->budget),
+	         p->counts.failed || p->counts.orphan ? "  (failures/orphans!)" : "");
+}
+
+static json_t *counts_json(const rk_counts *c)
+{
+	return json_pack("{sIsIsIsIsIsI}", "rewritten", (json_int_t)c->rewritten, "current",
+	                 (json_int_t)c->current, "conflict", (json_int_t)c->conflict, "gone",
+	                 (json_int_t)c->gone, "orphan", (json_int_t)c->orphan, "failed",
+	                 (json_int_t)c->failed);
+}
+
+static void progress_json(out_progress *o, const rk_rewrite_progress *p)
+{
+	json_t *j =
+	    json_pack("{sssIsssssIsIsfsfsfsfsfsfsssfsbso}", "event", "rewrite.progress", "run",
+	              (json_int_t)p->run_id, "resource", p->resource, "scope", p->scope, "done",
+	              (json_int_t)p->done, "total", (json_int_t)p->total, "rate", p->rate, "qps_limit",
+	              p->qps_limit, "eta_s", p->eta_s, "p50_ms", p->p50_ms, "p99_ms", p->p99_ms,
+	              "error_ratio", p->error_ratio, "budget", rk_budget_state_name(p->budget), "elapsed_s",
+	              p->elapsed_s, "final", p->final, "counts", counts_json(&p->counts));
+	if (!j)
+		return;
+	char *line = json_dumps(j, JSON_COMPACT);
+	if (line)
+		fprintf(o->f, "%s\n", line);
+	free(line);
+	json_decref(j);
+	fflush(o->f);
+}
+
+void out_progress_cb(const rk_rewrite_progress *p, void *ud)
+{
+	out_progress *o = ud;
+	if (!o->tty) {
+		if (p->final || p->elapsed_s - o->last_s >= JSON_EVERY_S) {
+			o->last_s = p->elapsed_s;
+			progress_json(o, p);
+		}
+		return;
+	}
+	char line[512];
+	out_progress_line(p, line, sizeof line);
+	fprintf(o->f, "\r\033[K%s%s", line, p->final ? "\n" : "");
+	o->drawn = !p->final;
+	fflush(o->f);
+}
+
+void out_rewrite_result(const rk_rewrite_result *r, int rc, const char *message, int json)
+{
+	const char *state = rc == 0 ? "done" : rc == 3 ? "stopped" : "failed";
+	if (json) {
+		json_t *j = json_pack("{sIsssisIsoss}", "run", (json_int_t)r->run_id, "state", state,
+		                      "exit_code", rc, "orphans", (json_int_t)r->orphans, "counts",
+		                      counts_json(&r->counts), "message", message ? message : "");
+		char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+		if (s)
+			printf("%s\n", s);
+		free(s);
+		json_decref(j);
+		return;
+	}
+	const rk_counts *c = &r->counts;
+	printf("run %" PRId64 ": %s\n", r->run_id, state);
+	printf("  rewritten %" PRId64 "  current %" PRId64 "  conflict %" PRId64 "  gone %" PRId64
+	       "  orphan %" PRId64 "  failed %" PRId64 "\n",
+	       c->rewritten, c->current, c->conflict, c->gone, c->orphan, c->failed);
+	if (message && *message)
+		printf("  %s\n", message);
+}
+
+void out_rewrite_status(const rk_rewrite_status *st, int json)
+{
+	if (json) {
+		json_t *j = json_pack(
+		    "{sIsssssssssisIsIsIsisisssssssssfsfsssIso}", "run", (json_int_t)st->run.id, "cluster",
+		    st->run.cluster, "state", st->run.state, "started_at", st->run.started_at, "finished_at",
+		    st->run.finished_at, "exit_code", st->run.exit_code, "done", (json_int_t)st->done,
+		    "total", (json_int_t)st->total, "orphans", (json_int_t)st->orphans, "scopes", st->scopes,
+		    "scopes_done", st->scopes_done, "resource", st->resource, "scope", st->scope,
+		    "last_namespace", st->last_namespace, "last_name", st->last_name, "rate", st->rate,
+		    "eta_s", st->eta_s, "budget", st->budget, "budget_decisions",
+		    (json_int_t)st->budget_decisions, "counts", counts_json(&st->counts));
+		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		if (s)
+			printf("%s\n", s);
+		free(s);
+		json_decref(j);
+		return;
+	}
+	char eta[32], total[32];
+	fmt_eta(st->eta_s, eta, sizeof eta);
+	snprintf(total, sizeof total, st->total >= 0 ? "%" PRId64 : "?", st->total);
+	const rk_counts *c = &st->counts;
+	printf("cluster %s  rewrite run %" PRId64 "  %s  (started %s%s%s)\n", st->run.cluster, st->run.id,
+	       st->run.state, st->run.started_at, st->run.finished_at[0] ? ", finished " : "",
+	       st->run.finished_at);
+	printf("  progress  %" PRId64 "/%s objects  %.1f/s  ETA %s\n", st->done, total,
+	       st->rate < 0 ? 0 : st->rate, eta);
+	printf("  outcomes  rewritten %" PRId64 "  current %" PRId64 "  conflict %" PRId64 "  gone %" PRId64
+	       "  orphan %" PRId64 "  failed %" PRId64 "\n",
+	       c->rewritten, c->current, c->conflict, c->gone, c->orphan, c->failed);
+	printf("  position  %s scope \"%s\" after %s/%s (%d of %d scopes finished, checkpoint %s)\n",
+	       st->resource[0] ? st->resource : "-", st->scope, st->last_namespace, st->last_name,
+	       st->scopes_done, st->scopes, st->updated_at[0] ? st->updated_at : "none");
+	printf("  budget    %s (%" PRId64 " decisions)\n", st->budget[0] ? st->budget : "no decision",
+	       st->budget_decisions);
+}

@@ -1,0 +1,84 @@
+// kube_h2server.js: a small HTTPS server (Node's http2 module: h2 by ALPN, HTTP/1.1 fallback) used by
+// tests/e2e/41_kube_transport.sh to check the API client's transport: protocol negotiation, streams
+// multiplexed on one connection, authentication headers and client certificates, retry behaviour.
+// Kubernetes semantics are tested against the sandbox, not here.
+// usage: node kube_h2server.js DIR   (DIR holds tls.crt, tls.key, ca.crt, tokens; writes DIR/port)
+'use strict';
+const http2 = require('http2');
+const https = require('https');
+const fs = require('fs');
+const path = require('path');
+
+const dir = process.argv[2];
+const http1Only = process.argv.includes('--http1');
+const read = (f) => fs.readFileSync(path.join(dir, f));
+const tokens = () => read('tokens').toString().split('\n').filter((t) => t.length > 0);
+const counters = new Map();
+const connections = new Set();
+
+function status(res, code, reason, message, extra) {
+  const body = Object.assign({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message, code },
+    extra || {});
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function whoami(req) {
+  const auth = req.headers['authorization'] || '';
+  if (auth.startsWith('Bearer ')) {
+    const tok = auth.slice(7);
+    return tokens().includes(tok) ? 'token:' + tok : null;
+  }
+  const cert = req.socket.getPeerCertificate && req.socket.getPeerCertificate();
+  if (req.socket.authorized && cert && cert.subject) return 'cert:' + cert.subject.CN;
+  return null;
+}
+
+function handle(req, res) {
+  const url = new URL(req.url, 'https://x');
+  const proto = req.httpVersion === '2.0' ? 'h2' : 'http/1.1';
+  fs.appendFileSync(path.join(dir, 'requests.log'),
+    `${req.method} ${url.pathname} ${proto} ${req.headers['user-agent'] || ''}\n`);
+  const who = whoami(req);
+  if (!who) return status(res, 401, 'Unauthorized', 'Unauthorized');
+  const parts = url.pathname.split('/').filter((p) => p);
+  if (parts[0] === 'version') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify({ gitVersion: 'v1.32.0-test', proto, who, connections: connections.size }));
+  }
+  if (parts[0] === 'slow') { // /slow/MS: answers after MS milliseconds
+    return setTimeout(() => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{}'); },
+      Number(parts[1]));
+  }
+  if (parts[0] === 'flaky') { // /flaky/ID?fail=N&code=C&ra=S: the first N requests for ID fail
+    const n = (counters.get(parts[1]) || 0) + 1;
+    counters.set(parts[1], n);
+    const code = Number(url.searchParams.get('code') || 503);
+    if (n <= Number(url.searchParams.get('fail') || 0)) {
+      const ra = url.searchParams.get('ra');
+      if (ra) res.setHeader('retry-after', ra);
+      return status(res, code, code === 429 ? 'TooManyRequests' : 'ServiceUnavailable', `failure ${n}`,
+        ra ? { details: { retryAfterSeconds: Number(ra) } } : {});
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify({ attempts: n }));
+  }
+  if (parts[0] === 'code') { // /code/C: always C
+    const code = Number(parts[1]);
+    return status(res, code, 'Test', `always ${code}`);
+  }
+  return status(res, 404, 'NotFound', `${url.pathname} not found`);
+}
+
+const tlsOptions = {
+  key: read('tls.key'), cert: read('tls.crt'), ca: read('ca.crt'), requestCert: true, rejectUnauthorized: false,
+};
+// --http1: a server that offers only HTTP/1.1 in ALPN (the sandbox and many proxies do that)
+const server = http1Only ? https.createServer(tlsOptions, handle)
+  : http2.createSecureServer(Object.assign({ allowHTTP1: true }, tlsOptions), handle);
+server.on('secureConnection', (s) => { connections.add(s); s.on('close', () => connections.delete(s)); });
+server.listen(0, '127.0.0.1', () => {
+  fs.writeFileSync(path.join(dir, 'port.tmp'), String(server.address().port));
+  fs.renameSync(path.join(dir, 'port.tmp'), path.join(dir, 'port'));
+});
+process.on('SIGTERM', () => process.exit(0));
