@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "rekey/etcdscan.h"
+#include "rekey/fsutil.h"
 #include "rekey/log.h"
 #include "rekey/rewrite.h"
 #include "rekey/transport.h"
@@ -62,10 +63,11 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 	int found = 0;
 	int rc = unfinished_run(ctx, &run, &found, err);
 	if (rc == RK_OK && found)
-		return rk_err_set(err, RK_UNSAFE,
-				  "run %lld of cluster %s is unfinished (%s): continue it with `rekeyctl resume -f PLAN`, "
-				  "or end it with `rekeyctl rollback` / `rekeyctl abort`",
-				  (long long)run.id, ctx->plan->cluster, run.state);
+		return rk_err_set(
+		    err, RK_UNSAFE,
+		    "run %lld of cluster %s is unfinished (%s): continue it with `rekeyctl resume -f PLAN`, "
+		    "or end it with `rekeyctl rollback` / `rekeyctl abort`",
+		    (long long)run.id, ctx->plan->cluster, run.state);
 	rk_buf base = RK_BUF_INIT;
 	char plan_hash[72], new_key[256] = "";
 	if (rc == RK_OK)
@@ -81,8 +83,12 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 		if (rc == RK_OK)
 			rc = rot_scope_write_key(cfg, ctx->plan, old_key, sizeof old_key, err);
 		rk_encconfig_free(cfg);
-		rk_run_spec spec = {ctx->plan->cluster, "rotate", plan_hash, rk_provider_name(ctx->plan->provider),
-				    old_key, new_key};
+		rk_run_spec spec = {ctx->plan->cluster,
+		                    "rotate",
+		                    plan_hash,
+		                    rk_provider_name(ctx->plan->provider),
+		                    old_key,
+		                    new_key};
 		if (rc == RK_OK)
 			rc = rk_store_run_create(ctx->store, &spec, &ctx->run_id, err);
 	}
@@ -99,13 +105,14 @@ static int resume_run(rot_ctx *ctx, rk_err *err)
 	char plan_hash[72];
 	int rc = unfinished_run(ctx, &run, &found, err);
 	if (rc == RK_OK && !found)
-		return rk_err_set(err, RK_BADINPUT, "cluster %s has no unfinished rotation to resume", ctx->plan->cluster);
+		return rk_err_set(err, RK_BADINPUT, "cluster %s has no unfinished rotation to resume",
+		                  ctx->plan->cluster);
 	if (rc == RK_OK)
 		rc = plan_file_hash(ctx, plan_hash, err);
 	if (rc == RK_OK && strcmp(plan_hash, run.plan_hash) != 0)
 		return rk_err_set(err, RK_BADINPUT,
-				  "%s changed since run %lld started (%s, now %s): resume with the same plan",
-				  ctx->opts->plan_path, (long long)run.id, run.plan_hash, plan_hash);
+		                  "%s changed since run %lld started (%s, now %s): resume with the same plan",
+		                  ctx->opts->plan_path, (long long)run.id, run.plan_hash, plan_hash);
 	ctx->run_id = run.id;
 	if (rc == RK_OK)
 		rc = rk_store_run_set_state(ctx->store, ctx->run_id, "running", -1, err);
@@ -137,6 +144,25 @@ static int prepare_configs(rot_ctx *ctx, rk_err *err)
 	return rc;
 }
 
+/* The key stage: generate and back up the new key (first time), derive the configs (every time). */
+static int stage_key(rot_ctx *ctx, rk_err *err)
+{
+	int done = 0;
+	int rc = rot_stage_is_done(ctx, "stage-key", NULL, &done, err);
+	if (rc == RK_OK && !done) {
+		rc = rk_store_stage_intent(ctx->store, ctx->run_id, "stage-key", NULL, NULL, err);
+		rot_crash_point(ctx, "stage-key", NULL, "intent");
+	}
+	if (rc == RK_OK)
+		rc = prepare_configs(ctx, err);
+	if (rc == RK_OK && !done) {
+		rot_crash_point(ctx, "stage-key", NULL, "derived");
+		rc = rk_store_stage_done(ctx->store, ctx->run_id, "stage-key", NULL, ctx->cfgs.new_key, err);
+		rot_crash_point(ctx, "stage-key", NULL, "done");
+	}
+	return rc;
+}
+
 static void print_progress(const rk_rewrite_progress *p, void *ud)
 {
 	rot_ctx *ctx = ud;
@@ -148,13 +174,15 @@ static void print_progress(const rk_rewrite_progress *p, void *ud)
 		double frac = p->total > 0 ? (double)p->done / (double)p->total : 0;
 		int filled = (int)(frac * 30);
 		fprintf(stderr, "\rrewrite [%.*s%*s] %lld/%lld %.0f/s ETA %.0fs budget %s   ", filled,
-			"##############################", 30 - filled, "", (long long)p->done, (long long)p->total, p->rate,
-			p->eta_s < 0 ? 0 : p->eta_s, rk_budget_state_name(p->budget));
+		        "##############################", 30 - filled, "", (long long)p->done,
+		        (long long)p->total, p->rate, p->eta_s < 0 ? 0 : p->eta_s,
+		        rk_budget_state_name(p->budget));
 		if (p->final)
 			fputc('\n', stderr);
 	} else {
-		rk_info("rewrite.progress", "%lld/%lld objects, %.0f/s, p99 %.1f ms, budget %s", (long long)p->done,
-			(long long)p->total, p->rate, p->p99_ms, rk_budget_state_name(p->budget));
+		rk_info("rewrite.progress", "%lld/%lld objects, %.0f/s, p99 %.1f ms, budget %s",
+		        (long long)p->done, (long long)p->total, p->rate, p->p99_ms,
+		        rk_budget_state_name(p->budget));
 	}
 }
 
@@ -182,33 +210,40 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 	rk_rewrite_result result;
 	int rc = rk_rewrite_run(&o, ctx->store, ctx->kube, &hooks, &result, err);
 	if (rc == RK_FAIL)
-		return rk_err_set(err, RK_UNSAFE,
-				  "rewrite finished with %lld failed objects and %lld orphans: the old key stays; see "
-				  "`rekeyctl status` and fix them, then `rekeyctl resume`",
-				  (long long)result.counts.failed, (long long)result.orphans);
+		return rk_err_set(
+		    err, RK_UNSAFE,
+		    "rewrite finished with %lld failed objects and %lld orphans: the old key stays; see "
+		    "`rekeyctl status` and fix them, then `rekeyctl resume`",
+		    (long long)result.counts.failed, (long long)result.orphans);
 	return rc;
 }
 
 static int verify_etcd(rot_ctx *ctx, rk_err *err)
 {
-	rk_scan_opts so = {.etcd_url = ctx->plan->etcd.url, .cacert = ctx->plan->etcd.cacert,
-			   .cert = ctx->plan->etcd.cert, .key = ctx->plan->etcd.key,
-			   .resources = (const char *const *)ctx->plan->resources,
-			   .nresources = ctx->plan->nresources, .expect = ctx->cfgs.new_key, .list_limit = 5};
+	rk_scan_opts so = {.etcd_url = ctx->plan->etcd.url,
+	                   .cacert = ctx->plan->etcd.cacert,
+	                   .cert = ctx->plan->etcd.cert,
+	                   .key = ctx->plan->etcd.key,
+	                   .resources = (const char *const *)ctx->plan->resources,
+	                   .nresources = ctx->plan->nresources,
+	                   .expect = ctx->cfgs.new_key,
+	                   .list_limit = 5};
 	rk_scan_report *report = NULL;
 	int rc = rk_etcdscan_run(&so, &report, err);
 	if (rc == RK_OK && rk_scan_verdict(report) != RK_OK) {
 		rk_buf names = RK_BUF_INIT;
 		for (size_t i = 0; i < report->nitems; i++)
-			rk_buf_printf(&names, "%s%s (%s)", i ? ", " : "", report->items[i].etcd_key, report->items[i].reason);
-		rc = rk_err_set(err, RK_UNSAFE, "verify: %llu stored values are not under %s: %s%s; pruning refused",
-				(unsigned long long)report->unexpected, ctx->cfgs.new_key, rk_buf_cstr(&names),
-				report->truncated ? ", ..." : "");
+			rk_buf_printf(&names, "%s%s (%s)", i ? ", " : "", report->items[i].etcd_key,
+			              report->items[i].reason);
+		rc = rk_err_set(err, RK_UNSAFE,
+		                "verify: %llu stored values are not under %s: %s%s; pruning refused",
+		                (unsigned long long)report->unexpected, ctx->cfgs.new_key,
+		                rk_buf_cstr(&names), report->truncated ? ", ..." : "");
 		rk_buf_free(&names);
 	}
 	if (rc == RK_OK)
 		rk_info("verify.etcd", "%llu stored values, all under %s", (unsigned long long)report->total,
-			ctx->cfgs.new_key);
+		        ctx->cfgs.new_key);
 	rk_scan_report_free(report);
 	return rc;
 }
@@ -218,9 +253,10 @@ static int stage_verify(rot_ctx *ctx, rk_err *err)
 	int64_t orphans = 0;
 	int rc = rk_store_orphan_count(ctx->store, ctx->run_id, &orphans, err);
 	if (rc == RK_OK && orphans > 0)
-		return rk_err_set(err, RK_UNSAFE, "verify: %lld orphaned objects are still under the old key: pruning "
-						  "refused (see `rekeyctl status`)",
-				  (long long)orphans);
+		return rk_err_set(err, RK_UNSAFE,
+		                  "verify: %lld orphaned objects are still under the old key: pruning "
+		                  "refused (see `rekeyctl status`)",
+		                  (long long)orphans);
 	if (rc == RK_OK && ctx->plan->etcd.url)
 		rc = verify_etcd(ctx, err);
 	return rc;
@@ -238,8 +274,10 @@ static int walk_stages(rot_ctx *ctx, rk_err *err)
 	int rc = rk_transport_new(ctx->plan, &t, err);
 	if (rc == RK_OK)
 		rc = rot_rollout(ctx, t, "read", ROT_CFG_READ, 0, err);
-	if (rc == RK_OK)
+	if (rc == RK_OK) {
 		rk_info("rotation.read-everywhere", "every apiserver reads %s", ctx->cfgs.new_key);
+		rot_key_event(ctx, ctx->cfgs.new_key, "read-everywhere");
+	}
 	if (rc == RK_OK)
 		rc = rot_node_step(ctx, t, "promote", canary, ROT_CFG_WRITE, err);
 	if (rc == RK_OK)
@@ -274,7 +312,7 @@ static int finish_run(rot_ctx *ctx, int rc, const char *action, rk_err *err)
 	if (ctx->run_id > 0) {
 		rk_store_run_set_state(ctx->store, ctx->run_id, state_for(rc), rc, &ignored);
 		rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, action, state_for(rc),
-				   rc == RK_OK ? NULL : err->msg, &ignored);
+		                   rc == RK_OK ? NULL : err->msg, &ignored);
 	}
 	return rc;
 }
@@ -288,10 +326,16 @@ int rk_rotation_run(const rk_rotation_opts *opts, int resume, rk_err *err)
 	int locked = rc == RK_OK;
 	if (rc == RK_OK)
 		rc = resume ? resume_run(&ctx, err) : start_run(&ctx, err);
-	if (rc == RK_OK && opts->ignore_window)
-		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "ignore-window", "used", NULL, err);
 	if (rc == RK_OK)
-		rc = rot_cluster_step(&ctx, "preflight", NULL, err) == RK_OK ? prepare_configs(&ctx, err) : err->code;
+		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, resume ? "resume" : "rotate",
+		                   "started", opts->plan_path, err);
+	if (rc == RK_OK && opts->ignore_window)
+		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "ignore-window", "used", NULL,
+		                   err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(&ctx, "preflight", NULL, err);
+	if (rc == RK_OK)
+		rc = stage_key(&ctx, err);
 	if (rc == RK_OK)
 		rc = walk_stages(&ctx, err);
 	if (rc == RK_OK && (rc = rot_cluster_step(&ctx, "done", NULL, err)) == RK_OK)
@@ -340,7 +384,8 @@ static int open_unfinished(rot_ctx *ctx, const rk_rotation_opts *opts, rk_err *e
 	if (rc == RK_OK)
 		rc = unfinished_run(ctx, &run, &found, err);
 	if (rc == RK_OK && !found)
-		rc = rk_err_set(err, RK_BADINPUT, "cluster %s has no unfinished rotation", ctx->plan->cluster);
+		rc =
+		    rk_err_set(err, RK_BADINPUT, "cluster %s has no unfinished rotation", ctx->plan->cluster);
 	if (rc == RK_OK)
 		ctx->run_id = run.id;
 	return rc;
@@ -355,7 +400,7 @@ int rk_rotation_abort(const rk_rotation_opts *opts, rk_err *err)
 	if (rc == RK_OK) {
 		rk_store_run_set_state(ctx.store, ctx.run_id, "aborted", RK_STOPPED, err);
 		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "abort", "done",
-				   "configs left as they were; every stage boundary is a safe state", err);
+		                   "configs left as they were; every stage boundary is a safe state", err);
 		rot_lock_release(&ctx);
 		rk_info("rotation.aborted", "run %lld aborted; configs unchanged", (long long)ctx.run_id);
 	}
@@ -368,7 +413,8 @@ static int stage_started(rot_ctx *ctx, const char *stage, int *started, rk_err *
 	*started = 0;
 	for (size_t i = 0; i < ctx->plan->nnodes; i++) {
 		rk_stage_status status = RK_STAGE_NONE;
-		int rc = rk_store_stage_status(ctx->store, ctx->run_id, stage, ctx->plan->nodes[i].name, &status, err);
+		int rc = rk_store_stage_status(ctx->store, ctx->run_id, stage, ctx->plan->nodes[i].name,
+		                               &status, err);
 		if (rc != RK_OK)
 			return rc;
 		*started |= status != RK_STAGE_NONE;
@@ -387,9 +433,10 @@ int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err)
 	if (rc == RK_OK)
 		rc = stage_started(&ctx, "prune", &pruning, err);
 	if (rc == RK_OK && pruning)
-		rc = rk_err_set(err, RK_UNSAFE, "rollback refused: pruning of the old key has started (run %lld); "
-						"finish it with `rekeyctl resume`",
-				(long long)ctx.run_id);
+		rc = rk_err_set(err, RK_UNSAFE,
+		                "rollback refused: pruning of the old key has started (run %lld); "
+		                "finish it with `rekeyctl resume`",
+		                (long long)ctx.run_id);
 	if (rc == RK_OK)
 		rc = stage_started(&ctx, "promote", &promoted, err);
 	if (rc == RK_OK)
@@ -405,11 +452,12 @@ int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err)
 	if (rc == RK_OK) {
 		rk_store_run_set_state(ctx.store, ctx.run_id, "aborted", RK_OK, err);
 		rk_info("rotation.rolled-back", "run %lld rolled back: %s", (long long)ctx.run_id,
-			promoted ? "old key writes again, new key kept as read key" : "new key removed everywhere");
+		        promoted ? "old key writes again, new key kept as read key"
+		                 : "new key removed everywhere");
 	}
 	if (ctx.store && ctx.run_id > 0)
-		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "rollback", rc == RK_OK ? "done" : "failed",
-				   rc == RK_OK ? NULL : err->msg, err);
+		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "rollback",
+		                   rc == RK_OK ? "done" : "failed", rc == RK_OK ? NULL : err->msg, err);
 	if (locked)
 		rot_lock_release(&ctx);
 	rot_ctx_close(&ctx);

@@ -17,15 +17,17 @@ int rot_scope_write_key(const rk_encconfig *cfg, const rk_plan *plan, char *out,
 		free(resource);
 		free(group);
 		if (!rule)
-			return rk_err_set(err, RK_BADINPUT,
-					  "%s: no rule covers resource \"%s\": add one (identity first) before rotating",
-					  cfg->path, plan->resources[i]);
+			return rk_err_set(
+			    err, RK_BADINPUT,
+			    "%s: no rule covers resource \"%s\": add one (identity first) before rotating",
+			    cfg->path, plan->resources[i]);
 		const char *key = rk_rule_write_key(rule);
 		if (out[0] && strcmp(out, key) != 0)
-			return rk_err_set(err, RK_BADINPUT,
-					  "%s: resources in scope are written with different keys (%s, %s): rotate them "
-					  "in separate plans",
-					  cfg->path, out, key);
+			return rk_err_set(
+			    err, RK_BADINPUT,
+			    "%s: resources in scope are written with different keys (%s, %s): rotate them "
+			    "in separate plans",
+			    cfg->path, out, key);
 		snprintf(out, cap, "%s", key);
 	}
 	return RK_OK;
@@ -35,20 +37,20 @@ typedef int (*edit_fn)(rk_encconfig *cfg, const rk_plan *plan, const void *arg, 
 
 static int edit_add_key(rk_encconfig *cfg, const rk_plan *plan, const void *arg, rk_err *err)
 {
-	return rk_encconfig_add_key(cfg, (const char *const *)plan->resources, plan->nresources, plan->provider,
-				    (const rk_key *)arg, err);
+	return rk_encconfig_add_key(cfg, (const char *const *)plan->resources, plan->nresources,
+	                            plan->provider, (const rk_key *)arg, err);
 }
 
 static int edit_promote(rk_encconfig *cfg, const rk_plan *plan, const void *arg, rk_err *err)
 {
-	return rk_encconfig_promote(cfg, (const char *const *)plan->resources, plan->nresources, (const char *)arg,
-				    err);
+	return rk_encconfig_promote(cfg, (const char *const *)plan->resources, plan->nresources,
+	                            (const char *)arg, err);
 }
 
 static int edit_prune(rk_encconfig *cfg, const rk_plan *plan, const void *arg, rk_err *err)
 {
-	return rk_encconfig_prune(cfg, (const char *const *)plan->resources, plan->nresources, (const char *)arg,
-				  err);
+	return rk_encconfig_prune(cfg, (const char *const *)plan->resources, plan->nresources,
+	                          (const char *)arg, err);
 }
 
 static int edit_identity_first(rk_encconfig *cfg, const rk_plan *plan, const void *arg, rk_err *err)
@@ -60,8 +62,8 @@ static int edit_identity_first(rk_encconfig *cfg, const rk_plan *plan, const voi
 static int edit_only_identity(rk_encconfig *cfg, const rk_plan *plan, const void *arg, rk_err *err)
 {
 	(void)arg;
-	return rk_encconfig_prune_all_but_identity(cfg, (const char *const *)plan->resources, plan->nresources,
-						   err);
+	return rk_encconfig_prune_all_but_identity(cfg, (const char *const *)plan->resources,
+	                                           plan->nresources, err);
 }
 
 struct edit_step {
@@ -71,7 +73,7 @@ struct edit_step {
 
 /* Loads `from`, applies the steps in order, emits canonical YAML into out. */
 static int apply_edits(const rk_buf *from, const struct edit_step *steps, size_t nsteps, const rk_plan *plan,
-		       rk_buf *out, rk_err *err)
+                       rk_buf *out, rk_err *err)
 {
 	rk_encconfig *cfg = NULL;
 	int rc = rk_encconfig_load_buf((const char *)from->data, from->len, "staged config", &cfg, err);
@@ -98,9 +100,11 @@ static int derive_rotation(rot_configs *c, const rk_plan *plan, const rk_key *ne
 	struct edit_step prune_steps[] = {{edit_prune, c->old_key}};
 	int rc = apply_edits(&c->bytes[ROT_CFG_BASE], read_steps, 1, plan, &c->bytes[ROT_CFG_READ], err);
 	if (rc == RK_OK)
-		rc = apply_edits(&c->bytes[ROT_CFG_READ], write_steps, 1, plan, &c->bytes[ROT_CFG_WRITE], err);
+		rc =
+		    apply_edits(&c->bytes[ROT_CFG_READ], write_steps, 1, plan, &c->bytes[ROT_CFG_WRITE], err);
 	if (rc == RK_OK)
-		rc = apply_edits(&c->bytes[ROT_CFG_WRITE], prune_steps, 1, plan, &c->bytes[ROT_CFG_PRUNED], err);
+		rc = apply_edits(&c->bytes[ROT_CFG_WRITE], prune_steps, 1, plan, &c->bytes[ROT_CFG_PRUNED],
+		                 err);
 	return rc;
 }
 
@@ -111,9 +115,11 @@ static int derive_decrypt(rot_configs *c, const rk_plan *plan, rk_err *err)
 	struct edit_step prune_steps[] = {{edit_only_identity, NULL}};
 	int rc = apply_edits(&c->bytes[ROT_CFG_BASE], read_steps, 2, plan, &c->bytes[ROT_CFG_READ], err);
 	if (rc == RK_OK)
-		rc = apply_edits(&c->bytes[ROT_CFG_READ], write_steps, 1, plan, &c->bytes[ROT_CFG_WRITE], err);
+		rc =
+		    apply_edits(&c->bytes[ROT_CFG_READ], write_steps, 1, plan, &c->bytes[ROT_CFG_WRITE], err);
 	if (rc == RK_OK)
-		rc = apply_edits(&c->bytes[ROT_CFG_WRITE], prune_steps, 1, plan, &c->bytes[ROT_CFG_PRUNED], err);
+		rc = apply_edits(&c->bytes[ROT_CFG_WRITE], prune_steps, 1, plan, &c->bytes[ROT_CFG_PRUNED],
+		                 err);
 	return rc;
 }
 
@@ -132,7 +138,7 @@ static int load_base(rot_configs *c, const char *base, size_t len, const rk_plan
 }
 
 int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const rk_key *new_key,
-		       rot_configs *out, rk_err *err)
+                       rot_configs *out, rk_err *err)
 {
 	memset(out, 0, sizeof *out);
 	int rc = load_base(out, base, len, plan, err);
@@ -140,8 +146,9 @@ int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const 
 		return rc;
 	snprintf(out->new_key, sizeof out->new_key, "%s", new_key ? new_key->name : "identity");
 	if (!strcmp(out->old_key, out->new_key))
-		return rk_err_set(err, RK_BADINPUT, "the resources in scope are already written with %s: nothing to do",
-				  out->new_key);
+		return rk_err_set(err, RK_BADINPUT,
+		                  "the resources in scope are already written with %s: nothing to do",
+		                  out->new_key);
 	rc = new_key ? derive_rotation(out, plan, new_key, err) : derive_decrypt(out, plan, err);
 	for (int i = 0; rc == RK_OK && i < ROT_CFG_COUNT; i++)
 		rk_config_hash(out->bytes[i].data, out->bytes[i].len, out->hash[i]);

@@ -61,9 +61,8 @@ static int mirror_pod_hash(rot_ctx *ctx, const rk_plan_node *node, char *out, si
 		rk_err_clear(err);
 		return RK_OK; /* no mirror pod: unknown */
 	}
-	const char *hash = json_string_value(
-		json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"),
-				RK_MANIFEST_HASH_ANNOTATION));
+	const char *hash = json_string_value(json_object_get(
+	    json_object_get(json_object_get(pod, "metadata"), "annotations"), RK_MANIFEST_HASH_ANNOTATION));
 	json_t *conditions = json_object_get(json_object_get(pod, "status"), "conditions");
 	int ready = 0;
 	size_t i;
@@ -88,8 +87,8 @@ int rot_node_config_hash(rot_ctx *ctx, const rk_plan_node *node, char *out, size
 	if (rc == RK_OK) {
 		struct hash_search search = {out, cap};
 		rk_err parse_err;
-		rk_prom_parse(node->apiserver, (const char *)metrics.data, metrics.len, take_config_hash, NULL, &search,
-			      &parse_err);
+		rk_prom_parse(node->apiserver, (const char *)metrics.data, metrics.len, take_config_hash,
+		              NULL, &search, &parse_err);
 	}
 	rk_buf_free(&metrics);
 	if (rc != RK_OK)
@@ -118,13 +117,15 @@ static int wait_ready_with_config(rot_ctx *ctx, const rk_plan_node *node, const 
 			rk_buf_free(&text);
 			return RK_OK;
 		} else
-			snprintf(last_problem, sizeof last_problem, "runs config %s", seen[0] ? seen : "(unknown)");
+			snprintf(last_problem, sizeof last_problem, "runs config %s",
+			         seen[0] ? seen : "(unknown)");
 		rk_buf_free(&text);
 		if (now_s() > deadline || (ctx->opts->stop && *ctx->opts->stop))
-			return rk_err_set(err, RK_STOPPED,
-					  "gate: apiserver on node %s did not come back ready with config %s within %lds "
-					  "(last: %s); no further node was touched",
-					  node->name, hash, ctx->plan->ready_timeout_ms / 1000, last_problem);
+			return rk_err_set(
+			    err, RK_STOPPED,
+			    "gate: apiserver on node %s did not come back ready with config %s within %lds "
+			    "(last: %s); no further node was touched",
+			    node->name, hash, ctx->plan->ready_timeout_ms / 1000, last_problem);
 		sleep_ms(250);
 	}
 }
@@ -145,8 +146,10 @@ static int soak(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
 	size_t n = 0, errors = 0;
 	double end = now_s() + (double)budget->soak_ms / 1000.0;
 	while (now_s() < end && n < sizeof latencies / sizeof latencies[0]) {
-		rk_kube_req req = {.method = "GET", .endpoint = node->apiserver, .no_retry = 1,
-				   .path = "/api/v1/namespaces/kube-system/secrets?limit=1"};
+		rk_kube_req req = {.method = "GET",
+		                   .endpoint = node->apiserver,
+		                   .no_retry = 1,
+		                   .path = "/api/v1/namespaces/kube-system/secrets?limit=1"};
 		rk_kube_resp resp;
 		rk_kube_request(ctx->kube, &req, &resp);
 		latencies[n++] = resp.latency_s * 1000.0;
@@ -159,10 +162,11 @@ static int soak(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
 	double ratio = n ? (double)errors / (double)n : 0;
 	rk_info("gate.soak", "node %s: %zu probes, p99 %.1f ms, error ratio %.3f", node->name, n, p99, ratio);
 	if (p99 > (double)budget->write_p99_ms || ratio > budget->error_ratio)
-		return rk_err_set(err, RK_STOPPED,
-				  "gate: node %s broke the budget while soaking: p99 %.1f ms (budget %ld ms), error ratio "
-				  "%.3f (budget %.3f); no further node was touched",
-				  node->name, p99, budget->write_p99_ms, ratio, budget->error_ratio);
+		return rk_err_set(
+		    err, RK_STOPPED,
+		    "gate: node %s broke the budget while soaking: p99 %.1f ms (budget %ld ms), error ratio "
+		    "%.3f (budget %.3f); no further node was touched",
+		    node->name, p99, budget->write_p99_ms, ratio, budget->error_ratio);
 	return RK_OK;
 }
 
@@ -180,9 +184,10 @@ int rot_gate_node(rot_ctx *ctx, const rk_plan_node *node, const char *hash, rk_e
 
 static json_t *probe_secret(const char *name, const char *value_b64)
 {
-	return json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Secret", "metadata",
-			 "name", name, "namespace", "kube-system", "labels", "app.kubernetes.io/managed-by", "rekeyctl",
-			 "type", "Opaque", "data", "probe", value_b64);
+	return json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Secret",
+	                 "metadata", "name", name, "namespace", "kube-system", "labels",
+	                 "app.kubernetes.io/managed-by", "rekeyctl", "type", "Opaque", "data", "probe",
+	                 value_b64);
 }
 
 static int read_back(rot_ctx *ctx, const rk_plan_node *node, const char *path, const char *want, rk_err *err)
@@ -192,12 +197,14 @@ static int read_back(rot_ctx *ctx, const rk_plan_node *node, const char *path, c
 	int rc = rk_kube_call_json(ctx->kube, "GET", node->apiserver, path, NULL, &got, &status, err);
 	const char *value = json_string_value(json_object_get(json_object_get(got, "data"), "probe"));
 	if (rc == RK_OK && (!value || strcmp(value, want) != 0))
-		rc = rk_err_set(err, RK_STOPPED, "probe: apiserver on node %s returned different data", node->name);
+		rc = rk_err_set(err, RK_STOPPED, "probe: apiserver on node %s returned different data",
+		                node->name);
 	else if (rc != RK_OK)
-		rc = rk_err_set(err, RK_STOPPED,
-				"probe: apiserver on node %s cannot read a secret written through the canary (HTTP %ld): "
-				"it does not decrypt the new key",
-				node->name, status);
+		rc = rk_err_set(
+		    err, RK_STOPPED,
+		    "probe: apiserver on node %s cannot read a secret written through the canary (HTTP %ld): "
+		    "it does not decrypt the new key",
+		    node->name, status);
 	json_decref(got);
 	return rc;
 }
@@ -207,23 +214,26 @@ int rot_probe_cross_read(rot_ctx *ctx, const rk_plan_node *canary, rk_err *err)
 	unsigned char nonce[8];
 	RAND_bytes(nonce, sizeof nonce);
 	char name[64], value[32], path[256];
-	snprintf(name, sizeof name, "rekeyctl-probe-%02x%02x%02x%02x", nonce[0], nonce[1], nonce[2], nonce[3]);
-	snprintf(value, sizeof value, "%02x%02x%02x%02x", nonce[4], nonce[5], nonce[6], nonce[7]); /* hex is base64 */
+	snprintf(name, sizeof name, "rekeyctl-probe-%02x%02x%02x%02x", nonce[0], nonce[1], nonce[2],
+	         nonce[3]);
+	snprintf(value, sizeof value, "%02x%02x%02x%02x", nonce[4], nonce[5], nonce[6],
+	         nonce[7]); /* hex is base64 */
 	snprintf(path, sizeof path, "/api/v1/namespaces/kube-system/secrets/%s", name);
 	json_t *secret = probe_secret(name, value);
-	int rc = rk_kube_call_json(ctx->kube, "POST", canary->apiserver, "/api/v1/namespaces/kube-system/secrets",
-				   secret, NULL, NULL, err);
+	int rc = rk_kube_call_json(ctx->kube, "POST", canary->apiserver,
+	                           "/api/v1/namespaces/kube-system/secrets", secret, NULL, NULL, err);
 	json_decref(secret);
 	if (rc != RK_OK)
-		return rk_err_set(err, RK_STOPPED, "probe: cannot write through the canary %s: %s", canary->name,
-				  err->msg);
+		return rk_err_set(err, RK_STOPPED, "probe: cannot write through the canary %s: %s",
+		                  canary->name, err->msg);
 	for (size_t i = 0; rc == RK_OK && i < ctx->plan->nnodes; i++)
 		if (&ctx->plan->nodes[i] != canary)
 			rc = read_back(ctx, &ctx->plan->nodes[i], path, value, err);
 	rk_err cleanup;
 	rk_kube_call_json(ctx->kube, "DELETE", canary->apiserver, path, NULL, NULL, NULL, &cleanup);
 	if (rc == RK_OK)
-		rk_info("probe.passed", "a secret written through %s was read back through every other apiserver",
-			canary->name);
+		rk_info("probe.passed",
+		        "a secret written through %s was read back through every other apiserver",
+		        canary->name);
 	return rc;
 }

@@ -25,7 +25,7 @@ typedef struct rot_configs {
 int rot_scope_write_key(const rk_encconfig *cfg, const rk_plan *plan, char *out, size_t cap, rk_err *err);
 /* Derives read/write/pruned configs. new_key NULL = decrypt (identity becomes the write provider). */
 int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const rk_key *new_key,
-		       rot_configs *out, rk_err *err);
+                       rot_configs *out, rk_err *err);
 void rot_configs_free(rot_configs *c);
 
 /* The running rotation. */

@@ -42,7 +42,8 @@ static double lease_age_s(json_t *lease)
 static int holder_is_dead_here(const char *holder, const char *ours)
 {
 	const char *slash = strrchr(holder, '/'), *our_slash = strrchr(ours, '/');
-	if (!slash || !our_slash || slash - holder != our_slash - ours || strncmp(holder, ours, (size_t)(slash - holder)))
+	if (!slash || !our_slash || slash - holder != our_slash - ours ||
+	    strncmp(holder, ours, (size_t)(slash - holder)))
 		return 0;
 	long pid = strtol(slash + 1, NULL, 10);
 	return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
@@ -55,7 +56,8 @@ static int take_over(rot_ctx *ctx, json_t *lease, const char *why, rk_err *err)
 	int rc = rk_kube_lease_renew(ctx->kube, lease, ctx->holder, &renewed, &status, err);
 	json_decref(renewed);
 	if (rc != RK_OK)
-		return rk_err_set(err, RK_UNSAFE, "cluster lock: could not take over the lease (%s): HTTP %ld", why, status);
+		return rk_err_set(err, RK_UNSAFE,
+		                  "cluster lock: could not take over the lease (%s): HTTP %ld", why, status);
 	rk_warn("lock.taken-over", "cluster lock taken over: %s", why);
 	return RK_OK;
 }
@@ -69,8 +71,8 @@ static int claim(rot_ctx *ctx, rk_err *err)
 	if (!lease) {
 		long status = 0;
 		json_t *created = NULL;
-		rc = rk_kube_lease_create(ctx->kube, "kube-system", ROT_LOCK_LEASE, ctx->holder, ROT_LOCK_SECONDS,
-					  &created, &status, err);
+		rc = rk_kube_lease_create(ctx->kube, "kube-system", ROT_LOCK_LEASE, ctx->holder,
+		                          ROT_LOCK_SECONDS, &created, &status, err);
 		json_decref(created);
 		return rc == RK_OK || status != 409 ? rc : claim(ctx, err);
 	}
@@ -85,10 +87,11 @@ static int claim(rot_ctx *ctx, rk_err *err)
 	else if (holder_is_dead_here(holder, ctx->holder))
 		rc = take_over(ctx, lease, "its holder process on this host is gone", err);
 	else
-		rc = rk_err_set(err, RK_UNSAFE,
-				"cluster lock is held by %s (renewed %.0fs ago, expires in %.0fs): another rotation is "
-				"running",
-				holder, age, (double)duration - age);
+		rc = rk_err_set(
+		    err, RK_UNSAFE,
+		    "cluster lock is held by %s (renewed %.0fs ago, expires in %.0fs): another rotation is "
+		    "running",
+		    holder, age, (double)duration - age);
 	json_decref(lease);
 	return rc;
 }
@@ -100,9 +103,10 @@ static int renew_once(rk_kube *kube, const char *holder)
 	long status = 0;
 	if (rk_kube_lease_get(kube, "kube-system", ROT_LOCK_LEASE, &lease, &err) != RK_OK || !lease)
 		return -1;
-	const char *current = json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
+	const char *current =
+	    json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
 	int ok = current && !strcmp(current, holder) &&
-		 rk_kube_lease_renew(kube, lease, holder, &renewed, &status, &err) == RK_OK;
+	         rk_kube_lease_renew(kube, lease, holder, &renewed, &status, &err) == RK_OK;
 	json_decref(lease);
 	json_decref(renewed);
 	return ok ? 0 : -1;
@@ -130,7 +134,9 @@ static void *renew_loop(void *arg)
 		failures = renew_once(kube, ctx->holder) == 0 ? 0 : failures + 1;
 		if (failures >= 3) {
 			ctx->lease_lost = 1;
-			rk_error("lock.lost", "cluster lock could not be renewed 3 times: stopping at the next safe point");
+			rk_error(
+			    "lock.lost",
+			    "cluster lock could not be renewed 3 times: stopping at the next safe point");
 		}
 		pthread_mutex_lock(&ctx->lease_mu);
 	}
@@ -173,10 +179,12 @@ void rot_lock_release(rot_ctx *ctx)
 	rk_err err;
 	if (rk_kube_lease_get(ctx->kube, "kube-system", ROT_LOCK_LEASE, &lease, &err) == RK_OK && lease) {
 		const char *holder =
-			json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
+		    json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
 		if (holder && !strcmp(holder, ctx->holder))
-			rk_kube_delete(ctx->kube, "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/" ROT_LOCK_LEASE,
-				       NULL, &err);
+			rk_kube_delete(
+			    ctx->kube,
+			    "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/" ROT_LOCK_LEASE,
+			    NULL, &err);
 	}
 	json_decref(lease);
 }

@@ -27,8 +27,8 @@ int rot_ctx_open(rot_ctx *ctx, const rk_rotation_opts *opts, rk_err *err)
 	if (rc != RK_OK)
 		return rc;
 	rk_kubeconfig_opts kopts = {.kubeconfig = ctx->plan->kubeconfig,
-				    .context = ctx->plan->context,
-				    .insecure_skip_tls_verify = opts->insecure_skip_tls_verify};
+	                            .context = ctx->plan->context,
+	                            .insecure_skip_tls_verify = opts->insecure_skip_tls_verify};
 	rc = rk_kubeconfig_load(&kopts, &ctx->kcfg, err);
 	if (rc == RK_OK)
 		rc = rk_kube_new(ctx->kcfg, NULL, &ctx->kube, err);
@@ -77,7 +77,7 @@ int rot_load_base(rot_ctx *ctx, char **data, size_t *len, rk_err *err)
 
 /* Generates the key (name fixed by the run) and writes its 0600 backup, or reads an existing backup. */
 static int generate_and_back_up(rot_ctx *ctx, const char *base, size_t base_len, const char *name,
-				const char *path, rk_key *key, rk_err *err)
+                                const char *path, rk_key *key, rk_err *err)
 {
 	rk_encconfig *cfg = NULL;
 	int rc = rk_encconfig_load_buf(base, base_len, "base config", &cfg, err);
@@ -101,8 +101,8 @@ static void record_key_event(rot_ctx *ctx, const rk_key *key, const char *event,
 	char fp[17];
 	rk_err err;
 	if (rk_key_fingerprint(key, fp) == 0)
-		rk_store_key_event_add(ctx->store, ctx->plan->cluster, key->name, rk_provider_name(ctx->plan->provider),
-				       fp, event, path, &err);
+		rk_store_key_event_add(ctx->store, ctx->plan->cluster, key->name,
+		                       rk_provider_name(ctx->plan->provider), fp, event, path, &err);
 }
 
 int rot_stage_key(rot_ctx *ctx, const char *name, const char *base, size_t base_len, rk_key *key, rk_err *err)
@@ -130,14 +130,15 @@ void rot_key_event(rot_ctx *ctx, const char *key_name, const char *event)
 	rk_encconfig *cfg = NULL;
 	rk_err err;
 	for (int i = ROT_CFG_READ; i >= ROT_CFG_BASE; i--) {
-		if (rk_encconfig_load_buf((const char *)ctx->cfgs.bytes[i].data, ctx->cfgs.bytes[i].len, "config", &cfg,
-					  &err) != RK_OK)
+		if (rk_encconfig_load_buf((const char *)ctx->cfgs.bytes[i].data, ctx->cfgs.bytes[i].len,
+		                          "config", &cfg, &err) != RK_OK)
 			continue;
 		for (size_t r = 0; r < cfg->nrules; r++)
 			for (size_t p = 0; p < cfg->rules[r].nproviders; p++)
 				for (size_t k = 0; k < cfg->rules[r].providers[p].nkeys; k++)
 					if (!strcmp(cfg->rules[r].providers[p].keys[k].name, key_name)) {
-						record_key_event(ctx, &cfg->rules[r].providers[p].keys[k], event, NULL);
+						record_key_event(ctx, &cfg->rules[r].providers[p].keys[k],
+						                 event, NULL);
 						rk_encconfig_free(cfg);
 						return;
 					}

@@ -27,13 +27,15 @@ void rot_crash_point(const rot_ctx *ctx, const char *stage, const char *node, co
 int rot_may_act(rot_ctx *ctx, int restarts, rk_err *err)
 {
 	if (ctx->opts->stop && *ctx->opts->stop)
-		return rk_err_set(err, RK_STOPPED, "stopped by a signal at a safe point: rekeyctl resume continues");
+		return rk_err_set(err, RK_STOPPED,
+		                  "stopped by a signal at a safe point: rekeyctl resume continues");
 	if (ctx->lease_lost)
 		return rk_err_set(err, RK_STOPPED, "the cluster lock was lost: stopped at a safe point");
 	if (restarts && !ctx->opts->ignore_window && !rk_plan_in_window(ctx->plan, time(NULL), NULL))
-		return rk_err_set(err, RK_STOPPED,
-				  "outside every maintenance window of the plan: no apiserver is restarted; resume in "
-				  "the next window (or --ignore-window)");
+		return rk_err_set(
+		    err, RK_STOPPED,
+		    "outside every maintenance window of the plan: no apiserver is restarted; resume in "
+		    "the next window (or --ignore-window)");
 	return RK_OK;
 }
 
@@ -46,7 +48,7 @@ int rot_stage_is_done(rot_ctx *ctx, const char *stage, const char *node, int *do
 }
 
 int rot_node_step(rot_ctx *ctx, rk_transport *transport, const char *stage, const rk_plan_node *node, int cfg,
-		  rk_err *err)
+                  rk_err *err)
 {
 	int done = 0;
 	int rc = rot_stage_is_done(ctx, stage, node->name, &done, err);
@@ -60,7 +62,7 @@ int rot_node_step(rot_ctx *ctx, rk_transport *transport, const char *stage, cons
 	rot_crash_point(ctx, stage, node->name, "intent");
 	rk_info("node.write", "%s: writing config %s to node %s", stage, hash, node->name);
 	rc = rk_transport_write_config(transport, node, (const char *)ctx->cfgs.bytes[cfg].data,
-				       ctx->cfgs.bytes[cfg].len, err);
+	                               ctx->cfgs.bytes[cfg].len, err);
 	if (rc == RK_OK) {
 		rot_crash_point(ctx, stage, node->name, "written");
 		rc = rk_transport_pickup(transport, node, hash, err);
@@ -78,7 +80,8 @@ int rot_node_step(rot_ctx *ctx, rk_transport *transport, const char *stage, cons
 	return rc;
 }
 
-int rot_rollout(rot_ctx *ctx, rk_transport *transport, const char *stage, int cfg, int skip_canary, rk_err *err)
+int rot_rollout(rot_ctx *ctx, rk_transport *transport, const char *stage, int cfg, int skip_canary,
+                rk_err *err)
 {
 	const rk_plan_node *canary = rk_plan_find_node(ctx->plan, ctx->plan->canary);
 	int rc = skip_canary ? RK_OK : rot_node_step(ctx, transport, stage, canary, cfg, err);

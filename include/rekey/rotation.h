@@ -20,12 +20,12 @@
 
 typedef struct rk_rotation_opts {
 	const char *plan_path;
-	const char *state_dir;         /* NULL = default ($XDG_STATE_HOME/rekeyctl) */
-	int ignore_window;             /* recorded in the audit log */
-	int insecure_skip_tls_verify;  /* passed to the kubeconfig loader */
-	volatile sig_atomic_t *stop;   /* set by SIGINT/SIGTERM: stop at the next safe point (exit 3) */
-	int progress_bar;              /* rewrite progress on the terminal */
-	const char *fail_after_stage;  /* tests only (REKEY_TEST_CRASH_AT): _exit(137) after this record */
+	const char *state_dir;        /* NULL = default ($XDG_STATE_HOME/rekeyctl) */
+	int ignore_window;            /* recorded in the audit log */
+	int insecure_skip_tls_verify; /* passed to the kubeconfig loader */
+	volatile sig_atomic_t *stop;  /* set by SIGINT/SIGTERM: stop at the next safe point (exit 3) */
+	int progress_bar;             /* rewrite progress on the terminal */
+	const char *fail_after_stage; /* tests only (REKEY_TEST_CRASH_AT): _exit(137) after this record */
 } rk_rotation_opts;
 
 /* `rekeyctl plan`: preflight (read-only) and the stages it would run, printed into out. */
