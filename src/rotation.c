@@ -163,9 +163,22 @@ static int stage_key(rot_ctx *ctx, rk_err *err)
 	return rc;
 }
 
+/* Stops the rewrite at a signal, a lost lock, or the end of the maintenance window (checkpointed). */
+static void check_rewrite_stop(rot_ctx *ctx)
+{
+	if ((ctx->opts->stop && *ctx->opts->stop) || ctx->lease_lost)
+		ctx->rewrite_stop = 1;
+	if (!ctx->opts->ignore_window && ctx->window_end != (time_t)-1 && time(NULL) >= ctx->window_end &&
+	    !ctx->rewrite_stop) {
+		rk_warn("rewrite.window-end", "the maintenance window ended: checkpointing and stopping");
+		ctx->rewrite_stop = 1;
+	}
+}
+
 static void print_progress(const rk_rewrite_progress *p, void *ud)
 {
 	rot_ctx *ctx = ud;
+	check_rewrite_stop(ctx);
 	static double last_print;
 	if (!p->final && p->elapsed_s - last_print < 2.0)
 		return;
@@ -206,7 +219,11 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 	o.budget_window_ms = p->budget.window_ms;
 	o.soak_ms = p->budget.soak_ms;
 	o.on_breach = (rk_on_breach)p->budget.on_breach;
-	rk_rewrite_hooks hooks = {print_progress, ctx, ctx->opts->stop};
+	rk_rewrite_hooks hooks = {print_progress, ctx, &ctx->rewrite_stop};
+	ctx->rewrite_stop = 0;
+	if (!rk_plan_in_window(p, time(NULL), &ctx->window_end) && !ctx->opts->ignore_window)
+		return rk_err_set(err, RK_STOPPED,
+		                  "outside every maintenance window of the plan: resume in the next one");
 	rk_rewrite_result result;
 	int rc = rk_rewrite_run(&o, ctx->store, ctx->kube, &hooks, &result, err);
 	if (rc == RK_FAIL)

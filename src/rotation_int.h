@@ -3,6 +3,8 @@
 #define REKEY_ROTATION_INT_H
 
 #include <pthread.h>
+#include <signal.h>
+#include <time.h>
 
 #include "rekey/buf.h"
 #include "rekey/encconfig.h"
@@ -44,6 +46,8 @@ typedef struct rot_ctx {
 	int lease_running;
 	volatile int lease_stop;
 	volatile int lease_lost;
+	volatile sig_atomic_t rewrite_stop; /* signal or maintenance window end during the rewrite */
+	time_t window_end;                  /* end of the window the run started in; -1 = none */
 	pthread_mutex_t lease_mu;
 	pthread_cond_t lease_cv;
 } rot_ctx;
