@@ -24,9 +24,10 @@ int rk_rw_budget_new(rk_rw_engine *e, rk_err *err)
 	p.soak_s = (double)o->soak_ms / 1000.0;
 	p.on_breach = o->on_breach;
 	p.target_qps = o->qps;
+	p.server_inflight = o->budget_inflight;
 	if (p.interval_s > p.soak_s && p.soak_s > 0)
 		p.interval_s = p.soak_s; /* a short soak (tests, benchmarks) also means faster steps */
-	e->budget_on = o->budget_p99_ms > 0 || o->budget_errors >= 0;
+	e->budget_on = o->budget_p99_ms > 0 || o->budget_errors >= 0 || o->budget_inflight > 0;
 	e->server_p99_ms = NAN;
 	return rk_budget_new(&p, rk_monotonic_ns(), &e->budget, err);
 }

@@ -156,6 +156,9 @@ int rk_rewrite_opts_check(const rk_rewrite_opts *o, rk_err *err)
 		return rk_err_set(
 		    err, RK_BADINPUT,
 		    "batch pause and soak must not be negative, the budget window within 1s..1h");
+	if (o->budget_inflight < 0 || (o->budget_inflight > 0 && o->scrape_ms <= 0))
+		return rk_err_set(err, RK_BADINPUT,
+		                  "an in-flight budget needs --scrape-interval (it is read from /metrics)");
 	if (o->budget_p99_ms < 0 || o->budget_errors > 1)
 		return rk_err_set(err, RK_BADINPUT,
 		                  "budget p99 must not be negative, error ratio within 0..1");

@@ -50,8 +50,9 @@ typedef struct rk_rewrite_opts {
 	long budget_window_ms;      /* sliding window; default 60000 */
 	long soak_ms;               /* healthy time before resume/recover; default 30000 */
 	rk_breach_action on_breach; /* slowdown (default), pause or abort (budget.h) */
-	long scrape_ms;             /* > 0: read the apiserver's /metrics this often */
-	const char *metrics_file;   /* Prometheus textfile updated every few seconds; NULL = none */
+	double budget_inflight; /* apiserver mutating in-flight requests budget (needs scrape_ms); 0 = none */
+	long scrape_ms;         /* > 0: read the apiserver's /metrics this often */
+	const char *metrics_file; /* Prometheus textfile updated every few seconds; NULL = none */
 } rk_rewrite_opts;
 
 /* Fills the defaults above (cluster, resources... left NULL). */

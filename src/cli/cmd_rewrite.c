@@ -19,7 +19,8 @@
 static const char usage_text[] =
     "usage: rekeyctl rewrite [--kubeconfig FILE] [--context NAME] [--resource R]... [--namespace NS]...\n"
     "         [--qps N] [--burst N] [--concurrency N] [--page-size N] [--batch-size N] [--batch-pause DUR]\n"
-    "         [--budget-p99 DUR] [--budget-errors RATIO] [--budget-window DUR] [--soak DUR]\n"
+    "         [--budget-p99 DUR] [--budget-errors RATIO] [--budget-window DUR] [--soak DUR] "
+    "[--budget-inflight N]\n"
     "         [--on-breach slowdown|pause|abort] [--resume] [--state DIR] [--cluster NAME]\n"
     "         [--scrape-interval DUR] [--metrics-file FILE] [-o json]\n"
     "PUTs every object of the resources back unchanged (re-encrypting it with the current write key),\n"
@@ -79,6 +80,8 @@ static int parse_value_flag(struct rewrite_args *a, const char *f, const char *v
 		rc = args_int(c, f, v, 1, 10000, &o->page_size);
 	else if (!strcmp(f, "--batch-size"))
 		rc = args_int(c, f, v, 1, 100000, &o->batch_size);
+	else if (!strcmp(f, "--budget-inflight"))
+		rc = args_double(c, f, v, 0, 1e6, &o->budget_inflight);
 	else if (!strcmp(f, "--budget-errors"))
 		rc = args_double(c, f, v, 0, 1, &o->budget_errors);
 	else if (!strcmp(f, "--batch-pause") || !strcmp(f, "--budget-p99") || !strcmp(f, "--budget-window") ||
@@ -193,12 +196,9 @@ int cmd_rewrite(int argc, char **argv)
 	if (prc != 0)
 		return prc;
 	rk_err err;
-	if (rk_rewrite_opts_check(&(rk_rewrite_opts){.cluster = "x",
-	                                             .concurrency = a.opts.concurrency,
-	                                             .page_size = a.opts.page_size,
-	                                             .batch_size = a.opts.batch_size,
-	                                             .budget_window_ms = a.opts.budget_window_ms},
-	                          &err) != RK_OK)
+	rk_rewrite_opts precheck = a.opts; /* bad flags exit 2 before anything is opened */
+	precheck.cluster = "x";
+	if (rk_rewrite_opts_check(&precheck, &err) != RK_OK)
 		return usage_error(err.msg);
 	rk_kube_config *cfg = NULL;
 	rk_kube *kube = NULL;

@@ -71,7 +71,7 @@ kubectl_pipeline "$S" kc
 t1=$(now)
 kc_s=$(elapsed "$t0" "$t1")
 kc_rss=$(rss_mb "$work/kc.get.time")
-"$SANDBOX" bench-put --dir "$S" --connections "$CONCURRENCY" --secrets 1000 --duration 10 -o json >"$work/ceil0.json"
+"$SANDBOX" bench-put --dir "$S" --connections "$CONCURRENCY" --secrets "$SMALL" --namespaces 10 --duration 10 -o json >"$work/ceil0.json"
 ceil0=$(jq -r '.putsPerSecond' "$work/ceil0.json")
 
 # ---- the same with 10 ms added per request (one namespace: a tenth of the data) ----
@@ -85,7 +85,7 @@ t0=$(now)
 kubectl_pipeline "$S" kc10 ns-1
 t1=$(now)
 kc10_s=$(elapsed "$t0" "$t1")
-"$SANDBOX" bench-put --dir "$S" --connections "$CONCURRENCY" --secrets 1000 --duration 10 -o json >"$work/ceil10.json"
+"$SANDBOX" bench-put --dir "$S" --connections "$CONCURRENCY" --secrets "$SMALL" --namespaces 10 --duration 10 -o json >"$work/ceil10.json"
 ceil10=$(jq -r '.putsPerSecond' "$work/ceil10.json")
 faults "$S" --clear
 
@@ -144,7 +144,7 @@ fi
 	echo "| +10 ms per request: kubectl pipeline, $ns1 secrets | $(rate "$ns1" "$kc10_s") objects/s |"
 	echo "| +10 ms per request: raw PUT ceiling | $ceil10 PUT/s |"
 	echo "| peak RSS rekeyctl, $SMALL secrets | $rk_rss_small MB |"
-	echo "| peak RSS rekeyctl, $LARGE secrets | $rk_rss_large MB ($large_rate objects/s) |"
+	[ "$LARGE" -gt 0 ] && echo "| peak RSS rekeyctl, $LARGE secrets | $rk_rss_large MB ($large_rate objects/s) |"
 	echo "| peak RSS kubectl get, $SMALL secrets | $kc_rss MB |"
 	echo "| --qps 200 achieved over $(printf '%.0f' "$rate_s") s | $(printf '%.1f' "$(echo "$rate_n / $rate_s" | bc -l)") objects/s |"
 	echo "| budget: 300 ms injected, 200 ms p99 budget: first slowdown after | $react |"

@@ -12,7 +12,8 @@
 #   SIGINT     in-flight writes finish, checkpoint, exit 3, --resume finishes; a second concurrent
 #              rewrite of the same cluster is refused (exit 4)
 #   budget     300 ms injected with a 100 ms p99 budget: abort (exit 3, resumable); slowdown recorded
-#              and logged with its numbers; the Prometheus metrics file
+#              and logged with its numbers; the apiserver's in-flight requests from /metrics (scrape)
+#              abort a run; the Prometheus metrics file
 #   compaction etcd compacted mid-run (the list's continue token expires): nothing lost
 # plus bad input (exit 2, nothing changed).
 . tests/e2e/lib.sh
@@ -273,6 +274,10 @@ expect_grep budget_slowdown_logged '"event":"rewrite.budget".*slowdown.*rate 100
 got=$(json_field "$T/st.json" 'd["budget_decisions"] >= 1')
 [ "$got" = True ] && ok budget_slowdown_stored || not_ok budget_slowdown_stored "$(cat "$T/st.json")"
 expect_grep metrics_file "rekeyctl_rewrite_objects_total\\{cluster=\"slow\",outcome=\"current\"\\} $NS1\$" "$T/metrics.prom"
+expect_exit budget_server_inflight 3 rewrite --cluster inflight --namespace ns-2 --concurrency 16 \
+	--budget-inflight 4 --scrape-interval 1s --on-breach abort
+expect_grep budget_server_inflight_reason 'abort: apiserver inflight [0-9]+ > budget 4' "$E2E_TMP/err"
+expect_exit budget_inflight_needs_scrape 2 rewrite --cluster inflight2 --budget-inflight 4
 "$SANDBOX" fault --dir "$D" --node "$first" --clear >/dev/null 2>&1
 expect_exit budget_resume_after_clear 0 rewrite --cluster budget --resume
 
