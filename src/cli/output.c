@@ -154,9 +154,13 @@ void out_rewrite_status(const rk_rewrite_status *st, int json)
 	printf("  outcomes  rewritten %" PRId64 "  current %" PRId64 "  conflict %" PRId64 "  gone %" PRId64
 	       "  orphan %" PRId64 "  failed %" PRId64 "\n",
 	       c->rewritten, c->current, c->conflict, c->gone, c->orphan, c->failed);
-	printf("  position  %s scope \"%s\" after %s/%s (%d of %d scopes finished, checkpoint %s)\n",
-	       st->resource[0] ? st->resource : "-", st->scope, st->last_namespace, st->last_name,
-	       st->scopes_done, st->scopes, st->updated_at[0] ? st->updated_at : "none");
+	if (st->scopes && st->scopes_done == st->scopes)
+		printf("  position  all %d scopes finished (last checkpoint %s)\n", st->scopes,
+		       st->updated_at);
+	else
+		printf("  position  %s scope \"%s\" after %s/%s (%d of %d scopes finished, checkpoint %s)\n",
+		       st->resource[0] ? st->resource : "-", st->scope, st->last_namespace, st->last_name,
+		       st->scopes_done, st->scopes, st->updated_at[0] ? st->updated_at : "none");
 	printf("  budget    %s (%" PRId64 " decisions)\n", st->budget[0] ? st->budget : "no decision",
 	       st->budget_decisions);
 }
