@@ -189,13 +189,13 @@ static void print_progress(const rk_rewrite_progress *p, void *ud)
 		fprintf(stderr, "\rrewrite [%.*s%*s] %lld/%lld %.0f/s ETA %.0fs budget %s   ", filled,
 		        "##############################", 30 - filled, "", (long long)p->done,
 		        (long long)p->total, p->rate, p->eta_s < 0 ? 0 : p->eta_s,
-		        rk_budget_state_name(p->budget));
+		        rk_rw_budget_state_name(p->budget));
 		if (p->final)
 			fputc('\n', stderr);
 	} else {
 		rk_info("rewrite.progress", "%lld/%lld objects, %.0f/s, p99 %.1f ms, budget %s",
 		        (long long)p->done, (long long)p->total, p->rate, p->p99_ms,
-		        rk_budget_state_name(p->budget));
+		        rk_rw_budget_state_name(p->budget));
 	}
 }
 
@@ -218,7 +218,7 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 	o.budget_errors = p->budget.error_ratio;
 	o.budget_window_ms = p->budget.window_ms;
 	o.soak_ms = p->budget.soak_ms;
-	o.on_breach = (rk_on_breach)p->budget.on_breach;
+	o.on_breach = (rk_breach_action)p->budget.on_breach;
 	rk_rewrite_hooks hooks = {print_progress, ctx, &ctx->rewrite_stop};
 	ctx->rewrite_stop = 0;
 	if (!rk_plan_in_window(p, time(NULL), &ctx->window_end) && !ctx->opts->ignore_window)

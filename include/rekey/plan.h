@@ -44,7 +44,7 @@ typedef struct rk_plan_budget {
 	long write_p99_ms;
 	double error_ratio;
 	long window_ms, soak_ms;
-	int on_breach; /* enum rk_on_breach of rewrite.h: 0 slowdown, 1 pause, 2 abort */
+	int on_breach; /* enum rk_breach_action of budget.h: 0 slowdown, 1 pause, 2 abort */
 } rk_plan_budget;
 
 typedef struct rk_plan_window {
