@@ -50,4 +50,5 @@ run fuzz_snapshot src/snapshot.c
 run fuzz_classify src/codec.c src/codec_chain.c src/codec_crypto.c src/keys.c
 run fuzz_encconfig src/encconfig.c src/encconfig_load.c src/encconfig_validate.c src/encconfig_edit.c \
 	src/encconfig_emit.c src/encconfig_file.c src/keys.c src/fsutil.c
+run fuzz_promtext src/promtext.c src/promhist.c src/promapi.c
 exit $failed
