@@ -154,8 +154,8 @@ EOF2
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$D/pki/ca.crt" --cert "$D/pki/admin.crt" --key "$D/pki/admin.key" \
 	"$(jq -r '.nodes[2].url' "$D/sandbox.json")/readyz")
 [ "$code" != 200 ] && ok broken_config_no_readyz || not_ok broken_config_no_readyz "readyz $code"
-[ "$(mirror cp-3 '.status.containerStatuses[0].state.waiting.reason')" = CrashLoopBackOff ] &&
-	ok broken_config_crashloop || not_ok broken_config_crashloop "$(mirror cp-3 '.status.containerStatuses[0].state')"
+crashloop() { [ "$(mirror cp-3 '.status.containerStatuses[0].state.waiting.reason')" = CrashLoopBackOff ]; }
+wait_for 10 crashloop && ok broken_config_crashloop || not_ok broken_config_crashloop "$(mirror cp-3 '.status.containerStatuses[0].state')"
 grep -q "broken.yaml" "$D/nodes/cp-3/apiserver.log" && ok broken_config_logged || not_ok broken_config_logged "no error in apiserver.log"
 cp "$E2E_TMP/m3.good" "$m3.new" && mv "$m3.new" "$m3"
 wait_for 20 is_ready cp-3 && ok fixed_config_recovers || not_ok fixed_config_recovers "cp-3 not Ready"
@@ -183,6 +183,15 @@ if wait_for 20 pid_changed cp-1 "$p1" && wait_for 20 is_ready cp-1; then ok kill
 [ "$(mirror cp-1 '.status.containerStatuses[0].restartCount')" -ge 1 ] && ok killed_apiserver_restart_counted ||
 	not_ok killed_apiserver_restart_counted "restartCount $(mirror cp-1 '.status.containerStatuses[0].restartCount')"
 
+# ---- failStart: a restart that fails keeps the node down until cleared ----
+p2=$(pid_of cp-2)
+expect_exit fault_fail_start 0 "$SANDBOX" fault --dir "$D" --node cp-2 --fail-start
+"$SANDBOX" fault --dir "$D" --kill cp-2 >/dev/null
+if wait_for 20 not_ready cp-2 && ! alive "$p2"; then ok fail_start_keeps_node_down; else
+	not_ok fail_start_keeps_node_down "ready=$(mirror_ready cp-2) pid $p2"; fi
+"$SANDBOX" fault --dir "$D" --node cp-2 --clear >/dev/null
+wait_for 20 is_ready cp-2 && ok fail_start_cleared_recovers || not_ok fail_start_cleared_recovers "cp-2 not Ready"
+
 # ---- down ----
 pids="$(cat "$D/etcd.pid" "$D/kubelet.pid") $(pid_of cp-1) $(pid_of cp-2) $(pid_of cp-3)"
 expect_exit down 0 "$SANDBOX" down --dir "$D"
@@ -193,4 +202,24 @@ expect_exit down_again_idempotent 0 "$SANDBOX" down --dir "$D"
 "$SANDBOX" status --dir "$D" -o json >"$E2E_TMP/status.json"
 [ "$(jq '[.nodes[] | select(.alive)] | length' "$E2E_TMP/status.json")" = 0 ] && [ "$(jq -r '.etcd.alive' "$E2E_TMP/status.json")" = false ] &&
 	ok status_after_down || not_ok status_after_down "$(head -c 300 "$E2E_TMP/status.json")"
+# ---- every provider: seeded values carry its prefix and the apiserver reads them ----
+for provider in aesgcm secretbox identity; do
+	D=$E2E_TMP/sbx-$provider
+	if ! "$SANDBOX" up --dir "$D" --apiservers 1 --secrets 20 --namespaces 2 --reload automatic --reload-period 1 \
+		--provider "$provider" >"$E2E_TMP/out" 2>"$E2E_TMP/err"; then
+		not_ok "seed_$provider" "up failed: $(head -c 300 "$E2E_TMP/err")"
+		continue
+	fi
+	case $provider in identity) want='^\{"apiVersion":"v1"' ;; *) want="^k8s:enc:$provider:v1:$provider-" ;; esac
+	n=$(etcdctl --endpoints "$(etcd_url)" get --prefix /registry/secrets/ --print-value-only | grep -a -c -E "$want")
+	[ "$n" = 20 ] && ok "seed_${provider}_prefix" || not_ok "seed_${provider}_prefix" "$n of 20 match $want"
+	grep -q -- '--encryption-provider-config-automatic-reload=true' "$D/nodes/cp-1/etc/kubernetes/manifests/kube-apiserver.yaml" &&
+		grep -q 'automatic reload' "$D/nodes/cp-1/apiserver.log" && ok "reload_automatic_$provider" ||
+		not_ok "reload_automatic_$provider" "apiserver not started in automatic mode"
+	if command -v kubectl >/dev/null 2>&1; then
+		bytes=$(kubectl --kubeconfig "$D/kubeconfig" get secret -n ns-2 secret-000003 -o jsonpath='{.data.data}' | base64 -d | wc -c)
+		[ "$bytes" = 1024 ] && ok "seed_${provider}_reads_back" || not_ok "seed_${provider}_reads_back" "$bytes bytes"
+	fi
+	"$SANDBOX" down --dir "$D" >/dev/null
+done
 e2e_done

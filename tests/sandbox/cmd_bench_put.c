@@ -28,6 +28,7 @@ typedef struct bench_run {
 	const lc_info *info;
 	long sent, ok, failed, next_object;
 	long status_counts[600];
+	char first_error[256];
 	double *latencies;
 	size_t nlat, caplat;
 } bench_run;
@@ -84,10 +85,13 @@ static void record(bench_run *r, bench_conn *c, CURLcode cc)
 	curl_off_t micros = 0;
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(c->curl, CURLINFO_TOTAL_TIME_T, &micros);
-	if (cc == CURLE_OK && status == 200)
+	if (cc == CURLE_OK && status == 200) {
 		r->ok++;
-	else
-		r->failed++;
+	} else {
+		if (r->failed++ == 0)
+			snprintf(r->first_error, sizeof r->first_error, "%s (HTTP %ld) %.120s",
+			         curl_easy_strerror(cc), status, rk_buf_cstr(&c->resp));
+	}
 	if (status > 0 && status < 600)
 		r->status_counts[status]++;
 	if (r->nlat == r->caplat)
@@ -178,6 +182,8 @@ static void report(bench_run *r, double elapsed)
 		    "p50 %.2f ms, p99 %.2f ms\n",
 		    r->opts->connections, r->info->nnodes, elapsed, r->ok, r->failed, rk_buf_cstr(&codes),
 		    rate, percentile(r, 0.5), percentile(r, 0.99));
+	if (r->failed)
+		fprintf(stderr, "first failure: %s\n", r->first_error);
 	rk_buf_free(&codes);
 }
 

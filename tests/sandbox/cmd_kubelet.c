@@ -324,7 +324,7 @@ static void write_mirror(pod_state *ps, const lc_info *info)
 		rc = lc_etcd_delete(info->etcd_url, key, &err);
 	} else {
 		json_t *mirror = mirror_pod(ps);
-		char *text = json_dumps(mirror, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		char *text = json_dumps(mirror, JSON_COMPACT | JSON_SORT_KEYS);
 		rc = lc_etcd_put(info->etcd_url, key, text, strlen(text), &err);
 		free(text);
 		json_decref(mirror);

@@ -1,5 +1,5 @@
-/* cmd_seed.c: `rekey-sandbox seed --dir D --secrets N [--secret-bytes B --namespaces K --configmaps N]`:
- * adds objects to a running sandbox straight through etcd (see seed.c). */
+/* cmd_seed.c: `rekey-sandbox seed --dir D --secrets N [--secret-bytes B --namespaces K --configmaps N --first
+ * I]`: adds objects to a running sandbox straight through etcd (see seed.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +27,8 @@ int sbx_seed_main(int argc, char **argv)
 			rc = lc_parse_long(f, v, 0, 10000000, &o.configmaps, &err);
 		else if (!strcmp(f, "--secret-bytes"))
 			rc = lc_parse_long(f, v, 1, 1 << 20, &o.bytes, &err);
+		else if (!strcmp(f, "--first"))
+			rc = lc_parse_long(f, v, 0, 100000000, &o.first, &err);
 		else if (!strcmp(f, "--namespaces"))
 			rc = lc_parse_long(f, v, 1, 100000, &o.namespaces, &err);
 		else

@@ -103,6 +103,26 @@ int lc_etcd_put(const char *etcd_url, const char *key, const void *val, size_t l
 	return rc;
 }
 
+int lc_etcd_create(const char *etcd_url, const char *key, const void *val, size_t len, int *created,
+                   rk_err *err)
+{
+	rk_buf body = RK_BUF_INIT;
+	rk_buf_append_str(&body, "{\"compare\":[{\"target\":\"CREATE\",\"result\":\"EQUAL\",");
+	body_key(&body, "key", key);
+	rk_buf_append_str(&body, ",\"create_revision\":\"0\"}],\"success\":[{\"request_put\":{");
+	body_key(&body, "key", key);
+	rk_buf_append_str(&body, ",\"value\":\"");
+	append_b64(&body, val, len);
+	rk_buf_append_str(&body, "\"}}]}");
+	json_t *resp = NULL;
+	int rc = gw_call(etcd_url, "/v3/kv/txn", &body, &resp, err);
+	rk_buf_free(&body);
+	if (rc == RK_OK)
+		*created = json_is_true(json_object_get(resp, "succeeded")); /* absent when the key exists */
+	json_decref(resp);
+	return rc;
+}
+
 int lc_etcd_get(const char *etcd_url, const char *key, uint8_t **val, size_t *len, rk_err *err)
 {
 	rk_buf body = RK_BUF_INIT;

@@ -89,6 +89,9 @@ long lc_https_get(const char *dir, const char *url, const char *path, double tim
 
 /* ---- etcd gateway (the lifecycle half's own client, etcdgw.c) ---- */
 int lc_etcd_put(const char *etcd_url, const char *key, const void *val, size_t len, rk_err *err);
+/* Puts only when the key does not exist; *created = 1 when it wrote. */
+int lc_etcd_create(const char *etcd_url, const char *key, const void *val, size_t len, int *created,
+                   rk_err *err);
 int lc_etcd_get(const char *etcd_url, const char *key, uint8_t **val, size_t *len, rk_err *err);
 int lc_etcd_delete(const char *etcd_url, const char *key, rk_err *err);
 int lc_etcd_count(const char *etcd_url, const char *prefix, long *count, rk_err *err);
@@ -110,6 +113,7 @@ int lc_write_plan(const lc_info *info, rk_err *err);            /* nodefiles.c *
 
 typedef struct lc_seed_opts {
 	long secrets, configmaps, namespaces, bytes;
+	long first; /* index of the first object (names secret-%06ld from it) */
 } lc_seed_opts;
 int lc_seed(const lc_info *info, const lc_seed_opts *opts, rk_err *err); /* seed.c */
 

@@ -80,9 +80,20 @@ char *lc_read_text(const char *path, size_t *len)
 		return NULL;
 	size_t cap = 4096, n = 0;
 	char *data = malloc(cap);
+	if (!data) {
+		fclose(f);
+		return NULL;
+	}
 	for (;;) {
-		if (n + 1 >= cap)
-			data = realloc(data, cap *= 2);
+		if (n + 1 >= cap) {
+			char *bigger = realloc(data, cap *= 2);
+			if (!bigger) {
+				free(data);
+				fclose(f);
+				return NULL;
+			}
+			data = bigger;
+		}
 		size_t got = fread(data + n, 1, cap - n - 1, f);
 		if (got == 0)
 			break;

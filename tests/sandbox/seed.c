@@ -70,7 +70,14 @@ static int seed_namespace(seeder *s, const char *name, rk_err *err)
 	    "\"name\":\"%s\",\"uid\":\"%s\"},\"status\":{\"phase\":\"Active\"}}",
 	    s->now, name, uid);
 	char *key = lc_path("/registry/namespaces/%s", name);
-	int rc = seed_put(s, "namespaces", key, &s->plain, err);
+	rk_chain *chain = NULL;
+	int created = 0;
+	int rc = seed_chain(s, "namespaces", &chain, err);
+	rk_buf_reset(&s->stored);
+	if (rc == RK_OK)
+		rc = rk_chain_write(chain, key, s->plain.data, s->plain.len, &s->stored, err);
+	if (rc == RK_OK) /* an existing namespace (seed on a running sandbox) keeps its uid */
+		rc = lc_etcd_create(s->info->etcd_url, key, s->stored.data, s->stored.len, &created, err);
 	free(key);
 	return rc;
 }
@@ -115,11 +122,11 @@ static int seed_all(seeder *s, const lc_seed_opts *o, rk_err *err)
 		snprintf(ns, sizeof ns, "ns-%ld", k);
 		rc = seed_namespace(s, ns, err);
 	}
-	for (long i = 0; rc == RK_OK && i < o->secrets; i++) {
+	for (long i = o->first; rc == RK_OK && i < o->first + o->secrets; i++) {
 		snprintf(ns, sizeof ns, "ns-%ld", i % o->namespaces + 1);
 		rc = seed_object(s, "secrets", ns, i, o->bytes, err);
 	}
-	for (long i = 0; rc == RK_OK && i < o->configmaps; i++) {
+	for (long i = o->first; rc == RK_OK && i < o->first + o->configmaps; i++) {
 		snprintf(ns, sizeof ns, "ns-%ld", i % o->namespaces + 1);
 		rc = seed_object(s, "configmaps", ns, i, o->bytes, err);
 	}
