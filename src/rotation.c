@@ -32,9 +32,22 @@ static int plan_file_hash(const rot_ctx *ctx, char out[72], rk_err *err)
 static int unfinished_run(rot_ctx *ctx, rk_run *run, int *found, rk_err *err)
 {
 	int rc = rk_store_run_latest(ctx->store, ctx->plan->cluster, "rotate", run, found, err);
-	if (rc == RK_OK && *found && strcmp(run->state, "running") && strcmp(run->state, "stopped"))
+	/* Only done and aborted end a run: a gate, a refusal or an error leaves it resumable. */
+	if (rc == RK_OK && *found && (!strcmp(run->state, "done") || !strcmp(run->state, "aborted")))
 		*found = 0;
 	return rc;
+}
+
+struct name_search {
+	const char *name;
+	int found;
+};
+
+static int name_seen(const rk_key_event *ev, void *ud)
+{
+	struct name_search *search = ud;
+	search->found |= !strcmp(ev->key_name, search->name);
+	return 0;
 }
 
 /* A key name the cluster never used: `<provider>-<UTC timestamp>`, checked against the history. */
@@ -50,6 +63,12 @@ static int name_new_key(rot_ctx *ctx, const char *base, size_t len, char *out, s
 	int rc = rk_encconfig_load_buf(base, len, "base config", &cfg, err);
 	if (rc == RK_OK)
 		rc = rk_key_generate(cfg, ctx->plan->provider, 32, &key, err);
+	struct name_search used = {key.name, 0};
+	if (rc == RK_OK)
+		rc = rk_store_key_event_list(ctx->store, NULL, name_seen, &used, err);
+	if (rc == RK_OK && used.found) /* names carry the second: a clash means a run in the same second */
+		rc = rk_err_set(err, RK_STOPPED, "key name %s was used before (see `rekeyctl history`): try again",
+				key.name);
 	if (rc == RK_OK)
 		snprintf(out, cap, "%s", key.name);
 	rk_key_clear(&key);
@@ -179,6 +198,8 @@ static void print_progress(const rk_rewrite_progress *p, void *ud)
 {
 	rot_ctx *ctx = ud;
 	check_rewrite_stop(ctx);
+	if (p->total > 0 && p->done * 2 >= p->total && !p->final)
+		rot_crash_point(ctx, "rewrite", NULL, "midway");
 	static double last_print;
 	if (!p->final && p->elapsed_s - last_print < 2.0)
 		return;
