@@ -200,12 +200,15 @@ int cmd_rewrite(int argc, char **argv)
 	precheck.cluster = "x";
 	if (rk_rewrite_opts_check(&precheck, &err) != RK_OK)
 		return usage_error(err.msg);
+	/* a rewrite rides out 429 storms and 5xx: more attempts than the client's default, within 2 minutes
+	 */
+	rk_kube_opts write_retries = {.max_attempts = 10, .retry_budget_ms = 120000};
 	rk_kube_config *cfg = NULL;
 	rk_kube *kube = NULL;
 	rk_store *store = NULL;
 	int rc = rk_kubeconfig_load(&a.kc, &cfg, &err);
 	if (rc == RK_OK)
-		rc = rk_kube_new(cfg, NULL, &kube, &err);
+		rc = rk_kube_new(cfg, &write_retries, &kube, &err);
 	if (rc == RK_OK)
 		rc = rk_store_open(a.state_dir, &store, &err);
 	if (rc != RK_OK)

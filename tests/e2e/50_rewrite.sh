@@ -89,7 +89,7 @@ rotate_to() {
 }
 
 data_snapshot() { kubectl --kubeconfig "$KC" get secrets -A -o json | $CHECK data >"$1"; }
-prefix_count() { etcdctl --endpoints "$ETCD" get --prefix /registry/secrets/ -w json | $CHECK prefix "$1"; }
+prefix_count() { etcdctl --endpoints "$ETCD" get --prefix /registry/secrets/ -w json | $CHECK prefix "$1" 2>"$T/others"; }
 json_field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$1" "$2"; }
 
 # PUTs on secrets the cluster endpoint's apiserver has answered since it started (its /metrics).
@@ -150,7 +150,7 @@ killed=0
 for target in $points; do
 	flag=
 	[ "$(status_done kill)" != -1 ] && flag=--resume
-	$RW --cluster kill --batch-size 50 --concurrency 4 --qps 400 $flag >"$T/kill.out" 2>"$T/kill.err" &
+	$RW --cluster kill --batch-size 50 --concurrency 4 --qps 400 --burst 20 $flag >"$T/kill.out" 2>"$T/kill.err" &
 	pid=$!
 	deadline=$(($(date +%s) + 60))
 	while kill -0 $pid 2>/dev/null && [ "$(status_done kill)" -lt "$target" ] && [ "$(date +%s)" -lt $deadline ]; do
@@ -228,7 +228,8 @@ expect_grep orphan_named 'orphanage/lost.*orphan' "$E2E_TMP/err"
 got=$(json_field "$T/orphan.json" '(d["counts"]["rewritten"], d["counts"]["orphan"], d["counts"]["failed"], d["orphans"])')
 [ "$got" = "($N, 1, 0, 1)" ] && ok orphan_counted_faults_survived || not_ok orphan_counted_faults_survived "$got"
 got=$(prefix_count k5)
-[ "$got" = "total $((N + 1)) under $N other 1" ] && ok orphan_left_under_old_key || not_ok orphan_left_under_old_key "$got"
+[ "$got" = "total $((N + 1)) under $N other 1" ] && ok orphan_left_under_old_key ||
+	not_ok orphan_left_under_old_key "$got: $(cat "$T/others")"
 "$REKEYCTL" status --state "$T/state" --cluster orphan -o json >"$T/st.json" 2>&1
 got=$(json_field "$T/st.json" '(d["state"], d["orphans"])')
 [ "$got" = "('failed', 1)" ] && ok orphan_status || not_ok orphan_status "$got"
@@ -298,5 +299,6 @@ expect_grep compact_token_expired 'inconsistent' "$T/compact.err"
 got=$(json_field "$T/compact.json" 'sum(d["counts"][k] for k in ("rewritten","current","conflict"))')
 [ "$got" = "$((N + 1))" ] && ok compact_nothing_lost || not_ok compact_nothing_lost "$got objects, want $((N + 1))"
 got=$(prefix_count k6)
-[ "$got" = "total $((N + 1)) under $((N + 1)) other 0" ] && ok compact_all_under_k6 || not_ok compact_all_under_k6 "$got"
+[ "$got" = "total $((N + 1)) under $((N + 1)) other 0" ] && ok compact_all_under_k6 ||
+	not_ok compact_all_under_k6 "$got: $(cat "$T/others")"
 e2e_done

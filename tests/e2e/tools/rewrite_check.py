@@ -36,8 +36,11 @@ def prefix(key):
         if not name.startswith(b"/registry/secrets/"):
             continue
         total += 1
-        if base64.b64decode(kv["value"]).startswith(want):
+        value = base64.b64decode(kv["value"])
+        if value.startswith(want):
             under += 1
+        elif total - under <= 5:  # name the first few others on stderr, for the failure message
+            sys.stderr.write("%s: %r\n" % (name.decode(errors="replace"), value[:40]))
     print("total %d under %d other %d" % (total, under, total - under))
 
 
