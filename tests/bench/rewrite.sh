@@ -109,13 +109,13 @@ sleep 25
 faults "$S" --clear
 kill -INT $bpid 2>/dev/null || true
 wait $bpid || true
-t_slow=$(jq -r 'select(.event == "rewrite.budget") | .time' "$work/budget.err" 2>/dev/null | head -n 1)
+t_slow=$(jq -rR 'fromjson? | select(.event == "rewrite.budget") | .time' "$work/budget.err" 2>/dev/null | head -n 1)
 react="n/a"
 if [ -n "$t_slow" ]; then
 	t_slow_s=$(date -u -d "$t_slow" +%s.%N)
 	react=$(printf '%.1f s' "$(elapsed "$t_fault" "$t_slow_s")")
 fi
-settled=$(jq -r 'select(.event == "rewrite.progress") | "\(.p99_ms) \(.qps_limit)"' "$work/budget.err" | tail -n 1)
+settled=$(jq -rR 'fromjson? | select(.event == "rewrite.progress") | "\(.p99_ms) \(.qps_limit)"' "$work/budget.err" | tail -n 1)
 "$SANDBOX" down --dir "$S" >/dev/null
 
 # ---- memory at LARGE ----
