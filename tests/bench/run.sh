@@ -66,3 +66,6 @@ row() { jq -r '"\(.putsPerSecond) PUT/s (\(.ok) ok, \(.failed) failed, p50 \(.p5
 	echo "| up --secrets $SEED_SECRETS (1 KiB, aescbc): seeding | ${seed_s} s ($(echo "$SEED_SECRETS $seed_s" | awk '{printf "%.0f", $1 / $2}') secrets/s) |"
 	echo "| up --secrets $SEED_SECRETS: whole command (etcd, PKI, seeding, 3 apiservers ready) | $(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}') s |"
 } | tee -a "$RESULTS"
+
+# ---- rekeyctl rewrite against the same kind of sandbox (tests/bench/rewrite.sh appends its own table) ----
+SANDBOX="$SANDBOX" RESULTS="$RESULTS" sh "$top/tests/bench/rewrite.sh"
