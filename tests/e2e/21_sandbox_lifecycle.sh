@@ -9,8 +9,17 @@
 D=$E2E_TMP/sbx
 export ETCDCTL_API=3
 
+MAIN_D=$D
 sandbox_down() { [ -f "$D/etcd.pid" ] && "$SANDBOX" down --dir "$D" >/dev/null 2>&1; }
-trap 'sandbox_down; e2e_cleanup' EXIT
+# On failure: what the kubelet, etcd and the apiservers said (run.sh shows the tail of the output).
+diagnose() {
+	[ "$E2E_FAILED" = 1 ] && [ -d "$MAIN_D" ] || return 0
+	echo "-- status:"; "$SANDBOX" status --dir "$MAIN_D" 2>&1 | head -8
+	echo "-- kubelet.log:"; tail -n 15 "$MAIN_D/kubelet.log" 2>/dev/null
+	echo "-- etcd.log:"; tail -n 3 "$MAIN_D/etcd.log" 2>/dev/null | cut -c1-300
+	for n in cp-1 cp-2 cp-3; do echo "-- $n apiserver.log:"; tail -n 3 "$MAIN_D/nodes/$n/apiserver.log" 2>/dev/null | cut -c1-300; done
+}
+trap 'diagnose; sandbox_down; e2e_cleanup' EXIT
 
 # alive PID: the process exists and is not a zombie.
 alive() {
