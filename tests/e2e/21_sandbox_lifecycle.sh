@@ -110,6 +110,8 @@ if command -v kubectl >/dev/null 2>&1; then
 	[ "$n" = 300 ] && ok kubectl_lists_seeded_secrets || not_ok kubectl_lists_seeded_secrets "$n rows: $(head -c 200 "$E2E_TMP/err")"
 	bytes=$(kubectl --kubeconfig "$D/kubeconfig" --context sandbox-cp-3 get secret -n ns-2 secret-000001 -o jsonpath='{.data.data}' | base64 -d | wc -c)
 	[ "$bytes" = 512 ] && ok seeded_secret_decrypts_through_apiserver || not_ok seeded_secret_decrypts_through_apiserver "$bytes bytes"
+	n=$(kubectl --kubeconfig "$D/kubeconfig" --context sandbox-token get secrets -n ns-1 --no-headers 2>"$E2E_TMP/err" | wc -l)
+	[ "$n" = 100 ] && ok kubeconfig_token_context || not_ok kubeconfig_token_context "$n rows: $(head -c 200 "$E2E_TMP/err")"
 else
 	skip kubectl_lists_seeded_secrets "no kubectl on this machine"
 fi
