@@ -141,7 +141,7 @@ static int bucket_of(double latency_ms)
 
 static struct slot *slot_for(rk_budget *b, int64_t now_ns)
 {
-	int64_t epoch = now_ns / b->slot_ns;
+	int64_t epoch = (now_ns > 0 ? now_ns : 0) / b->slot_ns;
 	struct slot *s = &b->slots[epoch % NSLOTS];
 	if (s->epoch != epoch) {
 		memset(s, 0, sizeof *s);

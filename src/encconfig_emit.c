@@ -56,8 +56,8 @@ static void emit_secret(rk_buf *b, int indent, const rk_key *key, int redact)
 {
 	char fp[17];
 	char text[64];
-	if (!redact || !key->secret) {
-		emit_field(b, indent, "secret", key->secret ? key->secret : "");
+	if (!redact) {
+		emit_field(b, indent, "secret", key->secret);
 		return;
 	}
 	if (rk_key_fingerprint(key, fp) == 0)
@@ -67,6 +67,20 @@ static void emit_secret(rk_buf *b, int indent, const rk_key *key, int redact)
 	emit_field(b, indent, "secret", text);
 }
 
+/* One "- name: ..\n  secret: ..\n" list item; absent fields stay absent so reloading gives the same. */
+static void emit_key(rk_buf *b, const rk_key *key, int redact)
+{
+	rk_buf_append_str(b, "            - ");
+	if (!key->name && !key->secret) {
+		rk_buf_append_str(b, "{}\n");
+		return;
+	}
+	if (key->name)
+		emit_field(b, 0, "name", key->name);
+	if (key->secret)
+		emit_secret(b, key->name ? 14 : 0, key, redact);
+}
+
 static void emit_keys(rk_buf *b, const rk_provider *p, int redact)
 {
 	if (p->nkeys == 0) {
@@ -74,11 +88,8 @@ static void emit_keys(rk_buf *b, const rk_provider *p, int redact)
 		return;
 	}
 	rk_buf_append_str(b, "          keys:\n");
-	for (size_t i = 0; i < p->nkeys; i++) {
-		rk_buf_append_str(b, "            - ");
-		emit_field(b, 0, "name", p->keys[i].name ? p->keys[i].name : "");
-		emit_secret(b, 14, &p->keys[i], redact);
-	}
+	for (size_t i = 0; i < p->nkeys; i++)
+		emit_key(b, &p->keys[i], redact);
 }
 
 static void emit_kms(rk_buf *b, const rk_kms *kms)

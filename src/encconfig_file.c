@@ -79,7 +79,7 @@ static int write_result(const char *path, const rk_encconfig *cfg, const char *o
 		if (!(res->preview = rk_encconfig_emit_redacted(cfg, NULL)))
 			rc = rk_err_set(err, RK_FAIL, "out of memory");
 	} else if (res->changed) {
-		rc = rk_write_file_atomic(path, yaml, len, 1, err);
+		rc = rk_write_file_replacing(path, old, old_len, yaml, len, 1, err);
 	}
 	wipe_free(yaml, len);
 	return rc;

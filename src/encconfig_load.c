@@ -79,14 +79,17 @@ static int all_of(const char *s, const char *set)
 	return 1;
 }
 
+/* go-yaml v2 drops '_' and tries strconv.ParseInt(s, 0, 64): decimal, 0x, 0o, 0b and leading-0 octal. */
 static int looks_int(const char *s)
 {
 	if (*s == '-' || *s == '+')
 		s++;
-	if (!strncmp(s, "0x", 2))
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
 		return all_of(s + 2, "0123456789abcdefABCDEF_");
-	if (!strncmp(s, "0b", 2))
+	if (s[0] == '0' && (s[1] == 'b' || s[1] == 'B'))
 		return all_of(s + 2, "01_");
+	if (s[0] == '0' && (s[1] == 'o' || s[1] == 'O'))
+		return all_of(s + 2, "01234567_");
 	return *s >= '0' && *s <= '9' && all_of(s, "0123456789_");
 }
 

@@ -393,3 +393,29 @@ int rk_scan_verdict(const rk_scan_report *report)
 	           ? RK_FAIL
 	           : RK_OK;
 }
+
+int rk_etcdscan_check_prune(const rk_scan_opts *source, const char *key, rk_err *err)
+{
+	rk_scan_opts o = *source;
+	o.config = NULL;
+	o.expect = NULL;
+	o.forbid = key;
+	o.list_limit = 5;
+	rk_scan_report *r = NULL;
+	int rc = rk_etcdscan_run(&o, &r, err);
+	if (rc != RK_OK)
+		return rc;
+	if (r->forbidden == 0) {
+		rk_scan_report_free(r);
+		return RK_OK;
+	}
+	rk_buf names = RK_BUF_INIT;
+	for (size_t i = 0; i < r->nitems; i++)
+		rk_buf_printf(&names, "%s%s", i ? ", " : "", r->items[i].etcd_key);
+	rc = rk_err_set(err, RK_UNSAFE, "%llu stored values still under key \"%s\": %s%s",
+	                (unsigned long long)r->forbidden, key, rk_buf_cstr(&names),
+	                r->forbidden > r->nitems ? ", ..." : "");
+	rk_buf_free(&names);
+	rk_scan_report_free(r);
+	return rc;
+}

@@ -101,8 +101,12 @@ static int post_range(struct live *lv, json_t **out)
 		const char *msg = *out ? json_string_value(json_object_get(*out, "message")) : NULL;
 		if (!msg && *out)
 			msg = json_string_value(json_object_get(*out, "error"));
-		int rc = rk_err_set(lv->sc->err, RK_FAIL, "%s: HTTP %ld: %s", lv->url, status,
-		                    msg ? msg : rk_buf_cstr(&lv->reply));
+		const char *hint =
+		    msg && strstr(msg, "compacted")
+		        ? " (etcd compacted past the revision this scan reads at; run it again)"
+		        : "";
+		int rc = rk_err_set(lv->sc->err, RK_FAIL, "%s: HTTP %ld: %s%s", lv->url, status,
+		                    msg ? msg : rk_buf_cstr(&lv->reply), hint);
 		json_decref(*out);
 		*out = NULL;
 		return rc;

@@ -58,13 +58,43 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
-/* Writes data into a new 0600 file `tmp` (O_EXCL), fsyncs it. On failure removes it if created. */
-static int write_new_file(const char *tmp, const void *data, size_t len, rk_err *err)
+/* The owner the replacement must keep (the original's: an apiserver running as a non-root user must
+ * still read its 0600 config); -1/-1 when there is no original. */
+typedef struct owner {
+	uid_t uid;
+	gid_t gid;
+} owner;
+
+static owner owner_of(const char *path)
+{
+	struct stat st;
+	owner o = {(uid_t)-1, (gid_t)-1};
+	if (stat(path, &st) == 0) {
+		o.uid = st.st_uid;
+		o.gid = st.st_gid;
+	}
+	return o;
+}
+
+static int keep_owner(int fd, owner o)
+{
+	struct stat st;
+	if (o.uid == (uid_t)-1 || fstat(fd, &st) != 0)
+		return 0;
+	if (st.st_uid == o.uid && st.st_gid == o.gid)
+		return 0;
+	return fchown(fd, o.uid, o.gid);
+}
+
+/* Writes data into a new 0600 file `tmp` (O_EXCL) owned like the original, fsyncs it. On failure
+ * removes it if created. */
+static int write_new_file(const char *tmp, const void *data, size_t len, owner o, rk_err *err)
 {
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return rk_err_set(err, RK_FAIL, "%s: cannot create: %s", tmp, strerror(errno));
-	int failed = fchmod(fd, 0600) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0;
+	int failed = fchmod(fd, 0600) != 0 || keep_owner(fd, o) != 0 || write_all(fd, data, len) != 0 ||
+	             fsync(fd) != 0;
 	int saved = errno;
 	if (close(fd) != 0 && !failed) {
 		failed = 1;
@@ -88,7 +118,7 @@ static int keep_backup_copy(const char *path, const char *bak_tmp, rk_err *err)
 	int rc = rk_read_file(path, &old, &old_len, err);
 	if (rc != RK_OK)
 		return RK_FAIL;
-	rc = write_new_file(bak_tmp, old, old_len, err);
+	rc = write_new_file(bak_tmp, old, old_len, owner_of(path), err);
 	OPENSSL_cleanse(old, old_len);
 	free(old);
 	if (rc != RK_OK)
@@ -103,7 +133,45 @@ static int keep_backup_copy(const char *path, const char *bak_tmp, rk_err *err)
 	return RK_OK;
 }
 
+/* The file a write must replace: path itself, or the final target when path is a symlink. */
+static char *write_target(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+		return realpath(path, NULL);
+	return strdup(path);
+}
+
+static int write_atomic_at(const char *path, const void *data, size_t len, int keep_backup, rk_err *err);
+
 int rk_write_file_atomic(const char *path, const void *data, size_t len, int keep_backup, rk_err *err)
+{
+	char *target = write_target(path);
+	if (!target)
+		return rk_err_set(err, RK_FAIL, "%s: cannot resolve the link: %s", path, strerror(errno));
+	int rc = write_atomic_at(target, data, len, keep_backup, err);
+	free(target);
+	return rc;
+}
+
+int rk_write_file_replacing(const char *path, const void *expected, size_t expected_len, const void *data,
+                            size_t len, int keep_backup, rk_err *err)
+{
+	char *current;
+	size_t current_len;
+	int rc = rk_read_file(path, &current, &current_len, err);
+	if (rc != RK_OK)
+		return RK_FAIL;
+	int same = current_len == expected_len && memcmp(current, expected, expected_len) == 0;
+	OPENSSL_cleanse(current, current_len);
+	free(current);
+	if (!same)
+		return rk_err_set(err, RK_FAIL, "%s: changed since it was read: nothing written, run again",
+		                  path);
+	return rk_write_file_atomic(path, data, len, keep_backup, err);
+}
+
+static int write_atomic_at(const char *path, const void *data, size_t len, int keep_backup, rk_err *err)
 {
 	char *dir, *base;
 	if (strlen(path) > 4000 || split_path(path, &dir, &base) != 0)
@@ -111,7 +179,7 @@ int rk_write_file_atomic(const char *path, const void *data, size_t len, int kee
 	char tmp[4096], bak_tmp[4096];
 	snprintf(tmp, sizeof tmp, "%s/.%s.rekey-%ld.tmp", dir, base, (long)getpid());
 	snprintf(bak_tmp, sizeof bak_tmp, "%s/.%s.rekey-%ld.bak.tmp", dir, base, (long)getpid());
-	int rc = write_new_file(tmp, data, len, err);
+	int rc = write_new_file(tmp, data, len, owner_of(path), err);
 	if (rc == RK_OK && keep_backup && (rc = keep_backup_copy(path, bak_tmp, err)) != RK_OK)
 		unlink(tmp);
 	if (rc == RK_OK && rename(tmp, path) != 0) {
@@ -125,6 +193,23 @@ int rk_write_file_atomic(const char *path, const void *data, size_t len, int kee
 	return rc;
 }
 
+/* Doubles a buffer that may hold key material: the old copy is wiped before it is freed. */
+static int grow_wiped(char **buf, size_t *cap, size_t used)
+{
+	size_t bigger = *cap ? *cap * 2 : 8192;
+	char *grown = malloc(bigger);
+	if (!grown)
+		return -1;
+	if (*buf) {
+		memcpy(grown, *buf, used);
+		OPENSSL_cleanse(*buf, *cap);
+		free(*buf);
+	}
+	*buf = grown;
+	*cap = bigger;
+	return 0;
+}
+
 int rk_read_file(const char *path, char **data, size_t *len, rk_err *err)
 {
 	*data = NULL;
@@ -133,34 +218,21 @@ int rk_read_file(const char *path, char **data, size_t *len, rk_err *err)
 	if (!f)
 		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, strerror(errno));
 	char *buf = NULL;
-	size_t cap = 0, n = 0;
-	for (;;) {
-		if (n + 4096 + 1 > cap) {
-			size_t bigger = cap ? cap * 2 : 8192;
-			char *grown = malloc(bigger);
-			if (!grown)
-				break;
-			if (buf) {
-				memcpy(grown, buf, n);
-				OPENSSL_cleanse(buf, cap);
-				free(buf);
-			}
-			buf = grown;
-			cap = bigger;
-		}
-		size_t got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0)
+	size_t cap = 0, n = 0, got;
+	int oom = 0;
+	do {
+		if (n + 4096 + 1 > cap && (oom = grow_wiped(&buf, &cap, n)) != 0)
 			break;
-	}
-	int failed = !buf || ferror(f);
-	int saved = errno;
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+	} while (got > 0);
+	int failed = oom || ferror(f), saved = errno;
 	fclose(f);
 	if (failed) {
 		if (buf)
 			OPENSSL_cleanse(buf, cap);
 		free(buf);
-		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, buf ? strerror(saved) : "out of memory");
+		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, oom ? "out of memory" : strerror(saved));
 	}
 	buf[n] = '\0';
 	*data = buf;

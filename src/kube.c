@@ -414,7 +414,16 @@ static int retryable_status(long s)
 	return s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
 }
 
-static int retryable_curl(CURLcode rc)
+/* A handshake cut by the peer (reset, EOF: an apiserver restarting) is a connection error, not a
+ * certificate problem; curl reports both as CURLE_SSL_CONNECT_ERROR. */
+static int handshake_cut(const kube_call *c, CURLcode rc)
+{
+	return rc == CURLE_SSL_CONNECT_ERROR &&
+	       (strstr(c->errbuf, "SSL_ERROR_SYSCALL") || strstr(c->errbuf, "reset") ||
+	        strstr(c->errbuf, "unexpected eof"));
+}
+
+static int retryable_curl(const kube_call *c, CURLcode rc)
 {
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
@@ -427,21 +436,28 @@ static int retryable_curl(CURLcode rc)
 	case CURLE_HTTP2_STREAM:
 		return 1;
 	default:
-		return 0;
+		return handshake_cut(c, rc);
 	}
 }
 
-static int is_tls_error(CURLcode rc)
+static int is_tls_error(const kube_call *c, CURLcode rc)
 {
+	if (handshake_cut(c, rc))
+		return 0;
 	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
 	       rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_ISSUER_ERROR;
+}
+
+static int retryable(const kube_call *c, CURLcode result)
+{
+	return result == CURLE_OK ? retryable_status(c->resp.http_status) : retryable_curl(c, result);
 }
 
 static void describe_failure(kube_call *c, CURLcode result, char *out, size_t cap)
 {
 	const rk_kube_resp *r = &c->resp;
 	if (result != CURLE_OK)
-		snprintf(out, cap, "%s%s (%s)", is_tls_error(result) ? "TLS/certificate error: " : "",
+		snprintf(out, cap, "%s%s (%s)", is_tls_error(c, result) ? "TLS/certificate error: " : "",
 		         c->errbuf[0] ? c->errbuf : curl_easy_strerror(result), curl_easy_strerror(result));
 	else
 		snprintf(out, cap, "%ld %s: %s", r->http_status, r->reason ? r->reason : "",
@@ -467,8 +483,7 @@ static int plan_retry(rk_kube *k, kube_call *c, CURLcode result)
 		c->not_before = 0;
 		return 1;
 	}
-	int retryable = result == CURLE_OK ? retryable_status(r->http_status) : retryable_curl(result);
-	if (!retryable || c->no_retry)
+	if (!retryable(c, result) || c->no_retry)
 		return 0;
 	long delay = backoff_ms(k, r->attempts);
 	if (r->retry_after_s >= 0 && r->retry_after_s * 1000 > delay)
@@ -477,8 +492,10 @@ static int plan_retry(rk_kube *k, kube_call *c, CURLcode result)
 	if (r->attempts >= k->opts.max_attempts || at > c->started + (double)k->opts.retry_budget_ms / 1000.0)
 		return 0;
 	c->not_before = at;
-	rk_debug("kube.retry", "%s %s: attempt %d failed (%ld), retrying in %ld ms", c->method, c->shown_url,
-	         r->attempts, r->http_status, delay);
+	char why[700];
+	describe_failure(c, result, why, sizeof why);
+	rk_debug("kube.retry", "%s %s: attempt %d failed (%s), retrying in %ld ms", c->method, c->shown_url,
+	         r->attempts, why, delay);
 	return 1;
 }
 
@@ -491,9 +508,7 @@ static void finish(rk_kube *k, kube_call *c, CURLcode result)
 	if (result != CURLE_OK || r->http_status < 200 || r->http_status >= 300) {
 		char why[700];
 		describe_failure(c, result, why, sizeof why);
-		int retryable =
-		    result == CURLE_OK ? retryable_status(r->http_status) : retryable_curl(result);
-		if (retryable && r->attempts > 1)
+		if (retryable(c, result) && r->attempts > 1)
 			rk_err_set(&r->err, RK_FAIL, "%s %s: gave up after %d attempts in %.1fs: %s",
 			           c->method, c->shown_url, r->attempts, r->total_s, why);
 		else
@@ -601,6 +616,11 @@ size_t rk_kube_poll(rk_kube *k, long timeout_ms)
 	curl_multi_perform(k->multi, &running);
 	collect_done(k);
 	return k->pending;
+}
+
+void rk_kube_wakeup(rk_kube *k)
+{
+	curl_multi_wakeup(k->multi);
 }
 
 void rk_kube_run_until_idle(rk_kube *k)

@@ -319,7 +319,7 @@ static int load_budget(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err
 	if (!map)
 		return RK_OK;
 	const char *what = "budget";
-	int breach = RK_BREACH_SLOWDOWN;
+	int breach = 0;
 	int rc = rk_yaml_check_map(y, map, what, budget_fields, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_duration_ms(y, map, what, "writeP99", &b->write_p99_ms, err);
@@ -331,7 +331,7 @@ static int load_budget(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err
 		rc = rk_yaml_duration_ms(y, map, what, "soak", &b->soak_ms, err);
 	if (rc == RK_OK)
 		rc = enum_field(y, map, what, "onBreach", breach_names, &breach, err);
-	b->on_breach = (rk_on_breach)breach;
+	b->on_breach = breach;
 	if (rc == RK_OK && b->window_ms < 1000)
 		rc =
 		    rk_yaml_fail(y, rk_yaml_get(y, map, "window"), err, "budget.window: must be at least 1s");

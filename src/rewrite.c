@@ -162,8 +162,8 @@ static void observe(void *user, const char *method, long http_status, double lat
 	rk_rw_engine *e = user;
 	if (strcmp(method, "PUT") != 0)
 		return;
-	int ok = http_status > 0 && http_status != 429 && http_status < 500;
-	rk_window_add(&e->window, rk_rw_now_ms(), latency_s * 1000.0, ok);
+	int failed = http_status == 0 || http_status == 429 || http_status >= 500;
+	rk_budget_observe(e->budget, rk_monotonic_ns(), latency_s * 1000.0, failed);
 }
 
 static int submit_put(rk_rw_engine *e, rk_rw_item *it, rk_err *err)
@@ -204,7 +204,7 @@ static void run_batch(rk_rw_engine *e)
 	rk_err err;
 	rk_err_clear(&err);
 	for (;;) {
-		int stopping = rk_rw_stop_requested(e) || e->ctl.state == RK_BUDGET_ABORTED;
+		int stopping = rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED;
 		double wait = submit_ready(e, stopping, &err);
 		size_t target = stopping ? e->next_submit : e->nbatch;
 		if (e->ndone >= target && e->inflight == 0)
@@ -290,7 +290,7 @@ static int fill_batch(rk_rw_engine *e, int *end, rk_err *err)
 {
 	*end = 0;
 	while (e->nbatch < (size_t)e->opts->batch_size && !rk_rw_stop_requested(e) &&
-	       e->ctl.state != RK_BUDGET_ABORTED) {
+	       e->state != RK_RW_ABORTED) {
 		json_t *obj = NULL;
 		if (rk_kube_list_next(e->list, &obj, err) != RK_OK) {
 			if (!is_expired_without_token(err) || list_reopen_from_start(e, err) != RK_OK)
@@ -373,10 +373,10 @@ int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err)
 		if (lrc != RK_OK) {
 			*err = list_err;
 			rc = lrc == RK_BADINPUT ? RK_FAIL : lrc;
-		} else if (rk_rw_stop_requested(e) || e->ctl.state == RK_BUDGET_ABORTED) {
+		} else if (rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED) {
 			rc = rk_err_set(
 			    err, RK_STOPPED, "%s",
-			    e->ctl.state == RK_BUDGET_ABORTED
+			    e->state == RK_RW_ABORTED
 			        ? "stopped by the budget (abort): checkpoint saved, resume with --resume"
 			        : "interrupted: in-flight writes finished, checkpoint saved, resume with "
 			          "--resume");
@@ -395,12 +395,11 @@ int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err)
 
 int rk_rw_engine_init(rk_rw_engine *e, rk_err *err)
 {
-	if (rk_window_init(&e->window) != 0 || alloc_batch(e, err) != RK_OK)
-		return rk_err_set(err, RK_FAIL, "out of memory");
+	if (alloc_batch(e, err) != RK_OK || rk_rw_budget_new(e, err) != RK_OK)
+		return err->code;
 	double now = rk_rw_now_ms();
 	rk_throttle_init(&e->throttle, e->opts->qps, (unsigned)e->opts->burst, (unsigned)e->opts->concurrency,
 	                 rk_clock_system());
-	rk_budget_ctl_init(&e->ctl, e->opts, now);
 	e->t0_ms = now;
 	rk_kube_set_observer(e->kube, observe, e);
 	return RK_OK;
@@ -412,7 +411,9 @@ void rk_rw_engine_free(rk_rw_engine *e)
 		rk_kube_poll(e->kube, 100);
 	rk_kube_set_observer(e->kube, NULL, NULL);
 	rk_rw_batch_free(e);
-	rk_window_free(&e->window);
+	rk_budget_free(e->budget);
+	e->budget = NULL;
+	rk_buf_free(&e->metrics_prev);
 	rk_buf_free(&e->list_path);
 	rk_kube_list_close(e->list);
 	e->list = NULL;

@@ -1,191 +1,136 @@
-/* rewrite_budget.c: the rewrite's latency/error budget: the sliding window of write latencies and errors,
- * and the controller that turns it into slowdown/recover/pause/resume/abort decisions (the rate itself is
- * applied by the throttle, include/rekey/throttle.h). */
+/* rewrite_budget.c: the rewrite's side of the latency/error budget (include/rekey/budget.h): the policy
+ * from the options, a decision every second applied to the throttle (rate, pause) and logged and stored
+ * with its numbers, a light GET probe twice a second while paused (no writes measure the apiserver then),
+ * and, with --scrape-interval, the apiserver's own PUT p99 and mutating in-flight requests from /metrics. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "rewrite_int.h"
+#include "rekey/log.h"
+#include "rekey/promtext.h"
+#include "rewrite_engine.h"
 
-/* ---- sliding window ---- */
+#define EVAL_MS 1000
+#define PROBE_MS 500
 
-int rk_window_init(rk_window *w)
+int rk_rw_budget_new(rk_rw_engine *e, rk_err *err)
 {
-	memset(w, 0, sizeof *w);
-	w->ring = calloc(RK_WINDOW_CAP, sizeof *w->ring);
-	w->scratch = calloc(RK_WINDOW_CAP, sizeof *w->scratch);
-	if (!w->ring || !w->scratch) {
-		rk_window_free(w);
-		return -1;
-	}
-	return 0;
+	const rk_rewrite_opts *o = e->opts;
+	rk_budget_policy p;
+	rk_budget_policy_defaults(&p);
+	p.write_p99_ms = o->budget_p99_ms;
+	p.error_ratio = o->budget_errors;
+	p.window_s = (double)o->budget_window_ms / 1000.0;
+	p.soak_s = (double)o->soak_ms / 1000.0;
+	p.on_breach = o->on_breach;
+	p.target_qps = o->qps;
+	if (p.interval_s > p.soak_s && p.soak_s > 0)
+		p.interval_s = p.soak_s; /* a short soak (tests, benchmarks) also means faster steps */
+	e->budget_on = o->budget_p99_ms > 0 || o->budget_errors >= 0;
+	e->server_p99_ms = NAN;
+	return rk_budget_new(&p, rk_monotonic_ns(), &e->budget, err);
 }
 
-void rk_window_free(rk_window *w)
+static const char *decision_name(rk_budget_action a)
 {
-	free(w->ring);
-	free(w->scratch);
-	memset(w, 0, sizeof *w);
+	return rk_budget_action_name(a);
 }
 
-void rk_window_add(rk_window *w, double t_ms, double latency_ms, int ok)
+static void set_state(rk_rw_engine *e, const rk_budget_decision *d)
 {
-	size_t at = (w->head + w->len) % RK_WINDOW_CAP;
-	if (w->len == RK_WINDOW_CAP) {
-		w->head = (w->head + 1) % RK_WINDOW_CAP;
-		w->len--;
-	}
-	w->ring[at] = (rk_sample){t_ms, (float)latency_ms, (uint8_t)(ok != 0)};
-	w->len++;
+	if (d->action == RK_BUDGET_ABORT)
+		e->state = RK_RW_ABORTED;
+	else if (d->paused)
+		e->state = RK_RW_PAUSED;
+	else if (d->rate > 0 && (e->opts->qps <= 0 || d->rate < e->opts->qps))
+		e->state = RK_RW_SLOWED;
+	else
+		e->state = RK_RW_OK;
 }
 
-static int cmp_float(const void *a, const void *b)
+static void apply_decision(rk_rw_engine *e, const rk_budget_decision *d)
 {
-	float x = *(const float *)a, y = *(const float *)b;
-	return (x > y) - (x < y);
+	rk_throttle_set_rate(&e->throttle, d->rate);
+	rk_throttle_set_paused(&e->throttle, d->paused);
+	set_state(e, d);
+	int calm = d->action == RK_BUDGET_RECOVER || d->action == RK_BUDGET_RESUME;
+	rk_log(calm ? RK_LOG_INFO : RK_LOG_WARN, "rewrite.budget", "%s", d->reason);
+	rk_budget_record rec = {.decision = decision_name(d->action),
+	                        .p50_ms = isnan(d->stats.p50_ms) ? 0 : d->stats.p50_ms,
+	                        .p99_ms = isnan(d->stats.p99_ms) ? 0 : d->stats.p99_ms,
+	                        .error_ratio = isnan(d->stats.error_ratio) ? 0 : d->stats.error_ratio,
+	                        .rate_before = d->rate_before,
+	                        .rate_after = d->rate,
+	                        .reason = d->reason};
+	rk_err err;
+	if (rk_store_budget_insert(e->store, e->run_id, &rec, &err) != RK_OK)
+		rk_warn("rewrite.budget", "could not record the decision: %s", err.msg);
 }
 
-/* Nearest rank: the smallest value with at least q of the samples at or below it. */
-static double nearest_rank(const float *sorted, size_t n, double q)
+static void probe_done(void *user, rk_kube_resp *resp)
 {
-	size_t rank = (size_t)ceil(q * (double)n);
-	if (rank < 1)
-		rank = 1;
-	return sorted[rank - 1];
+	rk_rw_engine *e = user;
+	e->probe_inflight = 0;
+	int failed = resp->http_status == 0 || resp->http_status == 429 || resp->http_status >= 500;
+	rk_budget_observe(e->budget, rk_monotonic_ns(), resp->latency_s * 1000.0, failed);
 }
 
-void rk_window_stats_since(rk_window *w, double since_ms, rk_window_stats *out)
+static void maybe_probe(rk_rw_engine *e, double now)
 {
-	size_t n = 0, errors = 0;
-	while (w->len && w->ring[w->head].t_ms < since_ms) {
-		w->head = (w->head + 1) % RK_WINDOW_CAP;
-		w->len--;
-	}
-	for (size_t i = 0; i < w->len; i++) {
-		const rk_sample *s = &w->ring[(w->head + i) % RK_WINDOW_CAP];
-		w->scratch[n++] = s->latency_ms;
-		errors += !s->ok;
-	}
-	memset(out, 0, sizeof *out);
-	out->n = n;
-	if (!n)
+	if (e->state != RK_RW_PAUSED || e->probe_inflight || now - e->last_probe_ms < PROBE_MS ||
+	    !e->list_path.len)
 		return;
-	qsort(w->scratch, n, sizeof *w->scratch, cmp_float);
-	out->p50_ms = nearest_rank(w->scratch, n, 0.50);
-	out->p99_ms = nearest_rank(w->scratch, n, 0.99);
-	out->error_ratio = (double)errors / (double)n;
+	char path[RK_STORE_PATH_MAX];
+	snprintf(path, sizeof path, "%s?limit=1", rk_buf_cstr(&e->list_path));
+	rk_kube_req req = {.method = "GET", .path = path, .no_retry = 1};
+	rk_err err;
+	e->last_probe_ms = now;
+	if (rk_kube_submit(e->kube, &req, probe_done, e, &err) == RK_OK)
+		e->probe_inflight = 1;
 }
 
-/* ---- budget controller ---- */
-
-const char *rk_decision_name(rk_decision d)
+/* The apiserver's PUT p99 on this resource between two scrapes, and its mutating in-flight requests. */
+static void scrape(rk_rw_engine *e)
 {
-	static const char *const names[] = {"none", "slowdown", "recover", "pause", "resume", "abort"};
-	return d <= RK_DECIDE_ABORT ? names[d] : "none";
-}
-
-void rk_budget_ctl_init(rk_budget_ctl *c, const rk_rewrite_opts *opts, double now_ms)
-{
-	memset(c, 0, sizeof *c);
-	c->p99_ms = opts->budget_p99_ms;
-	c->errors = opts->budget_errors;
-	c->window_ms = opts->budget_window_ms > 0 ? (double)opts->budget_window_ms : 60000.0;
-	c->soak_ms = opts->soak_ms >= 0 ? (double)opts->soak_ms : 30000.0;
-	c->mode = opts->on_breach;
-	c->target = opts->qps > 0 ? opts->qps : 0;
-	c->rate = c->target;
-	c->ceiling = c->target;
-	c->since_ms = now_ms;
-	c->last_ms = now_ms;
-}
-
-int rk_budget_ctl_enabled(const rk_budget_ctl *c)
-{
-	return c->p99_ms > 0 || c->errors > 0;
-}
-
-static int breached(const rk_budget_ctl *c, const rk_window_stats *s, char *why, size_t cap)
-{
-	if (c->p99_ms > 0 && s->p99_ms > c->p99_ms) {
-		snprintf(why, cap, "p99 %.1fms > budget %.1fms over %zu writes", s->p99_ms, c->p99_ms, s->n);
-		return 1;
-	}
-	if (c->errors > 0 && s->error_ratio > c->errors) {
-		snprintf(why, cap, "error ratio %.4f > budget %.4f over %zu writes", s->error_ratio,
-		         c->errors, s->n);
-		return 1;
-	}
-	snprintf(why, cap, "p99 %.1fms, error ratio %.4f over %zu writes within budget", s->p99_ms,
-	         s->error_ratio, s->n);
-	return 0;
-}
-
-static void decide(rk_budget_ctl *c, rk_budget_out *out, rk_decision d, double new_rate, double now_ms)
-{
-	out->decision = d;
-	out->rate_before = c->rate;
-	out->rate_after = new_rate;
-	c->rate = new_rate;
-	c->last_ms = now_ms;
-	c->since_ms = now_ms; /* judge the new rate on new writes only */
-}
-
-static void eval_running(rk_budget_ctl *c, double now_ms, double achieved, int bad, rk_budget_out *out)
-{
-	if (bad) {
-		if (c->mode == RK_BREACH_ABORT) {
-			c->state = RK_BUDGET_ABORTED;
-			decide(c, out, RK_DECIDE_ABORT, c->rate, now_ms);
-		} else if (c->mode == RK_BREACH_PAUSE) {
-			c->state = RK_BUDGET_PAUSED;
-			c->bad_ms = now_ms;
-			decide(c, out, RK_DECIDE_PAUSE, c->rate, now_ms);
-		} else {
-			double from = c->rate > 0 ? c->rate : (achieved > 1 ? achieved : 2);
-			if (c->ceiling <= 0)
-				c->ceiling = from;
-			double to = from / 2 < 1 ? 1 : from / 2;
-			c->state = RK_BUDGET_SLOWED;
-			decide(c, out, RK_DECIDE_SLOWDOWN, to, now_ms);
-			out->rate_before = from;
-		}
+	rk_buf text = RK_BUF_INIT;
+	rk_err err;
+	if (rk_kube_get_text(e->kube, NULL, "/metrics", &text, &err) != RK_OK) {
+		rk_debug("rewrite.scrape", "%s", err.msg);
+		rk_buf_free(&text);
 		return;
 	}
-	/* healthy: climb back a quarter of the ceiling per step, one step per soak/3 (at least 2 s) */
-	double step_ms = c->soak_ms / 3 > 2000 ? c->soak_ms / 3 : 2000;
-	if (c->state == RK_BUDGET_SLOWED && now_ms - c->last_ms >= step_ms) {
-		double to = c->rate + c->ceiling / 4;
-		if (to >= c->ceiling) {
-			to = c->target; /* back to the configured rate (0 = unlimited) */
-			c->state = RK_BUDGET_OK;
-		}
-		decide(c, out, RK_DECIDE_RECOVER, to, now_ms);
-	}
+	rk_prom_label m[] = {{"verb", "PUT"}, {"resource", e->res.resource}};
+	rk_prom_label inflight_m[] = {{"request_kind", "mutating"}};
+	rk_prom_histogram now_h, prev_h;
+	double inflight = NAN, p99 = NAN;
+	int matched = 0;
+	if (rk_prom_histogram_collect((const char *)text.data, text.len, "apiserver_request_duration_seconds",
+	                              m, 2, &now_h, &err) == RK_OK &&
+	    e->metrics_prev.len &&
+	    rk_prom_histogram_collect((const char *)e->metrics_prev.data, e->metrics_prev.len,
+	                              "apiserver_request_duration_seconds", m, 2, &prev_h, &err) == RK_OK)
+		p99 = rk_prom_histogram_window_quantile(0.99, &now_h, &prev_h) * 1000.0;
+	if (rk_prom_find((const char *)text.data, text.len, "apiserver_current_inflight_requests", inflight_m,
+	                 1, &inflight, &matched, &err) != RK_OK ||
+	    !matched)
+		inflight = NAN;
+	rk_buf_free(&e->metrics_prev);
+	e->metrics_prev = text;
+	e->server_p99_ms = p99;
+	rk_budget_server(e->budget, rk_monotonic_ns(), p99, inflight);
 }
 
-void rk_budget_ctl_eval(rk_budget_ctl *c, rk_window *w, double now_ms, double achieved, rk_budget_out *out)
+void rk_rw_budget_tick(rk_rw_engine *e, double now)
 {
-	memset(out, 0, sizeof *out);
-	double since = now_ms - c->window_ms;
-	if (since < c->since_ms)
-		since = c->since_ms;
-	rk_window_stats_since(w, since, &out->stats);
-	if (!rk_budget_ctl_enabled(c) || c->state == RK_BUDGET_ABORTED)
-		return;
-	size_t need = c->state == RK_BUDGET_PAUSED ? RK_BUDGET_MIN_PROBES : RK_BUDGET_MIN_SAMPLES;
-	if (out->stats.n < need)
-		return;
-	int bad = breached(c, &out->stats, out->reason, sizeof out->reason);
-	if (c->state != RK_BUDGET_PAUSED) {
-		eval_running(c, now_ms, achieved, bad, out);
-		return;
+	if (e->opts->scrape_ms > 0 && now - e->last_scrape_ms >= (double)e->opts->scrape_ms) {
+		e->last_scrape_ms = now;
+		scrape(e);
 	}
-	if (bad) { /* still unhealthy: start the soak again on fresh probes */
-		c->bad_ms = now_ms;
-		c->since_ms = now_ms;
-	} else if (now_ms - c->bad_ms >= c->soak_ms) {
-		c->state = RK_BUDGET_OK;
-		decide(c, out, RK_DECIDE_RESUME, c->rate, now_ms);
+	if (now - e->last_eval_ms >= EVAL_MS && e->budget_on && e->state != RK_RW_ABORTED) {
+		e->last_eval_ms = now;
+		rk_budget_decision d = rk_budget_decide(e->budget, rk_monotonic_ns());
+		if (d.action != RK_BUDGET_NONE)
+			apply_decision(e, &d);
 	}
+	maybe_probe(e, now);
 }

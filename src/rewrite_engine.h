@@ -3,6 +3,7 @@
 #ifndef REKEY_REWRITE_ENGINE_H
 #define REKEY_REWRITE_ENGINE_H
 
+#include "rekey/budget.h"
 #include "rekey/buf.h"
 #include "rekey/kube.h"
 #include "rekey/rewrite.h"
@@ -40,8 +41,12 @@ struct rk_rw_engine {
 	rk_kube_list *list;
 	/* pacing and budget */
 	rk_throttle throttle;
-	rk_window window;
-	rk_budget_ctl ctl;
+	rk_budget *budget;
+	rk_rw_budget_state state;
+	int budget_on;        /* a p99 or error budget is set */
+	double server_p99_ms; /* last /metrics figures (NaN = unknown) */
+	rk_buf metrics_prev;  /* previous /metrics scrape, for the PUT latency histogram's delta */
+	double last_scrape_ms;
 	/* the batch */
 	rk_rw_item *batch;
 	size_t nbatch, next_submit, ndone, inflight;
@@ -80,6 +85,9 @@ int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err);
 /* Periodic work (at most every 250 ms): progress, budget evaluation and decisions, probes while paused,
  * the metrics file. */
 void rk_rw_tick(rk_rw_engine *e);
+/* Budget (rewrite_budget.c): the budget from the options; the periodic decision, probes and scrapes. */
+int rk_rw_budget_new(rk_rw_engine *e, rk_err *err);
+void rk_rw_budget_tick(rk_rw_engine *e, double now_ms);
 /* One final progress call. */
 void rk_rw_progress(rk_rw_engine *e, int final);
 

@@ -121,28 +121,10 @@ double rk_eta_s(int64_t done, int64_t total, double rate)
 	return (double)(total - done) / rate;
 }
 
-int rk_on_breach_parse(const char *text)
-{
-	if (!text)
-		return -1;
-	if (!strcmp(text, "slowdown"))
-		return RK_BREACH_SLOWDOWN;
-	if (!strcmp(text, "pause"))
-		return RK_BREACH_PAUSE;
-	if (!strcmp(text, "abort"))
-		return RK_BREACH_ABORT;
-	return -1;
-}
-
-const char *rk_on_breach_name(rk_on_breach mode)
-{
-	return mode == RK_BREACH_PAUSE ? "pause" : mode == RK_BREACH_ABORT ? "abort" : "slowdown";
-}
-
-const char *rk_budget_state_name(rk_budget_state state)
+const char *rk_rw_budget_state_name(rk_rw_budget_state state)
 {
 	static const char *const names[] = {"ok", "slowed", "paused", "aborted"};
-	return state <= RK_BUDGET_ABORTED ? names[state] : "ok";
+	return state <= RK_RW_ABORTED ? names[state] : "ok";
 }
 
 void rk_rewrite_opts_init(rk_rewrite_opts *opts)
@@ -153,6 +135,7 @@ void rk_rewrite_opts_init(rk_rewrite_opts *opts)
 	opts->batch_size = 200;
 	opts->budget_window_ms = 60000;
 	opts->soak_ms = 30000;
+	opts->budget_errors = -1;
 	opts->on_breach = RK_BREACH_SLOWDOWN;
 }
 
@@ -171,7 +154,7 @@ int rk_rewrite_opts_check(const rk_rewrite_opts *o, rk_err *err)
 	if (o->batch_pause_ms < 0 || o->soak_ms < 0 || o->budget_window_ms < 1000)
 		return rk_err_set(err, RK_BADINPUT,
 		                  "batch pause and soak must not be negative, the budget window at least 1s");
-	if (o->budget_p99_ms < 0 || o->budget_errors < 0 || o->budget_errors > 1)
+	if (o->budget_p99_ms < 0 || o->budget_errors > 1)
 		return rk_err_set(err, RK_BADINPUT,
 		                  "budget p99 must not be negative, error ratio within 0..1");
 	for (size_t i = 0; i < o->nresources; i++)

@@ -3,6 +3,7 @@
  * progress callbacks, budget decisions (applied to the pace, logged and stored with their numbers),
  * probes while paused, and the Prometheus textfile. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,6 @@
 #include "rewrite_engine.h"
 
 #define TICK_MS 250
-#define EVAL_MS 1000
-#define PROBE_MS 500
 #define METRICS_MS 2000
 #define ESTIMATE_STAGE "rewrite.estimate"
 
@@ -35,9 +34,9 @@ void rk_rw_progress(rk_rw_engine *e, int final)
 {
 	if (!e->hooks || !e->hooks->progress)
 		return;
-	rk_window_stats stats;
+	rk_budget_stats stats;
 	double now = rk_rw_now_ms();
-	rk_window_stats_since(&e->window, now - e->ctl.window_ms, &stats);
+	rk_budget_stats_now(e->budget, rk_monotonic_ns(), &stats);
 	rk_rewrite_progress p = {.run_id = e->run_id,
 	                         .resource = e->resource_key,
 	                         .scope = e->scope ? e->scope : "",
@@ -46,65 +45,14 @@ void rk_rw_progress(rk_rw_engine *e, int final)
 	                         .total = e->total,
 	                         .rate = e->achieved,
 	                         .qps_limit = e->throttle.qps,
-	                         .p50_ms = stats.p50_ms,
-	                         .p99_ms = stats.p99_ms,
-	                         .error_ratio = stats.error_ratio,
-	                         .budget = e->ctl.state,
+	                         .p50_ms = isnan(stats.p50_ms) ? 0 : stats.p50_ms,
+	                         .p99_ms = isnan(stats.p99_ms) ? 0 : stats.p99_ms,
+	                         .error_ratio = isnan(stats.error_ratio) ? 0 : stats.error_ratio,
+	                         .budget = e->state,
 	                         .elapsed_s = (now - e->t0_ms) / 1000.0,
 	                         .final = final};
 	p.eta_s = rk_eta_s(p.done, p.total, p.rate);
 	e->hooks->progress(&p, e->hooks->ud);
-}
-
-/* ---- budget ---- */
-
-static void apply_decision(rk_rw_engine *e, const rk_budget_out *out, double now)
-{
-	(void)now;
-	if (out->decision == RK_DECIDE_SLOWDOWN || out->decision == RK_DECIDE_RECOVER)
-		rk_throttle_set_rate(&e->throttle, e->ctl.rate);
-	rk_throttle_set_paused(&e->throttle, e->ctl.state == RK_BUDGET_PAUSED);
-	char reason[512];
-	snprintf(reason, sizeof reason, "%s; rate %.1f -> %.1f objects/s (0 = unlimited)", out->reason,
-	         out->rate_before, out->rate_after);
-	rk_log(out->decision == RK_DECIDE_RECOVER || out->decision == RK_DECIDE_RESUME ? RK_LOG_INFO
-	                                                                               : RK_LOG_WARN,
-	       "rewrite.budget", "%s: p50 %.1fms p99 %.1fms error ratio %.4f; %s",
-	       rk_decision_name(out->decision), out->stats.p50_ms, out->stats.p99_ms, out->stats.error_ratio,
-	       reason);
-	rk_budget_record rec = {.decision = rk_decision_name(out->decision),
-	                        .p50_ms = out->stats.p50_ms,
-	                        .p99_ms = out->stats.p99_ms,
-	                        .error_ratio = out->stats.error_ratio,
-	                        .rate_before = out->rate_before,
-	                        .rate_after = out->rate_after,
-	                        .reason = reason};
-	rk_err err;
-	if (rk_store_budget_insert(e->store, e->run_id, &rec, &err) != RK_OK)
-		rk_warn("rewrite.budget", "could not record the decision: %s", err.msg);
-}
-
-static void probe_done(void *user, rk_kube_resp *resp)
-{
-	rk_rw_engine *e = user;
-	e->probe_inflight = 0;
-	int ok = resp->http_status >= 200 && resp->http_status < 300;
-	rk_window_add(&e->window, rk_rw_now_ms(), resp->latency_s * 1000.0, ok);
-}
-
-/* While paused no writes measure the apiserver: a light GET does, twice a second. */
-static void maybe_probe(rk_rw_engine *e, double now)
-{
-	if (e->ctl.state != RK_BUDGET_PAUSED || e->probe_inflight || now - e->last_probe_ms < PROBE_MS ||
-	    !e->list_path.len)
-		return;
-	char path[RK_STORE_PATH_MAX];
-	snprintf(path, sizeof path, "%s?limit=1", rk_buf_cstr(&e->list_path));
-	rk_kube_req req = {.method = "GET", .path = path, .no_retry = 1};
-	rk_err err;
-	e->last_probe_ms = now;
-	if (rk_kube_submit(e->kube, &req, probe_done, e, &err) == RK_OK)
-		e->probe_inflight = 1;
 }
 
 /* ---- Prometheus textfile ---- */
@@ -134,8 +82,10 @@ static void write_metrics(rk_rw_engine *e)
 		rk_buf_printf(&b,
 		              "rekeyctl_rewrite_objects_total{cluster=\"%s\",outcome=\"%s\"} %" PRId64 "\n",
 		              c, rk_outcome_name((rk_outcome)i), v[i]);
-	rk_window_stats s;
-	rk_window_stats_since(&e->window, rk_rw_now_ms() - e->ctl.window_ms, &s);
+	rk_budget_stats s;
+	rk_budget_stats_now(e->budget, rk_monotonic_ns(), &s);
+	if (isnan(s.p50_ms))
+		s.p50_ms = s.p99_ms = s.error_ratio = 0;
 	rk_buf_printf(
 	    &b,
 	    "# TYPE rekeyctl_rewrite_objects_estimate "
@@ -149,9 +99,10 @@ static void write_metrics(rk_rw_engine *e)
 	    "# TYPE rekeyctl_rewrite_budget_state gauge\n",
 	    c, e->total, c, e->achieved, c, e->throttle.qps, c, s.p50_ms / 1000.0, c, s.p99_ms / 1000.0, c,
 	    s.error_ratio);
-	for (int st = RK_BUDGET_OK; st <= RK_BUDGET_ABORTED; st++)
+	for (int st = RK_RW_OK; st <= RK_RW_ABORTED; st++)
 		rk_buf_printf(&b, "rekeyctl_rewrite_budget_state{cluster=\"%s\",state=\"%s\"} %d\n", c,
-		              rk_budget_state_name((rk_budget_state)st), e->ctl.state == (rk_budget_state)st);
+		              rk_rw_budget_state_name((rk_rw_budget_state)st),
+		              e->state == (rk_rw_budget_state)st);
 	rk_err err;
 	if (rk_write_file_atomic(e->opts->metrics_file, b.data, b.len, 0, &err) != RK_OK)
 		rk_warn("rewrite.metrics", "%s", err.msg);
@@ -166,14 +117,7 @@ void rk_rw_tick(rk_rw_engine *e)
 		return;
 	e->last_tick_ms = now;
 	update_rate(e, now);
-	if (now - e->last_eval_ms >= EVAL_MS) {
-		rk_budget_out out;
-		e->last_eval_ms = now;
-		rk_budget_ctl_eval(&e->ctl, &e->window, now, e->achieved, &out);
-		if (out.decision != RK_DECIDE_NONE)
-			apply_decision(e, &out, now);
-	}
-	maybe_probe(e, now);
+	rk_rw_budget_tick(e, now);
 	if (e->opts->metrics_file && now - e->last_metrics_ms >= METRICS_MS) {
 		e->last_metrics_ms = now;
 		write_metrics(e);
@@ -425,7 +369,7 @@ int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kube, 
 		rk_err oerr;
 		if (e->run_id)
 			rk_store_orphan_count(store, e->run_id, &result->orphans, &oerr);
-		result->stopped = rc != RK_STOPPED ? 0 : e->ctl.state == RK_BUDGET_ABORTED ? 2 : 1;
+		result->stopped = rc != RK_STOPPED ? 0 : e->state == RK_RW_ABORTED ? 2 : 1;
 	}
 	rk_rw_engine_free(e);
 	free(e);

@@ -245,6 +245,41 @@ static int refuse_newer(rk_store *store, unsigned db_version, const struct rk_mi
 	    store->path, db_version, known);
 }
 
+static const struct rk_migration *find_migration(const struct rk_migration *migrations, size_t count,
+                                                 unsigned version)
+{
+	for (size_t i = 0; i < count; i++)
+		if (migrations[i].version == version)
+			return &migrations[i];
+	return NULL;
+}
+
+/* Every migration the db recorded must be the binary's migration of that version (same name): a db
+ * from a diverging build is refused rather than migrated on top of a schema we do not know. */
+static int check_applied(rk_store *store, const struct rk_migration *migrations, size_t count, rk_err *err)
+{
+	sqlite3_stmt *st;
+	if (store->version == 0)
+		return RK_OK;
+	if (rk_store_prepare(store, "SELECT version, name FROM schema_migrations ORDER BY version", &st,
+	                     err) != RK_OK)
+		return err->code;
+	int rc = RK_OK;
+	while (rc == RK_OK && sqlite3_step(st) == SQLITE_ROW) {
+		unsigned version = (unsigned)sqlite3_column_int64(st, 0);
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		const struct rk_migration *m = find_migration(migrations, count, version);
+		if (!m || !name || strcmp(m->name, name) != 0)
+			rc = rk_err_set(
+			    err, RK_UNSAFE,
+			    "state db %s has migration %u \"%s\" but this rekeyctl's is \"%s\": it was "
+			    "written by a different build; use that build or another --state directory",
+			    store->path, version, name ? name : "", m ? m->name : "(none)");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int record_migration(rk_store *store, const struct rk_migration *m, rk_err *err)
 {
 	sqlite3_stmt *st;
@@ -351,6 +386,8 @@ int rk_store_open_with(const char *state_dir, const struct rk_migration *migrati
 		rc = connect_db(store, err);
 	if (rc == RK_OK)
 		rc = refuse_newer(store, store->version, migrations, count, err);
+	if (rc == RK_OK)
+		rc = check_applied(store, migrations, count, err);
 	if (rc == RK_OK)
 		rc = enable_wal(store, err);
 	if (rc == RK_OK)

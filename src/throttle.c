@@ -32,6 +32,7 @@ void rk_throttle_init(rk_throttle *t, double qps, unsigned burst, unsigned max_i
 	t->clock = clock;
 	t->qps = qps > 0 ? qps : 0;
 	t->burst = default_burst(t->qps, burst);
+	t->burst_auto = burst == 0;
 	t->tokens = t->burst;
 	t->last_ns = rk_clock_now(&clock);
 	t->max_inflight = max_inflight;
@@ -46,6 +47,8 @@ void rk_throttle_set_rate(rk_throttle *t, double qps)
 	qps = qps > 0 ? qps : 0;
 	int slower = qps > 0 && (t->qps == 0 || qps < t->qps);
 	t->qps = qps;
+	if (t->burst_auto)
+		t->burst = default_burst(qps, 0);
 	if (slower) {
 		double one_second = qps > 1 ? qps : 1;
 		if (t->tokens > one_second)

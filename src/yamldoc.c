@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rekey/encconfig.h"
 #include "rekey/fsutil.h"
 
 static int parse_error(const char *path, const yaml_parser_t *parser, rk_err *err)
@@ -212,30 +213,10 @@ int rk_yaml_double(rk_yaml *y, const yaml_node_t *n, const char *what, const cha
 
 long rk_parse_duration_ms(const char *text)
 {
-	if (!text || !*text)
+	long long ns = 0;
+	if (!text || rk_go_duration_parse(text, &ns) != 0 || ns < 0)
 		return -1;
-	double total = 0;
-	const char *p = text;
-	while (*p) {
-		char *end = NULL;
-		double amount = strtod(p, &end);
-		if (end == p || amount < 0 || *p == '+' || *p == '-')
-			return -1;
-		double scale;
-		if (!strncmp(end, "ms", 2))
-			scale = 1, end += 2;
-		else if (*end == 's')
-			scale = 1000, end += 1;
-		else if (*end == 'm')
-			scale = 60000, end += 1;
-		else if (*end == 'h')
-			scale = 3600000, end += 1;
-		else
-			return -1;
-		total += amount * scale;
-		p = end;
-	}
-	return total > 1e15 ? -1 : (long)(total + 0.5);
+	return (long)((ns + 500000) / 1000000);
 }
 
 int rk_yaml_duration_ms(rk_yaml *y, const yaml_node_t *n, const char *what, const char *key, long *out_ms,

@@ -84,7 +84,9 @@ int rk_encconfig_validate(const rk_encconfig *cfg, int automatic_reload, rk_err 
 void rk_encconfig_warnings(const rk_encconfig *cfg, char **out);
 
 /* The rule that applies to group/resource ("" = core group), as the apiserver looks it up: exact, then
- * "*.group", then "*.*". NULL = not encrypted (identity). */
+ * "*.group", then "*.*". NULL = not encrypted (identity). A resource listed in several rules: the
+ * apiserver appends the later rules' providers after the first rule's (they only ever read); the first
+ * rule is returned, and its first provider is the one that writes (rk_encconfig_warnings flags this). */
 const rk_rule *rk_encconfig_lookup(const rk_encconfig *cfg, const char *group, const char *resource);
 
 /* Parses "secrets" or "deployments.apps" into resource and group parts (malloc'd). */
@@ -100,7 +102,8 @@ int rk_key_decode(const rk_key *key, uint8_t *out, size_t cap);
 int rk_key_fingerprint(const rk_key *key, char out[17]);
 
 /* Canonical YAML (malloc'd, NUL-terminated; holds secrets: wipe with OPENSSL_cleanse before free).
- * Deterministic: load(emit(x)) == x and emit is stable. NULL when out of memory. */
+ * Deterministic: load(emit(x)) == x and emit is stable. NULL when out of memory. An element naming
+ * several providers (invalid) is emitted with its first only. */
 char *rk_encconfig_emit(const rk_encconfig *cfg, size_t *len);
 /* The same YAML with every secret replaced by "REDACTED fingerprint <hex>" (not loadable): for --dry-run. */
 char *rk_encconfig_emit_redacted(const rk_encconfig *cfg, size_t *len);

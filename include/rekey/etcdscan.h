@@ -69,6 +69,12 @@ void rk_scan_report_free(rk_scan_report *report);
  * forbidden key; RK_FAIL otherwise. */
 int rk_scan_verdict(const rk_scan_report *report);
 
+/* The prune gate for rotation: scans `source` (its etcd_url or snapshot_path, prefix and resources;
+ * expectations ignored) for values still under `key`. RK_OK when there is none; RK_UNSAFE with
+ * "N stored values still under key \"K\": /registry/..., ..." (the first 5 named) otherwise; the
+ * scan's own error codes when etcd or the snapshot cannot be read. */
+int rk_etcdscan_check_prune(const rk_scan_opts *source, const char *key, rk_err *err);
+
 /* "/registry/secrets/ns/name" -> resource "secrets", group "" ; "/registry/deployments/..." ->
  * "deployments", "apps" (kube-apiserver's legacy storage paths); "/registry/<group.with.dots>/<res>/..."
  * -> res, group. Returns 0, or -1 when the key is not under prefix or has no resource segment. */

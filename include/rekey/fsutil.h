@@ -9,8 +9,16 @@
 
 /* Writes bytes atomically to path: temp file in the same directory (0600), fsync, the previous file
  * kept as path + ".bak" (0600) when `keep_backup`, rename, fsync of the directory. On any failure the
- * original file is intact and no temp file is left. */
+ * original file is intact and no temp file is left. The replacement (and the backup) keep the original's
+ * owner and group: an apiserver running as another user still reads its config. A symlink at path is
+ * followed: its target is replaced (temp file next to the target), the link stays. */
 int rk_write_file_atomic(const char *path, const void *data, size_t len, int keep_backup, rk_err *err);
+
+/* Like rk_write_file_atomic, after checking that path still holds exactly `expected` (what the caller
+ * read and edited): RK_FAIL "changed since it was read" and nothing written when another writer got
+ * there first. A symlinked path is written through: the link's target is replaced, the link kept. */
+int rk_write_file_replacing(const char *path, const void *expected, size_t expected_len, const void *data,
+                            size_t len, int keep_backup, rk_err *err);
 
 /* Reads a whole file (malloc'd, NUL-terminated). RK_BADINPUT with "path: reason" when unreadable. */
 int rk_read_file(const char *path, char **data, size_t *len, rk_err *err);

@@ -92,6 +92,8 @@ int rk_kube_submit(rk_kube *k, const rk_kube_req *req, rk_kube_done_fn done, voi
 /* Runs transfers and due retries, waiting at most timeout_ms for something to happen; runs callbacks.
  * Returns the number of requests still pending. */
 size_t rk_kube_poll(rk_kube *k, long timeout_ms);
+/* Makes a rk_kube_poll that is waiting return at once (e.g. after a signal set a stop flag). */
+void rk_kube_wakeup(rk_kube *k);
 /* Polls until nothing is pending. */
 void rk_kube_run_until_idle(rk_kube *k);
 size_t rk_kube_pending(const rk_kube *k);

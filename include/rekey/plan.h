@@ -12,7 +12,6 @@
 
 typedef enum rk_access { RK_ACCESS_LOCAL = 0, RK_ACCESS_SSH, RK_ACCESS_EXEC } rk_access;
 typedef enum rk_reload { RK_RELOAD_RESTART = 0, RK_RELOAD_AUTOMATIC } rk_reload;
-typedef enum rk_on_breach { RK_BREACH_SLOWDOWN = 0, RK_BREACH_PAUSE, RK_BREACH_ABORT } rk_on_breach;
 
 typedef struct rk_plan_node {
 	char *name;
@@ -45,7 +44,7 @@ typedef struct rk_plan_budget {
 	long write_p99_ms;
 	double error_ratio;
 	long window_ms, soak_ms;
-	rk_on_breach on_breach;
+	int on_breach; /* enum rk_breach_action of budget.h: 0 slowdown, 1 pause, 2 abort */
 } rk_plan_budget;
 
 typedef struct rk_plan_window {

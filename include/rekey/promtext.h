@@ -94,4 +94,27 @@ int rk_prom_histogram_delta(const rk_prom_histogram *later, const rk_prom_histog
 double rk_prom_histogram_window_quantile(double q, const rk_prom_histogram *later,
                                          const rk_prom_histogram *earlier);
 
+/* ---- kube-apiserver figures for the write budget (promapi.c) ---- */
+
+/* From one /metrics scrape, in one pass: the PUT latency histogram of one resource
+ * (apiserver_request_duration_seconds{verb="PUT",resource,group,subresource="",dry_run=""}) and the
+ * mutating requests in flight (apiserver_current_inflight_requests{request_kind="mutating"}). */
+typedef struct rk_prom_apiserver {
+	char resource[128];
+	char group[128];
+	rk_prom_histogram put;
+	double inflight_mutating; /* NaN when the scrape has none */
+	rk_err add_err;           /* why a sample was refused (set when the callback stopped the parse) */
+} rk_prom_apiserver;
+
+/* resource "secrets", group "" for the core group. */
+void rk_prom_apiserver_init(rk_prom_apiserver *scrape, const char *resource, const char *group);
+/* A sample callback (ud = the rk_prom_apiserver) for feeding a streaming parser straight from HTTP. */
+int rk_prom_apiserver_on_sample(const rk_prom_sample *sample, void *ud);
+/* init + parse of a whole buffer. */
+int rk_prom_apiserver_parse(const char *text, size_t len, const char *resource, const char *group,
+                            rk_prom_apiserver *scrape, rk_err *err);
+/* p99 in milliseconds of the PUTs made between two scrapes (NaN when there were none). */
+double rk_prom_apiserver_put_p99_ms(const rk_prom_apiserver *later, const rk_prom_apiserver *earlier);
+
 #endif

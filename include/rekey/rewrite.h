@@ -26,19 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rekey/budget.h"
 #include "rekey/err.h"
 #include "rekey/kube.h"
 #include "rekey/store.h"
-
-typedef enum rk_on_breach {
-	RK_BREACH_SLOWDOWN = 0, /* halve the rate; add it back while healthy */
-	RK_BREACH_PAUSE,        /* hold new writes until healthy for the soak time */
-	RK_BREACH_ABORT         /* checkpoint and stop (RK_STOPPED) */
-} rk_on_breach;
-
-/* Parses "slowdown" | "pause" | "abort"; -1 otherwise. */
-int rk_on_breach_parse(const char *text);
-const char *rk_on_breach_name(rk_on_breach mode);
 
 typedef struct rk_rewrite_opts {
 	const char *cluster; /* state db cluster name (required) */
@@ -48,19 +39,19 @@ typedef struct rk_rewrite_opts {
 	size_t nresources;
 	const char *const *namespaces; /* NULL/0 = all namespaces */
 	size_t nnamespaces;
-	double qps;               /* token bucket rate; <= 0 = unthrottled */
-	int burst;                /* bucket size; 0 = max(1, qps) */
-	int concurrency;          /* PUTs in flight at most; default 8 */
-	int page_size;            /* list limit; default 500 */
-	int batch_size;           /* objects per checkpoint; default 200 */
-	long batch_pause_ms;      /* pause between batches; default 0 */
-	double budget_p99_ms;     /* 0 = no latency budget */
-	double budget_errors;     /* error ratio budget (0..1); 0 = none */
-	long budget_window_ms;    /* sliding window; default 60000 */
-	long soak_ms;             /* healthy time before resume/recover; default 30000 */
-	rk_on_breach on_breach;   /* default slowdown */
-	long scrape_ms;           /* > 0: read the apiserver's /metrics this often */
-	const char *metrics_file; /* Prometheus textfile updated every few seconds; NULL = none */
+	double qps;                 /* token bucket rate; <= 0 = unthrottled */
+	int burst;                  /* bucket size; 0 = max(1, qps) */
+	int concurrency;            /* PUTs in flight at most; default 8 */
+	int page_size;              /* list limit; default 500 */
+	int batch_size;             /* objects per checkpoint; default 200 */
+	long batch_pause_ms;        /* pause between batches; default 0 */
+	double budget_p99_ms;       /* 0 = no latency budget */
+	double budget_errors;       /* error ratio budget (0..1); < 0 = none (the default) */
+	long budget_window_ms;      /* sliding window; default 60000 */
+	long soak_ms;               /* healthy time before resume/recover; default 30000 */
+	rk_breach_action on_breach; /* slowdown (default), pause or abort (budget.h) */
+	long scrape_ms;             /* > 0: read the apiserver's /metrics this often */
+	const char *metrics_file;   /* Prometheus textfile updated every few seconds; NULL = none */
 } rk_rewrite_opts;
 
 /* Fills the defaults above (cluster, resources... left NULL). */
@@ -68,13 +59,13 @@ void rk_rewrite_opts_init(rk_rewrite_opts *opts);
 /* RK_BADINPUT with a one-line message for values out of range. */
 int rk_rewrite_opts_check(const rk_rewrite_opts *opts, rk_err *err);
 
-typedef enum rk_budget_state {
-	RK_BUDGET_OK = 0, /* running at the configured rate */
-	RK_BUDGET_SLOWED, /* running below it after a slowdown */
-	RK_BUDGET_PAUSED, /* holding new writes */
-	RK_BUDGET_ABORTED
-} rk_budget_state;
-const char *rk_budget_state_name(rk_budget_state state); /* "ok", "slowed", "paused", "aborted" */
+typedef enum rk_rw_budget_state {
+	RK_RW_OK = 0, /* running at the configured rate */
+	RK_RW_SLOWED, /* running below it after a slowdown */
+	RK_RW_PAUSED, /* holding new writes */
+	RK_RW_ABORTED /* stopped by the budget */
+} rk_rw_budget_state;
+const char *rk_rw_budget_state_name(rk_rw_budget_state state); /* "ok", "slowed", "paused", "aborted" */
 
 typedef struct rk_rewrite_progress {
 	int64_t run_id;
@@ -87,7 +78,7 @@ typedef struct rk_rewrite_progress {
 	double qps_limit;                   /* current token rate (0 = unthrottled) */
 	double eta_s;                       /* -1 when unknown */
 	double p50_ms, p99_ms, error_ratio; /* budget window */
-	rk_budget_state budget;
+	rk_rw_budget_state budget;
 	double elapsed_s;
 	int final; /* 1 on the last call */
 } rk_rewrite_progress;

@@ -16,6 +16,7 @@ typedef struct rk_throttle {
 	rk_clock clock;
 	double qps;            /* tokens per second; 0 = unlimited */
 	double burst;          /* bucket size (>= 1) */
+	int burst_auto;        /* burst follows the rate (one second's worth) */
 	double tokens;         /* tokens available at last_ns */
 	int64_t last_ns;       /* when tokens was computed */
 	unsigned max_inflight; /* 0 = no cap */
@@ -28,7 +29,8 @@ typedef struct rk_throttle {
  * starts full. */
 void rk_throttle_init(rk_throttle *t, double qps, unsigned burst, unsigned max_inflight, rk_clock clock);
 /* Changes the rate now: tokens earned so far are kept at the old rate; when the rate drops, the tokens
- * held are cut to one second's worth of the new rate so the new rate holds within a second. */
+ * held are cut to one second's worth of the new rate so the new rate holds within a second. An automatic
+ * burst (0 at init) follows the new rate. */
 void rk_throttle_set_rate(rk_throttle *t, double qps);
 void rk_throttle_set_paused(rk_throttle *t, int paused);
 /* 1 when a request may start now (takes a token and an in-flight slot), else 0. */

@@ -196,7 +196,7 @@ static int run_validate(const config_args *a)
 {
 	rk_encconfig *cfg;
 	char hash[72];
-	rk_err err;
+	rk_err err = {0};
 	int rc = rk_encconfig_open(a->file, a->automatic_reload, &cfg, hash, &err);
 	int json = a->output && !strcmp(a->output, "json");
 	if (rc != RK_OK) {
@@ -222,9 +222,13 @@ static int run_show(const config_args *a)
 {
 	rk_encconfig *cfg;
 	char hash[72];
-	rk_err err;
+	rk_err err = {0};
 	if (rk_encconfig_open(a->file, 0, &cfg, hash, &err) != RK_OK)
 		return fail(a, &err);
+	char *warnings = NULL;
+	rk_encconfig_warnings(cfg, &warnings);
+	print_warnings(a->file, warnings);
+	free(warnings);
 	if (a->output && !strcmp(a->output, "json"))
 		print_json(stdout, config_to_json(a->file, hash, cfg));
 	else
@@ -237,7 +241,7 @@ static int run_hash(const config_args *a)
 {
 	char *data, hash[72];
 	size_t len;
-	rk_err err;
+	rk_err err = {0};
 	if (rk_read_file(a->file, &data, &len, &err) != RK_OK)
 		return fail(a, &err);
 	rk_config_hash(data, len, hash);
@@ -270,7 +274,7 @@ static void print_edit_result(const config_args *a, const rk_edit_result *res)
 static int run_edit_request(const config_args *a, const rk_edit_request *req)
 {
 	rk_edit_result res;
-	rk_err err;
+	rk_err err = {0};
 	if (rk_encconfig_edit_file(a->file, req, &res, &err) != RK_OK)
 		return fail(a, &err);
 	print_edit_result(a, &res);
@@ -331,7 +335,7 @@ static int run_add_key(const config_args *a)
 	if (type != RK_PROV_AESCBC && type != RK_PROV_AESGCM && type != RK_PROV_SECRETBOX)
 		return bad_usage(a->sub, "--provider must be aescbc, aesgcm, secretbox or kms");
 	rk_key key;
-	rk_err err;
+	rk_err err = {0};
 	if (obtain_key(a, type, &key, &err) != RK_OK)
 		return fail(a, &err);
 	rk_edit_request req;

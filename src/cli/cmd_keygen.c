@@ -83,7 +83,7 @@ int cmd_keygen(int argc, char **argv)
 	if (type != RK_PROV_AESCBC && type != RK_PROV_AESGCM && type != RK_PROV_SECRETBOX)
 		return keygen_bad("--provider must be aescbc, aesgcm or secretbox");
 	rk_key key;
-	rk_err err;
+	rk_err err = {0};
 	char fp[17];
 	rc = rk_key_generate(NULL, type, a.bytes > 0 ? (size_t)a.bytes : 32, &key, &err);
 	if (rc == RK_OK && (rc = rk_key_write_file(a.out, &key, &err)) == RK_OK &&

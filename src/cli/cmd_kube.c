@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "rekey/kube.h"
 #include "rekey/kubeconfig.h"
+#include "rekey/log.h"
 
 struct kube_args {
 	rk_kubeconfig_opts kc;
@@ -23,11 +24,12 @@ struct kube_args {
 };
 
 static const char usage_text[] =
-    "usage: rekeyctl kube [FLAGS] get PATH | list PATH | raw METHOD PATH [-f FILE] | resource NAME |\n"
+    "usage: rekeyctl kube [FLAGS] config | get PATH | list PATH | raw METHOD PATH [-f FILE] | resource NAME "
+    "|\n"
     "                     readyz [CHECK] | repeat N PATH | lease NAMESPACE NAME HOLDER\n"
     "flags: --kubeconfig FILE --context NAME --insecure-skip-tls-verify --endpoint URL (one apiserver)\n"
     "       --limit N (list page size, default 500) --attempts N --retry-budget-ms MS --timeout-ms MS\n"
-    "       --http1 -v (statistics on stderr) --parallel N (repeat: in flight)\n"
+    "       --http1 -v (statistics on stderr) --debug (log every retry) --parallel N (repeat: in flight)\n"
     "       --run CMD --run-after-page N (tests: run CMD after page N of a list / N answers of repeat)\n";
 
 static int usage_error(const char *why)
@@ -72,6 +74,8 @@ static int parse_args(int argc, char **argv, struct kube_args *a)
 				a->http.http1_only = 1;
 			else if (!strcmp(s, "-v"))
 				a->verbose = 1;
+			else if (!strcmp(s, "--debug"))
+				rk_log_set_level(RK_LOG_DEBUG);
 			else if (s[0] == '-' && s[1])
 				return usage_error("unknown flag or missing value");
 			else if (a->npos < 5)
@@ -87,9 +91,10 @@ static int parse_args(int argc, char **argv, struct kube_args *a)
 static void print_resp_stats(const struct kube_args *a, const rk_kube_resp *r)
 {
 	if (a->verbose)
-		fprintf(stderr, "status=%ld http_version=%d attempts=%d latency_ms=%.1f total_ms=%.1f url=%s\n",
-			r->http_status, r->http_version, r->attempts, r->latency_s * 1000, r->total_s * 1000,
-			r->url ? r->url : "");
+		fprintf(stderr,
+		        "status=%ld http_version=%d attempts=%d latency_ms=%.1f total_ms=%.1f url=%s\n",
+		        r->http_status, r->http_version, r->attempts, r->latency_s * 1000, r->total_s * 1000,
+		        r->url ? r->url : "");
 }
 
 static char *read_body(const char *path, size_t *len)
@@ -295,6 +300,32 @@ static int do_lease(rk_kube *k, const char *ns, const char *name, const char *ho
 	return rc;
 }
 
+static const char *auth_kind(const rk_kube_config *c)
+{
+	if (c->exec)
+		return "exec";
+	if (c->token_file)
+		return "tokenFile";
+	if (c->token)
+		return "token";
+	if (c->client_cert_pem.len)
+		return "client-certificate";
+	return "none";
+}
+
+/* config: the resolved context, without contacting the server (compared with kubectl in tests). */
+static int do_config(rk_kube *k)
+{
+	const rk_kube_config *c = rk_kube_get_config(k);
+	printf("context=%s\ncluster=%s\nuser=%s\nnamespace=%s\nserver=%s\ntls-server-name=%s\nca=%s\n"
+	       "auth=%s\nsource=%s\n",
+	       c->context_name ? c->context_name : "", c->cluster_name ? c->cluster_name : "",
+	       c->user_name ? c->user_name : "", c->namespace_name, c->server,
+	       c->tls_server_name ? c->tls_server_name : "", c->ca_origin ? c->ca_origin : "", auth_kind(c),
+	       c->source);
+	return RK_OK;
+}
+
 static int dispatch(rk_kube *k, const struct kube_args *a)
 {
 	const char *cmd = a->pos[0];
@@ -308,6 +339,8 @@ static int dispatch(rk_kube *k, const struct kube_args *a)
 		return do_resource(k, a->pos[1]);
 	if (!strcmp(cmd, "readyz") && a->npos <= 2)
 		return do_readyz(k, a, a->npos == 2 ? a->pos[1] : NULL);
+	if (!strcmp(cmd, "config") && a->npos == 1)
+		return do_config(k);
 	if (!strcmp(cmd, "lease") && a->npos == 4)
 		return do_lease(k, a->pos[1], a->pos[2], a->pos[3]);
 	if (!strcmp(cmd, "repeat") && a->npos == 3 && atoi(a->pos[1]) > 0)

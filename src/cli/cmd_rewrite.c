@@ -21,11 +21,12 @@ static const char usage_text[] =
     "         [--qps N] [--burst N] [--concurrency N] [--page-size N] [--batch-size N] [--batch-pause DUR]\n"
     "         [--budget-p99 DUR] [--budget-errors RATIO] [--budget-window DUR] [--soak DUR]\n"
     "         [--on-breach slowdown|pause|abort] [--resume] [--state DIR] [--cluster NAME]\n"
-    "         [--metrics-file FILE] [-o json]\n"
+    "         [--scrape-interval DUR] [--metrics-file FILE] [-o json]\n"
     "PUTs every object of the resources back unchanged (re-encrypting it with the current write key),\n"
     "throttled, in checkpointed batches. Defaults: --resource secrets, all namespaces, unthrottled,\n"
     "--concurrency 8 --page-size 500 --batch-size 200. Exit 0 done, 1 failures or orphans, 2 bad input,\n"
-    "3 stopped (Ctrl-C, budget abort): continue with --resume.\n";
+    "3 stopped (Ctrl-C, budget abort): continue with --resume. --scrape-interval reads the apiserver's\n"
+    "/metrics (PUT p99, in-flight) into the budget.\n";
 
 static volatile sig_atomic_t stop_flag;
 
@@ -95,14 +96,11 @@ static int parse_value_flag(struct rewrite_args *a, const char *f, const char *v
 		else
 			o->scrape_ms = ms;
 	} else if (!strcmp(f, "--on-breach")) {
-		int mode = rk_on_breach_parse(v);
-		if (mode < 0) {
-			fprintf(stderr,
-			        "rekeyctl rewrite: --on-breach \"%s\": must be slowdown, pause or abort\n",
-			        v);
+		rk_err berr;
+		if (rk_budget_parse_action(v, &o->on_breach, &berr) != RK_OK) {
+			fprintf(stderr, "rekeyctl rewrite: --on-breach: %s\n", berr.msg);
 			return -1;
 		}
-		o->on_breach = (rk_on_breach)mode;
 	} else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
 		if (strcmp(v, "json") != 0 && strcmp(v, "table") != 0) {
 			fprintf(stderr, "rekeyctl rewrite: -o \"%s\": must be json or table\n", v);

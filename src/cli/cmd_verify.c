@@ -18,7 +18,7 @@ static const char verify_help[] =
     "         [--forbid KEY] [-o table|json] [--limit N] [--page-size N]\n"
     "Classifies every stored value (identity, aescbc, aesgcm, secretbox, kms v1/v2 + keyID, or\n"
     "malformed), counts per resource and key, and lists the objects not under the expected key\n"
-    "(first N, default 20; --limit 0 = all). --config also decrypt-checks every local-key value;\n"
+    "(table: first 20, json: all; --limit N, 0 = all). --config also decrypt-checks every local-key value;\n"
     "--forbid KEY fails when any value is still under KEY (the check before pruning it).\n"
     "Exit 0 all expected, 1 not, 2 bad input.\n";
 
@@ -32,6 +32,7 @@ struct verify_args {
 	const char *resources[MAX_RESOURCES];
 	const char *config_path;
 	const char *output;
+	int limit_given;
 };
 
 static int parse_limit(const char *s, size_t *out)
@@ -108,6 +109,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 			a->resources[a->opts.nresources++] = optarg;
 			break;
 		case 'l':
+			a->limit_given = 1;
 			if (parse_limit(optarg, &a->opts.list_limit) != 0) {
 				fprintf(stderr, "rekeyctl verify: --limit %s: want a number >= 0\n", optarg);
 				return RK_BADINPUT;
@@ -137,6 +139,8 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		return RK_BADINPUT;
 	}
 	a->opts.resources = a->resources;
+	if (!strcmp(a->output, "json") && !a->limit_given)
+		a->opts.list_limit = 0; /* JSON lists every unexpected object unless told otherwise */
 	return RK_OK;
 }
 

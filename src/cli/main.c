@@ -12,6 +12,12 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"plan", cmd_rotate, "preflight and the stages a rotation would run (changes nothing)"},
+    {"rotate", cmd_rotate, "rotate the key: canary rollout with gates, promote, rewrite, verify, prune"},
+    {"resume", cmd_rotate, "continue an interrupted rotation exactly where it stopped"},
+    {"abort", cmd_rotate, "end an unfinished rotation, leaving configs as they are"},
+    {"rollback", cmd_rotate, "undo an unfinished rotation (refused once pruning started)"},
+    {"history", cmd_history, "key lifecycle and audit records"},
     {"version", cmd_version, "print the version"},
     {"rewrite", cmd_rewrite, "rewrite every object so it is stored under the current write key"},
     {"status", cmd_status, "progress of a rewrite run, from the state db"},

@@ -52,7 +52,7 @@ void out_progress_line(const rk_rewrite_progress *p, char *buf, size_t cap)
 		snprintf(total, sizeof total, "?");
 	snprintf(buf, cap, "%s [%s] %5.1f%% %" PRId64 "/%s  %.0f/s  ETA %s  p99 %.0fms  budget %s%s",
 	         p->resource, bar, pct < 0 ? 0 : pct, p->done, total, p->rate, eta, p->p99_ms,
-	         rk_budget_state_name(p->budget),
+	         rk_rw_budget_state_name(p->budget),
 	         p->counts.failed || p->counts.orphan ? "  (failures/orphans!)" : "");
 }
 
@@ -71,8 +71,8 @@ static void progress_json(out_progress *o, const rk_rewrite_progress *p)
 	              (json_int_t)p->run_id, "resource", p->resource, "scope", p->scope, "done",
 	              (json_int_t)p->done, "total", (json_int_t)p->total, "rate", p->rate, "qps_limit",
 	              p->qps_limit, "eta_s", p->eta_s, "p50_ms", p->p50_ms, "p99_ms", p->p99_ms,
-	              "error_ratio", p->error_ratio, "budget", rk_budget_state_name(p->budget), "elapsed_s",
-	              p->elapsed_s, "final", p->final, "counts", counts_json(&p->counts));
+	              "error_ratio", p->error_ratio, "budget", rk_rw_budget_state_name(p->budget),
+	              "elapsed_s", p->elapsed_s, "final", p->final, "counts", counts_json(&p->counts));
 	if (!j)
 		return;
 	char *line = json_dumps(j, JSON_COMPACT);

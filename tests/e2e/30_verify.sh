@@ -77,6 +77,8 @@ printf 'garbage' >"$T/v" && put_file $S/ns1/bad "$T/v"
 # kms v2: prefix + EncryptedObject {1: data, 2: keyID "kek-1", 3: DEK source, 5: 1}
 printf 'k8s:enc:kms:v2:vault:\012\003abc\022\005kek-1\032\004seed\050\001' >"$T/v" && put_file $S/ns3/kms "$T/v"
 put_identity_json /registry/configmaps/ns1/cm1
+{ printf '{"kind":"Secret","data":{"big":"'; head -c 150000 /dev/urandom | base64 -w0; printf '"}}'; } >"$T/v"
+put_file $S/ns1/big "$T/v" # spans bbolt overflow pages
 for i in 1 2; do put_aescbc /registry/example.com/widgets/ns1/w$i; done
 put_identity_json /other/not-registry
 
@@ -93,7 +95,7 @@ check_count() {
 	got=$(count "$1" "$2" "$3")
 	if [ "$got" = "$4" ]; then ok "count_$1_$2_$3"; else not_ok "count_$1_$2_$3" "got $got want $4"; fi
 }
-check_count secrets identity "" 3
+check_count secrets identity "" 4
 check_count secrets aescbc key1 3
 check_count secrets aesgcm key2 3
 check_count secrets secretbox box1 2
@@ -102,7 +104,7 @@ check_count secrets kms-v2 vault 1
 check_count configmaps identity "" 1
 check_count widgets.example.com aescbc key1 2
 total=$(jq .total "$T/snap.json")
-[ "$total" = 16 ] && ok snapshot_total || not_ok snapshot_total "total $total, want 16"
+[ "$total" = 17 ] && ok snapshot_total || not_ok snapshot_total "total $total, want 17"
 kid=$(jq -r '.counts[] | select(.provider=="kms-v2") | .keyID' "$T/snap.json")
 [ "$kid" = kek-1 ] && ok kms_v2_key_id || not_ok kms_v2_key_id "keyID $kid"
 expect_no_grep deleted_key_not_listed "/registry/secrets/ns1/deleted" "$T/snap.json"
@@ -112,7 +114,7 @@ expect_no_grep outside_prefix_not_counted "/other/" "$T/snap.json"
 expect_exit live_has_mismatch 1 $V --etcd "$EURL" -o json --limit 0
 cp "$T/out" "$T/live.json"
 norm() { jq -S '[.counts[] | {resource, provider, key, keyID, count}] | sort_by(.resource, .provider, .key)' "$1"; }
-if [ "$(norm "$T/snap.json")" = "$(norm "$T/live.json")" ] && [ "$(jq .total "$T/live.json")" = 16 ]; then
+if [ "$(norm "$T/snap.json")" = "$(norm "$T/live.json")" ] && [ "$(jq .total "$T/live.json")" = 17 ]; then
 	ok live_equals_snapshot
 else
 	not_ok live_equals_snapshot "$(norm "$T/live.json" | head -c 400)"
@@ -124,6 +126,9 @@ expect_exit widgets_all_under_key1 0 $V --snapshot "$T/snap.db" --resource widge
 expect_exit secrets_not_all_key1 1 $V --snapshot "$T/snap.db" --resource secrets --expect key1 --limit 2
 expect_grep names_unexpected_object "/registry/secrets/ns[0-9]/.*expected key \"key1\"" "$T/out"
 expect_grep listing_is_limited "first ones" "$T/out"
+expect_exit json_lists_all 1 $V --snapshot "$T/snap.db" --resource secrets --expect key1 -o json
+[ "$(jq '.unexpectedObjects | length' "$T/out")" = "$(jq .unexpected "$T/out")" ] && [ "$(jq .unexpected "$T/out")" = 11 ] &&
+	ok json_lists_every_unexpected || not_ok json_lists_every_unexpected "$(jq -c '[.unexpected, (.unexpectedObjects|length)]' "$T/out")"
 expect_exit live_widgets_under_key1 0 $V --etcd "$EURL" --resource widgets.example.com --expect key1 -o json
 [ "$(jq .total "$T/out")" = 2 ] && ok live_widgets_counts_2 || not_ok live_widgets_counts_2 "$(head -c 300 "$T/out")"
 
@@ -144,7 +149,7 @@ resources:
 YAML
 expect_exit config_secrets_mismatch 1 $V --snapshot "$T/snap.db" --resource secrets --config "$T/enc.yaml" -o json
 jsum() { jq -c '[.total, .unexpected, .decryptChecked, .decryptFailed]' "$T/out"; }
-[ "$(jsum)" = "[13,10,11,0]" ] && ok config_counts || not_ok config_counts "total/unexpected/checked/failed $(jsum)"
+[ "$(jsum)" = "[14,11,12,0]" ] && ok config_counts || not_ok config_counts "total/unexpected/checked/failed $(jsum)"
 expect_exit config_widgets_ok 0 $V --snapshot "$T/snap.db" --resource widgets.example.com --config "$T/enc.yaml" -o json
 [ "$(jsum)" = "[2,0,2,0]" ] && ok config_widgets_decrypted || not_ok config_widgets_decrypted "$(jsum)"
 # a value under a configured key name but sealed with another secret (a reused name) fails the check

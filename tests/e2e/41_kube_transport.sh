@@ -68,6 +68,13 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
 EOF
 chmod 700 "$T/plugin.sh"
 
+cat >"$T/certplugin.sh" <<EOF
+#!/bin/sh
+# hands out alice's client certificate instead of a token
+python3 -c 'import json; print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": {"clientCertificateData": open("$S/alice.crt").read(), "clientKeyData": open("$S/alice.key").read()}}))'
+EOF
+chmod 700 "$T/certplugin.sh"
+
 cat >"$T/kc" <<EOF
 apiVersion: v1
 kind: Config
@@ -104,7 +111,11 @@ users:
       command: ./plugin.sh
       env: [{name: PLUGIN_DIR, value: "$T"}, {name: PLUGIN_STALE_FIRST, value: "1"}]
       interactiveMode: Never
+- name: certplugin
+  user:
+    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./certplugin.sh, interactiveMode: Never}
 contexts:
+- {name: certplugin, context: {cluster: t, user: certplugin}}
 - {name: tok, context: {cluster: t, user: tok}}
 - {name: h1, context: {cluster: h1, user: tok}}
 - {name: cert, context: {cluster: t, user: alice}}
@@ -157,6 +168,9 @@ if [ "$(wc -l <"$T/calls")" = 1 ]; then ok kube_exec_called_once; else not_ok ku
 rm -f "$T/calls"
 expect_exit kube_exec_rerun_on_401 0 $K --context stale-plugin get /version -v
 if [ "$(wc -l <"$T/calls")" = 2 ]; then ok kube_exec_rerun_count; else not_ok kube_exec_rerun_count "$(wc -l <"$T/calls") runs"; fi
+
+expect_exit kube_exec_client_cert 0 $K --context certplugin get /version
+expect_grep kube_exec_client_cert_who '"who":"cert:alice"' "$T/out"
 
 # --- TLS ---
 expect_exit kube_tls_server_name 0 $K --context sni get /version

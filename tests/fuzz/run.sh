@@ -23,7 +23,7 @@ if ! "$CLANG" -fsanitize=fuzzer "$probe/p.c" -o "$probe/p" >/dev/null 2>&1; then
 fi
 rm -rf "$probe"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude"
-LIBS=$(pkg-config --libs libcrypto libsodium)
+LIBS=$(pkg-config --libs libcrypto libsodium yaml-0.1)
 CORE="src/pbwire.c src/err.c src/buf.c"
 failed=0
 run() { # run NAME SOURCES...
@@ -48,4 +48,7 @@ run() { # run NAME SOURCES...
 }
 run fuzz_snapshot src/snapshot.c
 run fuzz_classify src/codec.c src/codec_chain.c src/codec_crypto.c src/keys.c
+run fuzz_encconfig src/encconfig.c src/encconfig_load.c src/encconfig_validate.c src/encconfig_edit.c \
+	src/encconfig_emit.c src/encconfig_file.c src/keys.c src/fsutil.c
+run fuzz_promtext src/promtext.c src/promhist.c src/promapi.c
 exit $failed

@@ -202,7 +202,8 @@ static void renew_lease(sbx_server *srv)
 	    "holderIdentity", srv->id, "leaseDurationSeconds", LEASE_DURATION_SECONDS, "renewTime", now);
 	json_t *out = NULL;
 	int created = 0;
-	sbx_apierr e = {0};
+	sbx_apierr e;
+	memset(&e, 0, sizeof e);
 	if (sbx_store_update(srv, &sbx_resources[SBX_LEASES], "kube-system", srv->id, lease, &out, &created,
 	                     &e) < 0)
 		rk_warn("lease.renew", "identity lease %s: %s", srv->id, e.message);
@@ -309,7 +310,8 @@ static void bootstrap_namespaces(sbx_server *srv)
 	static const char *const names[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		json_t *ns = json_pack("{s:{s:s}}", "metadata", "name", names[i]);
-		sbx_apierr e = {0};
+		sbx_apierr e;
+		memset(&e, 0, sizeof e);
 		if (sbx_store_ensure(srv, &sbx_resources[SBX_NAMESPACES], NULL, ns, &e) < 0)
 			rk_warn("bootstrap.namespace", "%s: %s", names[i], e.message);
 		free(e.continue_token);

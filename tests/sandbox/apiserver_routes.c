@@ -242,9 +242,26 @@ static void handle_write(sbx_req *req, const sbx_resource *res, const char *ns, 
 	answer_result(req, rc, code, out, &e);
 }
 
+/* Query parameters the sandbox does not implement are refused rather than ignored (ignoring dryRun
+ * would write, ignoring a selector would answer too much). */
+static int unsupported_query(sbx_req *req)
+{
+	static const char *const refused[] = {"dryRun", "watch", "labelSelector", "fieldSelector",
+	                                      "resourceVersionMatch"};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+		if (sbx_req_has_query(req, refused[i])) {
+			reply_error(req, 400, "BadRequest",
+			            "the sandbox apiserver does not support the %s parameter", refused[i]);
+			return 1;
+		}
+	return 0;
+}
+
 static void handle_resource(sbx_req *req, const sbx_resource *res, const char *ns, const char *name)
 {
 	set_labels(req, res, ns, name);
+	if (unsupported_query(req))
+		return;
 	sbx_apierr e;
 	memset(&e, 0, sizeof e);
 	json_t *out = NULL;

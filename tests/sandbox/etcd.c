@@ -310,19 +310,23 @@ int sbx_etcd_put(sbx_etcd *etcd, const char *key, const uint8_t *value, size_t l
 	return rc;
 }
 
-/* A txn whose compare is MOD(key) == expect and whose success branch is `op`. */
-static int txn_if_mod(sbx_etcd *etcd, const char *key, int64_t expect, json_t *op, int *ok, int64_t *revision,
-                      rk_err *err)
+static json_t *compare(const char *target, const char *result, const char *key, const char *field, int64_t v)
 {
-	json_t *req = json_object();
-	if (expect >= 0) {
-		json_t *cmp = json_object();
-		json_object_set_new(cmp, "target", json_string("MOD"));
-		json_object_set_new(cmp, "result", json_string("EQUAL"));
-		json_object_set_new(cmp, "key", b64_json(key, strlen(key)));
-		json_object_set_new(cmp, "mod_revision", int64_json(expect));
-		json_object_set_new(req, "compare", json_pack("[o]", cmp));
-	}
+	return json_pack("{s:s,s:s,s:o,s:o}", "target", target, "result", result, "key",
+	                 b64_json(key, strlen(key)), field, int64_json(v));
+}
+
+/* A txn whose compare is MOD(key) == expect (expect < 0: none) and, with a guard key, that the guard
+ * key exists (CREATE(guard) > 0); its success branch is `op`. */
+static int txn_if_mod(sbx_etcd *etcd, const char *key, int64_t expect, const char *guard, json_t *op, int *ok,
+                      int64_t *revision, rk_err *err)
+{
+	json_t *req = json_object(), *cmps = json_array();
+	if (expect >= 0)
+		json_array_append_new(cmps, compare("MOD", "EQUAL", key, "mod_revision", expect));
+	if (guard)
+		json_array_append_new(cmps, compare("CREATE", "GREATER", guard, "create_revision", 0));
+	json_object_set_new(req, "compare", cmps);
 	json_object_set_new(req, "success", json_pack("[o]", op));
 	json_t *resp = NULL;
 	int rc = post(etcd, "/v3/kv/txn", req, &resp, err);
@@ -339,11 +343,18 @@ static int txn_if_mod(sbx_etcd *etcd, const char *key, int64_t expect, json_t *o
 int sbx_etcd_put_if(sbx_etcd *etcd, const char *key, const uint8_t *value, size_t len, int64_t expect_mod_rev,
                     int *ok, int64_t *revision, rk_err *err)
 {
+	return sbx_etcd_put_guarded(etcd, key, value, len, expect_mod_rev, NULL, ok, revision, err);
+}
+
+int sbx_etcd_put_guarded(sbx_etcd *etcd, const char *key, const uint8_t *value, size_t len,
+                         int64_t expect_mod_rev, const char *guard_key, int *ok, int64_t *revision,
+                         rk_err *err)
+{
 	json_t *put = json_object();
 	json_object_set_new(put, "key", b64_json(key, strlen(key)));
 	json_object_set_new(put, "value", b64_json(value, len));
-	return txn_if_mod(etcd, key, expect_mod_rev, json_pack("{s:o}", "request_put", put), ok, revision,
-	                  err);
+	return txn_if_mod(etcd, key, expect_mod_rev, guard_key, json_pack("{s:o}", "request_put", put), ok,
+	                  revision, err);
 }
 
 int sbx_etcd_delete_if(sbx_etcd *etcd, const char *key, int64_t expect_mod_rev, int *ok, int64_t *revision,
@@ -351,8 +362,8 @@ int sbx_etcd_delete_if(sbx_etcd *etcd, const char *key, int64_t expect_mod_rev, 
 {
 	json_t *del = json_object();
 	json_object_set_new(del, "key", b64_json(key, strlen(key)));
-	return txn_if_mod(etcd, key, expect_mod_rev, json_pack("{s:o}", "request_delete_range", del), ok,
-	                  revision, err);
+	return txn_if_mod(etcd, key, expect_mod_rev, NULL, json_pack("{s:o}", "request_delete_range", del),
+	                  ok, revision, err);
 }
 
 int sbx_etcd_compact(sbx_etcd *etcd, int64_t revision, rk_err *err)

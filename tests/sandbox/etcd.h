@@ -60,6 +60,11 @@ int sbx_etcd_put(sbx_etcd *etcd, const char *key, const uint8_t *value, size_t l
  * *ok = 1 and *revision = new revision on success; *ok = 0 when the compare failed. */
 int sbx_etcd_put_if(sbx_etcd *etcd, const char *key, const uint8_t *value, size_t len, int64_t expect_mod_rev,
                     int *ok, int64_t *revision, rk_err *err);
+/* The same, and only while guard_key exists (NULL = no guard): a write into a namespace that was
+ * deleted meanwhile fails atomically. */
+int sbx_etcd_put_guarded(sbx_etcd *etcd, const char *key, const uint8_t *value, size_t len,
+                         int64_t expect_mod_rev, const char *guard_key, int *ok, int64_t *revision,
+                         rk_err *err);
 /* Delete only when mod_revision equals expect_mod_rev (-1 = unconditionally). */
 int sbx_etcd_delete_if(sbx_etcd *etcd, const char *key, int64_t expect_mod_rev, int *ok, int64_t *revision,
                        rk_err *err);

@@ -245,8 +245,8 @@ static int decode_continue(const char *token, int64_t *rv, rk_buf *start, sbx_ap
 		*rv = json_integer_value(r);
 		const char *sv = json_string_value(s);
 		/* the start key must stay inside the listed prefix */
-		ok =
-		    sv[0] != '/' && !strstr(sv, "..") && rk_buf_append(start, sv, json_string_length(s)) == 0;
+		ok = sv[0] && sv[0] != '/' && !strstr(sv, "..") &&
+		     rk_buf_append(start, sv, json_string_length(s)) == 0;
 	}
 	json_decref(tok);
 	rk_buf_free(&raw);
@@ -379,6 +379,29 @@ static void merge_string_data(json_t *obj)
 	json_object_del(obj, "stringData");
 }
 
+/* Secret data values are []byte: JSON strings in standard base64 (the v1 decoder refuses others).
+ * *bad names the first bad key (NULL when data is not an object). */
+static int secret_data_ok(json_t *data, const char **bad)
+{
+	*bad = NULL;
+	if (!json_is_object(data))
+		return 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(data, k, v)
+	{
+		rk_buf raw = RK_BUF_INIT;
+		int ok = json_is_string(v) && json_string_length(v) % 4 == 0 &&
+		         sbx_b64_decode(json_string_value(v), json_string_length(v), 0, &raw) == 0;
+		rk_buf_wipe_free(&raw);
+		if (!ok) {
+			*bad = k;
+			return 0;
+		}
+	}
+	return 1;
+}
+
 /* Type checks common to create and update: kind/apiVersion, namespace of the body. */
 static int check_body(const sbx_resource *res, const char *ns, json_t *body, sbx_apierr *e)
 {
@@ -402,10 +425,11 @@ static int check_body(const sbx_resource *res, const char *ns, json_t *body, sbx
 		return -1;
 	}
 	json_t *data = json_object_get(body, "data");
-	if (res->id == SBX_SECRETS && data && !json_is_object(data)) {
+	const char *bad = NULL;
+	if (res->id == SBX_SECRETS && data && !secret_data_ok(data, &bad)) {
 		sbx_apierr_set(e, 400, "BadRequest", NULL, "",
-		               "Secret in version \"v1\" cannot be handled as a Secret: "
-		               "data must be an object");
+		               "Secret in version \"v1\" cannot be handled as a Secret: data%s%s must be %s",
+		               bad ? "." : "", bad ? bad : "", bad ? "base64 encoded" : "an object");
 		return -1;
 	}
 	return 0;
@@ -448,7 +472,29 @@ static int object_name(const sbx_resource *res, json_t *obj, sbx_apierr *e)
 	return valid_name(name) ? 0 : invalid_name(e, res, name);
 }
 
-static int store_new(sbx_server *srv, const sbx_resource *res, const char *key, json_t *obj, sbx_apierr *e)
+/* Writes a stored value with one etcd txn: only while the object's mod_revision is expect_rev (0 = absent)
+ * and its namespace exists. 1 = written (*rev), 0 = the object changed meanwhile (namespace present),
+ * -1 = error in e (404 NotFound for the namespace: the NamespaceLifecycle admission answer). */
+static int write_guarded(sbx_server *srv, const sbx_resource *res, const char *ns, const char *key,
+                         const rk_buf *stored, int64_t expect_rev, int64_t *rev, sbx_apierr *e)
+{
+	rk_buf nskey = RK_BUF_INIT;
+	if (res->namespaced)
+		sbx_object_key(&sbx_resources[SBX_NAMESPACES], NULL, ns, &nskey);
+	int ok = 0;
+	rk_err err;
+	int rc = sbx_etcd_put_guarded(srv->etcd, key, stored->data, stored->len, expect_rev,
+	                              res->namespaced ? rk_buf_cstr(&nskey) : NULL, &ok, rev, &err);
+	rk_buf_free(&nskey);
+	if (rc != RK_OK)
+		return etcd_failed(e, &err);
+	if (ok)
+		return 1;
+	return namespace_exists(srv, res, ns, e) < 0 ? -1 : 0;
+}
+
+static int store_new(sbx_server *srv, const sbx_resource *res, const char *ns, const char *key, json_t *obj,
+                     sbx_apierr *e)
 {
 	char *text = encode_object(obj);
 	rk_buf stored = RK_BUF_INIT;
@@ -456,19 +502,15 @@ static int store_new(sbx_server *srv, const sbx_resource *res, const char *key, 
 	int rc = encrypt_value(cfg, res, key, text, &stored, e);
 	sbx_config_release(srv, cfg);
 	free(text);
-	if (rc == 0) {
-		int ok = 0;
-		int64_t rev = 0;
-		rk_err err;
-		if (sbx_etcd_put_if(srv->etcd, key, stored.data, stored.len, 0, &ok, &rev, &err) != RK_OK)
-			rc = etcd_failed(e, &err);
-		else if (!ok) {
-			const char *name = meta_str(obj, "name");
-			sbx_apierr_set(e, 409, "AlreadyExists", res, name, "%s \"%s\" already exists",
-			               res->name, name);
-			rc = -1;
-		} else
-			set_rv(obj, rev);
+	int64_t rev = 0;
+	if (rc == 0 && (rc = write_guarded(srv, res, ns, key, &stored, 0, &rev, e)) == 0) {
+		const char *name = meta_str(obj, "name");
+		sbx_apierr_set(e, 409, "AlreadyExists", res, name, "%s \"%s\" already exists", res->name,
+		               name);
+		rc = -1;
+	} else if (rc == 1) {
+		set_rv(obj, rev);
+		rc = 0;
 	}
 	rk_buf_free(&stored);
 	return rc;
@@ -486,8 +528,6 @@ int sbx_store_create(sbx_server *srv, const sbx_resource *res, const char *ns, j
 		               "created");
 		return -1;
 	}
-	if (namespace_exists(srv, res, ns, e) < 0)
-		return -1;
 	json_t *obj = json_deep_copy(body);
 	fill_type(res, ns, obj);
 	json_t *meta = meta_of(obj);
@@ -499,7 +539,7 @@ int sbx_store_create(sbx_server *srv, const sbx_resource *res, const char *ns, j
 	json_object_del(meta, "generateName");
 	rk_buf key = RK_BUF_INIT;
 	sbx_object_key(res, ns, meta_str(obj, "name"), &key);
-	int rc = store_new(srv, res, rk_buf_cstr(&key), obj, e);
+	int rc = store_new(srv, res, ns, rk_buf_cstr(&key), obj, e);
 	rk_buf_free(&key);
 	if (rc < 0)
 		json_decref(obj);
@@ -550,71 +590,73 @@ static int prepare_update(const sbx_resource *res, const char *ns, const char *n
 	return 0;
 }
 
-static int guaranteed_update(sbx_server *srv, const sbx_resource *res, const char *ns, const char *name,
-                             mutate_fn mutate, void *ctx, json_t **out, sbx_apierr *e)
+/* One attempt of GuaranteedUpdate on the stored state kv. 1 = done (*out), 0 = lost a race (retry),
+ * -1 = error in e. */
+static int update_attempt(sbx_server *srv, const sbx_resource *res, const char *ns, const char *name,
+                          const sbx_kv *kv, mutate_fn mutate, void *ctx, json_t **out, sbx_apierr *e)
 {
-	rk_buf key = RK_BUF_INIT, plain = RK_BUF_INIT, stored = RK_BUF_INIT;
-	sbx_object_key(res, ns, name, &key);
-	int rc = -1;
-	for (int attempt = 0; attempt < UPDATE_RETRIES && rc < 0; attempt++) {
-		sbx_kv kv;
-		int found = 0, stale = 0, ok = 0;
-		rk_err err;
-		json_t *cur = NULL, *obj = NULL;
-		char *text = NULL;
-		if (sbx_etcd_get(srv->etcd, rk_buf_cstr(&key), &kv, &found, &err) != RK_OK) {
-			etcd_failed(e, &err);
-			break;
-		}
-		if (!found) {
-			not_found(e, res, name);
-			break;
-		}
-		sbx_config *cfg = sbx_config_acquire(srv);
-		int64_t rev = 0;
-		int fatal = 1;
-		if (decode_value(cfg, res, &kv, &plain, &stale, &cur, e) < 0 ||
-		    !(obj = mutate(cur, ctx, e)) ||
-		    prepare_update(res, ns, name, cur, obj, kv.mod_rev, e) < 0 ||
-		    namespace_exists(srv, res, ns, e) < 0)
-			goto next;
-		text = encode_object(obj);
-		if (!stale && strlen(text) == plain.len && !memcmp(text, plain.data, plain.len)) {
-			*out = cur; /* no-op: nothing written, the stored resourceVersion comes back */
+	rk_buf plain = RK_BUF_INIT, stored = RK_BUF_INIT;
+	json_t *cur = NULL, *obj = NULL;
+	char *text = NULL;
+	int stale = 0, rc = -1;
+	int64_t rev = 0;
+	sbx_config *cfg = sbx_config_acquire(srv);
+	if (decode_value(cfg, res, kv, &plain, &stale, &cur, e) < 0 || !(obj = mutate(cur, ctx, e)) ||
+	    prepare_update(res, ns, name, cur, obj, kv->mod_rev, e) < 0)
+		goto done;
+	text = encode_object(obj);
+	if (!stale && strlen(text) == plain.len && !memcmp(text, plain.data, plain.len)) {
+		/* no-op: nothing written, the stored resourceVersion comes back (admission still applies) */
+		if (namespace_exists(srv, res, ns, e) == 0) {
+			*out = cur;
 			cur = NULL;
-			rc = 0;
-			goto next;
+			rc = 1;
 		}
-		if (encrypt_value(cfg, res, kv.key, text, &stored, e) < 0)
-			goto next;
-		if (sbx_etcd_put_if(srv->etcd, kv.key, stored.data, stored.len, kv.mod_rev, &ok, &rev,
-		                    &err) != RK_OK) {
-			etcd_failed(e, &err);
-			goto next;
-		}
-		fatal = 0;
-		if (ok) {
-			set_rv(obj, rev);
-			*out = obj;
-			obj = NULL;
-			rc = 0;
-		}
-	next:
-		sbx_config_release(srv, cfg);
-		free(text);
-		json_decref(cur);
-		json_decref(obj);
-		sbx_kv_free(&kv);
-		if (fatal && rc < 0)
-			break;
-		if (rc < 0) /* lost the race: retry on the fresh state, as GuaranteedUpdate does */
-			sbx_apierr_set(e, 409, "Conflict", res, name,
-			               "too many concurrent updates of %s \"%s\"", res->name, name);
+		goto done;
 	}
-	rk_buf_free(&key);
+	if (encrypt_value(cfg, res, kv->key, text, &stored, e) < 0)
+		goto done;
+	rc = write_guarded(srv, res, ns, kv->key, &stored, kv->mod_rev, &rev, e);
+	if (rc == 1) {
+		set_rv(obj, rev);
+		*out = obj;
+		obj = NULL;
+	}
+done:
+	sbx_config_release(srv, cfg);
+	free(text);
+	json_decref(cur);
+	json_decref(obj);
 	rk_buf_wipe_free(&plain);
 	rk_buf_free(&stored);
 	return rc;
+}
+
+static int guaranteed_update(sbx_server *srv, const sbx_resource *res, const char *ns, const char *name,
+                             mutate_fn mutate, void *ctx, json_t **out, sbx_apierr *e)
+{
+	rk_buf key = RK_BUF_INIT;
+	sbx_object_key(res, ns, name, &key);
+	int rc = 0;
+	for (int attempt = 0; attempt < UPDATE_RETRIES && rc == 0; attempt++) {
+		sbx_kv kv;
+		int found = 0;
+		rk_err err;
+		if (sbx_etcd_get(srv->etcd, rk_buf_cstr(&key), &kv, &found, &err) != RK_OK) {
+			rc = etcd_failed(e, &err);
+		} else if (!found) {
+			not_found(e, res, name);
+			rc = -1;
+		} else {
+			rc = update_attempt(srv, res, ns, name, &kv, mutate, ctx, out, e);
+			sbx_kv_free(&kv);
+		}
+	}
+	rk_buf_free(&key);
+	if (rc == 0) /* lost every race: retried on the fresh state as GuaranteedUpdate does, then gave up */
+		sbx_apierr_set(e, 409, "Conflict", res, name, "too many concurrent updates of %s \"%s\"",
+		               res->name, name);
+	return rc == 1 ? 0 : -1;
 }
 
 struct put_ctx {
@@ -720,10 +762,12 @@ int sbx_store_delete(sbx_server *srv, const sbx_resource *res, const char *ns, c
 		    sbx_etcd_delete_if(srv->etcd, rk_buf_cstr(&key), strtoll(rv, NULL, 10), &ok, NULL, &err);
 		rk_buf_free(&key);
 		if (rc == RK_OK && ok) {
-			*out =
-			    json_pack("{s:s,s:s,s:{},s:s,s:{s:s,s:s,s:s,s:s}}", "kind", "Status",
-			              "apiVersion", "v1", "metadata", "status", "Success", "details", "name",
-			              name, "group", res->group, "kind", res->name, "uid", uid ? uid : "");
+			*out = json_pack("{s:s,s:s,s:{},s:s,s:{s:s,s:s,s:s}}", "kind", "Status", "apiVersion",
+			                 "v1", "metadata", "status", "Success", "details", "name", name,
+			                 "kind", res->name, "uid", uid ? uid : "");
+			if (*res->group) /* omitted when empty, as metav1.StatusDetails' omitempty does */
+				json_object_set_new(json_object_get(*out, "details"), "group",
+				                    json_string(res->group));
 			json_decref(cur);
 			return 0;
 		}

@@ -51,6 +51,8 @@ static const bad_case bad_cases[] = {
      "duplicate field \"kind\" (first at line 2)", 12},
     {"number as key name", HDR RULE("secrets") PROV("aescbc", "123", K32), 0, 0,
      "keys[0].name: expected a string, got a number", 9},
+    {"octal as key name", HDR RULE("secrets") PROV("aescbc", "0o17", K32), 0, 0, "got a number (quote it)",
+     9},
     {"yes as secret", HDR RULE("secrets") PROV("aescbc", "k", "yes"), 0, 0,
      "expected a string, got a boolean", 10},
     {"resources not a list", HDR "  - resources: secrets\n", 0, 0, "resources[0].resources: expected a list",
@@ -180,7 +182,7 @@ START_TEST(bad_input_rejected)
 {
 	const bad_case *c = &bad_cases[_i];
 	rk_encconfig *cfg = NULL;
-	rk_err err;
+	rk_err err = {0};
 	rk_err_clear(&err);
 	int rc = rk_encconfig_load_buf(c->yaml, strlen(c->yaml), "t.yaml", &cfg, &err);
 	if (c->validate) {
@@ -223,7 +225,7 @@ START_TEST(valid_config_accepted)
 {
 	const char *yaml = good_configs[_i];
 	rk_encconfig *cfg = NULL;
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_msg(rk_encconfig_load_buf(yaml, strlen(yaml), "good.yaml", &cfg, &err) == RK_OK, "%s",
 	              err.msg);
 	ck_assert_msg(rk_encconfig_validate(cfg, 0, &err) == RK_OK, "config %d: %s", _i, err.msg);
@@ -235,7 +237,7 @@ END_TEST
 static rk_encconfig *load_ok(const char *yaml)
 {
 	rk_encconfig *cfg = NULL;
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_msg(rk_encconfig_load_buf(yaml, strlen(yaml), "t.yaml", &cfg, &err) == RK_OK, "%s",
 	              err.msg);
 	return cfg;
@@ -268,7 +270,7 @@ START_TEST(kms_v1_names_may_repeat_without_reload)
 {
 	rk_encconfig *cfg =
 	    load_ok(HDR RULE("secrets") KMS("v1", "k", "unix:///a") KMS("v1", "k", "unix:///b"));
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_encconfig_validate(cfg, 0, &err), RK_OK);
 	ck_assert_int_eq(rk_encconfig_validate(cfg, 1, &err), RK_BADINPUT);
 	rk_encconfig_free(cfg);
@@ -355,7 +357,7 @@ END_TEST
 START_TEST(file_errors_name_the_file)
 {
 	rk_encconfig *cfg;
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_encconfig_load_file("/nonexistent/enc.yaml", &cfg, &err), RK_BADINPUT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/enc.yaml: No such file"));
 	ck_assert_ptr_null(cfg);

@@ -16,7 +16,7 @@
 static rk_encconfig *load_ok(const char *yaml)
 {
 	rk_encconfig *cfg = NULL;
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_msg(rk_encconfig_load_buf(yaml, strlen(yaml), "t.yaml", &cfg, &err) == RK_OK, "%s",
 	              err.msg);
 	ck_assert_msg(rk_encconfig_validate(cfg, 0, &err) == RK_OK, "%s", err.msg);
@@ -29,7 +29,7 @@ static void assert_round_trip(const rk_encconfig *cfg)
 	size_t len1, len2;
 	char *yaml1 = rk_encconfig_emit(cfg, &len1);
 	rk_encconfig *again = NULL;
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_msg(rk_encconfig_load_buf(yaml1, len1, "emitted", &again, &err) == RK_OK, "%s\n%s", err.msg,
 	              yaml1);
 	ck_assert_msg(rk_encconfig_equal(cfg, again), "reloaded config differs:\n%s", yaml1);
@@ -104,7 +104,7 @@ START_TEST(generated_keys_are_fresh_and_named)
 {
 	rk_encconfig *cfg = load_ok(AESCBC_CONFIG);
 	rk_key a, b;
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_key_generate(cfg, RK_PROV_AESCBC, 32, &a, &err), RK_OK);
 	ck_assert_int_eq(rk_key_generate(cfg, RK_PROV_SECRETBOX, 0, &b, &err), RK_OK);
 	regex_t re;
@@ -128,7 +128,7 @@ START_TEST(generated_name_gets_a_suffix_when_taken)
 {
 	rk_encconfig *cfg = load_ok(AESCBC_CONFIG);
 	rk_key first, second;
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_key_generate(cfg, RK_PROV_AESCBC, 32, &first, &err), RK_OK);
 	ck_assert_int_eq(rk_encconfig_add_key(cfg, NULL, 0, RK_PROV_AESCBC, &first, &err), RK_OK);
 	ck_assert_int_eq(rk_key_generate(cfg, RK_PROV_AESCBC, 32, &second, &err), RK_OK);
@@ -170,7 +170,7 @@ START_TEST(add_key_goes_second)
 {
 	rk_encconfig *cfg = load_ok(AESCBC_CONFIG);
 	rk_key k = key_of("key2", K32B);
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_encconfig_add_key(cfg, NULL, 0, RK_PROV_AESCBC, &k, &err), RK_OK);
 	ck_assert_str_eq(summary(&cfg->rules[0]), "aescbc:key1,key2 identity");
 	ck_assert_str_eq(rk_rule_write_key(&cfg->rules[0]), "key1");
@@ -185,7 +185,7 @@ START_TEST(add_key_migrates_identity_to_aescbc)
 {
 	rk_encconfig *cfg = load_ok(HDR RULE("secrets") IDENTITY);
 	rk_key k = key_of("new", K32);
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_encconfig_add_key(cfg, NULL, 0, RK_PROV_AESCBC, &k, &err), RK_OK);
 	ck_assert_str_eq(summary(&cfg->rules[0]), "identity aescbc:new");
 	ck_assert_int_eq(rk_encconfig_promote(cfg, NULL, 0, "new", &err), RK_OK);
@@ -199,7 +199,7 @@ START_TEST(add_key_migrates_aescbc_to_aesgcm_and_kms)
 	rk_encconfig *cfg = load_ok(AESCBC_CONFIG);
 	rk_key k = key_of("gcm1", K16);
 	rk_kms kms = {.api_version = "v2", .name = "kms1", .endpoint = "unix:///run/kms.sock"};
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_encconfig_add_key(cfg, NULL, 0, RK_PROV_AESGCM, &k, &err), RK_OK);
 	ck_assert_str_eq(summary(&cfg->rules[0]), "aescbc:key1 aesgcm:gcm1 identity");
 	ck_assert_int_eq(rk_encconfig_add_kms(cfg, NULL, 0, &kms, &err), RK_OK);
@@ -228,7 +228,7 @@ START_TEST(add_key_refusals_leave_config_unchanged)
 	    load_ok(HDR "  - resources:\n      - secrets\n      - configmaps\n    providers:\n" PROV(
 	        "aescbc", "key1", K32) RULE("leases.coordination.k8s.io") IDENTITY);
 	char *before = rk_encconfig_emit(cfg, NULL);
-	rk_err err;
+	rk_err err = {0};
 	rk_key reused = key_of("key1", K32B), short_key = key_of("short", K20), ok = key_of("ok", K32B);
 	const char *partial[] = {"secrets"}, *unknown[] = {"pods"};
 	assert_refused(cfg, rk_encconfig_add_key(cfg, NULL, 0, RK_PROV_AESCBC, &reused, &err), RK_BADINPUT,
@@ -256,7 +256,7 @@ START_TEST(add_key_scope_selects_rules)
 	                                PROV("aescbc", "c1", K32));
 	const char *scope[] = {"configmaps"};
 	rk_key k = key_of("c2", K32B);
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_encconfig_add_key(cfg, scope, 1, RK_PROV_AESCBC, &k, &err), RK_OK);
 	ck_assert_str_eq(summary(&cfg->rules[0]), "aescbc:s1");
 	ck_assert_str_eq(summary(&cfg->rules[1]), "aescbc:c1,c2");
@@ -268,7 +268,7 @@ START_TEST(promote_makes_write_key)
 {
 	rk_encconfig *cfg = load_ok(HDR RULE("secrets") PROV("aesgcm", "g1", K32) PROV(
 	    "aescbc", "c1", K32) "            - name: c2\n              secret: " K32B "\n" IDENTITY);
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_encconfig_promote(cfg, NULL, 0, "c2", &err), RK_OK);
 	ck_assert_str_eq(summary(&cfg->rules[0]), "aescbc:c2,c1 aesgcm:g1 identity");
 	ck_assert_int_eq(rk_encconfig_promote(cfg, NULL, 0, "c2", &err), RK_OK); /* idempotent */
@@ -286,7 +286,7 @@ START_TEST(promote_with_scope_needs_the_key_in_each_rule)
 	rk_encconfig *cfg = load_ok(HDR RULE("secrets") PROV("aescbc", "s1", K32) RULE("configmaps")
 	                                PROV("aescbc", "c1", K32));
 	const char *scope[] = {"secrets", "configmaps"};
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_encconfig_promote(cfg, scope, 2, "s1", &err), RK_BADINPUT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "resources[1] has no key \"s1\""));
 	rk_encconfig_free(cfg);
@@ -297,7 +297,7 @@ START_TEST(prune_removes_read_key_and_empty_provider)
 {
 	rk_encconfig *cfg = load_ok(HDR RULE("secrets") PROV("aesgcm", "g1", K32) PROV(
 	    "aescbc", "c1", K32) "            - name: c2\n              secret: " K32B "\n" IDENTITY);
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_encconfig_prune(cfg, NULL, 0, "c1", &err), RK_OK);
 	ck_assert_str_eq(summary(&cfg->rules[0]), "aesgcm:g1 aescbc:c2 identity");
 	ck_assert_int_eq(rk_encconfig_prune(cfg, NULL, 0, "c2", &err), RK_OK);
@@ -313,7 +313,7 @@ START_TEST(prune_refuses_the_write_key)
 	rk_encconfig *cfg = load_ok(HDR RULE("secrets") PROV(
 	    "aescbc", "c1", K32) "            - name: c2\n              secret: " K32B "\n");
 	char *before = rk_encconfig_emit(cfg, NULL);
-	rk_err err;
+	rk_err err = {0};
 	assert_refused(cfg, rk_encconfig_prune(cfg, NULL, 0, "c1", &err), RK_UNSAFE, "", before);
 	ck_assert_ptr_nonnull(strstr(err.msg, "\"c1\" is the write key of resources[0]"));
 	free(before);
@@ -325,7 +325,7 @@ START_TEST(identity_first_decrypts)
 {
 	rk_encconfig *cfg = load_ok(HDR RULE("secrets") PROV("aescbc", "c1", K32) IDENTITY RULE("configmaps")
 	                                PROV("aescbc", "m1", K32));
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_encconfig_identity_first(cfg, NULL, 0, &err), RK_OK);
 	ck_assert_str_eq(summary(&cfg->rules[0]), "identity aescbc:c1");
 	ck_assert_str_eq(summary(&cfg->rules[1]), "identity aescbc:m1");
@@ -340,7 +340,7 @@ START_TEST(prune_all_but_identity_needs_identity_first)
 {
 	rk_encconfig *cfg = load_ok(HDR RULE("secrets") PROV("aescbc", "c1", K32) IDENTITY);
 	char *before = rk_encconfig_emit(cfg, NULL);
-	rk_err err;
+	rk_err err = {0};
 	assert_refused(cfg, rk_encconfig_prune_all_but_identity(cfg, NULL, 0, &err), RK_UNSAFE, "", before);
 	ck_assert_ptr_nonnull(strstr(err.msg, "does not write with identity"));
 	ck_assert_int_eq(rk_encconfig_identity_first(cfg, NULL, 0, &err), RK_OK);
@@ -377,7 +377,7 @@ START_TEST(edit_file_writes_canonical_yaml_and_backup)
 	rk_key k = key_of("key2", K32B);
 	rk_edit_request req = {.op = RK_EDIT_ADD_KEY, .type = RK_PROV_AESCBC, .key = &k};
 	rk_edit_result res;
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_msg(rk_encconfig_edit_file(path, &req, &res, &err) == RK_OK, "%s", err.msg);
 	char old_hash[72];
 	rk_config_hash(original, strlen(original), old_hash);
@@ -410,7 +410,7 @@ START_TEST(edit_file_dry_run_and_errors_change_nothing)
 	rk_key k = key_of("key2", K32B);
 	rk_edit_request req = {.op = RK_EDIT_ADD_KEY, .type = RK_PROV_AESCBC, .key = &k, .dry_run = 1};
 	rk_edit_result res;
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_encconfig_edit_file(path, &req, &res, &err), RK_OK);
 	ck_assert_ptr_nonnull(strstr(res.preview, "name: key2"));
 	ck_assert_ptr_null(strstr(res.preview, K32B));

@@ -45,7 +45,7 @@ static int mode_of(const char *path)
 START_TEST(atomic_write_creates_0600_and_keeps_backup)
 {
 	char *dir = tu_mkdtemp(), *path = tu_path(dir, "enc.yaml"), *bak = tu_path(dir, "enc.yaml.bak");
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_write_file_atomic(path, "one\n", 4, 1, &err), RK_OK);
 	ck_assert_int_eq(mode_of(path), 0600);
 	ck_assert_int_eq(mode_of(bak), -1); /* nothing to back up the first time */
@@ -71,7 +71,7 @@ START_TEST(atomic_write_refuses_a_planted_temp_name)
 	ck_assert_int_eq(tu_write_file(path, "original\n", 9), 0);
 	ck_assert_int_eq(tu_write_file(victim, "victim\n", 7), 0);
 	ck_assert_int_eq(symlink(victim, tmp), 0);
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_write_file_atomic(path, "new\n", 4, 1, &err), RK_FAIL);
 	ck_assert_ptr_nonnull(strstr(err.msg, "cannot create"));
 	assert_content(path, "original\n");
@@ -102,7 +102,7 @@ START_TEST(atomic_write_in_read_only_dir_keeps_original)
 	ck_assert_int_eq(tu_write_file(path, "original\n", 9), 0);
 	chmod(dir, 0500);
 	drop_dac_capabilities();
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_write_file_atomic(path, "new\n", 4, 1, &err), RK_FAIL);
 	ck_assert_ptr_nonnull(strstr(err.msg, "Permission denied"));
 	assert_content(path, "original\n");
@@ -121,7 +121,7 @@ START_TEST(atomic_write_backup_failure_keeps_original)
 	ck_assert_int_eq(tu_write_file(path, "original\n", 9), 0);
 	ck_assert_int_eq(mkdir(bak, 0700), 0); /* a directory where the backup must go */
 	ck_assert_int_eq(tu_write_file(inside, "x", 1), 0);
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_write_file_atomic(path, "new\n", 4, 1, &err), RK_FAIL);
 	ck_assert_ptr_nonnull(strstr(err.msg, "cannot keep the backup"));
 	assert_content(path, "original\n");
@@ -146,7 +146,7 @@ START_TEST(atomic_write_is_never_partial)
 	char *a = malloc(BIG), *b = malloc(BIG);
 	memset(a, 'a', BIG);
 	memset(b, 'b', BIG);
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_write_file_atomic(path, a, BIG, 0, &err), RK_OK);
 	pid_t writer = fork();
 	ck_assert_int_ge(writer, 0);
@@ -176,11 +176,75 @@ START_TEST(atomic_write_is_never_partial)
 }
 END_TEST
 
+START_TEST(replacing_refuses_a_file_changed_since_read)
+{
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "enc.yaml");
+	ck_assert_int_eq(tu_write_file(path, "someone else's edit\n", 20), 0);
+	rk_err err = {0};
+	ck_assert_int_eq(rk_write_file_replacing(path, "what we read\n", 13, "ours\n", 5, 1, &err), RK_FAIL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "changed since it was read"));
+	assert_content(path, "someone else's edit\n");
+	ck_assert_int_eq(count_entries(dir), 1);
+	ck_assert_int_eq(rk_write_file_replacing(path, "someone else's edit\n", 20, "ours\n", 5, 1, &err),
+	                 RK_OK);
+	assert_content(path, "ours\n");
+	tu_rmtree(dir);
+	free(dir);
+	free(path);
+}
+END_TEST
+
+START_TEST(atomic_write_follows_a_symlink)
+{
+	char *dir = tu_mkdtemp(), *real_dir = tu_path(dir, "real"), *target = tu_path(real_dir, "enc.yaml");
+	char *link = tu_path(dir, "enc.yaml"), *bak = tu_path(real_dir, "enc.yaml.bak");
+	ck_assert_int_eq(mkdir(real_dir, 0700), 0);
+	ck_assert_int_eq(tu_write_file(target, "old\n", 4), 0);
+	ck_assert_int_eq(symlink("real/enc.yaml", link), 0);
+	rk_err err = {0};
+	ck_assert_int_eq(rk_write_file_atomic(link, "new\n", 4, 1, &err), RK_OK);
+	struct stat st;
+	ck_assert_int_eq(lstat(link, &st), 0);
+	ck_assert(S_ISLNK(st.st_mode)); /* the link stays a link */
+	assert_content(target, "new\n");
+	assert_content(bak, "old\n");
+	tu_rmtree(dir);
+	free(dir);
+	free(real_dir);
+	free(target);
+	free(link);
+	free(bak);
+}
+END_TEST
+
+START_TEST(atomic_write_keeps_the_owner)
+{
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "enc.yaml"), *bak = tu_path(dir, "enc.yaml.bak");
+	ck_assert_int_eq(tu_write_file(path, "old\n", 4), 0);
+	uid_t uid = getuid() == 0 ? 4321 : getuid();
+	gid_t gid = getuid() == 0 ? 4322 : getgid();
+	ck_assert_int_eq(chown(path, uid, gid), 0);
+	rk_err err = {0};
+	ck_assert_int_eq(rk_write_file_atomic(path, "new\n", 4, 1, &err), RK_OK);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_uid, uid);
+	ck_assert_int_eq(st.st_gid, gid);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(stat(bak, &st), 0);
+	ck_assert_int_eq(st.st_uid, uid);
+	tu_rmtree(dir);
+	free(dir);
+	free(path);
+	free(bak);
+}
+END_TEST
+
 START_TEST(read_file_reports_path_and_reason)
 {
 	char *data;
 	size_t len;
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_read_file("/nonexistent/x", &data, &len, &err), RK_BADINPUT);
 	ck_assert_str_eq(err.msg, "/nonexistent/x: No such file or directory");
 	char *dir = tu_mkdtemp(), *path = tu_path(dir, "f");
@@ -198,7 +262,7 @@ END_TEST
 START_TEST(mkdir_p_creates_each_level)
 {
 	char *dir = tu_mkdtemp(), *deep = tu_path(dir, "a/b/c");
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_mkdir_p(deep, 0700, &err), RK_OK);
 	ck_assert_int_eq(mode_of(deep), 0700);
 	ck_assert_int_eq(rk_mkdir_p(deep, 0700, &err), RK_OK);
@@ -218,7 +282,7 @@ START_TEST(key_file_round_trip_and_refusals)
 {
 	char *dir = tu_mkdtemp(), *path = tu_path(dir, "k"), *link = tu_path(dir, "link");
 	rk_key key = {.name = "k", .secret = K32}, got = {0};
-	rk_err err;
+	rk_err err = {0};
 	ck_assert_int_eq(rk_key_write_file(path, &key, &err), RK_OK);
 	ck_assert_int_eq(mode_of(path), 0600);
 	ck_assert_int_eq(rk_key_write_file(path, &key, &err), RK_BADINPUT); /* never overwrites */
@@ -252,6 +316,9 @@ Suite *fsutil_suite(void)
 	tcase_add_test(tc, atomic_write_in_read_only_dir_keeps_original);
 	tcase_add_test(tc, atomic_write_backup_failure_keeps_original);
 	tcase_add_test(tc, atomic_write_is_never_partial);
+	tcase_add_test(tc, replacing_refuses_a_file_changed_since_read);
+	tcase_add_test(tc, atomic_write_follows_a_symlink);
+	tcase_add_test(tc, atomic_write_keeps_the_owner);
 	tcase_add_test(tc, read_file_reports_path_and_reason);
 	tcase_add_test(tc, mkdir_p_creates_each_level);
 	tcase_add_test(tc, key_file_round_trip_and_refusals);

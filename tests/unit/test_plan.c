@@ -55,7 +55,7 @@ START_TEST(full_plan_loads)
 	ck_assert(plan->rewrite.qps == 150);
 	ck_assert_int_eq(plan->rewrite.batch_pause_ms, 2000);
 	ck_assert_int_eq(plan->budget.write_p99_ms, 250);
-	ck_assert_int_eq(plan->budget.on_breach, RK_BREACH_PAUSE);
+	ck_assert_int_eq(plan->budget.on_breach, 1); /* pause */
 	ck_assert_uint_eq(plan->nwindows, 2);
 	ck_assert_uint_eq(plan->windows[0].days_mask, (1u << 0) | (1u << 6));
 	ck_assert_uint_eq(plan->windows[1].days_mask, 0x7f);
@@ -76,7 +76,7 @@ START_TEST(defaults_apply)
 	ck_assert(plan->rewrite.qps == 100);
 	ck_assert_int_eq(plan->rewrite.concurrency, 8);
 	ck_assert_int_eq(plan->budget.window_ms, 60000);
-	ck_assert_int_eq(plan->budget.on_breach, RK_BREACH_SLOWDOWN);
+	ck_assert_int_eq(plan->budget.on_breach, 0); /* slowdown */
 	ck_assert_int_eq(rk_plan_in_window(plan, 0, NULL), 1);
 	rk_plan_free(plan);
 }
@@ -201,6 +201,19 @@ START_TEST(durations_parse_like_go)
 }
 END_TEST
 
+START_TEST(example_plan_loads)
+{
+	rk_plan *plan = NULL;
+	rk_err err;
+	rk_err_clear(&err);
+	ck_assert_msg(rk_plan_load_file("examples/plan.yaml", &plan, &err) == RK_OK, "%s", err.msg);
+	ck_assert_uint_eq(plan->nnodes, 3);
+	ck_assert_int_eq(plan->access, RK_ACCESS_SSH);
+	ck_assert_str_eq(plan->windows[0].timezone, "Europe/Berlin");
+	rk_plan_free(plan);
+}
+END_TEST
+
 Suite *plan_suite(void)
 {
 	Suite *s = suite_create("plan");
@@ -211,6 +224,7 @@ Suite *plan_suite(void)
 	                    (int)(sizeof bad_cases / sizeof bad_cases[0]));
 	tcase_add_test(tc, windows_answer_in_and_out);
 	tcase_add_test(tc, durations_parse_like_go);
+	tcase_add_test(tc, example_plan_loads);
 	suite_add_tcase(s, tc);
 	return s;
 }

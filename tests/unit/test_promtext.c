@@ -358,6 +358,44 @@ START_TEST(window_quantile_over_two_scrapes)
 }
 END_TEST
 
+START_TEST(apiserver_figures_from_two_scrapes)
+{
+	size_t len1, len2;
+	char *t1 = fixture(FIXTURE_1, &len1), *t2 = fixture(FIXTURE_2, &len2);
+	rk_prom_apiserver s1, s2;
+	rk_err err;
+	ck_assert_int_eq(rk_prom_apiserver_parse(t1, len1, "secrets", "", &s1, &err), RK_OK);
+	/* the second scrape streamed in 100-byte chunks, as from an HTTP body */
+	rk_prom_apiserver_init(&s2, "secrets", "");
+	rk_prom_parser *p = rk_prom_parser_new("m2", rk_prom_apiserver_on_sample, NULL, &s2);
+	for (size_t off = 0; off < len2; off += 100)
+		ck_assert_int_eq(rk_prom_parser_feed(p, t2 + off, len2 - off < 100 ? len2 - off : 100, &err),
+		                 RK_OK);
+	ck_assert_int_eq(rk_prom_parser_finish(p, &err), RK_OK);
+	rk_prom_parser_free(p);
+	ck_assert_double_eq(s1.inflight_mutating, 3);
+	ck_assert_double_eq(s2.inflight_mutating, 9);
+	ck_assert_double_eq(s1.put.total, 1000); /* the dry-run PUTs are left out */
+	ck_assert_double_eq_tol(rk_prom_apiserver_put_p99_ms(&s2, &s1), 600, 1e-9);
+	/* another resource: configmaps PUTs all in (0.8, 1] */
+	rk_prom_apiserver cm;
+	ck_assert_int_eq(rk_prom_apiserver_parse(t1, len1, "configmaps", NULL, &cm, &err), RK_OK);
+	ck_assert_double_eq(cm.put.total, 50);
+	ck_assert_double_eq_tol(1000 * rk_prom_histogram_quantile(0.5, &cm.put), 900, 1e-9);
+	/* a resource with no PUTs and a scrape with no inflight gauge */
+	const char *bare = "apiserver_request_total{verb=\"PUT\"} 1\n";
+	ck_assert_int_eq(rk_prom_apiserver_parse(bare, strlen(bare), "secrets", "", &cm, &err), RK_OK);
+	ck_assert(isnan(cm.inflight_mutating));
+	ck_assert(isnan(rk_prom_apiserver_put_p99_ms(&cm, &cm)));
+	const char *bad =
+	    "apiserver_request_duration_seconds_bucket{verb=\"PUT\",resource=\"secrets\",le=\"x\"} 1\n";
+	ck_assert_int_eq(rk_prom_apiserver_parse(bad, strlen(bad), "secrets", "", &cm, &err), RK_BADINPUT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "le=\"x\""));
+	free(t1);
+	free(t2);
+}
+END_TEST
+
 Suite *promtext_suite(void)
 {
 	Suite *s = suite_create("promtext");
@@ -373,6 +411,7 @@ Suite *promtext_suite(void)
 	tcase_add_test(tc, histogram_quantiles_like_promql);
 	tcase_add_test(tc, histogram_edge_cases);
 	tcase_add_test(tc, window_quantile_over_two_scrapes);
+	tcase_add_test(tc, apiserver_figures_from_two_scrapes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,7 +1,6 @@
 /* test_rewrite.c: the pure parts of the rewrite engine: outcome classification, etcd key order, the PUT
- * body, the sliding window's quantiles and error ratio, the budget controller's decisions under a clock
- * the test moves (slowdown, recover, pause/resume after the soak, abort), option checks, and the status
- * read back from a real state db (checkpoints, estimate, orphans, budget decisions). */
+ * body, option checks, the ETA, and the status read back from a real state db (checkpoints per scope,
+ * estimate, orphans, budget decisions). The budget itself is tested in test_budget.c. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,171 +77,6 @@ START_TEST(put_body_adds_type)
 }
 END_TEST
 
-START_TEST(window_quantiles_and_errors)
-{
-	rk_window w;
-	rk_window_stats s;
-	ck_assert_int_eq(rk_window_init(&w), 0);
-	for (int i = 1; i <= 100; i++)
-		rk_window_add(&w, 1000.0 + i, (double)i, i % 10 != 0);
-	rk_window_stats_since(&w, 0, &s);
-	ck_assert_uint_eq(s.n, 100);
-	ck_assert_double_eq_tol(s.p50_ms, 50, 1e-9);
-	ck_assert_double_eq_tol(s.p99_ms, 99, 1e-9);
-	ck_assert_double_eq_tol(s.error_ratio, 0.10, 1e-9);
-	rk_window_stats_since(&w, 1051, &s); /* the 50 newest */
-	ck_assert_uint_eq(s.n, 50);
-	ck_assert_double_eq_tol(s.p50_ms, 75, 1e-9);
-	rk_window_free(&w);
-}
-END_TEST
-
-START_TEST(window_is_bounded)
-{
-	rk_window w;
-	rk_window_stats s;
-	ck_assert_int_eq(rk_window_init(&w), 0);
-	for (int i = 0; i < RK_WINDOW_CAP + 100; i++)
-		rk_window_add(&w, i, i < 100 ? 1e6 : 1.0, 1);
-	rk_window_stats_since(&w, 0, &s);
-	ck_assert_uint_eq(s.n, RK_WINDOW_CAP);
-	ck_assert_double_eq_tol(s.p99_ms, 1.0, 1e-9); /* the 100 oldest (slow) samples were dropped */
-	rk_window_free(&w);
-}
-END_TEST
-
-static rk_rewrite_opts budget_opts(rk_on_breach mode)
-{
-	rk_rewrite_opts o;
-	rk_rewrite_opts_init(&o);
-	o.cluster = "c";
-	o.qps = 200;
-	o.budget_p99_ms = 200;
-	o.budget_errors = 0.05;
-	o.budget_window_ms = 60000;
-	o.soak_ms = 6000;
-	o.on_breach = mode;
-	return o;
-}
-
-static void feed(rk_window *w, double t0, int n, double lat, int ok)
-{
-	for (int i = 0; i < n; i++)
-		rk_window_add(w, t0 + i, lat, ok);
-}
-
-START_TEST(budget_slowdown_then_recover)
-{
-	rk_rewrite_opts o = budget_opts(RK_BREACH_SLOWDOWN);
-	rk_budget_ctl c;
-	rk_window w;
-	rk_budget_out out;
-	ck_assert_int_eq(rk_window_init(&w), 0);
-	rk_budget_ctl_init(&c, &o, 0);
-	feed(&w, 0, 10, 300, 1); /* too few writes to judge */
-	rk_budget_ctl_eval(&c, &w, 1000, 150, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_NONE);
-	feed(&w, 100, 30, 300, 1);
-	rk_budget_ctl_eval(&c, &w, 1000, 150, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_SLOWDOWN);
-	ck_assert_double_eq_tol(out.rate_before, 200, 1e-9);
-	ck_assert_double_eq_tol(out.rate_after, 100, 1e-9);
-	ck_assert_int_eq(c.state, RK_BUDGET_SLOWED);
-	ck_assert(strstr(out.reason, "p99 300.0ms > budget 200.0ms") != NULL);
-	/* the window restarts at the decision: the old slow writes are not judged again */
-	rk_budget_ctl_eval(&c, &w, 1500, 100, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_NONE);
-	feed(&w, 1600, 40, 20, 1); /* healthy again */
-	rk_budget_ctl_eval(&c, &w, 2000, 100, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_NONE); /* not before soak/3 = 2 s */
-	rk_budget_ctl_eval(&c, &w, 3100, 100, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_RECOVER);  /* healthy writes and 2 s since the slowdown */
-	ck_assert_double_eq_tol(out.rate_after, 150, 1e-9); /* a quarter of the ceiling back */
-	ck_assert_int_eq(c.state, RK_BUDGET_SLOWED);
-	rk_budget_ctl_eval(&c, &w, 5200, 150, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_NONE); /* the window restarted at 3100: no new writes yet */
-	feed(&w, 5300, 40, 20, 1);
-	rk_budget_ctl_eval(&c, &w, 5400, 150, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_RECOVER);
-	ck_assert_double_eq_tol(out.rate_after, 200, 1e-9);
-	ck_assert_int_eq(c.state, RK_BUDGET_OK);
-	rk_window_free(&w);
-}
-END_TEST
-
-START_TEST(budget_errors_and_unlimited_rate)
-{
-	rk_rewrite_opts o = budget_opts(RK_BREACH_SLOWDOWN);
-	o.qps = 0; /* unthrottled: halving starts from the achieved rate */
-	rk_budget_ctl c;
-	rk_window w;
-	rk_budget_out out;
-	ck_assert_int_eq(rk_window_init(&w), 0);
-	rk_budget_ctl_init(&c, &o, 0);
-	feed(&w, 0, 90, 10, 1);
-	feed(&w, 90, 10, 10, 0); /* 10% errors > 5% */
-	rk_budget_ctl_eval(&c, &w, 1000, 800, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_SLOWDOWN);
-	ck_assert_double_eq_tol(out.rate_before, 800, 1e-9);
-	ck_assert_double_eq_tol(out.rate_after, 400, 1e-9);
-	ck_assert(strstr(out.reason, "error ratio") != NULL);
-	rk_window_free(&w);
-}
-END_TEST
-
-START_TEST(budget_pause_resume_after_soak)
-{
-	rk_rewrite_opts o = budget_opts(RK_BREACH_PAUSE);
-	rk_budget_ctl c;
-	rk_window w;
-	rk_budget_out out;
-	ck_assert_int_eq(rk_window_init(&w), 0);
-	rk_budget_ctl_init(&c, &o, 0);
-	feed(&w, 0, 30, 500, 1);
-	rk_budget_ctl_eval(&c, &w, 1000, 100, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_PAUSE);
-	ck_assert_int_eq(c.state, RK_BUDGET_PAUSED);
-	feed(&w, 1100, 3, 500, 1); /* probes still slow: the soak starts again */
-	rk_budget_ctl_eval(&c, &w, 2000, 0, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_NONE);
-	ck_assert_double_eq_tol(c.bad_ms, 2000, 1e-9);
-	feed(&w, 2100, 3, 5, 1);
-	rk_budget_ctl_eval(&c, &w, 5000, 0, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_NONE); /* healthy, but only 3 s of the 6 s soak */
-	feed(&w, 5100, 3, 5, 1);
-	rk_budget_ctl_eval(&c, &w, 8100, 0, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_RESUME);
-	ck_assert_int_eq(c.state, RK_BUDGET_OK);
-	ck_assert_double_eq_tol(c.rate, 200, 1e-9);
-	rk_window_free(&w);
-}
-END_TEST
-
-START_TEST(budget_abort_and_disabled)
-{
-	rk_rewrite_opts o = budget_opts(RK_BREACH_ABORT);
-	rk_budget_ctl c;
-	rk_window w;
-	rk_budget_out out;
-	ck_assert_int_eq(rk_window_init(&w), 0);
-	rk_budget_ctl_init(&c, &o, 0);
-	feed(&w, 0, 30, 500, 1);
-	rk_budget_ctl_eval(&c, &w, 1000, 100, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_ABORT);
-	ck_assert_int_eq(c.state, RK_BUDGET_ABORTED);
-	rk_budget_ctl_eval(&c, &w, 2000, 100, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_NONE); /* said once */
-	o.budget_p99_ms = 0;
-	o.budget_errors = 0;
-	rk_budget_ctl_init(&c, &o, 0);
-	ck_assert_int_eq(rk_budget_ctl_enabled(&c), 0);
-	feed(&w, 3000, 30, 5000, 0);
-	rk_budget_ctl_eval(&c, &w, 4000, 100, &out);
-	ck_assert_int_eq(out.decision, RK_DECIDE_NONE);
-	rk_window_free(&w);
-}
-END_TEST
-
 START_TEST(opts_checked)
 {
 	rk_rewrite_opts o;
@@ -262,8 +96,9 @@ START_TEST(opts_checked)
 	o.resources = res;
 	o.nresources = 1;
 	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_BADINPUT);
-	ck_assert_int_eq(rk_on_breach_parse("pause"), RK_BREACH_PAUSE);
-	ck_assert_int_eq(rk_on_breach_parse("Pause"), -1);
+	o.nresources = 0;
+	o.budget_errors = -1; /* none */
+	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_OK);
 	ck_assert_double_eq_tol(rk_eta_s(50, 150, 10), 10, 1e-9);
 	ck_assert_double_eq_tol(rk_eta_s(50, -1, 10), -1, 1e-9);
 	ck_assert_double_eq_tol(rk_eta_s(50, 150, 0), -1, 1e-9);
@@ -325,12 +160,6 @@ Suite *rewrite_suite(void)
 	tcase_add_test(tc, counts_add_and_sum);
 	tcase_add_test(tc, key_order_is_etcd_order);
 	tcase_add_test(tc, put_body_adds_type);
-	tcase_add_test(tc, window_quantiles_and_errors);
-	tcase_add_test(tc, window_is_bounded);
-	tcase_add_test(tc, budget_slowdown_then_recover);
-	tcase_add_test(tc, budget_errors_and_unlimited_rate);
-	tcase_add_test(tc, budget_pause_resume_after_soak);
-	tcase_add_test(tc, budget_abort_and_disabled);
 	tcase_add_test(tc, opts_checked);
 	tcase_add_test(tc, status_from_store);
 	suite_add_tcase(s, tc);

@@ -224,6 +224,22 @@ START_TEST(newer_db_is_refused_untouched)
 }
 END_TEST
 
+START_TEST(diverging_migration_is_refused)
+{
+	rk_store *store = NULL;
+	rk_err err;
+	ck_assert_int_eq(rk_store_open_with(statedir, test_v2, 2, &store, &err), RK_OK);
+	rk_store_close(store);
+	const struct rk_migration other[] = {
+	    test_v2[0], {2, "0002_other", "CREATE TABLE o (x);"}, {3, "0003_more", "CREATE TABLE m (x);"}};
+	ck_assert_int_eq(rk_store_open_with(statedir, other, 3, &store, &err), RK_UNSAFE);
+	ck_assert_msg(strstr(err.msg, "migration 2 \"0002_b\"") && strstr(err.msg, "\"0002_other\""), "%s",
+	              err.msg);
+	assert_query("SELECT count(*) FROM sqlite_master WHERE name IN ('o', 'm')", "0");
+	assert_query("SELECT max(version) FROM schema_migrations", "2");
+}
+END_TEST
+
 START_TEST(failed_migration_rolls_back)
 {
 	rk_store *store = NULL;
@@ -723,6 +739,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, state_dir_resolution);
 	tcase_add_test(tc, upgrade_applies_new_migration_and_keeps_data);
 	tcase_add_test(tc, newer_db_is_refused_untouched);
+	tcase_add_test(tc, diverging_migration_is_refused);
 	tcase_add_test(tc, failed_migration_rolls_back);
 	tcase_add_test(tc, garbage_file_is_bad_input);
 	tcase_add_test(tc, runs_create_get_latest_state);

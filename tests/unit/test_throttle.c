@@ -121,10 +121,13 @@ START_TEST(pause_and_unlimited)
 	ck_assert_int_eq(rk_throttle_wait_ns(&t), RK_THROTTLE_BLOCKED);
 	rk_throttle_set_paused(&t, 0);
 	ck_assert_int_eq(rk_throttle_try_acquire(&t), 1);
-	/* from unlimited to a rate: the new rate holds at once (burst defaults to one second's worth) */
+	/* from unlimited to a rate: the new rate holds at once; the automatic burst is one second's worth */
 	rk_throttle_set_rate(&t, 50);
+	ck_assert_double_eq(t.burst, 50);
 	ck_assert_uint_le(drive(&t, &clock, 1), 100);
 	ck_assert_uint_eq(drive(&t, &clock, 2), 100);
+	clock.ns += 10 * RK_NS_PER_SEC; /* idle: a burst of one second's worth, no more */
+	ck_assert_uint_eq(drive(&t, &clock, 0.0001), 50);
 }
 END_TEST
 

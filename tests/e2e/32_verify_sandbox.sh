@@ -1,0 +1,77 @@
+#!/bin/sh
+# 32_verify_sandbox.sh: `rekeyctl verify` on what the sandbox apiserver wrote through its transformer
+# chain (aescbc k1, then k2 promoted): counts and decrypt checks with --config, the --forbid prune gate
+# finding values still under the old key, live and snapshot agreeing; then a TLS etcd with client
+# certificate authentication (--cacert/--cert/--key), refused without the client certificate.
+set -u
+. tests/e2e/lib.sh
+. tests/e2e/apiserver_lib.sh
+D=$E2E_TMP/sbx
+mkdir -p "$D"
+T=$E2E_TMP
+V="$REKEYCTL verify"
+sbx_start_etcd "$D" || { not_ok setup "etcd did not start"; e2e_done; }
+sbx_make_pki "$D" || { not_ok setup "openssl PKI failed"; e2e_done; }
+K1=$(sbx_key) K2=$(sbx_key)
+CFG=$D/enc.yaml
+sbx_write_config "$CFG" aescbc k1 "$K1"
+sbx_start_apiserver "$D" cp-1 "$CFG" || { not_ok setup "apiserver did not start: $(tail -3 "$D/cp-1.log")"; e2e_done; }
+API=$API_URL/api/v1
+JSON="Content-Type: application/json"
+create() {
+	body=$(printf '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"%s","namespace":"default"},"data":{"a":"eA=="}}' "$1")
+	code=$(http_code "$T/c" -X POST -H "$JSON" -d "$body" "$API/namespaces/default/secrets")
+	[ "$code" = 201 ] || not_ok "create_$1" "HTTP $code: $(head -c 200 "$T/c")"
+}
+for i in 1 2 3 4 5; do create a$i; done
+jsum() { jq -c '[.total, .unexpected, .decryptChecked, .decryptFailed, .forbidden]' "$T/out"; }
+expect_exit all_under_k1 0 $V --etcd "$ETCD_URL" --resource secrets --config "$CFG" -o json
+[ "$(jsum)" = "[5,0,5,0,0]" ] && ok k1_counts || not_ok k1_counts "$(jsum)"
+
+# promote k2 (k1 stays to read), restart, write two more: five values still need k1
+sbx_write_config "$CFG" aescbc k2 "$K2" k1 "$K1"
+sbx_stop_apiserver "$API_PID"
+sbx_start_apiserver "$D" cp-1 "$CFG" || { not_ok restart "apiserver did not restart"; e2e_done; }
+API=$API_URL/api/v1
+for i in 1 2; do create b$i; done
+expect_exit k1_values_unexpected 1 $V --etcd "$ETCD_URL" --resource secrets --config "$CFG" -o json
+[ "$(jsum)" = "[7,5,7,0,0]" ] && ok promoted_counts || not_ok promoted_counts "$(jsum)"
+expect_exit prune_gate_refuses 1 $V --etcd "$ETCD_URL" --forbid k1 -o json --limit 0
+[ "$(jq .forbidden "$T/out")" = 5 ] && ok prune_gate_counts || not_ok prune_gate_counts "$(jq .forbidden "$T/out")"
+expect_grep prune_gate_names "/registry/secrets/default/a3" "$T/out"
+etcdctl --endpoints "$ETCD_URL" snapshot save "$T/snap.db" >/dev/null 2>&1
+expect_exit snapshot_prune_gate 1 $V --snapshot "$T/snap.db" --forbid k1 -o json
+[ "$(jq .forbidden "$T/out")" = 5 ] && ok snapshot_gate_counts || not_ok snapshot_gate_counts "$(jq .forbidden "$T/out")"
+expect_exit snapshot_config_check 1 $V --snapshot "$T/snap.db" --resource secrets --config "$CFG" -o json
+[ "$(jsum)" = "[7,5,7,0,0]" ] && ok snapshot_counts_equal_live || not_ok snapshot_counts_equal_live "$(jsum)"
+expect_exit gate_open_for_unused_key 0 $V --snapshot "$T/snap.db" --forbid k0
+
+# TLS etcd with client certificates: the sandbox CA and admin client cert; etcd's own cert needs
+# clientAuth too (its JSON gateway dials the gRPC server with it)
+P=$D/pki
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$P/etcd.ext"
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$P/etcd.key" -out "$P/etcd.csr" \
+	-subj /CN=etcd 2>/dev/null && openssl x509 -req -in "$P/etcd.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" \
+	-CAcreateserial -out "$P/etcd.crt" -days 2 -extfile "$P/etcd.ext" 2>/dev/null || not_ok etcd_cert "openssl"
+cport=$(sbx_free_port) pport=$(sbx_free_port)
+TURL=https://127.0.0.1:$cport
+etcd --name tls --data-dir "$T/etcd-tls" --listen-client-urls "$TURL" --advertise-client-urls "$TURL" \
+	--listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+	--initial-cluster "tls=http://127.0.0.1:$pport" --cert-file "$P/etcd.crt" --key-file "$P/etcd.key" \
+	--trusted-ca-file "$P/ca.crt" --client-cert-auth --log-level error >"$T/etcd-tls.log" 2>&1 &
+SBX_PIDS="$SBX_PIDS $!"
+TLS="--cacert $P/ca.crt --cert $P/admin.crt --key $P/admin.key"
+# shellcheck disable=SC2086
+if sbx_wait_for "tls etcd" 30 etcdctl --endpoints "$TURL" $TLS endpoint health; then
+	# shellcheck disable=SC2086
+	etcdctl --endpoints "$TURL" $TLS put /registry/secrets/default/t1 '{"kind":"Secret"}' >/dev/null
+	# shellcheck disable=SC2086
+	expect_exit tls_client_cert 0 $V --etcd "$TURL" $TLS --expect identity -o json
+	[ "$(jq .total "$T/out")" = 1 ] && ok tls_counts || not_ok tls_counts "$(head -c 200 "$T/out")"
+	expect_exit tls_without_client_cert 1 $V --etcd "$TURL" --cacert "$P/ca.crt"
+	expect_grep tls_error_names_url "https://127.0.0.1:$cport" "$T/err"
+	expect_exit tls_unknown_ca 1 $V --etcd "$TURL" --cert "$P/admin.crt" --key "$P/admin.key"
+else
+	not_ok tls_etcd_started "$(tail -n 3 "$T/etcd-tls.log")"
+fi
+e2e_done

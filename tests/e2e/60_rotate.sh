@@ -1,0 +1,88 @@
+#!/bin/sh
+# 60_rotate.sh: full rotations on the sandbox (3 apiservers): aescbc -> new aescbc (restart reload),
+# identity -> aescbc (enable, automatic reload), aescbc -> aesgcm (migrate), aescbc -> identity (decrypt);
+# the cluster lock refuses a second run; a closed maintenance window refuses; bad plans exit 2.
+. tests/e2e/lib.sh
+. tests/e2e/rotate_lib.sh
+
+# rotation NAME PROVIDER: runs a rotation to PROVIDER on the current sandbox and checks the result.
+rotation() {
+	old=$(write_key_of cp-1)
+	before=$(data_sum)
+	sed -i "s/^provider: .*/provider: $2/" "$PLAN"
+	expect_exit "$1_plan" 0 "$REKEYCTL" plan -f "$PLAN" --state "$STATE"
+	expect_grep "$1_plan_lists_stages" 'promote: new key first on cp-1' "$E2E_TMP/out"
+	expect_exit "$1_rotate" 0 "$REKEYCTL" rotate -f "$PLAN" --state "$STATE"
+	check_rotated "$1" "$old" "$before"
+}
+
+# ---- aescbc -> aescbc, restart reload; a second concurrent run is refused by the lock ----
+sbx_up rot --apiservers 3 --secrets 300 --namespaces 3 || { not_ok sandbox_up "see log"; e2e_done; }
+old=$(write_key_of cp-1)
+before=$(data_sum)
+"$REKEYCTL" rotate -f "$PLAN" --state "$STATE" >"$E2E_TMP/first.out" 2>"$E2E_TMP/first.err" &
+first=$!
+until KUBECONFIG=$D/kubeconfig kubectl get lease -n kube-system rekeyctl-rotation-lock >/dev/null 2>&1; do
+	kill -0 "$first" 2>/dev/null || break
+	sleep 0.1
+done
+expect_exit second_rotate_refused 4 "$REKEYCTL" rotate -f "$PLAN" --state "$D/state2"
+expect_grep second_rotate_names_holder 'held by [a-z]+@' "$E2E_TMP/err"
+wait "$first" && ok first_rotate_done || not_ok first_rotate_done "$(tail -n 3 "$E2E_TMP/first.err")"
+check_rotated rotate "$old" "$before"
+expect_exit history_json 0 "$REKEYCTL" history --state "$STATE" -o json
+expect_grep history_records_pruned "\"event\": \"pruned\"" "$E2E_TMP/out"
+expect_no_grep history_no_secret "secret:" "$E2E_TMP/out"
+expect_exit rotate_again_after_done 0 "$REKEYCTL" rotate -f "$PLAN" --state "$STATE"
+"$SANDBOX" down --dir "$D" >/dev/null 2>&1
+
+# ---- identity -> aescbc (enable) with automatic reload, then aescbc -> identity (decrypt) ----
+sbx_up auto --apiservers 3 --secrets 200 --provider identity --reload automatic --reload-period 1 ||
+	{ not_ok sandbox_up_auto "see log"; e2e_done; }
+rotation enable aescbc
+rotation decrypt identity
+"$SANDBOX" down --dir "$D" >/dev/null 2>&1
+
+# ---- aescbc -> aesgcm (migrate) ----
+sbx_up mig --apiservers 3 --secrets 200 || { not_ok sandbox_up_mig "see log"; e2e_done; }
+rotation migrate aesgcm
+
+# ---- a closed maintenance window refuses (exit 3) and changes nothing ----
+h=$(( ($(date -u +%H | sed 's/^0//') + 12) % 24 ))
+cp "$PLAN" "$D/closed.yaml"
+printf 'window:\n  - {start: "%02d:00", end: "%02d:30", timezone: UTC}\n' "$h" "$h" >>"$D/closed.yaml"
+sum=$(cat "$(node_config cp-1)" "$(node_config cp-2)" | sha256sum)
+expect_exit outside_window_refused 3 "$REKEYCTL" rotate -f "$D/closed.yaml" --state "$D/state3"
+expect_grep outside_window_message 'maintenance window' "$E2E_TMP/err"
+[ "$(cat "$(node_config cp-1)" "$(node_config cp-2)" | sha256sum)" = "$sum" ] && ok outside_window_nothing_changed ||
+	not_ok outside_window_nothing_changed "configs changed"
+
+# ---- bad plans: exit 2 with file:line ----
+bad_plan() {
+	printf '%s\n' "$2" >"$D/bad.yaml"
+	expect_exit "bad_plan_$1" 2 "$REKEYCTL" rotate -f "$D/bad.yaml" --state "$D/state4"
+	expect_grep "bad_plan_$1_position" "^rekeyctl rotate: $D/bad.yaml:[0-9]+:[0-9]+: .*$3" "$E2E_TMP/err"
+}
+head_plan="apiVersion: rekeyctl/v1
+kind: RotationPlan
+cluster: c
+provider: aescbc"
+nodes='controlPlane:
+  configPath: /x/enc.yaml
+  nodes: [{name: cp-1, apiserver: "https://127.0.0.1:1"}]'
+bad_plan unknown_field "$head_plan
+$nodes
+retries: 3" 'unknown field "retries"'
+bad_plan missing_node "$head_plan
+controlPlane:
+  configPath: /x/enc.yaml" 'missing required field "nodes"'
+bad_plan canary_not_a_node "$head_plan
+$nodes
+  canary: cp-9" '"cp-9" is not one of controlPlane.nodes'
+bad_plan unknown_resource "$head_plan
+resources: [sekrets]
+$nodes" 'unknown resource "sekrets"'
+bad_plan bad_timezone "$head_plan
+$nodes
+window: [{start: '01:00', end: '02:00', timezone: Europe/Atlantis}]" 'unknown time zone'
+e2e_done
