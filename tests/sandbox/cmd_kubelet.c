@@ -18,6 +18,7 @@
 #define POLL_MS 200
 #define BACKOFF_START 0.5
 #define STABLE_SECONDS 10.0
+#define FAILURE_THRESHOLD 3
 
 typedef struct pod_state {
 	const lc_node *node;
@@ -31,7 +32,7 @@ typedef struct pod_state {
 	char reason[64];      /* waiting reason when not running */
 	pid_t pid;            /* running apiserver, 0 = none */
 	double started, next_start, backoff, next_probe;
-	int restarts, ready, last_exit, manifest_error_logged, mirror_dirty;
+	int restarts, ready, failures, last_exit, manifest_error_logged, mirror_dirty;
 	char seen[128]; /* last line written to manifest.seen */
 } pod_state;
 
@@ -240,17 +241,21 @@ static void reap(pod_state *ps, const lc_info *info)
 	ps->mirror_dirty = 1;
 }
 
+/* Readiness like a kubelet probe: Ready after one success, NotReady after FAILURE_THRESHOLD failures in
+ * a row (a loaded machine can miss one probe); an exited apiserver is NotReady at once (reap). */
 static void probe(pod_state *ps, const lc_info *info)
 {
 	double now = lc_now();
 	if (ps->pid <= 0 || now < ps->next_probe)
 		return;
 	char *pidfile = lc_path("%s/nodes/%s/apiserver.pid", info->dir, ps->node->name);
-	int ready = lc_read_pid(pidfile) == ps->pid &&
-	            lc_https_get(info->dir, ps->node->url, "/readyz", 1.0, NULL) == 200;
+	int ok = lc_read_pid(pidfile) == ps->pid &&
+	         lc_https_get(info->dir, ps->node->url, "/readyz", 2.0, NULL) == 200;
 	free(pidfile);
-	ps->next_probe = now + (ready ? 1.0 : 0.2);
-	if (ready && now - ps->started > STABLE_SECONDS)
+	ps->failures = ok ? 0 : ps->failures + 1;
+	int ready = ok || (ps->ready && ps->failures < FAILURE_THRESHOLD);
+	ps->next_probe = now + (ok ? 1.0 : 0.2);
+	if (ok && now - ps->started > STABLE_SECONDS)
 		ps->backoff = BACKOFF_START;
 	if (ready != ps->ready) {
 		ps->ready = ready;
