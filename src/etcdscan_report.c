@@ -27,6 +27,30 @@ static json_t *item_json(const rk_scan_item *it)
 	return o;
 }
 
+/* Totals per (provider, key) across resources: which keys the stored data still needs. */
+static json_t *keys_json(const rk_scan_report *r)
+{
+	json_t *keys = json_array();
+	for (size_t i = 0; i < r->nrows; i++) {
+		const rk_scan_row *row = &r->rows[i];
+		size_t j = 0;
+		while (j < i &&
+		       (strcmp(r->rows[j].provider, row->provider) || strcmp(r->rows[j].key, row->key)))
+			j++;
+		if (j < i)
+			continue; /* counted with its first row */
+		uint64_t count = 0;
+		for (size_t k = i; k < r->nrows; k++)
+			if (!strcmp(r->rows[k].provider, row->provider) && !strcmp(r->rows[k].key, row->key))
+				count += r->rows[k].count;
+		json_t *o = json_pack("{s:s, s:I}", "provider", row->provider, "count", (json_int_t)count);
+		if (row->key[0])
+			json_object_set_new(o, "key", json_string(row->key));
+		json_array_append_new(keys, o);
+	}
+	return keys;
+}
+
 int rk_scan_report_json(const rk_scan_report *r, rk_buf *out)
 {
 	json_t *rows = json_array(), *items = json_array();
@@ -44,6 +68,7 @@ int rk_scan_report_json(const rk_scan_report *r, rk_buf *out)
 	if (r->revision)
 		json_object_set_new(doc, "revision", json_integer((json_int_t)r->revision));
 	json_object_set_new(doc, "forbidden", json_integer((json_int_t)r->forbidden));
+	json_object_set_new(doc, "keys", keys_json(r));
 	char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
 	json_decref(doc);
 	if (!text)
@@ -59,7 +84,26 @@ static int width(size_t cur, const char *s)
 	return (int)(n > cur ? n : cur);
 }
 
-int rk_scan_report_table(const rk_scan_report *r, rk_buf *out)
+static int keys_line(const rk_scan_report *r, rk_buf *out)
+{
+	json_t *keys = keys_json(r);
+	size_t n = json_array_size(keys), i;
+	json_t *k;
+	int rc = rk_buf_append_str(out, "\nkeys in use:");
+	json_array_foreach(keys, i, k)
+	{
+		const char *name = json_string_value(json_object_get(k, "key"));
+		if (!rc)
+			rc = rk_buf_printf(out, "%s %s%s%s (%lld)", i ? "," : "",
+			                   json_string_value(json_object_get(k, "provider")), name ? " " : "",
+			                   name ? name : "",
+			                   (long long)json_integer_value(json_object_get(k, "count")));
+	}
+	json_decref(keys);
+	return rc ? rc : rk_buf_append_str(out, n ? "\n" : " none\n");
+}
+
+static int rows_table(const rk_scan_report *r, rk_buf *out)
 {
 	int wr = 8, wp = 8, wk = 3;
 	for (size_t i = 0; i < r->nrows; i++) {
@@ -80,9 +124,17 @@ int rk_scan_report_table(const rk_scan_report *r, rk_buf *out)
 		                   row->key_id[0] ? row->key_id : "-",
 		                   row->decrypt_failed ? "  (some values do not decrypt)" : "");
 	}
+	return rc;
+}
+
+int rk_scan_report_table(const rk_scan_report *r, rk_buf *out)
+{
+	int rc = rows_table(r, out);
+	if (!rc)
+		rc = keys_line(r, out);
 	if (!rc && r->nitems) {
 		rc = rk_buf_printf(out, "\nunexpected objects%s:\n",
-		                   r->truncated ? " (first ones; -o json --limit 0 lists all)" : "");
+		                   r->truncated ? " (the first ones; --limit 0 or -o json lists all)" : "");
 		for (size_t i = 0; i < r->nitems && !rc; i++)
 			rc = rk_buf_printf(out, "  %s: %s\n", r->items[i].etcd_key, r->items[i].reason);
 	}
@@ -90,9 +142,10 @@ int rk_scan_report_table(const rk_scan_report *r, rk_buf *out)
 		rc = rk_buf_printf(
 		    out,
 		    "\n%llu values scanned, %llu unexpected, %llu malformed, %llu of %llu decrypt checks "
-		    "failed: %s\n",
+		    "failed, %llu under the forbidden key: %s\n",
 		    (unsigned long long)r->total, (unsigned long long)r->unexpected,
 		    (unsigned long long)r->malformed, (unsigned long long)r->decrypt_failed,
-		    (unsigned long long)r->decrypt_checked, rk_scan_verdict(r) == 0 ? "OK" : "MISMATCH");
+		    (unsigned long long)r->decrypt_checked, (unsigned long long)r->forbidden,
+		    rk_scan_verdict(r) == 0 ? "OK" : "MISMATCH");
 	return rc;
 }

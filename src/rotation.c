@@ -32,7 +32,8 @@ static int plan_file_hash(const rot_ctx *ctx, char out[72], rk_err *err)
 static int unfinished_run(rot_ctx *ctx, rk_run *run, int *found, rk_err *err)
 {
 	int rc = rk_store_run_latest(ctx->store, ctx->plan->cluster, "rotate", run, found, err);
-	if (rc == RK_OK && *found && strcmp(run->state, "running") && strcmp(run->state, "stopped"))
+	/* Only done and aborted end a run: a gate, a refusal or an error leaves it resumable. */
+	if (rc == RK_OK && *found && (!strcmp(run->state, "done") || !strcmp(run->state, "aborted")))
 		*found = 0;
 	return rc;
 }
@@ -179,6 +180,8 @@ static void print_progress(const rk_rewrite_progress *p, void *ud)
 {
 	rot_ctx *ctx = ud;
 	check_rewrite_stop(ctx);
+	if (p->total > 0 && p->done * 2 >= p->total && !p->final)
+		rot_crash_point(ctx, "rewrite", NULL, "midway");
 	static double last_print;
 	if (!p->final && p->elapsed_s - last_print < 2.0)
 		return;

@@ -104,6 +104,8 @@ int rot_cluster_step(rot_ctx *ctx, const char *stage, int (*fn)(rot_ctx *, rk_er
 		return rc;
 	rot_crash_point(ctx, stage, NULL, "intent");
 	rc = fn ? fn(ctx, err) : RK_OK;
+	if (rc == RK_OK)
+		rot_crash_point(ctx, stage, NULL, "ran");
 	if (rc != RK_OK) {
 		rk_err keep = *err;
 		rk_store_stage_failed(ctx->store, ctx->run_id, stage, NULL, keep.msg, err);

@@ -9,12 +9,12 @@
 sbx_up res --apiservers 3 --secrets 300 --namespaces 3 || { not_ok sandbox_up "see log"; e2e_done; }
 old=$(write_key_of cp-1)
 before=$(data_sum)
-points="preflight::intent preflight::done stage-key::intent stage-key::derived stage-key::done
+points="preflight::intent preflight::ran preflight::done stage-key::intent stage-key::derived stage-key::done
 read:cp-1:intent read:cp-2:written read:cp-3:done
-promote:cp-1:intent promote:cp-1:written promote:cp-1:done probe::intent
+promote:cp-1:intent promote:cp-1:written promote:cp-1:done probe::intent probe::ran
 promote:cp-2:written promote:cp-3:done
-rewrite::intent rewrite::done verify::intent verify::done
-prune:cp-1:intent prune:cp-2:written prune:cp-3:done done::intent"
+rewrite::intent rewrite::midway rewrite::ran rewrite::done verify::intent verify::ran verify::done
+prune:cp-1:intent prune:cp-2:written prune:cp-3:done done::intent done::ran"
 cmd=rotate
 for point in $points; do
 	REKEY_TEST_CRASH_AT=$point "$REKEYCTL" "$cmd" -f "$PLAN" --state "$STATE" >"$E2E_TMP/out" 2>"$E2E_TMP/err"
@@ -39,6 +39,12 @@ for n in cp-2 cp-3; do
 done
 cmp -s "$(node_config cp-1)" "$E2E_TMP/base-cp-1.yaml" && not_ok canary_was_changed "cp-1 untouched?" || ok canary_was_changed
 "$SANDBOX" fault --dir "$D" --node cp-1 --clear >/dev/null
+# The operator fixes the canary first; the kubelet brings it back after its crash-loop backoff.
+deadline=$(($(date +%s) + 120))
+until [ "$("$SANDBOX" status --dir "$D" -o json | jq -r '.nodes[] | select(.name == "cp-1") | .ready')" = true ]; do
+	[ "$(date +%s)" -ge "$deadline" ] && break
+	sleep 0.2
+done
 expect_exit rollback_restores 0 "$REKEYCTL" rollback -f "$PLAN" --state "$STATE"
 cmp -s "$(node_config cp-1)" "$E2E_TMP/base-cp-1.yaml" && ok rollback_canary_config_restored ||
 	not_ok rollback_canary_config_restored "cp-1 differs from its config before the rotation"

@@ -112,12 +112,17 @@ START_TEST(json_and_table_output)
 	ck_assert_int_eq(json_integer_value(json_object_get(doc, "total")), 2);
 	ck_assert_str_eq(json_string_value(json_object_get(doc, "verdict")), "mismatch");
 	ck_assert_int_eq(json_array_size(json_object_get(doc, "unexpectedObjects")), 1);
+	json_t *keys = json_object_get(doc, "keys");
+	ck_assert_int_eq(json_array_size(keys), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(keys, 0), "key")), "k1");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(keys, 1), "count")), 1);
 	json_decref(doc);
 	rk_buf_reset(&out);
 	ck_assert_int_eq(rk_scan_report_table(r, &out), 0);
 	ck_assert_ptr_nonnull(strstr(rk_buf_cstr(&out), "RESOURCE"));
 	ck_assert_ptr_nonnull(strstr(rk_buf_cstr(&out), "/registry/configmaps/a/c1: identity"));
 	ck_assert_ptr_nonnull(strstr(rk_buf_cstr(&out), "MISMATCH"));
+	ck_assert_ptr_nonnull(strstr(rk_buf_cstr(&out), "keys in use: aescbc k1 (1), identity (1)"));
 	rk_buf_free(&out);
 	rk_scan_report_free(r);
 }
