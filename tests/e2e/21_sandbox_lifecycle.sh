@@ -231,6 +231,14 @@ for provider in aesgcm secretbox identity; do
 		bytes=$(kubectl --kubeconfig "$D/kubeconfig" get secret -n ns-2 secret-000003 -o jsonpath='{.data.data}' | base64 -d | wc -c)
 		[ "$bytes" = 1024 ] && ok "seed_${provider}_reads_back" || not_ok "seed_${provider}_reads_back" "$bytes bytes"
 	fi
+	if [ "$provider" = identity ]; then
+		# a second kubelet refuses; a kubelet whose pid file is gone (sandbox deleted) stops its pods and exits
+		expect_exit kubelet_second_refused 1 "$SANDBOX" kubelet --dir "$D"
+		kp=$(cat "$D/kubelet.pid") ap=$(pid_of cp-1)
+		rm -f "$D/kubelet.pid"
+		gone() { ! alive "$kp" && ! alive "$ap"; }
+		wait_for 20 gone && ok kubelet_exits_without_pid_file || not_ok kubelet_exits_without_pid_file "kubelet $kp or apiserver $ap still running"
+	fi
 	"$SANDBOX" down --dir "$D" >/dev/null
 done
 e2e_done

@@ -426,11 +426,17 @@ static int kubelet_run(const lc_info *info)
 		pods[i].root = lc_path("%s/nodes/%s", info->dir, info->nodes[i].name);
 	}
 	klog(NULL, "watching %zu nodes in %s", info->nnodes, info->dir);
+	char *pidfile = lc_path("%s/kubelet.pid", info->dir);
 	while (!stop_requested) {
 		for (size_t i = 0; i < info->nnodes && !stop_requested; i++)
 			sync_node(&pods[i], info);
 		lc_sleep_ms(POLL_MS);
+		if (lc_read_pid(pidfile) != getpid()) { /* sandbox removed, or another kubelet took it over */
+			klog(NULL, "%s no longer names this kubelet: stopping", pidfile);
+			break;
+		}
 	}
+	free(pidfile);
 	klog(NULL, "stopping");
 	for (size_t i = 0; i < info->nnodes; i++) {
 		stop_pod(&pods[i]);
@@ -467,6 +473,13 @@ int sbx_kubelet_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	char *pidfile = lc_path("%s/kubelet.pid", info.dir);
+	pid_t other = lc_read_pid(pidfile);
+	if (other > 0 && other != getpid() && lc_pid_alive(other, info.dir)) {
+		fprintf(stderr, "rekey-sandbox kubelet: a kubelet (pid %ld) already runs %s\n", (long)other,
+		        info.dir);
+		free(pidfile);
+		return RK_FAIL;
+	}
 	char *pidtext = lc_path("%ld\n", (long)getpid());
 	int rc = lc_write_text(pidfile, pidtext, 0600, &err);
 	free(pidtext);
@@ -474,7 +487,8 @@ int sbx_kubelet_main(int argc, char **argv)
 		rc = kubelet_run(&info);
 	else
 		fprintf(stderr, "rekey-sandbox kubelet: %s\n", err.msg);
-	unlink(pidfile);
+	if (lc_read_pid(pidfile) == getpid())
+		unlink(pidfile);
 	free(pidfile);
 	return rc;
 }
