@@ -282,16 +282,26 @@ static void format_rate(char *out, size_t cap, double rate)
 		snprintf(out, cap, "unlimited");
 }
 
-/* reason = "<cause>; p50 ..ms p99 ..ms, errors ..% of N writes; rate A -> B" */
+static void format_ms(char *out, size_t cap, double ms)
+{
+	if (isnan(ms))
+		snprintf(out, cap, "-");
+	else
+		snprintf(out, cap, "%.1fms", ms);
+}
+
+/* reason = "<action>: <cause>; p50 ..ms p99 ..ms, errors ..% of N writes; rate A -> B" */
 static void describe(rk_budget_decision *d, const char *cause)
 {
-	char before[32], after[32];
+	char before[32], after[32], p50[32], p99[32];
 	format_rate(before, sizeof before, d->rate_before);
 	format_rate(after, sizeof after, d->rate);
+	format_ms(p50, sizeof p50, d->stats.p50_ms);
+	format_ms(p99, sizeof p99, d->stats.p99_ms);
+	double errors = isnan(d->stats.error_ratio) ? 0 : 100 * d->stats.error_ratio;
 	snprintf(d->reason, sizeof d->reason,
-	         "%s: %s; p50 %.1fms p99 %.1fms, errors %.2f%% of %llu writes; rate %s -> %s",
-	         rk_budget_action_name(d->action), cause, d->stats.p50_ms, d->stats.p99_ms,
-	         100 * (isnan(d->stats.error_ratio) ? 0 : d->stats.error_ratio),
+	         "%s: %s; p50 %s p99 %s, errors %.2f%% of %llu writes; rate %s -> %s",
+	         rk_budget_action_name(d->action), cause, p50, p99, errors,
 	         (unsigned long long)d->stats.writes, before, after);
 }
 

@@ -14,12 +14,17 @@
 #include "rekey/fsutil.h"
 
 #define PATH_MAX_LEN 256
+/* Aliases can make a few kilobytes expand into billions of nodes ("billion laughs"); no real
+ * EncryptionConfiguration comes near this many. */
+#define MAX_VISITS 20000
 
 typedef struct loader {
 	yaml_document_t *doc;
 	const char *name;
 	rk_encconfig *cfg;
 	rk_err *err;
+	size_t visits;  /* nodes loaded so far, aliases counted each time */
+	size_t pos_cap; /* allocated entries of cfg->positions */
 } loader;
 
 typedef int (*field_fn)(loader *ld, yaml_node_t *value, const char *path, void *target);
@@ -44,10 +49,17 @@ static int fail_at(loader *ld, const yaml_node_t *node, const char *fmt, ...)
 static int record_pos(loader *ld, const char *path, const yaml_node_t *node)
 {
 	rk_encconfig *cfg = ld->cfg;
-	rk_pos *grown = realloc(cfg->positions, (cfg->npositions + 1) * sizeof *grown);
-	if (!grown)
-		return rk_err_set(ld->err, RK_FAIL, "out of memory");
-	cfg->positions = grown;
+	if (++ld->visits > MAX_VISITS)
+		return fail_at(ld, node, "%s: excessive aliasing: the document expands to more than %d nodes",
+		               path, MAX_VISITS);
+	if (cfg->npositions == ld->pos_cap) {
+		size_t cap = ld->pos_cap ? ld->pos_cap * 2 : 64;
+		rk_pos *grown = realloc(cfg->positions, cap * sizeof *grown);
+		if (!grown)
+			return rk_err_set(ld->err, RK_FAIL, "out of memory");
+		cfg->positions = grown;
+		ld->pos_cap = cap;
+	}
 	rk_pos *pos = &cfg->positions[cfg->npositions];
 	if (!(pos->path = strdup(path)))
 		return rk_err_set(ld->err, RK_FAIL, "out of memory");
@@ -541,7 +553,7 @@ static int load_document(yaml_parser_t *parser, yaml_document_t *doc, rk_encconf
 	if (!root)
 		return rk_err_set(err, RK_BADINPUT, "%s:1:1: no YAML document (only comments or blank lines)",
 		                  cfg->path);
-	loader ld = {doc, cfg->path, cfg, err};
+	loader ld = {doc, cfg->path, cfg, err, 0, 0};
 	int rc = load_root(&ld, root);
 	if (rc == RK_OK)
 		rc = check_single_document(parser, cfg->path, err);

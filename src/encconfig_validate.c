@@ -102,26 +102,27 @@ static void go_string_list(char *out, size_t cap, char *const *items, size_t n)
 	rk_buf_free(&b);
 }
 
-/* The duplicate/overlap scan of validateResourceOverlap, pair by pair as the apiserver does it. */
-static void scan_overlap(const rk_rule *rule, int *dup, int *overlap)
+static int gr_cmp(const void *a, const void *b)
+{
+	const gr *x = a, *y = b;
+	int c = strcmp(x->group, y->group);
+	return c ? c : strcmp(x->resource, y->resource);
+}
+
+/* validateResourceOverlap's verdicts, computed on the sorted list (O(n log n) instead of its pairwise
+ * scan, same result): a duplicate is two equal entries; an overlap is "*.*" next to any other entry, or a
+ * "*.group" next to another entry of the same group (an equal one included). */
+static void scan_overlap(gr *r, size_t n, int *dup, int *overlap)
 {
 	*dup = *overlap = 0;
-	for (size_t i = 0; i < rule->nresources; i++) {
-		gr r1 = parse_gr(rule->resources[i]);
-		for (size_t j = 0; j < rule->nresources; j++) {
-			gr r2 = parse_gr(rule->resources[j]);
-			if (i == j)
-				continue;
-			if (gr_eq(&r1, &r2) && !*dup) {
-				*dup = 1;
-				continue;
-			}
-			if (*overlap)
-				continue;
-			if (gr_is_any(&r1) || (!strcmp(r1.group, r2.group) &&
-			                       (!strcmp(r1.resource, "*") || !strcmp(r2.resource, "*"))))
-				*overlap = 1;
-		}
+	qsort(r, n, sizeof *r, gr_cmp);
+	for (size_t i = 0; i < n; i++) {
+		int same_group_next = i + 1 < n && !strcmp(r[i].group, r[i + 1].group);
+		int same_group_prev = i > 0 && !strcmp(r[i].group, r[i - 1].group);
+		if (i + 1 < n && gr_eq(&r[i], &r[i + 1]))
+			*dup = 1;
+		if (gr_is_any(&r[i]) || (!strcmp(r[i].resource, "*") && (same_group_next || same_group_prev)))
+			*overlap = 1;
 	}
 }
 
@@ -130,7 +131,13 @@ static int check_overlap(vctx *v, const rk_rule *rule, const char *path)
 	int dup, overlap;
 	if (rule->nresources < 2)
 		return RK_OK;
-	scan_overlap(rule, &dup, &overlap);
+	gr *parsed = calloc(rule->nresources, sizeof *parsed);
+	if (!parsed)
+		return rk_err_set(v->err, RK_FAIL, "out of memory");
+	for (size_t i = 0; i < rule->nresources; i++)
+		parsed[i] = parse_gr(rule->resources[i]);
+	scan_overlap(parsed, rule->nresources, &dup, &overlap);
+	free(parsed);
 	char list[RK_ERR_MSG_MAX / 2];
 	go_string_list(list, sizeof list, rule->resources, rule->nresources);
 	if (dup)
@@ -407,24 +414,24 @@ static int masked_by(const gr *seen, size_t n, const gr *g)
 }
 
 /* The apiserver's masking check: a resource after a "*.group" or "*.*" entry of an earlier rule (or
- * earlier in the same rule) can never be reached. */
+ * earlier in the same rule) can never be reached. Only wildcard entries can mask, so only they are kept. */
 static int check_masking(vctx *v)
 {
 	const rk_encconfig *cfg = v->cfg;
-	size_t total = 0, seen_n = 0;
+	size_t total = 0, nwild = 0;
 	for (size_t i = 0; i < cfg->nrules; i++)
 		total += cfg->rules[i].nresources;
-	gr *seen = calloc(total ? total : 1, sizeof *seen);
-	if (!seen)
+	gr *wild = calloc(total ? total : 1, sizeof *wild);
+	if (!wild)
 		return rk_err_set(v->err, RK_FAIL, "out of memory");
 	int rc = RK_OK;
 	for (size_t i = 0; rc == RK_OK && i < cfg->nrules; i++)
 		for (size_t j = 0; rc == RK_OK && j < cfg->rules[i].nresources; j++) {
 			gr g = parse_gr(cfg->rules[i].resources[j]), group_any = g, any = {"*", "*"};
 			snprintf(group_any.resource, sizeof group_any.resource, "*");
-			const gr *mask = masked_by(seen, seen_n, &group_any) ? &group_any
-			                 : masked_by(seen, seen_n, &any)     ? &any
-			                                                     : NULL;
+			const gr *mask = masked_by(wild, nwild, &group_any) ? &group_any
+			                 : masked_by(wild, nwild, &any)     ? &any
+			                                                    : NULL;
 			if (mask) {
 				char path[FP_MAX], name[FP_MAX * 2 + 2], by[FP_MAX * 2 + 2];
 				mkpath(path, "resources[%zu].resources[%zu]", i, j);
@@ -433,9 +440,10 @@ static int check_masking(vctx *v)
 				rc = fail(v, path, "resource \"%s\" is masked by earlier rule \"%s\"", name,
 				          by);
 			}
-			seen[seen_n++] = g;
+			if (!strcmp(g.resource, "*"))
+				wild[nwild++] = g;
 		}
-	free(seen);
+	free(wild);
 	return rc;
 }
 

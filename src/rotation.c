@@ -38,6 +38,18 @@ static int unfinished_run(rot_ctx *ctx, rk_run *run, int *found, rk_err *err)
 	return rc;
 }
 
+struct name_search {
+	const char *name;
+	int found;
+};
+
+static int name_seen(const rk_key_event *ev, void *ud)
+{
+	struct name_search *search = ud;
+	search->found |= !strcmp(ev->key_name, search->name);
+	return 0;
+}
+
 /* A key name the cluster never used: `<provider>-<UTC timestamp>`, checked against the history. */
 static int name_new_key(rot_ctx *ctx, const char *base, size_t len, char *out, size_t cap, rk_err *err)
 {
@@ -51,6 +63,12 @@ static int name_new_key(rot_ctx *ctx, const char *base, size_t len, char *out, s
 	int rc = rk_encconfig_load_buf(base, len, "base config", &cfg, err);
 	if (rc == RK_OK)
 		rc = rk_key_generate(cfg, ctx->plan->provider, 32, &key, err);
+	struct name_search used = {key.name, 0};
+	if (rc == RK_OK)
+		rc = rk_store_key_event_list(ctx->store, NULL, name_seen, &used, err);
+	if (rc == RK_OK && used.found) /* names carry the second: a clash means a run in the same second */
+		rc = rk_err_set(err, RK_STOPPED, "key name %s was used before (see `rekeyctl history`): try again",
+				key.name);
 	if (rc == RK_OK)
 		snprintf(out, cap, "%s", key.name);
 	rk_key_clear(&key);

@@ -142,7 +142,7 @@ static int soak(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
 	const rk_plan_budget *budget = &ctx->plan->budget;
 	if (budget->soak_ms <= 0)
 		return RK_OK;
-	double latencies[4096];
+	double latencies[4096] = {0};
 	size_t n = 0, errors = 0;
 	double end = now_s() + (double)budget->soak_ms / 1000.0;
 	while (now_s() < end && n < sizeof latencies / sizeof latencies[0]) {

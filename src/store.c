@@ -340,16 +340,33 @@ static int set_pragmas(rk_store *store, rk_err *err)
 	return rk_store_exec(store, "PRAGMA foreign_keys = ON", "enable foreign keys", err);
 }
 
-static int enable_wal(rk_store *store, rk_err *err)
+/* Runs "PRAGMA journal_mode = WAL" once; SQLITE_ROW with the mode in `mode`, or SQLite's error code. */
+static int try_wal(rk_store *store, char *mode, size_t cap)
 {
 	sqlite3_stmt *st;
-	char mode[16] = "";
-	if (rk_store_prepare(store, "PRAGMA journal_mode = WAL", &st, err) != RK_OK)
-		return err->code;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		rk_store_copy_col(mode, sizeof mode, st, 0);
+	int rc = sqlite3_prepare_v2(store->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rk_store_copy_col(mode, cap, st, 0);
 	sqlite3_finalize(st);
-	if (strcmp(mode, "wal") != 0)
+	return rc;
+}
+
+/* Switching the journal mode does not wait on the busy handler when another process holds a lock (two
+ * rekeyctl opening a new db at once), so it is retried here for up to the busy timeout. */
+static int enable_wal(rk_store *store, rk_err *err)
+{
+	char mode[16] = "";
+	int rc = SQLITE_BUSY;
+	for (int waited = 0; waited <= RK_STORE_BUSY_TIMEOUT_MS; waited += 10) {
+		rc = try_wal(store, mode, sizeof mode);
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			break;
+		sqlite3_sleep(10);
+	}
+	if (rc != SQLITE_ROW || strcmp(mode, "wal") != 0)
 		return rk_store_db_error(store, "cannot enable WAL mode", err);
 	return RK_OK;
 }

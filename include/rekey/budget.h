@@ -55,7 +55,7 @@ typedef struct rk_budget_decision {
 	double rate_before, rate; /* requests per second; 0 = unlimited */
 	int paused;               /* 1 while no write may start */
 	rk_budget_stats stats;    /* the numbers the decision was taken on */
-	char reason[320];         /* printable: what was measured against which budget */
+	char reason[512];         /* printable: what was measured against which budget */
 } rk_budget_decision;
 
 typedef struct rk_budget rk_budget;

@@ -312,7 +312,11 @@ static int add_kms(const config_args *a)
 /* The key to add: from --key-file, or generated; named --key or <provider>-<UTC time>. */
 static int obtain_key(const config_args *a, rk_provider_type type, rk_key *key, rk_err *err)
 {
-	int rc = rk_key_generate(NULL, type, a->bytes > 0 ? (size_t)a->bytes : 32, key, err);
+	rk_encconfig *current = NULL; /* to pick a generated name not yet in the file */
+	if (!a->key_name && rk_encconfig_load_file(a->file, &current, err) != RK_OK)
+		return err->code;
+	int rc = rk_key_generate(current, type, a->bytes > 0 ? (size_t)a->bytes : 32, key, err);
+	rk_encconfig_free(current);
 	if (rc == RK_OK && a->key_file)
 		rc = rk_key_read_file(a->key_file, key, err);
 	if (rc == RK_OK && a->key_name) {

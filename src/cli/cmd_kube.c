@@ -26,7 +26,7 @@ struct kube_args {
 static const char usage_text[] =
     "usage: rekeyctl kube [FLAGS] config | get PATH | list PATH | raw METHOD PATH [-f FILE] | resource NAME "
     "|\n"
-    "                     readyz [CHECK] | repeat N PATH | lease NAMESPACE NAME HOLDER\n"
+    "                     readyz [CHECK] | metrics | repeat N PATH | lease NAMESPACE NAME HOLDER\n"
     "flags: --kubeconfig FILE --context NAME --insecure-skip-tls-verify --endpoint URL (one apiserver)\n"
     "       --limit N (list page size, default 500) --attempts N --retry-budget-ms MS --timeout-ms MS\n"
     "       --http1 -v (statistics on stderr) --debug (log every retry) --parallel N (repeat: in flight)\n"
@@ -300,6 +300,21 @@ static int do_lease(rk_kube *k, const char *ns, const char *name, const char *ho
 	return rc;
 }
 
+/* metrics: the raw Prometheus text of the cluster or of --endpoint. */
+static int do_metrics(rk_kube *k, const struct kube_args *a)
+{
+	rk_buf text = RK_BUF_INIT;
+	rk_err err;
+	rk_err_clear(&err);
+	int rc = rk_kube_get_text(k, a->endpoint, "/metrics", &text, &err);
+	if (rc == RK_OK)
+		fwrite(text.data, 1, text.len, stdout);
+	else
+		fprintf(stderr, "rekeyctl: %s\n", err.msg);
+	rk_buf_free(&text);
+	return rc;
+}
+
 static const char *auth_kind(const rk_kube_config *c)
 {
 	if (c->exec)
@@ -339,6 +354,8 @@ static int dispatch(rk_kube *k, const struct kube_args *a)
 		return do_resource(k, a->pos[1]);
 	if (!strcmp(cmd, "readyz") && a->npos <= 2)
 		return do_readyz(k, a, a->npos == 2 ? a->pos[1] : NULL);
+	if (!strcmp(cmd, "metrics") && a->npos == 1)
+		return do_metrics(k, a);
 	if (!strcmp(cmd, "config") && a->npos == 1)
 		return do_config(k);
 	if (!strcmp(cmd, "lease") && a->npos == 4)

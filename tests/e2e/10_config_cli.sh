@@ -90,6 +90,10 @@ expect_grep "masked message" 'resource "secrets" is masked by earlier rule "\*\.
 run "kms config" 2 "$REKEYCTL" config validate "$T/bad-kms-endpoint-not-unix.yaml"
 expect_grep "kms message" 'unsupported scheme "https" for KMS provider, only unix is supported' "$T/err"
 
+for example in examples/enc-*.yaml; do
+	run "example $(basename "$example") is valid" 0 "$REKEYCTL" config validate "$example"
+done
+
 # ---- a good config and refusals that must not touch it ----
 GOOD=$T/enc.yaml
 cp examples/enc-aescbc.yaml "$GOOD"
@@ -167,7 +171,7 @@ expect_grep "help names the flags" '--key-file' "$T/out"
 
 # ---- no key material in any output ----
 n=0
-for secret in "$EXAMPLE_SECRET" "$NEW_SECRET" "$GEN_SECRET"; do
+for secret in "$EXAMPLE_SECRET" "$NEW_SECRET" "$GEN_SECRET" "$K32" "$K20"; do
 	n=$((n + 1))
 	[ -n "$secret" ] || { not_ok "key $n captured" "empty secret"; continue; }
 	hex=$(printf '%s' "$secret" | base64 -d | od -An -tx1 | tr -d ' \n')

@@ -180,6 +180,22 @@ code=$(http_code "$T/orphan_put" -X PUT -H "$JSON" --data-binary @"$T/orphan" "$
 code=$(http_code "$T/bad" -X POST -H "$JSON" -d "$(secret_json x eA==)" "$API/namespaces/nowhere/secrets")
 [ "$code" = 404 ] && ok create_in_missing_namespace_404 || not_ok create_in_missing_namespace_404 "HTTP $code"
 
+# --- PATCH: merge, JSON patch (RFC 6902), errors; an empty patch is a no-op ---
+S1=$API/namespaces/default/secrets/s1
+kc "$D" -X PATCH -H 'Content-Type: application/merge-patch+json' -d '{"metadata":{"labels":{"a":"b"}}}' "$S1" >"$T/p1"
+[ "$(json_field "$T/p1" 'd["metadata"]["labels"]["a"]')" = b ] && ok merge_patch || not_ok merge_patch "$(head -c 300 "$T/p1")"
+kc "$D" -X PATCH -H 'Content-Type: application/json-patch+json' \
+	-d '[{"op":"test","path":"/metadata/labels/a","value":"b"},{"op":"replace","path":"/metadata/labels/a","value":"c"},{"op":"add","path":"/metadata/labels/x~1y","value":"z"}]' "$S1" >"$T/p2"
+[ "$(json_field "$T/p2" 'd["metadata"]["labels"]["a"]+d["metadata"]["labels"]["x/y"]')" = cz ] && ok json_patch || not_ok json_patch "$(head -c 300 "$T/p2")"
+code=$(http_code "$T/p3" -X PATCH -H 'Content-Type: application/json-patch+json' -d '[{"op":"test","path":"/metadata/labels/a","value":"nope"}]' "$S1")
+[ "$code" = 422 ] && ok json_patch_test_fails_422 || not_ok json_patch_test_fails_422 "HTTP $code: $(cat "$T/p3")"
+code=$(http_code "$T/p3" -X PATCH -H 'Content-Type: application/json-patch+json' -d '{"op":"add"}' "$S1")
+[ "$code" = 400 ] && ok json_patch_malformed_400 || not_ok json_patch_malformed_400 "HTTP $code"
+code=$(http_code "$T/p3" -X PATCH -H 'Content-Type: application/apply-patch+yaml' -d 'x: 1' "$S1")
+[ "$code" = 415 ] && ok apply_patch_415 || not_ok apply_patch_415 "HTTP $code"
+kc "$D" -X PATCH -H 'Content-Type: application/merge-patch+json' -d '{}' "$S1" >"$T/p4"
+[ "$(rv_of "$T/p4")" = "$(rv_of "$T/p2")" ] && ok empty_patch_noop || not_ok empty_patch_noop "rv $(rv_of "$T/p4") want $(rv_of "$T/p2")"
+
 # --- delete ---
 code=$(http_code "$T/del" -X DELETE "$API/namespaces/default/secrets/ext")
 [ "$code" = 200 ] && grep -q '"status":"Success"' "$T/del" && ! etcd_value /registry/secrets/default/ext "$T/none" &&

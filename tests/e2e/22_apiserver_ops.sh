@@ -116,6 +116,11 @@ fault '{"latencyMs": 400}'
 sbx_wait_for "latency fault" 5 status_is 200
 t=$(kc "$D" -o /dev/null -w '%{time_total}' "$API/secrets")
 python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= 0.4 else 1)' "$t" && ok fault_latency || not_ok fault_latency "took ${t}s"
+fault '{"jitterMs": 400}'
+jitter_seen() {
+	python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= 0.05 else 1)' "$(kc "$D" -o /dev/null -w '%{time_total}' "$API/secrets")"
+}
+sbx_wait_for "jitter" 10 jitter_seen && ok fault_jitter || not_ok fault_jitter "no request slowed by up to 400 ms jitter"
 fault '{"maxInflight": 1, "latencyMs": 700, "retryAfterSeconds": 1}'
 slow_seen() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= 0.6 else 1)' "$(kc "$D" -o /dev/null -w '%{time_total}' "$API/secrets")"; }
 sbx_wait_for "in-flight fault" 10 slow_seen

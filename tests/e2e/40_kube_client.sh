@@ -91,6 +91,8 @@ expect_exit kube_sbx_discover_leases 0 $K resource leases.coordination.k8s.io
 expect_grep kube_sbx_discover_leases_path 'path=/apis/coordination.k8s.io/v1/namespaces/NAMESPACE/leases' "$T/out"
 expect_exit kube_sbx_discover_unknown 2 $K resource frobs
 expect_grep kube_sbx_discover_unknown_msg 'resource "frobs" not found by discovery' "$T/err"
+expect_exit kube_sbx_metrics 0 $K --endpoint "$CP2" metrics
+expect_grep kube_sbx_metrics_text '^apiserver_request_total\{' "$T/out"
 expect_exit kube_sbx_pods 0 $K get /api/v1/namespaces/kube-system/pods
 expect_grep kube_sbx_mirror_pod '"name":"kube-apiserver-cp-1"' "$T/out"
 

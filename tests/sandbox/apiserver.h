@@ -88,8 +88,11 @@ int sbx_store_create(sbx_server *srv, const sbx_resource *res, const char *ns, j
                      sbx_apierr *e);
 int sbx_store_update(sbx_server *srv, const sbx_resource *res, const char *ns, const char *name, json_t *body,
                      json_t **out, int *created, sbx_apierr *e);
+typedef enum sbx_patch_type { SBX_PATCH_MERGE, SBX_PATCH_STRATEGIC, SBX_PATCH_JSON } sbx_patch_type;
 int sbx_store_patch(sbx_server *srv, const sbx_resource *res, const char *ns, const char *name, json_t *patch,
-                    int strategic, json_t **out, sbx_apierr *e);
+                    sbx_patch_type type, json_t **out, sbx_apierr *e);
+/* The patched copy of cur (store_patch.c); NULL with e set (400 malformed patch, 422 cannot apply). */
+json_t *sbx_apply_patch(json_t *cur, json_t *patch, sbx_patch_type type, sbx_apierr *e);
 int sbx_store_delete(sbx_server *srv, const sbx_resource *res, const char *ns, const char *name, json_t **out,
                      sbx_apierr *e);
 /* Creates the object when absent (bootstrap namespaces); 0 when it exists or was created. */

@@ -158,25 +158,36 @@ static int content_is(const char *ct, const char *want)
 	return ct && !strncasecmp(ct, want, n) && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
 }
 
-/* Parses the JSON body of a write; 0 = ok (*body set), -1 = answered (400/415). */
-static int read_body(sbx_req *req, int patch, int *strategic, json_t **body)
+/* The PATCH format named by the content type; -1 when not one the sandbox applies. */
+static int patch_type_of(const char *ct)
+{
+	if (content_is(ct, "application/merge-patch+json"))
+		return SBX_PATCH_MERGE;
+	if (content_is(ct, "application/strategic-merge-patch+json"))
+		return SBX_PATCH_STRATEGIC;
+	if (content_is(ct, "application/json-patch+json"))
+		return SBX_PATCH_JSON;
+	return -1;
+}
+
+/* Parses the JSON body of a write; 0 = ok (*body set), -1 = answered (400/415). For PATCH (patch_type
+ * non-NULL) the content type selects the patch format. */
+static int read_body(sbx_req *req, int *patch_type, json_t **body)
 {
 	const char *ct = req->content_type;
-	int ok_type = patch ? content_is(ct, "application/merge-patch+json") ||
-	                          content_is(ct, "application/strategic-merge-patch+json")
-	                    : !ct || content_is(ct, "application/json");
+	int ok_type =
+	    patch_type ? (*patch_type = patch_type_of(ct)) >= 0 : !ct || content_is(ct, "application/json");
 	if (!ok_type) {
 		char msg[300];
-		snprintf(msg, sizeof msg,
-		         "the body of the request was in an unknown format - accepted media types "
-		         "include: %s",
-		         patch ? "application/merge-patch+json, application/strategic-merge-patch+json"
+		snprintf(
+		    msg, sizeof msg,
+		    "the body of the request was in an unknown format - accepted media types include: %s",
+		    patch_type ? "application/json-patch+json, application/merge-patch+json, "
+		                 "application/strategic-merge-patch+json"
 		               : "application/json");
 		reply_error(req, 415, "UnsupportedMediaType", "%s", msg);
 		return -1;
 	}
-	if (strategic)
-		*strategic = content_is(ct, "application/strategic-merge-patch+json");
 	json_error_t jerr;
 	*body = json_loadb((const char *)req->body.data, req->body.len, 0, &jerr);
 	if (!*body) {
@@ -213,24 +224,24 @@ static void handle_write(sbx_req *req, const sbx_resource *res, const char *ns, 
 	sbx_apierr e;
 	memset(&e, 0, sizeof e);
 	json_t *body = NULL, *out = NULL;
-	int rc, code = 200, strategic = 0, created = 0;
+	int rc, code = 200, patch_type = 0, created = 0;
 	const char *m = req->method;
 	if (!strcmp(m, "DELETE")) {
 		rc = sbx_store_delete(srv, res, ns, name, &out, &e);
 	} else if (!strcmp(m, "POST") && !name) {
-		if (read_body(req, 0, NULL, &body) < 0)
+		if (read_body(req, NULL, &body) < 0)
 			return;
 		rc = sbx_store_create(srv, res, ns, body, &out, &e);
 		code = 201;
 	} else if (!strcmp(m, "PUT") && name) {
-		if (read_body(req, 0, NULL, &body) < 0)
+		if (read_body(req, NULL, &body) < 0)
 			return;
 		rc = sbx_store_update(srv, res, ns, name, body, &out, &created, &e);
 		code = created ? 201 : 200;
 	} else if (!strcmp(m, "PATCH") && name) {
-		if (read_body(req, 1, &strategic, &body) < 0)
+		if (read_body(req, &patch_type, &body) < 0)
 			return;
-		rc = sbx_store_patch(srv, res, ns, name, body, strategic, &out, &e);
+		rc = sbx_store_patch(srv, res, ns, name, body, (sbx_patch_type)patch_type, &out, &e);
 	} else {
 		reply_error(req, 405, "MethodNotAllowed",
 		            "the server does not allow this method on the requested "

@@ -696,37 +696,16 @@ int sbx_store_update(sbx_server *srv, const sbx_resource *res, const char *ns, c
 	return rc;
 }
 
-/* RFC 7386 JSON merge patch; for strategic merge patches the $-directives are dropped (the simple
- * cases kubectl apply sends for secrets and configmaps are plain map merges). */
-static json_t *merge_patch(json_t *target, json_t *patch, int strategic)
-{
-	if (!json_is_object(patch))
-		return json_deep_copy(patch);
-	json_t *res = json_is_object(target) ? json_deep_copy(target) : json_object();
-	const char *k;
-	json_t *v;
-	json_object_foreach(patch, k, v)
-	{
-		if (strategic && k[0] == '$')
-			continue;
-		if (json_is_null(v))
-			json_object_del(res, k);
-		else
-			json_object_set_new(res, k, merge_patch(json_object_get(res, k), v, strategic));
-	}
-	return res;
-}
-
 struct patch_ctx {
 	json_t *patch;
-	int strategic;
+	sbx_patch_type type;
 };
 
 static json_t *mutate_patch(json_t *cur, void *ctx, sbx_apierr *e)
 {
 	struct patch_ctx *p = ctx;
-	json_t *obj = merge_patch(cur, p->patch, p->strategic);
-	if (!json_is_object(obj)) {
+	json_t *obj = sbx_apply_patch(cur, p->patch, p->type, e);
+	if (obj && !json_is_object(obj)) {
 		json_decref(obj);
 		sbx_apierr_set(e, 400, "BadRequest", NULL, "", "the patch did not produce an object");
 		return NULL;
@@ -735,13 +714,9 @@ static json_t *mutate_patch(json_t *cur, void *ctx, sbx_apierr *e)
 }
 
 int sbx_store_patch(sbx_server *srv, const sbx_resource *res, const char *ns, const char *name, json_t *patch,
-                    int strategic, json_t **out, sbx_apierr *e)
+                    sbx_patch_type type, json_t **out, sbx_apierr *e)
 {
-	if (!json_is_object(patch)) {
-		sbx_apierr_set(e, 400, "BadRequest", NULL, "", "the patch is not a JSON object");
-		return -1;
-	}
-	struct patch_ctx p = {patch, strategic};
+	struct patch_ctx p = {patch, type};
 	return guaranteed_update(srv, res, ns, name, mutate_patch, &p, out, e);
 }
 

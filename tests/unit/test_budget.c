@@ -116,6 +116,8 @@ START_TEST(pause_holds_until_healthy_for_soak)
 	d = rk_budget_decide(b, 25 * SEC);
 	ck_assert_int_eq(d.action, RK_BUDGET_NONE);
 	ck_assert_ptr_nonnull(strstr(d.reason, "apiserver p99 800.0ms"));
+	ck_assert_ptr_nonnull(
+	    strstr(d.reason, "p50 - p99 -, errors 0.00% of 0 writes")); /* no writes while paused */
 	rk_budget_server(b, 30 * SEC, 50, 3);
 	ck_assert_int_eq(rk_budget_decide(b, 54 * SEC).paused, 1);
 	d = rk_budget_decide(b, 55 * SEC);

@@ -354,6 +354,80 @@ START_TEST(split_resource_parts)
 }
 END_TEST
 
+/* The apiserver's pairwise validateResourceOverlap, as a reference for the validator's sorted scan. */
+static void reference_overlap(const char *const *list, size_t n, int *dup, int *overlap)
+{
+	*dup = *overlap = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			char *r1, *g1, *r2, *g2;
+			if (i == j)
+				continue;
+			rk_split_resource(list[i], &r1, &g1);
+			rk_split_resource(list[j], &r2, &g2);
+			int same = !strcmp(r1, r2) && !strcmp(g1, g2);
+			if (same && !*dup)
+				*dup = 1;
+			else if (!*overlap && ((!strcmp(r1, "*") && !strcmp(g1, "*")) ||
+			                       (!strcmp(g1, g2) && (!strcmp(r1, "*") || !strcmp(r2, "*")))))
+				*overlap = 1;
+			free(r1), free(g1), free(r2), free(g2);
+		}
+}
+
+START_TEST(overlap_matches_the_apiserver_on_every_small_list)
+{
+	static const char *const alphabet[] = {"secrets", "configmaps", "*.",
+	                                       "*.*",     "*.apps",     "deployments.apps"};
+	for (size_t n = 2; n <= 3; n++)
+		for (size_t code = 0; code < (n == 2 ? 36u : 216u); code++) {
+			const char *list[3];
+			char yaml[1024] = HDR "  - resources:\n";
+			for (size_t i = 0, c = code; i < n; i++, c /= 6) {
+				list[i] = alphabet[c % 6];
+				snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "      - \"%s\"\n",
+				         list[i]);
+			}
+			strcat(yaml, "    providers:\n" IDENTITY);
+			int dup, overlap;
+			reference_overlap(list, n, &dup, &overlap);
+			rk_encconfig *cfg = NULL;
+			rk_err err = {0};
+			ck_assert_int_eq(rk_encconfig_load_buf(yaml, strlen(yaml), "t.yaml", &cfg, &err),
+			                 RK_OK);
+			int rc = rk_encconfig_validate(cfg, 0, &err);
+			rk_encconfig_free(cfg);
+			const char *want = dup       ? "cannot be specified multiple times"
+			                   : overlap ? "overlapping"
+			                             : NULL;
+			if (want)
+				ck_assert_msg(rc == RK_BADINPUT && strstr(err.msg, want), "%s: got \"%s\"",
+				              yaml, err.msg);
+			else
+				ck_assert_msg(rc == RK_OK || !strstr(err.msg, "resources[0].resources:"),
+				              "%s: got \"%s\"", yaml, err.msg);
+		}
+}
+END_TEST
+
+/* A few kilobytes of aliases must not expand into millions of keys. */
+START_TEST(alias_bomb_is_refused)
+{
+	char yaml[16384] = HDR "  - resources: [secrets]\n    providers:\n      - &p\n        aescbc:\n"
+	                       "          keys: [&k {name: k, secret: \"" K32 "\"}";
+	for (int i = 0; i < 300; i++)
+		strcat(yaml, ", *k");
+	strcat(yaml, "]\n");
+	for (int i = 0; i < 300; i++)
+		strcat(yaml, "      - *p\n");
+	rk_encconfig *cfg = NULL;
+	rk_err err = {0};
+	ck_assert_int_eq(rk_encconfig_load_buf(yaml, strlen(yaml), "t.yaml", &cfg, &err), RK_BADINPUT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "excessive aliasing"));
+	ck_assert_ptr_null(cfg);
+}
+END_TEST
+
 START_TEST(file_errors_name_the_file)
 {
 	rk_encconfig *cfg;
@@ -377,6 +451,8 @@ Suite *encconfig_suite(void)
 	tcase_add_test(tc, go_durations_parse_like_go);
 	tcase_add_test(tc, lookup_follows_apiserver_order);
 	tcase_add_test(tc, split_resource_parts);
+	tcase_add_test(tc, overlap_matches_the_apiserver_on_every_small_list);
+	tcase_add_test(tc, alias_bomb_is_refused);
 	tcase_add_test(tc, file_errors_name_the_file);
 	suite_add_tcase(s, tc);
 	return s;

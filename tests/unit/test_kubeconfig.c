@@ -529,6 +529,28 @@ START_TEST(exec_config_errors)
 }
 END_TEST
 
+START_TEST(exec_interactive_always_needs_a_terminal)
+{
+	if (isatty(STDIN_FILENO))
+		return; /* only meaningful when stdin is not a terminal (CI, make check) */
+	char *path = put(
+	    "config", "current-context: x\n"
+	              "clusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+	              "users:\n- name: u\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1, "
+	              "command: /bin/true, interactiveMode: Always}\n"
+	              "contexts:\n- name: x\n  context: {cluster: c, user: u}\n");
+	rk_kube_config *cfg;
+	rk_err err;
+	ck_assert_int_eq(load(path, NULL, &cfg, &err), RK_OK);
+	rk_exec_cred cred = {0};
+	ck_assert_int_eq(rk_exec_run(cfg, &cred, &err), RK_BADINPUT);
+	ck_assert_ptr_nonnull(
+	    strstr(err.msg, "interactiveMode is Always but standard input is not a terminal"));
+	rk_kube_config_free(cfg);
+	free(path);
+}
+END_TEST
+
 START_TEST(rfc3339_times)
 {
 	time_t t;
@@ -566,6 +588,7 @@ Suite *kubeconfig_suite(void)
 	tcase_add_test(tc, exec_plugin_garbage);
 	tcase_add_test(tc, exec_plugin_fails);
 	tcase_add_test(tc, exec_config_errors);
+	tcase_add_test(tc, exec_interactive_always_needs_a_terminal);
 	tcase_add_test(tc, rfc3339_times);
 	suite_add_tcase(s, tc);
 	return s;

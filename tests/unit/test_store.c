@@ -185,6 +185,37 @@ START_TEST(state_dir_resolution)
 }
 END_TEST
 
+/* Several rekeyctl processes opening a new state dir at once: each migration is applied once. */
+START_TEST(concurrent_first_open)
+{
+	enum { NPROC = 4 };
+	pid_t pids[NPROC];
+	for (int i = 0; i < NPROC; i++) {
+		pids[i] = fork();
+		ck_assert_int_ge(pids[i], 0);
+		if (pids[i] == 0) {
+			rk_store *store = NULL;
+			rk_err err;
+			int rc = rk_store_open(statedir, &store, &err);
+			if (rc == RK_OK)
+				rc = rk_store_audit_add(store, "c", 0, "open", "ok", NULL, &err);
+			if (rc != RK_OK)
+				fprintf(stderr, "child: %s\n", err.msg);
+			rk_store_close(store);
+			_exit(rc);
+		}
+	}
+	for (int i = 0; i < NPROC; i++) {
+		int status;
+		waitpid(pids[i], &status, 0);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d failed (status %d)", i,
+		              status);
+	}
+	assert_query("SELECT count(*) FROM schema_migrations", "1");
+	assert_query("SELECT count(*) FROM audit_events", "4");
+}
+END_TEST
+
 START_TEST(upgrade_applies_new_migration_and_keeps_data)
 {
 	rk_store *store = NULL;
@@ -737,6 +768,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, loose_modes_are_tightened);
 	tcase_add_test(tc, foreign_or_symlinked_dir_is_refused);
 	tcase_add_test(tc, state_dir_resolution);
+	tcase_add_test(tc, concurrent_first_open);
 	tcase_add_test(tc, upgrade_applies_new_migration_and_keeps_data);
 	tcase_add_test(tc, newer_db_is_refused_untouched);
 	tcase_add_test(tc, diverging_migration_is_refused);
