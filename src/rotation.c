@@ -67,8 +67,8 @@ static int name_new_key(rot_ctx *ctx, const char *base, size_t len, char *out, s
 	if (rc == RK_OK)
 		rc = rk_store_key_event_list(ctx->store, NULL, name_seen, &used, err);
 	if (rc == RK_OK && used.found) /* names carry the second: a clash means a run in the same second */
-		rc = rk_err_set(err, RK_STOPPED, "key name %s was used before (see `rekeyctl history`): try again",
-				key.name);
+		rc = rk_err_set(err, RK_STOPPED,
+		                "key name %s was used before (see `rekeyctl history`): try again", key.name);
 	if (rc == RK_OK)
 		snprintf(out, cap, "%s", key.name);
 	rk_key_clear(&key);

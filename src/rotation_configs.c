@@ -93,19 +93,27 @@ static int apply_edits(const rk_buf *from, const struct edit_step *steps, size_t
 	return rc;
 }
 
+struct edit_plan {
+	const struct edit_step *steps[3]; /* read, write, pruned: each derived from the one before */
+	size_t nsteps[3];
+};
+
+static int derive_all(rot_configs *c, const rk_plan *plan, const struct edit_plan *ep, rk_err *err)
+{
+	int rc = RK_OK;
+	for (int i = 0; rc == RK_OK && i < 3; i++)
+		rc = apply_edits(&c->bytes[ROT_CFG_BASE + i], ep->steps[i], ep->nsteps[i], plan,
+		                 &c->bytes[ROT_CFG_READ + i], err);
+	return rc;
+}
+
 static int derive_rotation(rot_configs *c, const rk_plan *plan, const rk_key *new_key, rk_err *err)
 {
 	struct edit_step read_steps[] = {{edit_add_key, new_key}};
 	struct edit_step write_steps[] = {{edit_promote, c->new_key}};
 	struct edit_step prune_steps[] = {{edit_prune, c->old_key}};
-	int rc = apply_edits(&c->bytes[ROT_CFG_BASE], read_steps, 1, plan, &c->bytes[ROT_CFG_READ], err);
-	if (rc == RK_OK)
-		rc =
-		    apply_edits(&c->bytes[ROT_CFG_READ], write_steps, 1, plan, &c->bytes[ROT_CFG_WRITE], err);
-	if (rc == RK_OK)
-		rc = apply_edits(&c->bytes[ROT_CFG_WRITE], prune_steps, 1, plan, &c->bytes[ROT_CFG_PRUNED],
-		                 err);
-	return rc;
+	struct edit_plan ep = {{read_steps, write_steps, prune_steps}, {1, 1, 1}};
+	return derive_all(c, plan, &ep, err);
 }
 
 static int derive_decrypt(rot_configs *c, const rk_plan *plan, rk_err *err)
@@ -113,14 +121,8 @@ static int derive_decrypt(rot_configs *c, const rk_plan *plan, rk_err *err)
 	struct edit_step read_steps[] = {{edit_identity_first, NULL}, {edit_promote, c->old_key}};
 	struct edit_step write_steps[] = {{edit_identity_first, NULL}};
 	struct edit_step prune_steps[] = {{edit_only_identity, NULL}};
-	int rc = apply_edits(&c->bytes[ROT_CFG_BASE], read_steps, 2, plan, &c->bytes[ROT_CFG_READ], err);
-	if (rc == RK_OK)
-		rc =
-		    apply_edits(&c->bytes[ROT_CFG_READ], write_steps, 1, plan, &c->bytes[ROT_CFG_WRITE], err);
-	if (rc == RK_OK)
-		rc = apply_edits(&c->bytes[ROT_CFG_WRITE], prune_steps, 1, plan, &c->bytes[ROT_CFG_PRUNED],
-		                 err);
-	return rc;
+	struct edit_plan ep = {{read_steps, write_steps, prune_steps}, {2, 1, 1}};
+	return derive_all(c, plan, &ep, err);
 }
 
 static int load_base(rot_configs *c, const char *base, size_t len, const rk_plan *plan, rk_err *err)

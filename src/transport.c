@@ -176,16 +176,33 @@ static int sftp_read(const rk_transport *t, const rk_plan_node *node, const char
 	return RK_OK;
 }
 
-/* Uploads to PATH.rekeyctl-tmp (0600) then renames over PATH in the same SFTP session. */
+/* Uploads to .NAME.rekeyctl-tmp (0600) next to PATH, then swaps it in within the same SFTP session.
+ * OpenSSH's SFTP v3 rename refuses an existing target (it links, then unlinks) and libcurl has no
+ * posix-rename, so the swap is: rename PATH to .NAME.rekeyctl-old, rename the upload to PATH, remove
+ * the old copy. The file is never partial; for the few milliseconds between the renames PATH is absent
+ * (an apiserver starting exactly then would fail and be restarted by the kubelet), and a crash there
+ * leaves both copies for the resumed run, which uploads again. */
 static int sftp_write(const rk_transport *t, const rk_plan_node *node, const char *path, const char *data,
                       size_t len, rk_err *err)
 {
-	rk_buf url = RK_BUF_INIT, tmp = RK_BUF_INIT, rename_cmd = RK_BUF_INIT;
+	rk_buf url = RK_BUF_INIT, tmp = RK_BUF_INIT, old = RK_BUF_INIT, cmd = RK_BUF_INIT;
 	const char *slash = strrchr(path, '/');
 	rk_buf_printf(&tmp, "%.*s/.%s.rekeyctl-tmp", (int)(slash - path), path, slash + 1);
-	rk_buf_printf(&rename_cmd, "rename %s %s", rk_buf_cstr(&tmp), path);
+	rk_buf_printf(&old, "%.*s/.%s.rekeyctl-old", (int)(slash - path), path, slash + 1);
 	CURL *curl = sftp_handle(t, node, rk_buf_cstr(&tmp), &url);
-	struct curl_slist *post = curl_slist_append(NULL, rk_buf_cstr(&rename_cmd));
+	struct curl_slist *post = NULL;
+	/* a leading '*' lets a command fail without failing the transfer (the target may not exist yet) */
+	rk_buf_printf(&cmd, "*rm %s", rk_buf_cstr(&old));
+	post = curl_slist_append(post, rk_buf_cstr(&cmd));
+	rk_buf_reset(&cmd);
+	rk_buf_printf(&cmd, "*rename %s %s", path, rk_buf_cstr(&old));
+	post = curl_slist_append(post, rk_buf_cstr(&cmd));
+	rk_buf_reset(&cmd);
+	rk_buf_printf(&cmd, "rename %s %s", rk_buf_cstr(&tmp), path);
+	post = curl_slist_append(post, rk_buf_cstr(&cmd));
+	rk_buf_reset(&cmd);
+	rk_buf_printf(&cmd, "*rm %s", rk_buf_cstr(&old));
+	post = curl_slist_append(post, rk_buf_cstr(&cmd));
 	struct upload up = {data, len, 0};
 	int rc = rk_err_set(err, RK_FAIL, "out of memory");
 	if (curl && post) {
@@ -203,7 +220,8 @@ static int sftp_write(const rk_transport *t, const rk_plan_node *node, const cha
 	curl_slist_free_all(post);
 	rk_buf_free(&url);
 	rk_buf_free(&tmp);
-	rk_buf_free(&rename_cmd);
+	rk_buf_free(&old);
+	rk_buf_free(&cmd);
 	return rc;
 }
 

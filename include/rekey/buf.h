@@ -11,17 +11,20 @@ typedef struct rk_buf {
 	size_t cap;
 } rk_buf;
 
-#define RK_BUF_INIT {NULL, 0, 0}
+#define RK_BUF_INIT                                                                                          \
+	{                                                                                                    \
+		NULL, 0, 0                                                                                   \
+	}
 
 /* All return 0 on success, -1 when out of memory (the buffer is unchanged then). */
 int rk_buf_reserve(rk_buf *b, size_t extra);
 int rk_buf_append(rk_buf *b, const void *data, size_t len);
 int rk_buf_append_str(rk_buf *b, const char *s);
 int rk_buf_printf(rk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void rk_buf_reset(rk_buf *b);          /* len = 0, keeps memory */
-void rk_buf_free(rk_buf *b);           /* frees memory */
-void rk_buf_wipe_free(rk_buf *b);      /* OPENSSL_cleanse over the capacity, then frees (key material) */
-char *rk_buf_steal(rk_buf *b);         /* returns data (NUL-terminated, never NULL) and resets b */
+void rk_buf_reset(rk_buf *b);             /* len = 0, keeps memory */
+void rk_buf_free(rk_buf *b);              /* frees memory */
+void rk_buf_wipe_free(rk_buf *b);         /* OPENSSL_cleanse over the capacity, then frees (key material) */
+char *rk_buf_steal(rk_buf *b);            /* returns data (NUL-terminated, never NULL) and resets b */
 const char *rk_buf_cstr(const rk_buf *b); /* "" when empty */
 
 #endif

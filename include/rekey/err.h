@@ -6,18 +6,18 @@
 
 /* Exit codes shared by the CLI and the library (DESIGN.md). */
 enum rk_code {
-	RK_OK = 0,      /* done */
-	RK_FAIL = 1,    /* failed (runtime error, or verify found a mismatch) */
+	RK_OK = 0,       /* done */
+	RK_FAIL = 1,     /* failed (runtime error, or verify found a mismatch) */
 	RK_BADINPUT = 2, /* bad usage or bad input: nothing was changed */
-	RK_STOPPED = 3, /* stopped safely and resumable (budget, window, gate) */
-	RK_UNSAFE = 4   /* refused as unsafe */
+	RK_STOPPED = 3,  /* stopped safely and resumable (budget, window, gate) */
+	RK_UNSAFE = 4    /* refused as unsafe */
 };
 
 #define RK_ERR_MSG_MAX 1024
 
 typedef struct rk_err {
-	int code;                  /* one of enum rk_code; RK_OK when no error */
-	char msg[RK_ERR_MSG_MAX];  /* one line, no trailing newline */
+	int code;                 /* one of enum rk_code; RK_OK when no error */
+	char msg[RK_ERR_MSG_MAX]; /* one line, no trailing newline */
 } rk_err;
 
 /* Clears err (code RK_OK, empty message). Safe with NULL. */

@@ -219,6 +219,7 @@ int rk_store_audit_list(rk_store *store, const char *cluster, unsigned limit, rk
 typedef int (*rk_checkpoint_cb)(const rk_checkpoint *cp, void *ud);
 int rk_store_checkpoint_list(rk_store *store, int64_t run_id, rk_checkpoint_cb cb, void *ud, rk_err *err);
 /* The newest budget decision of a run into decision (cap bytes); *found 0 when none. */
-int rk_store_budget_last(rk_store *store, int64_t run_id, char *decision, size_t cap, int *found, rk_err *err);
+int rk_store_budget_last(rk_store *store, int64_t run_id, char *decision, size_t cap, int *found,
+                         rk_err *err);
 
 #endif

@@ -9,8 +9,17 @@
 D=$E2E_TMP/sbx
 export ETCDCTL_API=3
 
+MAIN_D=$D
 sandbox_down() { [ -f "$D/etcd.pid" ] && "$SANDBOX" down --dir "$D" >/dev/null 2>&1; }
-trap 'sandbox_down; e2e_cleanup' EXIT
+# On failure: what the kubelet, etcd and the apiservers said (run.sh shows the tail of the output).
+diagnose() {
+	[ "$E2E_FAILED" = 1 ] && [ -d "$MAIN_D" ] || return 0
+	echo "-- status:"; "$SANDBOX" status --dir "$MAIN_D" 2>&1 | head -8
+	echo "-- kubelet.log:"; tail -n 15 "$MAIN_D/kubelet.log" 2>/dev/null
+	echo "-- etcd.log:"; tail -n 3 "$MAIN_D/etcd.log" 2>/dev/null | cut -c1-300
+	for n in cp-1 cp-2 cp-3; do echo "-- $n apiserver.log:"; tail -n 3 "$MAIN_D/nodes/$n/apiserver.log" 2>/dev/null | cut -c1-300; done
+}
+trap 'diagnose; sandbox_down; e2e_cleanup' EXIT
 
 # alive PID: the process exists and is not a zombie.
 alive() {
@@ -101,6 +110,8 @@ if command -v kubectl >/dev/null 2>&1; then
 	[ "$n" = 300 ] && ok kubectl_lists_seeded_secrets || not_ok kubectl_lists_seeded_secrets "$n rows: $(head -c 200 "$E2E_TMP/err")"
 	bytes=$(kubectl --kubeconfig "$D/kubeconfig" --context sandbox-cp-3 get secret -n ns-2 secret-000001 -o jsonpath='{.data.data}' | base64 -d | wc -c)
 	[ "$bytes" = 512 ] && ok seeded_secret_decrypts_through_apiserver || not_ok seeded_secret_decrypts_through_apiserver "$bytes bytes"
+	n=$(kubectl --kubeconfig "$D/kubeconfig" --context sandbox-token get secrets -n ns-1 --no-headers 2>"$E2E_TMP/err" | wc -l)
+	[ "$n" = 100 ] && ok kubeconfig_token_context || not_ok kubeconfig_token_context "$n rows: $(head -c 200 "$E2E_TMP/err")"
 else
 	skip kubectl_lists_seeded_secrets "no kubectl on this machine"
 fi
@@ -219,6 +230,14 @@ for provider in aesgcm secretbox identity; do
 	if command -v kubectl >/dev/null 2>&1; then
 		bytes=$(kubectl --kubeconfig "$D/kubeconfig" get secret -n ns-2 secret-000003 -o jsonpath='{.data.data}' | base64 -d | wc -c)
 		[ "$bytes" = 1024 ] && ok "seed_${provider}_reads_back" || not_ok "seed_${provider}_reads_back" "$bytes bytes"
+	fi
+	if [ "$provider" = identity ]; then
+		# a second kubelet refuses; a kubelet whose pid file is gone (sandbox deleted) stops its pods and exits
+		expect_exit kubelet_second_refused 1 "$SANDBOX" kubelet --dir "$D"
+		kp=$(cat "$D/kubelet.pid") ap=$(pid_of cp-1)
+		rm -f "$D/kubelet.pid"
+		gone() { ! alive "$kp" && ! alive "$ap"; }
+		wait_for 20 gone && ok kubelet_exits_without_pid_file || not_ok kubelet_exits_without_pid_file "kubelet $kp or apiserver $ap still running"
 	fi
 	"$SANDBOX" down --dir "$D" >/dev/null
 done

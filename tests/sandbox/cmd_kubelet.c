@@ -18,6 +18,7 @@
 #define POLL_MS 200
 #define BACKOFF_START 0.5
 #define STABLE_SECONDS 10.0
+#define FAILURE_THRESHOLD 3
 
 typedef struct pod_state {
 	const lc_node *node;
@@ -31,7 +32,7 @@ typedef struct pod_state {
 	char reason[64];      /* waiting reason when not running */
 	pid_t pid;            /* running apiserver, 0 = none */
 	double started, next_start, backoff, next_probe;
-	int restarts, ready, last_exit, manifest_error_logged, mirror_dirty;
+	int restarts, ready, failures, last_exit, manifest_error_logged, mirror_dirty;
 	char seen[128]; /* last line written to manifest.seen */
 } pod_state;
 
@@ -240,17 +241,21 @@ static void reap(pod_state *ps, const lc_info *info)
 	ps->mirror_dirty = 1;
 }
 
+/* Readiness like a kubelet probe: Ready after one success, NotReady after FAILURE_THRESHOLD failures in
+ * a row (a loaded machine can miss one probe); an exited apiserver is NotReady at once (reap). */
 static void probe(pod_state *ps, const lc_info *info)
 {
 	double now = lc_now();
 	if (ps->pid <= 0 || now < ps->next_probe)
 		return;
 	char *pidfile = lc_path("%s/nodes/%s/apiserver.pid", info->dir, ps->node->name);
-	int ready = lc_read_pid(pidfile) == ps->pid &&
-	            lc_https_get(info->dir, ps->node->url, "/readyz", 1.0, NULL) == 200;
+	int ok = lc_read_pid(pidfile) == ps->pid &&
+	         lc_https_get(info->dir, ps->node->url, "/readyz", 2.0, NULL) == 200;
 	free(pidfile);
-	ps->next_probe = now + (ready ? 1.0 : 0.2);
-	if (ready && now - ps->started > STABLE_SECONDS)
+	ps->failures = ok ? 0 : ps->failures + 1;
+	int ready = ok || (ps->ready && ps->failures < FAILURE_THRESHOLD);
+	ps->next_probe = now + (ok ? 1.0 : 0.2);
+	if (ok && now - ps->started > STABLE_SECONDS)
 		ps->backoff = BACKOFF_START;
 	if (ready != ps->ready) {
 		ps->ready = ready;
@@ -421,11 +426,17 @@ static int kubelet_run(const lc_info *info)
 		pods[i].root = lc_path("%s/nodes/%s", info->dir, info->nodes[i].name);
 	}
 	klog(NULL, "watching %zu nodes in %s", info->nnodes, info->dir);
+	char *pidfile = lc_path("%s/kubelet.pid", info->dir);
 	while (!stop_requested) {
 		for (size_t i = 0; i < info->nnodes && !stop_requested; i++)
 			sync_node(&pods[i], info);
 		lc_sleep_ms(POLL_MS);
+		if (lc_read_pid(pidfile) != getpid()) { /* sandbox removed, or another kubelet took it over */
+			klog(NULL, "%s no longer names this kubelet: stopping", pidfile);
+			break;
+		}
 	}
+	free(pidfile);
 	klog(NULL, "stopping");
 	for (size_t i = 0; i < info->nnodes; i++) {
 		stop_pod(&pods[i]);
@@ -462,6 +473,13 @@ int sbx_kubelet_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	char *pidfile = lc_path("%s/kubelet.pid", info.dir);
+	pid_t other = lc_read_pid(pidfile);
+	if (other > 0 && other != getpid() && lc_pid_alive(other, info.dir)) {
+		fprintf(stderr, "rekey-sandbox kubelet: a kubelet (pid %ld) already runs %s\n", (long)other,
+		        info.dir);
+		free(pidfile);
+		return RK_FAIL;
+	}
 	char *pidtext = lc_path("%ld\n", (long)getpid());
 	int rc = lc_write_text(pidfile, pidtext, 0600, &err);
 	free(pidtext);
@@ -469,7 +487,8 @@ int sbx_kubelet_main(int argc, char **argv)
 		rc = kubelet_run(&info);
 	else
 		fprintf(stderr, "rekey-sandbox kubelet: %s\n", err.msg);
-	unlink(pidfile);
+	if (lc_read_pid(pidfile) == getpid())
+		unlink(pidfile);
 	free(pidfile);
 	return rc;
 }

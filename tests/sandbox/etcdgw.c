@@ -241,28 +241,36 @@ static void slot_done(lc_etcd_batch *b, batch_slot *s, CURLcode cc)
 	rk_buf_free(&s->resp);
 }
 
+/* Moves the transfers along without waiting (uploads only progress inside curl_multi_perform) and
+ * collects the finished ones; returns how many are still in flight. */
+static int batch_pump(lc_etcd_batch *b)
+{
+	int running = 0;
+	curl_multi_perform(b->multi, &running);
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(b->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		CURL *done = msg->easy_handle; /* msg lives in the handle: copy before freeing it */
+		CURLcode result = msg->data.result;
+		for (int i = 0; i < b->parallel; i++)
+			if (b->slots[i].curl == done)
+				slot_done(b, &b->slots[i], result);
+	}
+	int busy = 0;
+	for (int i = 0; i < b->parallel; i++)
+		busy += b->slots[i].curl != NULL;
+	return busy;
+}
+
 /* Drives the transfers until at least one slot is free (or all are, when `all`). */
 static void batch_drive(lc_etcd_batch *b, int all)
 {
 	for (;;) {
-		int busy = 0;
-		for (int i = 0; i < b->parallel; i++)
-			busy += b->slots[i].curl != NULL;
+		int busy = batch_pump(b);
 		if (busy == 0 || (!all && busy < b->parallel))
 			return;
-		int running = 0;
-		curl_multi_perform(b->multi, &running);
-		CURLMsg *msg;
-		int left;
-		while ((msg = curl_multi_info_read(b->multi, &left))) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			CURL *done = msg->easy_handle; /* msg lives in the handle: copy before freeing it */
-			CURLcode result = msg->data.result;
-			for (int i = 0; i < b->parallel; i++)
-				if (b->slots[i].curl == done)
-					slot_done(b, &b->slots[i], result);
-		}
 		curl_multi_poll(b->multi, NULL, 0, 100, NULL);
 	}
 }
@@ -295,6 +303,8 @@ int lc_etcd_batch_put(lc_etcd_batch *b, const char *key, const void *val, size_t
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	if (++b->pending_puts >= b->per_txn || p->len >= BATCH_MAX_BYTES)
 		batch_submit(b);
+	else if (b->pending_puts % 32 == 0)
+		batch_pump(b); /* keep the txns in flight moving while the next one is built */
 	if (b->first_err.code != RK_OK) {
 		*err = b->first_err;
 		return err->code;

@@ -99,6 +99,20 @@ int lc_write_node_files(const lc_info *info, rk_err *err)
 	return rc;
 }
 
+/* The bearer token of D/pki/tokens.csv (first field of its first line), malloc'd; NULL when absent. */
+static char *admin_token(const char *dir)
+{
+	char *path = lc_path("%s/pki/tokens.csv", dir);
+	char *text = lc_read_text(path, NULL);
+	free(path);
+	if (!text)
+		return NULL;
+	char *token = strndup(text, strcspn(text, ",\n"));
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	return token;
+}
+
 int lc_write_kubeconfig(const lc_info *info, rk_err *err)
 {
 	rk_buf out = RK_BUF_INIT;
@@ -118,8 +132,17 @@ int lc_write_kubeconfig(const lc_info *info, rk_err *err)
 	              "users:\n  - name: admin\n    user:\n      client-certificate: %s/pki/admin.crt\n"
 	              "      client-key: %s/pki/admin.key\n",
 	              d, d);
+	char *token = admin_token(d);
+	if (token)
+		rk_buf_printf(&out, "  - name: admin-token\n    user:\n      token: %s\n", token);
 	rk_buf_printf(
 	    &out, "contexts:\n  - name: sandbox\n    context:\n      cluster: sandbox\n      user: admin\n");
+	if (token)
+		rk_buf_append_str(&out, "  - name: sandbox-token\n    context:\n      cluster: sandbox\n"
+		                        "      user: admin-token\n");
+	if (token)
+		OPENSSL_cleanse(token, strlen(token));
+	free(token);
 	for (size_t i = 0; i < info->nnodes; i++)
 		rk_buf_printf(
 		    &out,
@@ -129,7 +152,7 @@ int lc_write_kubeconfig(const lc_info *info, rk_err *err)
 	char *path = lc_path("%s/kubeconfig", d);
 	int rc = lc_write_text(path, rk_buf_cstr(&out), 0600, err);
 	free(path);
-	rk_buf_free(&out);
+	rk_buf_wipe_free(&out);
 	return rc;
 }
 

@@ -199,19 +199,45 @@ int lc_stop_pid(pid_t pid, const char *marker, double timeout)
 	return wait_gone(pid, 5) ? 0 : -1;
 }
 
-int lc_free_port(void)
+/* 1 when `port` (0 = any) can be bound on 127.0.0.1; *bound gets the port the kernel gave. */
+static int try_bind(int port, int *bound)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -1;
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		return 0;
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+	                           .sin_port = htons((uint16_t)port),
+	                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t alen = sizeof addr;
-	int port = -1;
-	if (!bind(fd, (struct sockaddr *)&addr, sizeof addr) &&
-	    !getsockname(fd, (struct sockaddr *)&addr, &alen))
-		port = ntohs(addr.sin_port);
+	int ok = !bind(fd, (struct sockaddr *)&addr, sizeof addr) &&
+	         !getsockname(fd, (struct sockaddr *)&addr, &alen);
+	*bound = ntohs(addr.sin_port);
 	close(fd);
-	return port;
+	return ok;
+}
+
+/* The first port of the kernel's ephemeral (source port) range. */
+static int ephemeral_low(void)
+{
+	char *text = lc_read_text("/proc/sys/net/ipv4/ip_local_port_range", NULL);
+	long low = text ? strtol(text, NULL, 10) : 0;
+	free(text);
+	return low > 1024 && low <= 65535 ? (int)low : 32768;
+}
+
+/* Ports are taken below the ephemeral range when possible: a listening port the sandbox keeps for its
+ * whole life (an apiserver restarts on it) cannot then be taken as some connection's source port. */
+int lc_free_port(void)
+{
+	int low = ephemeral_low(), bound = -1;
+	unsigned char r[2];
+	for (int tries = 0; low > 12000 && tries < 64; tries++) {
+		RAND_bytes(r, sizeof r);
+		int port = 10000 + (int)(((unsigned)r[0] << 8 | r[1]) % (unsigned)(low - 10000));
+		if (try_bind(port, &bound))
+			return bound;
+	}
+	return try_bind(0, &bound) ? bound : -1;
 }
 
 double lc_now(void)
