@@ -13,7 +13,7 @@ TEST_PKGS := check
 # Debian packages: build, tests (etcd, kubectl interop), lint.
 DEB_PKGS := build-essential pkg-config libyaml-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev \
 	libssl-dev libsodium-dev libmicrohttpd-dev libgnutls28-dev check libsubunit-dev etcd-server etcd-client \
-	sqlite3 openssl curl procps tzdata jq python3 cppcheck clang-format clang libclang-rt-14-dev nodejs openssh-server
+	sqlite3 openssl curl procps tzdata jq python3 cppcheck clang-format clang libclang-rt-14-dev nodejs openssh-server time
 
 CC ?= cc
 OPT := -O2
