@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int write_all(int fd, const void *data, size_t len)
+int rk_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len > 0) {
@@ -93,7 +93,7 @@ static int write_new_file(const char *tmp, const void *data, size_t len, owner o
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return rk_err_set(err, RK_FAIL, "%s: cannot create: %s", tmp, strerror(errno));
-	int failed = fchmod(fd, 0600) != 0 || keep_owner(fd, o) != 0 || write_all(fd, data, len) != 0 ||
+	int failed = fchmod(fd, 0600) != 0 || keep_owner(fd, o) != 0 || rk_write_all(fd, data, len) != 0 ||
 	             fsync(fd) != 0;
 	int saved = errno;
 	if (close(fd) != 0 && !failed) {

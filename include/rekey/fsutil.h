@@ -20,6 +20,9 @@ int rk_write_file_atomic(const char *path, const void *data, size_t len, int kee
 int rk_write_file_replacing(const char *path, const void *expected, size_t expected_len, const void *data,
                             size_t len, int keep_backup, rk_err *err);
 
+/* write(2) until every byte is written (EINTR retried); 0, or -1 with errno set. */
+int rk_write_all(int fd, const void *data, size_t len);
+
 /* Reads a whole file (malloc'd, NUL-terminated). RK_BADINPUT with "path: reason" when unreadable. */
 int rk_read_file(const char *path, char **data, size_t *len, rk_err *err);
 

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rekey/fsutil.h"
 #include "sandbox.h"
 
 char *lc_path(const char *fmt, ...)
@@ -32,21 +33,6 @@ char *lc_path(const char *fmt, ...)
 	return out;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int lc_write_file(const char *path, const void *data, size_t len, unsigned mode, rk_err *err)
 {
 	char *tmp = lc_path("%s.tmp.%ld", path, (long)getpid());
@@ -56,7 +42,7 @@ int lc_write_file(const char *path, const void *data, size_t len, unsigned mode,
 		free(tmp);
 		return RK_FAIL;
 	}
-	int bad = fchmod(fd, (mode_t)mode) || write_all(fd, data, len) || fsync(fd);
+	int bad = fchmod(fd, (mode_t)mode) || rk_write_all(fd, data, len) || fsync(fd);
 	bad = close(fd) || bad;
 	if (bad || rename(tmp, path)) {
 		rk_err_set(err, RK_FAIL, "%s: %s", path, strerror(errno));
@@ -108,21 +94,7 @@ char *lc_read_text(const char *path, size_t *len)
 
 int lc_mkdirs(const char *path, rk_err *err)
 {
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-		return rk_err_set(err, RK_BADINPUT, "%s: path too long", path);
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return rk_err_set(err, RK_FAIL, "mkdir %s: %s", buf, strerror(errno));
-		*p = saved;
-		if (!saved)
-			break;
-	}
-	return RK_OK;
+	return rk_mkdir_p(path, 0700, err);
 }
 
 pid_t lc_read_pid(const char *path)
