@@ -65,8 +65,12 @@ restart_all() {
 		ready=0
 		for n in $NODES; do
 			eval "h=\$want_$(echo "$n" | tr - _)"
-			awk -v n="$n" -v h="$h" '$1 == n && $3 == "running" && $4 == "yes" && $7 == h {f=1} END {exit !f}' \
-				"$T/status" && ready=$((ready + 1))
+			# the kubelet must have processed the edited manifest (it restarts the pod before it
+			# records it), else `status` can still show the old process answering with the new file
+			m=$D/nodes/$n/etc/kubernetes/manifests/kube-apiserver.yaml
+			[ "$(cut -d' ' -f1 "$D/nodes/$n/manifest.seen" 2>/dev/null)" = "sha256:$(sha256sum <"$m" | cut -d' ' -f1)" ] &&
+				awk -v n="$n" -v h="$h" '$1 == n && $3 == "running" && $4 == "yes" && $7 == h {f=1} END {exit !f}' \
+					"$T/status" && ready=$((ready + 1))
 		done
 		[ "$ready" = "$(echo "$NODES" | wc -w)" ] && return 0
 		[ "$(date +%s)" -ge $deadline ] && return 1
