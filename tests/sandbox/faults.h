@@ -1,5 +1,6 @@
 /* faults.h: runtime faults of one sandbox apiserver, read from D/nodes/<node>/faults.json and re-read
- * when its mtime or size changes (stat at most every 100 ms). Absent file = no faults. */
+ * when its mtime or size changes (one stat per request, so a change applies to the next request). Absent file
+ * = no faults. */
 #ifndef REKEY_SBX_FAULTS_H
 #define REKEY_SBX_FAULTS_H
 
