@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rekey/encconfig.h"
@@ -63,11 +64,26 @@ static int b64_decode_strict(const char *text, uint8_t *out, size_t cap)
 	return (int)decoded;
 }
 
+/* Go's base64 decoder (what the apiserver uses for secrets) skips '\r' and '\n' anywhere, so a
+ * secret written as a folded YAML block still loads there: drop them before the strict decode. */
 int rk_key_decode(const rk_key *key, uint8_t *out, size_t cap)
 {
 	if (!key || !key->secret)
 		return -1;
-	return b64_decode_strict(key->secret, out, cap);
+	if (!strpbrk(key->secret, "\r\n"))
+		return b64_decode_strict(key->secret, out, cap);
+	size_t len = strlen(key->secret), kept = 0;
+	char *folded = malloc(len + 1);
+	if (!folded)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (key->secret[i] != '\r' && key->secret[i] != '\n')
+			folded[kept++] = key->secret[i];
+	folded[kept] = '\0';
+	int n = b64_decode_strict(folded, out, cap);
+	OPENSSL_cleanse(folded, len + 1);
+	free(folded);
+	return n;
 }
 
 int rk_key_fingerprint(const rk_key *key, char out[17])

@@ -19,13 +19,17 @@ START_TEST(key_decode_is_strict)
 	rk_key key = {.name = "k", .secret = "c2VjcmV0IGlzIHNlY3VyZSwgSSB0aGluayBzbw=="};
 	ck_assert_int_eq(rk_key_decode(&key, out, sizeof out), 28);
 	ck_assert_int_eq(memcmp(out, "secret is secure, I think so", 28), 0);
-	const char *bad[] = {"", "abc", "ab=c", "a*cd", "YWJj\n", "YQ===", "YWJjZA"};
+	const char *bad[] = {"", "abc", "ab=c", "a*cd", "YW Jj", "YQ===", "YWJjZA", "\n\r\n"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		key.secret = (char *)bad[i];
 		ck_assert_msg(rk_key_decode(&key, out, sizeof out) < 0, "accepted \"%s\"", bad[i]);
 	}
 	key.secret = "YWJj";
 	ck_assert_int_eq(rk_key_decode(&key, out, 2), -1);
+	/* like Go's decoder, line breaks anywhere are skipped (a secret folded over YAML lines) */
+	key.secret = "YW\r\nJj\n";
+	ck_assert_int_eq(rk_key_decode(&key, out, sizeof out), 3);
+	ck_assert_int_eq(memcmp(out, "abc", 3), 0);
 }
 END_TEST
 
