@@ -10,11 +10,23 @@ rot_down_all() {
 trap 'rot_down_all; e2e_cleanup' EXIT
 
 # sbx_up NAME ARGS...: a sandbox in $E2E_TMP/NAME; sets D, PLAN (soak 0, short timeouts), STATE.
+# A failed `up` is retried (up to 3 times, each in a fresh directory) after printing why: a sandbox
+# apiserver that does not become ready is a sandbox problem worth its log, not this scenario's subject.
 sbx_up() {
-	D=$E2E_TMP/$1
+	name=$1
 	shift
-	SBX_DIRS="$SBX_DIRS $D"
-	"$SANDBOX" up --dir "$D" "$@" >"$E2E_TMP/up.log" 2>&1 || { cat "$E2E_TMP/up.log"; return 1; }
+	for attempt in 1 2 3; do
+		D=$E2E_TMP/$name-$attempt
+		SBX_DIRS="$SBX_DIRS $D"
+		"$SANDBOX" up --dir "$D" "$@" >"$E2E_TMP/up.log" 2>&1 && break
+		echo "# sandbox up failed (attempt $attempt):"
+		sed 's/^/#   /' "$E2E_TMP/up.log"
+		for log in "$D"/nodes/*/apiserver.log; do
+			[ -f "$log" ] && echo "# $log:" && tail -n 15 "$log" | sed 's/^/#   /'
+		done
+		"$SANDBOX" down --dir "$D" >/dev/null 2>&1
+		[ "$attempt" = 3 ] && return 1
+	done
 	PLAN=$D/plan-test.yaml
 	STATE=$D/state
 	sed -e 's/soak: [0-9a-z]*/soak: 0s/' -e 's/^controlPlane:/controlPlane:\n  readyTimeout: 30s/' "$D/plan.yaml" >"$PLAN"
