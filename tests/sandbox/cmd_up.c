@@ -139,19 +139,11 @@ static int start_kubelet(const lc_info *info, rk_err *err)
 /* 1 when the kubelet has marked the node's mirror pod Ready. */
 static int mirror_ready(const lc_info *info, const char *node)
 {
-	char *key = lc_path("/registry/pods/kube-system/kube-apiserver-%s", node);
-	uint8_t *val = NULL;
-	size_t len = 0;
-	rk_err err;
-	json_t *pod = NULL;
-	if (lc_etcd_get(info->etcd_url, key, &val, &len, &err) == RK_OK && val)
-		pod = json_loadb((const char *)val, len, 0, NULL);
+	json_t *pod = lc_mirror_pod(info->etcd_url, node);
 	json_t *cond = json_array_get(json_object_get(json_object_get(pod, "status"), "conditions"), 0);
 	const char *status = json_string_value(json_object_get(cond, "status"));
 	int ready = status && !strcmp(status, "True");
 	json_decref(pod);
-	free(val);
-	free(key);
 	return ready;
 }
 

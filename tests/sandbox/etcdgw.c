@@ -327,3 +327,17 @@ int lc_etcd_batch_finish(lc_etcd_batch *b, long *written, rk_err *err)
 	free(b);
 	return rc;
 }
+
+json_t *lc_mirror_pod(const char *etcd_url, const char *node)
+{
+	char *key = lc_path("/registry/pods/kube-system/kube-apiserver-%s", node);
+	uint8_t *val = NULL;
+	size_t len = 0;
+	rk_err err;
+	json_t *pod = NULL;
+	if (lc_etcd_get(etcd_url, key, &val, &len, &err) == RK_OK && val)
+		pod = json_loadb((const char *)val, len, 0, NULL);
+	free(val);
+	free(key);
+	return pod;
+}

@@ -93,6 +93,8 @@ int lc_etcd_put(const char *etcd_url, const char *key, const void *val, size_t l
 int lc_etcd_create(const char *etcd_url, const char *key, const void *val, size_t len, int *created,
                    rk_err *err);
 int lc_etcd_get(const char *etcd_url, const char *key, uint8_t **val, size_t *len, rk_err *err);
+/* The mirror pod kube-system/kube-apiserver-<node> as stored in etcd (JSON), NULL when absent. */
+json_t *lc_mirror_pod(const char *etcd_url, const char *node);
 int lc_etcd_delete(const char *etcd_url, const char *key, rk_err *err);
 int lc_etcd_count(const char *etcd_url, const char *prefix, long *count, rk_err *err);
 int lc_etcd_healthy(const char *etcd_url);
