@@ -28,9 +28,9 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 LINK = $(CC) $(OPT) $(LDFLAGS)
 
-LIB_SRCS := $(sort $(wildcard src/*.c))
+LIB_SRCS := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
-SANDBOX_SRCS := $(sort $(wildcard tests/sandbox/*.c))
+SANDBOX_SRCS := $(sort $(wildcard tests/sandbox/*.c tests/sandbox/*/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 

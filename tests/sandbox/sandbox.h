@@ -49,7 +49,7 @@ int lc_info_save(const lc_info *info, rk_err *err);
 int lc_info_load(const char *dir, lc_info *info, rk_err *err);
 const lc_node *lc_info_node(const lc_info *info, const char *name); /* NULL when unknown */
 
-/* ---- paths, files, processes (sbxutil.c) ---- */
+/* ---- paths, files, processes (lifecycle/util.c) ---- */
 /* snprintf into a fresh malloc'd string; aborts on out-of-memory. */
 char *lc_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Atomic write (temp file with `mode`, fsync, rename). */
@@ -119,7 +119,7 @@ typedef struct lc_seed_opts {
 } lc_seed_opts;
 int lc_seed(const lc_info *info, const lc_seed_opts *opts, rk_err *err); /* seed.c */
 
-/* Decoded manifest (manifest.c): parses the YAML file with libyaml into JSON (scalars typed as YAML 1.2
+/* Decoded manifest (lifecycle/podmanifest.c): parses the YAML file with libyaml into JSON (scalars typed as YAML 1.2
  * core does) and its canonical text (keys sorted, compact), so whitespace and comments do not change it.
  * raw_hash (optional) gets "sha256:<hex>" of the bytes read. Any out pointer may be NULL. RK_BADINPUT
  * "path:line:col: problem" on bad YAML. */

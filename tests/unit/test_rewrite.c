@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/rewrite_int.h"
+#include "../../src/rewrite/rewrite_internal.h"
 #include "rekey/rewrite.h"
 #include "rekey/store.h"
 #include "testutil.h"

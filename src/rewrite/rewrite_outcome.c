@@ -1,0 +1,172 @@
+/* rewrite_outcome.c: what happened to one object (from the PUT and the confirming GET), outcome totals,
+ * the etcd key order of objects (to skip what a resumed run already did), the PUT body, the ETA, and the
+ * option defaults and checks of the rewrite engine. */
+#include <string.h>
+
+#include "rewrite_internal.h"
+
+const char *rk_outcome_name(rk_outcome o)
+{
+	static const char *const names[] = {"rewritten", "current", "conflict", "gone",
+	                                    "orphan",    "failed",  "check"};
+	return o <= RK_OUT_CHECK ? names[o] : "failed";
+}
+
+rk_outcome rk_outcome_of_put(long http_status, const char *old_rv, const char *new_rv)
+{
+	if (http_status >= 200 && http_status < 300) {
+		if (!new_rv || !*new_rv)
+			return RK_OUT_FAILED; /* a success without a resourceVersion: nothing proves the write
+			                       */
+		return old_rv && !strcmp(old_rv, new_rv) ? RK_OUT_CURRENT : RK_OUT_REWRITTEN;
+	}
+	if (http_status == 409)
+		return RK_OUT_CONFLICT;
+	if (http_status == 404)
+		return RK_OUT_CHECK;
+	return RK_OUT_FAILED;
+}
+
+rk_outcome rk_outcome_of_get(long http_status)
+{
+	if (http_status == 404)
+		return RK_OUT_GONE;
+	if (http_status >= 200 && http_status < 300)
+		return RK_OUT_ORPHAN;
+	return RK_OUT_FAILED; /* cannot tell: count it as failed, never as done */
+}
+
+void rk_counts_add(rk_counts *c, rk_outcome o)
+{
+	switch (o) {
+	case RK_OUT_REWRITTEN:
+		c->rewritten++;
+		break;
+	case RK_OUT_CURRENT:
+		c->current++;
+		break;
+	case RK_OUT_CONFLICT:
+		c->conflict++;
+		break;
+	case RK_OUT_GONE:
+		c->gone++;
+		break;
+	case RK_OUT_ORPHAN:
+		c->orphan++;
+		break;
+	default:
+		c->failed++;
+		break;
+	}
+}
+
+int64_t rk_counts_sum(const rk_counts *c)
+{
+	return c->rewritten + c->current + c->conflict + c->gone + c->orphan + c->failed;
+}
+
+void rk_counts_merge(rk_counts *into, const rk_counts *from)
+{
+	into->rewritten += from->rewritten;
+	into->current += from->current;
+	into->conflict += from->conflict;
+	into->gone += from->gone;
+	into->orphan += from->orphan;
+	into->failed += from->failed;
+}
+
+/* Byte i of "ns/name" (or of "name" when ns is empty, for cluster-scoped objects); -1 past the end. */
+static int key_byte(const char *ns, size_t nslen, const char *name, size_t i)
+{
+	if (nslen) {
+		if (i < nslen)
+			return (unsigned char)ns[i];
+		if (i == nslen)
+			return '/';
+		i -= nslen + 1;
+	}
+	return name[i] ? (unsigned char)name[i] : -1;
+}
+
+int rk_objkey_cmp(const char *ns_a, const char *name_a, const char *ns_b, const char *name_b)
+{
+	size_t la = strlen(ns_a), lb = strlen(ns_b);
+	for (size_t i = 0;; i++) {
+		int x = key_byte(ns_a, la, name_a, i), y = key_byte(ns_b, lb, name_b, i);
+		if (x != y)
+			return x < y ? -1 : 1;
+		if (x < 0)
+			return 0;
+	}
+}
+
+char *rk_rewrite_put_body(json_t *item, const char *api_version, const char *kind)
+{
+	json_t *copy = json_copy(item); /* shallow: only the top-level object gets the two new fields */
+	if (!copy)
+		return NULL;
+	json_object_set_new(copy, "apiVersion", json_string(api_version));
+	json_object_set_new(copy, "kind", json_string(kind));
+	char *body = json_dumps(copy, JSON_COMPACT);
+	json_decref(copy);
+	return body;
+}
+
+double rk_eta_s(int64_t done, int64_t total, double rate)
+{
+	if (total < 0 || rate <= 0)
+		return -1;
+	if (done >= total)
+		return 0;
+	return (double)(total - done) / rate;
+}
+
+const char *rk_rw_budget_state_name(rk_rw_budget_state state)
+{
+	static const char *const names[] = {"ok", "slowed", "paused", "aborted"};
+	return state <= RK_RW_ABORTED ? names[state] : "ok";
+}
+
+void rk_rewrite_opts_init(rk_rewrite_opts *opts)
+{
+	memset(opts, 0, sizeof *opts);
+	opts->concurrency = 8;
+	opts->page_size = 500;
+	opts->batch_size = 200;
+	opts->budget_window_ms = 60000;
+	opts->soak_ms = 30000;
+	opts->budget_errors = -1;
+	opts->on_breach = RK_BREACH_SLOWDOWN;
+}
+
+int rk_rewrite_opts_check(const rk_rewrite_opts *o, rk_err *err)
+{
+	if (!o->cluster || !*o->cluster)
+		return rk_err_set(err, RK_BADINPUT, "a cluster name is required");
+	if (o->qps < 0 || o->burst < 0)
+		return rk_err_set(err, RK_BADINPUT, "qps and burst must not be negative");
+	if (o->concurrency < 1 || o->concurrency > 1024)
+		return rk_err_set(err, RK_BADINPUT, "concurrency must be 1..1024, got %d", o->concurrency);
+	if (o->page_size < 1 || o->page_size > 10000)
+		return rk_err_set(err, RK_BADINPUT, "page size must be 1..10000, got %d", o->page_size);
+	if (o->batch_size < 1 || o->batch_size > 100000)
+		return rk_err_set(err, RK_BADINPUT, "batch size must be 1..100000, got %d", o->batch_size);
+	if (o->batch_pause_ms < 0 || o->soak_ms < 0 || o->budget_window_ms < 1000 ||
+	    o->budget_window_ms > 3600000)
+		return rk_err_set(
+		    err, RK_BADINPUT,
+		    "batch pause and soak must not be negative, the budget window within 1s..1h");
+	if (o->budget_inflight < 0 || (o->budget_inflight > 0 && o->scrape_ms <= 0))
+		return rk_err_set(err, RK_BADINPUT,
+		                  "an in-flight budget needs --scrape-interval (it is read from /metrics)");
+	if (o->budget_p99_ms < 0 || o->budget_errors > 1)
+		return rk_err_set(err, RK_BADINPUT,
+		                  "budget p99 must not be negative, error ratio within 0..1");
+	for (size_t i = 0; i < o->nresources; i++)
+		if (!o->resources[i] || !*o->resources[i] || strlen(o->resources[i]) >= RK_STORE_NAME_MAX)
+			return rk_err_set(err, RK_BADINPUT, "resource names must be non-empty and short");
+	for (size_t i = 0; i < o->nnamespaces; i++)
+		if (!o->namespaces[i] || !*o->namespaces[i] || strlen(o->namespaces[i]) >= RK_STORE_NAME_MAX)
+			return rk_err_set(err, RK_BADINPUT, "namespace names must be non-empty and short");
+	return RK_OK;
+}

@@ -1,0 +1,96 @@
+/* rewrite_status.c: a rewrite run's progress read back from the state db (what `rekeyctl status` shows
+ * from another terminal): totals over every resource, the newest checkpoint, the estimate the run
+ * recorded, the rate from the run's start to its last checkpoint, the ETA and the last budget decision. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rekey/rewrite.h"
+#include "rewrite_internal.h"
+
+#define MAX_RESOURCES 64
+
+typedef struct status_walk {
+	rk_rewrite_status *st;
+	char seen[MAX_RESOURCES][RK_STORE_NAME_MAX];
+	size_t nseen;
+} status_walk;
+
+static int on_checkpoint(const rk_checkpoint *cp, void *ud)
+{
+	status_walk *w = ud;
+	rk_rewrite_status *st = w->st;
+	st->scopes++;
+	st->scopes_done += cp->done != 0;
+	snprintf(st->resource, sizeof st->resource, "%s", cp->resource);
+	snprintf(st->scope, sizeof st->scope, "%s", cp->scope);
+	snprintf(st->last_namespace, sizeof st->last_namespace, "%s", cp->last_namespace);
+	snprintf(st->last_name, sizeof st->last_name, "%s", cp->last_name);
+	snprintf(st->updated_at, sizeof st->updated_at, "%s", cp->updated_at);
+	for (size_t i = 0; i < w->nseen; i++)
+		if (!strcmp(w->seen[i], cp->resource))
+			return 0; /* a resource's totals come once, whatever its scopes */
+	if (w->nseen < MAX_RESOURCES)
+		snprintf(w->seen[w->nseen++], RK_STORE_NAME_MAX, "%s", cp->resource);
+	rk_counts_merge(&st->counts, &cp->counts);
+	return 0;
+}
+
+static int on_stage(const rk_stage *stage, void *ud)
+{
+	rk_rewrite_status *st = ud;
+	long long total;
+	if (!strcmp(stage->stage, "rewrite.estimate") && sscanf(stage->detail, "total=%lld", &total) == 1)
+		st->total = total;
+	return 0;
+}
+
+/* "2026-01-02T03:04:05.678Z" -> seconds since the epoch; -1 when it does not parse. */
+static double parse_time(const char *text)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	int ms = 0;
+	if (sscanf(text, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+	           &tm.tm_min, &tm.tm_sec, &ms) < 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (double)timegm(&tm) + ms / 1000.0;
+}
+
+int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
+                          int *found, rk_err *err)
+{
+	memset(st, 0, sizeof *st);
+	st->total = -1;
+	st->rate = st->eta_s = -1;
+	*found = 0;
+	int rc = run_id > 0 ? rk_store_run_get(store, run_id, &st->run, found, err)
+	                    : rk_store_run_latest(store, cluster, "rewrite", &st->run, found, err);
+	if (rc != RK_OK || !*found)
+		return rc;
+	status_walk *w = calloc(1, sizeof *w);
+	if (!w)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	w->st = st;
+	rc = rk_store_checkpoint_list(store, st->run.id, on_checkpoint, w, err);
+	free(w);
+	if (rc != RK_OK || rk_store_stage_list(store, st->run.id, on_stage, st, err) != RK_OK ||
+	    rk_store_orphan_count(store, st->run.id, &st->orphans, err) != RK_OK ||
+	    rk_store_budget_count(store, st->run.id, &st->budget_decisions, err) != RK_OK)
+		return err->code;
+	int have_budget = 0;
+	if (rk_store_budget_last(store, st->run.id, st->budget, sizeof st->budget, &have_budget, err) !=
+	    RK_OK)
+		return err->code;
+	st->done = rk_counts_sum(&st->counts);
+	double t0 = parse_time(st->run.started_at), t1 = parse_time(st->updated_at);
+	if (t0 > 0 && t1 > t0)
+		st->rate = (double)st->done / (t1 - t0);
+	if (!strcmp(st->run.state, "running"))
+		st->eta_s = rk_eta_s(st->done, st->total, st->rate);
+	return RK_OK;
+}

@@ -1,0 +1,503 @@
+/* rotation.c: the rotation state machine: start or resume a run, walk the stages in order (each one
+ * recorded and idempotent), rewrite, verify, prune; plus plan, abort and rollback (see rotation.h). */
+#include "rekey/rotation.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rekey/etcdscan.h"
+#include "rekey/fsutil.h"
+#include "rekey/log.h"
+#include "rekey/rewrite.h"
+#include "rekey/transport.h"
+#include "rotation_internal.h"
+#include "rotation_preflight_internal.h"
+#include "rotation_setup_internal.h"
+#include "rotation_steps_internal.h"
+
+static int plan_file_hash(const rot_ctx *ctx, char out[72], rk_err *err)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc = rk_read_file(ctx->opts->plan_path, &data, &len, err);
+	if (rc == RK_OK)
+		rk_config_hash(data, len, out);
+	free(data);
+	return rc;
+}
+
+static int unfinished_run(rot_ctx *ctx, rk_run *run, int *found, rk_err *err)
+{
+	int rc = rk_store_run_latest(ctx->store, ctx->plan->cluster, "rotate", run, found, err);
+	/* Only done and aborted end a run: a gate, a refusal or an error leaves it resumable. */
+	if (rc == RK_OK && *found && (!strcmp(run->state, "done") || !strcmp(run->state, "aborted")))
+		*found = 0;
+	return rc;
+}
+
+struct name_search {
+	const char *name;
+	int found;
+};
+
+static int name_seen(const rk_key_event *ev, void *ud)
+{
+	struct name_search *search = ud;
+	search->found |= !strcmp(ev->key_name, search->name);
+	return 0;
+}
+
+/* A key name the cluster never used: `<provider>-<UTC timestamp>`, checked against the history. */
+static int name_new_key(rot_ctx *ctx, const char *base, size_t len, char *out, size_t cap, rk_err *err)
+{
+	if (ctx->plan->provider == RK_PROV_IDENTITY) {
+		snprintf(out, cap, "identity");
+		return RK_OK;
+	}
+	rk_encconfig *cfg = NULL;
+	rk_key key;
+	memset(&key, 0, sizeof key);
+	int rc = rk_encconfig_load_buf(base, len, "base config", &cfg, err);
+	if (rc == RK_OK)
+		rc = rk_key_generate(cfg, ctx->plan->provider, 32, &key, err);
+	struct name_search used = {key.name, 0};
+	if (rc == RK_OK)
+		rc = rk_store_key_event_list(ctx->store, NULL, name_seen, &used, err);
+	if (rc == RK_OK && used.found) /* names carry the second: a clash means a run in the same second */
+		rc = rk_err_set(err, RK_STOPPED,
+		                "key name %s was used before (see `rekeyctl history`): try again", key.name);
+	if (rc == RK_OK)
+		snprintf(out, cap, "%s", key.name);
+	rk_key_clear(&key);
+	rk_encconfig_free(cfg);
+	return rc;
+}
+
+static int start_run(rot_ctx *ctx, rk_err *err)
+{
+	rk_run run;
+	int found = 0;
+	int rc = unfinished_run(ctx, &run, &found, err);
+	if (rc == RK_OK && found)
+		return rk_err_set(
+		    err, RK_UNSAFE,
+		    "run %lld of cluster %s is unfinished (%s): continue it with `rekeyctl resume -f PLAN`, "
+		    "or end it with `rekeyctl rollback` / `rekeyctl abort`",
+		    (long long)run.id, ctx->plan->cluster, run.state);
+	rk_buf base = RK_BUF_INIT;
+	char plan_hash[72], new_key[256] = "";
+	if (rc == RK_OK)
+		rc = rot_preflight(ctx, &base, err);
+	if (rc == RK_OK)
+		rc = plan_file_hash(ctx, plan_hash, err);
+	if (rc == RK_OK)
+		rc = name_new_key(ctx, (const char *)base.data, base.len, new_key, sizeof new_key, err);
+	if (rc == RK_OK) {
+		rk_encconfig *cfg = NULL;
+		char old_key[256] = "";
+		rc = rk_encconfig_load_buf((const char *)base.data, base.len, "base config", &cfg, err);
+		if (rc == RK_OK)
+			rc = rot_scope_write_key(cfg, ctx->plan, old_key, sizeof old_key, err);
+		rk_encconfig_free(cfg);
+		rk_run_spec spec = {ctx->plan->cluster,
+		                    "rotate",
+		                    plan_hash,
+		                    rk_provider_name(ctx->plan->provider),
+		                    old_key,
+		                    new_key};
+		if (rc == RK_OK)
+			rc = rk_store_run_create(ctx->store, &spec, &ctx->run_id, err);
+	}
+	if (rc == RK_OK)
+		rc = rot_save_base(ctx, (const char *)base.data, base.len, err);
+	rk_buf_wipe_free(&base);
+	return rc;
+}
+
+static int resume_run(rot_ctx *ctx, rk_err *err)
+{
+	rk_run run;
+	int found = 0;
+	char plan_hash[72];
+	int rc = unfinished_run(ctx, &run, &found, err);
+	if (rc == RK_OK && !found)
+		return rk_err_set(err, RK_BADINPUT, "cluster %s has no unfinished rotation to resume",
+		                  ctx->plan->cluster);
+	if (rc == RK_OK)
+		rc = plan_file_hash(ctx, plan_hash, err);
+	if (rc == RK_OK && strcmp(plan_hash, run.plan_hash) != 0)
+		return rk_err_set(err, RK_BADINPUT,
+		                  "%s changed since run %lld started (%s, now %s): resume with the same plan",
+		                  ctx->opts->plan_path, (long long)run.id, run.plan_hash, plan_hash);
+	ctx->run_id = run.id;
+	if (rc == RK_OK)
+		rc = rk_store_run_set_state(ctx->store, ctx->run_id, "running", -1, err);
+	rk_info("rotation.resume", "resuming run %lld of cluster %s", (long long)run.id, ctx->plan->cluster);
+	return rc;
+}
+
+/* Loads the base config and the key, and derives every config the run writes. */
+static int prepare_configs(rot_ctx *ctx, rk_err *err)
+{
+	rk_run run;
+	int found = 0;
+	char *base = NULL;
+	size_t len = 0;
+	rk_key key;
+	memset(&key, 0, sizeof key);
+	int rc = rk_store_run_get(ctx->store, ctx->run_id, &run, &found, err);
+	if (rc == RK_OK)
+		rc = rot_load_base(ctx, &base, &len, err);
+	int decrypt = ctx->plan->provider == RK_PROV_IDENTITY;
+	if (rc == RK_OK && !decrypt)
+		rc = rot_stage_key(ctx, run.new_key, base, len, &key, err);
+	if (rc == RK_OK)
+		rc = rot_configs_derive(base, len, ctx->plan, decrypt ? NULL : &key, &ctx->cfgs, err);
+	rk_key_clear(&key);
+	if (base)
+		OPENSSL_cleanse(base, len);
+	free(base);
+	return rc;
+}
+
+/* The key stage: generate and back up the new key (first time), derive the configs (every time). */
+static int stage_key(rot_ctx *ctx, rk_err *err)
+{
+	int done = 0;
+	int rc = rot_stage_is_done(ctx, "stage-key", NULL, &done, err);
+	if (rc == RK_OK && !done) {
+		rc = rk_store_stage_intent(ctx->store, ctx->run_id, "stage-key", NULL, NULL, err);
+		rot_crash_point(ctx, "stage-key", NULL, "intent");
+	}
+	if (rc == RK_OK)
+		rc = prepare_configs(ctx, err);
+	if (rc == RK_OK && !done) {
+		rot_crash_point(ctx, "stage-key", NULL, "derived");
+		rc = rk_store_stage_done(ctx->store, ctx->run_id, "stage-key", NULL, ctx->cfgs.new_key, err);
+		rot_crash_point(ctx, "stage-key", NULL, "done");
+	}
+	return rc;
+}
+
+/* Stops the rewrite at a signal, a lost lock, or the end of the maintenance window (checkpointed). */
+static void check_rewrite_stop(rot_ctx *ctx)
+{
+	if ((ctx->opts->stop && *ctx->opts->stop) || ctx->lease_lost)
+		ctx->rewrite_stop = 1;
+	if (!ctx->opts->ignore_window && ctx->window_end != (time_t)-1 && time(NULL) >= ctx->window_end &&
+	    !ctx->rewrite_stop) {
+		rk_warn("rewrite.window-end", "the maintenance window ended: checkpointing and stopping");
+		ctx->rewrite_stop = 1;
+	}
+}
+
+static void print_progress(const rk_rewrite_progress *p, void *ud)
+{
+	rot_ctx *ctx = ud;
+	check_rewrite_stop(ctx);
+	if (p->total > 0 && p->done * 2 >= p->total && !p->final)
+		rot_crash_point(ctx, "rewrite", NULL, "midway");
+	static double last_print;
+	if (!p->final && p->elapsed_s - last_print < 2.0)
+		return;
+	last_print = p->elapsed_s;
+	if (ctx->opts->progress_bar) {
+		double frac = p->total > 0 ? (double)p->done / (double)p->total : 0;
+		int filled = (int)(frac * 30);
+		fprintf(stderr, "\rrewrite [%.*s%*s] %lld/%lld %.0f/s ETA %.0fs budget %s   ", filled,
+		        "##############################", 30 - filled, "", (long long)p->done,
+		        (long long)p->total, p->rate, p->eta_s < 0 ? 0 : p->eta_s,
+		        rk_rw_budget_state_name(p->budget));
+		if (p->final)
+			fputc('\n', stderr);
+	} else {
+		rk_info("rewrite.progress", "%lld/%lld objects, %.0f/s, p99 %.1f ms, budget %s",
+		        (long long)p->done, (long long)p->total, p->rate, p->p99_ms,
+		        rk_rw_budget_state_name(p->budget));
+	}
+}
+
+static int stage_rewrite(rot_ctx *ctx, rk_err *err)
+{
+	const rk_plan *p = ctx->plan;
+	rk_rewrite_opts o;
+	rk_rewrite_opts_init(&o);
+	o.cluster = p->cluster;
+	o.run_id = ctx->run_id;
+	o.resources = (const char *const *)p->resources;
+	o.nresources = p->nresources;
+	o.qps = p->rewrite.qps;
+	o.burst = (int)p->rewrite.burst;
+	o.concurrency = (int)p->rewrite.concurrency;
+	o.page_size = (int)p->rewrite.page_size;
+	o.batch_size = (int)p->rewrite.batch_size;
+	o.batch_pause_ms = p->rewrite.batch_pause_ms;
+	o.budget_p99_ms = (double)p->budget.write_p99_ms;
+	o.budget_errors = p->budget.error_ratio;
+	o.budget_window_ms = p->budget.window_ms;
+	o.soak_ms = p->budget.soak_ms;
+	o.on_breach = (rk_breach_action)p->budget.on_breach;
+	rk_rewrite_hooks hooks = {print_progress, ctx, &ctx->rewrite_stop};
+	ctx->rewrite_stop = 0;
+	if (!rk_plan_in_window(p, time(NULL), &ctx->window_end) && !ctx->opts->ignore_window)
+		return rk_err_set(err, RK_STOPPED,
+		                  "outside every maintenance window of the plan: resume in the next one");
+	rk_rewrite_result result;
+	int rc = rk_rewrite_run(&o, ctx->store, ctx->kube, &hooks, &result, err);
+	if (rc == RK_FAIL)
+		return rk_err_set(
+		    err, RK_UNSAFE,
+		    "rewrite finished with %lld failed objects and %lld orphans: the old key stays; see "
+		    "`rekeyctl status` and fix them, then `rekeyctl resume`",
+		    (long long)result.counts.failed, (long long)result.orphans);
+	return rc;
+}
+
+static int verify_etcd(rot_ctx *ctx, rk_err *err)
+{
+	rk_scan_opts so = {.etcd_url = ctx->plan->etcd.url,
+	                   .cacert = ctx->plan->etcd.cacert,
+	                   .cert = ctx->plan->etcd.cert,
+	                   .key = ctx->plan->etcd.key,
+	                   .resources = (const char *const *)ctx->plan->resources,
+	                   .nresources = ctx->plan->nresources,
+	                   .expect = ctx->cfgs.new_key,
+	                   .list_limit = 5};
+	rk_scan_report *report = NULL;
+	int rc = rk_etcdscan_run(&so, &report, err);
+	if (rc == RK_OK && rk_scan_verdict(report) != RK_OK) {
+		rk_buf names = RK_BUF_INIT;
+		for (size_t i = 0; i < report->nitems; i++)
+			rk_buf_printf(&names, "%s%s (%s)", i ? ", " : "", report->items[i].etcd_key,
+			              report->items[i].reason);
+		rc = rk_err_set(err, RK_UNSAFE,
+		                "verify: %llu stored values are not under %s: %s%s; pruning refused",
+		                (unsigned long long)report->unexpected, ctx->cfgs.new_key,
+		                rk_buf_cstr(&names), report->truncated ? ", ..." : "");
+		rk_buf_free(&names);
+	}
+	if (rc == RK_OK)
+		rk_info("verify.etcd", "%llu stored values, all under %s", (unsigned long long)report->total,
+		        ctx->cfgs.new_key);
+	rk_scan_report_free(report);
+	return rc;
+}
+
+static int stage_verify(rot_ctx *ctx, rk_err *err)
+{
+	int64_t orphans = 0;
+	int rc = rk_store_orphan_count(ctx->store, ctx->run_id, &orphans, err);
+	if (rc == RK_OK && orphans > 0)
+		return rk_err_set(err, RK_UNSAFE,
+		                  "verify: %lld orphaned objects are still under the old key: pruning "
+		                  "refused (see `rekeyctl status`)",
+		                  (long long)orphans);
+	if (rc == RK_OK && ctx->plan->etcd.url)
+		rc = verify_etcd(ctx, err);
+	return rc;
+}
+
+static int stage_probe(rot_ctx *ctx, rk_err *err)
+{
+	return rot_probe_cross_read(ctx, rk_plan_find_node(ctx->plan, ctx->plan->canary), err);
+}
+
+static int walk_stages(rot_ctx *ctx, rk_err *err)
+{
+	rk_transport *t = NULL;
+	const rk_plan_node *canary = rk_plan_find_node(ctx->plan, ctx->plan->canary);
+	int rc = rk_transport_new(ctx->plan, &t, err);
+	if (rc == RK_OK)
+		rc = rot_rollout(ctx, t, "read", ROT_CFG_READ, 0, err);
+	if (rc == RK_OK) {
+		rk_info("rotation.read-everywhere", "every apiserver reads %s", ctx->cfgs.new_key);
+		rot_key_event(ctx, ctx->cfgs.new_key, "read-everywhere");
+	}
+	if (rc == RK_OK)
+		rc = rot_node_step(ctx, t, "promote", canary, ROT_CFG_WRITE, err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "probe", stage_probe, err);
+	if (rc == RK_OK)
+		rc = rot_rollout(ctx, t, "promote", ROT_CFG_WRITE, 1, err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "rewrite", stage_rewrite, err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "verify", stage_verify, err);
+	if (rc == RK_OK)
+		rc = rot_rollout(ctx, t, "prune", ROT_CFG_PRUNED, 0, err);
+	rk_transport_free(t);
+	return rc;
+}
+
+static void record_key_lifecycle(rot_ctx *ctx)
+{
+	rot_key_event(ctx, ctx->cfgs.new_key, "promoted");
+	rot_key_event(ctx, ctx->cfgs.new_key, "rewrite-done");
+	rot_key_event(ctx, ctx->cfgs.old_key, "pruned");
+}
+
+static const char *state_for(int rc)
+{
+	return rc == RK_OK ? "done" : rc == RK_STOPPED ? "stopped" : "failed";
+}
+
+static int finish_run(rot_ctx *ctx, int rc, const char *action, rk_err *err)
+{
+	rk_err ignored;
+	if (ctx->run_id > 0) {
+		rk_store_run_set_state(ctx->store, ctx->run_id, state_for(rc), rc, &ignored);
+		rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, action, state_for(rc),
+		                   rc == RK_OK ? NULL : err->msg, &ignored);
+	}
+	return rc;
+}
+
+int rk_rotation_run(const rk_rotation_opts *opts, int resume, rk_err *err)
+{
+	rot_ctx ctx;
+	int rc = rot_ctx_open(&ctx, opts, err);
+	if (rc == RK_OK)
+		rc = rot_lock_acquire(&ctx, err);
+	int locked = rc == RK_OK;
+	if (rc == RK_OK)
+		rc = resume ? resume_run(&ctx, err) : start_run(&ctx, err);
+	if (rc == RK_OK)
+		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, resume ? "resume" : "rotate",
+		                   "started", opts->plan_path, err);
+	if (rc == RK_OK && opts->ignore_window)
+		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "ignore-window", "used", NULL,
+		                   err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(&ctx, "preflight", NULL, err);
+	if (rc == RK_OK)
+		rc = stage_key(&ctx, err);
+	if (rc == RK_OK)
+		rc = walk_stages(&ctx, err);
+	if (rc == RK_OK && (rc = rot_cluster_step(&ctx, "done", NULL, err)) == RK_OK)
+		record_key_lifecycle(&ctx);
+	if (ctx.store)
+		finish_run(&ctx, rc, resume ? "resume" : "rotate", err);
+	if (locked)
+		rot_lock_release(&ctx);
+	rot_ctx_close(&ctx);
+	return rc;
+}
+
+/* ---- plan, abort, rollback ---- */
+
+int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err)
+{
+	rot_ctx ctx;
+	rk_buf base = RK_BUF_INIT;
+	int rc = rot_ctx_open(&ctx, opts, err);
+	rk_rotation_opts relaxed = *opts;
+	relaxed.ignore_window = 1; /* plan reports the window instead of refusing */
+	ctx.opts = &relaxed;
+	if (rc == RK_OK)
+		rc = rot_preflight(&ctx, &base, err);
+	rk_encconfig *cfg = NULL;
+	char old_key[256] = "", hash[72] = "";
+	if (rc == RK_OK)
+		rc = rk_encconfig_load_buf((const char *)base.data, base.len, "node config", &cfg, err);
+	if (rc == RK_OK)
+		rc = rot_scope_write_key(cfg, ctx.plan, old_key, sizeof old_key, err);
+	rk_encconfig_free(cfg);
+	if (rc == RK_OK) {
+		rk_config_hash(base.data, base.len, hash);
+		rc = rot_describe(&ctx, hash, old_key, out);
+	}
+	rk_buf_wipe_free(&base);
+	rot_ctx_close(&ctx);
+	return rc;
+}
+
+static int open_unfinished(rot_ctx *ctx, const rk_rotation_opts *opts, rk_err *err)
+{
+	rk_run run;
+	int found = 0;
+	int rc = rot_ctx_open(ctx, opts, err);
+	if (rc == RK_OK)
+		rc = unfinished_run(ctx, &run, &found, err);
+	if (rc == RK_OK && !found)
+		rc =
+		    rk_err_set(err, RK_BADINPUT, "cluster %s has no unfinished rotation", ctx->plan->cluster);
+	if (rc == RK_OK)
+		ctx->run_id = run.id;
+	return rc;
+}
+
+int rk_rotation_abort(const rk_rotation_opts *opts, rk_err *err)
+{
+	rot_ctx ctx;
+	int rc = open_unfinished(&ctx, opts, err);
+	if (rc == RK_OK)
+		rc = rot_lock_acquire(&ctx, err);
+	if (rc == RK_OK) {
+		rk_store_run_set_state(ctx.store, ctx.run_id, "aborted", RK_STOPPED, err);
+		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "abort", "done",
+		                   "configs left as they were; every stage boundary is a safe state", err);
+		rot_lock_release(&ctx);
+		rk_info("rotation.aborted", "run %lld aborted; configs unchanged", (long long)ctx.run_id);
+	}
+	rot_ctx_close(&ctx);
+	return rc;
+}
+
+static int stage_started(rot_ctx *ctx, const char *stage, int *started, rk_err *err)
+{
+	*started = 0;
+	for (size_t i = 0; i < ctx->plan->nnodes; i++) {
+		rk_stage_status status = RK_STAGE_NONE;
+		int rc = rk_store_stage_status(ctx->store, ctx->run_id, stage, ctx->plan->nodes[i].name,
+		                               &status, err);
+		if (rc != RK_OK)
+			return rc;
+		*started |= status != RK_STAGE_NONE;
+	}
+	return RK_OK;
+}
+
+int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err)
+{
+	rot_ctx ctx;
+	int pruning = 0, promoted = 0;
+	int rc = open_unfinished(&ctx, opts, err);
+	if (rc == RK_OK)
+		rc = rot_lock_acquire(&ctx, err);
+	int locked = rc == RK_OK;
+	if (rc == RK_OK)
+		rc = stage_started(&ctx, "prune", &pruning, err);
+	if (rc == RK_OK && pruning)
+		rc = rk_err_set(err, RK_UNSAFE,
+		                "rollback refused: pruning of the old key has started (run %lld); "
+		                "finish it with `rekeyctl resume`",
+		                (long long)ctx.run_id);
+	if (rc == RK_OK)
+		rc = stage_started(&ctx, "promote", &promoted, err);
+	if (rc == RK_OK)
+		rc = prepare_configs(&ctx, err);
+	rk_transport *t = NULL;
+	if (rc == RK_OK)
+		rc = rk_transport_new(ctx.plan, &t, err);
+	/* Before promotion: the base config everywhere. After: the old key writes again, the new one stays
+	 * readable (objects may already be under it). Either is safe in any node order. */
+	if (rc == RK_OK)
+		rc = rot_rollout(&ctx, t, "rollback", promoted ? ROT_CFG_READ : ROT_CFG_BASE, 0, err);
+	rk_transport_free(t);
+	if (rc == RK_OK) {
+		rk_store_run_set_state(ctx.store, ctx.run_id, "aborted", RK_OK, err);
+		rk_info("rotation.rolled-back", "run %lld rolled back: %s", (long long)ctx.run_id,
+		        promoted ? "old key writes again, new key kept as read key"
+		                 : "new key removed everywhere");
+	}
+	if (ctx.store && ctx.run_id > 0)
+		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "rollback",
+		                   rc == RK_OK ? "done" : "failed", rc == RK_OK ? NULL : err->msg, err);
+	if (locked)
+		rot_lock_release(&ctx);
+	rot_ctx_close(&ctx);
+	return rc;
+}

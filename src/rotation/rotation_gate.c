@@ -1,0 +1,239 @@
+/* rotation_gate.c: the gates after every node's change (ready on its own endpoint, running exactly the
+ * written config, budget held for the soak time) and the cross-apiserver probe after promotion. */
+#include <jansson.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rekey/log.h"
+#include "rekey/manifest.h"
+#include "rekey/promtext.h"
+#include "rotation_internal.h"
+
+#define LAST_CONFIG_INFO "apiserver_encryption_config_controller_last_config_info"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* The hex digest of a config hash in any of the apiserver's spellings: "sha256:<hex>",
+ * "k8s:enc:unstable:1:<hex>" or bare hex. */
+static const char *hash_hex(const char *hash)
+{
+	const char *colon = strrchr(hash, ':');
+	return colon ? colon + 1 : hash;
+}
+
+struct hash_search {
+	char *out;
+	size_t cap;
+};
+
+static int take_config_hash(const rk_prom_sample *sample, void *ud)
+{
+	struct hash_search *search = ud;
+	const char *hash = rk_prom_label_value(sample, "hash");
+	if (strcmp(sample->name, LAST_CONFIG_INFO) != 0 || !hash || sample->value != 1)
+		return 0;
+	snprintf(search->out, search->cap, "%s", hash);
+	return 1;
+}
+
+static int mirror_pod_hash(rot_ctx *ctx, const rk_plan_node *node, char *out, size_t cap, rk_err *err)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/api/v1/namespaces/kube-system/pods/kube-apiserver-%s", node->name);
+	json_t *pod = NULL;
+	long status = 0;
+	rk_err_clear(err);
+	if (rk_kube_call_json(ctx->kube, "GET", node->apiserver, path, NULL, &pod, &status, err) != RK_OK) {
+		rk_err_clear(err);
+		return RK_OK; /* no mirror pod: unknown */
+	}
+	const char *hash = json_string_value(json_object_get(
+	    json_object_get(json_object_get(pod, "metadata"), "annotations"), RK_MANIFEST_HASH_ANNOTATION));
+	json_t *conditions = json_object_get(json_object_get(pod, "status"), "conditions");
+	int ready = 0;
+	size_t i;
+	json_t *c;
+	json_array_foreach(conditions, i, c)
+	{
+		const char *type = json_string_value(json_object_get(c, "type"));
+		const char *value = json_string_value(json_object_get(c, "status"));
+		ready |= type && value && !strcmp(type, "Ready") && !strcmp(value, "True");
+	}
+	if (hash && ready)
+		snprintf(out, cap, "%s", hash);
+	json_decref(pod);
+	return RK_OK;
+}
+
+int rot_node_config_hash(rot_ctx *ctx, const rk_plan_node *node, char *out, size_t cap, rk_err *err)
+{
+	out[0] = '\0';
+	rk_buf metrics = RK_BUF_INIT;
+	int rc = rk_kube_get_text(ctx->kube, node->apiserver, "/metrics", &metrics, err);
+	if (rc == RK_OK) {
+		struct hash_search search = {out, cap};
+		rk_err parse_err;
+		rk_prom_parse(node->apiserver, (const char *)metrics.data, metrics.len, take_config_hash,
+		              NULL, &search, &parse_err);
+	}
+	rk_buf_free(&metrics);
+	if (rc != RK_OK)
+		return rc;
+	return out[0] ? RK_OK : mirror_pod_hash(ctx, node, out, cap, err);
+}
+
+/* Polls until the node is ready and runs `hash`, or the ready timeout passes. */
+static int wait_ready_with_config(rot_ctx *ctx, const rk_plan_node *node, const char *hash, rk_err *err)
+{
+	double deadline = now_s() + (double)ctx->plan->ready_timeout_ms / 1000.0;
+	char seen[128] = "";
+	char last_problem[RK_ERR_MSG_MAX] = "no answer yet";
+	for (;;) {
+		rk_buf text = RK_BUF_INIT;
+		int ready = 0;
+		rk_err probe;
+		rk_err_clear(&probe);
+		if (rk_kube_readyz(ctx->kube, node->apiserver, NULL, &text, &ready, &probe) != RK_OK)
+			snprintf(last_problem, sizeof last_problem, "%s", probe.msg);
+		else if (!ready)
+			snprintf(last_problem, sizeof last_problem, "/readyz not ready");
+		else if (rot_node_config_hash(ctx, node, seen, sizeof seen, &probe) != RK_OK)
+			snprintf(last_problem, sizeof last_problem, "%s", probe.msg);
+		else if (!strcmp(hash_hex(seen), hash_hex(hash))) {
+			rk_buf_free(&text);
+			return RK_OK;
+		} else
+			snprintf(last_problem, sizeof last_problem, "runs config %s",
+			         seen[0] ? seen : "(unknown)");
+		rk_buf_free(&text);
+		if (now_s() > deadline || (ctx->opts->stop && *ctx->opts->stop))
+			return rk_err_set(
+			    err, RK_STOPPED,
+			    "gate: apiserver on node %s did not come back ready with config %s within %lds "
+			    "(last: %s); no further node was touched",
+			    node->name, hash, ctx->plan->ready_timeout_ms / 1000, last_problem);
+		sleep_ms(250);
+	}
+}
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* A light read load on the node for the soak time; p99 and error ratio must hold the budget. */
+static int soak(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
+{
+	const rk_plan_budget *budget = &ctx->plan->budget;
+	if (budget->soak_ms <= 0)
+		return RK_OK;
+	double latencies[4096] = {0};
+	size_t n = 0, errors = 0;
+	double end = now_s() + (double)budget->soak_ms / 1000.0;
+	while (now_s() < end && n < sizeof latencies / sizeof latencies[0]) {
+		rk_kube_req req = {.method = "GET",
+		                   .endpoint = node->apiserver,
+		                   .no_retry = 1,
+		                   .path = "/api/v1/namespaces/kube-system/secrets?limit=1"};
+		rk_kube_resp resp;
+		rk_kube_request(ctx->kube, &req, &resp);
+		latencies[n++] = resp.latency_s * 1000.0;
+		errors += resp.http_status < 200 || resp.http_status >= 300;
+		rk_kube_resp_free(&resp);
+		sleep_ms(100);
+	}
+	qsort(latencies, n, sizeof latencies[0], compare_double);
+	double p99 = n ? latencies[(size_t)((double)(n - 1) * 0.99)] : 0;
+	double ratio = n ? (double)errors / (double)n : 0;
+	rk_info("gate.soak", "node %s: %zu probes, p99 %.1f ms, error ratio %.3f", node->name, n, p99, ratio);
+	if (p99 > (double)budget->write_p99_ms || ratio > budget->error_ratio)
+		return rk_err_set(
+		    err, RK_STOPPED,
+		    "gate: node %s broke the budget while soaking: p99 %.1f ms (budget %ld ms), error ratio "
+		    "%.3f (budget %.3f); no further node was touched",
+		    node->name, p99, budget->write_p99_ms, ratio, budget->error_ratio);
+	return RK_OK;
+}
+
+int rot_gate_node(rot_ctx *ctx, const rk_plan_node *node, const char *hash, rk_err *err)
+{
+	int rc = wait_ready_with_config(ctx, node, hash, err);
+	if (rc == RK_OK)
+		rc = soak(ctx, node, err);
+	if (rc == RK_OK)
+		rk_info("gate.passed", "node %s is ready and runs config %s", node->name, hash);
+	return rc;
+}
+
+/* ---- the cross-apiserver probe ---- */
+
+static json_t *probe_secret(const char *name, const char *value_b64)
+{
+	return json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Secret",
+	                 "metadata", "name", name, "namespace", "kube-system", "labels",
+	                 "app.kubernetes.io/managed-by", "rekeyctl", "type", "Opaque", "data", "probe",
+	                 value_b64);
+}
+
+static int read_back(rot_ctx *ctx, const rk_plan_node *node, const char *path, const char *want, rk_err *err)
+{
+	json_t *got = NULL;
+	long status = 0;
+	int rc = rk_kube_call_json(ctx->kube, "GET", node->apiserver, path, NULL, &got, &status, err);
+	const char *value = json_string_value(json_object_get(json_object_get(got, "data"), "probe"));
+	if (rc == RK_OK && (!value || strcmp(value, want) != 0))
+		rc = rk_err_set(err, RK_STOPPED, "probe: apiserver on node %s returned different data",
+		                node->name);
+	else if (rc != RK_OK)
+		rc = rk_err_set(
+		    err, RK_STOPPED,
+		    "probe: apiserver on node %s cannot read a secret written through the canary (HTTP %ld): "
+		    "it does not decrypt the new key",
+		    node->name, status);
+	json_decref(got);
+	return rc;
+}
+
+int rot_probe_cross_read(rot_ctx *ctx, const rk_plan_node *canary, rk_err *err)
+{
+	unsigned char nonce[8];
+	RAND_bytes(nonce, sizeof nonce);
+	char name[64], value[32], path[256];
+	snprintf(name, sizeof name, "rekeyctl-probe-%02x%02x%02x%02x", nonce[0], nonce[1], nonce[2],
+	         nonce[3]);
+	snprintf(value, sizeof value, "%02x%02x%02x%02x", nonce[4], nonce[5], nonce[6],
+	         nonce[7]); /* hex is base64 */
+	snprintf(path, sizeof path, "/api/v1/namespaces/kube-system/secrets/%s", name);
+	json_t *secret = probe_secret(name, value);
+	int rc = rk_kube_call_json(ctx->kube, "POST", canary->apiserver,
+	                           "/api/v1/namespaces/kube-system/secrets", secret, NULL, NULL, err);
+	json_decref(secret);
+	if (rc != RK_OK)
+		return rot_err_wrap(err, RK_STOPPED, "probe: cannot write through the canary %s",
+		                    canary->name);
+	for (size_t i = 0; rc == RK_OK && i < ctx->plan->nnodes; i++)
+		if (&ctx->plan->nodes[i] != canary)
+			rc = read_back(ctx, &ctx->plan->nodes[i], path, value, err);
+	rk_err cleanup;
+	rk_kube_call_json(ctx->kube, "DELETE", canary->apiserver, path, NULL, NULL, NULL, &cleanup);
+	if (rc == RK_OK)
+		rk_info("probe.passed",
+		        "a secret written through %s was read back through every other apiserver",
+		        canary->name);
+	return rc;
+}

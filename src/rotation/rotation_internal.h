@@ -1,0 +1,75 @@
+/* rotation_internal.h (private): pieces of the rotation orchestrator shared by its files (not librekey's API). */
+#ifndef REKEY_ROTATION_INTERNAL_H
+#define REKEY_ROTATION_INTERNAL_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include "rekey/buf.h"
+#include "rekey/encconfig.h"
+#include "rekey/kube.h"
+#include "rekey/plan.h"
+#include "rekey/rotation.h"
+#include "rekey/store.h"
+
+/* The four configs of a rotation, derived from the base config and the new key. */
+enum { ROT_CFG_BASE = 0, ROT_CFG_READ, ROT_CFG_WRITE, ROT_CFG_PRUNED, ROT_CFG_COUNT };
+
+typedef struct rot_configs {
+	rk_buf bytes[ROT_CFG_COUNT]; /* key material: wiped on free */
+	char hash[ROT_CFG_COUNT][72];
+	char old_key[256]; /* write key of the resources in scope in the base config */
+	char new_key[256]; /* the key being introduced ("identity" when decrypting) */
+} rot_configs;
+
+/* The write key shared by every resource in scope (RK_BADINPUT when they differ or one has no rule). */
+int rot_scope_write_key(const rk_encconfig *cfg, const rk_plan *plan, char *out, size_t cap, rk_err *err);
+/* Derives read/write/pruned configs. new_key NULL = decrypt (identity becomes the write provider). */
+int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const rk_key *new_key,
+                       rot_configs *out, rk_err *err);
+void rot_configs_free(rot_configs *c);
+
+/* The running rotation. */
+typedef struct rot_ctx {
+	const rk_rotation_opts *opts;
+	rk_plan *plan;
+	rk_store *store;
+	rk_kube_config *kcfg;
+	rk_kube *kube;
+	char state_dir[4096];
+	int64_t run_id;
+	rot_configs cfgs;
+	char holder[256]; /* lock holder identity: user@host/pid */
+	/* lease renewal thread */
+	pthread_t lease_thread;
+	int lease_running;
+	volatile int lease_stop;
+	volatile int lease_lost;
+	volatile sig_atomic_t rewrite_stop; /* signal or maintenance window end during the rewrite */
+	time_t window_end;                  /* end of the window the run started in; -1 = none */
+	pthread_mutex_t lease_mu;
+	pthread_cond_t lease_cv;
+} rot_ctx;
+
+/* Keeps err's message behind "prefix: " and sets its code (rotation_stages.c). Returns code. */
+int rot_err_wrap(rk_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- gates (rotation_gate.c) ---- */
+/* Waits (up to the plan's readyTimeout) until node answers /readyz and runs the config with `hash`,
+ * then soaks: a light probe load must hold the budget for the soak time. RK_STOPPED on failure. */
+int rot_gate_node(rot_ctx *ctx, const rk_plan_node *node, const char *hash, rk_err *err);
+/* The config hash a node's apiserver reports it runs (last_config_info, else the mirror pod's
+ * rekeyctl.io/config-hash annotation when Ready), "" when unknown. */
+int rot_node_config_hash(rot_ctx *ctx, const rk_plan_node *node, char *out, size_t cap, rk_err *err);
+/* Writes a probe secret through the canary and reads it back through every other apiserver. */
+int rot_probe_cross_read(rot_ctx *ctx, const rk_plan_node *canary, rk_err *err);
+
+/* ---- cluster lock (rotation_lock.c): a Lease in kube-system ---- */
+int rot_lock_acquire(rot_ctx *ctx, rk_err *err);
+void rot_lock_release(rot_ctx *ctx);
+
+#define ROT_LOCK_LEASE "rekeyctl-rotation-lock"
+#define ROT_LOCK_SECONDS 60
+
+#endif

@@ -1,0 +1,184 @@
+/* rotation_preflight.c: the read-only checks before a rotation (every apiserver ready, one config on
+ * every node, running it, inside a window) and the `plan` report of the stages it would run. */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rekey/log.h"
+#include "rekey/transport.h"
+#include "rotation_preflight_internal.h"
+
+static int check_ready(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
+{
+	rk_buf text = RK_BUF_INIT;
+	int ready = 0;
+	int rc = rk_kube_readyz(ctx->kube, node->apiserver, NULL, &text, &ready, err);
+	rk_buf_free(&text);
+	if (rc != RK_OK)
+		return rot_err_wrap(err, RK_UNSAFE, "preflight: apiserver on node %s is unreachable",
+		                    node->name);
+	if (!ready)
+		return rk_err_set(err, RK_UNSAFE, "preflight: apiserver on node %s is not ready", node->name);
+	return RK_OK;
+}
+
+/* Reads every node's config; they must be byte-identical. The canary's bytes go to base. */
+static int check_configs(rot_ctx *ctx, rk_transport *t, rk_buf *base, char hash[72], rk_err *err)
+{
+	for (size_t i = 0; i < ctx->plan->nnodes; i++) {
+		const rk_plan_node *node = &ctx->plan->nodes[i];
+		char *data = NULL, node_hash[72];
+		size_t len = 0;
+		int rc = rk_transport_read_config(t, node, &data, &len, err);
+		if (rc != RK_OK)
+			return rc == RK_BADINPUT ? rc : rot_err_wrap(err, RK_UNSAFE, "preflight");
+		rk_config_hash(data, len, node_hash);
+		if (i == 0) {
+			memcpy(hash, node_hash, 72);
+			rc = rk_buf_append(base, data, len) == 0 ? RK_OK
+			                                         : rk_err_set(err, RK_FAIL, "out of memory");
+		} else if (strcmp(hash, node_hash) != 0) {
+			rc = rk_err_set(err, RK_UNSAFE,
+			                "preflight: the config on node %s (%s) differs from node %s (%s): "
+			                "every node must "
+			                "run the same config before a rotation",
+			                node->name, node_hash, ctx->plan->nodes[0].name, hash);
+		}
+		OPENSSL_cleanse(data, len);
+		free(data);
+		if (rc != RK_OK)
+			return rc;
+	}
+	return RK_OK;
+}
+
+static int check_running(rot_ctx *ctx, const char *hash, rk_err *err)
+{
+	for (size_t i = 0; i < ctx->plan->nnodes; i++) {
+		const rk_plan_node *node = &ctx->plan->nodes[i];
+		char seen[128];
+		int rc = rot_node_config_hash(ctx, node, seen, sizeof seen, err);
+		if (rc != RK_OK)
+			return rot_err_wrap(err, RK_UNSAFE, "preflight");
+		const char *a = strrchr(seen, ':'), *b = strrchr(hash, ':');
+		if (!seen[0])
+			rk_warn("preflight.hash-unknown", "node %s does not report which config it runs",
+			        node->name);
+		else if (strcmp(a ? a + 1 : seen, b ? b + 1 : hash) != 0)
+			return rk_err_set(
+			    err, RK_UNSAFE,
+			    "preflight: the apiserver on node %s runs config %s, not the file on disk (%s): "
+			    "restart it first",
+			    node->name, seen, hash);
+	}
+	return RK_OK;
+}
+
+int rot_preflight(rot_ctx *ctx, rk_buf *base, rk_err *err)
+{
+	if (!ctx->opts->ignore_window && !rk_plan_in_window(ctx->plan, time(NULL), NULL))
+		return rk_err_set(err, RK_STOPPED,
+		                  "outside every maintenance window of the plan: refused (use "
+		                  "--ignore-window to override; it is recorded in the audit log)");
+	rk_transport *t = NULL;
+	int rc = rk_transport_new(ctx->plan, &t, err);
+	for (size_t i = 0; rc == RK_OK && i < ctx->plan->nnodes; i++)
+		rc = check_ready(ctx, &ctx->plan->nodes[i], err);
+	char hash[72] = "";
+	if (rc == RK_OK)
+		rc = check_configs(ctx, t, base, hash, err);
+	if (rc == RK_OK)
+		rc = check_running(ctx, hash, err);
+	rk_transport_free(t);
+	if (rc == RK_OK)
+		rk_info("preflight.passed", "%zu apiservers ready, all running config %s", ctx->plan->nnodes,
+		        hash);
+	return rc;
+}
+
+/* Counts the objects of one resource by paging through it (keys only matter). -1 when unknown. */
+static long long count_objects(rot_ctx *ctx, const char *resource)
+{
+	rk_kube_resource r;
+	rk_buf path = RK_BUF_INIT;
+	rk_kube_list *list = NULL;
+	rk_err err;
+	long long n = -1;
+	if (rk_kube_discover(ctx->kube, resource, &r, &err) == RK_OK &&
+	    rk_kube_resource_path(&r, NULL, NULL, &path) == 0 &&
+	    rk_kube_list_open(ctx->kube, rk_buf_cstr(&path), 500, NULL, &list, &err) == RK_OK) {
+		json_t *item = NULL;
+		n = 0;
+		while (rk_kube_list_next(list, &item, &err) == RK_OK && item)
+			n++;
+		rk_kube_list_close(list);
+	}
+	rk_buf_free(&path);
+	return n;
+}
+
+static void describe_stages(const rot_ctx *ctx, rk_buf *out)
+{
+	const rk_plan *p = ctx->plan;
+	rk_buf_printf(
+	    out,
+	    "stages:\n  1. preflight\n  2. stage-key: generate a %s key, back it up (0600), add it as "
+	    "read key\n",
+	    rk_provider_name(p->provider));
+	rk_buf_printf(out, "  3. read: roll the read key out: %s (canary)", p->canary);
+	for (size_t i = 0; i < p->nnodes; i++)
+		if (strcmp(p->nodes[i].name, p->canary))
+			rk_buf_printf(out, ", %s", p->nodes[i].name);
+	rk_buf_printf(
+	    out,
+	    "\n  4. promote: new key first on %s, probe through every other apiserver, then the "
+	    "others\n  5. rewrite every object\n  6. verify (orphans, failures%s)\n  7. prune the old "
+	    "key: %s first, then the others\n  8. done\n",
+	    p->canary, p->etcd.url ? ", stored prefixes in etcd" : "", p->canary);
+	rk_buf_printf(out,
+	              "reload: %s, access: %s, gates: ready within %lds, soak %lds, p99 <= %ld ms, errors <= "
+	              "%.3f\n",
+	              p->reload == RK_RELOAD_AUTOMATIC ? "automatic" : "restart",
+	              p->access == RK_ACCESS_LOCAL ? "local"
+	              : p->access == RK_ACCESS_SSH ? "ssh"
+	                                           : "exec",
+	              p->ready_timeout_ms / 1000, p->budget.soak_ms / 1000, p->budget.write_p99_ms,
+	              p->budget.error_ratio);
+}
+
+static void describe_rewrite(rot_ctx *ctx, rk_buf *out)
+{
+	long long total = 0;
+	for (size_t i = 0; i < ctx->plan->nresources; i++) {
+		long long n = count_objects(ctx, ctx->plan->resources[i]);
+		rk_buf_printf(out, "objects: %s: %s%lld\n", ctx->plan->resources[i], n < 0 ? "unknown " : "",
+		              n < 0 ? 0 : n);
+		total += n > 0 ? n : 0;
+	}
+	double qps = ctx->plan->rewrite.qps;
+	if (qps > 0)
+		rk_buf_printf(out, "rewrite estimate: %lld objects at %.0f/s = %.0f s\n", total, qps,
+		              (double)total / qps);
+	else
+		rk_buf_printf(out, "rewrite estimate: %lld objects, unthrottled\n", total);
+}
+
+int rot_describe(rot_ctx *ctx, const char *base_hash, const char *old_key, rk_buf *out)
+{
+	const rk_plan *p = ctx->plan;
+	rk_buf_printf(out, "cluster: %s\nresources: ", p->cluster);
+	for (size_t i = 0; i < p->nresources; i++)
+		rk_buf_printf(out, "%s%s", i ? ", " : "", p->resources[i]);
+	rk_buf_printf(out, "\nconfig: %s on every node (%zu)\nwrite key now: %s -> target provider %s\n",
+	              base_hash, p->nnodes, old_key, rk_provider_name(p->provider));
+	time_t end;
+	if (rk_plan_in_window(p, time(NULL), &end))
+		rk_buf_printf(out, "maintenance window: open now\n");
+	else
+		rk_buf_printf(out, "maintenance window: closed now (rotate would refuse)\n");
+	describe_stages(ctx, out);
+	describe_rewrite(ctx, out);
+	return RK_OK;
+}

@@ -1,0 +1,19 @@
+/* rotation_setup_internal.h (private): opening a rotation's context, its base config and its new key (rotation_setup.c). */
+#ifndef REKEY_ROTATION_SETUP_INTERNAL_H
+#define REKEY_ROTATION_SETUP_INTERNAL_H
+
+#include "rotation_internal.h"
+
+int rot_ctx_open(rot_ctx *ctx, const rk_rotation_opts *opts, rk_err *err);
+void rot_ctx_close(rot_ctx *ctx);
+/* STATE/runs/<cluster>-<run id> */
+void rot_run_dir(const rot_ctx *ctx, char *out, size_t cap);
+int rot_save_base(rot_ctx *ctx, const char *data, size_t len, rk_err *err);
+int rot_load_base(rot_ctx *ctx, char **data, size_t *len, rk_err *err);
+/* The new key: read from its backup when it exists, else generated and backed up (0600) first. */
+int rot_stage_key(rot_ctx *ctx, const char *name, const char *base, size_t base_len, rk_key *key,
+                  rk_err *err);
+/* Records a lifecycle event (fingerprint only) for a key named in the run's configs. */
+void rot_key_event(rot_ctx *ctx, const char *key_name, const char *event);
+
+#endif

@@ -1,0 +1,193 @@
+/* nodefiles.c: the files `up` writes for a sandbox: each node's EncryptionConfiguration (enc.yaml) and
+ * static-pod manifest under D/nodes/<node>/ (the node's file-system root), D/kubeconfig and
+ * D/plan.yaml (a RotationPlan for rekeyctl). */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rekey/buf.h"
+#include "rekey/plan.h"
+#include "../sandbox.h"
+
+#define ENC_REL "/etc/kubernetes/enc/enc.yaml"
+#define MANIFEST_REL "/etc/kubernetes/manifests/kube-apiserver.yaml"
+
+/* The EncryptionConfiguration: secrets under one fresh key of `provider` (then identity to read
+ * plaintext), or identity only. The text is wiped by the caller. */
+static char *enc_yaml(const char *provider)
+{
+	if (!strcmp(provider, "identity"))
+		return lc_path(
+		    "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n"
+		    "resources:\n  - resources:\n      - secrets\n    providers:\n      - identity: {}\n");
+	unsigned char key[32];
+	char b64[64];
+	RAND_bytes(key, sizeof key);
+	EVP_EncodeBlock((unsigned char *)b64, key, sizeof key);
+	OPENSSL_cleanse(key, sizeof key);
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	char *text =
+	    lc_path("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n"
+	            "resources:\n  - resources:\n      - secrets\n    providers:\n"
+	            "      - %s:\n          keys:\n            - name: %s-%s\n              secret: %s\n"
+	            "      - identity: {}\n",
+	            provider, provider, stamp, b64);
+	OPENSSL_cleanse(b64, sizeof b64);
+	return text;
+}
+
+static char *manifest_yaml(const lc_info *info, const lc_node *node)
+{
+	const char *reload = strcmp(info->reload, "automatic")
+	                         ? ""
+	                         : "        - --encryption-provider-config-automatic-reload=true\n";
+	char *root = lc_path("%s/nodes/%s", info->dir, node->name);
+	char *text = lc_path(
+	    "# Static pod of the sandbox's apiserver on node %s. The kubelet emulation (rekey-sandbox\n"
+	    "# kubelet) restarts the apiserver when the decoded pod changes.\n"
+	    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n  namespace: kube-system\n"
+	    "  labels:\n    component: kube-apiserver\n    tier: control-plane\n  annotations:\n"
+	    "    kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint: 127.0.0.1:%d\n"
+	    "spec:\n  hostNetwork: true\n  priorityClassName: system-node-critical\n  containers:\n"
+	    "    - name: kube-apiserver\n      image: registry.k8s.io/kube-apiserver:v1.32.0\n"
+	    "      command:\n        - kube-apiserver\n"
+	    "        - --encryption-provider-config=%s" ENC_REL "\n"
+	    "        - --secure-port=%d\n        - --etcd-servers=%s\n%s"
+	    "      volumeMounts:\n        - name: enc\n          mountPath: %s/etc/kubernetes/enc\n"
+	    "          readOnly: true\n  volumes:\n    - name: enc\n      hostPath:\n"
+	    "        path: %s/etc/kubernetes/enc\n        type: DirectoryOrCreate\n",
+	    node->name, node->port, root, node->port, info->etcd_url, reload, root, root);
+	free(root);
+	return text;
+}
+
+int lc_write_node_files(const lc_info *info, rk_err *err)
+{
+	char *enc = enc_yaml(info->provider);
+	int rc = RK_OK;
+	for (size_t i = 0; rc == RK_OK && i < info->nnodes; i++) {
+		const lc_node *node = &info->nodes[i];
+		char *encdir = lc_path("%s/nodes/%s/etc/kubernetes/enc", info->dir, node->name);
+		char *mandir = lc_path("%s/nodes/%s/etc/kubernetes/manifests", info->dir, node->name);
+		char *encpath = lc_path("%s/nodes/%s" ENC_REL, info->dir, node->name);
+		char *manpath = lc_path("%s/nodes/%s" MANIFEST_REL, info->dir, node->name);
+		char *portpath = lc_path("%s/nodes/%s/apiserver.port", info->dir, node->name);
+		char *port = lc_path("%d\n", node->port);
+		char *manifest = manifest_yaml(info, node);
+		rc = lc_mkdirs(encdir, err);
+		if (!rc)
+			rc = lc_mkdirs(mandir, err);
+		if (!rc)
+			rc = lc_write_text(encpath, enc, 0600, err);
+		if (!rc)
+			rc = lc_write_text(portpath, port, 0600, err);
+		if (!rc)
+			rc = lc_write_text(manpath, manifest, 0600, err);
+		free(encdir), free(mandir), free(encpath), free(manpath), free(portpath), free(port),
+		    free(manifest);
+	}
+	OPENSSL_cleanse(enc, strlen(enc));
+	free(enc);
+	return rc;
+}
+
+/* The bearer token of D/pki/tokens.csv (first field of its first line), malloc'd; NULL when absent. */
+static char *admin_token(const char *dir)
+{
+	char *path = lc_path("%s/pki/tokens.csv", dir);
+	char *text = lc_read_text(path, NULL);
+	free(path);
+	if (!text)
+		return NULL;
+	char *token = strndup(text, strcspn(text, ",\n"));
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	return token;
+}
+
+int lc_write_kubeconfig(const lc_info *info, rk_err *err)
+{
+	rk_buf out = RK_BUF_INIT;
+	const char *d = info->dir;
+	rk_buf_printf(
+	    &out, "# kubeconfig of the rekey-sandbox in %s\napiVersion: v1\nkind: Config\nclusters:\n", d);
+	rk_buf_printf(
+	    &out,
+	    "  - name: sandbox\n    cluster:\n      server: %s\n      certificate-authority: %s/pki/ca.crt\n",
+	    info->nodes[0].url, d);
+	for (size_t i = 0; i < info->nnodes; i++)
+		rk_buf_printf(&out,
+		              "  - name: sandbox-%s\n    cluster:\n      server: %s\n"
+		              "      certificate-authority: %s/pki/ca.crt\n",
+		              info->nodes[i].name, info->nodes[i].url, d);
+	rk_buf_printf(&out,
+	              "users:\n  - name: admin\n    user:\n      client-certificate: %s/pki/admin.crt\n"
+	              "      client-key: %s/pki/admin.key\n",
+	              d, d);
+	char *token = admin_token(d);
+	if (token)
+		rk_buf_printf(&out, "  - name: admin-token\n    user:\n      token: %s\n", token);
+	rk_buf_printf(
+	    &out, "contexts:\n  - name: sandbox\n    context:\n      cluster: sandbox\n      user: admin\n");
+	if (token)
+		rk_buf_append_str(&out, "  - name: sandbox-token\n    context:\n      cluster: sandbox\n"
+		                        "      user: admin-token\n");
+	if (token)
+		OPENSSL_cleanse(token, strlen(token));
+	free(token);
+	for (size_t i = 0; i < info->nnodes; i++)
+		rk_buf_printf(
+		    &out,
+		    "  - name: sandbox-%s\n    context:\n      cluster: sandbox-%s\n      user: admin\n",
+		    info->nodes[i].name, info->nodes[i].name);
+	rk_buf_append_str(&out, "current-context: sandbox\n");
+	char *path = lc_path("%s/kubeconfig", d);
+	int rc = lc_write_text(path, rk_buf_cstr(&out), 0600, err);
+	free(path);
+	rk_buf_wipe_free(&out);
+	return rc;
+}
+
+int lc_write_plan(const lc_info *info, rk_err *err)
+{
+	rk_buf out = RK_BUF_INIT;
+	const char *d = info->dir;
+	const char *target = strcmp(info->provider, "identity") ? info->provider : "aescbc";
+	rk_buf_printf(
+	    &out,
+	    "# RotationPlan for the rekey-sandbox in %s (access local: each node's files live\n"
+	    "# under %s/nodes/<node>, named by the per-node configPath and manifestPath).\n"
+	    "apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: sandbox\nkubeconfig: %s/kubeconfig\n"
+	    "context: sandbox\nresources: [secrets]\nprovider: %s\nkeyBackupDir: %s/key-backup\n"
+	    "controlPlane:\n  access: local\n  reload: %s\n  canary: %s\n  nodes:\n",
+	    d, d, d, target, d, info->reload, info->nodes[0].name);
+	for (size_t i = 0; i < info->nnodes; i++) {
+		const char *n = info->nodes[i].name;
+		rk_buf_printf(&out,
+		              "    - name: %s\n      host: 127.0.0.1\n      apiserver: \"%s\"\n"
+		              "      configPath: %s/nodes/%s" ENC_REL
+		              "\n      manifestPath: %s/nodes/%s" MANIFEST_REL "\n",
+		              n, info->nodes[i].url, d, n, d, n);
+	}
+	rk_buf_printf(&out, "etcd:\n  url: %s\n", info->etcd_url);
+	rk_buf_append_str(
+	    &out, "rewrite: {qps: 1000, burst: 2000, concurrency: 8, pageSize: 500, batchSize: 200}\n"
+	          "budget: {writeP99: 500ms, errorRatio: 0.01, window: 10s, soak: 2s, onBreach: slowdown}\n");
+	char *path = lc_path("%s/plan.yaml", d);
+	int rc = lc_write_text(path, rk_buf_cstr(&out), 0600, err);
+	rk_plan *plan = NULL;
+	if (rc == RK_OK && rk_plan_load_file(path, &plan, err) != RK_OK) /* rekeyctl must accept it */
+		rc = RK_FAIL;
+	rk_plan_free(plan);
+	free(path);
+	rk_buf_free(&out);
+	return rc;
+}
