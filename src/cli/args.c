@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
+#include "args_internal.h"
 
 static int bad(const char *cmd, const char *flag, const char *text, const char *why)
 {

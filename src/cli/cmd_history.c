@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "commands_internal.h"
 #include "rekey/store.h"
 
 struct history_out {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "config_output.h"
+#include "commands_internal.h"
+#include "config_output_internal.h"
 #include "rekey/encconfig.h"
 #include "rekey/keyfile.h"
 

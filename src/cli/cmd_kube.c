@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "commands_internal.h"
 #include "rekey/kube.h"
 #include "rekey/kubeconfig.h"
 #include "rekey/log.h"

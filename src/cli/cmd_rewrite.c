@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
-#include "commands.h"
-#include "output.h"
+#include "args_internal.h"
+#include "commands_internal.h"
+#include "output_internal.h"
 #include "rekey/kube.h"
 #include "rekey/kubeconfig.h"
 #include "rekey/log.h"

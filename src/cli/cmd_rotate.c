@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "commands.h"
+#include "commands_internal.h"
 #include "rekey/log.h"
 #include "rekey/rotation.h"
 

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "args.h"
-#include "commands.h"
-#include "output.h"
+#include "args_internal.h"
+#include "commands_internal.h"
+#include "output_internal.h"
 #include "rekey/rewrite.h"
 #include "rekey/store.h"
 

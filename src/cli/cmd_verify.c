@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "commands_internal.h"
 #include "rekey/encconfig.h"
 #include "rekey/etcdscan.h"
 

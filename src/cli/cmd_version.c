@@ -1,7 +1,7 @@
 /* cmd_version.c: `rekeyctl version`: prints the version (also `rekeyctl --version`). */
 #include <stdio.h>
 
-#include "commands.h"
+#include "commands_internal.h"
 #include "rekey/err.h"
 
 int cmd_version(int argc, char **argv)

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
+#include "commands_internal.h"
 #include "rekey/err.h"
 
 struct command {

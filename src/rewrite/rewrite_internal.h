@@ -1,6 +1,6 @@
-/* rewrite_internal.h (private): the pure parts of the rewrite engine, shared by src/rewrite*.c and the unit tests:
- * outcome classification, outcome totals, the etcd key order of objects, the PUT body and the ETA.
- * Not part of librekey's public API. */
+/* rewrite_internal.h (private): the pure parts of the rewrite engine, shared by the files of src/rewrite/ and
+ * the unit tests: outcome classification, outcome totals, the etcd key order of objects, the PUT body and the
+ * ETA. Not part of librekey's public API. */
 #ifndef REKEY_REWRITE_INTERNAL_H
 #define REKEY_REWRITE_INTERNAL_H
 

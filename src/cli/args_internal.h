@@ -1,7 +1,8 @@
-/* args.h: strict parsing of command-line values shared by the commands: numbers, ratios and durations
+/* args_internal.h (private to the CLI): strict parsing of command-line values shared by the commands:
+ * numbers, ratios and durations
  * ("500ms", "60s", "2m", "1h"). Each returns 0, or -1 after printing "rekeyctl CMD: FLAG: why" to stderr. */
-#ifndef REKEY_CLI_ARGS_H
-#define REKEY_CLI_ARGS_H
+#ifndef REKEY_CLI_ARGS_INTERNAL_H
+#define REKEY_CLI_ARGS_INTERNAL_H
 
 int args_int(const char *cmd, const char *flag, const char *text, int min, int max, int *out);
 int args_double(const char *cmd, const char *flag, const char *text, double min, double max, double *out);
