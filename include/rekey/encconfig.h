@@ -72,8 +72,6 @@ void rk_encconfig_free(rk_encconfig *cfg); /* wipes secrets */
 rk_encconfig *rk_encconfig_clone(const rk_encconfig *cfg);
 /* 1 when both hold the same rules, providers, keys and kms settings (positions and path ignored). */
 int rk_encconfig_equal(const rk_encconfig *a, const rk_encconfig *b);
-/* Go time.ParseDuration ("3s", "1m30s", "500ms", "-1h"): nanoseconds; -1 when malformed or too large. */
-int rk_go_duration_parse(const char *text, long long *ns);
 
 /* Every rule of the apiserver's validation (FACTS.md); first problem found -> RK_BADINPUT with
  * "path:line:col: field.path: message". `automatic_reload` enables the kms name-uniqueness rule. */

@@ -69,11 +69,15 @@ void rk_scan_report_free(rk_scan_report *report);
  * forbidden key; RK_FAIL otherwise. */
 int rk_scan_verdict(const rk_scan_report *report);
 
-/* The prune gate for rotation: scans `source` (its etcd_url or snapshot_path, prefix and resources;
- * expectations ignored) for values still under `key`. RK_OK when there is none; RK_UNSAFE with
- * "N stored values still under key \"K\": /registry/..., ..." (the first 5 named) otherwise; the
- * scan's own error codes when etcd or the snapshot cannot be read. */
-int rk_etcdscan_check_prune(const rk_scan_opts *source, const char *key, rk_err *err);
+/* The prune gate (the rotation's verify stage): scans `source` (its etcd_url or snapshot_path, prefix and
+ * resources; its expectations ignored) for values that pruning `old_key` would leave unreadable: any value
+ * still under old_key ("identity" or NULL: none is forbidden) and, when new_key is given, any value not
+ * under new_key ("identity" allowed). RK_OK when there is none (*checked = values scanned, may be NULL);
+ * RK_UNSAFE naming the first 5 otherwise: "N stored values are not under NEW: /registry/... (why), ..."
+ * or, without new_key, "N stored values still under key \"OLD\": /registry/..., ..."; the scan's own
+ * error codes when etcd or the snapshot cannot be read. */
+int rk_etcdscan_check_prune(const rk_scan_opts *source, const char *old_key, const char *new_key,
+                            uint64_t *checked, rk_err *err);
 
 /* "/registry/secrets/ns/name" -> resource "secrets", group "" ; "/registry/deployments/..." ->
  * "deployments", "apps" (kube-apiserver's legacy storage paths); "/registry/<group.with.dots>/<res>/..."

@@ -163,12 +163,9 @@ int rk_kube_list_open(rk_kube *k, const char *path, int limit, const char *start
                       rk_err *err);
 /* Next object in *item (borrowed until the next call), or NULL at the end. */
 int rk_kube_list_next(rk_kube_list *l, json_t **item, rk_err *err);
-/* Token that fetches the page after the current one ("" on the last page): save it with a checkpoint
- * once every item of the current page is done. */
-const char *rk_kube_list_continue(const rk_kube_list *l);
-/* Token that fetched the current page (NULL for the first page). */
+/* Token that fetched the current page (NULL for the first page): a checkpoint saves it, and a resumed
+ * list opens from it again (the rewrite skips what it already did on that page). */
 const char *rk_kube_list_page_token(const rk_kube_list *l);
-const char *rk_kube_list_resource_version(const rk_kube_list *l);
 int rk_kube_list_inconsistent(const rk_kube_list *l);
 size_t rk_kube_list_pages(const rk_kube_list *l);
 void rk_kube_list_close(rk_kube_list *l);

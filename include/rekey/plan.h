@@ -17,8 +17,8 @@ typedef struct rk_plan_node {
 	char *name;
 	char *host;
 	char *apiserver;     /* direct URL of this node's apiserver */
-	char *config_path;   /* per-node override of controlPlane.configPath (NULL = the shared one) */
-	char *manifest_path; /* per-node override of controlPlane.manifestPath */
+	char *config_path;   /* the node's own configPath, else controlPlane.configPath (always set) */
+	char *manifest_path; /* the node's own manifestPath, else controlPlane.manifestPath (NULL: none) */
 } rk_plan_node;
 
 typedef struct rk_plan_ssh {
@@ -87,6 +87,7 @@ int rk_plan_load_buf(const char *data, size_t len, const char *name, rk_plan **o
 void rk_plan_free(rk_plan *plan);
 
 const rk_plan_node *rk_plan_find_node(const rk_plan *plan, const char *name);
+/* node->config_path and node->manifest_path (the loader resolves a node's paths). */
 const char *rk_plan_node_config_path(const rk_plan *plan, const rk_plan_node *node);
 const char *rk_plan_node_manifest_path(const rk_plan *plan, const rk_plan_node *node);
 

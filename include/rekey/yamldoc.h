@@ -17,7 +17,6 @@ typedef struct rk_yaml {
 
 /* Parses exactly one document from data; an empty input or several documents are errors. */
 int rk_yaml_load(rk_yaml *y, const char *path, const char *data, size_t len, rk_err *err);
-int rk_yaml_load_file(rk_yaml *y, const char *path, rk_err *err);
 void rk_yaml_free(rk_yaml *y);
 
 yaml_node_t *rk_yaml_root(rk_yaml *y);
@@ -49,8 +48,5 @@ int rk_yaml_duration_ms(rk_yaml *y, const yaml_node_t *n, const char *what, cons
 int rk_yaml_str_list(rk_yaml *y, const yaml_node_t *n, const char *what, const char *key, int required,
                      char ***out, size_t *count, rk_err *err);
 void rk_str_list_free(char **list, size_t count);
-
-/* Parses a Go duration string into milliseconds; -1 on error. Units: ms, s, m, h. */
-long rk_parse_duration_ms(const char *text);
 
 #endif

@@ -1,4 +1,5 @@
-/* args.c: strict parsing of command-line numbers and durations, with one-line errors. */
+/* args.c: strict parsing of command-line numbers and durations (Go syntax, the same as plans:
+ * rekey/duration.h), with one-line errors. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 
 #include "args_internal.h"
+#include "rekey/duration.h"
 
 static int bad(const char *cmd, const char *flag, const char *text, const char *why)
 {
@@ -51,30 +53,15 @@ int args_int(const char *cmd, const char *flag, const char *text, int min, int m
 
 int args_duration_ms(const char *cmd, const char *flag, const char *text, long *out)
 {
-	char *end = NULL;
 	if (!text || !*text)
 		return bad(cmd, flag, text, "a value is required");
-	if (!strcmp(text, "0")) {
-		*out = 0;
-		return 0;
-	}
-	errno = 0;
-	double v = strtod(text, &end);
-	if (errno || end == text || !isfinite(v) || v < 0)
-		return bad(cmd, flag, text, "not a duration (e.g. 500ms, 30s, 2m)");
-	double scale;
-	if (!strcmp(end, "ms"))
-		scale = 1;
-	else if (!strcmp(end, "s"))
-		scale = 1000;
-	else if (!strcmp(end, "m"))
-		scale = 60000;
-	else if (!strcmp(end, "h"))
-		scale = 3600000;
-	else
-		return bad(cmd, flag, text, "needs a unit: ms, s, m or h");
-	if (v * scale > 7 * 24 * 3600000.0)
+	long ms = rk_parse_duration_ms(text);
+	if (ms < 0)
+		return bad(
+		    cmd, flag, text,
+		    "not a duration: each number needs a unit (ns, us, ms, s, m, h), e.g. 500ms or 1m30s");
+	if (ms > 7 * 24 * 3600000L)
 		return bad(cmd, flag, text, "longer than a week");
-	*out = (long)(v * scale + 0.5);
+	*out = ms;
 	return 0;
 }

@@ -3,7 +3,6 @@
 #ifndef REKEY_CLI_COMMANDS_INTERNAL_H
 #define REKEY_CLI_COMMANDS_INTERNAL_H
 
-int cmd_version(int argc, char **argv);
 int cmd_rewrite(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_config(int argc, char **argv);

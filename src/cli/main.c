@@ -18,7 +18,6 @@ static const struct command commands[] = {
     {"abort", cmd_rotate, "end an unfinished rotation, leaving configs as they are"},
     {"rollback", cmd_rotate, "undo an unfinished rotation (refused once pruning started)"},
     {"history", cmd_history, "key lifecycle and audit records"},
-    {"version", cmd_version, "print the version"},
     {"rewrite", cmd_rewrite, "rewrite every object so it is stored under the current write key"},
     {"status", cmd_status, "progress of a rewrite run, from the state db"},
     {"config", cmd_config, "offline EncryptionConfiguration work: validate|show|hash|add-key|promote|prune"},
@@ -32,6 +31,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: rekeyctl COMMAND [ARGS]   (rekeyctl COMMAND --help for details)\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "  %-10s %s\n", "version", "print the version (also --version)");
 	fprintf(out, "\nexit codes: 0 done, 1 failed, 2 bad usage or input, 3 stopped (resumable), 4 refused "
 	             "as unsafe\n");
 }

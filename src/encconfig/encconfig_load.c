@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "encconfig_internal.h"
+#include "rekey/duration.h"
 #include "rekey/fsutil.h"
 
 #define PATH_MAX_LEN 256

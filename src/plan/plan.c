@@ -229,15 +229,29 @@ static int load_exec(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 	return rc;
 }
 
+/* A node without its own path takes the shared one (a copy): every node carries its paths. */
+static int inherit_path(char **node_path, const char *shared)
+{
+	if (*node_path || !shared)
+		return 0;
+	*node_path = strdup(shared);
+	return *node_path ? 0 : -1;
+}
+
 static int check_paths_and_canary(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 {
-	for (size_t i = 0; i < plan->nnodes; i++)
-		if (!rk_plan_node_config_path(plan, &plan->nodes[i]))
+	for (size_t i = 0; i < plan->nnodes; i++) {
+		rk_plan_node *node = &plan->nodes[i];
+		if (inherit_path(&node->config_path, plan->config_path) != 0 ||
+		    inherit_path(&node->manifest_path, plan->manifest_path) != 0)
+			return rk_err_set(err, RK_FAIL, "out of memory");
+		if (!node->config_path)
 			return rk_yaml_fail(
 			    y, cp, err,
 			    "controlPlane: no configPath for node \"%s\" (set controlPlane.configPath "
 			    "or the node's own)",
-			    plan->nodes[i].name);
+			    node->name);
+	}
 	if (!plan->canary) {
 		plan->canary = strdup(plan->nodes[0].name);
 		return plan->canary ? RK_OK : rk_err_set(err, RK_FAIL, "out of memory");
@@ -589,12 +603,14 @@ const rk_plan_node *rk_plan_find_node(const rk_plan *plan, const char *name)
 
 const char *rk_plan_node_config_path(const rk_plan *plan, const rk_plan_node *node)
 {
-	return node->config_path ? node->config_path : plan->config_path;
+	(void)plan;
+	return node->config_path;
 }
 
 const char *rk_plan_node_manifest_path(const rk_plan *plan, const rk_plan_node *node)
 {
-	return node->manifest_path ? node->manifest_path : plan->manifest_path;
+	(void)plan;
+	return node->manifest_path;
 }
 
 /* Local broken-down time of `when` in time zone tz (TZ is swapped for the call and restored). */

@@ -2,8 +2,8 @@
  * PUT each object back with the resourceVersion it was listed with (many in flight, paced by the throttle:
  * token bucket and the concurrency cap), classify the answers, checkpoint every batch in one store
  * transaction, and let the latency/error budget slow, pause or stop the run. The run's bookkeeping (run
- * records, estimate, status) is in rewrite_run.c; the pure parts are in rewrite_budget.c and
- * rewrite_outcome.c. */
+ * records, estimate) is in rewrite_run.c, which calls this file; the periodic work in rewrite_tick.c, which
+ * this file calls. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +11,6 @@
 
 #include "rekey/log.h"
 #include "rewrite_engine_internal.h"
-
-double rk_rw_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 int rk_rw_stop_requested(const rk_rw_engine *e)
 {
@@ -39,7 +32,7 @@ static void batch_clear(rk_rw_engine *e)
 	e->norphans = 0;
 }
 
-void rk_rw_batch_free(rk_rw_engine *e)
+static void batch_free(rk_rw_engine *e)
 {
 	batch_clear(e);
 	free(e->batch);
@@ -126,12 +119,7 @@ static void get_done(void *user, rk_kube_resp *resp)
 {
 	rk_rw_item *it = user;
 	it->engine->inflight--;
-	rk_rw_item_outcome(it, rk_outcome_of_get(resp->http_status), resp->err.msg);
-}
-
-void rk_rw_item_outcome(rk_rw_item *it, rk_outcome o, const char *why)
-{
-	item_finish(it, o, why);
+	item_finish(it, rk_outcome_of_get(resp->http_status), resp->err.msg);
 }
 
 static void put_done(void *user, rk_kube_resp *resp)
@@ -410,10 +398,9 @@ void rk_rw_engine_free(rk_rw_engine *e)
 	while (e->probe_inflight && rk_kube_pending(e->kube)) /* its callback points at e */
 		rk_kube_poll(e->kube, 100);
 	rk_kube_set_observer(e->kube, NULL, NULL);
-	rk_rw_batch_free(e);
+	batch_free(e);
 	rk_budget_free(e->budget);
 	e->budget = NULL;
-	rk_buf_free(&e->metrics_prev);
 	rk_buf_free(&e->list_path);
 	rk_kube_list_close(e->list);
 	e->list = NULL;

@@ -90,35 +90,30 @@ static void maybe_probe(rk_rw_engine *e, double now)
 		e->probe_inflight = 1;
 }
 
-/* The apiserver's PUT p99 on this resource between two scrapes, and its mutating in-flight requests. */
+/* The apiserver's PUT p99 on this resource between two scrapes, and its mutating in-flight requests
+ * (rk_prom_apiserver_*, promtext.h). A scrape of another resource than the previous one starts over. */
 static void scrape(rk_rw_engine *e)
 {
 	rk_buf text = RK_BUF_INIT;
 	rk_err err;
-	if (rk_kube_get_text(e->kube, NULL, "/metrics", &text, &err) != RK_OK) {
+	rk_prom_apiserver now;
+	int rc = rk_kube_get_text(e->kube, NULL, "/metrics", &text, &err);
+	if (rc == RK_OK)
+		rc = rk_prom_apiserver_parse((const char *)text.data, text.len, e->res.resource, e->res.group,
+		                             &now, &err);
+	rk_buf_free(&text);
+	if (rc != RK_OK) {
 		rk_debug("rewrite.scrape", "%s", err.msg);
-		rk_buf_free(&text);
 		return;
 	}
-	rk_prom_label m[] = {{"verb", "PUT"}, {"resource", e->res.resource}};
-	rk_prom_label inflight_m[] = {{"request_kind", "mutating"}};
-	rk_prom_histogram now_h, prev_h;
-	double inflight = NAN, p99 = NAN;
-	int matched = 0;
-	if (rk_prom_histogram_collect((const char *)text.data, text.len, "apiserver_request_duration_seconds",
-	                              m, 2, &now_h, &err) == RK_OK &&
-	    e->metrics_prev.len &&
-	    rk_prom_histogram_collect((const char *)e->metrics_prev.data, e->metrics_prev.len,
-	                              "apiserver_request_duration_seconds", m, 2, &prev_h, &err) == RK_OK)
-		p99 = rk_prom_histogram_window_quantile(0.99, &now_h, &prev_h) * 1000.0;
-	if (rk_prom_find((const char *)text.data, text.len, "apiserver_current_inflight_requests", inflight_m,
-	                 1, &inflight, &matched, &err) != RK_OK ||
-	    !matched)
-		inflight = NAN;
-	rk_buf_free(&e->metrics_prev);
-	e->metrics_prev = text;
+	rk_prom_apiserver *prev = &e->metrics_prev;
+	int same =
+	    e->have_metrics_prev && !strcmp(prev->resource, now.resource) && !strcmp(prev->group, now.group);
+	double p99 = same ? rk_prom_apiserver_put_p99_ms(&now, prev) : NAN;
+	*prev = now;
+	e->have_metrics_prev = 1;
 	e->server_p99_ms = p99;
-	rk_budget_server(e->budget, rk_monotonic_ns(), p99, inflight);
+	rk_budget_server(e->budget, rk_monotonic_ns(), p99, now.inflight_mutating);
 }
 
 void rk_rw_budget_tick(rk_rw_engine *e, double now)

@@ -256,6 +256,7 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 	return rc;
 }
 
+/* With etcd in the plan: every stored value in scope is under the new key (rk_etcdscan_check_prune). */
 static int verify_etcd(rot_ctx *ctx, rk_err *err)
 {
 	rk_scan_opts so = {.etcd_url = ctx->plan->etcd.url,
@@ -263,26 +264,14 @@ static int verify_etcd(rot_ctx *ctx, rk_err *err)
 	                   .cert = ctx->plan->etcd.cert,
 	                   .key = ctx->plan->etcd.key,
 	                   .resources = (const char *const *)ctx->plan->resources,
-	                   .nresources = ctx->plan->nresources,
-	                   .expect = ctx->cfgs.new_key,
-	                   .list_limit = 5};
-	rk_scan_report *report = NULL;
-	int rc = rk_etcdscan_run(&so, &report, err);
-	if (rc == RK_OK && rk_scan_verdict(report) != RK_OK) {
-		rk_buf names = RK_BUF_INIT;
-		for (size_t i = 0; i < report->nitems; i++)
-			rk_buf_printf(&names, "%s%s (%s)", i ? ", " : "", report->items[i].etcd_key,
-			              report->items[i].reason);
-		rc = rk_err_set(err, RK_UNSAFE,
-		                "verify: %llu stored values are not under %s: %s%s; pruning refused",
-		                (unsigned long long)report->unexpected, ctx->cfgs.new_key,
-		                rk_buf_cstr(&names), report->truncated ? ", ..." : "");
-		rk_buf_free(&names);
-	}
+	                   .nresources = ctx->plan->nresources};
+	uint64_t checked = 0;
+	int rc = rk_etcdscan_check_prune(&so, ctx->cfgs.old_key, ctx->cfgs.new_key, &checked, err);
+	if (rc == RK_UNSAFE)
+		return rk_err_wrap(err, RK_UNSAFE, "verify: pruning refused");
 	if (rc == RK_OK)
-		rk_info("verify.etcd", "%llu stored values, all under %s", (unsigned long long)report->total,
+		rk_info("verify.etcd", "%llu stored values, all under %s", (unsigned long long)checked,
 		        ctx->cfgs.new_key);
-	rk_scan_report_free(report);
 	return rc;
 }
 

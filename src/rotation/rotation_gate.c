@@ -224,8 +224,8 @@ int rot_probe_cross_read(rot_ctx *ctx, const rk_plan_node *canary, rk_err *err)
 	                           "/api/v1/namespaces/kube-system/secrets", secret, NULL, NULL, err);
 	json_decref(secret);
 	if (rc != RK_OK)
-		return rot_err_wrap(err, RK_STOPPED, "probe: cannot write through the canary %s",
-		                    canary->name);
+		return rk_err_wrap(err, RK_STOPPED, "probe: cannot write through the canary %s",
+		                   canary->name);
 	for (size_t i = 0; rc == RK_OK && i < ctx->plan->nnodes; i++)
 		if (&ctx->plan->nodes[i] != canary)
 			rc = read_back(ctx, &ctx->plan->nodes[i], path, value, err);

@@ -1,4 +1,5 @@
-/* rotation_internal.h (private): pieces of the rotation orchestrator shared by its files (not librekey's API). */
+/* rotation_internal.h (private): pieces of the rotation orchestrator shared by its files (not librekey's
+ * API). */
 #ifndef REKEY_ROTATION_INTERNAL_H
 #define REKEY_ROTATION_INTERNAL_H
 
@@ -51,9 +52,6 @@ typedef struct rot_ctx {
 	pthread_mutex_t lease_mu;
 	pthread_cond_t lease_cv;
 } rot_ctx;
-
-/* Keeps err's message behind "prefix: " and sets its code (rotation_stages.c). Returns code. */
-int rot_err_wrap(rk_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- gates (rotation_gate.c) ---- */
 /* Waits (up to the plan's readyTimeout) until node answers /readyz and runs the config with `hash`,

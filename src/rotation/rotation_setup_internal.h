@@ -1,4 +1,5 @@
-/* rotation_setup_internal.h (private): opening a rotation's context, its base config and its new key (rotation_setup.c). */
+/* rotation_setup_internal.h (private): opening a rotation's context, its base config and its new key
+ * (rotation_setup.c). */
 #ifndef REKEY_ROTATION_SETUP_INTERNAL_H
 #define REKEY_ROTATION_SETUP_INTERNAL_H
 

@@ -1,7 +1,6 @@
 /* rotation_stages.c: the steps of a rotation on one node (write config, pick up, gate), each recorded as
  * intent before it acts and done after, plus the test-only crash points used by the kill -9 tests. */
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,18 +10,6 @@
 #include "rekey/transport.h"
 #include "rotation_internal.h"
 #include "rotation_steps_internal.h"
-
-int rot_err_wrap(rk_err *err, int code, const char *fmt, ...)
-{
-	char prefix[RK_ERR_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof prefix, fmt, ap);
-	va_end(ap);
-	rk_err_prefix(err, "%s", prefix);
-	err->code = code;
-	return code;
-}
 
 void rot_crash_point(const rot_ctx *ctx, const char *stage, const char *node, const char *moment)
 {

@@ -249,7 +249,7 @@ int rk_transport_read_config(rk_transport *t, const rk_plan_node *node, char **d
 		return rk_err_set(err, RK_BADINPUT,
 		                  "access exec cannot read a node's config: the write hook owns it (node %s)",
 		                  node->name);
-	return read_path(t, node, rk_plan_node_config_path(t->plan, node), data, len, err);
+	return read_path(t, node, node->config_path, data, len, err);
 }
 
 int rk_transport_write_config(rk_transport *t, const rk_plan_node *node, const char *data, size_t len,
@@ -257,12 +257,12 @@ int rk_transport_write_config(rk_transport *t, const rk_plan_node *node, const c
 {
 	if (t->plan->access == RK_ACCESS_EXEC)
 		return exec_write(t, node, data, len, err);
-	return write_path(t, node, rk_plan_node_config_path(t->plan, node), data, len, 1, err);
+	return write_path(t, node, node->config_path, data, len, 1, err);
 }
 
 static int bump_manifest(rk_transport *t, const rk_plan_node *node, const char *config_hash, rk_err *err)
 {
-	const char *path = rk_plan_node_manifest_path(t->plan, node);
+	const char *path = node->manifest_path;
 	if (!path)
 		return rk_err_set(err, RK_BADINPUT, "reload restart needs a manifestPath for node %s",
 		                  node->name);

@@ -10,6 +10,23 @@
 #include "etcdscan_internal.h"
 #include "rekey/codec.h"
 
+struct scan_chain {
+	const rk_rule *rule;
+	rk_chain *chain;
+};
+
+/* The state of one scan. */
+struct rk_scan {
+	const rk_scan_opts *opts;
+	rk_scan_report *report;
+	const char *prefix;
+	rk_err *err;
+	size_t rows_cap, items_cap;
+	struct scan_chain *chains; /* one transformer chain per rule met */
+	size_t nchains;
+	rk_buf plain; /* decrypt scratch, wiped */
+};
+
 /* kube-apiserver stores these group resources under legacy paths without their group. */
 static const struct {
 	const char *path, *resource, *group;
@@ -289,8 +306,10 @@ static int judge(struct rk_scan *sc, const char *resource, const char *group, co
 	return RK_OK;
 }
 
-int rk_scan_value(struct rk_scan *sc, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+/* Accounts one stored value (an rk_scan_kv_fn: ud is the scan). */
+static int scan_value(void *ud, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
+	struct rk_scan *sc = ud;
 	char resource[128], group[128], gr[260];
 	if (rk_etcd_key_resource(sc->prefix, key, klen, resource, sizeof resource, group, sizeof group) !=
 	    0) {
@@ -358,7 +377,8 @@ int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 	sc.report->source = strdup(opts->etcd_url ? opts->etcd_url : opts->snapshot_path);
 	sc.report->prefix = strdup(sc.prefix);
 	sc.report->has_expectation = opts->config || opts->expect || opts->forbid;
-	rc = opts->etcd_url ? rk_scan_live(&sc) : rk_scan_snapshot(&sc);
+	rc = opts->etcd_url ? rk_scan_source_live(opts, sc.prefix, scan_value, &sc, &sc.report->revision, err)
+	                    : rk_scan_source_snapshot(opts, sc.prefix, scan_value, &sc, err);
 	for (size_t i = 0; i < sc.nchains; i++)
 		rk_chain_free(sc.chains[i].chain);
 	free(sc.chains);
@@ -394,28 +414,44 @@ int rk_scan_verdict(const rk_scan_report *report)
 	           : RK_OK;
 }
 
-int rk_etcdscan_check_prune(const rk_scan_opts *source, const char *key, rk_err *err)
+/* "K (why), K (why), ..." of the listed objects (just "K, ..." for a forbid-only gate). */
+static void listed_objects(const rk_scan_report *r, int with_reason, uint64_t count, rk_buf *out)
+{
+	for (size_t i = 0; i < r->nitems; i++) {
+		rk_buf_printf(out, "%s%s", i ? ", " : "", r->items[i].etcd_key);
+		if (with_reason)
+			rk_buf_printf(out, " (%s)", r->items[i].reason);
+	}
+	if (count > r->nitems)
+		rk_buf_append_str(out, ", ...");
+}
+
+int rk_etcdscan_check_prune(const rk_scan_opts *source, const char *old_key, const char *new_key,
+                            uint64_t *checked, rk_err *err)
 {
 	rk_scan_opts o = *source;
 	o.config = NULL;
-	o.expect = NULL;
-	o.forbid = key;
+	o.expect = new_key;
+	o.forbid = old_key && strcmp(old_key, "identity") != 0 ? old_key : NULL;
 	o.list_limit = 5;
 	rk_scan_report *r = NULL;
 	int rc = rk_etcdscan_run(&o, &r, err);
 	if (rc != RK_OK)
 		return rc;
-	if (r->forbidden == 0) {
-		rk_scan_report_free(r);
-		return RK_OK;
+	if (checked)
+		*checked = r->total;
+	if (rk_scan_verdict(r) != RK_OK) {
+		rk_buf names = RK_BUF_INIT;
+		uint64_t count = new_key ? r->unexpected + r->decrypt_failed : r->forbidden;
+		listed_objects(r, new_key != NULL, count, &names);
+		if (new_key)
+			rc = rk_err_set(err, RK_UNSAFE, "%llu stored values are not under %s: %s",
+			                (unsigned long long)count, new_key, rk_buf_cstr(&names));
+		else
+			rc = rk_err_set(err, RK_UNSAFE, "%llu stored values still under key \"%s\": %s",
+			                (unsigned long long)count, old_key, rk_buf_cstr(&names));
+		rk_buf_free(&names);
 	}
-	rk_buf names = RK_BUF_INIT;
-	for (size_t i = 0; i < r->nitems; i++)
-		rk_buf_printf(&names, "%s%s", i ? ", " : "", r->items[i].etcd_key);
-	rc = rk_err_set(err, RK_UNSAFE, "%llu stored values still under key \"%s\": %s%s",
-	                (unsigned long long)r->forbidden, key, rk_buf_cstr(&names),
-	                r->forbidden > r->nitems ? ", ..." : "");
-	rk_buf_free(&names);
 	rk_scan_report_free(r);
 	return rc;
 }

@@ -1,30 +1,23 @@
-/* etcdscan_internal.h (private): shared state of a scan between etcdscan.c (accounting) and
- * etcdscan_source.c (live etcd and snapshot sources). Not a public header. */
+/* etcdscan_internal.h (private): the sources a scan reads from (etcdscan_source.c), called by the scan's
+ * accounting (etcdscan.c) with a callback per stored value: the sources know nothing of the accounting. */
 #ifndef REKEY_ETCDSCAN_INTERNAL_H
 #define REKEY_ETCDSCAN_INTERNAL_H
 
-#include "rekey/codec.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rekey/err.h"
 #include "rekey/etcdscan.h"
 
-struct scan_chain {
-	const rk_rule *rule;
-	rk_chain *chain;
-};
+/* One stored value (key as stored in etcd); a non-zero return stops the source and is returned by it. */
+typedef int (*rk_scan_kv_fn)(void *ud, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen);
 
-struct rk_scan {
-	const rk_scan_opts *opts;
-	rk_scan_report *report;
-	const char *prefix;
-	rk_err *err;
-	size_t rows_cap, items_cap;
-	struct scan_chain *chains; /* one transformer chain per rule met */
-	size_t nchains;
-	rk_buf plain; /* decrypt scratch, wiped */
-};
-
-/* Accounts one stored value (key as stored in etcd). */
-int rk_scan_value(struct rk_scan *sc, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen);
-int rk_scan_live(struct rk_scan *sc);
-int rk_scan_snapshot(struct rk_scan *sc);
+/* Every value under prefix in key order from live etcd (opts->etcd_url, TLS files, page_limit), all
+ * pages at one revision (*revision receives it). */
+int rk_scan_source_live(const rk_scan_opts *opts, const char *prefix, rk_scan_kv_fn fn, void *ud,
+                        uint64_t *revision, rk_err *err);
+/* Every live value under prefix in an `etcdctl snapshot save` file (opts->snapshot_path). */
+int rk_scan_source_snapshot(const rk_scan_opts *opts, const char *prefix, rk_scan_kv_fn fn, void *ud,
+                            rk_err *err);
 
 #endif

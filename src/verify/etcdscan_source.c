@@ -65,7 +65,10 @@ static size_t collect_reply(char *p, size_t size, size_t n, void *ctx)
 }
 
 struct live {
-	struct rk_scan *sc;
+	const rk_scan_opts *opts;
+	rk_scan_kv_fn fn;
+	void *ud;
+	rk_err *err;
 	CURL *curl;
 	char url[1024];
 	struct curl_slist *headers;
@@ -80,7 +83,7 @@ static int post_range(struct live *lv, json_t **out)
 	    json_pack("{s:s, s:s, s:I}", "key", "", "range_end", "", "limit", (json_int_t)lv->limit);
 	if (b64_encode(lv->start.data, lv->start.len, &lv->b64a) ||
 	    b64_encode(lv->end.data, lv->end.len, &lv->b64b))
-		return rk_err_set(lv->sc->err, RK_FAIL, "out of memory");
+		return rk_err_set(lv->err, RK_FAIL, "out of memory");
 	json_object_set_new(req, "key", json_string(rk_buf_cstr(&lv->b64a)));
 	json_object_set_new(req, "range_end", json_string(rk_buf_cstr(&lv->b64b)));
 	if (lv->revision > 0)
@@ -94,7 +97,7 @@ static int post_range(struct live *lv, json_t **out)
 	long status = 0;
 	curl_easy_getinfo(lv->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK)
-		return rk_err_set(lv->sc->err, RK_FAIL, "%s: %s", lv->url, curl_easy_strerror(cc));
+		return rk_err_set(lv->err, RK_FAIL, "%s: %s", lv->url, curl_easy_strerror(cc));
 	json_error_t jerr;
 	*out = json_loadb((const char *)lv->reply.data, lv->reply.len, 0, &jerr);
 	if (status != 200) {
@@ -105,14 +108,14 @@ static int post_range(struct live *lv, json_t **out)
 		    msg && strstr(msg, "compacted")
 		        ? " (etcd compacted past the revision this scan reads at; run it again)"
 		        : "";
-		int rc = rk_err_set(lv->sc->err, RK_FAIL, "%s: HTTP %ld: %s%s", lv->url, status,
+		int rc = rk_err_set(lv->err, RK_FAIL, "%s: HTTP %ld: %s%s", lv->url, status,
 		                    msg ? msg : rk_buf_cstr(&lv->reply), hint);
 		json_decref(*out);
 		*out = NULL;
 		return rc;
 	}
 	if (!*out)
-		return rk_err_set(lv->sc->err, RK_FAIL, "%s: reply is not JSON: %s", lv->url, jerr.text);
+		return rk_err_set(lv->err, RK_FAIL, "%s: reply is not JSON: %s", lv->url, jerr.text);
 	return RK_OK;
 }
 
@@ -128,7 +131,6 @@ static int scan_page(struct live *lv, json_t *reply, int *more)
 {
 	if (lv->revision == 0) {
 		lv->revision = json_int64(json_object_get(json_object_get(reply, "header"), "revision"));
-		lv->sc->report->revision = (uint64_t)lv->revision;
 	}
 	json_t *kvs = json_object_get(reply, "kvs");
 	size_t i;
@@ -138,8 +140,8 @@ static int scan_page(struct live *lv, json_t *reply, int *more)
 		const char *k = json_string_value(json_object_get(kv, "key"));
 		const char *v = json_string_value(json_object_get(kv, "value"));
 		if (!k || b64_decode(k, &lv->kbuf) || b64_decode(v ? v : "", &lv->vbuf))
-			return rk_err_set(lv->sc->err, RK_FAIL, "%s: a key or value is not base64", lv->url);
-		int rc = rk_scan_value(lv->sc, lv->kbuf.data, lv->kbuf.len, lv->vbuf.data, lv->vbuf.len);
+			return rk_err_set(lv->err, RK_FAIL, "%s: a key or value is not base64", lv->url);
+		int rc = lv->fn(lv->ud, lv->kbuf.data, lv->kbuf.len, lv->vbuf.data, lv->vbuf.len);
 		if (rc)
 			return rc;
 		rk_buf_reset(&lv->start);
@@ -147,7 +149,7 @@ static int scan_page(struct live *lv, json_t *reply, int *more)
 		rk_buf_append(&lv->start, "", 1);
 	}
 	*more = json_is_true(json_object_get(reply, "more")) && json_array_size(kvs) > 0;
-	if (!lv->sc->opts->page_limit && json_array_size(kvs) > 0) {
+	if (!lv->opts->page_limit && json_array_size(kvs) > 0) {
 		/* etcd counts the whole remaining range on every page: fewer, larger pages scale better */
 		size_t per_kv = lv->reply.len / json_array_size(kvs) + 1;
 		size_t next = PAGE_BYTES / per_kv;
@@ -158,19 +160,19 @@ static int scan_page(struct live *lv, json_t *reply, int *more)
 
 static int live_setup(struct live *lv)
 {
-	const rk_scan_opts *o = lv->sc->opts;
+	const rk_scan_opts *o = lv->opts;
 	if (strncmp(o->etcd_url, "http://", 7) && strncmp(o->etcd_url, "https://", 8))
-		return rk_err_set(lv->sc->err, RK_BADINPUT, "--etcd %s: want an http:// or https:// URL",
+		return rk_err_set(lv->err, RK_BADINPUT, "--etcd %s: want an http:// or https:// URL",
 		                  o->etcd_url);
 	size_t n = strlen(o->etcd_url);
 	while (n && o->etcd_url[n - 1] == '/')
 		n--;
 	if (n + sizeof "/v3/kv/range" > sizeof lv->url)
-		return rk_err_set(lv->sc->err, RK_BADINPUT, "--etcd: URL too long");
+		return rk_err_set(lv->err, RK_BADINPUT, "--etcd: URL too long");
 	snprintf(lv->url, sizeof lv->url, "%.*s/v3/kv/range", (int)n, o->etcd_url);
 	lv->curl = curl_easy_init();
 	if (!lv->curl)
-		return rk_err_set(lv->sc->err, RK_FAIL, "curl_easy_init failed");
+		return rk_err_set(lv->err, RK_FAIL, "curl_easy_init failed");
 	curl_easy_setopt(lv->curl, CURLOPT_URL, lv->url);
 	curl_easy_setopt(lv->curl, CURLOPT_WRITEFUNCTION, collect_reply);
 	curl_easy_setopt(lv->curl, CURLOPT_WRITEDATA, &lv->reply);
@@ -189,12 +191,17 @@ static int live_setup(struct live *lv)
 	return RK_OK;
 }
 
-int rk_scan_live(struct rk_scan *sc)
+int rk_scan_source_live(const rk_scan_opts *opts, const char *prefix, rk_scan_kv_fn fn, void *ud,
+                        uint64_t *revision, rk_err *err)
 {
-	struct live lv = {.sc = sc, .limit = sc->opts->page_limit ? sc->opts->page_limit : FIRST_PAGE};
+	struct live lv = {.opts = opts,
+	                  .fn = fn,
+	                  .ud = ud,
+	                  .err = err,
+	                  .limit = opts->page_limit ? opts->page_limit : FIRST_PAGE};
 	int rc = live_setup(&lv);
-	rk_buf_append_str(&lv.start, sc->prefix);
-	prefix_end(sc->prefix, &lv.end);
+	rk_buf_append_str(&lv.start, prefix);
+	prefix_end(prefix, &lv.end);
 	int more = rc == RK_OK;
 	while (more && rc == RK_OK) {
 		json_t *reply = NULL;
@@ -209,21 +216,30 @@ int rk_scan_live(struct rk_scan *sc)
 	rk_buf *bufs[] = {&lv.reply, &lv.start, &lv.end, &lv.b64a, &lv.b64b, &lv.kbuf, &lv.vbuf};
 	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
 		rk_buf_wipe_free(bufs[i]);
+	*revision = (uint64_t)lv.revision;
 	return rc;
 }
 
+struct snap_cb {
+	rk_scan_kv_fn fn;
+	void *ud;
+};
+
 static int on_live_kv(void *ctx, const rk_snap_kv *kv)
 {
-	return rk_scan_value(ctx, kv->key, kv->key_len, kv->value, kv->value_len);
+	const struct snap_cb *cb = ctx;
+	return cb->fn(cb->ud, kv->key, kv->key_len, kv->value, kv->value_len);
 }
 
-int rk_scan_snapshot(struct rk_scan *sc)
+int rk_scan_source_snapshot(const rk_scan_opts *opts, const char *prefix, rk_scan_kv_fn fn, void *ud,
+                            rk_err *err)
 {
 	rk_snapshot *snap = NULL;
-	int rc = rk_snapshot_open(sc->opts->snapshot_path, &snap, sc->err);
+	int rc = rk_snapshot_open(opts->snapshot_path, &snap, err);
 	if (rc)
 		return rc;
-	rc = rk_snapshot_each_live(snap, sc->prefix, on_live_kv, sc, sc->err);
+	struct snap_cb cb = {fn, ud};
+	rc = rk_snapshot_each_live(snap, prefix, on_live_kv, &cb, err);
 	rk_snapshot_close(snap);
 	return rc;
 }

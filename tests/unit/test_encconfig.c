@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "encconfig_fixtures.h"
+#include "rekey/duration.h"
 #include "rekey/encconfig.h"
 
 typedef struct bad_case {

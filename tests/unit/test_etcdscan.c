@@ -132,11 +132,18 @@ START_TEST(prune_gate)
 {
 	rk_scan_opts o = {.snapshot_path = FIXTURE, .expect = "ignored"};
 	rk_err err;
-	ck_assert_int_eq(rk_etcdscan_check_prune(&o, "k1", &err), RK_UNSAFE);
+	uint64_t checked = 0;
+	ck_assert_int_eq(rk_etcdscan_check_prune(&o, "k1", NULL, NULL, &err), RK_UNSAFE);
 	ck_assert_str_eq(err.msg, "1 stored values still under key \"k1\": /registry/secrets/a/s1");
-	ck_assert_int_eq(rk_etcdscan_check_prune(&o, "k0", &err), RK_OK);
+	ck_assert_int_eq(rk_etcdscan_check_prune(&o, "k0", NULL, &checked, &err), RK_OK);
+	ck_assert_int_eq(checked, 2);
+	/* with the new key: the identity configmap is not under k1 either (the rotation's verify stage) */
+	ck_assert_int_eq(rk_etcdscan_check_prune(&o, "k0", "k1", NULL, &err), RK_UNSAFE);
+	ck_assert_str_eq(
+	    err.msg, "1 stored values are not under k1: /registry/configmaps/a/c1 (identity (not encrypted), "
+	             "expected key \"k1\")");
 	rk_scan_opts gone = {.snapshot_path = "/nonexistent.db"};
-	ck_assert_int_eq(rk_etcdscan_check_prune(&gone, "k1", &err), RK_BADINPUT);
+	ck_assert_int_eq(rk_etcdscan_check_prune(&gone, "k1", NULL, NULL, &err), RK_BADINPUT);
 }
 END_TEST
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "rekey/buf.h"
+#include "rekey/duration.h"
 #include "rekey/plan.h"
 #include "rekey/yamldoc.h"
 
@@ -52,6 +53,7 @@ START_TEST(full_plan_loads)
 	ck_assert_uint_eq(plan->nnodes, 2);
 	ck_assert_str_eq(rk_plan_node_config_path(plan, &plan->nodes[0]), "/etc/kubernetes/enc/enc.yaml");
 	ck_assert_str_eq(rk_plan_node_config_path(plan, &plan->nodes[1]), "/x/enc.yaml");
+	ck_assert_str_eq(plan->nodes[0].config_path, "/etc/kubernetes/enc/enc.yaml"); /* resolved at load */
 	ck_assert(plan->rewrite.qps == 150);
 	ck_assert_int_eq(plan->rewrite.batch_pause_ms, 2000);
 	ck_assert_int_eq(plan->budget.write_p99_ms, 250);
