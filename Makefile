@@ -20,7 +20,7 @@ OPT := -O2
 ifeq ($(SAN),1)
 OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif
-WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -Iinclude -I$(BUILD)/gen \
 	-DREKEY_VERSION='"$(VERSION)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
@@ -59,7 +59,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/sandbox/%.o: tests/sandbox/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags $(SANDBOX_PKGS)) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Itests/sandbox $(shell pkg-config --cflags $(SANDBOX_PKGS)) -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/unit/%.o: tests/unit/%.c $(BUILD)/gen/suites.h
 	@mkdir -p $(dir $@)

@@ -4,7 +4,6 @@
 #include "rekey/encconfig.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <time.h>
 
 #include "encconfig_internal.h"
+#include "rekey/base64.h"
 
 /* ---- freeing ---- */
 
@@ -353,9 +353,9 @@ int rk_key_generate(const rk_encconfig *cfg, rk_provider_type type, size_t bytes
 	uint8_t raw[32];
 	if (RAND_bytes(raw, (int)bytes) != 1)
 		return rk_err_set(err, RK_FAIL, "RAND_bytes failed: no random key generated");
-	key->secret = calloc(1, 4 * ((bytes + 2) / 3) + 1);
-	if (key->secret)
-		EVP_EncodeBlock((unsigned char *)key->secret, raw, (int)bytes);
+	rk_buf text = RK_BUF_INIT; /* reserved once by the encoder: no partial copy is left behind */
+	if (rk_b64_encode(raw, bytes, RK_B64_STD, &text) == 0)
+		key->secret = rk_buf_steal(&text);
 	OPENSSL_cleanse(raw, sizeof raw);
 	key->name = fresh_key_name(cfg, type);
 	if (!key->secret || !key->name) {

@@ -14,8 +14,8 @@ struct rk_kube_list {
 	int limit;
 	char *page_token; /* token that fetched the current page, NULL for the first */
 	char *next_token; /* metadata.continue of the current page, "" on the last page */
-	json_t *page; /* current page */
-	size_t index; /* next item in the page */
+	json_t *page;     /* current page */
+	size_t index;     /* next item in the page */
 	size_t pages;
 	int inconsistent;
 	int started;

@@ -3,10 +3,14 @@
 #include "kubeconfig_internal.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "rekey/fsutil.h"
 
 static char *dir_of(const char *path)
 {
@@ -31,11 +35,11 @@ int kc_node_err(kc_file *f, yaml_node_t *node, rk_err *err, const char *fmt, ...
 	return rk_err_set(err, RK_BADINPUT, "%s: %s", f->path, msg);
 }
 
-static int parse_document(kc_file *f, FILE *fp, rk_err *err)
+static int parse_document(kc_file *f, const char *text, size_t len, rk_err *err)
 {
 	yaml_parser_t parser;
 	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, fp);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	int ok = yaml_parser_load(&parser, &f->doc);
 	if (!ok) {
 		rk_err_set(err, RK_BADINPUT, "%s:%zu:%zu: invalid YAML: %s", f->path,
@@ -63,13 +67,19 @@ int kc_file_load(kc_file *f, const char *path, int *missing, rk_err *err)
 	f->dir = dir_of(path);
 	if (!f->path || !f->dir)
 		return rk_err_set(err, RK_FAIL, "out of memory");
-	FILE *fp = fopen(path, "rb");
-	if (!fp) {
-		*missing = errno == ENOENT;
-		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, strerror(errno));
+	struct stat st;
+	if (stat(path, &st) != 0 && errno == ENOENT) {
+		*missing = 1;
+		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, strerror(ENOENT));
 	}
-	int rc = parse_document(f, fp, err);
-	fclose(fp);
+	char *text = NULL;
+	size_t len = 0;
+	int rc = rk_read_file(path, &text, &len, err); /* at most RK_INPUT_MAX */
+	if (rc == RK_OK)
+		rc = parse_document(f, text, len, err);
+	if (text)
+		OPENSSL_cleanse(text, len); /* credentials */
+	free(text);
 	return rc;
 }
 

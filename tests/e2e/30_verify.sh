@@ -35,7 +35,7 @@ done
 ok etcd_started
 
 cc -std=c11 -D_GNU_SOURCE -Iinclude -o "$T/mkvalue" tests/e2e/tools/mkvalue.c src/codec/codec.c src/codec/codec_chain.c \
-	src/codec/codec_crypto.c src/encconfig/keys.c src/util/buf.c src/util/err.c src/util/pbwire.c \
+	src/codec/codec_crypto.c src/encconfig/keys.c src/util/buf.c src/util/err.c src/util/pbwire.c src/util/base64.c \
 	$(pkg-config --cflags --libs libcrypto libsodium) || { not_ok mkvalue_built "cc failed"; e2e_done; }
 
 KEY1=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=   # aescbc key1

@@ -18,7 +18,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "rekey/log.h"
-#include "../sandbox.h"
+#include "sandbox.h"
 
 #define LEASE_RENEW_SECONDS 5
 #define LEASE_DURATION_SECONDS 3600
@@ -338,7 +338,7 @@ static int start(sbx_server *srv, sigset_t *sigs)
 	compute_id(srv);
 	sbx_metrics_init(srv->id_hash);
 	sbx_metrics_config_hash(srv->cfg->hash);
-	if (sbx_etcd_open(srv->etcd_url, 10000, &srv->etcd, &err) != RK_OK) {
+	if (sbx_etcd_start(srv->etcd_url, &err) != RK_OK) {
 		fprintf(stderr, "rekey-sandbox apiserver: %s\n", err.msg);
 		return RK_BADINPUT;
 	}
@@ -384,7 +384,6 @@ static void cleanup(sbx_server *srv)
 	free(pid);
 	if (srv->cfg)
 		sbx_config_release(srv, srv->cfg);
-	sbx_etcd_close(srv->etcd);
 	sbx_etcd_thread_done();
 	sbx_metrics_free();
 }
