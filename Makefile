@@ -20,8 +20,11 @@ OPT := -O2
 ifeq ($(SAN),1)
 OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif
+# Crash points for the kill -9 tests (include/rekey/failpoint.h): in the test build only.
+FAILPOINTS ?= $(SAN)
+FAILPOINT_CFLAGS := $(if $(filter 1,$(FAILPOINTS)),-DREKEY_FAILPOINTS)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -Iinclude -I$(BUILD)/gen \
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(FAILPOINT_CFLAGS) -Iinclude -I$(BUILD)/gen \
 	-DREKEY_VERSION='"$(VERSION)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lpthread -lm

@@ -21,9 +21,10 @@ typedef struct rk_scan_opts {
 	const char *const *resources;    /* filter: "secrets", "deployments.apps"; none = all */
 	size_t nresources;
 	const rk_encconfig
-	    *config;        /* expected = the write key of the rule for each resource; decrypt-check */
-	const char *expect; /* or: every value must be under this key name ("identity" allowed) */
-	size_t list_limit;  /* unexpected objects to list (0 = all) */
+	    *config;             /* expected = the write key of the rule for each resource; decrypt-check */
+	const char *config_path; /* or: load (and validate) that EncryptionConfiguration as `config` */
+	const char *expect;      /* or: every value must be under this key name ("identity" allowed) */
+	size_t list_limit;       /* unexpected objects to list (0 = all) */
 	size_t page_limit;  /* live: keys per range request (0 = adaptive: ~4 MiB replies, 100..10000 keys) */
 	const char *forbid; /* a key (or kms provider) name no value may still use: the prune gate.
 	                       Values under it are counted in `forbidden` and listed. */

@@ -80,6 +80,8 @@ typedef struct rk_kube_stats {
 
 /* Creates a client for cfg (which must outlive it). opts NULL = defaults. */
 int rk_kube_new(const rk_kube_config *cfg, const rk_kube_opts *opts, rk_kube **out, rk_err *err);
+/* Loads the kubeconfig (rk_kubeconfig_load) and creates a client that owns it (rk_kube_free frees both). */
+int rk_kube_open(const rk_kubeconfig_opts *kubeconfig, const rk_kube_opts *opts, rk_kube **out, rk_err *err);
 /* Frees the client; requests still pending are dropped without their callbacks. Safe with NULL. */
 void rk_kube_free(rk_kube *k);
 const rk_kube_config *rk_kube_get_config(const rk_kube *k);

@@ -9,6 +9,8 @@
 
 #include "rekey/encconfig.h"
 #include "rekey/err.h"
+#include "rekey/rewrite_settings.h"
+#include "rekey/tz.h"
 
 typedef enum rk_access { RK_ACCESS_LOCAL = 0, RK_ACCESS_SSH, RK_ACCESS_EXEC } rk_access;
 typedef enum rk_reload { RK_RELOAD_RESTART = 0, RK_RELOAD_AUTOMATIC } rk_reload;
@@ -35,22 +37,11 @@ typedef struct rk_plan_exec {
 	char *ready;   /* command run with RK_NODE; exit 0 = ready */
 } rk_plan_exec;
 
-typedef struct rk_plan_rewrite {
-	double qps; /* 0 = unlimited */
-	long burst, concurrency, page_size, batch_size, batch_pause_ms;
-} rk_plan_rewrite;
-
-typedef struct rk_plan_budget {
-	long write_p99_ms;
-	double error_ratio;
-	long window_ms, soak_ms;
-	int on_breach; /* enum rk_breach_action of budget.h: 0 slowdown, 1 pause, 2 abort */
-} rk_plan_budget;
-
 typedef struct rk_plan_window {
 	unsigned days_mask;     /* bit 0 = Sunday ... bit 6 = Saturday; 0x7f = every day */
 	int start_min, end_min; /* minutes after local midnight; end <= start spans midnight */
 	char *timezone;         /* IANA name, e.g. Europe/Berlin */
+	rk_tz *tz;              /* that zone, loaded (no TZ swapping: any thread may ask) */
 } rk_plan_window;
 
 typedef struct rk_plan_etcd {
@@ -74,8 +65,8 @@ typedef struct rk_plan {
 	rk_plan_ssh ssh;
 	rk_plan_exec exec;
 	long ready_timeout_ms;
-	rk_plan_rewrite rewrite;
-	rk_plan_budget budget;
+	rk_rewrite_settings
+	    rewrite; /* the `rewrite` and `budget` sections (rotation defaults where absent) */
 	rk_plan_window *windows;
 	size_t nwindows;
 	rk_plan_etcd etcd;

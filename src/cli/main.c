@@ -4,6 +4,7 @@
 
 #include "commands_internal.h"
 #include "rekey/err.h"
+#include "rekey/init.h"
 
 struct command {
 	const char *name;
@@ -50,9 +51,18 @@ int main(int argc, char **argv)
 		printf("rekeyctl %s\n", REKEY_VERSION);
 		return RK_OK;
 	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].run(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		rk_err err;
+		if (rk_global_init(&err) != RK_OK) {
+			fprintf(stderr, "rekeyctl: %s\n", err.msg);
+			return err.code;
+		}
+		int rc = commands[i].run(argc - 1, argv + 1);
+		rk_global_cleanup();
+		return rc;
+	}
 	fprintf(stderr, "rekeyctl: unknown command \"%s\" (rekeyctl --help lists them)\n", argv[1]);
 	return RK_BADINPUT;
 }

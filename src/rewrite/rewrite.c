@@ -269,15 +269,15 @@ static int list_reopen_from_start(rk_rw_engine *e, rk_err *err)
 	snprintf(e->skip_name, sizeof e->skip_name, "%s", e->taken_name);
 	e->skipping = e->taken_name[0] != 0;
 	rk_err_clear(err);
-	return rk_kube_list_open(e->kube, rk_buf_cstr(&e->list_path), e->opts->page_size, NULL, &e->list,
-	                         err);
+	return rk_kube_list_open(e->kube, rk_buf_cstr(&e->list_path), e->opts->settings.page_size, NULL,
+	                         &e->list, err);
 }
 
 /* Fills the batch from the list; *end = 1 when the list is exhausted. */
 static int fill_batch(rk_rw_engine *e, int *end, rk_err *err)
 {
 	*end = 0;
-	while (e->nbatch < (size_t)e->opts->batch_size && !rk_rw_stop_requested(e) &&
+	while (e->nbatch < (size_t)e->opts->settings.batch_size && !rk_rw_stop_requested(e) &&
 	       e->state != RK_RW_ABORTED) {
 		json_t *obj = NULL;
 		if (rk_kube_list_next(e->list, &obj, err) != RK_OK) {
@@ -306,7 +306,7 @@ static int fill_batch(rk_rw_engine *e, int *end, rk_err *err)
 
 static int batch_pause(rk_rw_engine *e)
 {
-	double until = rk_rw_now_ms() + (double)e->opts->batch_pause_ms;
+	double until = rk_rw_now_ms() + (double)e->opts->settings.batch_pause_ms;
 	while (rk_rw_now_ms() < until && !rk_rw_stop_requested(e)) {
 		rk_rw_tick(e);
 		rk_kube_poll(e->kube, 50);
@@ -316,7 +316,7 @@ static int batch_pause(rk_rw_engine *e)
 
 static int alloc_batch(rk_rw_engine *e, rk_err *err)
 {
-	size_t n = (size_t)e->opts->batch_size;
+	size_t n = (size_t)e->opts->settings.batch_size;
 	e->batch = calloc(n, sizeof *e->batch);
 	e->tokens = calloc(n + 1, sizeof *e->tokens);
 	e->orphans = calloc(n, sizeof *e->orphans);
@@ -341,7 +341,7 @@ int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err)
 	e->skipping = cp->last_name[0] != 0;
 	e->relists = 0;
 	e->skipped = 0;
-	if (rk_kube_list_open(e->kube, rk_buf_cstr(&e->list_path), e->opts->page_size,
+	if (rk_kube_list_open(e->kube, rk_buf_cstr(&e->list_path), e->opts->settings.page_size,
 	                      cp->continue_token[0] ? cp->continue_token : NULL, &e->list, err) != RK_OK)
 		return err->code;
 	int rc = RK_OK, end = 0;
@@ -368,7 +368,7 @@ int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err)
 			        ? "stopped by the budget (abort): checkpoint saved, resume with --resume"
 			        : "interrupted: in-flight writes finished, checkpoint saved, resume with "
 			          "--resume");
-		} else if (!end && e->opts->batch_pause_ms > 0) {
+		} else if (!end && e->opts->settings.batch_pause_ms > 0) {
 			batch_pause(e);
 		}
 		rk_rw_tick(e);
@@ -386,8 +386,8 @@ int rk_rw_engine_init(rk_rw_engine *e, rk_err *err)
 	if (alloc_batch(e, err) != RK_OK || rk_rw_budget_new(e, err) != RK_OK)
 		return err->code;
 	double now = rk_rw_now_ms();
-	rk_throttle_init(&e->throttle, e->opts->qps, (unsigned)e->opts->burst, (unsigned)e->opts->concurrency,
-	                 rk_clock_system());
+	rk_throttle_init(&e->throttle, e->opts->settings.qps, (unsigned)e->opts->settings.burst,
+	                 (unsigned)e->opts->settings.concurrency, rk_clock_system());
 	e->t0_ms = now;
 	rk_kube_set_observer(e->kube, observe, e);
 	return RK_OK;

@@ -15,10 +15,10 @@
 
 int rk_rw_budget_new(rk_rw_engine *e, rk_err *err)
 {
-	const rk_rewrite_opts *o = e->opts;
+	const rk_rewrite_settings *o = &e->opts->settings;
 	rk_budget_policy p;
 	rk_budget_policy_defaults(&p);
-	p.write_p99_ms = o->budget_p99_ms;
+	p.write_p99_ms = (double)o->budget_p99_ms;
 	p.error_ratio = o->budget_errors;
 	p.window_s = (double)o->budget_window_ms / 1000.0;
 	p.soak_s = (double)o->soak_ms / 1000.0;
@@ -43,7 +43,7 @@ static void set_state(rk_rw_engine *e, const rk_budget_decision *d)
 		e->state = RK_RW_ABORTED;
 	else if (d->paused)
 		e->state = RK_RW_PAUSED;
-	else if (d->rate > 0 && (e->opts->qps <= 0 || d->rate < e->opts->qps))
+	else if (d->rate > 0 && (e->opts->settings.qps <= 0 || d->rate < e->opts->settings.qps))
 		e->state = RK_RW_SLOWED;
 	else
 		e->state = RK_RW_OK;
@@ -118,7 +118,8 @@ static void scrape(rk_rw_engine *e)
 
 void rk_rw_budget_tick(rk_rw_engine *e, double now)
 {
-	if (e->opts->scrape_ms > 0 && now - e->last_scrape_ms >= (double)e->opts->scrape_ms) {
+	if (e->opts->settings.scrape_ms > 0 &&
+	    now - e->last_scrape_ms >= (double)e->opts->settings.scrape_ms) {
 		e->last_scrape_ms = now;
 		scrape(e);
 	}

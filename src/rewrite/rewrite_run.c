@@ -255,14 +255,9 @@ static int lock_cluster(rk_store *store, const char *cluster, rk_err *err)
 	return fd;
 }
 
-int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kube, const rk_rewrite_hooks *hooks,
-                   rk_rewrite_result *result, rk_err *err)
+static int run_engine(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kube,
+                      const rk_rewrite_hooks *hooks, rk_rewrite_result *result, rk_err *err)
 {
-	rk_err_clear(err);
-	if (result)
-		memset(result, 0, sizeof *result);
-	if (rk_rewrite_opts_check(opts, err) != RK_OK)
-		return err->code;
 	int lock = lock_cluster(store, opts->cluster, err);
 	if (lock < 0)
 		return err->code;
@@ -299,5 +294,25 @@ int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kube, 
 	rk_rw_engine_free(e);
 	free(e);
 	close(lock);
+	return rc;
+}
+
+/* The engine's API client: more attempts than the client's default, within 2 minutes, so a rewrite rides
+ * out 429 storms and apiservers restarting under it, inside a rotation or not. */
+static const rk_kube_opts engine_client = {.max_attempts = 10, .retry_budget_ms = 120000};
+
+int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, const rk_kube_config *kubeconfig,
+                   const rk_rewrite_hooks *hooks, rk_rewrite_result *result, rk_err *err)
+{
+	rk_err_clear(err);
+	if (result)
+		memset(result, 0, sizeof *result);
+	if (rk_rewrite_opts_check(opts, err) != RK_OK)
+		return err->code;
+	rk_kube *kube = NULL;
+	int rc = rk_kube_new(kubeconfig, &engine_client, &kube, err);
+	if (rc == RK_OK)
+		rc = run_engine(opts, store, kube, hooks, result, err);
+	rk_kube_free(kube);
 	return rc;
 }

@@ -139,7 +139,7 @@ static int compare_double(const void *a, const void *b)
 /* A light read load on the node for the soak time; p99 and error ratio must hold the budget. */
 static int soak(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
 {
-	const rk_plan_budget *budget = &ctx->plan->budget;
+	const rk_rewrite_settings *budget = &ctx->plan->rewrite;
 	if (budget->soak_ms <= 0)
 		return RK_OK;
 	double latencies[4096] = {0};
@@ -161,12 +161,12 @@ static int soak(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
 	double p99 = n ? latencies[(size_t)((double)(n - 1) * 0.99)] : 0;
 	double ratio = n ? (double)errors / (double)n : 0;
 	rk_info("gate.soak", "node %s: %zu probes, p99 %.1f ms, error ratio %.3f", node->name, n, p99, ratio);
-	if (p99 > (double)budget->write_p99_ms || ratio > budget->error_ratio)
+	if (p99 > (double)budget->budget_p99_ms || ratio > budget->budget_errors)
 		return rk_err_set(
 		    err, RK_STOPPED,
 		    "gate: node %s broke the budget while soaking: p99 %.1f ms (budget %ld ms), error ratio "
 		    "%.3f (budget %.3f); no further node was touched",
-		    node->name, p99, budget->write_p99_ms, ratio, budget->error_ratio);
+		    node->name, p99, budget->budget_p99_ms, ratio, budget->budget_errors);
 	return RK_OK;
 }
 

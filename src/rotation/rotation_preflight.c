@@ -144,8 +144,8 @@ static void describe_stages(const rot_ctx *ctx, rk_buf *out)
 	              p->access == RK_ACCESS_LOCAL ? "local"
 	              : p->access == RK_ACCESS_SSH ? "ssh"
 	                                           : "exec",
-	              p->ready_timeout_ms / 1000, p->budget.soak_ms / 1000, p->budget.write_p99_ms,
-	              p->budget.error_ratio);
+	              p->ready_timeout_ms / 1000, p->rewrite.soak_ms / 1000, p->rewrite.budget_p99_ms,
+	              p->rewrite.budget_errors);
 }
 
 static void describe_rewrite(rot_ctx *ctx, rk_buf *out)

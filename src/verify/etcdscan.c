@@ -355,8 +355,10 @@ static int check_opts(const rk_scan_opts *o, rk_err *err)
 	if (!!o->etcd_url == !!o->snapshot_path)
 		return rk_err_set(err, RK_BADINPUT,
 		                  "exactly one source is needed: --etcd URL or --snapshot FILE");
-	if (o->config && o->expect)
+	if ((o->config || o->config_path) && o->expect)
 		return rk_err_set(err, RK_BADINPUT, "--config and --expect exclude each other");
+	if (o->config && o->config_path)
+		return rk_err_set(err, RK_BADINPUT, "a config and a config path exclude each other");
 	if (o->expect && !*o->expect)
 		return rk_err_set(err, RK_BADINPUT, "--expect needs a key name");
 	if (o->forbid && (!*o->forbid || !strcmp(o->forbid, "identity")))
@@ -364,12 +366,10 @@ static int check_opts(const rk_scan_opts *o, rk_err *err)
 	return RK_OK;
 }
 
-int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
+/* The scan itself (options checked, config loaded). */
+static int scan(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 {
-	*out = NULL;
-	int rc = check_opts(opts, err);
-	if (rc)
-		return rc;
+	int rc;
 	struct rk_scan sc = {.opts = opts, .err = err, .prefix = opts->prefix ? opts->prefix : "/registry/"};
 	sc.report = calloc(1, sizeof *sc.report);
 	if (!sc.report)
@@ -389,6 +389,27 @@ int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 	}
 	*out = sc.report;
 	return RK_OK;
+}
+
+int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
+{
+	*out = NULL;
+	int rc = check_opts(opts, err);
+	if (rc || !opts->config_path)
+		return rc ? rc : scan(opts, out, err);
+	rk_encconfig *cfg = NULL;
+	rc = rk_encconfig_load_file(opts->config_path, &cfg, err);
+	if (rc == RK_OK)
+		rc = rk_encconfig_validate(cfg, 0, err);
+	rk_scan_opts with_config = *opts;
+	with_config.config = cfg;
+	with_config.config_path = NULL;
+	if (rc == RK_OK)
+		rc = scan(&with_config, out, err);
+	else
+		rc = RK_BADINPUT;
+	rk_encconfig_free(cfg);
+	return rc;
 }
 
 void rk_scan_report_free(rk_scan_report *report)
