@@ -1,5 +1,6 @@
-# Makefile: builds librekey, bin/rekeyctl and bin/rekey-sandbox; `make check` runs the tests under
-# ASan/UBSan; `make deps` installs the Debian packages the build and tests need.
+# Makefile: `make` builds the product (librekey, bin/rekeyctl: no libmicrohttpd or gnutls needed);
+# `make sandbox` the test control plane (bin/rekey-sandbox); `make check` builds both under ASan/UBSan
+# with failpoints and runs every test; `make deps` installs the Debian packages the build and tests need.
 PREFIX ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -48,13 +49,16 @@ REKEYCTL := $(BUILD)/bin/rekeyctl
 SANDBOX := $(BUILD)/bin/rekey-sandbox
 UNIT := $(BUILD)/bin/unit-tests
 
-.PHONY: all build deps check check-build run-tests demo bench install clean lint fuzz
-all: build
+.PHONY: all product sandbox deps check check-build run-tests demo bench install clean lint fuzz
+all: product
 	@mkdir -p bin
 	@cp -f $(REKEYCTL) bin/rekeyctl
-	@if [ -f $(SANDBOX) ]; then cp -f $(SANDBOX) bin/rekey-sandbox; fi
 
-build: $(REKEYCTL) $(if $(SANDBOX_SRCS),$(SANDBOX))
+product: $(LIBREKEY) $(REKEYCTL)
+
+sandbox: $(SANDBOX)
+	@mkdir -p bin
+	@cp -f $(SANDBOX) bin/rekey-sandbox
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -98,25 +102,27 @@ $(UNIT): $(UNIT_OBJS) $(LIBREKEY)
 deps:
 	@sh tools/deps.sh $(DEB_PKGS)
 
-# Tests: unit suites (Check) and end-to-end scenarios, all built with ASan and UBSan.
+# Tests: unit suites (Check) and end-to-end scenarios, all built with ASan, UBSan and failpoints; the
+# release build too, for the check that it has no failpoints (tests/e2e/05_release_build.sh).
 check:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check-build
+	@$(MAKE) --no-print-directory BUILD=build/rel product
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 run-tests
 
-check-build: $(REKEYCTL) $(UNIT) $(if $(SANDBOX_SRCS),$(SANDBOX))
+check-build: $(REKEYCTL) $(UNIT) $(SANDBOX)
 
 run-tests:
 	@BUILD=$(BUILD) sh tests/run.sh
 
 demo:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all sandbox
 	@sh examples/demo.sh
 
 bench:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all sandbox
 	@sh tests/bench/run.sh
 
 fuzz:
