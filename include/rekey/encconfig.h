@@ -73,7 +73,7 @@ rk_encconfig *rk_encconfig_clone(const rk_encconfig *cfg);
 /* 1 when both hold the same rules, providers, keys and kms settings (positions and path ignored). */
 int rk_encconfig_equal(const rk_encconfig *a, const rk_encconfig *b);
 
-/* Every rule of the apiserver's validation (FACTS.md); first problem found -> RK_BADINPUT with
+/* Every rule of the apiserver's validation (docs/facts.md); first problem found -> RK_BADINPUT with
  * "path:line:col: field.path: message". `automatic_reload` enables the kms name-uniqueness rule. */
 int rk_encconfig_validate(const rk_encconfig *cfg, int automatic_reload, rk_err *err);
 

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-/* Exit codes shared by the CLI and the library (DESIGN.md). */
+/* Exit codes shared by the CLI and the library (docs/design.md). */
 enum rk_code {
 	RK_OK = 0,       /* done */
 	RK_FAIL = 1,     /* failed (runtime error, or verify found a mismatch) */

@@ -1,6 +1,6 @@
 /* rotation.h: the rotation orchestrator: one resumable state machine that takes a cluster from "old
  * key writes" to "new key writes, every object re-encrypted, old key gone" with a canary, gates, a
- * cluster lock, maintenance windows and an audit trail (DESIGN.md, "The job, end to end").
+ * cluster lock, maintenance windows and an audit trail (docs/design.md, "The job, end to end").
  *
  * Stages, each recorded as intent before it acts and done after, each idempotent:
  *   preflight -> stage-key -> read:<node>... (canary first) -> promote:<canary> (+ probe)
