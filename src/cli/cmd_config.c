@@ -260,6 +260,7 @@ static void print_edit_result(const config_args *a, const rk_edit_result *res)
 static int run_edit_request(const config_args *a, const rk_edit_request *req, rk_edit_result *res)
 {
 	rk_edit_result own;
+	memset(&own, 0, sizeof own);
 	rk_err err = {0};
 	res = res ? res : &own;
 	if (rk_encconfig_edit_file(a->file, req, res, &err) != RK_OK)

@@ -99,7 +99,8 @@ START_TEST(opts_checked)
 	o.nresources = 0;
 	o.settings.budget_errors = -1; /* none */
 	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_OK);
-	/* the two sets of defaults, side by side in rewrite_settings.c: both in range, a rotation throttled */
+	/* the two sets of defaults, side by side in rewrite_settings.c: both in range, a rotation throttled
+	 */
 	rk_rewrite_settings cli, rotation;
 	rk_rewrite_settings_init(&cli);
 	rk_rewrite_settings_init_rotation(&rotation);
