@@ -3,18 +3,18 @@
 # tests/realcp/ into build/realcp/bin/ under the repository root.
 #
 # Each module's binaries are rebuilt only when its go.mod, go.sum or this script changed since the
-# last successful build (a stamp file in build/realcp/ holds their sha256); a warm run does not call
-# go at all. A failed download or build stops here with Go's error and a non-zero exit.
+# last successful build (build/realcp/apiserver.stamp and etcd.stamp hold their sha256); a warm run
+# does not call go at all. A failed download or build stops here with Go's error and a non-zero exit.
 #
-# Environment: REALCP_OUT (output dir, default build/realcp/bin), REALCP_FORCE=1 (rebuild anyway),
-# REALCP_JOBS (go build -p, default 2). GOMODCACHE and GOCACHE keep their defaults so downloads and
-# compiled packages persist between runs.
+# Environment: REALCP_OUT (output dir, default build/realcp/bin; the stamps go in its parent),
+# REALCP_FORCE=1 (rebuild anyway), REALCP_JOBS (go build -p, default 2). GOMODCACHE and GOCACHE
+# keep their defaults so downloads and compiled packages persist between runs.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 out=${REALCP_OUT:-$top/build/realcp/bin}
-stampdir=$top/build/realcp
+stampdir=$(dirname "$out")
 jobs=${REALCP_JOBS:-2}
 
 # Pinned versions: keep in step with apiserver/go.mod, etcd/go.mod and README.md.
