@@ -142,3 +142,14 @@ void args_catch_signals(void (*handler)(int))
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 }
+
+int args_take_kubeconfig(int opt, const char *value, rk_kubeconfig_opts *kc)
+{
+	if (opt == ARGS_KUBECONFIG)
+		kc->kubeconfig = value;
+	else if (opt == ARGS_CONTEXT)
+		kc->context = value;
+	else if (opt == ARGS_INSECURE)
+		kc->insecure_skip_tls_verify = 1;
+	return opt == ARGS_KUBECONFIG || opt == ARGS_CONTEXT || opt == ARGS_INSECURE;
+}

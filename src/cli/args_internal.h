@@ -8,6 +8,8 @@
 #include <getopt.h>
 #include <signal.h>
 
+#include "rekey/kubeconfig.h"
+
 /* Called for each option: opt is its getopt value, flag its name as typed ("--qps", "-o"), value its
  * argument (NULL for flags without one). Returns 0 to go on, -1 after printing why it is bad, 1 to stop
  * (help printed). */
@@ -30,6 +32,18 @@ int args_duration_ms(const char *cmd, const char *flag, const char *text, long *
 /* -o / --output: "json" (*json = 1) or "table" (*json = 0); extra, when not NULL, names one more
  * accepted word (meaning table). */
 int args_output(const char *cmd, const char *text, const char *extra, int *json);
+
+/* The kubeconfig flags of every command that talks to a cluster, spelled as kubectl spells them: put
+ * ARGS_KUBECONFIG_OPTIONS in the option table and offer each option to args_take_kubeconfig first. */
+enum { ARGS_KUBECONFIG = 200, ARGS_CONTEXT, ARGS_INSECURE };
+#define ARGS_KUBECONFIG_OPTIONS                                                                              \
+	{"kubeconfig", required_argument, NULL, ARGS_KUBECONFIG},                                            \
+	    {"context", required_argument, NULL, ARGS_CONTEXT},                                              \
+	{                                                                                                    \
+		"insecure-skip-tls-verify", no_argument, NULL, ARGS_INSECURE                                 \
+	}
+/* 1 when opt is one of them (stored in kc), 0 when it is not. */
+int args_take_kubeconfig(int opt, const char *value, rk_kubeconfig_opts *kc);
 
 /* SIGINT and SIGTERM call handler (which sets a flag the library polls: stop at a safe point). */
 void args_catch_signals(void (*handler)(int));

@@ -46,9 +46,7 @@ static int usage_error(const char *why)
 }
 
 enum {
-	OPT_KUBECONFIG = 256,
-	OPT_CONTEXT,
-	OPT_ENDPOINT,
+	OPT_ENDPOINT = 256,
 	OPT_LIMIT,
 	OPT_ATTEMPTS,
 	OPT_RETRY_BUDGET,
@@ -56,13 +54,11 @@ enum {
 	OPT_RUN_AFTER,
 	OPT_PARALLEL,
 	OPT_RUN,
-	OPT_INSECURE,
 	OPT_HTTP1,
 	OPT_DEBUG
 };
 
-static const struct option long_options[] = {{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
-                                             {"context", required_argument, NULL, OPT_CONTEXT},
+static const struct option long_options[] = {ARGS_KUBECONFIG_OPTIONS,
                                              {"endpoint", required_argument, NULL, OPT_ENDPOINT},
                                              {"limit", required_argument, NULL, OPT_LIMIT},
                                              {"attempts", required_argument, NULL, OPT_ATTEMPTS},
@@ -71,7 +67,6 @@ static const struct option long_options[] = {{"kubeconfig", required_argument, N
                                              {"run-after-page", required_argument, NULL, OPT_RUN_AFTER},
                                              {"parallel", required_argument, NULL, OPT_PARALLEL},
                                              {"run", required_argument, NULL, OPT_RUN},
-                                             {"insecure-skip-tls-verify", no_argument, NULL, OPT_INSECURE},
                                              {"http1", no_argument, NULL, OPT_HTTP1},
                                              {"debug", no_argument, NULL, OPT_DEBUG},
                                              {"help", no_argument, NULL, 'h'},
@@ -81,13 +76,9 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 {
 	struct kube_args *a = ud;
 	const char *c = "kube";
+	if (args_take_kubeconfig(opt, v, &a->kc))
+		return 0;
 	switch (opt) {
-	case OPT_KUBECONFIG:
-		a->kc.kubeconfig = v;
-		return 0;
-	case OPT_CONTEXT:
-		a->kc.context = v;
-		return 0;
 	case OPT_ENDPOINT:
 		a->endpoint = v;
 		return 0;
@@ -109,9 +100,6 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 		return args_int(c, flag, v, 1, 1000000, &a->run_after);
 	case OPT_PARALLEL:
 		return args_int(c, flag, v, 1, 10000, &a->parallel);
-	case OPT_INSECURE:
-		a->kc.insecure_skip_tls_verify = 1;
-		return 0;
 	case OPT_HTTP1:
 		a->http.http1_only = 1;
 		return 0;
@@ -221,7 +209,7 @@ static long peak_rss_kb(void)
 	long kb = -1;
 	while (fp && fgets(line, sizeof line, fp))
 		if (!strncmp(line, "VmHWM:", 6))
-			kb = atol(line + 6);
+			kb = strtol(line + 6, NULL, 10); /* "VmHWM:   1234 kB" from the kernel */
 	if (fp)
 		fclose(fp);
 	return kb;

@@ -43,9 +43,7 @@ struct rewrite_args {
 };
 
 enum {
-	OPT_KUBECONFIG = 256,
-	OPT_CONTEXT,
-	OPT_STATE,
+	OPT_STATE = 256,
 	OPT_CLUSTER,
 	OPT_METRICS_FILE,
 	OPT_QPS,
@@ -63,13 +61,11 @@ enum {
 	OPT_ON_BREACH,
 	OPT_RESOURCE,
 	OPT_NAMESPACE,
-	OPT_RESUME,
-	OPT_INSECURE
+	OPT_RESUME
 };
 
 static const struct option long_options[] = {
-    {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
-    {"context", required_argument, NULL, OPT_CONTEXT},
+    ARGS_KUBECONFIG_OPTIONS,
     {"state", required_argument, NULL, OPT_STATE},
     {"cluster", required_argument, NULL, OPT_CLUSTER},
     {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
@@ -89,7 +85,6 @@ static const struct option long_options[] = {
     {"resource", required_argument, NULL, OPT_RESOURCE},
     {"namespace", required_argument, NULL, OPT_NAMESPACE},
     {"resume", no_argument, NULL, OPT_RESUME},
-    {"insecure-skip-tls-verify", no_argument, NULL, OPT_INSECURE},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
@@ -111,18 +106,14 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 	rk_rewrite_settings *s = &a->opts.settings;
 	const char *c = "rewrite";
 	rk_err berr;
+	if (args_take_kubeconfig(opt, v, &a->kc))
+		return 0;
 	switch (opt) {
 	case 'h':
 		fputs(usage_text, stdout);
 		return 1;
 	case 'o':
 		return args_output(c, v, NULL, &a->json);
-	case OPT_KUBECONFIG:
-		a->kc.kubeconfig = v;
-		return 0;
-	case OPT_CONTEXT:
-		a->kc.context = v;
-		return 0;
 	case OPT_STATE:
 		a->state_dir = v;
 		return 0;
@@ -134,9 +125,6 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 		return 0;
 	case OPT_RESUME:
 		a->opts.resume = 1;
-		return 0;
-	case OPT_INSECURE:
-		a->kc.insecure_skip_tls_verify = 1;
 		return 0;
 	case OPT_QPS:
 		return args_double(c, flag, v, 0, 1e6, &s->qps);

@@ -4,16 +4,17 @@
 #include <string.h>
 
 #include "rekey/rewrite.h"
+#include "rewrite_internal.h"
 
 int rk_rewrite_cmd(const rk_rewrite_opts *opts, const rk_kubeconfig_opts *kubeconfig, const char *state_dir,
                    const rk_rewrite_hooks *hooks, rk_rewrite_result *result, rk_err *err)
 {
 	rk_rewrite_opts o = *opts;
-	o.cluster = opts->cluster ? opts->cluster : "(from the kubeconfig)";
 	if (result)
 		memset(result, 0, sizeof *result);
-	if (rk_rewrite_opts_check(&o, err) != RK_OK) /* bad values: nothing opened yet */
-		return err->code;
+	if ((opts->cluster ? rk_rewrite_opts_check(&o, err) : rk_rw_check_scope(&o, err)) != RK_OK)
+		return err
+		    ->code; /* bad values: nothing opened yet (a missing cluster comes from the kubeconfig) */
 	rk_kube_config *cfg = NULL;
 	rk_store *store = NULL;
 	int rc = rk_kubeconfig_load(kubeconfig, &cfg, err);

@@ -135,8 +135,14 @@ void rk_rewrite_opts_init(rk_rewrite_opts *opts)
 
 int rk_rewrite_opts_check(const rk_rewrite_opts *o, rk_err *err)
 {
-	if (!o->cluster || !*o->cluster)
-		return rk_err_set(err, RK_BADINPUT, "a cluster name is required");
+	if (o->cluster && !*o->cluster)
+		return rk_err_set(err, RK_BADINPUT, "a cluster name must not be empty");
+	return o->cluster ? rk_rw_check_scope(o, err)
+	                  : rk_err_set(err, RK_BADINPUT, "a cluster name is required");
+}
+
+int rk_rw_check_scope(const rk_rewrite_opts *o, rk_err *err)
+{
 	if (rk_rewrite_settings_check(&o->settings, err) != RK_OK)
 		return err->code;
 	for (size_t i = 0; i < o->nresources; i++)
