@@ -18,7 +18,9 @@ if has_failpoints "$REL/librekey.a"; then not_ok release_library_has_no_failpoin
 if has_failpoints "$REKEYCTL"; then ok test_build_has_failpoints; else not_ok test_build_has_failpoints "none in $REKEYCTL"; fi
 
 # The product's build needs no sandbox library: what `make` would run names none of them.
-make -n -B BUILD="$E2E_TMP/dry" all >"$E2E_TMP/make.txt" 2>&1
+# (as a user runs it: not with the variables of a `make check` this may run under, e.g. SAN=1)
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SAN -u FAILPOINTS -u CFLAGS \
+	make -n -B BUILD="$E2E_TMP/dry" all >"$E2E_TMP/make.txt" 2>&1
 if grep -Eq 'microhttpd|gnutls|tests/sandbox|rekey-sandbox' "$E2E_TMP/make.txt"; then
 	not_ok product_build_needs_no_sandbox_libs "$(grep -Em3 'microhttpd|gnutls|tests/sandbox' "$E2E_TMP/make.txt")"
 else

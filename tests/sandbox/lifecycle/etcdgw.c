@@ -51,6 +51,7 @@ int lc_etcd_healthy(const char *etcd_url)
 	rk_etcdgw *gw = NULL;
 	rk_err err;
 	rk_etcd_kv kv;
+	memset(&kv, 0, sizeof kv);
 	int found = 0;
 	int ok = with_client(etcd_url, &gw, &err) == RK_OK &&
 	         rk_etcdgw_get(gw, "/rekey-sandbox/health", &kv, &found, &err) == RK_OK;
