@@ -74,6 +74,12 @@ static int enum_field(rk_yaml *y, yaml_node_t *map, const char *what, const char
 	return rc;
 }
 
+static int bool_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int *out, rk_err *err)
+{
+	static const char *const names[] = {"false", "true", NULL};
+	return enum_field(y, map, what, key, names, out, err);
+}
+
 static int valid_resource_name(const char *name)
 {
 	if (!*name || strchr(name, '*'))
@@ -138,6 +144,19 @@ static int valid_url(const char *url)
 	return !strncmp(url, "https://", 8) || !strncmp(url, "http://", 7);
 }
 
+/* A path field that must be absolute: paths on nodes (SFTP and exec hooks have no working directory to
+ * resolve against), and local files a resumed run must find again whatever its working directory. */
+static int abs_path_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int required,
+                          char **out, rk_err *err)
+{
+	int rc = rk_yaml_str(y, map, what, key, required, out, err);
+	if (rc == RK_OK && *out && (*out)[0] != '/')
+		rc = rk_yaml_fail(y, rk_yaml_get(y, map, key), err,
+		                  "%s.%s: \"%s\" is not an absolute path (plan paths must start with /)", what,
+		                  key, *out);
+	return rc;
+}
+
 static int load_node(rk_yaml *y, yaml_node_t *item, size_t i, rk_plan_node *node, rk_err *err)
 {
 	char what[64];
@@ -150,9 +169,9 @@ static int load_node(rk_yaml *y, yaml_node_t *item, size_t i, rk_plan_node *node
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, item, what, "apiserver", 1, &node->apiserver, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, item, what, "configPath", 0, &node->config_path, err);
+		rc = abs_path_field(y, item, what, "configPath", 0, &node->config_path, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, item, what, "manifestPath", 0, &node->manifest_path, err);
+		rc = abs_path_field(y, item, what, "manifestPath", 0, &node->manifest_path, err);
 	if (rc == RK_OK && !valid_url(node->apiserver))
 		rc = rk_yaml_fail(y, rk_yaml_get(y, item, "apiserver"), err,
 		                  "%s.apiserver: \"%s\" is not an http(s) URL", what, node->apiserver);
@@ -199,15 +218,13 @@ static int load_ssh(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, ssh, what, "user", 1, &plan->ssh.user, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, ssh, what, "identityFile", 0, &plan->ssh.identity_file, err);
+		rc = abs_path_field(y, ssh, what, "identityFile", 0, &plan->ssh.identity_file, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, ssh, what, "knownHosts", 0, &plan->ssh.known_hosts, err);
+		rc = abs_path_field(y, ssh, what, "knownHosts", 0, &plan->ssh.known_hosts, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_long(y, ssh, what, "port", 1, 65535, &plan->ssh.port, err);
-	long tofu = 0;
 	if (rc == RK_OK)
-		rc = rk_yaml_long(y, ssh, what, "trustOnFirstUse", 0, 1, &tofu, err);
-	plan->ssh.trust_on_first_use = (int)tofu;
+		rc = bool_field(y, ssh, what, "trustOnFirstUse", &plan->ssh.trust_on_first_use, err);
 	return rc;
 }
 
@@ -261,9 +278,9 @@ static int load_control_plane(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_e
 	plan->ready_timeout_ms = 120000;
 	int rc = rk_yaml_check_map(y, cp, what, cp_fields, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, cp, what, "configPath", 0, &plan->config_path, err);
+		rc = abs_path_field(y, cp, what, "configPath", 0, &plan->config_path, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, cp, what, "manifestPath", 0, &plan->manifest_path, err);
+		rc = abs_path_field(y, cp, what, "manifestPath", 0, &plan->manifest_path, err);
 	if (rc == RK_OK)
 		rc = enum_field(y, cp, what, "access", access_names, &access, err);
 	if (rc == RK_OK)
@@ -488,7 +505,7 @@ static int load_identity(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *e
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, root, "plan", "context", 0, &plan->context, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, root, "plan", "keyBackupDir", 0, &plan->key_backup_dir, err);
+		rc = abs_path_field(y, root, "plan", "keyBackupDir", 0, &plan->key_backup_dir, err);
 	return rc;
 }
 

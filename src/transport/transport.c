@@ -185,8 +185,11 @@ static int sftp_read(const rk_transport *t, const rk_plan_node *node, const char
 static int sftp_write(const rk_transport *t, const rk_plan_node *node, const char *path, const char *data,
                       size_t len, rk_err *err)
 {
-	rk_buf url = RK_BUF_INIT, tmp = RK_BUF_INIT, old = RK_BUF_INIT, cmd = RK_BUF_INIT;
 	const char *slash = strrchr(path, '/');
+	if (path[0] != '/' || !slash) /* the plan loader refuses these; never build a name from NULL */
+		return rk_err_set(err, RK_BADINPUT, "sftp write on node %s: \"%s\" is not an absolute path",
+		                  node->name, path);
+	rk_buf url = RK_BUF_INIT, tmp = RK_BUF_INIT, old = RK_BUF_INIT, cmd = RK_BUF_INIT;
 	rk_buf_printf(&tmp, "%.*s/.%s.rekeyctl-tmp", (int)(slash - path), path, slash + 1);
 	rk_buf_printf(&old, "%.*s/.%s.rekeyctl-old", (int)(slash - path), path, slash + 1);
 	CURL *curl = sftp_handle(t, node, rk_buf_cstr(&tmp), &url);
