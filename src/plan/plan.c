@@ -152,8 +152,8 @@ static int abs_path_field(rk_yaml *y, yaml_node_t *map, const char *what, const 
 	int rc = rk_yaml_str(y, map, what, key, required, out, err);
 	if (rc == RK_OK && *out && (*out)[0] != '/')
 		rc = rk_yaml_fail(y, rk_yaml_get(y, map, key), err,
-		                  "%s.%s: \"%s\" is not an absolute path (plan paths must start with /)", what,
-		                  key, *out);
+		                  "%s.%s: \"%s\" is not an absolute path (plan paths must start with /)",
+		                  what, key, *out);
 	return rc;
 }
 

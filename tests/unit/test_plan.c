@@ -141,7 +141,8 @@ static const struct bad_case bad_cases[] = {
     {"%HcontrolPlane:\n  configPath: /e\n  access: ssh\n  ssh: {user: u}\n"
      "  nodes: [{name: a, apiserver: 'https://h:1', configPath: x/enc.yaml}]\n",
      "plan.yaml:9:59", "controlPlane.nodes[0].configPath: \"x/enc.yaml\" is not an absolute path"},
-    {"%HcontrolPlane:\n  configPath: /e\n  manifestPath: m.yaml\n  nodes: [{name: a, apiserver: 'https://h'}]\n",
+    {"%HcontrolPlane:\n  configPath: /e\n  manifestPath: m.yaml\n  nodes: [{name: a, apiserver: "
+     "'https://h'}]\n",
      "plan.yaml:7:17", "controlPlane.manifestPath"},
     {"%HcontrolPlane:\n  configPath: /e\n  access: ssh\n  ssh: {user: u, knownHosts: .ssh/known_hosts}\n"
      "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
