@@ -309,7 +309,7 @@ static int walk_stages(rot_ctx *ctx, rk_err *err)
 {
 	rk_transport *t = NULL;
 	const rk_plan_node *canary = rk_plan_find_node(ctx->plan, ctx->plan->canary);
-	int rc = rk_transport_new(ctx->plan, &t, err);
+	int rc = rot_transport_open(ctx, &t, err);
 	if (rc == RK_OK)
 		rc = rot_rollout(ctx, t, "read", ROT_CFG_READ, 0, err);
 	if (rc == RK_OK) {
@@ -481,7 +481,7 @@ int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err)
 		rc = prepare_configs(&ctx, err);
 	rk_transport *t = NULL;
 	if (rc == RK_OK)
-		rc = rk_transport_new(ctx.plan, &t, err);
+		rc = rot_transport_open(&ctx, &t, err);
 	/* Before promotion: the base config everywhere. After: the old key writes again, the new one stays
 	 * readable (objects may already be under it). Either is safe in any node order. */
 	if (rc == RK_OK)

@@ -45,6 +45,27 @@ void rot_ctx_close(rot_ctx *ctx)
 	memset(ctx, 0, sizeof *ctx);
 }
 
+/* trustOnFirstUse recorded a host key: the fingerprint goes to the audit log. */
+static void record_trusted_host(const char *node, const char *host, long port, const char *key_type,
+                                const char *fingerprint, const char *known_hosts, void *ud)
+{
+	rot_ctx *ctx = ud;
+	char detail[RK_STORE_DETAIL_MAX];
+	rk_err ignored;
+	snprintf(detail, sizeof detail, "node %s (%s port %ld): %s %s added to %s", node, host, port,
+	         key_type, fingerprint, known_hosts);
+	rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, "ssh-trust-on-first-use", "trusted",
+	                   detail, &ignored);
+}
+
+int rot_transport_open(rot_ctx *ctx, rk_transport **out, rk_err *err)
+{
+	int rc = rk_transport_new(ctx->plan, out, err);
+	if (rc == RK_OK)
+		rk_transport_set_hostkey_hook(*out, record_trusted_host, ctx);
+	return rc;
+}
+
 void rot_run_dir(const rot_ctx *ctx, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s/runs/%s-%lld", ctx->state_dir, ctx->plan->cluster, (long long)ctx->run_id);

@@ -1,11 +1,15 @@
-/* rotation_setup_internal.h (private): opening a rotation's context, its base config and its new key (rotation_setup.c). */
+/* rotation_setup_internal.h (private): opening a rotation's context, its base config and its new key
+ * (rotation_setup.c). */
 #ifndef REKEY_ROTATION_SETUP_INTERNAL_H
 #define REKEY_ROTATION_SETUP_INTERNAL_H
 
+#include "rekey/transport.h"
 #include "rotation_internal.h"
 
 int rot_ctx_open(rot_ctx *ctx, const rk_rotation_opts *opts, rk_err *err);
 void rot_ctx_close(rot_ctx *ctx);
+/* The plan's transport, recording host keys trusted on first use in the audit log. */
+int rot_transport_open(rot_ctx *ctx, rk_transport **out, rk_err *err);
 /* STATE/runs/<cluster>-<run id> */
 void rot_run_dir(const rot_ctx *ctx, char *out, size_t cap);
 int rot_save_base(rot_ctx *ctx, const char *data, size_t len, rk_err *err);

@@ -15,9 +15,12 @@
 #include "rekey/fsutil.h"
 #include "rekey/log.h"
 #include "rekey/manifest.h"
+#include "transport_internal.h"
 
 struct rk_transport {
 	const rk_plan *plan;
+	rk_transport_hostkey_hook hostkey_hook;
+	void *hostkey_ud;
 };
 
 int rk_transport_new(const rk_plan *plan, rk_transport **out, rk_err *err)
@@ -32,6 +35,12 @@ int rk_transport_new(const rk_plan *plan, rk_transport **out, rk_err *err)
 void rk_transport_free(rk_transport *t)
 {
 	free(t);
+}
+
+void rk_transport_set_hostkey_hook(rk_transport *t, rk_transport_hostkey_hook hook, void *ud)
+{
+	t->hostkey_hook = hook;
+	t->hostkey_ud = ud;
 }
 
 /* ---- exec hooks: sh -c COMMAND with RK_NODE, RK_HOST, RK_CONFIG_FILE, RK_CONFIG_HASH ---- */
@@ -127,46 +136,79 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
 	return rk_buf_append((rk_buf *)arg, ptr, size * nmemb) == 0 ? size * nmemb : 0;
 }
 
-static CURL *sftp_handle(const rk_transport *t, const rk_plan_node *node, const char *path, rk_buf *url)
+/* One SFTP transfer: its curl handle and its host key check (which the handle points into). */
+struct sftp_call {
+	CURL *curl;
+	rk_buf url;
+	char known_hosts[4096];
+	tr_hostkey_check check;
+};
+
+/* A handle for path on node that checks the host key (never without a known_hosts file). */
+static int sftp_open(const rk_transport *t, const rk_plan_node *node, const char *path,
+                     struct sftp_call *call, rk_err *err)
 {
 	const rk_plan_ssh *ssh = &t->plan->ssh;
-	rk_buf_reset(url);
-	rk_buf_printf(url, "sftp://%s:%ld%s", node->host ? node->host : node->name, ssh->port, path);
-	CURL *curl = curl_easy_init();
-	if (!curl)
-		return NULL;
-	curl_easy_setopt(curl, CURLOPT_URL, rk_buf_cstr(url));
+	memset(call, 0, sizeof *call);
+	int rc = tr_known_hosts_path(t->plan, call->known_hosts, sizeof call->known_hosts, err);
+	if (rc != RK_OK)
+		return rc;
+	call->check = (tr_hostkey_check){.node = node->name,
+	                                 .host = node->host ? node->host : node->name,
+	                                 .port = ssh->port,
+	                                 .file = call->known_hosts,
+	                                 .trust_on_first_use = ssh->trust_on_first_use,
+	                                 .hook = t->hostkey_hook,
+	                                 .hook_ud = t->hostkey_ud};
+	rk_buf_printf(&call->url, "sftp://%s:%ld%s", call->check.host, ssh->port, path);
+	if (!(call->curl = curl_easy_init()))
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	CURL *curl = call->curl;
+	curl_easy_setopt(curl, CURLOPT_URL, rk_buf_cstr(&call->url));
 	curl_easy_setopt(curl, CURLOPT_USERNAME, ssh->user);
 	curl_easy_setopt(curl, CURLOPT_SSH_AUTH_TYPES, (long)CURLSSH_AUTH_PUBLICKEY);
 	if (ssh->identity_file)
 		curl_easy_setopt(curl, CURLOPT_SSH_PRIVATE_KEYFILE, ssh->identity_file);
-	if (ssh->known_hosts)
-		curl_easy_setopt(curl, CURLOPT_SSH_KNOWNHOSTS, ssh->known_hosts);
+	curl_easy_setopt(curl, CURLOPT_SSH_KNOWNHOSTS, call->known_hosts);
+	curl_easy_setopt(curl, CURLOPT_SSH_KEYFUNCTION, tr_hostkey_callback);
+	curl_easy_setopt(curl, CURLOPT_SSH_KEYDATA, &call->check);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 15L);
-	return curl;
+	return RK_OK;
 }
 
-static int sftp_result(CURL *curl, CURLcode code, const char *what, const rk_plan_node *node, rk_err *err)
+/* Runs the transfer and closes the call: a refused host key is RK_UNSAFE, other failures RK_FAIL. */
+static int sftp_finish(struct sftp_call *call, const char *what, const rk_plan_node *node, rk_err *err)
 {
-	curl_easy_cleanup(curl);
+	CURLcode code = curl_easy_perform(call->curl);
+	curl_easy_cleanup(call->curl);
+	rk_buf_free(&call->url);
 	if (code == CURLE_OK)
 		return RK_OK;
+	if (call->check.verdict > TR_HOSTKEY_TRUSTED)
+		return tr_hostkey_refusal(&call->check, err);
 	return rk_err_set(err, RK_FAIL, "sftp %s on node %s: %s", what, node->name, curl_easy_strerror(code));
+}
+
+static void sftp_close(struct sftp_call *call)
+{
+	if (call->curl)
+		curl_easy_cleanup(call->curl);
+	rk_buf_free(&call->url);
 }
 
 static int sftp_read(const rk_transport *t, const rk_plan_node *node, const char *path, char **data,
                      size_t *len, rk_err *err)
 {
-	rk_buf url = RK_BUF_INIT, body = RK_BUF_INIT;
-	CURL *curl = sftp_handle(t, node, path, &url);
-	if (!curl) {
-		rk_buf_free(&url);
-		return rk_err_set(err, RK_FAIL, "out of memory");
+	rk_buf body = RK_BUF_INIT;
+	struct sftp_call call;
+	int rc = sftp_open(t, node, path, &call, err);
+	if (rc != RK_OK) {
+		sftp_close(&call);
+		return rc;
 	}
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-	int rc = sftp_result(curl, curl_easy_perform(curl), "read", node, err);
-	rk_buf_free(&url);
+	curl_easy_setopt(call.curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(call.curl, CURLOPT_WRITEDATA, &body);
+	rc = sftp_finish(&call, "read", node, err);
 	if (rc != RK_OK) {
 		rk_buf_wipe_free(&body);
 		return rc;
@@ -189,10 +231,11 @@ static int sftp_write(const rk_transport *t, const rk_plan_node *node, const cha
 	if (path[0] != '/' || !slash) /* the plan loader refuses these; never build a name from NULL */
 		return rk_err_set(err, RK_BADINPUT, "sftp write on node %s: \"%s\" is not an absolute path",
 		                  node->name, path);
-	rk_buf url = RK_BUF_INIT, tmp = RK_BUF_INIT, old = RK_BUF_INIT, cmd = RK_BUF_INIT;
+	rk_buf tmp = RK_BUF_INIT, old = RK_BUF_INIT, cmd = RK_BUF_INIT;
 	rk_buf_printf(&tmp, "%.*s/.%s.rekeyctl-tmp", (int)(slash - path), path, slash + 1);
 	rk_buf_printf(&old, "%.*s/.%s.rekeyctl-old", (int)(slash - path), path, slash + 1);
-	CURL *curl = sftp_handle(t, node, rk_buf_cstr(&tmp), &url);
+	struct sftp_call call;
+	int rc = sftp_open(t, node, rk_buf_cstr(&tmp), &call, err);
 	struct curl_slist *post = NULL;
 	/* a leading '*' lets a command fail without failing the transfer (the target may not exist yet) */
 	rk_buf_printf(&cmd, "*rm %s", rk_buf_cstr(&old));
@@ -207,21 +250,21 @@ static int sftp_write(const rk_transport *t, const rk_plan_node *node, const cha
 	rk_buf_printf(&cmd, "*rm %s", rk_buf_cstr(&old));
 	post = curl_slist_append(post, rk_buf_cstr(&cmd));
 	struct upload up = {data, len, 0};
-	int rc = rk_err_set(err, RK_FAIL, "out of memory");
-	if (curl && post) {
+	if (rc == RK_OK && !post)
+		rc = rk_err_set(err, RK_FAIL, "out of memory");
+	if (rc == RK_OK) {
+		CURL *curl = call.curl;
 		curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_upload);
 		curl_easy_setopt(curl, CURLOPT_READDATA, &up);
 		curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
 		curl_easy_setopt(curl, CURLOPT_NEW_FILE_PERMS, 0600L);
 		curl_easy_setopt(curl, CURLOPT_POSTQUOTE, post);
-		rk_err_clear(err);
-		rc = sftp_result(curl, curl_easy_perform(curl), "write", node, err);
-	} else if (curl) {
-		curl_easy_cleanup(curl);
+		rc = sftp_finish(&call, "write", node, err);
+	} else {
+		sftp_close(&call);
 	}
 	curl_slist_free_all(post);
-	rk_buf_free(&url);
 	rk_buf_free(&tmp);
 	rk_buf_free(&old);
 	rk_buf_free(&cmd);
