@@ -139,8 +139,9 @@ static int resume_run(rot_ctx *ctx, rk_err *err)
 	return rc;
 }
 
-/* Loads the base config and the key, and derives every config the run writes. */
-static int prepare_configs(rot_ctx *ctx, rk_err *err)
+/* Loads the base config and the key, and derives every config the run writes. The key is generated
+ * only while stage-key is not recorded done (may_generate). */
+static int prepare_configs(rot_ctx *ctx, int may_generate, rk_err *err)
 {
 	rk_run run;
 	int found = 0;
@@ -153,7 +154,7 @@ static int prepare_configs(rot_ctx *ctx, rk_err *err)
 		rc = rot_load_base(ctx, &base, &len, err);
 	int decrypt = ctx->plan->provider == RK_PROV_IDENTITY;
 	if (rc == RK_OK && !decrypt)
-		rc = rot_stage_key(ctx, run.new_key, base, len, &key, err);
+		rc = rot_stage_key(ctx, run.new_key, base, len, may_generate, &key, err);
 	if (rc == RK_OK)
 		rc = rot_configs_derive(base, len, ctx->plan, decrypt ? NULL : &key, &ctx->cfgs, err);
 	rk_key_clear(&key);
@@ -173,7 +174,7 @@ static int stage_key(rot_ctx *ctx, rk_err *err)
 		rot_crash_point(ctx, "stage-key", NULL, "intent");
 	}
 	if (rc == RK_OK)
-		rc = prepare_configs(ctx, err);
+		rc = prepare_configs(ctx, !done, err);
 	if (rc == RK_OK && !done) {
 		rot_crash_point(ctx, "stage-key", NULL, "derived");
 		rc = rk_store_stage_done(ctx->store, ctx->run_id, "stage-key", NULL, ctx->cfgs.new_key, err);
@@ -477,8 +478,11 @@ int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err)
 		                (long long)ctx.run_id);
 	if (rc == RK_OK)
 		rc = stage_started(&ctx, "promote", &promoted, err);
+	int key_staged = 0;
 	if (rc == RK_OK)
-		rc = prepare_configs(&ctx, err);
+		rc = rot_stage_is_done(&ctx, "stage-key", NULL, &key_staged, err);
+	if (rc == RK_OK)
+		rc = prepare_configs(&ctx, !key_staged, err);
 	rk_transport *t = NULL;
 	if (rc == RK_OK)
 		rc = rot_transport_open(&ctx, &t, err);

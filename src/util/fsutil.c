@@ -58,6 +58,13 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
+int rk_fsync_dir(const char *dir, rk_err *err)
+{
+	if (fsync_dir(dir) != 0)
+		return rk_err_set(err, RK_FAIL, "%s: cannot fsync the directory: %s", dir, strerror(errno));
+	return RK_OK;
+}
+
 /* The owner the replacement must keep (the original's: an apiserver running as a non-root user must
  * still read its 0600 config); -1/-1 when there is no original. */
 typedef struct owner {
