@@ -328,6 +328,8 @@ static int walk_stages(rot_ctx *ctx, rk_err *err)
 	if (rc == RK_OK)
 		rc = rot_cluster_step(ctx, "verify", stage_verify, err);
 	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "archive", rot_archive_pruned_keys, err);
+	if (rc == RK_OK)
 		rc = rot_rollout(ctx, t, "prune", ROT_CFG_PRUNED, 0, err);
 	rk_transport_free(t);
 	return rc;

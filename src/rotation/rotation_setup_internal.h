@@ -20,6 +20,9 @@ int rot_load_base(rot_ctx *ctx, char **data, size_t *len, rk_err *err);
  * stage-key is done is RK_UNSAFE saying how to restore it: a named key is never generated twice. */
 int rot_stage_key(rot_ctx *ctx, const char *name, const char *base, size_t base_len, int may_generate,
                   rk_key *key, rk_err *err);
+/* The archive stage (rotation_archive.c): every local key the pruned config drops is archived (0600,
+ * fsynced) and recorded in history as "archived" before any node loses it. */
+int rot_archive_pruned_keys(rot_ctx *ctx, rk_err *err);
 /* Records a lifecycle event (fingerprint only) for a key named in the run's configs. */
 void rot_key_event(rot_ctx *ctx, const char *key_name, const char *event);
 
