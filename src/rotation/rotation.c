@@ -374,6 +374,8 @@ int rk_rotation_run(const rk_rotation_opts *opts, int resume, rk_err *err)
 		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "ignore-window", "used", NULL,
 		                   err);
 	if (rc == RK_OK)
+		rc = rot_probe_cleanup(&ctx, err);
+	if (rc == RK_OK)
 		rc = rot_cluster_step(&ctx, "preflight", NULL, err);
 	if (rc == RK_OK)
 		rc = stage_key(&ctx, err);
@@ -438,13 +440,17 @@ int rk_rotation_abort(const rk_rotation_opts *opts, rk_err *err)
 	int rc = open_unfinished(&ctx, opts, err);
 	if (rc == RK_OK)
 		rc = rot_lock_acquire(&ctx, err);
+	int locked = rc == RK_OK;
+	if (rc == RK_OK)
+		rc = rot_probe_cleanup(&ctx, err);
 	if (rc == RK_OK) {
 		rk_store_run_set_state(ctx.store, ctx.run_id, "aborted", RK_STOPPED, err);
 		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "abort", "done",
 		                   "configs left as they were; every stage boundary is a safe state", err);
-		rot_lock_release(&ctx);
 		rk_info("rotation.aborted", "run %lld aborted; configs unchanged", (long long)ctx.run_id);
 	}
+	if (locked)
+		rot_lock_release(&ctx);
 	rot_ctx_close(&ctx);
 	return rc;
 }
@@ -471,6 +477,8 @@ int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err)
 	if (rc == RK_OK)
 		rc = rot_lock_acquire(&ctx, err);
 	int locked = rc == RK_OK;
+	if (rc == RK_OK)
+		rc = rot_probe_cleanup(&ctx, err);
 	if (rc == RK_OK)
 		rc = stage_started(&ctx, "prune", &pruning, err);
 	if (rc == RK_OK && pruning)

@@ -3,7 +3,8 @@
 # with its backup gone after stage-key, resume and rollback stop (exit 4) and change no node; restoring
 # the backup from a node's config lets the run finish. Every pruned key is archived first (0600, in
 # history with provider and fingerprint), and `verify --snapshot` of a snapshot taken before a second
-# rotation lists the key it needs as archived.
+# rotation lists the key it needs as archived. The promotion probe secret is recorded before it is
+# created: after a kill -9 right after its creation, resume, rollback and abort each delete it.
 . tests/e2e/lib.sh
 . tests/e2e/rotate_lib.sh
 
@@ -61,7 +62,25 @@ ETCDCTL_API=3 etcdctl --endpoints "$(etcd_url)" snapshot save "$E2E_TMP/before-s
 fp1=$(fingerprint_of "$key1")
 count1=$(KUBECONFIG=$D/kubeconfig kubectl get secrets -A --no-headers | grep -vc rekeyctl-probe)
 before=$(data_sum)
-expect_exit second_rotation 0 "$REKEYCTL" rotate -f "$PLAN" --state "$STATE"
+
+# ---- the second rotation is killed right after the promotion probe secret was created ----
+secrets_total() { KUBECONFIG=$D/kubeconfig kubectl get secrets -A --no-headers | wc -l; }
+probes_in_cluster() { KUBECONFIG=$D/kubeconfig kubectl get secrets -n kube-system --no-headers | grep -c '^rekeyctl-probe-'; }
+probes_open() { sqlite3 "$STATE/state.db" "SELECT count(*) FROM probes WHERE deleted_at IS NULL"; }
+# crash_at_probe NAME: a rotation killed just after its probe secret exists (recorded, not deleted)
+crash_at_probe() {
+	REKEY_TEST_CRASH_AT=probe::created "$REKEYCTL" rotate -f "$PLAN" --state "$STATE" >"$E2E_TMP/out" 2>"$E2E_TMP/err"
+	rc=$?
+	[ "$rc" = 137 ] && ok "$1_killed_after_probe" || not_ok "$1_killed_after_probe" "exit $rc: $(tail -n 2 "$E2E_TMP/err")"
+	[ "$(probes_in_cluster)" = 1 ] && [ "$(probes_open)" = 1 ] && ok "$1_probe_exists_and_recorded" ||
+		not_ok "$1_probe_exists_and_recorded" "$(probes_in_cluster) in the cluster, $(probes_open) recorded"
+}
+start_total=$(secrets_total)
+crash_at_probe second
+expect_exit resume_after_probe_kill 0 "$REKEYCTL" resume -f "$PLAN" --state "$STATE"
+[ "$(secrets_total)" = "$start_total" ] && ok probe_resume_secret_count || not_ok probe_resume_secret_count "$(secrets_total) secrets, started with $start_total"
+[ "$(probes_in_cluster)" = 0 ] && [ "$(probes_open)" = 0 ] && ok probe_resume_none_left ||
+	not_ok probe_resume_none_left "$(probes_in_cluster) in the cluster, $(probes_open) open records"
 check_rotated second "$key1" "$before"
 
 # ---- verify --snapshot: the snapshot needs key1, which the archive holds (name and fingerprint) ----
@@ -82,4 +101,15 @@ cp "$E2E_TMP/other.key" "$E2E_TMP/fake-state/archive/sandbox/$key1.aescbc.$fake_
 expect_exit snapshot_fake_entry 0 "$REKEYCTL" verify --snapshot "$E2E_TMP/before-second.db" --state "$E2E_TMP/fake-state" -o json
 jq -r '.archive.keys[0] | "\(.archived) \(.note)"' "$E2E_TMP/out" | grep -q '^false .*does not decrypt' &&
 	ok snapshot_foreign_key_refused || not_ok snapshot_foreign_key_refused "$(jq -c .archive "$E2E_TMP/out")"
+
+# ---- rollback and abort delete a leftover probe too ----
+start_total=$(secrets_total)
+crash_at_probe third
+expect_exit rollback_after_probe_kill 0 "$REKEYCTL" rollback -f "$PLAN" --state "$STATE"
+[ "$(secrets_total)" = "$start_total" ] && [ "$(probes_in_cluster)" = 0 ] && [ "$(probes_open)" = 0 ] &&
+	ok probe_rollback_none_left || not_ok probe_rollback_none_left "$(secrets_total) secrets (from $start_total), $(probes_in_cluster) probes"
+crash_at_probe fourth
+expect_exit abort_after_probe_kill 0 "$REKEYCTL" abort -f "$PLAN" --state "$STATE"
+[ "$(secrets_total)" = "$start_total" ] && [ "$(probes_in_cluster)" = 0 ] && [ "$(probes_open)" = 0 ] &&
+	ok probe_abort_none_left || not_ok probe_abort_none_left "$(secrets_total) secrets (from $start_total), $(probes_in_cluster) probes"
 e2e_done
