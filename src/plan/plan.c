@@ -19,7 +19,7 @@ static const char *const cp_fields[] = {"configPath", "manifestPath", "access", 
 static const char *const node_fields[] = {"name", "host", "apiserver", "configPath", "manifestPath", NULL};
 static const char *const ssh_fields[] = {"user", "identityFile",    "knownHosts",
                                          "port", "trustOnFirstUse", NULL};
-static const char *const exec_fields[] = {"write", "restart", "ready", NULL};
+static const char *const exec_fields[] = {"read", "write", "restart", "ready", "timeout", NULL};
 static const char *const rewrite_fields[] = {"qps",       "burst",      "concurrency", "pageSize",
                                              "batchSize", "batchPause", NULL};
 static const char *const budget_fields[] = {"writeP99", "errorRatio", "window", "soak", "onBreach", NULL};
@@ -231,6 +231,7 @@ static int load_ssh(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 static int load_exec(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 {
 	yaml_node_t *ex = rk_yaml_get(y, cp, "exec");
+	plan->exec.timeout_ms = RK_PLAN_HOOK_TIMEOUT_MS;
 	if (!ex)
 		return plan->access == RK_ACCESS_EXEC
 		           ? rk_yaml_fail(y, cp, err, "controlPlane: access exec needs an \"exec\" section")
@@ -238,11 +239,18 @@ static int load_exec(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 	const char *what = "controlPlane.exec";
 	int rc = rk_yaml_check_map(y, ex, what, exec_fields, err);
 	if (rc == RK_OK)
+		rc = rk_yaml_str(y, ex, what, "read", plan->access == RK_ACCESS_EXEC, &plan->exec.read, err);
+	if (rc == RK_OK)
 		rc = rk_yaml_str(y, ex, what, "write", 1, &plan->exec.write, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, ex, what, "restart", 0, &plan->exec.restart, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, ex, what, "ready", 0, &plan->exec.ready, err);
+	if (rc == RK_OK)
+		rc = rk_yaml_duration_ms(y, ex, what, "timeout", &plan->exec.timeout_ms, err);
+	if (rc == RK_OK && plan->exec.timeout_ms < 1000)
+		rc = rk_yaml_fail(y, rk_yaml_get(y, ex, "timeout"), err, "%s.timeout: must be at least 1s",
+		                  what);
 	return rc;
 }
 
@@ -586,9 +594,9 @@ void rk_plan_free(rk_plan *plan)
 	char *strings[] = {
 	    plan->path,           plan->cluster,           plan->kubeconfig,      plan->context,
 	    plan->key_backup_dir, plan->config_path,       plan->manifest_path,   plan->canary,
-	    plan->ssh.user,       plan->ssh.identity_file, plan->ssh.known_hosts, plan->exec.write,
-	    plan->exec.restart,   plan->exec.ready,        plan->etcd.url,        plan->etcd.cacert,
-	    plan->etcd.cert,      plan->etcd.key};
+	    plan->ssh.user,       plan->ssh.identity_file, plan->ssh.known_hosts, plan->exec.read,
+	    plan->exec.write,     plan->exec.restart,      plan->exec.ready,      plan->etcd.url,
+	    plan->etcd.cacert,    plan->etcd.cert,         plan->etcd.key};
 	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
 		free(strings[i]);
 	free(plan->nodes);

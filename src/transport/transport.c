@@ -3,6 +3,7 @@
 #include "rekey/transport.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "rekey/buf.h"
+#include "rekey/child.h"
 #include "rekey/fsutil.h"
 #include "rekey/log.h"
 #include "rekey/manifest.h"
@@ -43,27 +45,45 @@ void rk_transport_set_hostkey_hook(rk_transport *t, rk_transport_hostkey_hook ho
 	t->hostkey_ud = ud;
 }
 
-/* ---- exec hooks: sh -c COMMAND with RK_NODE, RK_HOST, RK_CONFIG_FILE, RK_CONFIG_HASH ---- */
+/* ---- exec hooks: sh -c COMMAND with RK_NODE, RK_HOST, RK_CONFIG_PATH, RK_CONFIG_FILE, RK_CONFIG_HASH ----
+ */
 
-static int run_hook(const char *what, const char *command, const rk_plan_node *node, const char *file,
-                    const char *hash, rk_err *err)
+static void hook_child(const char *command, const rk_plan *plan, const rk_plan_node *node, const char *file,
+                       const char *hash)
 {
+	rk_child_own_group();
+	setenv("RK_NODE", node->name, 1);
+	setenv("RK_HOST", node->host ? node->host : "", 1);
+	setenv("RK_CONFIG_PATH", rk_plan_node_config_path(plan, node), 1);
+	if (file)
+		setenv("RK_CONFIG_FILE", file, 1);
+	if (hash)
+		setenv("RK_CONFIG_HASH", hash, 1);
+	execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+	_exit(127);
+}
+
+static int run_hook(const rk_transport *t, const char *what, const char *command, const rk_plan_node *node,
+                    const char *file, const char *hash, rk_err *err)
+{
+	long timeout_ms = t->plan->exec.timeout_ms;
 	pid_t pid = fork();
 	if (pid < 0)
-		return rk_err_set(err, RK_FAIL, "exec %s hook: fork failed", what);
-	if (pid == 0) {
-		setenv("RK_NODE", node->name, 1);
-		setenv("RK_HOST", node->host ? node->host : "", 1);
-		if (file)
-			setenv("RK_CONFIG_FILE", file, 1);
-		if (hash)
-			setenv("RK_CONFIG_HASH", hash, 1);
-		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
-		_exit(127);
-	}
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0)
-		;
+		return rk_err_set(err, RK_FAIL, "exec %s hook: fork failed: %s", what, strerror(errno));
+	if (pid == 0)
+		hook_child(command, t->plan, node, file, hash);
+	rk_child child;
+	rk_child_start(&child, pid, timeout_ms);
+	int status = 0, rc = rk_child_wait(&child, &status);
+	if (rc == RK_CHILD_TIMEOUT)
+		return rk_err_set(err, RK_FAIL,
+		                  "exec %s hook for node %s did not finish within %lds "
+		                  "(controlPlane.exec.timeout): its process group was killed",
+		                  what, node->name, timeout_ms / 1000);
+	if (rc == RK_CHILD_LOST)
+		return rk_err_set(err, RK_FAIL,
+		                  "exec %s hook for node %s: cannot wait for it (%s): its outcome is unknown",
+		                  what, node->name, strerror(errno));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return RK_OK;
 	return rk_err_set(err, RK_FAIL, "exec %s hook for node %s failed (%s %d)", what, node->name,
@@ -108,7 +128,26 @@ static int exec_write(const rk_transport *t, const rk_plan_node *node, const cha
 	char *dir = NULL, *file = NULL;
 	int rc = private_temp_file(data, len, &dir, &file, err);
 	if (rc == RK_OK)
-		rc = run_hook("write", t->plan->exec.write, node, file, NULL, err);
+		rc = run_hook(t, "write", t->plan->exec.write, node, file, NULL, err);
+	remove_private_temp(dir, file);
+	return rc;
+}
+
+/* The read hook copies the node's config into an empty 0600 file we then read. */
+static int exec_read(const rk_transport *t, const rk_plan_node *node, char **data, size_t *len, rk_err *err)
+{
+	char *dir = NULL, *file = NULL;
+	int rc = private_temp_file("", 0, &dir, &file, err);
+	if (rc == RK_OK)
+		rc = run_hook(t, "read", t->plan->exec.read, node, file, NULL, err);
+	if (rc == RK_OK)
+		rc = rk_read_file(file, data, len, err);
+	if (rc == RK_OK && *len == 0) {
+		free(*data);
+		*data = NULL;
+		rc = rk_err_set(err, RK_FAIL, "exec read hook for node %s wrote nothing to $RK_CONFIG_FILE",
+		                node->name);
+	}
 	remove_private_temp(dir, file);
 	return rc;
 }
@@ -292,9 +331,7 @@ static int write_path(rk_transport *t, const rk_plan_node *node, const char *pat
 int rk_transport_read_config(rk_transport *t, const rk_plan_node *node, char **data, size_t *len, rk_err *err)
 {
 	if (t->plan->access == RK_ACCESS_EXEC)
-		return rk_err_set(err, RK_BADINPUT,
-		                  "access exec cannot read a node's config: the write hook owns it (node %s)",
-		                  node->name);
+		return exec_read(t, node, data, len, err);
 	return read_path(t, node, rk_plan_node_config_path(t->plan, node), data, len, err);
 }
 
@@ -340,7 +377,7 @@ int rk_transport_pickup(rk_transport *t, const rk_plan_node *node, const char *c
 {
 	if (t->plan->access == RK_ACCESS_EXEC)
 		return t->plan->exec.restart
-		           ? run_hook("restart", t->plan->exec.restart, node, NULL, config_hash, err)
+		           ? run_hook(t, "restart", t->plan->exec.restart, node, NULL, config_hash, err)
 		           : RK_OK;
 	if (t->plan->reload == RK_RELOAD_AUTOMATIC)
 		return RK_OK;

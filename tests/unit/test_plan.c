@@ -134,6 +134,14 @@ static const struct bad_case bad_cases[] = {
     {"%H%Cwindow: [{start: '01:00', end: '05:00', timezone: ../../etc/passwd}]\n", "plan.yaml:8:51",
      "unknown time zone"},
     {"%H%Cetcd: {url: 'ftp://x'}\n", "plan.yaml:8:13", "not an http(s) URL"},
+    /* access exec needs a read hook (preflight reads every node's config) and a sane timeout */
+    {"%HcontrolPlane:\n  configPath: /e\n  access: exec\n  exec: {write: 'true'}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
+     "plan.yaml:8:9", "controlPlane.exec: missing required field \"read\""},
+    {"%HcontrolPlane:\n  configPath: /e\n  access: exec\n  exec: {read: 'true', write: 'true', timeout: "
+     "500ms}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
+     "plan.yaml:8:48", "controlPlane.exec.timeout: must be at least 1s"},
     /* paths on nodes and key backups must be absolute (a relative ssh configPath crashed the upload) */
     {"%HcontrolPlane:\n  configPath: enc.yaml\n  access: ssh\n  ssh: {user: u}\n"
      "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
