@@ -18,15 +18,17 @@ enum { RK_CHILD_OK = 0, RK_CHILD_TIMEOUT = -1, RK_CHILD_TOO_BIG = -2, RK_CHILD_L
 typedef struct rk_child {
 	pid_t pid;
 	int pidfd;           /* pidfd_open(pid), -1 when unavailable (then the wait polls) */
-	int64_t deadline_ns; /* CLOCK_MONOTONIC */
+	int64_t deadline_ns; /* CLOCK_MONOTONIC; INT64_MAX = none */
+	int own_group;
 	int reaped;
 } rk_child;
 
 /* In the child right after fork(): its own process group (so the group can be killed as one). */
 void rk_child_own_group(void);
 
-/* In the parent after fork(): starts the clock (timeout_ms from now). */
-void rk_child_start(rk_child *c, pid_t pid, long timeout_ms);
+/* In the parent after fork(): starts the clock (timeout_ms from now; <= 0: no deadline). own_group: the
+ * child called rk_child_own_group (a timeout then kills the group, else the child alone). */
+void rk_child_start(rk_child *c, pid_t pid, long timeout_ms, int own_group);
 
 /* Reads fd until EOF into out (more than max bytes: RK_CHILD_TOO_BIG) before the deadline
  * (RK_CHILD_TIMEOUT). RK_CHILD_LOST on a read error. */

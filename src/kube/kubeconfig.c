@@ -377,6 +377,7 @@ static int load_exec(kc_file *f, yaml_node_t *e, rk_kube_config *cfg, rk_err *er
 	rk_exec_config *x = calloc(1, sizeof *x);
 	if (!x)
 		return rk_err_set(err, RK_FAIL, "out of memory");
+	x->timeout_ms = RK_EXEC_PLUGIN_TIMEOUT_MS;
 	cfg->exec = x;
 	const char *command, *api_version, *hint;
 	if (kc_get_str(f, e, "command", &command, err) || kc_get_str(f, e, "apiVersion", &api_version, err) ||

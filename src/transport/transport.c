@@ -73,7 +73,7 @@ static int run_hook(const rk_transport *t, const char *what, const char *command
 	if (pid == 0)
 		hook_child(command, t->plan, node, file, hash);
 	rk_child child;
-	rk_child_start(&child, pid, timeout_ms);
+	rk_child_start(&child, pid, timeout_ms, 1);
 	int status = 0, rc = rk_child_wait(&child, &status);
 	if (rc == RK_CHILD_TIMEOUT)
 		return rk_err_set(err, RK_FAIL,

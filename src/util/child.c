@@ -20,13 +20,22 @@ void rk_child_own_group(void)
 	setpgid(0, 0);
 }
 
-void rk_child_start(rk_child *c, pid_t pid, long timeout_ms)
+void rk_child_start(rk_child *c, pid_t pid, long timeout_ms, int own_group)
 {
 	c->pid = pid;
 	c->reaped = 0;
-	c->deadline_ns = rk_monotonic_ns() + (int64_t)timeout_ms * RK_NS_PER_MS;
-	setpgid(pid, pid); /* also here: the group exists whichever of us runs first */
+	c->own_group = own_group;
+	c->deadline_ns = timeout_ms > 0 ? rk_monotonic_ns() + (int64_t)timeout_ms * RK_NS_PER_MS : INT64_MAX;
+	if (own_group)
+		setpgid(pid, pid); /* also here: the group exists whichever of us runs first */
 	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static void signal_child(const rk_child *c, int sig)
+{
+	if (c->own_group)
+		kill(-c->pid, sig);
+	kill(c->pid, sig);
 }
 
 static int ms_until(int64_t deadline_ns)
@@ -81,12 +90,10 @@ void rk_child_kill(rk_child *c)
 {
 	if (c->reaped || c->pid <= 0)
 		return;
-	kill(-c->pid, SIGTERM);
-	kill(c->pid, SIGTERM);
+	signal_child(c, SIGTERM);
 	wait_exit(c, rk_monotonic_ns() + (int64_t)RK_CHILD_GRACE_MS * RK_NS_PER_MS);
 	/* the leader is a zombie or gone by now: what is left of its group dies too */
-	kill(-c->pid, SIGKILL);
-	kill(c->pid, SIGKILL);
+	signal_child(c, SIGKILL);
 	if (reap(c, NULL) != 0) {
 		c->reaped = 1;
 		if (c->pidfd >= 0)

@@ -204,20 +204,6 @@ START_TEST(exec_read_hook_that_writes_nothing_fails)
 }
 END_TEST
 
-/* 1 while pid runs (a zombie nobody reaps does not count). */
-static int running(pid_t pid)
-{
-	char path[64], state = 0;
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%*d %*s %c", &state) != 1)
-		state = 0;
-	fclose(f);
-	return state && state != 'Z' && state != 'X';
-}
-
 START_TEST(hook_past_its_timeout_is_killed_with_its_group)
 {
 	char *dir = tu_mkdtemp(), *extra = NULL;
@@ -242,9 +228,10 @@ START_TEST(hook_past_its_timeout_is_killed_with_its_group)
 	ck_assert_ptr_nonnull(text);
 	pid_t grandchild = (pid_t)atoi(text);
 	ck_assert_int_gt(grandchild, 0);
-	for (int i = 0; i < 200 && running(grandchild); i++) /* SIGKILL is sent; the kernel needs a moment */
+	for (int i = 0; i < 200 && tu_process_running(grandchild);
+	     i++) /* SIGKILL is sent; the kernel needs a moment */
 		usleep(5000);
-	ck_assert_msg(!running(grandchild), "grandchild %d still runs", (int)grandchild);
+	ck_assert_msg(!tu_process_running(grandchild), "grandchild %d still runs", (int)grandchild);
 	free(p), free(text), free(extra);
 	close_all(t, plan, dir);
 }
