@@ -236,6 +236,7 @@ static int parse_status(const rk_kube_config *cfg, json_t *status, rk_exec_cred 
 	const char *token = json_string_value(json_object_get(status, "token"));
 	if (token && *token)
 		out->token = strdup(token);
+	rk_buf_set_secret(&out->key_pem);
 	int has_cert = take_pem(status, "clientCertificateData", &out->cert_pem);
 	int has_key = take_pem(status, "clientKeyData", &out->key_pem);
 	if (has_cert != has_key)
@@ -308,7 +309,7 @@ int rk_exec_run(const rk_kube_config *cfg, rk_exec_cred *out, rk_err *err)
 	int interactive, status = 0;
 	if (interactive_allowed(cfg, &interactive, err) != RK_OK)
 		return err->code;
-	rk_buf text = RK_BUF_INIT;
+	rk_buf text = RK_BUF_SECRET;
 	int rc = spawn_and_read(cfg, interactive, &text, &status, err);
 	if (rc == RK_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		rc = describe_exit(cfg, status, err);

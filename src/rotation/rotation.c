@@ -87,7 +87,7 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 		    "run %lld of cluster %s is unfinished (%s): continue it with `rekeyctl resume -f PLAN`, "
 		    "or end it with `rekeyctl rollback` / `rekeyctl abort`",
 		    (long long)run.id, ctx->plan->cluster, run.state);
-	rk_buf base = RK_BUF_INIT;
+	rk_buf base = RK_BUF_SECRET;
 	char plan_hash[72], new_key[256] = "";
 	if (rc == RK_OK)
 		rc = rot_preflight(ctx, &base, err);
@@ -396,7 +396,7 @@ int rk_rotation_run(const rk_rotation_opts *opts, int resume, rk_err *err)
 int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err)
 {
 	rot_ctx ctx;
-	rk_buf base = RK_BUF_INIT;
+	rk_buf base = RK_BUF_SECRET;
 	int rc = rot_ctx_open(&ctx, opts, err);
 	rk_rotation_opts relaxed = *opts;
 	relaxed.ignore_window = 1; /* plan reports the window instead of refusing */

@@ -238,7 +238,7 @@ static void sftp_close(struct sftp_call *call)
 static int sftp_read(const rk_transport *t, const rk_plan_node *node, const char *path, char **data,
                      size_t *len, rk_err *err)
 {
-	rk_buf body = RK_BUF_INIT;
+	rk_buf body = RK_BUF_SECRET;
 	struct sftp_call call;
 	int rc = sftp_open(t, node, path, &call, err);
 	if (rc != RK_OK) {

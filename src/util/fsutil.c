@@ -224,6 +224,7 @@ int rk_read_file(const char *path, char **data, size_t *len, rk_err *err)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, strerror(errno));
+	setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer: it would be freed holding key bytes unwiped */
 	char *buf = NULL;
 	size_t cap = 0, n = 0, got;
 	int oom = 0;

@@ -354,6 +354,7 @@ int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 	if (rc)
 		return rc;
 	struct rk_scan sc = {.opts = opts, .err = err, .prefix = opts->prefix ? opts->prefix : "/registry/"};
+	rk_buf_set_secret(&sc.plain);
 	sc.report = calloc(1, sizeof *sc.report);
 	if (!sc.report)
 		return rk_err_set(err, RK_FAIL, "out of memory");

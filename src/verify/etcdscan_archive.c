@@ -112,7 +112,7 @@ static int entry_decrypts(const rk_archived_key *e, const struct key_sample *s, 
 	rk_err err;
 	char fp[17];
 	uint8_t raw[64];
-	rk_buf plain = RK_BUF_INIT;
+	rk_buf plain = RK_BUF_SECRET;
 	int n = -1, ok = 0;
 	if (rk_key_read_file(e->path, &key, &err) != RK_OK)
 		set_note(note, cap, "%s", err.msg);

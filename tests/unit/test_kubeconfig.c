@@ -72,6 +72,21 @@ static char *b64_file(const char *name)
 	return text;
 }
 
+/* Released buffer blocks: wiped secret ones, and any that still hold a private key. */
+struct key_releases {
+	size_t wiped_secret, holding_key;
+};
+
+static void observe_key_release(const uint8_t *block, size_t cap, int secret, void *ud)
+{
+	struct key_releases *seen = ud;
+	size_t zero = 0;
+	for (size_t i = 0; i < cap; i++)
+		zero += block[i] == 0;
+	seen->wiped_secret += secret && zero == cap;
+	seen->holding_key += memmem(block, cap, "PRIVATE KEY", 11) != NULL;
+}
+
 static int load(const char *kubeconfig, const char *context, rk_kube_config **cfg, rk_err *err)
 {
 	rk_kubeconfig_opts opts = {.kubeconfig = kubeconfig, .context = context};
@@ -317,7 +332,14 @@ START_TEST(data_fields_and_relative_paths)
 	ck_assert_ptr_nonnull(strstr((char *)cfg->client_cert_pem.data, "BEGIN CERTIFICATE"));
 	ck_assert_ptr_nonnull(strstr((char *)cfg->client_key_pem.data, "PRIVATE KEY"));
 	ck_assert_uint_eq(cfg->ca_pem.len, cfg->client_cert_pem.len);
+	/* the key is a secret buffer: it grew without realloc, and freeing the config wipes it */
+	ck_assert_int_eq(cfg->client_key_pem.secret, 1);
+	struct key_releases seen = {0, 0};
+	rk_buf_observe_releases(observe_key_release, &seen);
 	rk_kube_config_free(cfg);
+	rk_buf_observe_releases(NULL, NULL);
+	ck_assert_uint_eq(seen.wiped_secret, 1);
+	ck_assert_uint_eq(seen.holding_key, 0);
 	free(crt);
 	free(key);
 	free(tok);
