@@ -98,7 +98,7 @@ static int append_known_host(tr_hostkey_check *check, const char *type, const un
 	if (!b64)
 		return -1;
 	host_entry_name(check, name, sizeof name);
-	int fd = open(check->file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = open(check->file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	int failed = fd < 0 || dprintf(fd, "%s %s %s\n", name, type, b64) < 0 || fsync(fd) != 0;
 	if (fd >= 0)
 		failed |= close(fd) != 0;

@@ -78,14 +78,15 @@ fp=$(ssh-keygen -lf "$S/host_key.pub" | cut -d' ' -f2)
 "$REKEYCTL" history --state "$D/state-tofu" -o json >"$E2E_TMP/history.json"
 trusted=$(jq -r '[.audit[] | select(.action == "ssh-trust-on-first-use")] | length' "$E2E_TMP/history.json")
 [ "$trusted" = 1 ] && ok tofu_audited_once || not_ok tofu_audited_once "$trusted audit records"
-expect_grep tofu_audit_fingerprint "$fp" "$E2E_TMP/history.json"
+grep -qF "$fp" "$E2E_TMP/history.json" && ok tofu_audit_fingerprint || not_ok tofu_audit_fingerprint "no $fp in the audit log"
 expect_exit tofu_second_contact_known 0 env HOME="$H" "$REKEYCTL" plan -f "$D/plan-ssh-tofu.yaml" --state "$D/state-tofu"
 [ "$(wc -l <"$H/.ssh/known_hosts")" = 1 ] && ok tofu_once_only || not_ok tofu_once_only "$(cat "$H/.ssh/known_hosts")"
 # a changed host key is refused even with trustOnFirstUse, and the file is left as it was
 echo "[127.0.0.1]:$port ssh-ed25519 $(cut -d' ' -f2 "$S/client_key.pub")" >"$H/.ssh/known_hosts"
 cp "$H/.ssh/known_hosts" "$E2E_TMP/kh-before"
 expect_exit changed_host_key_refused 4 env HOME="$H" "$REKEYCTL" rotate -f "$D/plan-ssh-tofu.yaml" --state "$D/state-tofu"
-expect_grep changed_host_key_named "host key of node cp-1 .* CHANGED: ssh-ed25519 $fp" "$E2E_TMP/err"
+grep -qF "CHANGED: ssh-ed25519 $fp does not match" "$E2E_TMP/err" && ok changed_host_key_named ||
+	not_ok changed_host_key_named "$(head -c 300 "$E2E_TMP/err")"
 cmp -s "$H/.ssh/known_hosts" "$E2E_TMP/kh-before" && ok changed_host_key_file_kept || not_ok changed_host_key_file_kept "known_hosts changed"
 configs_unchanged && ok changed_host_key_changed_nothing || not_ok changed_host_key_changed_nothing "a config changed"
 # the rotation itself checks against a hashed known_hosts (HashKnownHosts yes, Debian's default)

@@ -45,13 +45,16 @@ done
 
 # ---- a write hook that hangs: killed at the timeout, the run stops (exit 3), nothing else touched ----
 for n in cp-1 cp-2 cp-3; do cp "$(node_config "$n")" "$E2E_TMP/base-$n.yaml"; done
-sed -e "s|write: 'sh $H/write.sh'|write: 'sleep 300'|" -e 's/timeout: 20s/timeout: 2s/' "$D/plan-exec.yaml" >"$D/plan-hang.yaml"
+sed -e "s|write: 'sh $H/write.sh'|write: 'sleep 300 \\& echo \$! >$H/hang.pid; wait'|" -e 's/timeout: 20s/timeout: 2s/' "$D/plan-exec.yaml" >"$D/plan-hang.yaml"
 start=$(date +%s)
 expect_exit hanging_hook_stops 3 "$REKEYCTL" rotate -f "$D/plan-hang.yaml" --state "$STATE"
 took=$(($(date +%s) - start))
 expect_grep hanging_hook_named 'exec write hook for node cp-1 did not finish within 2s' "$E2E_TMP/err"
 [ "$took" -lt 20 ] && ok hanging_hook_bounded || not_ok hanging_hook_bounded "took ${took}s"
-pgrep -f 'sleep 300' >/dev/null && not_ok hanging_hook_killed "sleep 300 still runs" || ok hanging_hook_killed
+# the hook's own child (not any `sleep 300` of another user of this machine) is gone or a zombie
+hang=$(cat "$H/hang.pid" 2>/dev/null)
+state=$(awk '{print $3}' "/proc/$hang/stat" 2>/dev/null)
+[ -n "$hang" ] && { [ -z "$state" ] || [ "$state" = Z ]; } && ok hanging_hook_killed || not_ok hanging_hook_killed "pid '$hang' state '$state'"
 same=1
 for n in cp-1 cp-2 cp-3; do cmp -s "$(node_config "$n")" "$E2E_TMP/base-$n.yaml" || same=0; done
 [ "$same" = 1 ] && ok hanging_hook_changed_nothing || not_ok hanging_hook_changed_nothing "a config changed"
