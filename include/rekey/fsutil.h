@@ -31,6 +31,9 @@ int rk_write_all(int fd, const void *data, size_t len);
  * "path: reason" when unreadable, and "path: larger than 4 MiB, ..." past RK_INPUT_MAX. */
 int rk_read_file(const char *path, char **data, size_t *len, rk_err *err);
 
+/* fsync(2) of a directory (makes the entries created or renamed in it durable). */
+int rk_fsync_dir(const char *dir, rk_err *err);
+
 /* mkdir -p with mode for each created directory; existing directories are left as they are. */
 int rk_mkdir_p(const char *path, unsigned mode, rk_err *err);
 

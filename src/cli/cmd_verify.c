@@ -13,11 +13,13 @@
 static const char verify_help[] =
     "usage: rekeyctl verify (--etcd URL [--cacert F --cert F --key F] | --snapshot FILE)\n"
     "         [--prefix /registry/] [--resource secrets]... [--config FILE | --expect KEY]\n"
-    "         [--forbid KEY] [-o table|json] [--limit N] [--page-size N]\n"
+    "         [--forbid KEY] [-o table|json] [--limit N] [--page-size N] [--state DIR --cluster NAME]\n"
     "Classifies every stored value (identity, aescbc, aesgcm, secretbox, kms v1/v2 + keyID, or\n"
     "malformed), counts per resource and key, and lists the objects not under the expected key\n"
     "(table: first 20, json: all; --limit N, 0 = all). --config also decrypt-checks every local-key value;\n"
     "--forbid KEY fails when any value is still under KEY (the check before pruning it).\n"
+    "With --snapshot it also lists the keys the values need and whether the key archive of the state\n"
+    "dir (--state, default $XDG_STATE_HOME/rekeyctl; --cluster: only that cluster's) holds each.\n"
     "Exit 0 all expected, 1 not, 2 bad input.\n";
 
 static void verify_usage(FILE *out)
@@ -46,6 +48,8 @@ static const struct option long_options[] = {
     {"output", required_argument, 0, 'o'},
     {"limit", required_argument, 0, 'l'},
     {"page-size", required_argument, 0, 'P'},
+    {"state", required_argument, 0, 'S'},
+    {"cluster", required_argument, 0, 'L'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -92,6 +96,12 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 	case 'f':
 		o->forbid = v;
 		return 0;
+	case 'S':
+		o->state_dir = v;
+		return 0;
+	case 'L':
+		o->archive_cluster = v;
+		return 0;
 	case 'o':
 		return args_output("verify", v, NULL, &a->json);
 	case 'l':
@@ -122,6 +132,7 @@ int cmd_verify(int argc, char **argv)
 	if (rc)
 		return rc == 1 ? RK_OK : rc;
 	a.opts.resources = a.resources;
+	a.opts.check_archive = a.opts.snapshot_path != NULL;
 	if (a.json && !a.limit_given)
 		a.opts.list_limit = 0; /* JSON lists every unexpected object unless told otherwise */
 	rk_scan_report *report = NULL;

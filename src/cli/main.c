@@ -5,6 +5,7 @@
 #include "commands_internal.h"
 #include "rekey/err.h"
 #include "rekey/init.h"
+#include "rekey/protect.h"
 
 struct command {
 	const char *name;
@@ -51,10 +52,14 @@ int main(int argc, char **argv)
 		printf("rekeyctl %s\n", REKEY_VERSION);
 		return RK_OK;
 	}
+	rk_err err;
+	if (rk_protect_process(&err) != RK_OK) { /* before any command can load a key or a credential */
+		fprintf(stderr, "rekeyctl: %s\n", err.msg);
+		return RK_FAIL;
+	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(argv[1], commands[i].name) != 0)
 			continue;
-		rk_err err;
 		if (rk_global_init(&err) != RK_OK) {
 			fprintf(stderr, "rekeyctl: %s\n", err.msg);
 			return err.code;

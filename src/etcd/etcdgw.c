@@ -73,6 +73,7 @@ int rk_etcdgw_open(const rk_etcdgw_opts *opts, rk_etcdgw **out, rk_err *err)
 		return rk_err_set(err, RK_FAIL, "libcurl: cannot create a handle");
 	}
 	setup_handle(gw, opts);
+	rk_buf_set_secret(&gw->reply); /* values: plaintext under identity */
 	*out = gw;
 	return RK_OK;
 }
@@ -163,7 +164,7 @@ static int64_t int64_field(json_t *obj, const char *name)
 static int b64_field(json_t *obj, const char *name, uint8_t **data, size_t *len)
 {
 	json_t *v = json_object_get(obj, name);
-	rk_buf b = RK_BUF_INIT;
+	rk_buf b = RK_BUF_SECRET;
 	if (rk_buf_reserve(&b, 1) != 0 ||
 	    (json_is_string(v) &&
 	     rk_b64_decode(json_string_value(v), json_string_length(v), RK_B64_STD, &b) != 0)) {

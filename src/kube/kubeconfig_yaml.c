@@ -8,9 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include "rekey/fsutil.h"
+#include "rekey/yamldoc.h"
 
 static char *dir_of(const char *path)
 {
@@ -35,6 +36,7 @@ int kc_node_err(kc_file *f, yaml_node_t *node, rk_err *err, const char *fmt, ...
 	return rk_err_set(err, RK_BADINPUT, "%s: %s", f->path, msg);
 }
 
+/* Parses the file's text; the parser's buffers (tokens, keys) are wiped before they are freed. */
 static int parse_document(kc_file *f, const char *text, size_t len, rk_err *err)
 {
 	yaml_parser_t parser;
@@ -45,10 +47,12 @@ static int parse_document(kc_file *f, const char *text, size_t len, rk_err *err)
 		rk_err_set(err, RK_BADINPUT, "%s:%zu:%zu: invalid YAML: %s", f->path,
 		           parser.problem_mark.line + 1, parser.problem_mark.column + 1,
 		           parser.problem ? parser.problem : "parse error");
+		rk_yaml_wipe_parser(&parser);
 		yaml_parser_delete(&parser);
 		memset(&f->doc, 0, sizeof f->doc);
 		return RK_BADINPUT;
 	}
+	rk_yaml_wipe_parser(&parser);
 	yaml_parser_delete(&parser);
 	f->root = yaml_document_get_root_node(&f->doc);
 	if (f->root && f->root->type == YAML_SCALAR_NODE && f->root->data.scalar.length == 0)
@@ -67,26 +71,24 @@ int kc_file_load(kc_file *f, const char *path, int *missing, rk_err *err)
 	f->dir = dir_of(path);
 	if (!f->path || !f->dir)
 		return rk_err_set(err, RK_FAIL, "out of memory");
-	struct stat st;
-	if (stat(path, &st) != 0 && errno == ENOENT) {
-		*missing = 1;
-		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, strerror(ENOENT));
-	}
 	char *text = NULL;
 	size_t len = 0;
-	int rc = rk_read_file(path, &text, &len, err); /* at most RK_INPUT_MAX */
-	if (rc == RK_OK)
-		rc = parse_document(f, text, len, err);
-	if (text)
-		OPENSSL_cleanse(text, len); /* credentials */
+	if (rk_read_file(path, &text, &len, err) != RK_OK) {
+		*missing = access(path, F_OK) != 0 && errno == ENOENT;
+		return err->code;
+	}
+	int rc = parse_document(f, text, len, err);
+	OPENSSL_cleanse(text, len);
 	free(text);
 	return rc;
 }
 
 void kc_file_free(kc_file *f)
 {
-	if (f->path)
+	if (f->path) {
+		rk_yaml_wipe_document(&f->doc); /* tokens, client keys, exec env */
 		yaml_document_delete(&f->doc);
+	}
 	free(f->path);
 	free(f->dir);
 	memset(f, 0, sizeof *f);

@@ -10,22 +10,6 @@
 #include "etcdscan_internal.h"
 #include "rekey/codec.h"
 
-struct scan_chain {
-	const rk_rule *rule;
-	rk_chain *chain;
-};
-
-/* The state of one scan. */
-struct rk_scan {
-	const rk_scan_opts *opts;
-	rk_scan_report *report;
-	const char *prefix;
-	rk_err *err;
-	size_t rows_cap, items_cap;
-	struct scan_chain *chains; /* one transformer chain per rule met */
-	size_t nchains;
-	rk_buf plain; /* decrypt scratch, wiped */
-};
 
 /* kube-apiserver stores these group resources under legacy paths without their group. */
 static const struct {
@@ -346,6 +330,8 @@ static int scan_value(void *ud, const uint8_t *key, size_t klen, const uint8_t *
 		if (!verdict.expected || verdict.decrypt_failed || forbidden)
 			rc = list_item(sc, key, klen, gr, &v, verdict.why);
 	}
+	if (rc == RK_OK && sc->opts->check_archive)
+		rc = rk_scan_note_key(sc, etcd_key, val, vlen, &v);
 	free(etcd_key);
 	return rc;
 }
@@ -371,6 +357,7 @@ static int scan(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 {
 	int rc;
 	struct rk_scan sc = {.opts = opts, .err = err, .prefix = opts->prefix ? opts->prefix : "/registry/"};
+	rk_buf_set_secret(&sc.plain);
 	sc.report = calloc(1, sizeof *sc.report);
 	if (!sc.report)
 		return rk_err_set(err, RK_FAIL, "out of memory");
@@ -379,6 +366,9 @@ static int scan(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 	sc.report->has_expectation = opts->config || opts->expect || opts->forbid;
 	rc = opts->etcd_url ? rk_scan_source_live(opts, sc.prefix, scan_value, &sc, &sc.report->revision, err)
 	                    : rk_scan_source_snapshot(opts, sc.prefix, scan_value, &sc, err);
+	if (rc == RK_OK && opts->check_archive)
+		rc = rk_scan_check_archive(&sc);
+	rk_scan_samples_free(&sc);
 	for (size_t i = 0; i < sc.nchains; i++)
 		rk_chain_free(sc.chains[i].chain);
 	free(sc.chains);
@@ -423,6 +413,7 @@ void rk_scan_report_free(rk_scan_report *report)
 	}
 	free(report->items);
 	free(report->rows);
+	free(report->needed);
 	free(report->source);
 	free(report->prefix);
 	free(report);
