@@ -10,7 +10,6 @@
 #include "etcdscan_internal.h"
 #include "rekey/codec.h"
 
-
 /* kube-apiserver stores these group resources under legacy paths without their group. */
 static const struct {
 	const char *path, *resource, *group;
