@@ -15,16 +15,16 @@
  *              it blocks pruning the old key
  *   failed     a non-retryable error, or the client's retries ran out
  *
- * Pipeline: objects are PUT in list order through a window of 4 x concurrency objects (the next list page
- * is fetched while the current one is written); an object leaves the window once it and every object
- * before it have an outcome (the finished prefix).
- * Resume: each time the finished prefix has grown by a batch the store gets, in one transaction, the token
- * of the page holding the prefix's last object, that object's namespace/name, and the outcome totals of
- * the prefix, while later PUTs stay in flight. A resumed run re-lists from that page and skips every
- * object up to the saved one (etcd key order). No PUT starts more than batch + window objects past the
- * last saved checkpoint, so a kill -9 repeats at most batch + window objects (rk_rewrite_repeat_bound).
- * An expired token (410) goes on from the inconsistent token the Status carries; without one the list is
- * opened again from the start and objects up to the saved one are skipped (logged, never silent). */
+ * Pipeline: objects are PUT in list order through a window of max(batch, 4 x concurrency) objects (the next
+ * list page is fetched while the current one is written); an object leaves the window once it and every
+ * object before it have an outcome (the finished prefix). Resume: each time the finished prefix has grown by
+ * a batch the store gets, in one transaction, the token of the page holding the prefix's last object, that
+ * object's namespace/name, and the outcome totals of the prefix, while later PUTs stay in flight. A resumed
+ * run re-lists from that page and skips every object up to the saved one (etcd key order). No PUT starts more
+ * than batch + window objects past the last saved checkpoint, so a kill -9 repeats at most batch + window
+ * objects (rk_rewrite_repeat_bound). An expired token (410) goes on from the inconsistent token the Status
+ * carries; without one the list is opened again from the start and objects up to the saved one are skipped
+ * (logged, never silent). */
 #ifndef REKEY_REWRITE_H
 #define REKEY_REWRITE_H
 
@@ -58,7 +58,8 @@ typedef struct rk_rewrite_opts {
 	size_t nendpoints;
 } rk_rewrite_opts;
 
-/* The window of objects in flight or waiting behind an unfinished one: 4 x concurrency. */
+/* The window of objects in flight or finished behind an unfinished one: max(batch size, 4 x concurrency),
+ * so one slow PUT does not stall the others while a batch goes by. */
 size_t rk_rewrite_window(const rk_rewrite_settings *settings);
 /* Objects a kill -9 can make a resumed run PUT again: batch size + window. */
 size_t rk_rewrite_repeat_bound(const rk_rewrite_settings *settings);

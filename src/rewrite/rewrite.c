@@ -20,7 +20,9 @@ int rk_rw_stop_requested(const rk_rw_engine *e)
 
 size_t rk_rewrite_window(const rk_rewrite_settings *settings)
 {
-	return 4 * (size_t)(settings->concurrency > 0 ? settings->concurrency : 1);
+	size_t four = 4 * (size_t)(settings->concurrency > 0 ? settings->concurrency : 1);
+	size_t batch = (size_t)(settings->batch_size > 0 ? settings->batch_size : 1);
+	return batch > four ? batch : four;
 }
 
 size_t rk_rewrite_repeat_bound(const rk_rewrite_settings *settings)

@@ -36,6 +36,8 @@ typedef struct rk_rw_endpoint {
 	unsigned outstanding; /* attempts in flight */
 	double health;        /* 0.05..1: its share is divided by 1/health; halved per failed attempt */
 	double health_at_ms;  /* when health last changed (it regains over time) */
+	double latency_ms;    /* moving average of its PUT attempts' latency (0: none yet) */
+	double latency_at_ms; /* when it was last updated (it decays toward the fastest's) */
 	rk_budget *budget;    /* its PUTs only */
 	rk_throttle throttle; /* its own rate from its budget (0 = none) and pause */
 	rk_rw_budget_state state;

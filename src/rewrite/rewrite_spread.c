@@ -1,6 +1,8 @@
 /* rewrite_spread.c: the apiservers a rewrite spreads its PUTs over. Each new PUT goes to the endpoint with
- * the fewest attempts in flight divided by its health (least outstanding requests: a slow apiserver holds
- * its requests longer and so gets fewer new ones); a failed attempt (no answer, 429, 5xx) halves its
+ * the lowest expected wait: (attempts in flight + 1) x its moving-average latency / its health. A slow
+ * apiserver gets few PUTs (each of which would hold the window behind it); its average decays toward the
+ * fastest endpoint's while it gets none, so it is tried again now and then and used again once it is
+ * fast. A failed attempt (no answer, 429, 5xx) halves its
  * endpoint's health, which comes back over a few seconds (so a failing apiserver is still tried now and
  * then, and is used again once it answers); a retry goes to the best endpoint other than the one that
  * failed. An endpoint its own budget paused gets nothing; one it slowed gets at most its rate. With one
@@ -15,6 +17,8 @@
 
 #define HEALTH_MIN 0.05
 #define HEALTH_REGAIN_MS 2000.0 /* half of what is missing comes back every 2 s */
+#define LATENCY_DECAY_MS 3000.0 /* a slow endpoint left alone looks half as slow every 3 s */
+#define LATENCY_WEIGHT 0.2      /* of a new sample in the moving average */
 
 int rk_rw_endpoints_new(rk_rw_engine *e, rk_err *err)
 {
@@ -53,17 +57,37 @@ static double health_now(const rk_rw_endpoint *ep, double now)
 	return 1 - (1 - ep->health) * pow(0.5, dt / HEALTH_REGAIN_MS);
 }
 
-/* Lower is better: attempts in flight (plus this one) over health. */
-static double load_score(const rk_rw_endpoint *ep, double now)
+/* The fastest endpoint's average latency (0 when none measured yet). */
+static double fastest_ms(const rk_rw_engine *e)
 {
-	return ((double)ep->outstanding + 1) / health_now(ep, now);
+	double best = 0;
+	for (size_t i = 0; i < e->neps; i++)
+		if (e->eps[i].latency_ms > 0 && (best == 0 || e->eps[i].latency_ms < best))
+			best = e->eps[i].latency_ms;
+	return best;
+}
+
+/* Its average latency, the excess over the fastest halved every LATENCY_DECAY_MS since its last sample. */
+static double latency_now(const rk_rw_endpoint *ep, double fastest, double now)
+{
+	if (ep->latency_ms <= 0 || fastest <= 0)
+		return fastest > 0 ? fastest : 1;
+	double dt = now - ep->latency_at_ms;
+	double excess = ep->latency_ms - fastest;
+	return fastest + (dt > 0 ? excess * pow(0.5, dt / LATENCY_DECAY_MS) : excess);
+}
+
+/* Lower is better: the expected wait of one more request there. */
+static double load_score(const rk_rw_endpoint *ep, double fastest, double now)
+{
+	return ((double)ep->outstanding + 1) * latency_now(ep, fastest, now) / health_now(ep, now);
 }
 
 /* The best endpoint other than `avoid` (-1: any) that its budget lets take a PUT now; -1 when none, with
  * *wait_ms the time until one's rate allows (-1: only a resume helps). */
 static int best_endpoint(rk_rw_engine *e, int avoid, double *wait_ms)
 {
-	double now = rk_rw_now_ms(), best = 0;
+	double now = rk_rw_now_ms(), best = 0, fastest = fastest_ms(e);
 	int pick = -1;
 	*wait_ms = -1;
 	for (size_t i = 0; i < e->neps; i++) {
@@ -79,7 +103,7 @@ static int best_endpoint(rk_rw_engine *e, int avoid, double *wait_ms)
 				*wait_ms = ms;
 			continue;
 		}
-		double score = load_score(ep, now);
+		double score = load_score(ep, fastest, now);
 		if (pick < 0 || score < best) {
 			pick = (int)i;
 			best = score;
@@ -128,6 +152,14 @@ static void health_change(rk_rw_endpoint *ep, int failed, double now)
 	ep->health_at_ms = now;
 }
 
+static void latency_sample(rk_rw_engine *e, rk_rw_endpoint *ep, double ms, double now)
+{
+	double fastest = fastest_ms(e);
+	double avg = ep->latency_ms > 0 ? latency_now(ep, fastest, now) : ms;
+	ep->latency_ms = avg + LATENCY_WEIGHT * (ms - avg);
+	ep->latency_at_ms = now;
+}
+
 void rk_rw_endpoint_observe(void *engine, const char *method, const char *endpoint, long http_status,
                             double latency_s)
 {
@@ -149,7 +181,10 @@ void rk_rw_endpoint_observe(void *engine, const char *method, const char *endpoi
 	ep->stats.errors += failed ? 1 : 0;
 	ep->stats.latency_ms += ms;
 	rk_budget_observe(ep->budget, now_ns, ms, failed);
-	health_change(ep, failed, rk_rw_now_ms());
+	double now = rk_rw_now_ms();
+	health_change(ep, failed, now);
+	if (!failed || http_status == 0)
+		latency_sample(e, ep, ms, now); /* a quick error says nothing of how fast it writes */
 }
 
 rk_rw_budget_state rk_rw_endpoints_state(const rk_rw_engine *e)
