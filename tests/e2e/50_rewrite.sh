@@ -33,17 +33,7 @@ SEED=${REWRITE_SEED:-50}
 CHECK="python3 tests/e2e/tools/rewrite_check.py"
 export ETCDCTL_API=3
 
-e2e_cleanup() {
-	"$SANDBOX" down --dir "$D" >/dev/null 2>&1
-	rm -rf "$E2E_TMP"
-}
-trap e2e_cleanup EXIT
-
-if ! "$SANDBOX" up --dir "$D" --apiservers 3 --secrets "$N" --namespaces 8 >"$T/up.log" 2>&1; then
-	not_ok sandbox_up "$(tail -n 5 "$T/up.log")"
-	e2e_done
-fi
-ok sandbox_up
+e2e_sandbox_up "$D" --apiservers 3 --secrets "$N" --namespaces 8
 KC=$D/kubeconfig
 ETCD=$(cat "$D/etcd.url")
 NODES=$(ls "$D/nodes")
