@@ -45,7 +45,7 @@ REKEYCTL := $(BUILD)/bin/rekeyctl
 SANDBOX := $(BUILD)/bin/rekey-sandbox
 UNIT := $(BUILD)/bin/unit-tests
 # Programs the end-to-end scenarios drive librekey with (tests/e2e/tools/<name>.c -> bin/e2e-<name>).
-E2E_TOOLS := $(BUILD)/bin/e2e-grpc_call
+E2E_TOOLS := $(BUILD)/bin/e2e-grpc_call $(BUILD)/bin/e2e-scan_pages
 
 .PHONY: all build deps check check-build run-tests demo bench install clean lint fuzz
 all: build
