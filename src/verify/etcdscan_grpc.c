@@ -41,7 +41,13 @@ static int open_channel(struct grpc_scan *gs)
 {
 	const rk_scan_opts *o = gs->sc->opts;
 	rk_buf ca = RK_BUF_INIT, cert = RK_BUF_INIT, key = RK_BUF_INIT;
-	rk_grpc_opts go = {.target = o->etcd_url, .ca_pem = &ca, .cert_pem = &cert, .key_pem = &key};
+	/* replies are decoded as they stream in, so their size does not matter to memory: accept up to
+	 * what the 4-byte length prefix can say (a first page of large values can pass 256 MiB) */
+	rk_grpc_opts go = {.target = o->etcd_url,
+	                   .ca_pem = &ca,
+	                   .cert_pem = &cert,
+	                   .key_pem = &key,
+	                   .max_message = UINT32_MAX};
 	int rc = load_pem(o->cacert, &ca, gs->sc->err);
 	if (rc == RK_OK)
 		rc = load_pem(o->cert, &cert, gs->sc->err);
