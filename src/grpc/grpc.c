@@ -223,6 +223,13 @@ static int transport_error(struct call *c, CURLcode cc, const char *method, long
 		           : rk_err_set(err, RK_FAIL, "%s %s: reply refused", g->shown, method);
 	if (cc == CURLE_WRITE_ERROR && c->deframe_rc == -1)
 		return rk_err_set(err, RK_FAIL, "%s %s: %s", g->shown, method, c->deframer.error);
+	if (cc == CURLE_HTTP2_STREAM && !c->have_status)
+		return rk_err_set(
+		    err, RK_FAIL,
+		    "%s %s: the server reset the call before a status reached us (it answered "
+		    "before reading the request, as for a method it does not implement: libcurl "
+		    "%s can lose that early status)",
+		    g->shown, method, curl_version_info(CURLVERSION_NOW)->version);
 	if (cc == CURLE_OPERATION_TIMEDOUT && deadline_ms > 0) {
 		c->st->code = 4; /* DEADLINE_EXCEEDED, decided locally */
 		return rk_err_set(err, RK_FAIL, "%s %s: deadline of %ld ms exceeded", g->shown, method,

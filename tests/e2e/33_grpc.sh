@@ -68,8 +68,10 @@ call etcd_range_unix_triple_slash 0 "unix://$T/etcd/localhost:$UPORT" "$RANGE" -
 : >"$T/empty.req"
 call etcd_refuses_empty_key 1 "$EURL" "$RANGE" <"$T/empty.req"
 expect_grep etcd_grpc_message_surfaces 'grpc-status 3 \(INVALID_ARGUMENT\): etcdserver: key is not provided' "$T/err"
+# grpc-go answers an unknown method before reading the request and resets the stream; libcurl 7.88
+# loses that early status in some runs (docs/grpc.md): either way a clear error, never success
 call etcd_unknown_method 1 "$EURL" /etcdserverpb.Nope/Range <"$T/empty.req"
-expect_grep etcd_unimplemented 'grpc-status 12 \(UNIMPLEMENTED\): unknown service etcdserverpb.Nope' "$T/err"
+expect_grep etcd_unimplemented 'grpc-status 12 \(UNIMPLEMENTED\): unknown service etcdserverpb.Nope|reset the call before a status reached us' "$T/err"
 
 # the protocol peer on a unix socket
 SOCK=$T/peer.sock
