@@ -40,7 +40,7 @@ typedef struct rk_etcd_kv {
 typedef int (*rk_etcd_kv_fn)(void *ctx, const rk_etcd_kv *kv);
 
 typedef struct rk_etcd_range_decoder {
-	rk_buf pending; /* the start of a field whose bytes have not all arrived */
+	rk_buf pending; /* the start of a field whose bytes have not all arrived (a secret buffer) */
 	rk_etcd_kv_fn on_kv;
 	void *ctx;
 	int64_t revision; /* header.revision */

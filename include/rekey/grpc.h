@@ -50,7 +50,9 @@ void rk_grpc_close(rk_grpc *g);
  * transport error, or what was not gRPC about the reply; st (optional) tells which. */
 int rk_grpc_call(rk_grpc *g, const char *method, const uint8_t *req, size_t req_len, long deadline_ms,
                  rk_grpc_sink sink, void *sink_ctx, rk_grpc_status *st, rk_err *err);
-/* The same, collecting the response message into resp (reset first). */
+/* The same, collecting the response message into resp (reset first; mark it secret with
+ * rk_buf_set_secret when replies carry key material). The framed copy of the request is a secret
+ * buffer, wiped when the call ends. */
 int rk_grpc_call_buf(rk_grpc *g, const char *method, const uint8_t *req, size_t req_len, long deadline_ms,
                      rk_buf *resp, rk_grpc_status *st, rk_err *err);
 

@@ -313,7 +313,7 @@ int rk_grpc_call(rk_grpc *g, const char *method, const uint8_t *req, size_t req_
 	rk_err_clear(err);
 	g->curl_error[0] = '\0';
 	rk_grpc_deframer_init(&c.deframer, g->max_message, sink, sink_ctx);
-	rk_buf body = RK_BUF_INIT, url = RK_BUF_INIT;
+	rk_buf body = RK_BUF_SECRET, url = RK_BUF_INIT; /* a request may carry key material (KMS) */
 	struct curl_slist *headers = call_headers(deadline_ms);
 	if (!headers || rk_grpc_frame(&body, req, req_len) != 0 ||
 	    rk_buf_printf(&url, "%s%s", g->base, method) != 0) {

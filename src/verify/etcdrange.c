@@ -29,6 +29,7 @@ int rk_etcd_range_encode(const rk_etcd_range_req *q, rk_buf *out)
 void rk_etcd_range_decoder_init(rk_etcd_range_decoder *d, rk_etcd_kv_fn on_kv, void *ctx)
 {
 	memset(d, 0, sizeof *d);
+	rk_buf_set_secret(&d->pending); /* values: plaintext under identity */
 	d->on_kv = on_kv;
 	d->ctx = ctx;
 }

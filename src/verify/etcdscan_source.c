@@ -245,6 +245,9 @@ static int scan_json(struct rk_scan *sc)
 	struct live lv = {.sc = sc};
 	rk_pager_init(&lv.pg, sc, JSON_PAGE_BYTES, JSON_MAX_PAGE);
 	snprintf(sc->report->api, sizeof sc->report->api, "json");
+	rk_buf *secret_bufs[] = {&lv.reply, &lv.b64b, &lv.vbuf}; /* values: plaintext under identity */
+	for (size_t i = 0; i < sizeof secret_bufs / sizeof secret_bufs[0]; i++)
+		rk_buf_set_secret(secret_bufs[i]);
 	int rc = live_setup(&lv);
 	int more = rc == RK_OK;
 	while (more && rc == RK_OK) {
