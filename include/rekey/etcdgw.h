@@ -11,6 +11,7 @@
 
 #include "rekey/buf.h"
 #include "rekey/err.h"
+#include "rekey/etcdrange.h" /* rk_etcd_range_req */
 
 /* Returned besides RK_OK / RK_FAIL when the revision a range asked for has been compacted. */
 #define RK_ETCD_COMPACTED 10
@@ -45,16 +46,6 @@ typedef struct rk_etcd_range {
 	int64_t revision;   /* header revision the range was served at */
 	size_t reply_bytes; /* size of the JSON reply (callers size their pages by it) */
 } rk_etcd_range;
-
-typedef struct rk_etcd_range_req {
-	const void *key;
-	size_t key_len;
-	const void *range_end; /* NULL: the single key; {0} of length 1: every key from `key` on */
-	size_t range_end_len;
-	int64_t limit;    /* 0 = all */
-	int64_t revision; /* 0 = latest */
-	int keys_only, count_only;
-} rk_etcd_range_req;
 
 /* RK_OK, RK_ETCD_COMPACTED or RK_FAIL (out zeroed then). */
 int rk_etcdgw_range(rk_etcdgw *gw, const rk_etcd_range_req *req, rk_etcd_range *out, rk_err *err);

@@ -76,13 +76,33 @@ int args_duration_ms(const char *cmd, const char *flag, const char *text, long *
 	return 0;
 }
 
+int args_choice(const char *cmd, const char *flag, const char *text, const char *const *words, size_t n,
+                int *out)
+{
+	char why[256] = "must be ";
+	for (size_t i = 0; i < n; i++) {
+		if (text && !strcmp(text, words[i])) {
+			*out = (int)i;
+			return 0;
+		}
+		size_t used = strlen(why);
+		snprintf(why + used, sizeof why - used, "%s%s",
+		         i == 0      ? ""
+		         : i + 1 < n ? ", "
+		                     : " or ",
+		         words[i]);
+	}
+	return bad(cmd, flag, text, why);
+}
+
 int args_output(const char *cmd, const char *text, const char *extra, int *json)
 {
-	if (!strcmp(text, "json") || !strcmp(text, "table") || (extra && !strcmp(text, extra))) {
-		*json = !strcmp(text, "json");
-		return 0;
-	}
-	return bad(cmd, "-o", text, extra ? "must be json, table or text" : "must be json or table");
+	const char *words[] = {"json", "table", extra};
+	int which = 0;
+	if (args_choice(cmd, "-o", text, words, extra ? 3 : 2, &which) != 0)
+		return -1;
+	*json = which == 0;
+	return 0;
 }
 
 /* The flag as typed, for messages. */

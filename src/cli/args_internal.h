@@ -29,6 +29,9 @@ int args_long(const char *cmd, const char *flag, const char *text, long min, lon
 int args_double(const char *cmd, const char *flag, const char *text, double min, double max, double *out);
 /* A Go duration (rekey/duration.h) into milliseconds, at most a week; a bare "0" is allowed. */
 int args_duration_ms(const char *cmd, const char *flag, const char *text, long *out);
+/* One of n words: *out = its index; else "must be A, B or C". */
+int args_choice(const char *cmd, const char *flag, const char *text, const char *const *words, size_t n,
+                int *out);
 /* -o / --output: "json" (*json = 1) or "table" (*json = 0); extra, when not NULL, names one more
  * accepted word (meaning table). */
 int args_output(const char *cmd, const char *text, const char *extra, int *json);

@@ -11,13 +11,16 @@
 #define MAX_RESOURCES 64
 
 static const char verify_help[] =
-    "usage: rekeyctl verify (--etcd URL [--cacert F --cert F --key F] | --snapshot FILE)\n"
-    "         [--prefix /registry/] [--resource secrets]... [--config FILE | --expect KEY]\n"
-    "         [--forbid KEY] [-o table|json] [--limit N] [--page-size N] [--state DIR --cluster NAME]\n"
+    "usage: rekeyctl verify (--etcd URL [--cacert F --cert F --key F] [--etcd-api auto|grpc|json]\n"
+    "         | --snapshot FILE) [--prefix /registry/] [--resource secrets]...\n"
+    "         [--config FILE | --expect KEY] [--forbid KEY] [-o table|json] [--limit N] [--page-size N]\n"
+    "         [--state DIR --cluster NAME]\n"
     "Classifies every stored value (identity, aescbc, aesgcm, secretbox, kms v1/v2 + keyID, or\n"
     "malformed), counts per resource and key, and lists the objects not under the expected key\n"
     "(table: first 20, json: all; --limit N, 0 = all). --config also decrypt-checks every local-key value;\n"
     "--forbid KEY fails when any value is still under KEY (the check before pruning it).\n"
+    "--etcd reads etcd's gRPC API (KV Range), or its JSON gateway when the peer does not speak\n"
+    "gRPC (auto, the default); --etcd-api grpc or json uses only that one.\n"
     "With --snapshot it also lists the keys the values need and whether the key archive of the state\n"
     "dir (--state, default $XDG_STATE_HOME/rekeyctl; --cluster: only that cluster's) holds each.\n"
     "Exit 0 all expected, 1 not, 2 bad input.\n";
@@ -35,24 +38,20 @@ struct verify_args {
 };
 
 static const struct option long_options[] = {
-    {"etcd", required_argument, 0, 'e'},
-    {"cacert", required_argument, 0, 'A'},
-    {"cert", required_argument, 0, 'C'},
-    {"key", required_argument, 0, 'K'},
-    {"snapshot", required_argument, 0, 's'},
-    {"prefix", required_argument, 0, 'p'},
-    {"resource", required_argument, 0, 'r'},
-    {"config", required_argument, 0, 'c'},
-    {"expect", required_argument, 0, 'x'},
-    {"forbid", required_argument, 0, 'f'},
-    {"output", required_argument, 0, 'o'},
-    {"limit", required_argument, 0, 'l'},
-    {"page-size", required_argument, 0, 'P'},
-    {"state", required_argument, 0, 'S'},
-    {"cluster", required_argument, 0, 'L'},
-    {"help", no_argument, 0, 'h'},
-    {0, 0, 0, 0},
+    {"etcd", required_argument, 0, 'e'},     {"cacert", required_argument, 0, 'A'},
+    {"cert", required_argument, 0, 'C'},     {"key", required_argument, 0, 'K'},
+    {"etcd-api", required_argument, 0, 'a'}, {"snapshot", required_argument, 0, 's'},
+    {"prefix", required_argument, 0, 'p'},   {"resource", required_argument, 0, 'r'},
+    {"config", required_argument, 0, 'c'},   {"expect", required_argument, 0, 'x'},
+    {"forbid", required_argument, 0, 'f'},   {"output", required_argument, 0, 'o'},
+    {"limit", required_argument, 0, 'l'},    {"page-size", required_argument, 0, 'P'},
+    {"state", required_argument, 0, 'S'},    {"cluster", required_argument, 0, 'L'},
+    {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
 };
+
+/* --etcd-api words, indexed by enum rk_etcd_api. */
+static const char *const etcd_apis[] = {
+    [RK_ETCD_API_AUTO] = "auto", [RK_ETCD_API_GRPC] = "grpc", [RK_ETCD_API_JSON] = "json"};
 
 /* A count flag into a size_t within [min, max]. */
 static int size_arg(const char *flag, const char *v, long min, long max, size_t *out)
@@ -81,6 +80,9 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 	case 'K':
 		o->key = v;
 		return 0;
+	case 'a':
+		return args_choice("verify", flag, v, etcd_apis, sizeof etcd_apis / sizeof etcd_apis[0],
+		                   &o->etcd_api);
 	case 's':
 		o->snapshot_path = v;
 		return 0;

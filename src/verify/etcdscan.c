@@ -1,7 +1,7 @@
 /* etcdscan.c: the accounting of a stored-value scan: resource of each etcd key, classification,
  * expectation (config write key or --expect), decrypt check through the rule's transformer chain,
- * per-(resource, provider, key) rows and the first N unexpected objects. The sources (live gateway,
- * snapshot) are in etcdscan_source.c; the output formats in etcdscan_report.c. */
+ * per-(resource, provider, key) rows and the first N unexpected objects. The sources (live etcd over
+ * gRPC or the JSON gateway, snapshot) are in etcdscan_source.c; the output formats in etcdscan_report.c. */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,11 +335,28 @@ static int scan_value(void *ud, const uint8_t *key, size_t klen, const uint8_t *
 	return rc;
 }
 
+/* After each page of a live scan (an rk_scan_page_cb: ud is the scan): where the source stands goes into
+ * the report, which the caller's page callback is shown. */
+static void scan_page(void *ud, const rk_scan_live *live)
+{
+	struct rk_scan *sc = ud;
+	rk_scan_report *r = sc->report;
+	r->revision = live->revision;
+	r->revision_moved = live->revision_moved;
+	snprintf(r->api, sizeof r->api, "%s", live->api);
+	if (sc->opts->on_page)
+		sc->opts->on_page(sc->opts->page_ctx, r);
+}
+
 static int check_opts(const rk_scan_opts *o, rk_err *err)
 {
 	if (!!o->etcd_url == !!o->snapshot_path)
 		return rk_err_set(err, RK_BADINPUT,
 		                  "exactly one source is needed: --etcd URL or --snapshot FILE");
+	if (o->etcd_api < RK_ETCD_API_AUTO || o->etcd_api > RK_ETCD_API_JSON)
+		return rk_err_set(err, RK_BADINPUT, "etcd API %d: want auto, grpc or json", o->etcd_api);
+	if (o->etcd_api != RK_ETCD_API_AUTO && !o->etcd_url)
+		return rk_err_set(err, RK_BADINPUT, "--etcd-api needs --etcd URL");
 	if ((o->config || o->config_path) && o->expect)
 		return rk_err_set(err, RK_BADINPUT, "--config and --expect exclude each other");
 	if (o->config && o->config_path)
@@ -363,8 +380,9 @@ static int scan(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 	sc.report->source = strdup(opts->etcd_url ? opts->etcd_url : opts->snapshot_path);
 	sc.report->prefix = strdup(sc.prefix);
 	sc.report->has_expectation = opts->config || opts->expect || opts->forbid;
-	rc = opts->etcd_url ? rk_scan_source_live(opts, sc.prefix, scan_value, &sc, &sc.report->revision, err)
-	                    : rk_scan_source_snapshot(opts, sc.prefix, scan_value, &sc, err);
+	rk_scan_sink sink = {.value = scan_value, .page = scan_page, .ud = &sc};
+	rc = opts->etcd_url ? rk_scan_source_live(opts, sc.prefix, &sink, err)
+	                    : rk_scan_source_snapshot(opts, sc.prefix, &sink, err);
 	if (rc == RK_OK && opts->check_archive)
 		rc = rk_scan_check_archive(&sc);
 	rk_scan_samples_free(&sc);

@@ -66,6 +66,10 @@ bad rewrite_errors_ratio --budget-errors rewrite --budget-errors 1.5
 bad status_run_text --run status --run one
 bad verify_limit_negative --limit verify --snapshot "$T/none.db" --limit -3
 bad verify_page_size_huge --page-size verify --snapshot "$T/none.db" --page-size 99999999999999999999
+bad verify_output_word -o verify --snapshot "$T/none.db" -o yaml
+one_line verify_output_words "must be json or table"
+bad verify_etcd_api_word --etcd-api verify --etcd http://127.0.0.1:1 --etcd-api rest
+one_line verify_etcd_api_words "must be auto, grpc or json"
 bad keygen_bytes_text --bytes keygen --provider aescbc --bytes 2x --out "$T/k"
 bad keygen_bytes_range --bytes keygen --provider aescbc --bytes 100000000000 --out "$T/k"
 bad config_bytes_text --bytes config add-key "$T/huge-enc.yaml" --provider aescbc --bytes lots

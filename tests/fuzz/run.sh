@@ -52,4 +52,5 @@ run fuzz_encconfig src/encconfig/encconfig.c src/encconfig/encconfig_load.c src/
 	src/encconfig/encconfig_emit.c src/encconfig/encconfig_file.c src/encconfig/keys.c src/encconfig/keyfile.c \
 	src/util/fsutil.c src/util/duration.c src/util/yamldoc.c
 run fuzz_promtext src/metrics/promtext.c src/metrics/promhist.c src/metrics/promapi.c
+run fuzz_etcdrange src/etcd/etcdrange.c src/grpc/grpc_wire.c
 exit $failed

@@ -96,6 +96,12 @@ START_TEST(bad_options)
 	ck_assert_ptr_nonnull(strstr(err.msg, "http://"));
 	rk_scan_opts forbid = {.snapshot_path = FIXTURE, .forbid = "identity"};
 	ck_assert_int_eq(rk_etcdscan_run(&forbid, &r, &err), RK_BADINPUT);
+	rk_scan_opts api = {.etcd_url = "http://127.0.0.1:1", .etcd_api = 7};
+	ck_assert_int_eq(rk_etcdscan_run(&api, &r, &err), RK_BADINPUT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "want auto, grpc or json"));
+	rk_scan_opts api_snapshot = {.snapshot_path = FIXTURE, .etcd_api = RK_ETCD_API_JSON};
+	ck_assert_int_eq(rk_etcdscan_run(&api_snapshot, &r, &err), RK_BADINPUT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "--etcd-api needs --etcd"));
 	ck_assert_ptr_null(r);
 }
 END_TEST
