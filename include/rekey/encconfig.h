@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "rekey/err.h"
 
@@ -150,6 +151,9 @@ int rk_encconfig_has_key_name(const rk_encconfig *cfg, const char *name);
  * RAND_bytes secret of `bytes` length (32 for secretbox). Fill key; free with rk_key_clear. */
 int rk_key_generate(const rk_encconfig *cfg, rk_provider_type type, size_t bytes, rk_key *key, rk_err *err);
 void rk_key_clear(rk_key *key); /* wipes and frees */
+/* The creation time rk_key_generate put in a key's name (`<anything>-yyyymmddThhmmssZ`, optionally
+ * followed by -N) into *when; -1 when the name carries none. */
+int rk_key_name_time(const char *name, time_t *when);
 
 /* ---- whole files (what `rekeyctl config` runs) ---- */
 

@@ -19,6 +19,7 @@
 #include "rekey/err.h"
 #include "rekey/plan.h"
 #include "rekey/rewrite.h"
+#include "rekey/store.h"
 
 typedef struct rk_rotation_opts {
 	const char *plan_path;
@@ -47,5 +48,24 @@ int rk_rotation_abort(const rk_rotation_opts *opts, rk_err *err);
 /* `rekeyctl rollback`: before promotion, removes the new key from every node; after promotion, makes the
  * old key the write key again (both kept); refused (RK_UNSAFE) once pruning started. */
 int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err);
+
+/* ---- the write key's age (`rekeyctl due`, the rotation's metrics) ---- */
+typedef struct rk_key_age {
+	char cluster[RK_STORE_NAME_MAX];
+	char key[RK_STORE_NAME_MAX];     /* the write key of the plan's resources, "" when unknown */
+	char source[RK_STORE_SHORT_MAX]; /* "history", "name" (the time in its name) or "unknown" */
+	char created_at[RK_STORE_TIME_MAX];
+	double created;                            /* seconds since the epoch, -1 when unknown */
+	int64_t unfinished;                        /* the cluster's unfinished rotation run, 0 = none */
+	char unfinished_state[RK_STORE_SHORT_MAX]; /* its state */
+	char note[RK_STORE_DETAIL_MAX];            /* why the age is unknown */
+} rk_key_age;
+
+/* The plan's cluster's write key and when it was created: from the state db when a rotation of the
+ * cluster finished there (its new key, created when the `generated` event was recorded), else from the
+ * canary node's config (read through the plan's transport) and the creation time rekeyctl's key names
+ * carry (`<provider>-yyyymmddThhmmssZ`). An age that cannot be known (no history, a node that cannot be
+ * read, a name without a time) is source "unknown" with a note, not an error; RK_BADINPUT for a bad plan. */
+int rk_rotation_key_age(const char *plan_path, const char *state_dir, rk_key_age *age, rk_err *err);
 
 #endif

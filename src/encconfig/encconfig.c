@@ -340,6 +340,40 @@ static char *fresh_key_name(const rk_encconfig *cfg, rk_provider_type type)
 	return strdup(name);
 }
 
+/* "yyyymmddThhmmssZ" at p (exactly 16 characters) into *when. */
+static int parse_stamp(const char *p, time_t *when)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	char rest[4] = "";
+	if (strlen(p) < 16 || p[8] != 'T' || p[15] != 'Z' || strspn(p, "0123456789") != 8 ||
+	    strspn(p + 9, "0123456789") != 6)
+		return -1;
+	if (sscanf(p, "%4d%2d%2dT%2d%2d%2d%1[Z]", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+	           &tm.tm_min, &tm.tm_sec, rest) != 7 ||
+	    tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*when = timegm(&tm);
+	return 0;
+}
+
+int rk_key_name_time(const char *name, time_t *when)
+{
+	/* the stamp follows the last '-' that is followed by a stamp: `aescbc-20260102T030405Z-2` */
+	for (const char *p = name ? strchr(name, '-') : NULL; p; p = strchr(p + 1, '-')) {
+		const char *end = p + 17;
+		if (strlen(p + 1) >= 16 &&
+		    (*end == 0 ||
+		     (*end == '-' && end[1] && strspn(end + 1, "0123456789") == strlen(end + 1))) &&
+		    parse_stamp(p + 1, when) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 int rk_key_generate(const rk_encconfig *cfg, rk_provider_type type, size_t bytes, rk_key *key, rk_err *err)
 {
 	memset(key, 0, sizeof *key);

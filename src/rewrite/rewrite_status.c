@@ -47,20 +47,6 @@ static int on_stage(const rk_stage *stage, void *ud)
 	return 0;
 }
 
-/* "2026-01-02T03:04:05.678Z" -> seconds since the epoch; -1 when it does not parse. */
-static double parse_time(const char *text)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	int ms = 0;
-	if (sscanf(text, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-	           &tm.tm_min, &tm.tm_sec, &ms) < 6)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (double)timegm(&tm) + ms / 1000.0;
-}
-
 int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
                           int *found, rk_err *err)
 {
@@ -87,7 +73,7 @@ int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, 
 	    RK_OK)
 		return err->code;
 	st->done = rk_counts_sum(&st->counts);
-	double t0 = parse_time(st->run.started_at), t1 = parse_time(st->updated_at);
+	double t0 = rk_store_time_parse(st->run.started_at), t1 = rk_store_time_parse(st->updated_at);
 	if (t0 > 0 && t1 > t0)
 		st->rate = (double)st->done / (t1 - t0);
 	if (!strcmp(st->run.state, "running"))
