@@ -170,7 +170,8 @@ typedef struct rk_rewrite_status {
 	char last_namespace[RK_STORE_NAME_MAX];
 	char last_name[RK_STORE_NAME_MAX];
 	char updated_at[RK_STORE_TIME_MAX];
-	double rate, eta_s; /* rate from the run's start to the last checkpoint; -1 when unknown */
+	char started_at[RK_STORE_TIME_MAX]; /* the rewrite's start: the run's, or its rotation stage's */
+	double rate, eta_s; /* rate from started_at to the last checkpoint; -1 when unknown */
 	char budget[RK_STORE_SHORT_MAX]; /* last budget decision ("" = none) */
 	int64_t budget_decisions;
 } rk_rewrite_status;
@@ -182,5 +183,10 @@ int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, 
  * "no rewrite run for cluster C in PATH" when there is none. */
 int rk_rewrite_status_read(const char *state_dir, const char *cluster, int64_t run_id, rk_rewrite_status *st,
                            rk_err *err);
+
+/* The newest run of cluster of any kind (a rotation or a rewrite), or run_id when > 0, into st; *found 0
+ * when none. */
+int rk_rewrite_status_latest(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
+                             int *found, rk_err *err);
 
 #endif

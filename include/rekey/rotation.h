@@ -49,6 +49,22 @@ int rk_rotation_abort(const rk_rotation_opts *opts, rk_err *err);
  * old key the write key again (both kept); refused (RK_UNSAFE) once pruning started. */
 int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err);
 
+/* ---- `rekeyctl status`: a run's progress from the state db ---- */
+typedef struct rk_rotation_status {
+	rk_rewrite_status rewrite; /* the run (rewrite.run: a rotation or a rewrite) and its rewrite progress */
+	rk_stage *stages;          /* a rotation's stage records in the order first recorded (not the
+	                              rewrite's internal ones); NULL for a rewrite run */
+	size_t nstages;
+	long current; /* index of the stage it is at: the newest not done, else the newest; -1 = none */
+} rk_rotation_status;
+
+/* The newest run of cluster (or, cluster NULL, of plan_path's cluster) of any kind, or run_id when > 0,
+ * from the state db in state_dir (NULL = the default); RK_BADINPUT "no run ..." when there is none. Free
+ * with rk_rotation_status_free. */
+int rk_rotation_status_read(const char *state_dir, const char *cluster, const char *plan_path, int64_t run_id,
+                            rk_rotation_status *st, rk_err *err);
+void rk_rotation_status_free(rk_rotation_status *st);
+
 /* ---- the write key's age (`rekeyctl due`, the rotation's metrics) ---- */
 typedef struct rk_key_age {
 	char cluster[RK_STORE_NAME_MAX];

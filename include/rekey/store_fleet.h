@@ -1,4 +1,4 @@
-/* store_fleet.h: fleet runs in the state store (migration 0003): one row per run of a FleetPlan and one
+/* store_fleet.h: fleet runs in the state store (migration 0005): one row per run of a FleetPlan and one
  * per cluster of it (its wave, its state in the fleet, and the cluster's own rotation run once one
  * exists). The clusters' rotations keep their own runs, stages and locks (store.h); these records only
  * order them. Conventions as store.h: rk_code returns, fixed-size copies, UTC times set by the store. */

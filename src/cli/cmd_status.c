@@ -1,20 +1,25 @@
-/* cmd_status.c: `rekeyctl status`: a rewrite run's progress read from the state db (another terminal
- * can watch a running rewrite; rk_rewrite_status_read): table or JSON, once or every 2 seconds with
- * --watch. */
+/* cmd_status.c: `rekeyctl status`: the newest run of a cluster (a rotation: its stage, node gates and
+ * rewrite; or a rewrite) read from the state db, so another terminal can watch a running one
+ * (rk_rotation_status_read): a table or one JSON line, once, or with --watch every --interval until the
+ * run is no longer running: redrawn in place on a terminal, one JSON line per refresh otherwise. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "args_internal.h"
 #include "commands_internal.h"
 #include "output_internal.h"
-#include "rekey/rewrite.h"
+#include "rekey/rotation.h"
 
 static const char usage_text[] =
-    "usage: rekeyctl status [--cluster NAME] [--run ID] [--state DIR] [-o json] [--watch]\n"
-    "Shows the newest rewrite run of the cluster (default: the newest of any cluster with --cluster\n"
-    "omitted is not guessed: --cluster is required) from the state db.\n";
+    "usage: rekeyctl status (--cluster NAME | -f PLAN | --run ID) [--state DIR] [-o json|table]\n"
+    "                       [--watch [--interval DUR]]\n"
+    "The newest run of the cluster (a rotation or a rewrite) from the state db: a rotation's stage, its\n"
+    "nodes' gates (read, promote, prune), the rewrite's progress, rate, ETA and budget. --watch refreshes\n"
+    "every --interval (default 2s) while the run is running: redrawn on a terminal, one JSON line per\n"
+    "refresh when stdout is not a terminal.\n";
 
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
@@ -24,15 +29,18 @@ static void on_signal(int sig)
 }
 
 struct status_args {
-	const char *cluster, *state_dir;
+	const char *cluster, *state_dir, *plan;
 	int run_id, json, watch;
+	long interval_ms;
 };
 
 static const struct option long_options[] = {{"cluster", required_argument, NULL, 'c'},
+                                             {"file", required_argument, NULL, 'f'},
                                              {"state", required_argument, NULL, 's'},
                                              {"run", required_argument, NULL, 'r'},
                                              {"output", required_argument, NULL, 'o'},
                                              {"watch", no_argument, NULL, 'w'},
+                                             {"interval", required_argument, NULL, 'i'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
 
@@ -49,29 +57,52 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 	case 'c':
 		a->cluster = v;
 		return 0;
+	case 'f':
+		a->plan = v;
+		return 0;
 	case 's':
 		a->state_dir = v;
 		return 0;
 	case 'r':
 		return args_int("status", flag, v, 1, 2147483647, &a->run_id);
+	case 'i':
+		if (args_duration_ms("status", flag, v, &a->interval_ms) != 0)
+			return -1;
+		if (a->interval_ms < 100) {
+			fprintf(stderr, "rekeyctl status: %s \"%s\": at least 100ms\n", flag, v);
+			return -1;
+		}
+		return 0;
 	case 'o':
 		return args_output("status", v, NULL, &a->json);
 	}
 	return -1;
 }
 
-static int show_once(const struct status_args *a, int *running)
+/* One refresh; redraw: clear the terminal first (cursor home, erase below: nothing scrolls). */
+static int show_once(const struct status_args *a, int json, int redraw, int *running)
 {
-	rk_rewrite_status st;
+	rk_rotation_status st;
 	rk_err err;
 	*running = 0;
-	if (rk_rewrite_status_read(a->state_dir, a->cluster, a->run_id, &st, &err) != RK_OK) {
+	if (rk_rotation_status_read(a->state_dir, a->cluster, a->plan, a->run_id, &st, &err) != RK_OK) {
 		fprintf(stderr, "rekeyctl status: %s\n", err.msg);
 		return err.code;
 	}
-	out_rewrite_status(&st, a->json);
+	if (redraw)
+		fputs("\033[H\033[J", stdout);
+	out_rotation_status(&st, json);
+	*running = !strcmp(st.rewrite.run.state, "running");
+	if (redraw) {
+		char now[16];
+		time_t t = time(NULL);
+		strftime(now, sizeof now, "%H:%M:%S", localtime(&t));
+		printf("\n%s  every %.1fs%s\n", now, (double)a->interval_ms / 1000.0,
+		       *running ? "  (Ctrl-C to stop watching)"
+		                : "  (the run is not running: done watching)");
+	}
+	rk_rotation_status_free(&st);
 	fflush(stdout);
-	*running = !strcmp(st.run.state, "running");
 	return RK_OK;
 }
 
@@ -79,22 +110,25 @@ int cmd_status(int argc, char **argv)
 {
 	struct status_args a;
 	memset(&a, 0, sizeof a);
-	int rc = args_parse_flags_only("status", argc, argv, "wo:h", long_options, take, &a);
+	a.interval_ms = 2000;
+	int rc = args_parse_flags_only("status", argc, argv, "f:wo:h", long_options, take, &a);
 	if (rc != 0)
 		return rc == 1 ? RK_OK : rc;
-	if (!a.cluster && !a.run_id) {
-		fprintf(stderr, "rekeyctl status: --cluster NAME (or --run ID) is required\n");
+	if (!a.cluster && !a.run_id && !a.plan) {
+		fprintf(stderr, "rekeyctl status: --cluster NAME, -f PLAN or --run ID is required\n");
 		return RK_BADINPUT;
 	}
 	args_catch_signals(on_signal);
+	int tty = isatty(STDOUT_FILENO);
+	/* --watch: redrawn on a terminal (table, or JSON with -o json), JSON lines otherwise */
+	int json = a.json || (a.watch && !tty), redraw = a.watch && tty;
 	int running = 0;
-	rc = show_once(&a, &running);
+	rc = show_once(&a, json, redraw, &running);
 	while (rc == RK_OK && a.watch && running && !stop_flag) {
-		struct timespec ts = {2, 0};
+		struct timespec ts = {a.interval_ms / 1000, a.interval_ms % 1000 * 1000000L};
 		nanosleep(&ts, NULL); /* the refresh period of --watch, not a wait for a condition */
-		if (!a.json)
-			printf("\n");
-		rc = show_once(&a, &running);
+		if (!stop_flag)
+			rc = show_once(&a, json, redraw, &running);
 	}
 	return rc;
 }

@@ -155,14 +155,14 @@ void out_rewrite_status(const rk_rewrite_status *st, int json)
 {
 	if (json) {
 		json_t *j = json_pack(
-		    "{sIsssssssssisIsIsIsisisssssssssfsfsssIso}", "run", (json_int_t)st->run.id, "cluster",
-		    st->run.cluster, "state", st->run.state, "started_at", st->run.started_at, "finished_at",
-		    st->run.finished_at, "exit_code", st->run.exit_code, "done", (json_int_t)st->done,
-		    "total", (json_int_t)st->total, "orphans", (json_int_t)st->orphans, "scopes", st->scopes,
-		    "scopes_done", st->scopes_done, "resource", st->resource, "scope", st->scope,
-		    "last_namespace", st->last_namespace, "last_name", st->last_name, "rate", st->rate,
-		    "eta_s", st->eta_s, "budget", st->budget, "budget_decisions",
-		    (json_int_t)st->budget_decisions, "counts", counts_json(&st->counts));
+		    "{sIsssssssssssisIsIsIsisisssssssssfsfsssIso}", "run", (json_int_t)st->run.id, "cluster",
+		    st->run.cluster, "kind", st->run.kind, "state", st->run.state, "started_at",
+		    st->run.started_at, "finished_at", st->run.finished_at, "exit_code", st->run.exit_code,
+		    "done", (json_int_t)st->done, "total", (json_int_t)st->total, "orphans",
+		    (json_int_t)st->orphans, "scopes", st->scopes, "scopes_done", st->scopes_done, "resource",
+		    st->resource, "scope", st->scope, "last_namespace", st->last_namespace, "last_name",
+		    st->last_name, "rate", st->rate, "eta_s", st->eta_s, "budget", st->budget,
+		    "budget_decisions", (json_int_t)st->budget_decisions, "counts", counts_json(&st->counts));
 		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		if (s)
 			printf("%s\n", s);
@@ -191,4 +191,17 @@ void out_rewrite_status(const rk_rewrite_status *st, int json)
 		       st->scopes_done, st->scopes, st->updated_at[0] ? st->updated_at : "none");
 	printf("  budget    %s (%" PRId64 " decisions)\n", st->budget[0] ? st->budget : "no decision",
 	       st->budget_decisions);
+}
+
+void out_rewrite_progress_line(const rk_rewrite_status *st, char *buf, size_t cap)
+{
+	char eta[32], total[32];
+	fmt_eta(st->eta_s, eta, sizeof eta);
+	snprintf(total, sizeof total, st->total >= 0 ? "%" PRId64 : "?", st->total);
+	const rk_counts *c = &st->counts;
+	snprintf(buf, cap,
+	         "%" PRId64 "/%s objects  %.1f/s  ETA %s  (rewritten %" PRId64 ", current %" PRId64
+	         ", conflict %" PRId64 ", gone %" PRId64 ", orphan %" PRId64 ", failed %" PRId64 ")",
+	         st->done, total, st->rate < 0 ? 0 : st->rate, eta, c->rewritten, c->current, c->conflict,
+	         c->gone, c->orphan, c->failed);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "rekey/rewrite.h"
+#include "rekey/rotation.h"
 
 typedef struct out_progress {
 	FILE *f;
@@ -23,7 +24,12 @@ void out_progress_line(const rk_rewrite_progress *p, char *buf, size_t cap);
 
 /* Final summary of a run on stdout: table, or one JSON object. */
 void out_rewrite_result(const rk_rewrite_result *r, int rc, const char *message, int json);
-/* `rekeyctl status`. */
+/* `rekeyctl status` of a rewrite run. */
 void out_rewrite_status(const rk_rewrite_status *st, int json);
+/* "120/300 objects  40.0/s  ETA 0:05  (rewritten ..., failed ...)" of a run's rewrite into buf. */
+void out_rewrite_progress_line(const rk_rewrite_status *st, char *buf, size_t cap);
+/* `rekeyctl status` of any run: a rotation's stages, node gates and rewrite (status_output.c), a rewrite's
+ * progress. JSON is one line. */
+void out_rotation_status(const rk_rotation_status *st, int json);
 
 #endif

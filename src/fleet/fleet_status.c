@@ -18,7 +18,7 @@ static int add_member(const rk_fleet_member *m, void *ud)
 		size_t cap = w->cap ? w->cap * 2 : 8;
 		rk_fleet_cluster_status *more = realloc(w->st->clusters, cap * sizeof *more);
 		if (!more)
-			return RK_FAIL;
+			return 100; /* out of memory (100: not an rk_code) */
 		w->st->clusters = more;
 		w->cap = cap;
 	}
@@ -98,7 +98,7 @@ int rk_fleet_status_read(const char *state_dir, const char *fleet_path, const ch
 	struct member_walk w = {st, 0};
 	if (rc == RK_OK) {
 		int walk = rk_store_fleet_members(store, st->run.id, add_member, &w, err);
-		rc = walk == RK_FAIL && !err->msg[0] ? rk_err_set(err, RK_FAIL, "out of memory") : walk;
+		rc = walk == 100 ? rk_err_set(err, RK_FAIL, "out of memory") : walk;
 	}
 	for (size_t i = 0; rc == RK_OK && i < st->nclusters; i++)
 		rc = add_rotation(store, &st->clusters[i], err);

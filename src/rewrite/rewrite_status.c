@@ -44,18 +44,21 @@ static int on_stage(const rk_stage *stage, void *ud)
 	long long total;
 	if (!strcmp(stage->stage, "rewrite.estimate") && sscanf(stage->detail, "total=%lld", &total) == 1)
 		st->total = total;
+	if (!strcmp(stage->stage, "rewrite")) /* a rotation's rewrite stage: the rate counts from there */
+		snprintf(st->started_at, sizeof st->started_at, "%s", stage->started_at);
 	return 0;
 }
 
-int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
-                          int *found, rk_err *err)
+/* The run (run_id, else the cluster's newest of kind, NULL = any) and its rewrite progress. */
+static int status_get(rk_store *store, const char *cluster, const char *kind, int64_t run_id,
+                      rk_rewrite_status *st, int *found, rk_err *err)
 {
 	memset(st, 0, sizeof *st);
 	st->total = -1;
 	st->rate = st->eta_s = -1;
 	*found = 0;
 	int rc = run_id > 0 ? rk_store_run_get(store, run_id, &st->run, found, err)
-	                    : rk_store_run_latest(store, cluster, "rewrite", &st->run, found, err);
+	                    : rk_store_run_latest(store, cluster, kind, &st->run, found, err);
 	if (rc != RK_OK || !*found)
 		return rc;
 	status_walk *w = calloc(1, sizeof *w);
@@ -73,10 +76,24 @@ int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, 
 	    RK_OK)
 		return err->code;
 	st->done = rk_counts_sum(&st->counts);
-	double t0 = rk_store_time_parse(st->run.started_at), t1 = rk_store_time_parse(st->updated_at);
+	if (!st->started_at[0])
+		snprintf(st->started_at, sizeof st->started_at, "%s", st->run.started_at);
+	double t0 = rk_store_time_parse(st->started_at), t1 = rk_store_time_parse(st->updated_at);
 	if (t0 > 0 && t1 > t0)
 		st->rate = (double)st->done / (t1 - t0);
 	if (!strcmp(st->run.state, "running"))
 		st->eta_s = rk_eta_s(st->done, st->total, st->rate);
 	return RK_OK;
+}
+
+int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
+                          int *found, rk_err *err)
+{
+	return status_get(store, cluster, "rewrite", run_id, st, found, err);
+}
+
+int rk_rewrite_status_latest(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
+                             int *found, rk_err *err)
+{
+	return status_get(store, cluster, NULL, run_id, st, found, err);
 }

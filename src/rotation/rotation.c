@@ -228,6 +228,14 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 		                  "outside every maintenance window of the plan: resume in the next one");
 	rk_rewrite_result result;
 	int rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
+	if (rc == RK_STOPPED && result.stopped) /* the rewrite's own message names its own --resume */
+		return rk_err_set(
+		    err, RK_STOPPED, "rewrite stopped %s at a checkpoint: `rekeyctl resume -f %s` continues",
+		    result.stopped == 2                   ? "by the budget (abort)"
+		    : ctx->lease_lost                     ? "(the cluster lock was lost)"
+		    : ctx->opts->stop && *ctx->opts->stop ? "by a signal"
+		                                          : "at the end of the maintenance window",
+		    ctx->opts->plan_path);
 	if (rc == RK_FAIL)
 		return rk_err_set(
 		    err, RK_UNSAFE,

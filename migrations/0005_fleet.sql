@@ -1,4 +1,4 @@
--- 0003_fleet.sql: fleet runs (`rekeyctl fleet rotate -f FLEET`): one row per run of a FleetPlan, and
+-- 0005_fleet.sql: fleet runs (`rekeyctl fleet rotate -f FLEET`): one row per run of a FleetPlan, and
 -- one row per cluster of that run linking it to the cluster's own rotation run (runs.id) once that run
 -- exists. Clusters stay independent: each rotation keeps its own runs, stages and Lease lock; these
 -- tables only say which wave a cluster belongs to and how its rotation ended.
