@@ -1,5 +1,5 @@
 #!/bin/sh
-# build.sh: builds the real control plane (kube-apiserver, etcd, etcdctl) from the Go modules in
+# build.sh: builds the real control plane (kube-apiserver, kubectl, etcd, etcdctl) from the Go modules in
 # tests/realcp/ into build/realcp/bin/ under the repository root.
 #
 # Each module's binaries are rebuilt only when its go.mod, go.sum or this script changed since the
@@ -47,10 +47,10 @@ fresh() {
 
 need_apiserver=1
 need_etcd=1
-fresh apiserver kube-apiserver && need_apiserver=0
+fresh apiserver kube-apiserver kubectl && need_apiserver=0
 fresh etcd etcd etcdctl && need_etcd=0
 if [ "$need_apiserver" = 0 ] && [ "$need_etcd" = 0 ]; then
-	echo "realcp: up to date in $out (kube-apiserver $K8S_VERSION, etcd, etcdctl; $(($(now) - t_start)) s)"
+	echo "realcp: up to date in $out (kube-apiserver and kubectl $K8S_VERSION, etcd, etcdctl; $(($(now) - t_start)) s)"
 	exit 0
 fi
 
@@ -118,6 +118,7 @@ if [ "$need_apiserver" = 1 ]; then
 		ldflags="$ldflags -X $pkg.buildDate=$K8S_BUILD_DATE"
 	done
 	gobuild apiserver kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver -ldflags "$ldflags"
+	gobuild apiserver kubectl k8s.io/kubernetes/cmd/kubectl -ldflags "$ldflags"
 	stamp_of apiserver >"$stampdir/apiserver.stamp"
 fi
 

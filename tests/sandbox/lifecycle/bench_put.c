@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rekey/buf.h"
 #include "../sandbox.h"
+#include "rekey/buf.h"
 
 typedef struct bench_opts {
 	const char *dir, *output;

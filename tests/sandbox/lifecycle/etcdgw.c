@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rekey/buf.h"
 #include "../sandbox.h"
+#include "rekey/buf.h"
 
 static int append_b64(rk_buf *out, const void *data, size_t len)
 {

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../sandbox.h"
 #include "rekey/buf.h"
 #include "rekey/codec.h"
 #include "rekey/encconfig.h"
-#include "../sandbox.h"
 
 #define PER_TXN 500
 #define PARALLEL 4
