@@ -30,7 +30,7 @@ t_start=$(now)
 
 # stamp_of MODULE_DIR: the text recorded for a build of that module.
 stamp_of() {
-	(cd "$here" && sha256sum "$1/go.mod" "$1/go.sum" build.sh)
+	(cd "$here" && sha256sum "$1/go.mod" "$1/go.sum" $(find "$1" -name '*.go' | sort) build.sh)
 }
 
 # fresh MODULE BINARY...: true when every binary exists and the stamp matches the current files.
@@ -117,7 +117,7 @@ if [ "$need_apiserver" = 1 ]; then
 		ldflags="$ldflags -X $pkg.gitMinor=$K8S_MINOR -X $pkg.gitTreeState=clean"
 		ldflags="$ldflags -X $pkg.buildDate=$K8S_BUILD_DATE"
 	done
-	gobuild apiserver kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver -ldflags "$ldflags"
+	gobuild apiserver kube-apiserver ./kube-apiserver -ldflags "$ldflags"
 	gobuild apiserver kubectl k8s.io/kubernetes/cmd/kubectl -ldflags "$ldflags"
 	stamp_of apiserver >"$stampdir/apiserver.stamp"
 fi

@@ -245,6 +245,21 @@ static int fail_start_requested(const pod_state *ps)
 	return yes;
 }
 
+/* The container's env (name/value pairs) set in the child before exec. */
+static void child_set_env(const pod_state *ps)
+{
+	json_t *ctr = json_array_get(json_object_get(json_object_get(ps->pod, "spec"), "containers"), 0);
+	json_t *env = json_object_get(ctr, "env"), *e;
+	size_t i;
+	json_array_foreach(env, i, e)
+	{
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *value = json_string_value(json_object_get(e, "value"));
+		if (name)
+			setenv(name, value ? value : "", 1);
+	}
+}
+
 static void child_enter_node(const pod_state *ps)
 {
 	if (unshare(CLONE_NEWUTS) || sethostname(ps->node->name, strlen(ps->node->name)))
@@ -270,6 +285,7 @@ static pid_t spawn_real(pod_state *ps, const lc_info *info, char **argv)
 		if (out)
 			dup2(fileno(stdout), 2);
 		child_enter_node(ps);
+		child_set_env(ps);
 		execv(argv[0], argv);
 		_exit(127);
 	}

@@ -82,6 +82,12 @@ static char *manifest_yaml(const lc_info *info, const lc_node *node)
 {
 	char *root = lc_path("%s/nodes/%s", info->dir, node->name);
 	char *command = manifest_command(info, node, root);
+	/* real: a reload period other than upstream's minute goes to the apiserver's environment */
+	char *env = info->real && info->reload_period != 60
+	                ? lc_path("      env:\n        - name: REKEY_ENCRYPTION_CONFIG_POLL\n"
+	                          "          value: \"%ds\"\n",
+	                          info->reload_period)
+	                : lc_path("%s", "");
 	char *text =
 	    lc_path("# Static pod of the %s apiserver on node %s. The kubelet emulation (rekey-sandbox\n"
 	            "# kubelet) restarts the apiserver when the decoded pod changes.\n"
@@ -90,13 +96,14 @@ static char *manifest_yaml(const lc_info *info, const lc_node *node)
 	            "    kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint: 127.0.0.1:%d\n"
 	            "spec:\n  hostNetwork: true\n  priorityClassName: system-node-critical\n  containers:\n"
 	            "    - name: kube-apiserver\n      image: registry.k8s.io/kube-apiserver:%s\n"
-	            "      command:\n%s"
+	            "      command:\n%s%s"
 	            "      volumeMounts:\n        - name: enc\n          mountPath: %s/etc/kubernetes/enc\n"
 	            "          readOnly: true\n  volumes:\n    - name: enc\n      hostPath:\n"
 	            "        path: %s/etc/kubernetes/enc\n        type: DirectoryOrCreate\n",
 	            info->real ? "real kube-" : "sandbox's ", node->name, node->port,
-	            info->real ? "v1.34.4" : "v1.32.0", command, root, root);
+	            info->real ? "v1.34.4" : "v1.32.0", command, env, root, root);
 	free(command);
+	free(env);
 	free(root);
 	return text;
 }

@@ -47,7 +47,7 @@ static int parse_up(int argc, char **argv, up_opts *o, rk_err *err)
 	               .backoff_max = 5,
 	               .seed = {.namespaces = 4, .bytes = 1024}};
 	int rc = RK_OK;
-	long timeout = 0;
+	long timeout = 0, period = 0;
 	for (int i = 1; rc == RK_OK && i < argc; i++) {
 		const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(f, "--real")) {
@@ -70,7 +70,7 @@ static int parse_up(int argc, char **argv, up_opts *o, rk_err *err)
 		else if (!strcmp(f, "--namespaces"))
 			rc = lc_parse_long(f, v, 1, 100000, &o->seed.namespaces, err);
 		else if (!strcmp(f, "--reload-period"))
-			rc = lc_parse_long(f, v, 1, 3600, &o->reload_period, err);
+			rc = lc_parse_long(f, v, 1, 3600, &period, err);
 		else if (!strcmp(f, "--timeout"))
 			rc = lc_parse_long(f, v, 1, 3600, &timeout, err);
 		else if (!strcmp(f, "--kube-apiserver"))
@@ -90,7 +90,8 @@ static int parse_up(int argc, char **argv, up_opts *o, rk_err *err)
 		rc = rk_err_set(err, RK_BADINPUT, "--dir is required");
 	if (rc == RK_OK && !o->real && (o->kube_apiserver || o->etcd))
 		rc = rk_err_set(err, RK_BADINPUT, "--kube-apiserver and --etcd need --real");
-	o->timeout = timeout ? timeout : o->real ? 180 : 60; /* real apiservers start in seconds each */
+	o->timeout = timeout ? timeout : o->real ? 180 : 60;   /* real apiservers start in seconds each */
+	o->reload_period = period ? period : o->real ? 60 : 5; /* real: upstream's minute unless asked */
 	return rc;
 }
 
