@@ -8,8 +8,13 @@
 #   rate        achieved rate with --qps 200 over RATE_SECONDS
 #   budget      300 ms latency injected mid-run with a 200 ms p99 budget: time until the first slowdown,
 #               and the p99 the budget reports after it settles
+#   real        the throughput rows again on 3 real kube-apiservers (`up --real`, `make realcp`) with every
+#               object stale (a new write key is rolled out, automatic reload, before each run, so every
+#               PUT is a real etcd write), with 0 and 10 ms added between the apiservers and etcd (the
+#               sandbox's etcd proxy); the ceiling is bench-put through the same endpoint (cp-1)
 # Environment: REKEYCTL, SANDBOX (binaries, default build/rel/bin/...), SMALL (10000), LARGE (100000,
-# 0 = skip), RATE_SECONDS (45: under SMALL / 200), CONCURRENCY (16), RESULTS (output file).
+# 0 = skip), RATE_SECONDS (45: under SMALL / 200), CONCURRENCY (16), RESULTS (output file), REAL (1 =
+# run the real section, 0 = skip; only = only it), REAL_N (secrets on the real control plane, 10000).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 REKEYCTL=${REKEYCTL:-$top/build/rel/bin/rekeyctl}
@@ -48,8 +53,8 @@ kubectl_pipeline() { # DIR NAME [NAMESPACE]: get | replace, timed, RSS of each s
 	d=$1 n=$2
 	scope="-A"
 	[ $# -ge 3 ] && scope="-n $3"
-	/usr/bin/time -v -o "$work/$n.get.time" kubectl --kubeconfig "$d/kubeconfig" get secrets $scope -o json >"$work/$n.json"
-	/usr/bin/time -v -o "$work/$n.replace.time" kubectl --kubeconfig "$d/kubeconfig" replace --validate=false \
+	/usr/bin/time -v -o "$work/$n.get.time" "${KUBECTL:-kubectl}" --kubeconfig "$d/kubeconfig" get secrets $scope -o json >"$work/$n.json"
+	/usr/bin/time -v -o "$work/$n.replace.time" "${KUBECTL:-kubectl}" --kubeconfig "$d/kubeconfig" replace --validate=false \
 		-f "$work/$n.json" >/dev/null
 }
 
@@ -57,6 +62,98 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 when=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+# ---- real control plane (REAL=1 or only) ----
+REAL=${REAL:-1}
+REAL_N=${REAL_N:-10000}
+REALCP_BIN=${REALCP_BIN:-$top/build/realcp/bin}
+KUBECTL_REAL=$REALCP_BIN/kubectl
+[ -x "$KUBECTL_REAL" ] || KUBECTL_REAL=kubectl
+# config_hash URL DIR: the hash label of the apiserver's last_config_info.
+config_hash() {
+	curl -sS --cacert "$2/pki/ca.crt" --cert "$2/pki/admin.crt" --key "$2/pki/admin.key" "$1/metrics" |
+		sed -n 's/^apiserver_encryption_config_controller_last_config_info{.*hash="\(sha256:[0-9a-f]*\)".*} 1$/\1/p'
+}
+# new_write_key DIR: a fresh aescbc key first in every node's config; returns once every apiserver
+# reports the new file's hash in last_config_info (automatic reload), so every stored secret is stale.
+new_write_key() {
+	d=$1
+	f=$d/nodes/cp-1/etc/kubernetes/enc/enc.yaml
+	key="      - aescbc: {keys: [{name: bench-$(date +%s%N), secret: $(head -c 32 /dev/urandom | base64 -w0)}]}"
+	awk -v b="$key" '{print} /^    providers:/ && !done {print b; done=1}' "$f" >"$work/enc.yaml"
+	chmod 600 "$work/enc.yaml"
+	want="sha256:$(sha256sum "$work/enc.yaml" | cut -d' ' -f1)"
+	for node in $(jq -r '.nodes[].name' "$d/sandbox.json"); do
+		cp "$work/enc.yaml" "$d/nodes/$node/etc/kubernetes/enc/enc.yaml.new"
+		mv "$d/nodes/$node/etc/kubernetes/enc/enc.yaml.new" "$d/nodes/$node/etc/kubernetes/enc/enc.yaml"
+	done
+	for url in $(jq -r '.nodes[].url' "$d/sandbox.json"); do
+		n=0
+		until [ "$(config_hash "$url" "$d")" = "$want" ]; do
+			n=$((n + 1))
+			[ "$n" -gt 600 ] && { echo "rewrite.sh: $url did not load $want" >&2; exit 1; }
+			sleep 0.1
+		done
+	done
+}
+real_section() {
+	R=$work/sbx-real
+	KUBECTL=$KUBECTL_REAL
+	"$SANDBOX" up --dir "$R" --real --apiservers 3 --secrets "$REAL_N" --secret-bytes 1024 --namespaces 10 \
+		--reload automatic --reload-period 1 >/dev/null
+	new_write_key "$R"
+	t0=$(now)
+	rewrite "$R" real0 --concurrency "$CONCURRENCY" --batch-size 500
+	t1=$(now)
+	r_rk_s=$(elapsed "$t0" "$t1")
+	r_rk_written=$(jq -r '.counts.rewritten' "$work/real0.out")
+	new_write_key "$R"
+	t0=$(now)
+	kubectl_pipeline "$R" rkc
+	t1=$(now)
+	r_kc_s=$(elapsed "$t0" "$t1")
+	"$SANDBOX" bench-put --dir "$R" --node cp-1 --connections "$CONCURRENCY" --secrets "$REAL_N" --namespaces 10 \
+		--duration 10 -o json >"$work/rceil0.json"
+	r_ceil0=$(jq -r '.putsPerSecond' "$work/rceil0.json")
+	"$SANDBOX" fault --dir "$R" --etcd-latency-ms 10 >/dev/null
+	new_write_key "$R"
+	t0=$(now)
+	rewrite "$R" real10 --concurrency "$CONCURRENCY" --batch-size 500 --namespace ns-1
+	t1=$(now)
+	r_rk10_s=$(elapsed "$t0" "$t1")
+	r_ns1=$(jq -r '.counts.rewritten' "$work/real10.out")
+	new_write_key "$R"
+	t0=$(now)
+	kubectl_pipeline "$R" rkc10 ns-1
+	t1=$(now)
+	r_kc10_s=$(elapsed "$t0" "$t1")
+	"$SANDBOX" bench-put --dir "$R" --node cp-1 --connections "$CONCURRENCY" --secrets "$REAL_N" --namespaces 10 \
+		--duration 10 -o json >"$work/rceil10.json"
+	r_ceil10=$(jq -r '.putsPerSecond' "$work/rceil10.json")
+	"$SANDBOX" down --dir "$R" >/dev/null
+	r_rk=$(rate "$r_rk_written" "$r_rk_s") r_kc=$(rate "$REAL_N" "$r_kc_s")
+	r_rk10=$(rate "$r_ns1" "$r_rk10_s") r_kc10=$(rate "$r_ns1" "$r_kc10_s")
+	{
+		echo
+		echo "## rewrite on the real control plane, $when, $(nproc) CPUs ($cpu), load $load, rev $rev"
+		echo
+		echo "3 kube-apiservers v1.34.4 over etcd v3.6.16 (\`up --real\`), 1 KiB secrets, every object stale"
+		echo "(a new aescbc write key rolled out before each run), everything through cp-1; kubectl $("$KUBECTL_REAL" version --client 2>/dev/null | sed -n 's/^Client Version: //p')."
+		echo
+		echo "| measure | value | ratio |"
+		echo "|---|---|---|"
+		echo "| rekeyctl rewrite, $REAL_N stale secrets ($r_rk_written rewritten), concurrency $CONCURRENCY | $r_rk objects/s ($(printf '%.1f' "$r_rk_s") s) | $(printf '%.2f' "$(echo "$r_rk / $r_ceil0" | bc -l)") of ceiling, $(printf '%.1f' "$(echo "$r_rk / $r_kc" | bc -l)")x kubectl |"
+		echo "| kubectl get -A -o json \\| replace --validate=false, $REAL_N stale secrets | $r_kc objects/s ($(printf '%.1f' "$r_kc_s") s) | |"
+		echo "| raw PUT ceiling (bench-put), $CONCURRENCY connections to cp-1 | $r_ceil0 PUT/s | |"
+		echo "| +10 ms apiserver-etcd: rekeyctl rewrite, $r_ns1 stale secrets | $r_rk10 objects/s | $(printf '%.2f' "$(echo "$r_rk10 / $r_ceil10" | bc -l)") of ceiling, $(printf '%.1f' "$(echo "$r_rk10 / $r_kc10" | bc -l)")x kubectl |"
+		echo "| +10 ms apiserver-etcd: kubectl pipeline, $r_ns1 stale secrets | $r_kc10 objects/s | |"
+		echo "| +10 ms apiserver-etcd: raw PUT ceiling | $r_ceil10 PUT/s | |"
+	} | tee -a "$RESULTS"
+}
+if [ "$REAL" = only ]; then
+	real_section
+	exit 0
+fi
 
 # ---- throughput and memory at SMALL ----
 S=$work/sbx-small
@@ -150,3 +247,5 @@ fi
 	echo "| budget: 300 ms injected, 200 ms p99 budget: first slowdown after | $react |"
 	echo "| budget: p99 (ms) and rate limit (objects/s) at the end | $settled |"
 } | tee -a "$RESULTS"
+[ "$REAL" = 1 ] && real_section
+exit 0

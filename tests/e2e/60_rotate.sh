@@ -1,7 +1,10 @@
 #!/bin/sh
-# 60_rotate.sh: full rotations on the sandbox (3 apiservers): aescbc -> new aescbc (restart reload),
-# identity -> aescbc (enable, automatic reload), aescbc -> aesgcm (migrate), aescbc -> identity (decrypt);
-# the cluster lock refuses a second run; a closed maintenance window refuses; bad plans exit 2.
+# 60_rotate.sh: full rotations on 3 apiservers: aescbc -> new aescbc (restart reload), identity -> aescbc
+# (enable), aescbc -> secretbox and aescbc -> identity (decrypt), all three with automatic reload gated on
+# last_config_info, and aescbc -> aesgcm (migrate, automatic reload); after each, etcd live and an
+# `etcdctl snapshot save` hold only the new key and kubectl reads every secret unchanged; the cluster lock
+# refuses a second run; a closed maintenance window refuses; bad plans exit 2.
+# control-planes: sandbox real
 . tests/e2e/lib.sh
 . tests/e2e/rotate_lib.sh
 
@@ -40,11 +43,13 @@ expect_exit rotate_again_after_done 0 "$REKEYCTL" rotate -f "$PLAN" --state "$ST
 sbx_up auto --apiservers 3 --secrets 200 --provider identity --reload automatic --reload-period 1 ||
 	{ not_ok sandbox_up_auto "see log"; e2e_done; }
 rotation enable aescbc
+rotation secretbox secretbox
 rotation decrypt identity
 "$SANDBOX" down --dir "$D" >/dev/null 2>&1
 
 # ---- aescbc -> aesgcm (migrate) ----
-sbx_up mig --apiservers 3 --secrets 200 || { not_ok sandbox_up_mig "see log"; e2e_done; }
+sbx_up mig --apiservers 3 --secrets 200 --reload automatic --reload-period 1 ||
+	{ not_ok sandbox_up_mig "see log"; e2e_done; }
 rotation migrate aesgcm
 
 # ---- a closed maintenance window refuses (exit 3) and changes nothing ----

@@ -1,7 +1,7 @@
 /* bench_put.c: `rekey-sandbox bench-put --dir D`: the PUT ceiling. Sends unconditional PUTs (no
  * resourceVersion) of seeded secrets with C concurrent keep-alive connections (libcurl multi,
- * TCP_NODELAY) spread over the sandbox's apiservers for a duration, and prints the rate and latency
- * percentiles (text, or one JSON line with -o json). */
+ * TCP_NODELAY) spread over the sandbox's apiservers (or sent to one, --node) for a duration, and prints the
+ * rate and latency percentiles (text, or one JSON line with -o json). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "rekey/buf.h"
 
 typedef struct bench_opts {
-	const char *dir, *output;
+	const char *dir, *output, *node;
 	long connections, secrets, namespaces;
 	double duration;
 } bench_opts;
@@ -201,6 +201,8 @@ static int parse_bench(int argc, char **argv, bench_opts *o, rk_err *err)
 			o->dir = v;
 		else if (!strcmp(f, "-o") && (!strcmp(v, "json") || !strcmp(v, "text")))
 			o->output = v;
+		else if (!strcmp(f, "--node"))
+			o->node = v;
 		else if (!strcmp(f, "--connections"))
 			rc = lc_parse_long(f, v, 1, 1024, &o->connections, err);
 		else if (!strcmp(f, "--secrets"))
@@ -227,6 +229,15 @@ int sbx_bench_put_main(int argc, char **argv)
 	    lc_info_load(absdir, &info, &err)) {
 		fprintf(stderr, "rekey-sandbox bench-put: %s\n", err.msg);
 		return RK_BADINPUT;
+	}
+	if (o.node) { /* one endpoint: the node's apiserver only */
+		const lc_node *node = lc_info_node(&info, o.node);
+		if (!node) {
+			fprintf(stderr, "rekey-sandbox bench-put: unknown node \"%s\"\n", o.node);
+			return RK_BADINPUT;
+		}
+		info.nodes[0] = *node;
+		info.nnodes = 1;
 	}
 	bench_run r = {.opts = &o, .info = &info};
 	double elapsed = bench_loop(&r);

@@ -331,8 +331,10 @@ static void stop_pod(pod_state *ps)
 {
 	if (ps->pid > 0) {
 		klog(ps, "stopping apiserver pid %ld", (long)ps->pid);
-		lc_stop_pid(ps->pid, NULL, 10);
-		waitpid(ps->pid, NULL, WNOHANG);
+		/* a multi-threaded process shows as a zombie before its last thread has exited, when
+		 * waitpid(WNOHANG) cannot reap it yet: wait for it (it is gone or going after SIGKILL) */
+		if (lc_stop_pid(ps->pid, NULL, 10) == 0)
+			waitpid(ps->pid, NULL, 0);
 	}
 	ps->pid = 0;
 	ps->ready = 0;
