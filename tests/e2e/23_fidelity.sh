@@ -55,7 +55,7 @@ with_write_key() {
 	if [ "$1" = identity ]; then block='      - identity: {}'; else
 		block="      - $1: {keys: [{name: $2, secret: $(head -c 32 /dev/urandom | base64 -w0)}]}"
 	fi
-	awk -v b="$block" '{print} /^    providers:/ && !done {print b; done=1}' "$cur" | grep -v '^ *- identity: {}$' >"$E2E_TMP/enc.yaml"
+	grep -v '^ *- identity: {}$' "$cur" | awk -v b="$block" '{print} /^    providers:/ && !done {print b; done=1}' >"$E2E_TMP/enc.yaml"
 	[ "$1" = identity ] || echo '      - identity: {}' >>"$E2E_TMP/enc.yaml"
 	chmod 600 "$E2E_TMP/enc.yaml"
 }
@@ -84,7 +84,9 @@ for p in aesgcm secretbox aescbc identity; do
 	name=$(printf 'secret-%06d' $((1000 + 10 * i)))
 	[ "$(api "$CP2" GET "/api/v1/namespaces/ns-1/secrets/$name")" = 200 ] && ok "apiserver_reads_seeded_$p" ||
 		not_ok "apiserver_reads_seeded_$p" "$(head -c 200 "$E2E_TMP/body")"
-	expect_exit "verify_decrypts_apiserver_$p" 0 "$REKEYCTL" verify --etcd "$ETCD" --resource secrets --config "$E2E_TMP/enc.yaml"
+	"$REKEYCTL" verify --etcd "$ETCD" --resource secrets --config "$E2E_TMP/enc.yaml" -o json >"$E2E_TMP/verify.json" 2>"$E2E_TMP/err"
+	jq -e '.decryptChecked > 0 and .decryptFailed == 0' "$E2E_TMP/verify.json" >/dev/null && ok "verify_decrypts_apiserver_$p" ||
+		not_ok "verify_decrypts_apiserver_$p" "$(head -c 300 "$E2E_TMP/verify.json") $(head -c 200 "$E2E_TMP/err")"
 done
 
 # ---- no-op and stale rewrite, 409 ----
@@ -143,7 +145,18 @@ tok=$(jq -r '.metadata.continue' "$E2E_TMP/body")
 for n in 1 2 3; do secret_json "churn-$n" && api "$CP1" POST /api/v1/namespaces/default/secrets "$E2E_TMP/churn-$n.json" >/dev/null; done
 rev=$("$ETCDCTL" --endpoints "$ETCD" get /registry/secrets/default/churn-3 -w json | jq -r .header.revision)
 "$ETCDCTL" --endpoints "$ETCD" compact "$rev" >/dev/null
-code=$(api "$CP1" GET "/api/v1/namespaces/ns-1/secrets?limit=2&continue=$tok")
+# The real v1.34 serves continued lists from its watch-cache snapshots (ListFromCacheSnapshot) and learns
+# of a compaction only through the key its own compactor records it in (compact_rev_key, watched), which
+# its cache reads every 15 s: compact as the apiserver does (record the revision), then 410 within ~15 s.
+"$ETCDCTL" --endpoints "$ETCD" put compact_rev_key "$rev" >/dev/null
+t_compact=$(date +%s)
+deadline=$((t_compact + 45))
+first_code=$(api "$CP1" GET "/api/v1/namespaces/ns-1/secrets?limit=2&continue=$tok")
+until code=$(api "$CP1" GET "/api/v1/namespaces/ns-1/secrets?limit=2&continue=$tok") && [ "$code" != 200 ]; do
+	[ "$(date +%s)" -ge "$deadline" ] && break
+	sleep 0.5
+done
+echo "# continue token after compaction: first answer $first_code, then $code after $(($(date +%s) - t_compact)) s"
 [ "$code" = 410 ] && jq -e '.reason == "Expired"' "$E2E_TMP/body" >/dev/null && ok expired_continue_410 ||
 	not_ok expired_continue_410 "HTTP $code $(head -c 200 "$E2E_TMP/body")"
 jq -r .message "$E2E_TMP/body" | grep -q '^The provided continue parameter is too old to display a consistent list result' &&
@@ -170,8 +183,10 @@ put_bucket=$(grep '^apiserver_request_duration_seconds_bucket{' "$E2E_TMP/metric
 expect_grep metric_inflight_mutating '^apiserver_current_inflight_requests\{request_kind="mutating"\} [0-9]' "$E2E_TMP/metrics"
 
 # ---- identity Leases and apiserver_id_hash ----
-KUBECONFIG=$D/kubeconfig kubectl get leases -n kube-system -l apiserver.kubernetes.io/identity=kube-apiserver \
-	-o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' >"$E2E_TMP/leases"
+# (listed whole and filtered here: the sandbox does not implement labelSelector)
+api "$CP1" GET /apis/coordination.k8s.io/v1/namespaces/kube-system/leases >/dev/null
+jq -r '.items[] | select(.metadata.labels["apiserver.kubernetes.io/identity"] == "kube-apiserver") | .metadata.name' \
+	"$E2E_TMP/body" >"$E2E_TMP/leases"
 [ "$(sort -u "$E2E_TMP/leases" | grep -c .)" = 2 ] && ok identity_lease_per_apiserver || not_ok identity_lease_per_apiserver "$(cat "$E2E_TMP/leases")"
 for u in "$CP1" "$CP2"; do
 	api "$u" GET /metrics >/dev/null

@@ -41,6 +41,7 @@ sed -i "s/readyTimeout: $READY_TIMEOUT/readyTimeout: 8s/" "$PLAN"
 "$SANDBOX" fault --dir "$D" --node cp-1 --fail-start >/dev/null
 expect_exit canary_failure_stops 3 "$REKEYCTL" rotate -f "$PLAN" --state "$STATE"
 expect_grep canary_failure_message 'node cp-1 did not come back' "$E2E_TMP/err"
+is_real && expect_grep canary_refused_by_kube_apiserver 'command failed.*secret is not of the expected length' "$D/nodes/cp-1/apiserver.log"
 for n in cp-2 cp-3; do
 	cmp -s "$(node_config "$n")" "$E2E_TMP/base-$n.yaml" && ok "canary_failure_left_${n}_alone" ||
 		not_ok "canary_failure_left_${n}_alone" "config changed"

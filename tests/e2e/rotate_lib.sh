@@ -3,7 +3,6 @@
 # scenarios marked "# control-planes: sandbox real") runs them on `rekey-sandbox up --real`: the real
 # kube-apiserver v1.34 and etcd v3.6 built by `make realcp` (REALCP_BIN); a missing build fails `up`.
 : "${SANDBOX:?SANDBOX must name the rekey-sandbox binary}"
-export ETCDCTL_API=3
 REKEY_CP=${REKEY_CP:-sandbox}
 REALCP_BIN=${REALCP_BIN:-$(pwd)/build/realcp/bin}
 SBX_DIRS=""
@@ -14,6 +13,7 @@ if [ "$REKEY_CP" = real ]; then
 else
 	CP_FLAGS=""
 	ETCDCTL=etcdctl
+	export ETCDCTL_API=3 # Debian's etcdctl 3.4 (3.6's has only v3 and warns about the variable)
 	READY_TIMEOUT=30s
 fi
 is_real() { [ "$REKEY_CP" = real ]; }
