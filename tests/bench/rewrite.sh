@@ -24,7 +24,13 @@ LARGE=${LARGE:-100000}
 RATE_SECONDS=${RATE_SECONDS:-45}
 CONCURRENCY=${CONCURRENCY:-16}
 RESULTS=${RESULTS:-$top/tests/bench/RESULTS.md}
-for tool in jq kubectl /usr/bin/time; do
+REALCP_BIN=${REALCP_BIN:-$top/build/realcp/bin}
+# kubectl: the v1.34 one `make realcp` builds, else the one on PATH
+if [ -z "${KUBECTL:-}" ]; then
+	KUBECTL=kubectl
+	[ -x "$REALCP_BIN/kubectl" ] && KUBECTL=$REALCP_BIN/kubectl
+fi
+for tool in jq "$KUBECTL" /usr/bin/time; do
 	command -v $tool >/dev/null || { echo "rewrite.sh: $tool is required" >&2; exit 2; }
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/rekey-bench-rw-XXXXXX")
@@ -53,8 +59,8 @@ kubectl_pipeline() { # DIR NAME [NAMESPACE]: get | replace, timed, RSS of each s
 	d=$1 n=$2
 	scope="-A"
 	[ $# -ge 3 ] && scope="-n $3"
-	/usr/bin/time -v -o "$work/$n.get.time" "${KUBECTL:-kubectl}" --kubeconfig "$d/kubeconfig" get secrets $scope -o json >"$work/$n.json"
-	/usr/bin/time -v -o "$work/$n.replace.time" "${KUBECTL:-kubectl}" --kubeconfig "$d/kubeconfig" replace --validate=false \
+	/usr/bin/time -v -o "$work/$n.get.time" "$KUBECTL" --kubeconfig "$d/kubeconfig" get secrets $scope -o json >"$work/$n.json"
+	/usr/bin/time -v -o "$work/$n.replace.time" "$KUBECTL" --kubeconfig "$d/kubeconfig" replace --validate=false \
 		-f "$work/$n.json" >/dev/null
 }
 
@@ -66,9 +72,6 @@ rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 # ---- real control plane (REAL=1 or only) ----
 REAL=${REAL:-1}
 REAL_N=${REAL_N:-10000}
-REALCP_BIN=${REALCP_BIN:-$top/build/realcp/bin}
-KUBECTL_REAL=$REALCP_BIN/kubectl
-[ -x "$KUBECTL_REAL" ] || KUBECTL_REAL=kubectl
 # config_hash URL DIR: the hash label of the apiserver's last_config_info.
 config_hash() {
 	curl -sS --cacert "$2/pki/ca.crt" --cert "$2/pki/admin.crt" --key "$2/pki/admin.key" "$1/metrics" |
@@ -98,7 +101,6 @@ new_write_key() {
 }
 real_section() {
 	R=$work/sbx-real
-	KUBECTL=$KUBECTL_REAL
 	"$SANDBOX" up --dir "$R" --real --apiservers 3 --secrets "$REAL_N" --secret-bytes 1024 --namespaces 10 \
 		--reload automatic --reload-period 1 >/dev/null
 	new_write_key "$R"
@@ -138,7 +140,7 @@ real_section() {
 		echo "## rewrite on the real control plane, $when, $(nproc) CPUs ($cpu), load $load, rev $rev"
 		echo
 		echo "3 kube-apiservers v1.34.4 over etcd v3.6.16 (\`up --real\`), 1 KiB secrets, every object stale"
-		echo "(a new aescbc write key rolled out before each run), everything through cp-1; kubectl $("$KUBECTL_REAL" version --client 2>/dev/null | sed -n 's/^Client Version: //p')."
+		echo "(a new aescbc write key rolled out before each run), everything through cp-1; kubectl $("$KUBECTL" version --client 2>/dev/null | sed -n 's/^Client Version: //p')."
 		echo
 		echo "| measure | value | ratio |"
 		echo "|---|---|---|"

@@ -212,6 +212,29 @@ cp_expect kubectl_create_secret_generic refused created "$r"
 oa=$(api "$CP1" GET /openapi/v2)
 cp_expect openapi_v2 404 200 "$oa"
 
+# ---- faults: which work on which control plane; bad uses of up --real ----
+if is_real; then
+	expect_exit fault_apiserver_only_refused 2 "$SANDBOX" fault --dir "$D" --node cp-1 --latency-ms 10
+	expect_grep fault_apiserver_only_message 'latency-ms is a fault of the sandbox.s apiserver; this sandbox runs the real kube-apiserver' "$E2E_TMP/err"
+	t0=$(date +%s%N)
+	api "$CP1" GET /api/v1/namespaces/default/secrets/nop >/dev/null
+	fast=$((($(date +%s%N) - t0) / 1000000))
+	expect_exit fault_etcd_latency 0 "$SANDBOX" fault --dir "$D" --etcd-latency-ms 300
+	t0=$(date +%s%N)
+	api "$CP1" GET /api/v1/namespaces/default/secrets/nop >/dev/null # a GET by name reads etcd
+	slow=$((($(date +%s%N) - t0) / 1000000))
+	"$SANDBOX" fault --dir "$D" --etcd-latency-ms 0 >/dev/null
+	[ "$slow" -ge 300 ] && [ "$slow" -ge $((fast + 250)) ] && ok etcd_latency_delays_reads ||
+		not_ok etcd_latency_delays_reads "GET took $fast ms, then $slow ms with 300 ms added"
+else
+	expect_exit fault_etcd_latency_needs_real 2 "$SANDBOX" fault --dir "$D" --etcd-latency-ms 10
+	expect_grep fault_etcd_latency_message 'needs a sandbox started with --real' "$E2E_TMP/err"
+	expect_exit up_binaries_need_real 2 "$SANDBOX" up --dir "$E2E_TMP/x" --kube-apiserver /bin/true
+	expect_exit up_real_missing_binary 2 "$SANDBOX" up --dir "$E2E_TMP/y" --real --kube-apiserver "$E2E_TMP/none"
+	expect_grep up_real_missing_binary_message "$E2E_TMP/none: No such file" "$E2E_TMP/err"
+	[ -e "$E2E_TMP/y" ] && not_ok up_real_missing_binary_nothing_created "$E2E_TMP/y exists" || ok up_real_missing_binary_nothing_created
+fi
+
 # ---- the rotation's inputs once more: every secret still reads through both apiservers ----
 for u in "$CP1" "$CP2"; do
 	[ "$(api "$u" GET /api/v1/secrets)" = 200 ] && ok "list_all_through_$(echo "$u" | sed 's/.*://')" ||

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../sandbox.h"
+#include "rekey/fsutil.h"
 
 #define CHUNK 65536
 
@@ -82,20 +83,6 @@ static void conn_release(conn *c)
 	free(c);
 }
 
-static int send_all(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* apiserver -> etcd: copied as it comes. */
 static void *pump_requests(void *arg)
 {
@@ -103,7 +90,7 @@ static void *pump_requests(void *arg)
 	char buf[CHUNK];
 	ssize_t n;
 	while ((n = recv(c->client, buf, sizeof buf, 0)) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && send_all(c->upstream, buf, (size_t)n))
+		if (n > 0 && rk_write_all(c->upstream, buf, (size_t)n))
 			break;
 	shutdown(c->upstream, SHUT_WR);
 	conn_release(c);
@@ -167,7 +154,7 @@ static void *write_responses(void *arg)
 	for (;;) {
 		chunk *k = next_due(c);
 		size_t len = k->len;
-		int failed = len && send_all(c->client, k->data, len);
+		int failed = len && rk_write_all(c->client, k->data, len);
 		free(k);
 		if (!len || failed)
 			break;
@@ -267,7 +254,7 @@ int sbx_etcd_proxy_main(int argc, char **argv)
 		                "http://127.0.0.1:PORT\n");
 		return RK_BADINPUT;
 	}
-	signal(SIGPIPE, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN); /* a closed peer is a write error, not a signal */
 	faults_path = lc_path("%s/etcd-faults.json", dir);
 	int fd = listen_on((int)port);
 	if (fd < 0) {

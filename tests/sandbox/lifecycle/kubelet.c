@@ -162,6 +162,32 @@ static void remove_runtime_files(const pod_state *ps, const char *dir)
 	free(url);
 }
 
+static void child_enter_node(const pod_state *ps);
+static void child_set_env(const pod_state *ps);
+
+/* Forks the apiserver with stdout/stderr appended to the node's apiserver.log; a real one (`real`) runs
+ * in the node's UTS namespace with the container's env. */
+static pid_t fork_apiserver(pod_state *ps, const lc_info *info, char **argv, int real)
+{
+	char *log = lc_path("%s/nodes/%s/apiserver.log", info->dir, ps->node->name);
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		FILE *out = freopen(log, "a", stdout);
+		if (out)
+			dup2(fileno(stdout), 2);
+		if (real) {
+			child_enter_node(ps);
+			child_set_env(ps);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	free(log);
+	return pid;
+}
+
 static pid_t spawn_apiserver(pod_state *ps, const lc_info *info, const apiserver_flags *f)
 {
 	char period[16];
@@ -180,19 +206,7 @@ static pid_t spawn_apiserver(pod_state *ps, const lc_info *info, const apiserver
 		argv[n++] = "--reload-period", argv[n++] = period;
 	}
 	argv[n] = NULL;
-	char *log = lc_path("%s/nodes/%s/apiserver.log", info->dir, ps->node->name);
-	pid_t pid = fork();
-	if (pid == 0) {
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		FILE *out = freopen(log, "a", stdout);
-		if (out)
-			dup2(fileno(stdout), 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	free(log);
-	return pid;
+	return fork_apiserver(ps, info, argv, 0);
 }
 
 /* ---- running a real kube-apiserver (the manifest's command as it is) ---- */
@@ -276,19 +290,7 @@ static pid_t spawn_real(pod_state *ps, const lc_info *info, char **argv)
 	for (size_t i = 0; flag && argv[i]; i++)
 		if (!strncmp(argv[i], "--encryption-provider-config=", 29))
 			argv[i] = flag;
-	char *log = lc_path("%s/nodes/%s/apiserver.log", info->dir, ps->node->name);
-	pid_t pid = fork();
-	if (pid == 0) {
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		FILE *out = freopen(log, "a", stdout);
-		if (out)
-			dup2(fileno(stdout), 2);
-		child_enter_node(ps);
-		child_set_env(ps);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+	pid_t pid = fork_apiserver(ps, info, argv, 1);
 	if (pid > 0) { /* the real apiserver writes no pid file: the kubelet does */
 		char *pidfile = lc_path("%s/nodes/%s/apiserver.pid", info->dir, ps->node->name);
 		char *text = lc_path("%ld\n", (long)pid);
@@ -298,7 +300,7 @@ static pid_t spawn_real(pod_state *ps, const lc_info *info, char **argv)
 	}
 	if (refused)
 		klog(ps, "fail-start: the apiserver gets %s, which kube-apiserver refuses", refused);
-	free(log), free(flag), free(refused);
+	free(flag), free(refused);
 	return pid;
 }
 
