@@ -26,6 +26,9 @@ int rk_write_all(int fd, const void *data, size_t len);
 /* Reads a whole file (malloc'd, NUL-terminated). RK_BADINPUT with "path: reason" when unreadable. */
 int rk_read_file(const char *path, char **data, size_t *len, rk_err *err);
 
+/* fsync(2) of a directory (makes the entries created or renamed in it durable). */
+int rk_fsync_dir(const char *dir, rk_err *err);
+
 /* mkdir -p with mode for each created directory; existing directories are left as they are. */
 int rk_mkdir_p(const char *path, unsigned mode, rk_err *err);
 

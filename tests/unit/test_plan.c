@@ -134,6 +134,31 @@ static const struct bad_case bad_cases[] = {
     {"%H%Cwindow: [{start: '01:00', end: '05:00', timezone: ../../etc/passwd}]\n", "plan.yaml:8:51",
      "unknown time zone"},
     {"%H%Cetcd: {url: 'ftp://x'}\n", "plan.yaml:8:13", "not an http(s) URL"},
+    /* access exec needs a read hook (preflight reads every node's config) and a sane timeout */
+    {"%HcontrolPlane:\n  configPath: /e\n  access: exec\n  exec: {write: 'true'}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
+     "plan.yaml:8:9", "controlPlane.exec: missing required field \"read\""},
+    {"%HcontrolPlane:\n  configPath: /e\n  access: exec\n  exec: {read: 'true', write: 'true', timeout: "
+     "500ms}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
+     "plan.yaml:8:48", "controlPlane.exec.timeout: must be at least 1s"},
+    /* paths on nodes and key backups must be absolute (a relative ssh configPath crashed the upload) */
+    {"%HcontrolPlane:\n  configPath: enc.yaml\n  access: ssh\n  ssh: {user: u}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
+     "plan.yaml:6:15", "\"enc.yaml\" is not an absolute path"},
+    {"%HcontrolPlane:\n  configPath: /e\n  access: ssh\n  ssh: {user: u}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1', configPath: x/enc.yaml}]\n",
+     "plan.yaml:9:59", "controlPlane.nodes[0].configPath: \"x/enc.yaml\" is not an absolute path"},
+    {"%HcontrolPlane:\n  configPath: /e\n  manifestPath: m.yaml\n  nodes: [{name: a, apiserver: "
+     "'https://h'}]\n",
+     "plan.yaml:7:17", "controlPlane.manifestPath"},
+    {"%HcontrolPlane:\n  configPath: /e\n  access: ssh\n  ssh: {user: u, knownHosts: .ssh/known_hosts}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
+     "plan.yaml:8:30", "controlPlane.ssh.knownHosts"},
+    {"%HkeyBackupDir: backups\n%C", "plan.yaml:5:15", "plan.keyBackupDir: \"backups\" is not an absolute"},
+    {"%HcontrolPlane:\n  configPath: /e\n  access: ssh\n  ssh: {user: u, trustOnFirstUse: 1}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
+     "plan.yaml:8:35", "unsupported value \"1\""},
     {"apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: 'a b'\n", "plan.yaml:3:10", "may hold only"},
 };
 
