@@ -183,10 +183,10 @@ put_bucket=$(grep '^apiserver_request_duration_seconds_bucket{' "$E2E_TMP/metric
 expect_grep metric_inflight_mutating '^apiserver_current_inflight_requests\{request_kind="mutating"\} [0-9]' "$E2E_TMP/metrics"
 
 # ---- identity Leases and apiserver_id_hash ----
-# (listed whole and filtered here: the sandbox does not implement labelSelector)
-api "$CP1" GET /apis/coordination.k8s.io/v1/namespaces/kube-system/leases >/dev/null
-jq -r '.items[] | select(.metadata.labels["apiserver.kubernetes.io/identity"] == "kube-apiserver") | .metadata.name' \
-	"$E2E_TMP/body" >"$E2E_TMP/leases"
+KUBECONFIG=$D/kubeconfig kubectl get leases -n kube-system -l apiserver.kubernetes.io/identity=kube-apiserver \
+	-o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' >"$E2E_TMP/leases"
+sel=$(api "$CP1" GET '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases?labelSelector=component%20in%20(x)')
+cp_expect label_selector_set_based 400 200 "$sel"
 [ "$(sort -u "$E2E_TMP/leases" | grep -c .)" = 2 ] && ok identity_lease_per_apiserver || not_ok identity_lease_per_apiserver "$(cat "$E2E_TMP/leases")"
 for u in "$CP1" "$CP2"; do
 	api "$u" GET /metrics >/dev/null
@@ -204,11 +204,22 @@ while read -r lease; do echo "sha256:$(printf %s "$lease" | sha256sum | cut -d' 
 [ "$(api "$CP1" GET /apis)" = 200 ] && jq -e '.kind == "APIGroupList"' "$E2E_TMP/body" >/dev/null && ok discovery_apis || not_ok discovery_apis "$(head -c 200 "$E2E_TMP/body")"
 httpv=$(curl -sS -o /dev/null -w '%{http_version}' --http2 --cacert "$D/pki/ca.crt" --cert "$D/pki/admin.crt" --key "$D/pki/admin.key" "$CP1/version")
 cp_expect http_version 1.1 2 "$httpv"
+rkv=$("$REKEYCTL" kube --kubeconfig "$D/kubeconfig" -v get /version 2>&1 >/dev/null | sed -n 's/.*status=200 http_version=\([0-9]\).*/\1/p' | head -n 1)
+cp_expect rekeyctl_http_version 1 2 "$rkv"
 pb=$(curl -sS -o "$E2E_TMP/pb" -w '%{http_code} %{content_type}' --cacert "$D/pki/ca.crt" --cert "$D/pki/admin.crt" --key "$D/pki/admin.key" \
 	-H 'Accept: application/vnd.kubernetes.protobuf, application/json' "$CP1/api/v1/namespaces/default/secrets/nop")
 cp_expect protobuf_get_content_type "200 application/json" "200 application/vnd.kubernetes.protobuf" "$pb"
-KUBECONFIG=$D/kubeconfig kubectl create secret generic fid-kubectl --from-literal=a=b >/dev/null 2>"$E2E_TMP/kerr" && r=created || r=refused
-cp_expect kubectl_create_secret_generic refused created "$r"
+# kubectl's typed generators POST protobuf: the sandbox decodes Secret and ConfigMap bodies (it did 415)
+KUBECONFIG=$D/kubeconfig kubectl create secret generic fid-kubectl --from-literal=a=b --from-literal=c=d \
+	--type=example.com/fid >/dev/null 2>"$E2E_TMP/kerr" &&
+	[ "$(KUBECONFIG=$D/kubeconfig kubectl get secret fid-kubectl -o jsonpath='{.data.a} {.data.c} {.type}')" = "Yg== ZA== example.com/fid" ] &&
+	ok kubectl_create_secret_generic || not_ok kubectl_create_secret_generic "$(head -c 300 "$E2E_TMP/kerr")"
+KUBECONFIG=$D/kubeconfig kubectl create configmap fid-cm --from-literal=k=v >/dev/null 2>"$E2E_TMP/kerr" &&
+	[ "$(KUBECONFIG=$D/kubeconfig kubectl get configmap fid-cm -o jsonpath='{.data.k}')" = v ] &&
+	ok kubectl_create_configmap || not_ok kubectl_create_configmap "$(head -c 300 "$E2E_TMP/kerr")"
+printf 'k8s\000\012\004\012\002v1' >"$E2E_TMP/bad.pb"
+code=$(api "$CP1" POST /api/v1/namespaces/default/secrets "$E2E_TMP/bad.pb" application/vnd.kubernetes.protobuf)
+[ "$code" -ge 400 ] && [ "$code" -lt 500 ] && ok protobuf_malformed_refused || not_ok protobuf_malformed_refused "HTTP $code"
 oa=$(api "$CP1" GET /openapi/v2)
 cp_expect openapi_v2 404 200 "$oa"
 
