@@ -244,6 +244,13 @@ else
 	expect_exit up_real_missing_binary 2 "$SANDBOX" up --dir "$E2E_TMP/y" --real --kube-apiserver "$E2E_TMP/none"
 	expect_grep up_real_missing_binary_message "$E2E_TMP/none: No such file" "$E2E_TMP/err"
 	[ -e "$E2E_TMP/y" ] && not_ok up_real_missing_binary_nothing_created "$E2E_TMP/y exists" || ok up_real_missing_binary_nothing_created
+	# make realcp without Go fails loudly (exit 1, says why), never skips
+	if PATH=/usr/bin:/bin command -v go >/dev/null 2>&1; then
+		skip realcp_without_go_fails "a go in /usr/bin or /bin"
+	else
+		expect_exit realcp_without_go_fails 1 env PATH=/usr/bin:/bin REALCP_OUT="$E2E_TMP/realcp/bin" sh tests/realcp/build.sh
+		expect_grep realcp_without_go_message 'go is not installed' "$E2E_TMP/err"
+	fi
 fi
 
 # ---- the rotation's inputs once more: every secret still reads through both apiservers ----
