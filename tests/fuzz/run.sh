@@ -51,4 +51,5 @@ run fuzz_classify src/codec/codec.c src/codec/codec_chain.c src/codec/codec_cryp
 run fuzz_encconfig src/encconfig/encconfig.c src/encconfig/encconfig_load.c src/encconfig/encconfig_validate.c src/encconfig/encconfig_edit.c \
 	src/encconfig/encconfig_emit.c src/encconfig/encconfig_file.c src/encconfig/keys.c src/util/fsutil.c src/util/yamldoc.c
 run fuzz_promtext src/metrics/promtext.c src/metrics/promhist.c src/metrics/promapi.c
+run fuzz_etcdrange src/verify/etcdrange.c src/grpc/grpc_wire.c
 exit $failed
