@@ -89,6 +89,14 @@ for p in aesgcm secretbox aescbc identity; do
 		not_ok "verify_decrypts_apiserver_$p" "$(head -c 300 "$E2E_TMP/verify.json") $(head -c 200 "$E2E_TMP/err")"
 done
 
+# ---- verify reads etcd through gRPC and through the JSON gateway alike ----
+for api_kind in grpc json; do
+	"$REKEYCTL" verify --etcd "$ETCD" --etcd-api "$api_kind" --resource secrets >"$E2E_TMP/v-$api_kind" 2>&1
+	grep -o '^[0-9]* values scanned' "$E2E_TMP/v-$api_kind" >"$E2E_TMP/n-$api_kind"
+done
+[ -s "$E2E_TMP/n-grpc" ] && cmp -s "$E2E_TMP/n-grpc" "$E2E_TMP/n-json" && ok verify_etcd_grpc_and_json ||
+	not_ok verify_etcd_grpc_and_json "grpc: $(tail -n 1 "$E2E_TMP/v-grpc"); json: $(tail -n 1 "$E2E_TMP/v-json")"
+
 # ---- no-op and stale rewrite, 409 ----
 secret_json nop
 api "$CP1" POST /api/v1/namespaces/default/secrets "$E2E_TMP/nop.json" >/dev/null
