@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../sandbox.h"
+#include "sandbox.h"
 
 static const char *default_binary(void)
 {

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../sandbox.h"
 #include "rekey/buf.h"
+#include "sandbox.h"
 
 void lc_curl_tls(void *handle, const char *dir)
 {

@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../sandbox.h"
 #include "rekey/fsutil.h"
+#include "sandbox.h"
 
 char *lc_path(const char *fmt, ...)
 {
