@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "apiserver.h"
-#include "apiserver_util.h"
+#include "rekey/base64.h"
 #include "rekey/pbwire.h"
 
 static json_t *pb_string(const rk_pb_field *f)
@@ -34,7 +34,7 @@ static int map_entry(json_t *obj, const rk_pb_field *entry, int bytes)
 			json_decref(value);
 			rk_buf b = RK_BUF_INIT;
 			if (bytes)
-				sbx_b64_encode(f.data, f.len, 0, &b);
+				rk_b64_encode(f.data, f.len, 0, &b);
 			value = bytes ? json_string(rk_buf_cstr(&b)) : pb_string(&f);
 			rk_buf_wipe_free(&b);
 		}

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../sandbox.h"
+#include "sandbox.h"
 #include "rekey/fsutil.h"
 
 #define CHUNK 65536
