@@ -20,8 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sandbox.h"
 #include "rekey/fsutil.h"
+#include "sandbox.h"
 
 #define CHUNK 65536
 
