@@ -272,9 +272,15 @@ else
 fi
 set -- $(put_unchanged s1)
 if [ "$1" = "$2" ]; then ok "rewrite_then_noop (a second unchanged PUT keeps resourceVersion $1)"; else not_ok rewrite_then_noop "$1 -> $2"; fi
+seed_s1=$(jf "$tmp/stored.json" encrypted_dek_source_sha256)
 code=$(create s2)
 stored s2
 if [ "$code" = 201 ] && [ "$(jf "$tmp/stored.json" key_id)" = "$key2" ]; then ok "new_write_keyid (s2 stored under $key2)"; else not_ok new_write_keyid "HTTP $code, keyID $(jf "$tmp/stored.json" key_id)"; fi
+if [ "$(jf "$tmp/stored.json" encrypted_dek_source_sha256)" = "$seed_s1" ]; then
+	ok "one_seed_per_key_id (s1 rewritten and s2 created under $key2 carry the same encryptedDEKSource)"
+else
+	not_ok one_seed_per_key_id "encryptedDEKSource sha256 $seed_s1 vs $(jf "$tmp/stored.json" encrypted_dek_source_sha256)"
+fi
 metrics
 if [ "$(mval apiserver_envelope_encryption_key_id_hash_total transformation_type=to_storage provider_name=$kname key_id_hash="$(sha "$key2")")" != none ]; then
 	ok "metric_keyid_to_storage (key_id_hash_total{transformation_type=to_storage} carries sha256 of $key2)"
@@ -539,6 +545,13 @@ fi
 code=$(create s-final)
 stored s-final
 if [ "$code" = 201 ] && [ "$(jf "$tmp/stored.json" key_id)" = "$key3" ]; then ok "write_after_recovery (stored under $key3)"; else not_ok write_after_recovery "HTTP $code keyID $(jf "$tmp/stored.json" key_id)"; fi
+seed_final=$(jf "$tmp/stored.json" encrypted_dek_source_sha256)
+stored s3
+if [ "$(jf "$tmp/stored.json" key_id)" = "$key3" ] && [ "$(jf "$tmp/stored.json" encrypted_dek_source_sha256)" != "$seed_final" ]; then
+	ok "new_seed_after_restart (s3 from the first apiserver and s-final from the restarted one: same keyID $key3, different encryptedDEKSource)"
+else
+	not_ok new_seed_after_restart "s3 keyID $(jf "$tmp/stored.json" key_id), encryptedDEKSource sha256 $(jf "$tmp/stored.json" encrypted_dek_source_sha256) vs $seed_final"
+fi
 metrics
 dump_metrics
 curl_admin "$api/metrics/slis" 2>/dev/null | grep 'kms-providers' | sed 's/^/# metric (slis): /' || true

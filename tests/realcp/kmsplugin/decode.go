@@ -30,6 +30,7 @@ type encryptedObject struct {
 	KeyID              string            `json:"key_id"`
 	DEKSourceType      uint64            `json:"encrypted_dek_source_type"`
 	DEKSourceLen       int               `json:"encrypted_dek_source_len"`
+	DEKSourceSHA256    string            `json:"encrypted_dek_source_sha256"`
 	Annotations        map[string]string `json:"annotations"`
 	EncryptedDataLen   int               `json:"encrypted_data_len"`
 	SeedLen            int               `json:"dek_source_plaintext_len,omitempty"`
@@ -94,7 +95,8 @@ func (o *encryptedObject) consumeField(num protowire.Number, typ protowire.Type,
 	case 2:
 		o.KeyID = string(v)
 	case 3:
-		o.encryptedDEKSource, o.DEKSourceLen = v, len(v)
+		sum := sha256.Sum256(v)
+		o.encryptedDEKSource, o.DEKSourceLen, o.DEKSourceSHA256 = v, len(v), hex.EncodeToString(sum[:])
 	case 4:
 		k, val, err := parseMapEntry(v)
 		if err != nil {

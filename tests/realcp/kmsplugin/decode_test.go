@@ -86,6 +86,12 @@ func TestDecodeStoredValue(t *testing.T) {
 	if got := o.FieldOrder; len(got) != 6 || got[0] != 5 || got[len(got)-1] != 1 {
 		t.Fatalf("field order %v", got)
 	}
+	// the DEK source is identified by its hash: another seal has another one
+	var o2 encryptedObject
+	_, out2, _ := decodeCLI(f, sealStored(t, f, key, []byte("x")))
+	if err := json.Unmarshal([]byte(out2), &o2); err != nil || len(o.DEKSourceSHA256) != 64 || o2.DEKSourceSHA256 == o.DEKSourceSHA256 {
+		t.Fatalf("encrypted_dek_source_sha256 %q and %q (%v)", o.DEKSourceSHA256, o2.DEKSourceSHA256, err)
+	}
 	// without --etcd-key it only decodes
 	if rc, out, _ = decodeCLI(f, stored); rc != 0 || strings.Contains(out, "plaintext") {
 		t.Fatalf("decode without key: exit %d, %s", rc, out)
