@@ -1,5 +1,5 @@
-/* store_internal.h (private): what store.c shares with store_runs.c, store_rewrite.c and store_events.c: the handle and
- * statement helpers. Not part of librekey's public API. */
+/* store_internal.h (private): what store.c shares with store_runs.c, store_rewrite.c and store_events.c: the
+ * handle and statement helpers. Not part of librekey's public API. */
 #ifndef REKEY_STORE_INTERNAL_H
 #define REKEY_STORE_INTERNAL_H
 
