@@ -15,7 +15,7 @@
 #
 # Environment: as lib.sh (REALCP_BIN, REALCP_KEEP=1, REALCP_APISERVER_FLAGS), and REALCP_KMS_QUICK=1
 # to skip the long waits (the passive 60 s poll, the 10 s unhealthy poll, the 3 minute write expiry):
-# about 2 minutes instead of 9.
+# about 4.5 minutes instead of 10.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
