@@ -138,7 +138,8 @@ bench:
 fuzz:
 	@sh tests/fuzz/run.sh
 
-# The real kube-apiserver, etcd and etcdctl, built from Go modules into build/realcp/bin (tests/realcp).
+# The real kube-apiserver, etcd and etcdctl, and the KMS v2 test plugin, built from Go modules into
+# build/realcp/bin (tests/realcp).
 .PHONY: realcp
 realcp:
 	@sh tests/realcp/build.sh

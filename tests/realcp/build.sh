@@ -5,6 +5,8 @@
 # Each module's binaries are rebuilt only when its go.mod, go.sum or this script changed since the
 # last successful build (build/realcp/apiserver.stamp and etcd.stamp hold their sha256); a warm run
 # does not call go at all. A failed download or build stops here with Go's error and a non-zero exit.
+# It also builds kmsplugin, the KMS v2 test plugin (tests/realcp/kmsplugin), stamped the same way
+# (build/realcp/kmsplugin.stamp also covers the plugin's .go files).
 #
 # Environment: REALCP_OUT (output dir, default build/realcp/bin; the stamps go in its parent),
 # REALCP_FORCE=1 (rebuild anyway), REALCP_JOBS (go build -p, default 2). GOMODCACHE and GOCACHE
@@ -49,8 +51,10 @@ need_apiserver=1
 need_etcd=1
 fresh apiserver kube-apiserver kubectl && need_apiserver=0
 fresh etcd etcd etcdctl && need_etcd=0
-if [ "$need_apiserver" = 0 ] && [ "$need_etcd" = 0 ]; then
-	echo "realcp: up to date in $out (kube-apiserver and kubectl $K8S_VERSION, etcd, etcdctl; $(($(now) - t_start)) s)"
+need_kmsplugin=1
+fresh kmsplugin kmsplugin && need_kmsplugin=0
+if [ "$need_apiserver" = 0 ] && [ "$need_etcd" = 0 ] && [ "$need_kmsplugin" = 0 ]; then
+	echo "realcp: up to date in $out (kube-apiserver and kubectl $K8S_VERSION, etcd, etcdctl, kmsplugin; $(($(now) - t_start)) s)"
 	exit 0
 fi
 
@@ -107,6 +111,13 @@ if [ "$need_etcd" = 1 ]; then
 	gobuild etcd etcd go.etcd.io/etcd/server/v3
 	gobuild etcd etcdctl go.etcd.io/etcd/etcdctl/v3
 	stamp_of etcd >"$stampdir/etcd.stamp"
+fi
+
+# The KMS v2 test plugin: a small module on k8s.io/kms (seconds to build).
+if [ "$need_kmsplugin" = 1 ]; then
+	rm -f "$stampdir/kmsplugin.stamp"
+	gobuild kmsplugin kmsplugin .
+	stamp_of kmsplugin >"$stampdir/kmsplugin.stamp"
 fi
 
 if [ "$need_apiserver" = 1 ]; then
