@@ -171,8 +171,8 @@ typedef struct rk_rewrite_status {
 	char last_name[RK_STORE_NAME_MAX];
 	char updated_at[RK_STORE_TIME_MAX];
 	char started_at[RK_STORE_TIME_MAX]; /* the rewrite's start: the run's, or its rotation stage's */
-	double rate, eta_s; /* rate from started_at to the last checkpoint; -1 when unknown */
-	char budget[RK_STORE_SHORT_MAX]; /* last budget decision ("" = none) */
+	double rate, eta_s;                 /* rate from started_at to the last checkpoint; -1 when unknown */
+	char budget[RK_STORE_SHORT_MAX];    /* last budget decision ("" = none) */
 	int64_t budget_decisions;
 } rk_rewrite_status;
 

@@ -51,9 +51,11 @@ int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err);
 
 /* ---- `rekeyctl status`: a run's progress from the state db ---- */
 typedef struct rk_rotation_status {
-	rk_rewrite_status rewrite; /* the run (rewrite.run: a rotation or a rewrite) and its rewrite progress */
-	rk_stage *stages;          /* a rotation's stage records in the order first recorded (not the
-	                              rewrite's internal ones); NULL for a rewrite run */
+	/* the run (rewrite.run: a rotation or a rewrite) and its rewrite progress */
+	rk_rewrite_status rewrite;
+	/* a rotation's stage records in the order first recorded (not the rewrite's internal ones); NULL for
+	 * a rewrite run */
+	rk_stage *stages;
 	size_t nstages;
 	long current; /* index of the stage it is at: the newest not done, else the newest; -1 = none */
 } rk_rotation_status;

@@ -262,14 +262,13 @@ int rk_fleet_file_kind(const char *path, char *out, size_t cap, rk_err *err)
 	char *data = NULL, *kind = NULL;
 	size_t len = 0;
 	rk_yaml y;
+	memset(&y, 0, sizeof y);
 	int rc = rk_read_file(path, &data, &len, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_load(&y, path, data, len, err);
+		rc = rk_yaml_load(&y, path, data, len, err); /* y is freed below even when this fails */
 	free(data);
-	if (rc != RK_OK)
-		return rc;
-	yaml_node_t *root = rk_yaml_root(&y);
-	if (!root || root->type != YAML_MAPPING_NODE)
+	yaml_node_t *root = rc == RK_OK ? rk_yaml_root(&y) : NULL;
+	if (rc == RK_OK && (!root || root->type != YAML_MAPPING_NODE))
 		rc = rk_yaml_fail(&y, root, err, "expected a mapping with apiVersion and kind");
 	if (rc == RK_OK)
 		rc = rk_yaml_str(&y, root, "file", "kind", 1, &kind, err);

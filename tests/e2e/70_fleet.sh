@@ -6,9 +6,34 @@
 # the third cluster is never started (its configs untouched), `fleet status` and `due` say so; after the
 # repair `fleet resume` resumes the stopped cluster and rotates the third. Last, the same failure while
 # the third cluster runs in the same wave: it is stopped at a safe point (keys cross-readable), and
-# resume completes both.
+# resume completes both. First, bad input: exit 2 with one line naming the file and line, no state.
 . tests/e2e/lib.sh
 . tests/e2e/rotate_lib.sh
+
+# ---- bad input: exit 2, one line naming the file (and line), nothing written ----
+mkdir -p "$E2E_TMP/bad"
+printf 'apiVersion: rekeyctl/v1\nkind: FleetPlan\nname: bad\nclusters:\n  - plan: nope.yaml\ncanary: c1\n' >"$E2E_TMP/bad/missing.yaml"
+printf 'apiVersion: rekeyctl/v1\nkind: FleetPlan\nname: bad\nclusters: [\n' >"$E2E_TMP/bad/broken.yaml"
+bad_input() { # NAME PATTERN ARGS...: exit 2, PATTERN on the one line of stderr, no state dir created
+	name=$1 pattern=$2
+	shift 2
+	expect_exit "$name" 2 "$REKEYCTL" "$@"
+	[ "$(wc -l <"$E2E_TMP/err")" = 1 ] && grep -Eq -- "$pattern" "$E2E_TMP/err" && [ ! -e "$E2E_TMP/bad/state" ] &&
+		ok "${name}_message" || not_ok "${name}_message" "$(head -c 300 "$E2E_TMP/err")"
+}
+B=$E2E_TMP/bad
+bad_input due_needs_file 'due: a plan or fleet plan is required' due --state "$B/state"
+bad_input due_missing_plan 'missing.yaml:5:11: .*nope.yaml: No such file' due -f "$B/missing.yaml" --state "$B/state"
+bad_input due_broken_yaml 'broken.yaml:5:1: invalid YAML' due -f "$B/broken.yaml" --state "$B/state"
+bad_input due_bad_max_age '--max-age "banana": must be a positive duration' due -f "$B/missing.yaml" --max-age banana
+bad_input due_zero_max_age '--max-age "0s"' due -f "$B/missing.yaml" --max-age 0s
+bad_input due_bad_output '-o "yaml": must be json or table' due -f "$B/missing.yaml" -o yaml
+bad_input due_no_such_file 'nonexistent.yaml: No such file' due -f "$B/nonexistent.yaml" --state "$B/state"
+bad_input fleet_unknown_sub 'unknown subcommand "frob"' fleet frob
+bad_input fleet_rotate_needs_file 'fleet rotate: a fleet plan is required' fleet rotate --state "$B/state"
+bad_input fleet_status_needs_fleet 'fleet status: -f FLEET, --fleet NAME or --run ID' fleet status --state "$B/state"
+bad_input fleet_rotate_missing_plan 'missing.yaml:5:11' fleet rotate -f "$B/missing.yaml" --state "$B/state"
+bad_input fleet_resume_broken 'broken.yaml:5:1: invalid YAML' fleet resume -f "$B/broken.yaml" --state "$B/state"
 
 for i in 1 2 3; do
 	sbx_up "c$i" --apiservers 2 --secrets 60 --namespaces 2 || { not_ok "sandbox_up_$i" "see log"; e2e_done; }
