@@ -11,10 +11,10 @@ PKGS := yaml-0.1 jansson libcurl sqlite3 libcrypto libssl libsodium
 SANDBOX_PKGS := libmicrohttpd gnutls
 TEST_PKGS := check
 
-# Debian packages: build, tests (etcd), lint. kubectl and the real control plane come from `make realcp`.
+# Debian packages: build, tests (etcd; tmux: a real terminal for `status --watch`), lint. kubectl and the real control plane come from `make realcp`.
 DEB_PKGS := build-essential pkg-config libyaml-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev \
 	libssl-dev libsodium-dev libmicrohttpd-dev libgnutls28-dev check libsubunit-dev etcd-server etcd-client \
-	sqlite3 openssl curl procps tzdata jq python3 cppcheck clang-format clang libclang-rt-14-dev nodejs openssh-server time
+	sqlite3 openssl curl procps tzdata jq python3 cppcheck clang-format clang libclang-rt-14-dev nodejs openssh-server time tmux
 
 CC ?= cc
 OPT := -O2

@@ -33,8 +33,19 @@ typedef struct rk_rotation_opts {
 	void *progress_ud;
 } rk_rotation_opts;
 
-/* `rekeyctl plan`: preflight (read-only) and the stages it would run, printed into out. */
-int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err);
+/* `rekeyctl plan`: what a rotation would do, found by preflight (read-only). */
+typedef struct rk_rotation_preview {
+	rk_plan *plan;        /* the plan as loaded (its nodes, canary, access, reload, gates, rewrite) */
+	char config_hash[72]; /* "sha256:..." of the config every node runs */
+	char write_key[256];  /* the write key of the plan's resources now */
+	int window_open;      /* inside a maintenance window now (rotate refuses outside) */
+	long long *objects;   /* per plan->resources[i]: objects stored, -1 when unknown */
+	long long total;      /* the known ones' sum */
+	double estimate_s;    /* total / plan->rewrite.qps; -1 when unthrottled */
+} rk_rotation_preview;
+
+int rk_rotation_plan(const rk_rotation_opts *opts, rk_rotation_preview *out, rk_err *err);
+void rk_rotation_preview_free(rk_rotation_preview *p);
 
 /* `rekeyctl rotate` (resume = 0) and `rekeyctl resume` (resume = 1). Exit codes as the CLI: RK_OK done,
  * RK_STOPPED stopped safely (gate, window, budget, signal: resumable), RK_UNSAFE refused (lock held,

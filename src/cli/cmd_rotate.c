@@ -22,31 +22,37 @@ static void usage(FILE *out, const char *cmd)
 {
 	fprintf(
 	    out,
-	    "usage: rekeyctl %s -f PLAN [--state DIR] [--ignore-window] [--insecure-skip-tls-verify]\n"
+	    "usage: rekeyctl %s -f PLAN [--state DIR] [--ignore-window] [--insecure-skip-tls-verify] "
+	    "[-o json|table]\n"
 	    "  plan      preflight (read-only) and the stages a rotation would run, with a rewrite estimate\n"
 	    "  rotate    run the rotation: stage key, roll out (canary first, gated), promote, rewrite, "
 	    "verify, prune\n"
 	    "  resume    continue the unfinished rotation of the plan's cluster exactly where it stopped\n"
 	    "  abort     end the unfinished rotation, leaving every node's config as it is (a safe state)\n"
 	    "  rollback  before promotion remove the new key; after it make the old key write again\n"
+	    "-o json: plan prints its preview as one object; the others {command, exit_code, error, run}\n"
+	    "(run: the rotation's stages, node gates and rewrite, as `rekeyctl status -o json`)\n"
 	    "exit codes: 0 done, 1 failed, 2 bad input, 3 stopped safely (resumable), 4 refused as unsafe\n",
 	    cmd);
 }
 
-static const struct option long_options[] = {
-    {"file", required_argument, NULL, 'f'},    {"state", required_argument, NULL, 's'},
-    {"ignore-window", no_argument, NULL, 'w'}, {"insecure-skip-tls-verify", no_argument, NULL, 'k'},
-    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+static const struct option long_options[] = {{"file", required_argument, NULL, 'f'},
+                                             {"state", required_argument, NULL, 's'},
+                                             {"ignore-window", no_argument, NULL, 'w'},
+                                             {"insecure-skip-tls-verify", no_argument, NULL, 'k'},
+                                             {"output", required_argument, NULL, 'o'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
 
 struct rotate_args {
 	const char *cmd;
 	rk_rotation_opts opts;
+	int json;
 };
 
 static int take(void *ud, int opt, const char *flag, const char *v)
 {
 	struct rotate_args *a = ud;
-	(void)flag;
 	switch (opt) {
 	case 'f':
 		a->opts.plan_path = v;
@@ -60,17 +66,42 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 	case 'k':
 		a->opts.insecure_skip_tls_verify = 1;
 		return 0;
+	case 'o':
+		return args_output(a->cmd, v, NULL, &a->json);
 	case 'h':
 		usage(stdout, a->cmd);
 		return 1;
 	}
+	(void)flag;
 	return -1;
 }
 
-static int report(const char *cmd, int rc, const rk_err *err)
+/* The result: an error line on stderr; with -o json, {command, exit_code, error, run} on stdout. */
+static int report(const struct rotate_args *a, int rc, const rk_err *err)
 {
 	if (rc != RK_OK)
-		fprintf(stderr, "rekeyctl %s: %s\n", cmd, err->msg);
+		fprintf(stderr, "rekeyctl %s: %s\n", a->cmd, err->msg);
+	if (!a->json)
+		return rc;
+	rk_rotation_status st;
+	rk_err ignored;
+	int have =
+	    rk_rotation_status_read(a->opts.state_dir, NULL, a->opts.plan_path, 0, &st, &ignored) == RK_OK;
+	out_rotation_result(a->cmd, rc, rc == RK_OK ? "" : err->msg, have ? &st : NULL);
+	if (have)
+		rk_rotation_status_free(&st);
+	return rc;
+}
+
+static int preview(struct rotate_args *a, rk_err *err)
+{
+	rk_rotation_preview v;
+	int rc = rk_rotation_plan(&a->opts, &v, err);
+	if (rc == RK_OK)
+		out_rotation_preview(&v, a->json);
+	rk_rotation_preview_free(&v);
+	if (rc != RK_OK)
+		fprintf(stderr, "rekeyctl plan: %s\n", err->msg);
 	return rc;
 }
 
@@ -79,7 +110,7 @@ int cmd_rotate(int argc, char **argv)
 	struct rotate_args a;
 	memset(&a, 0, sizeof a);
 	a.cmd = argv[0];
-	int rc = args_parse_flags_only(a.cmd, argc, argv, "f:h", long_options, take, &a);
+	int rc = args_parse_flags_only(a.cmd, argc, argv, "f:o:h", long_options, take, &a);
 	if (rc != 0)
 		return rc == 1 ? RK_OK : rc;
 	if (!a.opts.plan_path) {
@@ -95,13 +126,9 @@ int cmd_rotate(int argc, char **argv)
 	rk_err err;
 	rk_err_clear(&err);
 	const char *cmd = a.cmd;
-	if (!strcmp(cmd, "plan")) {
-		rk_buf out = RK_BUF_INIT;
-		rc = rk_rotation_plan(&a.opts, &out, &err);
-		if (rc == RK_OK)
-			fputs(rk_buf_cstr(&out), stdout);
-		rk_buf_free(&out);
-	} else if (!strcmp(cmd, "abort")) {
+	if (!strcmp(cmd, "plan"))
+		return preview(&a, &err);
+	if (!strcmp(cmd, "abort")) {
 		rc = rk_rotation_abort(&a.opts, &err);
 	} else if (!strcmp(cmd, "rollback")) {
 		rc = rk_rotation_rollback(&a.opts, &err);
@@ -109,9 +136,9 @@ int cmd_rotate(int argc, char **argv)
 		rc = rk_rotation_run(&a.opts, !strcmp(cmd, "resume"), &err);
 		if (prog.drawn)
 			fputc('\n', stderr);
-		if (rc == RK_OK)
+		if (rc == RK_OK && !a.json)
 			printf(
 			    "rotation done: every object is under the new key and the old key is pruned\n");
 	}
-	return report(cmd, rc, &err);
+	return report(&a, rc, &err);
 }

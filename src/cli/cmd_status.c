@@ -4,6 +4,7 @@
  * run is no longer running: redrawn in place on a terminal, one JSON line per refresh otherwise. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,8 +80,34 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 	return -1;
 }
 
-/* One refresh; redraw: clear the terminal first (cursor home, erase below: nothing scrolls). */
-static int show_once(const struct status_args *a, int json, int redraw, int *running)
+/* Draws text over the previous picture: cursor home, each line ended by erase-to-end-of-line, then
+ * erase below. Nothing is cleared as a whole, so a terminal (tmux, xterm) keeps no old pictures in its
+ * scrollback. */
+static void redraw(const char *text)
+{
+	fputs("\033[H", stdout);
+	for (const char *line = text; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+		fwrite(line, 1, n, stdout);
+		fputs("\033[K\n", stdout);
+		line += n + (nl != NULL);
+	}
+	fputs("\033[J", stdout);
+}
+
+/* The footer of a redrawn picture: the time and what --watch does next. */
+static void watch_footer(FILE *out, long interval_ms, int running)
+{
+	char now[16];
+	time_t t = time(NULL);
+	strftime(now, sizeof now, "%H:%M:%S", localtime(&t));
+	fprintf(out, "\n%s  every %.1fs%s\n", now, (double)interval_ms / 1000.0,
+	        running ? "  (Ctrl-C to stop watching)" : "  (the run is not running: done watching)");
+}
+
+/* One refresh: printed, or (redraw) drawn over the previous picture. */
+static int show_once(const struct status_args *a, int json, int redraw_it, int *running)
 {
 	rk_rotation_status st;
 	rk_err err;
@@ -89,17 +116,16 @@ static int show_once(const struct status_args *a, int json, int redraw, int *run
 		fprintf(stderr, "rekeyctl status: %s\n", err.msg);
 		return err.code;
 	}
-	if (redraw)
-		fputs("\033[H\033[J", stdout);
-	out_rotation_status(&st, json);
 	*running = !strcmp(st.rewrite.run.state, "running");
-	if (redraw) {
-		char now[16];
-		time_t t = time(NULL);
-		strftime(now, sizeof now, "%H:%M:%S", localtime(&t));
-		printf("\n%s  every %.1fs%s\n", now, (double)a->interval_ms / 1000.0,
-		       *running ? "  (Ctrl-C to stop watching)"
-		                : "  (the run is not running: done watching)");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = redraw_it ? open_memstream(&text, &len) : NULL;
+	out_rotation_status(mem ? mem : stdout, &st, json);
+	if (mem) {
+		watch_footer(mem, a->interval_ms, *running);
+		fclose(mem);
+		redraw(text);
+		free(text);
 	}
 	rk_rotation_status_free(&st);
 	fflush(stdout);
@@ -121,14 +147,14 @@ int cmd_status(int argc, char **argv)
 	args_catch_signals(on_signal);
 	int tty = isatty(STDOUT_FILENO);
 	/* --watch: redrawn on a terminal (table, or JSON with -o json), JSON lines otherwise */
-	int json = a.json || (a.watch && !tty), redraw = a.watch && tty;
+	int json = a.json || (a.watch && !tty), in_place = a.watch && tty;
 	int running = 0;
-	rc = show_once(&a, json, redraw, &running);
+	rc = show_once(&a, json, in_place, &running);
 	while (rc == RK_OK && a.watch && running && !stop_flag) {
 		struct timespec ts = {a.interval_ms / 1000, a.interval_ms % 1000 * 1000000L};
 		nanosleep(&ts, NULL); /* the refresh period of --watch, not a wait for a condition */
 		if (!stop_flag)
-			rc = show_once(&a, json, redraw, &running);
+			rc = show_once(&a, json, in_place, &running);
 	}
 	return rc;
 }

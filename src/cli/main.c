@@ -23,7 +23,7 @@ static const struct command commands[] = {
     {"due", cmd_due, "which clusters' write keys are older than the policy (exit 1 when some are)"},
     {"history", cmd_history, "key lifecycle and audit records"},
     {"rewrite", cmd_rewrite, "rewrite every object so it is stored under the current write key"},
-    {"status", cmd_status, "progress of a rewrite run, from the state db"},
+    {"status", cmd_status, "a rotation's or rewrite's progress from the state db (--watch)"},
     {"config", cmd_config, "offline EncryptionConfiguration work: validate|show|hash|add-key|promote|prune"},
     {"keygen", cmd_keygen, "generate a key into a new 0600 file"},
     {"verify", cmd_verify, "what is stored under which key (live etcd or a snapshot)"},

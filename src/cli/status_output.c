@@ -67,77 +67,72 @@ static json_t *rewrite_json(const rk_rewrite_status *r)
 	                 r->updated_at, "scopes_done", r->scopes_done, "counts", counts_json(&r->counts));
 }
 
-static void print_json_line(json_t *j)
+json_t *rotation_status_json(const rk_rotation_status *st)
 {
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	if (s)
-		printf("%s\n", s);
-	free(s);
-	json_decref(j);
-}
-
-static void rotation_json(const rk_rotation_status *st)
-{
+	if (strcmp(st->rewrite.run.kind, "rotate") != 0)
+		return rewrite_status_json(&st->rewrite);
 	const rk_run *run = &st->rewrite.run;
 	json_t *stages = json_array(), *nodes = json_array();
 	for (size_t i = 0; i < st->nstages; i++)
 		json_array_append_new(stages, stage_json(&st->stages[i]));
 	each_node(st, node_json, nodes);
-	print_json_line(json_pack("{sIsssssssssssisssssosososo}", "run", (json_int_t)run->id, "cluster",
-	                          run->cluster, "kind", run->kind, "state", run->state, "started_at",
-	                          run->started_at, "finished_at", run->finished_at, "exit_code",
-	                          run->exit_code, "old_key", run->old_key, "new_key", run->new_key, "stage",
-	                          st->current >= 0 ? stage_json(&st->stages[st->current]) : json_null(),
-	                          "stages", stages, "nodes", nodes, "rewrite", rewrite_json(&st->rewrite)));
+	return json_pack("{sIsssssssssssisssssosososo}", "run", (json_int_t)run->id, "cluster", run->cluster,
+	                 "kind", run->kind, "state", run->state, "started_at", run->started_at, "finished_at",
+	                 run->finished_at, "exit_code", run->exit_code, "old_key", run->old_key, "new_key",
+	                 run->new_key, "stage",
+	                 st->current >= 0 ? stage_json(&st->stages[st->current]) : json_null(), "stages",
+	                 stages, "nodes", nodes, "rewrite", rewrite_json(&st->rewrite));
 }
 
 static void node_row(const rk_rotation_status *st, const char *node, void *ud)
 {
-	(void)ud;
-	printf("            %-16s", node);
+	FILE *out = ud;
+	fprintf(out, "            %-16s", node);
 	for (size_t k = 0; k < NODE_STAGES; k++) {
 		const char *s = stage_of(st, node_stages[k], node);
-		printf(" %-9s", *s ? s : "-");
+		fprintf(out, " %-9s", *s ? s : "-");
 	}
-	printf("\n");
+	fprintf(out, "\n");
 }
 
-static void rotation_table(const rk_rotation_status *st)
+static void rotation_table(FILE *out, const rk_rotation_status *st)
 {
 	const rk_run *run = &st->rewrite.run;
 	const rk_rewrite_status *r = &st->rewrite;
-	printf("cluster %s  rotation run %" PRId64 "  %s  (started %s%s%s)\n", run->cluster, run->id,
-	       run->state, run->started_at, run->finished_at[0] ? ", finished " : "", run->finished_at);
-	printf("  keys      %s -> %s\n", run->old_key, run->new_key);
+	fprintf(out, "cluster %s  rotation run %" PRId64 "  %s  (started %s%s%s)\n", run->cluster, run->id,
+	        run->state, run->started_at, run->finished_at[0] ? ", finished " : "", run->finished_at);
+	fprintf(out, "  keys      %s -> %s\n", run->old_key, run->new_key);
 	if (st->current >= 0) {
 		const rk_stage *s = &st->stages[st->current];
-		printf("  stage     %s%s%s %s (since %s)%s%s\n", s->stage, s->node[0] ? ":" : "", s->node,
-		       rk_stage_status_name(s->status), s->started_at, s->detail[0] ? ": " : "", s->detail);
+		fprintf(out, "  stage     %s%s%s %s (since %s)%s%s\n", s->stage, s->node[0] ? ":" : "",
+		        s->node, rk_stage_status_name(s->status), s->started_at, s->detail[0] ? ": " : "",
+		        s->detail);
 	}
-	printf("  stages   ");
+	fprintf(out, "  stages   ");
 	for (size_t i = 0; i < st->nstages; i++)
 		if (!st->stages[i].node[0])
-			printf(" %s:%s", st->stages[i].stage, rk_stage_status_name(st->stages[i].status));
-	printf("\n  nodes     %-16s", "NODE");
+			fprintf(out, " %s:%s", st->stages[i].stage,
+			        rk_stage_status_name(st->stages[i].status));
+	fprintf(out, "\n  nodes     %-16s", "NODE");
 	for (size_t k = 0; k < NODE_STAGES; k++)
-		printf(" %-9s", node_stages[k]);
-	printf("\n");
-	each_node(st, node_row, NULL);
+		fprintf(out, " %-9s", node_stages[k]);
+	fprintf(out, "\n");
+	each_node(st, node_row, out);
 	char line[256];
 	out_rewrite_progress_line(r, line, sizeof line);
-	printf("  rewrite   %s\n", line);
-	printf("  budget    %s (%" PRId64 " decisions)\n", r->budget[0] ? r->budget : "no decision",
-	       r->budget_decisions);
+	fprintf(out, "  rewrite   %s\n", line);
+	fprintf(out, "  budget    %s (%" PRId64 " decisions)\n", r->budget[0] ? r->budget : "no decision",
+	        r->budget_decisions);
 }
 
-void out_rotation_status(const rk_rotation_status *st, int json)
+void out_rotation_status(FILE *out, const rk_rotation_status *st, int json)
 {
 	if (strcmp(st->rewrite.run.kind, "rotate") != 0) {
-		out_rewrite_status(&st->rewrite, json);
+		out_rewrite_status(out, &st->rewrite, json);
 		return;
 	}
 	if (json)
-		rotation_json(st);
+		print_json_line(out, rotation_status_json(st));
 	else
-		rotation_table(st);
+		rotation_table(out, st);
 }

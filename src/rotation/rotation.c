@@ -369,10 +369,11 @@ int rk_rotation_run(const rk_rotation_opts *opts, int resume, rk_err *err)
 
 /* ---- plan, abort, rollback ---- */
 
-int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err)
+int rk_rotation_plan(const rk_rotation_opts *opts, rk_rotation_preview *out, rk_err *err)
 {
 	rot_ctx ctx;
 	rk_buf base = RK_BUF_SECRET;
+	memset(out, 0, sizeof *out);
 	int rc = rot_ctx_open(&ctx, opts, err);
 	rk_rotation_opts relaxed = *opts;
 	relaxed.ignore_window = 1; /* plan reports the window instead of refusing */
@@ -380,19 +381,33 @@ int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err)
 	if (rc == RK_OK)
 		rc = rot_preflight(&ctx, &base, err);
 	rk_encconfig *cfg = NULL;
-	char old_key[256] = "", hash[72] = "";
 	if (rc == RK_OK)
 		rc = rk_encconfig_load_buf((const char *)base.data, base.len, "node config", &cfg, err);
 	if (rc == RK_OK)
-		rc = rot_scope_write_key(cfg, ctx.plan, old_key, sizeof old_key, err);
+		rc = rot_scope_write_key(cfg, ctx.plan, out->write_key, sizeof out->write_key, err);
 	rk_encconfig_free(cfg);
 	if (rc == RK_OK) {
-		rk_config_hash(base.data, base.len, hash);
-		rc = rot_describe(&ctx, hash, old_key, out);
+		time_t end;
+		rk_config_hash(base.data, base.len, out->config_hash);
+		out->window_open = rk_plan_in_window(ctx.plan, time(NULL), &end);
+		rc = rot_count_objects(&ctx, out, err);
+	}
+	if (rc == RK_OK) { /* the preview keeps the plan */
+		out->plan = ctx.plan;
+		ctx.plan = NULL;
 	}
 	rk_buf_wipe_free(&base);
 	rot_ctx_close(&ctx);
+	if (rc != RK_OK)
+		rk_rotation_preview_free(out);
 	return rc;
+}
+
+void rk_rotation_preview_free(rk_rotation_preview *p)
+{
+	rk_plan_free(p->plan);
+	free(p->objects);
+	memset(p, 0, sizeof *p);
 }
 
 static int open_unfinished(rot_ctx *ctx, const rk_rotation_opts *opts, rk_err *err)

@@ -1,5 +1,5 @@
 /* rotation_preflight.c: the read-only checks before a rotation (every apiserver ready, one config on
- * every node, running it, inside a window) and the `plan` report of the stages it would run. */
+ * every node, running it, inside a window) and the object counts of the `plan` preview. */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,66 +120,16 @@ static long long count_objects(rot_ctx *ctx, const char *resource)
 	return n;
 }
 
-static void describe_stages(const rot_ctx *ctx, rk_buf *out)
+int rot_count_objects(rot_ctx *ctx, rk_rotation_preview *preview, rk_err *err)
 {
 	const rk_plan *p = ctx->plan;
-	rk_buf_printf(
-	    out,
-	    "stages:\n  1. preflight\n  2. stage-key: generate a %s key, back it up (0600), add it as "
-	    "read key\n",
-	    rk_provider_name(p->provider));
-	rk_buf_printf(out, "  3. read: roll the read key out: %s (canary)", p->canary);
-	for (size_t i = 0; i < p->nnodes; i++)
-		if (strcmp(p->nodes[i].name, p->canary))
-			rk_buf_printf(out, ", %s", p->nodes[i].name);
-	rk_buf_printf(
-	    out,
-	    "\n  4. promote: new key first on %s, probe through every other apiserver, then the "
-	    "others\n  5. rewrite every object\n  6. verify (orphans, failures%s)\n  7. prune the old "
-	    "key: %s first, then the others\n  8. done\n",
-	    p->canary, p->etcd.url ? ", stored prefixes in etcd" : "", p->canary);
-	rk_buf_printf(out,
-	              "reload: %s, access: %s, gates: ready within %lds, soak %lds, p99 <= %ld ms, errors <= "
-	              "%.3f\n",
-	              p->reload == RK_RELOAD_AUTOMATIC ? "automatic" : "restart",
-	              p->access == RK_ACCESS_LOCAL ? "local"
-	              : p->access == RK_ACCESS_SSH ? "ssh"
-	                                           : "exec",
-	              p->ready_timeout_ms / 1000, p->rewrite.soak_ms / 1000, p->rewrite.budget_p99_ms,
-	              p->rewrite.budget_errors);
-}
-
-static void describe_rewrite(rot_ctx *ctx, rk_buf *out)
-{
-	long long total = 0;
-	for (size_t i = 0; i < ctx->plan->nresources; i++) {
-		long long n = count_objects(ctx, ctx->plan->resources[i]);
-		rk_buf_printf(out, "objects: %s: %s%lld\n", ctx->plan->resources[i], n < 0 ? "unknown " : "",
-		              n < 0 ? 0 : n);
-		total += n > 0 ? n : 0;
+	preview->objects = calloc(p->nresources ? p->nresources : 1, sizeof *preview->objects);
+	if (!preview->objects)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	for (size_t i = 0; i < p->nresources; i++) {
+		preview->objects[i] = count_objects(ctx, p->resources[i]);
+		preview->total += preview->objects[i] > 0 ? preview->objects[i] : 0;
 	}
-	double qps = ctx->plan->rewrite.qps;
-	if (qps > 0)
-		rk_buf_printf(out, "rewrite estimate: %lld objects at %.0f/s = %.0f s\n", total, qps,
-		              (double)total / qps);
-	else
-		rk_buf_printf(out, "rewrite estimate: %lld objects, unthrottled\n", total);
-}
-
-int rot_describe(rot_ctx *ctx, const char *base_hash, const char *old_key, rk_buf *out)
-{
-	const rk_plan *p = ctx->plan;
-	rk_buf_printf(out, "cluster: %s\nresources: ", p->cluster);
-	for (size_t i = 0; i < p->nresources; i++)
-		rk_buf_printf(out, "%s%s", i ? ", " : "", p->resources[i]);
-	rk_buf_printf(out, "\nconfig: %s on every node (%zu)\nwrite key now: %s -> target provider %s\n",
-	              base_hash, p->nnodes, old_key, rk_provider_name(p->provider));
-	time_t end;
-	if (rk_plan_in_window(p, time(NULL), &end))
-		rk_buf_printf(out, "maintenance window: open now\n");
-	else
-		rk_buf_printf(out, "maintenance window: closed now (rotate would refuse)\n");
-	describe_stages(ctx, out);
-	describe_rewrite(ctx, out);
+	preview->estimate_s = p->rewrite.qps > 0 ? (double)preview->total / p->rewrite.qps : -1;
 	return RK_OK;
 }

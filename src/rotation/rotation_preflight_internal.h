@@ -7,7 +7,8 @@
 
 /* Window, every apiserver ready, identical configs (copied into base), each running it. */
 int rot_preflight(rot_ctx *ctx, rk_buf *base, rk_err *err);
-/* What `rekeyctl plan` prints: the cluster, the stages, object counts and the rewrite estimate. */
-int rot_describe(rot_ctx *ctx, const char *base_hash, const char *old_key, rk_buf *out);
+/* `rekeyctl plan`'s object counts (per resource, by paging through each) and the rewrite estimate into
+ * preview (whose plan is ctx's). */
+int rot_count_objects(rot_ctx *ctx, rk_rotation_preview *preview, rk_err *err);
 
 #endif

@@ -144,11 +144,7 @@ expect_grep fleet_a_refusal_names_c2 'cluster c2 has an unfinished rotation' "$E
 # ---- repair, then resume ----
 repair_c2() {
 	"$SANDBOX" fault --dir "$D2" --node cp-1 --clear >/dev/null
-	deadline=$(($(date +%s) + 120))
-	until [ "$("$SANDBOX" status --dir "$D2" -o json | jq -r '.nodes[] | select(.name == "cp-1") | .ready')" = true ]; do
-		[ "$(date +%s)" -ge "$deadline" ] && break
-		sleep 0.2
-	done
+	wait_ready cp-1 "$D2"
 }
 repair_c2
 expect_exit fleet_b_resumes 0 "$REKEYCTL" fleet resume -f "$E2E_TMP/fleet-b.yaml" --state "$STATE" -o json

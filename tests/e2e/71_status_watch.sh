@@ -8,7 +8,8 @@
 
 command -v tmux >/dev/null || { not_ok tmux_installed "tmux is missing (make deps installs it)"; e2e_done; }
 sbx_up st --apiservers 2 --secrets 150 --namespaces 2 || { not_ok sandbox_up "see log"; e2e_done; }
-sed -i 's/qps: [0-9]*, burst: [0-9]*/qps: 10, burst: 10/' "$PLAN" # a rewrite of ~15 s to watch
+# a rewrite of ~15 s to watch, checkpointed (and so visible to status) every 10 objects
+sed -i -e 's/qps: [0-9]*, burst: [0-9]*/qps: 10, burst: 10/' -e 's/batchSize: [0-9]*/batchSize: 10/' "$PLAN"
 
 expect_exit status_no_run 2 "$REKEYCTL" status --cluster sandbox --state "$STATE"
 expect_grep status_no_run_message "no run for cluster sandbox" "$E2E_TMP/err"
@@ -78,7 +79,7 @@ wait_for second_rotation_rewriting 90 in_rewrite
 wait "$rot"
 [ $? = 0 ] && ok second_rotation_done || not_ok second_rotation_done "$(tail -n 3 "$E2E_TMP/rot.err")"
 n=$(wc -l <"$E2E_TMP/lines")
-[ "$n" -ge 3 ] && ok "watch_piped_lines_$n" || not_ok watch_piped_lines "$n lines"
+[ "$n" -ge 3 ] && ok watch_piped_several_lines || not_ok watch_piped_several_lines "$n lines"
 bad=0
 while IFS= read -r line; do echo "$line" | jq -e '.run and .state' >/dev/null || bad=$((bad + 1)); done <"$E2E_TMP/lines"
 [ "$bad" = 0 ] && ok watch_piped_every_line_json || not_ok watch_piped_every_line_json "$bad lines are not JSON"

@@ -47,6 +47,16 @@ sbx_up() {
 	sed -e 's/soak: [0-9a-z]*/soak: 0s/' -e "s/^controlPlane:/controlPlane:\n  readyTimeout: $READY_TIMEOUT/" "$D/plan.yaml" >"$PLAN"
 }
 
+# wait_ready NODE [DIR]: until the sandbox in DIR (default $D) reports NODE ready (the kubelet brings a
+# repaired apiserver back after its crash-loop backoff), at most 120 s; returns 1 when it never is.
+wait_ready() {
+	deadline=$(($(date +%s) + 120))
+	until [ "$("$SANDBOX" status --dir "${2:-$D}" -o json | jq -r ".nodes[] | select(.name == \"$1\") | .ready")" = true ]; do
+		[ "$(date +%s)" -ge "$deadline" ] && return 1
+		sleep 0.2
+	done
+}
+
 node_config() { echo "$D/nodes/$1/etc/kubernetes/enc/enc.yaml"; }
 etcd_url() { cat "$D/etcd.url"; }
 write_key_of() { "$REKEYCTL" config show "$(node_config "$1")" | sed -n 's/.*write key: \([^ ]*\).*/\1/p' | head -n 1; }

@@ -1,0 +1,99 @@
+/* rotation_output.c: `rekeyctl plan` (the preview: cluster, stages, gates, object counts, the rewrite
+ * estimate) and the result of `rotate|resume|abort|rollback`, as text or JSON (docs/output.md). */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config_output_internal.h"
+#include "output_internal.h"
+#include "rekey/encconfig.h"
+
+static const char *access_name(rk_access a)
+{
+	return a == RK_ACCESS_LOCAL ? "local" : a == RK_ACCESS_SSH ? "ssh" : "exec";
+}
+
+static const char *reload_name(rk_reload r)
+{
+	return r == RK_RELOAD_AUTOMATIC ? "automatic" : "restart";
+}
+
+static void preview_stages_text(const rk_plan *p)
+{
+	printf("stages:\n  1. preflight\n  2. stage-key: generate a %s key, back it up (0600), add it as "
+	       "read key\n",
+	       rk_provider_name(p->provider));
+	printf("  3. read: roll the read key out: %s (canary)", p->canary);
+	for (size_t i = 0; i < p->nnodes; i++)
+		if (strcmp(p->nodes[i].name, p->canary))
+			printf(", %s", p->nodes[i].name);
+	printf("\n  4. promote: new key first on %s, probe through every other apiserver, then the "
+	       "others\n  5. rewrite every object\n  6. verify (orphans, failures%s)\n  7. prune the old "
+	       "key: %s first, then the others\n  8. done\n",
+	       p->canary, p->etcd.url ? ", stored prefixes in etcd" : "", p->canary);
+	printf("reload: %s, access: %s, gates: ready within %lds, soak %lds, p99 <= %ld ms, errors <= %.3f\n",
+	       reload_name(p->reload), access_name(p->access), p->ready_timeout_ms / 1000,
+	       p->rewrite.soak_ms / 1000, p->rewrite.budget_p99_ms, p->rewrite.budget_errors);
+}
+
+static void preview_text(const rk_rotation_preview *v)
+{
+	const rk_plan *p = v->plan;
+	printf("cluster: %s\nresources: ", p->cluster);
+	for (size_t i = 0; i < p->nresources; i++)
+		printf("%s%s", i ? ", " : "", p->resources[i]);
+	printf("\nconfig: %s on every node (%zu)\nwrite key now: %s -> target provider %s\n", v->config_hash,
+	       p->nnodes, v->write_key, rk_provider_name(p->provider));
+	printf("maintenance window: %s\n", v->window_open ? "open now" : "closed now (rotate would refuse)");
+	preview_stages_text(p);
+	for (size_t i = 0; i < p->nresources; i++)
+		printf("objects: %s: %s%lld\n", p->resources[i], v->objects[i] < 0 ? "unknown " : "",
+		       v->objects[i] < 0 ? 0 : v->objects[i]);
+	if (v->estimate_s >= 0)
+		printf("rewrite estimate: %lld objects at %.0f/s = %.0f s\n", v->total, p->rewrite.qps,
+		       v->estimate_s);
+	else
+		printf("rewrite estimate: %lld objects, unthrottled\n", v->total);
+}
+
+static json_t *preview_json(const rk_rotation_preview *v)
+{
+	const rk_plan *p = v->plan;
+	json_t *nodes = json_array(), *objects = json_object(), *resources = json_array();
+	for (size_t i = 0; i < p->nnodes; i++)
+		json_array_append_new(nodes, json_pack("{sssssb}", "name", p->nodes[i].name, "apiserver",
+		                                       p->nodes[i].apiserver, "canary",
+		                                       !strcmp(p->nodes[i].name, p->canary)));
+	for (size_t i = 0; i < p->nresources; i++) {
+		json_array_append_new(resources, json_string(p->resources[i]));
+		json_object_set_new(objects, p->resources[i],
+		                    v->objects[i] < 0 ? json_null()
+		                                      : json_integer((json_int_t)v->objects[i]));
+	}
+	json_t *stages = json_pack("[sssssssss]", "preflight", "stage-key", "read", "promote", "rewrite",
+	                           "verify", "archive", "prune", "done");
+	return json_pack(
+	    "{sssosssssssbsosssssssos{sIsIsIsf}sososIso}", "cluster", p->cluster, "resources", resources,
+	    "config_hash", v->config_hash, "write_key", v->write_key, "provider",
+	    rk_provider_name(p->provider), "window_open", v->window_open, "nodes", nodes, "canary", p->canary,
+	    "reload", reload_name(p->reload), "access", access_name(p->access), "stages", stages, "gates",
+	    "ready_timeout_ms", (json_int_t)p->ready_timeout_ms, "soak_ms", (json_int_t)p->rewrite.soak_ms,
+	    "budget_p99_ms", (json_int_t)p->rewrite.budget_p99_ms, "budget_errors", p->rewrite.budget_errors,
+	    "objects", objects, "qps", p->rewrite.qps > 0 ? json_real(p->rewrite.qps) : json_null(), "total",
+	    (json_int_t)v->total, "estimate_s", v->estimate_s >= 0 ? json_real(v->estimate_s) : json_null());
+}
+
+void out_rotation_preview(const rk_rotation_preview *v, int json)
+{
+	if (json)
+		print_json(stdout, preview_json(v));
+	else
+		preview_text(v);
+}
+
+void out_rotation_result(const char *cmd, int rc, const char *message, const rk_rotation_status *st)
+{
+	json_t *run = st ? rotation_status_json(st) : json_null();
+	print_json(stdout, json_pack("{sssisoso}", "command", cmd, "exit_code", rc, "error",
+	                             rc == 0 ? json_null() : json_string(message), "run", run));
+}
