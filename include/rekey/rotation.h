@@ -26,6 +26,7 @@ typedef struct rk_rotation_opts {
 	const char *state_dir;        /* NULL = default ($XDG_STATE_HOME/rekeyctl) */
 	int ignore_window;            /* recorded in the audit log */
 	int insecure_skip_tls_verify; /* passed to the kubeconfig loader */
+	const char *metrics_file;     /* Prometheus textfile of the run (rotate, resume); NULL = none */
 	volatile sig_atomic_t *stop;  /* set by SIGINT/SIGTERM: stop at the next safe point (exit 3) */
 	/* The rewrite stage's progress, about 4 times a second and once at the end (NULL = none): the
 	 * library draws nothing itself, the caller renders it (rekeyctl: a bar or JSON lines). */

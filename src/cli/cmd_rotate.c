@@ -24,6 +24,9 @@ static void usage(FILE *out, const char *cmd)
 	    out,
 	    "usage: rekeyctl %s -f PLAN [--state DIR] [--ignore-window] [--insecure-skip-tls-verify] "
 	    "[-o json|table]\n"
+	    "       [--metrics-file F]  (rotate, resume: a Prometheus textfile of the run, rewritten at "
+	    "every "
+	    "stage)\n"
 	    "  plan      preflight (read-only) and the stages a rotation would run, with a rewrite estimate\n"
 	    "  rotate    run the rotation: stage key, roll out (canary first, gated), promote, rewrite, "
 	    "verify, prune\n"
@@ -36,13 +39,11 @@ static void usage(FILE *out, const char *cmd)
 	    cmd);
 }
 
-static const struct option long_options[] = {{"file", required_argument, NULL, 'f'},
-                                             {"state", required_argument, NULL, 's'},
-                                             {"ignore-window", no_argument, NULL, 'w'},
-                                             {"insecure-skip-tls-verify", no_argument, NULL, 'k'},
-                                             {"output", required_argument, NULL, 'o'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+static const struct option long_options[] = {
+    {"file", required_argument, NULL, 'f'},    {"state", required_argument, NULL, 's'},
+    {"ignore-window", no_argument, NULL, 'w'}, {"insecure-skip-tls-verify", no_argument, NULL, 'k'},
+    {"output", required_argument, NULL, 'o'},  {"metrics-file", required_argument, NULL, 'm'},
+    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 
 struct rotate_args {
 	const char *cmd;
@@ -68,6 +69,9 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 		return 0;
 	case 'o':
 		return args_output(a->cmd, v, NULL, &a->json);
+	case 'm':
+		a->opts.metrics_file = v;
+		return 0;
 	case 'h':
 		usage(stdout, a->cmd);
 		return 1;

@@ -179,6 +179,7 @@ static int stage_key(rot_ctx *ctx, rk_err *err)
 	if (rc == RK_OK && !done) {
 		RK_FAILPOINT("stage-key", NULL, "derived");
 		rc = rk_store_stage_done(ctx->store, ctx->run_id, "stage-key", NULL, ctx->cfgs.new_key, err);
+		rot_metrics_write(ctx, 1);
 		RK_FAILPOINT("stage-key", NULL, "done");
 	}
 	return rc;
@@ -203,6 +204,7 @@ static void rewrite_progress(const rk_rewrite_progress *p, void *ud)
 	check_rewrite_stop(ctx);
 	if (p->total > 0 && p->done * 2 >= p->total && !p->final)
 		RK_FAILPOINT("rewrite", NULL, "midway");
+	rot_metrics_write(ctx, p->final);
 	if (ctx->opts->progress)
 		ctx->opts->progress(p, ctx->opts->progress_ud);
 }
@@ -330,6 +332,7 @@ static int finish_run(rot_ctx *ctx, int rc, const char *action, rk_err *err)
 		rk_store_run_set_state(ctx->store, ctx->run_id, state_for(rc), rc, &ignored);
 		rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, action, state_for(rc),
 		                   rc == RK_OK ? NULL : err->msg, &ignored);
+		rot_metrics_write(ctx, 1);
 	}
 	return rc;
 }

@@ -51,6 +51,7 @@ typedef struct rot_ctx {
 	time_t window_end;                  /* end of the window the run started in; -1 = none */
 	pthread_mutex_t lease_mu;
 	pthread_cond_t lease_cv;
+	int64_t metrics_written_ns; /* rot_metrics_write's throttle (monotonic) */
 } rot_ctx;
 
 /* ---- gates (rotation_gate.c) ---- */
@@ -73,5 +74,20 @@ void rot_lock_release(rot_ctx *ctx);
 
 #define ROT_LOCK_LEASE "rekeyctl-rotation-lock"
 #define ROT_LOCK_SECONDS 60
+
+/* rotation_keyage.c: the cluster's newest rotation that finished (*found 0 when none), and when a key
+ * was generated according to history ("" when it has no `generated` event). */
+int rot_last_done_rotation(rk_store *store, const char *cluster, rk_run *run, int *found, rk_err *err);
+int rot_key_generated_at(rk_store *store, const char *cluster, const char *key, char *at, size_t cap,
+                         rk_err *err);
+
+/* rotation_status.c: the run (run_id, else cluster's newest) read through an open store: the rotation's own
+ * connection (a second one opened and closed in the same process made reads fail: "disk I/O error"). */
+int rot_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rotation_status *st, rk_err *err);
+
+/* rotation_metrics.c: the Prometheus textfile of the run (opts->metrics_file; nothing when NULL): the
+ * stage, the rewrite's progress, the last success, the keys' creation times and the write key's age.
+ * Throttled to one write per 2 s unless force; a failure is logged, never fatal. */
+void rot_metrics_write(rot_ctx *ctx, int force);
 
 #endif

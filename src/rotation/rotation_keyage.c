@@ -47,10 +47,35 @@ static int find_last_done(const rk_run *run, void *ud)
 	return 100; /* newest first: the first one is it (100: not an rk_code) */
 }
 
+int rot_last_done_rotation(rk_store *store, const char *cluster, rk_run *run, int *found, rk_err *err)
+{
+	struct last_done *last = calloc(1, sizeof *last);
+	*found = 0;
+	if (!last)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	int walk = rk_store_run_list(store, cluster, 0, find_last_done, last, err);
+	int rc = walk == 100 ? RK_OK : walk;
+	if (rc == RK_OK && last->found) {
+		*run = last->run;
+		*found = 1;
+	}
+	free(last);
+	return rc;
+}
+
+int rot_key_generated_at(rk_store *store, const char *cluster, const char *key, char *at, size_t cap,
+                         rk_err *err)
+{
+	struct generated_search gen = {key, ""};
+	int rc = rk_store_key_event_list(store, cluster, find_generated_at, &gen, err);
+	snprintf(at, cap, "%s", rc == RK_OK ? gen.at : "");
+	return rc;
+}
+
 /* The newest finished rotation's new key, created when it was generated (else when the run started). */
 static int age_from_history(rk_store *store, const rk_plan *plan, rk_key_age *age, int *found, rk_err *err)
 {
-	rk_run run;
+	rk_run run, last;
 	int any = 0;
 	*found = 0;
 	int rc = rk_store_run_latest(store, plan->cluster, "rotate", &run, &any, err);
@@ -58,23 +83,15 @@ static int age_from_history(rk_store *store, const rk_plan *plan, rk_key_age *ag
 		age->unfinished = run.id;
 		snprintf(age->unfinished_state, sizeof age->unfinished_state, "%s", run.state);
 	}
-	struct last_done *last = calloc(1, sizeof *last);
-	if (rc == RK_OK && !last)
-		rc = rk_err_set(err, RK_FAIL, "out of memory");
-	if (rc == RK_OK) {
-		int walk = rk_store_run_list(store, plan->cluster, 0, find_last_done, last, err);
-		rc = walk == 100 ? RK_OK : walk;
+	if (rc == RK_OK)
+		rc = rot_last_done_rotation(store, plan->cluster, &last, found, err);
+	char at[RK_STORE_TIME_MAX] = "";
+	if (rc == RK_OK && *found) {
+		snprintf(age->key, sizeof age->key, "%s", last.new_key);
+		rc = rot_key_generated_at(store, plan->cluster, last.new_key, at, sizeof at, err);
 	}
-	if (rc == RK_OK && last->found) {
-		*found = 1;
-		snprintf(age->key, sizeof age->key, "%s", last->run.new_key);
-		struct generated_search gen = {last->run.new_key, ""};
-		rc = rk_store_key_event_list(store, plan->cluster, find_generated_at, &gen, err);
-		if (rc == RK_OK)
-			set_created(age, "history",
-			            rk_store_time_parse(gen.at[0] ? gen.at : last->run.started_at));
-	}
-	free(last);
+	if (rc == RK_OK && *found)
+		set_created(age, "history", rk_store_time_parse(at[0] ? at : last.started_at));
 	return rc;
 }
 

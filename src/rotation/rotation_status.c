@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rekey/rotation.h"
+#include "rotation_internal.h"
 
 struct stage_walk {
 	rk_rotation_status *st;
@@ -36,21 +37,12 @@ static long current_stage(const rk_rotation_status *st)
 	return (long)st->nstages - 1;
 }
 
-int rk_rotation_status_read(const char *state_dir, const char *cluster, const char *plan_path, int64_t run_id,
-                            rk_rotation_status *st, rk_err *err)
+int rot_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rotation_status *st, rk_err *err)
 {
 	memset(st, 0, sizeof *st);
 	st->current = -1;
-	rk_store *store = NULL;
-	rk_plan *plan = NULL;
 	int found = 0;
-	int rc = !cluster && plan_path && run_id <= 0 ? rk_plan_load_file(plan_path, &plan, err) : RK_OK;
-	if (plan)
-		cluster = plan->cluster;
-	if (rc == RK_OK)
-		rc = rk_store_open(state_dir, &store, err);
-	if (rc == RK_OK)
-		rc = rk_rewrite_status_latest(store, cluster, run_id, &st->rewrite, &found, err);
+	int rc = rk_rewrite_status_latest(store, cluster, run_id, &st->rewrite, &found, err);
 	if (rc == RK_OK && !found)
 		rc = run_id > 0 ? rk_err_set(err, RK_BADINPUT, "no run %lld in %s", (long long)run_id,
 		                             rk_store_path(store))
@@ -62,10 +54,27 @@ int rk_rotation_status_read(const char *state_dir, const char *cluster, const ch
 		rc = walk == 100 ? rk_err_set(err, RK_FAIL, "out of memory") : walk;
 		st->current = current_stage(st);
 	}
-	rk_store_close(store);
-	rk_plan_free(plan);
 	if (rc != RK_OK)
 		rk_rotation_status_free(st);
+	return rc;
+}
+
+int rk_rotation_status_read(const char *state_dir, const char *cluster, const char *plan_path, int64_t run_id,
+                            rk_rotation_status *st, rk_err *err)
+{
+	memset(st, 0, sizeof *st);
+	st->current = -1;
+	rk_store *store = NULL;
+	rk_plan *plan = NULL;
+	int rc = !cluster && plan_path && run_id <= 0 ? rk_plan_load_file(plan_path, &plan, err) : RK_OK;
+	if (plan)
+		cluster = plan->cluster;
+	if (rc == RK_OK)
+		rc = rk_store_open(state_dir, &store, err);
+	if (rc == RK_OK)
+		rc = rot_status_get(store, cluster, run_id, st, err);
+	rk_store_close(store);
+	rk_plan_free(plan);
 	return rc;
 }
 

@@ -65,8 +65,18 @@ expect_exit due_none_before 0 "$REKEYCTL" due -f "$E2E_TMP/fleet-a.yaml" --state
 for i in 1 2 3; do eval "old$i=\$(wkey \"\$D$i\" cp-1)"; done
 
 # ---- a clean fleet rotation ----
-expect_exit fleet_a_rotates 0 "$REKEYCTL" fleet rotate -f "$E2E_TMP/fleet-a.yaml" --state "$STATE" -o json
+mkdir -p "$E2E_TMP/prom"
+expect_exit fleet_a_rotates 0 "$REKEYCTL" fleet rotate -f "$E2E_TMP/fleet-a.yaml" --state "$STATE" -o json --metrics-dir "$E2E_TMP/prom"
 cp "$E2E_TMP/out" "$E2E_TMP/fleet-a.json"
+for i in 1 2 3; do # every cluster's rotation wrote its textfile: done, and when
+	f=$E2E_TMP/prom/rekeyctl-c$i.prom
+	if grep -q "^rekeyctl_rotation_stage{cluster=\"c$i\",stage=\"done\",node=\"\",status=\"done\"} 1$" "$f" &&
+		grep -q "^rekeyctl_rotation_last_success_timestamp_seconds{cluster=\"c$i\"} [0-9]" "$f"; then
+		ok "fleet_a_c${i}_metrics"
+	else
+		not_ok "fleet_a_c${i}_metrics" "$(grep -v '^#' "$f" 2>&1 | head -c 300)"
+	fi
+done
 show_logs() { for f in "$STATE"/fleet/"$1"/*.log; do echo "# $f:"; tail -n 6 "$f" | cut -c1-400 | sed 's/^/#   /'; done; }
 [ "$(jq -r .state "$E2E_TMP/fleet-a.json")" = done ] || show_logs fleet-a-1
 [ "$(jq -r '.state + " " + (.counts.done|tostring)' "$E2E_TMP/fleet-a.json")" = "done 3" ] && ok fleet_a_all_done ||

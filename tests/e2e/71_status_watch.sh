@@ -1,6 +1,6 @@
 #!/bin/sh
 # 71_status_watch.sh: `rekeyctl status` of a rotation run (stage, node gates, rewrite progress, rate, ETA,
-# budget) while it runs and after; `--watch` in a real terminal (tmux) redraws in place: the picture
+# budget) while it runs and after, and the rotation's Prometheus textfile (--metrics-file) at both times; `--watch` in a real terminal (tmux) redraws in place: the picture
 # changes between two looks while only one picture is ever on the screen or in its scrollback, and the
 # watch ends by itself with the run; piped, `--watch` prints one JSON line per refresh.
 . tests/e2e/lib.sh
@@ -30,14 +30,44 @@ in_rewrite() {
 		[ "$(jq -r '.stage.name + " " + (.rewrite.done > 0 | tostring)' "$E2E_TMP/st.json")" = "rewrite true" ]
 }
 
+# prom_check NAME PYTHON-EXPR: the rotation's textfile parses (every sample line: name{labels} value) and
+# the expression over m (name -> [(labels, value)]) and v(name, **labels) is true.
+PROM=$E2E_TMP/rotation.prom
+prom_check() { prom_true "$2" && ok "$1" || not_ok "$1" "$(tail -c 600 "$E2E_TMP/prom.err")"; }
+prom_true() {
+	python3 - "$PROM" "$1" >"$E2E_TMP/prom.err" 2>&1 <<'PY'
+import re, sys, time
+m = {}
+for line in open(sys.argv[1]):
+    if line.startswith("#") or not line.strip():
+        continue
+    g = re.fullmatch(r'([a-z_]+)\{((?:[a-z_]+="(?:[^"\\]|\\.)*",?)*)\} (-?[0-9.e+]+)\n', line)
+    assert g, "bad line: %r" % line
+    labels = dict(re.findall(r'([a-z_]+)="((?:[^"\\]|\\.)*)"', g.group(2)))
+    m.setdefault(g.group(1), []).append((labels, float(g.group(3))))
+def v(name, **want):
+    hits = [val for labels, val in m.get(name, []) if all(labels.get(k) == w for k, w in want.items())]
+    assert len(hits) == 1, "%s %s: %s in %s" % (name, want, hits, m.get(name))
+    return hits[0]
+now = time.time()
+assert eval("(" + sys.argv[2] + ")"), sys.argv[2] + "\n" + open(sys.argv[1]).read()
+PY
+}
+
 # ---- a real terminal ----
-"$REKEYCTL" rotate -f "$PLAN" --state "$STATE" >"$E2E_TMP/rot.out" 2>"$E2E_TMP/rot.err" &
+"$REKEYCTL" rotate -f "$PLAN" --state "$STATE" --metrics-file "$PROM" >"$E2E_TMP/rot.out" 2>"$E2E_TMP/rot.err" &
 rot=$!
 wait_for status_sees_rewrite 90 in_rewrite
 jq -e '.kind == "rotate" and .state == "running" and (.nodes | length) == 2 and .nodes[0].read == "done" and
 	.nodes[0].promote == "done" and .rewrite.total == 150 and .rewrite.rate > 0 and .rewrite.eta_s >= 0 and
 	(.stages | map(.name) | index("probe")) != null' "$E2E_TMP/st.json" >/dev/null &&
 	ok status_json_rotation || not_ok status_json_rotation "$(cat "$E2E_TMP/st.json")"
+# the textfile follows the rewrite (rewritten every 2 s): wait for a picture of it halfway
+wait_for metrics_during_rewrite 30 prom_true 'v("rekeyctl_rotation_stage", stage="rewrite", status="intent") == 1 and
+	v("rekeyctl_rotation_running", cluster="sandbox") == 1 and 0 < v("rekeyctl_rotation_progress_ratio") < 1 and
+	v("rekeyctl_rotation_rewrite_objects", of="total") == 150 and v("rekeyctl_rotation_stage_index") == 6 and
+	"rekeyctl_rotation_last_success_timestamp_seconds" not in m and
+	abs(v("rekeyctl_rotation_key_created_timestamp_seconds", role="new") - now) < 300'
 expect_exit status_table 0 "$REKEYCTL" status --cluster sandbox --state "$STATE"
 expect_grep status_table_stage '^  stage +rewrite intent' "$E2E_TMP/out"
 expect_grep status_table_nodes '^ +cp-2 +done +done +- +-' "$E2E_TMP/out"
@@ -61,6 +91,12 @@ for p in a b; do
 done
 wait "$rot"
 [ $? = 0 ] && ok rotation_done || not_ok rotation_done "$(tail -n 3 "$E2E_TMP/rot.err")"
+prom_check metrics_after_success 'v("rekeyctl_rotation_stage", stage="done", status="done") == 1 and
+	v("rekeyctl_rotation_state", state="done") == 1 and v("rekeyctl_rotation_running") == 0 and
+	v("rekeyctl_rotation_progress_ratio") == 1 and v("rekeyctl_rotation_stage_index") == 10 and
+	0 <= now - v("rekeyctl_rotation_last_success_timestamp_seconds", cluster="sandbox") < 120 and
+	0 <= v("rekeyctl_rotation_write_key_age_seconds") < 300 and
+	v("rekeyctl_rotation_key_created_timestamp_seconds", role="old") <= v("rekeyctl_rotation_key_created_timestamp_seconds", role="new")'
 watch_ended() { pane c && grep -q 'WATCH-EXIT=0' "$E2E_TMP/pane.c"; }
 wait_for watch_ends_with_the_run 30 watch_ended
 grep -q '^cluster sandbox  rotation run [0-9]*  done' "$E2E_TMP/pane.c" && ok watch_last_picture_done ||

@@ -68,6 +68,25 @@ jq_ok rollback_json_fields ".command == \"rollback\" and .exit_code == 0 and .er
 	(.run.stages | map(select(.name == \"rollback\")) | length) > 0"
 [ "$(write_key_of cp-1)" = "$new" ] && ok rollback_json_write_key_restored || not_ok rollback_json_write_key_restored "$(write_key_of cp-1)"
 
+# ---- SIGTERM while the canary's gate waits: a safe point, and the message says it was the signal ----
+"$SANDBOX" fault --dir "$D" --node cp-1 --fail-start >/dev/null
+"$REKEYCTL" rotate -f "$PLAN" --state "$STATE" >"$E2E_TMP/sig.out" 2>"$E2E_TMP/sig.err" &
+sig=$!
+at_canary_gate() {
+	"$REKEYCTL" status -f "$PLAN" --state "$STATE" -o json 2>/dev/null |
+		jq -e '.state == "running" and .stage.name == "read" and .stage.node == "cp-1" and .stage.status == "intent"' >/dev/null
+}
+deadline=$(($(date +%s) + 8))
+until at_canary_gate || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
+at_canary_gate && ok waits_at_canary_gate || not_ok waits_at_canary_gate "$(tail -n 2 "$E2E_TMP/sig.err")"
+kill -TERM "$sig"
+wait "$sig"
+[ $? = 3 ] && ok gate_signal_exit_3 || not_ok gate_signal_exit_3 "$(tail -n 2 "$E2E_TMP/sig.err")"
+expect_grep gate_signal_named 'gate on node cp-1 stopped by a signal at a safe point' "$E2E_TMP/sig.err"
+"$SANDBOX" fault --dir "$D" --node cp-1 --clear >/dev/null
+wait_ready cp-1
+expect_exit rollback_after_signal 0 "$REKEYCTL" rollback -f "$PLAN" --state "$STATE"
+
 # ---- abort: a rotation killed after the canary's promotion ----
 REKEY_TEST_CRASH_AT=promote:cp-1:done "$REKEYCTL" rotate -f "$PLAN" --state "$STATE" >"$E2E_TMP/out" 2>"$E2E_TMP/err"
 [ $? = 137 ] && ok rotate_killed_after_promote || not_ok rotate_killed_after_promote "$(tail -n 2 "$E2E_TMP/err")"
