@@ -40,6 +40,21 @@ static void usage(FILE *out)
 	             "as unsafe\n");
 }
 
+/* `rekeyctl version [--help]`, `rekeyctl --version`. */
+static int version(int argc, char **argv)
+{
+	if (argc == 2) {
+		printf("rekeyctl %s\n", REKEY_VERSION);
+		return RK_OK;
+	}
+	int help = argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
+	if (!help)
+		fprintf(stderr, "rekeyctl %s: unexpected argument \"%s\"\n", argv[1], argv[2]);
+	fputs("usage: rekeyctl version   (or rekeyctl --version)\nPrints \"rekeyctl VERSION\".\n",
+	      help ? stdout : stderr);
+	return help ? RK_OK : RK_BADINPUT;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -50,10 +65,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return RK_OK;
 	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-		printf("rekeyctl %s\n", REKEY_VERSION);
-		return RK_OK;
-	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
+		return version(argc, argv);
 	rk_err err;
 	if (rk_protect_process(&err) != RK_OK) { /* before any command can load a key or a credential */
 		fprintf(stderr, "rekeyctl: %s\n", err.msg);

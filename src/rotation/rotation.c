@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rekey/etcdscan.h"
 #include "rekey/failpoint.h"
@@ -51,7 +52,30 @@ static int name_seen(const rk_key_event *ev, void *ud)
 	return 0;
 }
 
-/* A key name the cluster never used: `<provider>-<UTC timestamp>`, checked against the history. */
+/* Whether name is taken: in the cluster's history, or by a backup file (a keyBackupDir may be shared by
+ * several clusters of a fleet). Other clusters may use the same name: names are per cluster config. */
+static int name_taken(rot_ctx *ctx, const char *name, int *taken, rk_err *err)
+{
+	struct name_search used = {name, 0};
+	char path[4400];
+	int rc = rk_store_key_event_list(ctx->store, ctx->plan->cluster, name_seen, &used, err);
+	rot_key_backup_path(ctx, name, path, sizeof path);
+	*taken = used.found || access(path, F_OK) == 0;
+	return rc;
+}
+
+/* Sleeps until the next second of the clock, when a new key name (it carries the second) is possible. */
+static void next_second(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct timespec rest = {0, 1000000000L - now.tv_nsec};
+	nanosleep(&rest, NULL);
+}
+
+/* A key name the cluster never used: `<provider>-<UTC timestamp>`, checked against the history and the
+ * backups; taken (a rotation of the same cluster, or a fleet's cluster sharing the backup dir, in the same
+ * second), the next second's name is tried, 3 times at most. */
 static int name_new_key(rot_ctx *ctx, const char *base, size_t len, char *out, size_t cap, rk_err *err)
 {
 	if (ctx->plan->provider == RK_PROV_IDENTITY) {
@@ -59,20 +83,26 @@ static int name_new_key(rot_ctx *ctx, const char *base, size_t len, char *out, s
 		return RK_OK;
 	}
 	rk_encconfig *cfg = NULL;
-	rk_key key;
-	memset(&key, 0, sizeof key);
-	int rc = rk_encconfig_load_buf(base, len, "base config", &cfg, err);
-	if (rc == RK_OK)
+	int rc = rk_encconfig_load_buf(base, len, "base config", &cfg, err), taken = 1;
+	for (int attempt = 0; rc == RK_OK && taken && attempt < 3; attempt++) {
+		rk_key key;
+		memset(&key, 0, sizeof key);
+		if (attempt)
+			next_second();
 		rc = rk_key_generate(cfg, ctx->plan->provider, 32, &key, err);
-	struct name_search used = {key.name, 0};
-	if (rc == RK_OK)
-		rc = rk_store_key_event_list(ctx->store, NULL, name_seen, &used, err);
-	if (rc == RK_OK && used.found) /* names carry the second: a clash means a run in the same second */
-		rc = rk_err_set(err, RK_STOPPED,
-		                "key name %s was used before (see `rekeyctl history`): try again", key.name);
-	if (rc == RK_OK)
-		snprintf(out, cap, "%s", key.name);
-	rk_key_clear(&key);
+		if (rc == RK_OK)
+			rc = name_taken(ctx, key.name, &taken, err);
+		if (rc == RK_OK)
+			snprintf(out, cap, "%s", key.name);
+		if (rc == RK_OK && taken)
+			rc = attempt < 2
+			         ? RK_OK
+			         : rk_err_set(
+			               err, RK_STOPPED,
+			               "key name %s was used before (see `rekeyctl history`): try again",
+			               key.name);
+		rk_key_clear(&key);
+	}
 	rk_encconfig_free(cfg);
 	return rc;
 }

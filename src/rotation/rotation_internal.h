@@ -75,6 +75,9 @@ void rot_lock_release(rot_ctx *ctx);
 #define ROT_LOCK_LEASE "rekeyctl-rotation-lock"
 #define ROT_LOCK_SECONDS 60
 
+/* Where the key named key_name is backed up: the plan's keyBackupDir, else STATE/keys/CLUSTER/. */
+void rot_key_backup_path(const rot_ctx *ctx, const char *key_name, char *out, size_t cap);
+
 /* rotation_keyage.c: the cluster's newest rotation that finished (*found 0 when none), and when a key
  * was generated according to history ("" when it has no `generated` event). */
 int rot_last_done_rotation(rk_store *store, const char *cluster, rk_run *run, int *found, rk_err *err);
