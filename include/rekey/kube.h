@@ -143,6 +143,13 @@ int rk_kube_lease_create(rk_kube *k, const char *ns, const char *name, const cha
                          json_t **out, long *http_status, rk_err *err);
 int rk_kube_lease_renew(rk_kube *k, json_t *lease, const char *holder, json_t **out, long *http_status,
                         rk_err *err);
+/* `kubectl auth can-i`: a SelfSubjectAccessReview (authorization.k8s.io/v1) of verb on group/resource in
+ * ns ("" = every namespace, or cluster scope). *allowed 1 or 0, or -1 when the apiserver cannot say (no
+ * such API: 404; creating the review forbidden: 403), with the reason (or the review's reason) in
+ * reason. An error only when no answer came. */
+int rk_kube_can_i(rk_kube *k, const char *verb, const char *group, const char *resource, const char *ns,
+                  int *allowed, char *reason, size_t cap, rk_err *err);
+
 /* Current time as a Kubernetes MicroTime ("2026-01-02T03:04:05.123456Z"). */
 void rk_kube_microtime(char out[32]);
 

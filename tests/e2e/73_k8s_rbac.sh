@@ -1,0 +1,79 @@
+#!/bin/sh
+# 73_k8s_rbac.sh: examples/k8s against the real kube-apiserver (RBAC, the TokenRequest API). The
+# manifests are accepted (namespace, ServiceAccount and RBAC applied; Job, CronJob and PVC by a server-side
+# dry run); rekeyctl run as the ServiceAccount (a token from `kubectl create token`, the cluster CA) with
+# rbac-rewrite.yaml applied rewrites every secret; with `update` (then `list`) taken out of the ClusterRole
+# it stops at once with exit 4 naming the verb and resource, and no object changed (resourceVersions).
+# control-planes: real
+. tests/e2e/lib.sh
+. tests/e2e/rotate_lib.sh
+
+sbx_up k8s --apiservers 1 --secrets 60 --namespaces 3 || { not_ok sandbox_up "see log"; e2e_done; }
+K=$D/kubeconfig
+kc() { kubectl --kubeconfig "$K" "$@"; }
+EX=examples/k8s
+for f in namespace serviceaccount rbac-rewrite rbac-rotate; do
+	kc apply -f "$EX/$f.yaml" >"$E2E_TMP/apply.out" 2>&1 && ok "applied_$f" || not_ok "applied_$f" "$(tail -n 3 "$E2E_TMP/apply.out")"
+done
+for f in pvc job-rewrite cronjob-rotate; do
+	kc apply --dry-run=server -f "$EX/$f.yaml" >"$E2E_TMP/apply.out" 2>&1 && ok "accepted_$f" ||
+		not_ok "accepted_$f" "$(tail -n 3 "$E2E_TMP/apply.out")"
+done
+
+# the ServiceAccount's own kubeconfig: a token the apiserver issued (TokenRequest) and the cluster CA
+token=$(kc create token rekeyctl -n rekeyctl --duration 20m 2>"$E2E_TMP/token.err")
+[ -n "$token" ] && ok token_issued || not_ok token_issued "$(cat "$E2E_TMP/token.err")"
+server=$(kc config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
+SA=$E2E_TMP/sa.kubeconfig
+cat >"$SA" <<EOT
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "$server", certificate-authority: "$D/pki/ca.crt"}
+users:
+- name: sa
+  user: {token: "$token"}
+contexts:
+- name: sa
+  context: {cluster: c, user: sa}
+current-context: sa
+EOT
+chmod 600 "$SA"
+kubectl --kubeconfig "$SA" auth whoami -o jsonpath='{.status.userInfo.username}' >"$E2E_TMP/whoami" 2>&1
+[ "$(cat "$E2E_TMP/whoami")" = system:serviceaccount:rekeyctl:rekeyctl ] && ok runs_as_serviceaccount ||
+	not_ok runs_as_serviceaccount "$(cat "$E2E_TMP/whoami")"
+total=$(kc get secrets -A --no-headers | wc -l)
+
+expect_exit rewrite_as_serviceaccount 0 "$REKEYCTL" rewrite --kubeconfig "$SA" --resource secrets \
+	--cluster sa --state "$E2E_TMP/state" -o json
+[ "$(jq -r '.counts.rewritten + .counts.current' "$E2E_TMP/out")" = "$total" ] && [ "$(jq -r .counts.failed "$E2E_TMP/out")" = 0 ] &&
+	ok rewrote_every_secret || not_ok rewrote_every_secret "$total secrets: $(jq -c .counts "$E2E_TMP/out")"
+
+# versions NAME: every secret's namespace/name@resourceVersion, sorted, into $E2E_TMP/NAME
+versions() {
+	kc get secrets -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}@{.metadata.resourceVersion}{"\n"}{end}' |
+		sort >"$E2E_TMP/$1"
+}
+# without VERB: the ClusterRole lacks it; once the authorizer agrees, rekeyctl stops before any write
+without() {
+	verb=$1
+	sed "s/verbs: \[\"list\", \"get\", \"update\"\]/verbs: [$2]/" "$EX/rbac-rewrite.yaml" | kc apply -f - >/dev/null
+	deadline=$(($(date +%s) + 30))
+	until [ "$(kc auth can-i "$verb" secrets -A --as system:serviceaccount:rekeyctl:rekeyctl 2>/dev/null)" = no ]; do
+		[ "$(date +%s)" -ge "$deadline" ] && break
+		sleep 0.2
+	done
+	versions "before-$verb"
+	expect_exit "no_${verb}_refused" 4 "$REKEYCTL" rewrite --kubeconfig "$SA" --resource secrets \
+		--cluster "sa-$verb" --state "$E2E_TMP/state"
+	expect_grep "no_${verb}_names_verb_and_resource" "may not $verb secrets \\(all namespaces\\)" "$E2E_TMP/err"
+	[ "$(grep -c . "$E2E_TMP/err")" -le 3 ] && ok "no_${verb}_stops_at_once" || not_ok "no_${verb}_stops_at_once" "$(head -c 400 "$E2E_TMP/err")"
+	versions "after-$verb"
+	cmp -s "$E2E_TMP/before-$verb" "$E2E_TMP/after-$verb" && ok "no_${verb}_nothing_written" ||
+		not_ok "no_${verb}_nothing_written" "$(diff "$E2E_TMP/before-$verb" "$E2E_TMP/after-$verb" | head -n 4)"
+}
+without update '"list", "get"'
+without list '"get", "update"'
+kc apply -f "$EX/rbac-rewrite.yaml" >/dev/null
+e2e_done
