@@ -1,0 +1,209 @@
+/* test_doctor.c: the doctor's KMS Status client against real unix sockets that are not a working plugin
+ * (nothing at the path, a regular file, a socket nobody listens on, an HTTP/1 server, a server that never
+ * answers: each a distinct outcome, within the deadline, never a crash), the key_id hash, the metric
+ * reading of one apiserver scrape, and the order of findings. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../src/doctor/doctor_internal.h"
+#include "rekey/doctor.h"
+#include "testutil.h"
+
+/* A unix socket bound at path; listening when backlog > 0. */
+static int bound_socket(const char *path, int backlog)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	if (backlog > 0)
+		ck_assert_int_eq(listen(fd, backlog), 0);
+	return fd;
+}
+
+START_TEST(missing_socket)
+{
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "kms.sock");
+	rk_kms_status st;
+	rk_kms_status_call(path, 1000, &st);
+	ck_assert_int_eq(st.outcome, RK_KMS_NO_SOCKET);
+	ck_assert_ptr_nonnull(strstr(st.detail, path));
+	ck_assert_ptr_nonnull(strstr(st.detail, "No such file"));
+	tu_rmtree(dir);
+	free(path), free(dir);
+}
+END_TEST
+
+START_TEST(not_a_socket)
+{
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "kms.sock");
+	ck_assert_int_eq(tu_write_file(path, "x", 1), 0);
+	rk_kms_status st;
+	rk_kms_status_call(path, 1000, &st);
+	ck_assert_int_eq(st.outcome, RK_KMS_NOT_SOCKET);
+	ck_assert_ptr_nonnull(strstr(st.detail, "not a unix socket"));
+	tu_rmtree(dir);
+	free(path), free(dir);
+}
+END_TEST
+
+START_TEST(stale_socket_refused)
+{
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "kms.sock");
+	close(bound_socket(path, 0)); /* the file stays, nobody listens */
+	rk_kms_status st;
+	rk_kms_status_call(path, 1000, &st);
+	ck_assert_int_eq(st.outcome, RK_KMS_REFUSED);
+	ck_assert_ptr_nonnull(strstr(st.detail, "Connection refused"));
+	tu_rmtree(dir);
+	free(path), free(dir);
+}
+END_TEST
+
+/* A child answering every connection as an HTTP/1.1 server would: 400 and close. */
+static pid_t http1_peer(int fd)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+			if (c < 0)
+				_exit(0);
+			char buf[512];
+			ssize_t got = read(c, buf, sizeof buf);
+			static const char reply[] =
+			    "HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nBad Request";
+			if (got > 0 && write(c, reply, sizeof reply - 1) < 0)
+				_exit(1);
+			close(c);
+		}
+	}
+	return pid;
+}
+
+START_TEST(http1_peer_is_not_grpc)
+{
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "kms.sock");
+	int fd = bound_socket(path, 8);
+	pid_t pid = http1_peer(fd);
+	ck_assert_int_gt(pid, 0);
+	rk_kms_status st;
+	rk_kms_status_call(path, 2000, &st);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(fd);
+	ck_assert_msg(st.outcome == RK_KMS_NOT_GRPC, "outcome %d: %s", st.outcome, st.detail);
+	ck_assert_ptr_nonnull(strstr(st.detail, "not a gRPC server"));
+	ck_assert(st.elapsed_ms < 2000);
+	tu_rmtree(dir);
+	free(path), free(dir);
+}
+END_TEST
+
+START_TEST(silent_peer_times_out)
+{
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "kms.sock");
+	int fd = bound_socket(path, 8); /* connections wait in the backlog: never accepted, never answered */
+	rk_kms_status st;
+	rk_kms_status_call(path, 300, &st);
+	close(fd);
+	ck_assert_msg(st.outcome == RK_KMS_TIMEOUT, "outcome %d: %s", st.outcome, st.detail);
+	ck_assert_ptr_nonnull(strstr(st.detail, "deadline of 300 ms exceeded"));
+	ck_assert_msg(st.elapsed_ms >= 290 && st.elapsed_ms < 3000, "took %.0f ms", st.elapsed_ms);
+	tu_rmtree(dir);
+	free(path), free(dir);
+}
+END_TEST
+
+START_TEST(key_id_hash_is_sha256_hex)
+{
+	char out[80];
+	rk_kms_key_id_hash("kek-1", 5, out, sizeof out);
+	ck_assert_str_eq(out, "sha256:6ad4ff2bfd375211dd97cbb809e358fe8af9271fce7034f1a54618486f0488a0");
+}
+END_TEST
+
+static const char scrape[] =
+    "# TYPE apiserver_encryption_config_controller_last_config_info gauge\n"
+    "apiserver_encryption_config_controller_last_config_info{apiserver_id_hash=\"sha256:aa\",hash=\"sha256:c1\"} 1\n"
+    "apiserver_encryption_config_controller_automatic_reloads_total{apiserver_id_hash=\"sha256:aa\",status=\"failure\"} 2\n"
+    "apiserver_encryption_config_controller_automatic_reload_last_timestamp_seconds{apiserver_id_hash=\"sha256:aa\",status=\"failure\"} 200\n"
+    "apiserver_encryption_config_controller_automatic_reload_last_timestamp_seconds{apiserver_id_hash=\"sha256:aa\",status=\"success\"} 100\n"
+    "apiserver_envelope_encryption_kms_operations_latency_seconds_bucket{grpc_status_code=\"OK\",method_name=\"/v2.KeyManagementService/Status\",provider_name=\"p\",le=\"0.0001\"} 0\n"
+    "apiserver_envelope_encryption_kms_operations_latency_seconds_bucket{grpc_status_code=\"OK\",method_name=\"/v2.KeyManagementService/Status\",provider_name=\"p\",le=\"0.0128\"} 9\n"
+    "apiserver_envelope_encryption_kms_operations_latency_seconds_bucket{grpc_status_code=\"OK\",method_name=\"/v2.KeyManagementService/Status\",provider_name=\"p\",le=\"+Inf\"} 9\n"
+    "apiserver_envelope_encryption_kms_operations_latency_seconds_sum{grpc_status_code=\"OK\",method_name=\"/v2.KeyManagementService/Status\",provider_name=\"p\"} 0.01\n"
+    "apiserver_envelope_encryption_kms_operations_latency_seconds_count{grpc_status_code=\"OK\",method_name=\"/v2.KeyManagementService/Status\",provider_name=\"p\"} 9\n"
+    "apiserver_envelope_encryption_kms_operations_latency_seconds_count{grpc_status_code=\"Unavailable\",method_name=\"/v2.KeyManagementService/Status\",provider_name=\"p\"} 3\n"
+    "apiserver_envelope_encryption_key_id_hash_status_last_timestamp_seconds{apiserver_id_hash=\"sha256:aa\",key_id_hash=\"sha256:old\",provider_name=\"p\"} 50\n"
+    "apiserver_envelope_encryption_key_id_hash_status_last_timestamp_seconds{apiserver_id_hash=\"sha256:aa\",key_id_hash=\"sha256:new\",provider_name=\"p\"} 90\n"
+    "apiserver_storage_transformation_operations_total{resource=\"secrets\",status=\"OK\",transformation_type=\"from_storage\",transformer_prefix=\"k8s:enc:kms:v2:p:\"} 40\n"
+    "apiserver_storage_transformation_operations_total{resource=\"secrets\",status=\"Internal\",transformation_type=\"from_storage\",transformer_prefix=\"k8s:enc:kms:v2:p:\"} 2\n"
+    "apiserver_request_total{code=\"201\",component=\"apiserver\",dry_run=\"\",group=\"\",resource=\"secrets\",scope=\"resource\",subresource=\"\",verb=\"POST\",version=\"v1\"} 98\n"
+    "apiserver_request_total{code=\"500\",component=\"apiserver\",dry_run=\"\",group=\"\",resource=\"secrets\",scope=\"resource\",subresource=\"\",verb=\"PUT\",version=\"v1\"} 2\n"
+    "apiserver_request_total{code=\"200\",component=\"apiserver\",dry_run=\"\",group=\"\",resource=\"secrets\",scope=\"resource\",subresource=\"\",verb=\"GET\",version=\"v1\"} 1000\n";
+
+START_TEST(metrics_of_one_scrape)
+{
+	doc_metrics m;
+	rk_err err;
+	ck_assert_int_eq(doc_metrics_parse("t", scrape, sizeof scrape - 1, &m, &err), RK_OK);
+	ck_assert_str_eq(m.config_hash, "sha256:c1");
+	ck_assert(m.reload_failures == 2 && m.reload_failure_ts > m.reload_success_ts);
+	ck_assert_uint_eq(m.nkms_ops, 2);
+	ck_assert_str_eq(m.kms_ops[1].c, "Unavailable");
+	ck_assert(m.kms_ops[1].value == 3);
+	ck_assert(m.kms_latency[0].total == 12 && m.kms_latency[1].total == 0); /* every code */
+	ck_assert_uint_eq(m.nkeyids, 1);
+	ck_assert_str_eq(m.keyids[0].hash, "sha256:new"); /* the newest Status answer, not the first */
+	ck_assert_uint_eq(m.ntransform_fail, 1);
+	ck_assert_str_eq(m.transform_fail[0].c, "Internal");
+	ck_assert(m.writes_total == 100 && m.writes_5xx == 2); /* GET is not a write */
+}
+END_TEST
+
+START_TEST(findings_sorted_by_severity_stably)
+{
+	rk_doctor_report r;
+	memset(&r, 0, sizeof r);
+	doc_add(&r, RK_DOCTOR_OK, "cp-1", "a", "", "first ok");
+	doc_add(&r, RK_DOCTOR_CRITICAL, "cp-2", "b", "do x", "critical");
+	doc_add(&r, RK_DOCTOR_WARNING, "cp-1", "c", "", "warning\nwith a newline");
+	doc_add(&r, RK_DOCTOR_OK, "cp-3", "d", "", "second ok");
+	doc_sort(&r);
+	ck_assert_str_eq(r.findings[0].message, "critical");
+	ck_assert_str_eq(r.findings[1].message, "warning with a newline");
+	ck_assert_str_eq(r.findings[2].message, "first ok");
+	ck_assert_str_eq(r.findings[3].message, "second ok");
+	ck_assert_uint_eq(rk_doctor_count(&r, RK_DOCTOR_OK), 2);
+	ck_assert_str_eq(rk_doctor_severity_name(RK_DOCTOR_WARNING), "warning");
+	rk_doctor_report_free(&r);
+}
+END_TEST
+
+Suite *doctor_suite(void)
+{
+	Suite *s = suite_create("doctor");
+	TCase *tc = tcase_create("kms_status");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, missing_socket);
+	tcase_add_test(tc, not_a_socket);
+	tcase_add_test(tc, stale_socket_refused);
+	tcase_add_test(tc, http1_peer_is_not_grpc);
+	tcase_add_test(tc, silent_peer_times_out);
+	tcase_add_test(tc, key_id_hash_is_sha256_hex);
+	suite_add_tcase(s, tc);
+	TCase *report = tcase_create("report");
+	tcase_add_test(report, metrics_of_one_scrape);
+	tcase_add_test(report, findings_sorted_by_severity_stably);
+	suite_add_tcase(s, report);
+	return s;
+}
