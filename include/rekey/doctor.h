@@ -12,12 +12,16 @@
 
 #include "rekey/err.h"
 
-typedef enum rk_doctor_severity { RK_DOCTOR_CRITICAL = 0, RK_DOCTOR_WARNING = 1, RK_DOCTOR_OK = 2 } rk_doctor_severity;
+typedef enum rk_doctor_severity {
+	RK_DOCTOR_CRITICAL = 0,
+	RK_DOCTOR_WARNING = 1,
+	RK_DOCTOR_OK = 2
+} rk_doctor_severity;
 
 typedef struct rk_doctor_finding {
 	rk_doctor_severity severity;
 	char subject[96]; /* "cp-1" (an apiserver), "plugin cp-1" / "plugin PATH", or "cluster" */
-	char check[32];   /* "tcp", "tls", "auth", "readyz", "kms-readyz", "kms-plugin", ... (docs/doctor.md) */
+	char check[32]; /* "tcp", "tls", "auth", "readyz", "kms-readyz", "kms-plugin", ... (docs/doctor.md) */
 	char message[1024];
 	char action[512]; /* the next thing to do; "" for nothing */
 } rk_doctor_finding;

@@ -93,8 +93,9 @@ static void print_json(const rk_doctor_opts *opts, const rk_doctor_report *r)
 	for (size_t i = 0; i < r->n; i++) {
 		const rk_doctor_finding *f = &r->findings[i];
 		json_array_append_new(findings, json_pack("{s:s, s:s, s:s, s:s, s:s}", "severity",
-		                                          rk_doctor_severity_name(f->severity), "subject", f->subject,
-		                                          "check", f->check, "message", f->message, "action", f->action));
+		                                          rk_doctor_severity_name(f->severity), "subject",
+		                                          f->subject, "check", f->check, "message",
+		                                          f->message, "action", f->action));
 	}
 	json_t *doc = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "plan", opts->plan_path, "apiservers",
 	                        (json_int_t)r->apiservers, "plugins", (json_int_t)r->plugins, "critical",

@@ -61,16 +61,16 @@ static int check_tcp(doc_run *run, const doc_apiserver *a)
 	const char *name = a->node->name, *url = a->node->apiserver;
 	char host[256], port[16];
 	if (split_url(url, host, sizeof host, port, sizeof port) != 0) {
-		doc_add(run->report, RK_DOCTOR_CRITICAL, name, "tcp", "fix the node's apiserver URL in the plan",
-		        "cannot tell host and port from %s", url);
+		doc_add(run->report, RK_DOCTOR_CRITICAL, name, "tcp",
+		        "fix the node's apiserver URL in the plan", "cannot tell host and port from %s", url);
 		return RK_FAIL;
 	}
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
 	int gai = getaddrinfo(host, port, &hints, &res);
 	if (gai != 0) {
 		doc_add(run->report, RK_DOCTOR_CRITICAL, name, "tcp",
-		        "check the host name in the plan and this machine's DNS", "%s: cannot resolve %s: %s", url,
-		        host, gai_strerror(gai));
+		        "check the host name in the plan and this machine's DNS", "%s: cannot resolve %s: %s",
+		        url, host, gai_strerror(gai));
 		return RK_FAIL;
 	}
 	int rc = ENOENT;
@@ -79,12 +79,13 @@ static int check_tcp(doc_run *run, const doc_apiserver *a)
 	freeaddrinfo(res);
 	if (rc == 0)
 		return RK_OK;
-	doc_add(run->report, RK_DOCTOR_CRITICAL, name, "tcp",
-	        rc == ECONNREFUSED
-	            ? "the apiserver is not running or not listening: check its static pod on the node "
-	              "(crictl ps -a, the kubelet's log, the apiserver's log); the other apiservers keep serving"
-	            : "no route or a firewall between here and the node: check the network path to the port",
-	        "TCP connect to %s:%s failed: %s", host, port, strerror(rc));
+	doc_add(
+	    run->report, RK_DOCTOR_CRITICAL, name, "tcp",
+	    rc == ECONNREFUSED
+	        ? "the apiserver is not running or not listening: check its static pod on the node "
+	          "(crictl ps -a, the kubelet's log, the apiserver's log); the other apiservers keep serving"
+	        : "no route or a firewall between here and the node: check the network path to the port",
+	    "TCP connect to %s:%s failed: %s", host, port, strerror(rc));
 	return RK_FAIL;
 }
 
@@ -106,22 +107,25 @@ static int check_tls_auth(doc_run *run, const doc_apiserver *a, const rk_kube_re
 	const char *name = a->node->name;
 	const rk_kube_config *cfg = run->kcfg;
 	if (resp->http_status == 0) {
-		doc_add(run->report, RK_DOCTOR_CRITICAL, name, "tls",
-		        "TCP works, so check the serving certificate against the kubeconfig's CA and server name "
-		        "(openssl s_client -connect HOST:PORT -CAfile CA), or why the apiserver does not answer (its "
-		        "log)",
-		        "TLS or HTTP exchange failed: %s", resp->err.msg);
+		doc_add(
+		    run->report, RK_DOCTOR_CRITICAL, name, "tls",
+		    "TCP works, so check the serving certificate against the kubeconfig's CA and server name "
+		    "(openssl s_client -connect HOST:PORT -CAfile CA), or why the apiserver does not answer "
+		    "(its "
+		    "log)",
+		    "TLS or HTTP exchange failed: %s", resp->err.msg);
 		return RK_FAIL;
 	}
 	if (resp->http_status == 401 || resp->http_status == 403) {
 		doc_add(run->report, RK_DOCTOR_CRITICAL, name, "auth",
 		        resp->http_status == 401
-		            ? "renew the credentials of the kubeconfig user (client certificate expiry, token, exec plugin)"
+		            ? "renew the credentials of the kubeconfig user (client certificate expiry, "
+		              "token, exec plugin)"
 		            : "grant the user get on the non-resource URLs /readyz and /metrics (e.g. the "
 		              "system:monitoring group)",
-		        "user %s of context %s was refused: HTTP %ld %s", cfg->user_name ? cfg->user_name : "?",
-		        cfg->context_name ? cfg->context_name : "?", resp->http_status,
-		        resp->message ? resp->message : "");
+		        "user %s of context %s was refused: HTTP %ld %s",
+		        cfg->user_name ? cfg->user_name : "?", cfg->context_name ? cfg->context_name : "?",
+		        resp->http_status, resp->message ? resp->message : "");
 		return RK_FAIL;
 	}
 	return RK_OK;
@@ -131,19 +135,24 @@ static int check_tls_auth(doc_run *run, const doc_apiserver *a, const rk_kube_re
 static const char *kms_reason_action(const char *text)
 {
 	if (strstr(text, "no such file or directory"))
-		return "the plugin's socket is missing on this node: start the KMS plugin (its socket is the config's "
-		       "endpoint); reads go on from cached DEK seeds, writes fail 3 min after the last good Status";
+		return "the plugin's socket is missing on this node: start the KMS plugin (its socket is the "
+		       "config's "
+		       "endpoint); reads go on from cached DEK seeds, writes fail 3 min after the last good "
+		       "Status";
 	if (strstr(text, "connection refused"))
 		return "nothing listens on the plugin's socket (a stale socket file): restart the KMS plugin";
 	if (strstr(text, "DeadlineExceeded"))
-		return "the plugin did not answer Status within the provider's timeout: check the plugin's latency "
+		return "the plugin did not answer Status within the provider's timeout: check the plugin's "
+		       "latency "
 		       "to its KMS; writes fail 3 min after the last good Status";
 	if (strstr(text, "healthz") || strstr(text, "not healthy"))
-		return "the plugin reports itself unhealthy: see its log and its KMS (sealed key, credentials)";
+		return "the plugin reports itself unhealthy: see its log and its KMS (sealed key, "
+		       "credentials)";
 	if (strstr(text, "KeyID") || strstr(text, "keyID"))
 		return "the plugin returns an invalid key_id (empty or over 1024 bytes): fix the plugin";
 	if (strstr(text, "code = "))
-		return "the plugin answers Status with a gRPC error: see the plugin's log; its KMS may refuse it "
+		return "the plugin answers Status with a gRPC error: see the plugin's log; its KMS may "
+		       "refuse it "
 		       "(credentials, quota, network)";
 	return "see the apiserver's log and the plugin's log";
 }
@@ -152,9 +161,11 @@ static const char *kms_reason_action(const char *text)
 static void failed_checks(const char *text, char *out, size_t cap, int *has_kms)
 {
 	out[0] = 0;
-	for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+	for (const char *line = text; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		size_t n = strcspn(line, " \n");
-		if (n > 3 && (!strncmp(line, "[+]", 3) || !strncmp(line, "[-]", 3)) && !strncmp(line + 3, "kms-provider", 12))
+		if (n > 3 && (!strncmp(line, "[+]", 3) || !strncmp(line, "[-]", 3)) &&
+		    !strncmp(line + 3, "kms-provider", 12))
 			*has_kms = 1;
 		if (n > 3 && !strncmp(line, "[-]", 3)) {
 			size_t used = strlen(out);
@@ -192,7 +203,8 @@ static void check_readyz(doc_run *run, doc_apiserver *a, const rk_kube_resp *res
 			explain_kms_check(run, a, name);
 		else {
 			doc_add(run->report, RK_DOCTOR_CRITICAL, a->node->name, "readyz",
-			        "see the apiserver's log for that check (etcd: etcd's health and the apiserver's etcd "
+			        "see the apiserver's log for that check (etcd: etcd's health and the "
+			        "apiserver's etcd "
 			        "flags; informer-sync: often a consequence of a failing KMS at start-up)",
 			        "not ready (HTTP %ld): check %s failed", resp->http_status, name);
 			other = 1;
@@ -211,8 +223,8 @@ void doc_check_apiserver(doc_run *run, doc_apiserver *a)
 	get_once(run, a, "/readyz?verbose", &resp);
 	if (check_tls_auth(run, a, &resp) == RK_OK) {
 		a->reached = 1;
-		doc_add(run->report, RK_DOCTOR_OK, a->node->name, "reach", "", "%s: TCP, TLS and authentication ok",
-		        a->node->apiserver);
+		doc_add(run->report, RK_DOCTOR_OK, a->node->name, "reach", "",
+		        "%s: TCP, TLS and authentication ok", a->node->apiserver);
 		check_readyz(run, a, &resp);
 	}
 	rk_kube_resp_free(&resp);

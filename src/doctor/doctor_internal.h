@@ -13,10 +13,10 @@
 #include "rekey/promtext.h"
 
 /* Thresholds (docs/doctor.md). */
-#define DOC_PLUGIN_SLOW_MS 500.0   /* the plugin's Status took at least this long: warning */
-#define DOC_KMS_P99_SLOW_S 1.0     /* an apiserver's KMS calls, p99 since it started */
-#define DOC_WRITE_P99_SLOW_S 1.0   /* an apiserver's writes, p99 since it started */
-#define DOC_WRITE_5XX_RATIO 0.01   /* share of writes answered 5xx since it started */
+#define DOC_PLUGIN_SLOW_MS 500.0         /* the plugin's Status took at least this long: warning */
+#define DOC_KMS_P99_SLOW_S 1.0           /* an apiserver's KMS calls, p99 since it started */
+#define DOC_WRITE_P99_SLOW_S 1.0         /* an apiserver's writes, p99 since it started */
+#define DOC_WRITE_5XX_RATIO 0.01         /* share of writes answered 5xx since it started */
 #define DOC_KMS_DEFAULT_TIMEOUT_MS 3000L /* a kms provider's `timeout` when absent (kube-apiserver's) */
 
 #define DOC_HASH_MAX 80
@@ -43,7 +43,7 @@ typedef struct doc_metrics {
 	double reload_success_ts, reload_failure_ts, reload_failures;
 	doc_series kms_ops[DOC_MAX_SERIES]; /* provider, method, grpc code -> calls */
 	size_t nkms_ops;
-	rk_prom_histogram kms_latency[3]; /* Status, Encrypt, Decrypt (every code) */
+	rk_prom_histogram kms_latency[3];          /* Status, Encrypt, Decrypt (every code) */
 	doc_series transform_fail[DOC_MAX_SERIES]; /* resource, transformation_type, status (not OK) */
 	size_t ntransform_fail;
 	doc_keyid keyids[8];
@@ -57,8 +57,8 @@ typedef struct doc_metrics {
 /* One apiserver of the plan. */
 typedef struct doc_apiserver {
 	const rk_plan_node *node;
-	int reached;     /* TCP, TLS and authentication passed: readyz and metrics were asked */
-	int has_kms;     /* /readyz lists kms-providers (or kms-provider-N) */
+	int reached; /* TCP, TLS and authentication passed: readyz and metrics were asked */
+	int has_kms; /* /readyz lists kms-providers (or kms-provider-N) */
 	doc_metrics metrics;
 	char file_hash[DOC_HASH_MAX]; /* sha256 of the node's config file ("" when unread) */
 } doc_apiserver;
@@ -83,7 +83,8 @@ typedef struct doc_run {
 	size_t napiservers;
 	doc_plugin *plugins;
 	size_t nplugins;
-	long kms_timeout_ms; /* the largest kms provider timeout in the configs (the plugin call's deadline) */
+	long
+	    kms_timeout_ms; /* the largest kms provider timeout in the configs (the plugin call's deadline) */
 	rk_doctor_report *report;
 } doc_run;
 

@@ -68,8 +68,9 @@ static rk_kms_outcome probe_socket(const char *path, rk_kms_status *out)
 		return RK_KMS_NOT_SOCKET;
 	}
 	if (strlen(path) >= sizeof sa.sun_path) {
-		snprintf(out->detail, sizeof out->detail, "%s: longer than a unix socket path may be (%zu bytes)",
-		         path, sizeof sa.sun_path - 1);
+		snprintf(out->detail, sizeof out->detail,
+		         "%s: longer than a unix socket path may be (%zu bytes)", path,
+		         sizeof sa.sun_path - 1);
 		return RK_KMS_NOT_SOCKET;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
@@ -114,7 +115,8 @@ static rk_kms_outcome call_status(const char *path, long timeout_ms, rk_kms_stat
 			outcome = RK_KMS_BAD_REPLY;
 		out->grpc_code = st.code;
 	} else if (decode_status(&resp, out) != 0) {
-		snprintf(out->detail, sizeof out->detail, "the reply is not a StatusResponse (%zu bytes)", resp.len);
+		snprintf(out->detail, sizeof out->detail, "the reply is not a StatusResponse (%zu bytes)",
+		         resp.len);
 		outcome = RK_KMS_BAD_REPLY;
 	}
 	rk_buf_free(&resp);

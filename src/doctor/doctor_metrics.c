@@ -20,7 +20,8 @@
 #define M_REQ_DURATION "apiserver_request_duration_seconds"
 #define M_REQ_TOTAL "apiserver_request_total"
 
-static const char *const kms_methods[3] = {"/v2.KeyManagementService/Status", "/v2.KeyManagementService/Encrypt",
+static const char *const kms_methods[3] = {"/v2.KeyManagementService/Status",
+                                           "/v2.KeyManagementService/Encrypt",
                                            "/v2.KeyManagementService/Decrypt"};
 static const char *const write_verbs[] = {"POST", "PUT", "PATCH", "DELETE", "APPLY"};
 
@@ -94,7 +95,8 @@ static int take_histograms(doc_metrics *m, const rk_prom_sample *s)
 	if (!strncmp(s->name, M_KMS_LATENCY, sizeof M_KMS_LATENCY - 1))
 		for (int i = 0; i < 3; i++) {
 			rk_prom_label match = {"method_name", kms_methods[i]};
-			if (rk_prom_histogram_add(&m->kms_latency[i], M_KMS_LATENCY, &match, 1, s, &m->parse_err))
+			if (rk_prom_histogram_add(&m->kms_latency[i], M_KMS_LATENCY, &match, 1, s,
+			                          &m->parse_err))
 				return 1;
 		}
 	if (!strncmp(s->name, M_REQ_DURATION, sizeof M_REQ_DURATION - 1) && is_write_verb(label(s, "verb")))
@@ -168,7 +170,8 @@ static void report_kms(doc_run *run, const doc_apiserver *a)
 		failed += m->kms_ops[i].value;
 		size_t used = strlen(failures);
 		snprintf(failures + used, sizeof failures - used, "%s%s %s %s x%.0f", used ? ", " : "",
-		         m->kms_ops[i].a, strrchr(m->kms_ops[i].b, '/') ? strrchr(m->kms_ops[i].b, '/') + 1 : m->kms_ops[i].b,
+		         m->kms_ops[i].a,
+		         strrchr(m->kms_ops[i].b, '/') ? strrchr(m->kms_ops[i].b, '/') + 1 : m->kms_ops[i].b,
 		         m->kms_ops[i].c, m->kms_ops[i].value);
 	}
 	if (calls <= 0)
@@ -176,8 +179,10 @@ static void report_kms(doc_run *run, const doc_apiserver *a)
 	if (failed > 0)
 		doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, "kms-errors",
 		        "run doctor again: a count that grows means the plugin fails now (see its log; "
-		        "DeadlineExceeded = a slow or missing plugin, Unavailable/Internal = the plugin or its KMS)",
-		        "%.0f of %.0f KMS calls failed since the apiserver started: %s", failed, calls, failures);
+		        "DeadlineExceeded = a slow or missing plugin, Unavailable/Internal = the plugin or "
+		        "its KMS)",
+		        "%.0f of %.0f KMS calls failed since the apiserver started: %s", failed, calls,
+		        failures);
 	else
 		doc_add(run->report, RK_DOCTOR_OK, a->node->name, "kms-errors", "",
 		        "%.0f KMS calls since the apiserver started, none failed", calls);
@@ -199,15 +204,18 @@ static void report_transformations(doc_run *run, const doc_apiserver *a)
 	for (size_t i = 0; i < m->ntransform_fail; i++) {
 		failed += m->transform_fail[i].value;
 		size_t used = strlen(list);
-		snprintf(list + used, sizeof list - used, "%s%s %s %s x%.0f", used ? ", " : "", m->transform_fail[i].a,
-		         m->transform_fail[i].b, m->transform_fail[i].c, m->transform_fail[i].value);
+		snprintf(list + used, sizeof list - used, "%s%s %s %s x%.0f", used ? ", " : "",
+		         m->transform_fail[i].a, m->transform_fail[i].b, m->transform_fail[i].c,
+		         m->transform_fail[i].value);
 	}
 	if (failed > 0)
-		doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, "transformation",
-		        "from_storage = reads that could not be decrypted, to_storage = writes that could not be "
-		        "encrypted; status unknown-non-grpc on to_storage = the DEK seed expired (plugin down over 3 "
-		        "min), a gRPC code = the plugin's error: see the apiserver's log",
-		        "%.0f storage transformations failed since the apiserver started: %s", failed, list);
+		doc_add(
+		    run->report, RK_DOCTOR_WARNING, a->node->name, "transformation",
+		    "from_storage = reads that could not be decrypted, to_storage = writes that could not be "
+		    "encrypted; status unknown-non-grpc on to_storage = the DEK seed expired (plugin down "
+		    "over 3 "
+		    "min), a gRPC code = the plugin's error: see the apiserver's log",
+		    "%.0f storage transformations failed since the apiserver started: %s", failed, list);
 	else
 		doc_add(run->report, RK_DOCTOR_OK, a->node->name, "transformation", "",
 		        "no failed storage transformation since the apiserver started");
@@ -222,9 +230,10 @@ static void report_writes(doc_run *run, const doc_apiserver *a)
 	double ratio = m->writes_total > 0 ? m->writes_5xx / m->writes_total : 0;
 	int slow = !isnan(p99) && p99 >= DOC_WRITE_P99_SLOW_S, failing = ratio >= DOC_WRITE_5XX_RATIO;
 	doc_add(run->report, slow || failing ? RK_DOCTOR_WARNING : RK_DOCTOR_OK, a->node->name, "write-path",
-	        slow || failing ? "see the apiserver's log and etcd's latency; with KMS, writes fail once the DEK "
-	                          "seed expires (3 min after the last good Status)"
-	                        : "",
+	        slow || failing
+	            ? "see the apiserver's log and etcd's latency; with KMS, writes fail once the DEK "
+	              "seed expires (3 min after the last good Status)"
+	            : "",
 	        "writes since the apiserver started: %.0f, p99 %.0f ms, 5xx %.0f (%.2f%%)", m->writes_total,
 	        isnan(p99) ? 0.0 : p99 * 1e3, m->writes_5xx, ratio * 100);
 }
@@ -234,14 +243,17 @@ static void report_reload(doc_run *run, const doc_apiserver *a)
 	const doc_metrics *m = &a->metrics;
 	if (m->reload_failures > 0 && m->reload_failure_ts > m->reload_success_ts)
 		doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, "reload",
-		        "the node's config file does not load: see the apiserver's log (a kms plugin that is down "
+		        "the node's config file does not load: see the apiserver's log (a kms plugin that is "
+		        "down "
 		        "blocks a reload; the old config stays in force)",
-		        "the last automatic reload of the EncryptionConfiguration failed (%.0f failures since start)",
+		        "the last automatic reload of the EncryptionConfiguration failed (%.0f failures "
+		        "since start)",
 		        m->reload_failures);
 	if (m->invalid_key_ids > 0)
 		doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, "kms-key-id",
 		        "the plugin returned an empty or over-long key_id: fix the plugin",
-		        "%.0f Status answers carried an invalid key_id since the apiserver started", m->invalid_key_ids);
+		        "%.0f Status answers carried an invalid key_id since the apiserver started",
+		        m->invalid_key_ids);
 }
 
 void doc_check_metrics(doc_run *run, doc_apiserver *a)
@@ -251,8 +263,9 @@ void doc_check_metrics(doc_run *run, doc_apiserver *a)
 	if (rk_kube_get_text(run->kube, a->node->apiserver, "/metrics", &text, &err) != RK_OK) {
 		int forbidden = strstr(err.msg, "403") || strstr(err.msg, "401");
 		doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, forbidden ? "auth" : "metrics",
-		        forbidden ? "grant the user get on the non-resource URL /metrics (e.g. system:monitoring)"
-		                  : "see the apiserver's log",
+		        forbidden
+		            ? "grant the user get on the non-resource URL /metrics (e.g. system:monitoring)"
+		            : "see the apiserver's log",
 		        "cannot read /metrics, the metric checks were skipped: %s", err.msg);
 		rk_buf_free(&text);
 		return;

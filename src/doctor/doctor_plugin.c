@@ -18,7 +18,8 @@ static doc_plugin *plugin_add(doc_run *run, const char *node, const char *path, 
 {
 	for (size_t i = 0; i < run->nplugins; i++)
 		if (!strcmp(run->plugins[i].path, path)) {
-			if (strcmp(run->plugins[i].node, node)) /* the same socket for several nodes: everyone's */
+			if (strcmp(run->plugins[i].node,
+			           node)) /* the same socket for several nodes: everyone's */
 				run->plugins[i].node[0] = 0;
 			return &run->plugins[i];
 		}
@@ -60,7 +61,8 @@ static void take_config_kms(doc_run *run, const rk_plan_node *node, const rk_enc
 	for (size_t r = 0; r < cfg->nrules; r++)
 		for (size_t i = 0; i < cfg->rules[r].nproviders; i++) {
 			const rk_provider *pv = &cfg->rules[r].providers[i];
-			if (pv->type != RK_PROV_KMS || !pv->kms.api_version || strcmp(pv->kms.api_version, "v2"))
+			if (pv->type != RK_PROV_KMS || !pv->kms.api_version ||
+			    strcmp(pv->kms.api_version, "v2"))
 				continue;
 			long timeout = kms_timeout_ms(&pv->kms);
 			if (timeout > run->kms_timeout_ms)
@@ -77,8 +79,8 @@ static void read_configs(doc_run *run, int from_configs)
 	rk_transport *t = NULL;
 	rk_err err;
 	if (rk_transport_new(run->plan, &t, &err) != RK_OK) {
-		doc_add(run->report, RK_DOCTOR_WARNING, "cluster", "config", "check the plan's access settings",
-		        "cannot reach the nodes' configs: %s", err.msg);
+		doc_add(run->report, RK_DOCTOR_WARNING, "cluster", "config",
+		        "check the plan's access settings", "cannot reach the nodes' configs: %s", err.msg);
 		return;
 	}
 	for (size_t i = 0; i < run->napiservers; i++) {
@@ -112,7 +114,8 @@ static int take_socket_flag(doc_run *run, const char *value, rk_err *err)
 		snprintf(node, sizeof node, "%.*s", (int)(eq - value), value);
 		path = eq + 1;
 		if (!rk_plan_find_node(run->plan, node))
-			return rk_err_set(err, RK_BADINPUT, "--kms-socket %s: the plan has no node %s", value, node);
+			return rk_err_set(err, RK_BADINPUT, "--kms-socket %s: the plan has no node %s", value,
+			                  node);
 	}
 	if (!*path)
 		return rk_err_set(err, RK_BADINPUT, "--kms-socket %s: no socket path", value);
@@ -131,7 +134,8 @@ int doc_plugins_collect(doc_run *run, rk_err *err)
 	read_configs(run, run->opts->nkms_sockets == 0 && run->plan->access == RK_ACCESS_LOCAL);
 	for (size_t i = 0; i < run->nplugins; i++)
 		if (run->plugins[i].timeout_ms <= 0)
-			run->plugins[i].timeout_ms = run->kms_timeout_ms > 0 ? run->kms_timeout_ms : DOC_KMS_DEFAULT_TIMEOUT_MS;
+			run->plugins[i].timeout_ms =
+			    run->kms_timeout_ms > 0 ? run->kms_timeout_ms : DOC_KMS_DEFAULT_TIMEOUT_MS;
 	return RK_OK;
 }
 
@@ -140,18 +144,22 @@ static const char *outcome_action(rk_kms_outcome outcome)
 	switch (outcome) {
 	case RK_KMS_NO_SOCKET:
 	case RK_KMS_NOT_SOCKET:
-		return "start the KMS plugin on the node (the socket is its config endpoint); apiservers fail their "
+		return "start the KMS plugin on the node (the socket is its config endpoint); apiservers "
+		       "fail their "
 		       "kms check within 23 s and refuse writes 3 min after their last good Status";
 	case RK_KMS_REFUSED:
 		return "the plugin is gone but left its socket file: restart the plugin";
 	case RK_KMS_NOT_GRPC:
-		return "the endpoint names a socket that is not the KMS plugin: point the config's kms endpoint at "
+		return "the endpoint names a socket that is not the KMS plugin: point the config's kms "
+		       "endpoint at "
 		       "the plugin's socket";
 	case RK_KMS_TIMEOUT:
-		return "the plugin hangs or its KMS is slow: see the plugin's log and its latency to the KMS; the "
+		return "the plugin hangs or its KMS is slow: see the plugin's log and its latency to the "
+		       "KMS; the "
 		       "apiservers' kms check fails the same way";
 	case RK_KMS_GRPC_ERROR:
-		return "see the plugin's log: its KMS may refuse it (credentials, quota, network); apiservers keep "
+		return "see the plugin's log: its KMS may refuse it (credentials, quota, network); "
+		       "apiservers keep "
 		       "reading from cached DEK seeds and refuse writes 3 min after their last good Status";
 	default:
 		return "see the plugin's log";
@@ -159,8 +167,8 @@ static const char *outcome_action(rk_kms_outcome outcome)
 }
 
 static const char *const outcome_text[] = {
-    "answered", "no socket", "not a unix socket", "nobody listens on the socket", "not a gRPC server",
-    "no answer in time", "Status failed", "bad reply"};
+    "answered",          "no socket",         "not a unix socket", "nobody listens on the socket",
+    "not a gRPC server", "no answer in time", "Status failed",     "bad reply"};
 
 /* The apiserver's rules for a Status answer; NULL when it passes, else why not. */
 static const char *invalid_answer(const rk_kms_status *st)
@@ -183,19 +191,21 @@ static void judge_answer(doc_run *run, doc_plugin *p, const char *subject)
 	if (bad) {
 		doc_add(run->report, RK_DOCTOR_CRITICAL, subject, "kms-plugin",
 		        "fix the plugin (or its KMS): every apiserver's kms check fails the same way",
-		        "%s: Status answered version \"%s\", healthz \"%.200s\", a %zu-byte key_id: %s", p->path,
-		        st->version, st->healthz, st->key_id_len, bad);
+		        "%s: Status answered version \"%s\", healthz \"%.200s\", a %zu-byte key_id: %s",
+		        p->path, st->version, st->healthz, st->key_id_len, bad);
 		return;
 	}
 	p->answered_ok = 1;
 	rk_kms_key_id_hash(st->key_id, st->key_id_len, p->key_id_hash, sizeof p->key_id_hash);
 	int slow = st->elapsed_ms >= DOC_PLUGIN_SLOW_MS;
-	doc_add(run->report, slow ? RK_DOCTOR_WARNING : RK_DOCTOR_OK, subject, slow ? "kms-plugin-slow" : "kms-plugin",
-	        slow ? "the plugin or its KMS is slow: see the plugin's latency to the KMS; past the provider's "
-	               "timeout the apiservers' kms check fails"
-	             : "",
-	        "%s: Status took %.0f ms (timeout %ld ms): version %s, healthz ok, key_id %.100s (%s)", p->path,
-	        st->elapsed_ms, p->timeout_ms, st->version, st->key_id, p->key_id_hash);
+	doc_add(
+	    run->report, slow ? RK_DOCTOR_WARNING : RK_DOCTOR_OK, subject,
+	    slow ? "kms-plugin-slow" : "kms-plugin",
+	    slow ? "the plugin or its KMS is slow: see the plugin's latency to the KMS; past the provider's "
+	           "timeout the apiservers' kms check fails"
+	         : "",
+	    "%s: Status took %.0f ms (timeout %ld ms): version %s, healthz ok, key_id %.100s (%s)", p->path,
+	    st->elapsed_ms, p->timeout_ms, st->version, st->key_id, p->key_id_hash);
 }
 
 void doc_check_plugins(doc_run *run)
@@ -203,19 +213,20 @@ void doc_check_plugins(doc_run *run)
 	for (size_t i = 0; i < run->nplugins; i++) {
 		doc_plugin *p = &run->plugins[i];
 		char subject[sizeof p->node + 8];
-		snprintf(subject, sizeof subject, "plugin%s%s", p->node[0] ? " " : "", p->node[0] ? p->node : "");
+		snprintf(subject, sizeof subject, "plugin%s%s", p->node[0] ? " " : "",
+		         p->node[0] ? p->node : "");
 		rk_kms_status_call(p->path, p->timeout_ms, &p->status);
 		run->report->plugins++;
 		const rk_kms_status *st = &p->status;
 		if (st->outcome == RK_KMS_ANSWERED)
 			judge_answer(run, p, subject);
 		else if (st->outcome == RK_KMS_GRPC_ERROR)
-			doc_add(run->report, RK_DOCTOR_CRITICAL, subject, "kms-plugin", outcome_action(st->outcome),
-			        "%s: Status failed with %s after %.0f ms: %s", p->path, rk_grpc_code_name(st->grpc_code),
-			        st->elapsed_ms, st->detail);
+			doc_add(run->report, RK_DOCTOR_CRITICAL, subject, "kms-plugin",
+			        outcome_action(st->outcome), "%s: Status failed with %s after %.0f ms: %s",
+			        p->path, rk_grpc_code_name(st->grpc_code), st->elapsed_ms, st->detail);
 		else
-			doc_add(run->report, RK_DOCTOR_CRITICAL, subject, "kms-plugin", outcome_action(st->outcome),
-			        "%s: %s after %.0f ms: %s", p->path, outcome_text[st->outcome], st->elapsed_ms,
-			        st->detail);
+			doc_add(run->report, RK_DOCTOR_CRITICAL, subject, "kms-plugin",
+			        outcome_action(st->outcome), "%s: %s after %.0f ms: %s", p->path,
+			        outcome_text[st->outcome], st->elapsed_ms, st->detail);
 	}
 }

@@ -35,9 +35,12 @@ void doc_add(rk_doctor_report *r, rk_doctor_severity sev, const char *subject, c
 	va_start(ap, fmt);
 	vsnprintf(f->message, sizeof f->message, fmt, ap);
 	va_end(ap);
-	for (char *p = f->message; *p; p++)
+	size_t len = 0;
+	for (char *p = f->message; *p; p++, len++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+	while (len && f->message[len - 1] == ' ')
+		f->message[--len] = 0;
 }
 
 /* Stable: a counting pass per severity. */

@@ -6,6 +6,7 @@
 # doctor: plugin slow, plugin errors (also as the apiserver's kms check and its KMS error metrics),
 # plugin down, config hash mismatch between apiservers, apiservers disagreeing on key_id, one apiserver
 # down; TLS and authentication failures as their own findings; bad input exits 2.
+# DOCTOR_E2E_KEEP=DIR keeps each doctor output there as NAME.out.
 # control-planes: real
 . tests/e2e/lib.sh
 . tests/e2e/rotate_lib.sh
@@ -36,9 +37,15 @@ refuses() { ! curl -sk --max-time 2 -o /dev/null "$(url_of "$1")/readyz"; }
 
 # doctor NAME CODE: rekeyctl doctor on the plan with each node's plugin socket; output in $E2E_TMP/out.
 doctor() {
-	expect_exit "$1" "$2" "$REKEYCTL" doctor -f "$PLAN" --kms-socket "cp-1=$D/nodes/cp-1/kms.sock" \
+	_name=$1 _code=$2
+	shift 2
+	expect_exit "$_name" "$_code" "$REKEYCTL" doctor -f "$PLAN" --kms-socket "cp-1=$D/nodes/cp-1/kms.sock" \
 		--kms-socket "cp-2=$D/nodes/cp-2/kms.sock" --kms-socket "cp-3=$D/nodes/cp-3/kms.sock" "$@"
-	cp "$E2E_TMP/out" "$E2E_TMP/$1.out"
+	[ -z "${DOCTOR_E2E_KEEP:-}" ] || cp "$E2E_TMP/out" "$DOCTOR_E2E_KEEP/$_name.out"
+}
+# criticals NAME N: the last doctor output counts N critical findings (the fault under test, nothing else).
+criticals() {
+	expect_grep "$1" "^doctor: plan .*: $2 critical," "$E2E_TMP/out"
 }
 # finding NAME SEVERITY SUBJECT CHECK PATTERN: the last doctor output has that finding.
 finding() {
@@ -112,12 +119,14 @@ kp cp-3 latency 1500ms >/dev/null
 doctor slow 0
 finding slow_named WARNING 'plugin cp-3' kms-plugin-slow 'Status took 1[5-9][0-9]{2} ms \(timeout 3000 ms\)'
 expect_grep slow_has_action '^ +next: the plugin or its KMS is slow' "$E2E_TMP/out"
+criticals slow_no_critical 0
 kp cp-3 clear >/dev/null
 
 # ---- plugin errors: cp-1's plugin fails every call with UNAVAILABLE ----
 kp cp-1 fail 1 unavailable >/dev/null
 doctor errors 1
 finding errors_named CRITICAL 'plugin cp-1' kms-plugin 'Status failed with UNAVAILABLE'
+criticals errors_only 1
 head -n 2 "$E2E_TMP/out" | tail -n 1 | grep -q '^CRITICAL' && ok errors_critical_first || not_ok errors_critical_first "$(head -n 3 "$E2E_TMP/out")"
 # the apiserver sees it too at its next check (20 s cache): doctor then names its kms check and metrics
 wait_until 40 kms_check_fails cp-1 && ok errors_apiserver_check_fails || not_ok errors_apiserver_check_fails "cp-1 kms check still ok"
@@ -132,6 +141,7 @@ kp cp-2 stop >/dev/null
 doctor down 1
 finding down_named CRITICAL 'plugin cp-2' kms-plugin "no socket after [0-9]+ ms: $D/nodes/cp-2/kms.sock: No such file or directory"
 expect_grep down_action '^ +next: start the KMS plugin on the node' "$E2E_TMP/out"
+criticals down_only 1
 kp cp-2 start >/dev/null
 wait_until 40 kms_check_ok cp-2 || not_ok down_recovered "cp-2 kms check still failing"
 
@@ -142,14 +152,9 @@ h3=$(file_hash cp-3)
 wait_until 90 runs_hash cp-3 "$h3" && ok mismatch_loaded || not_ok mismatch_loaded "cp-3 did not load $h3"
 doctor mismatch 1
 finding mismatch_named CRITICAL cluster config-hash "cp-1, cp-2: $h_kms; cp-3: $h3"
+criticals mismatch_only 1
 cp "$D/cp-3.enc.saved" "$(node_config cp-3)"
 wait_until 90 runs_hash cp-3 "$h_kms" || not_ok mismatch_restored "cp-3 did not load $h_kms again"
-
-# ---- key_id disagreement: cp-3's plugin rotates its KEK, cp-1 and cp-2 keep theirs ----
-key3=$(kp cp-3 rotate)
-wait_until 60 uses_key_id cp-3 "$(sha "$key3")" && ok keyid_cp3_picked_up || not_ok keyid_cp3_picked_up "no $key3 on cp-3"
-doctor keyid 1
-finding keyid_named CRITICAL cluster key-id "doctor-kms: cp-1, cp-2: $(sha "$key1"); cp-3: $(sha "$key3")"
 
 # ---- one apiserver down: cp-2's static pod manifest removed ----
 mv "$D/nodes/cp-2/etc/kubernetes/manifests/kube-apiserver.yaml" "$D/cp-2.manifest.saved"
@@ -157,6 +162,16 @@ wait_until 60 refuses cp-2 && ok apiserver_stopped || not_ok apiserver_stopped "
 doctor apiserver_down 1
 finding apiserver_down_named CRITICAL cp-2 tcp "TCP connect to 127.0.0.1:[0-9]+ failed: Connection refused"
 finding apiserver_down_others_ok OK cp-1 reach 'TCP, TLS and authentication ok'
+criticals apiserver_down_only 1
+mv "$D/cp-2.manifest.saved" "$D/nodes/cp-2/etc/kubernetes/manifests/kube-apiserver.yaml"
+wait_until 120 kms_check_ok cp-2 || not_ok apiserver_back "cp-2 not ready again"
+
+# ---- key_id disagreement: cp-3's plugin rotates its KEK, cp-1 and cp-2 keep theirs ----
+key3=$(kp cp-3 rotate)
+wait_until 60 uses_key_id cp-3 "$(sha "$key3")" && ok keyid_cp3_picked_up || not_ok keyid_cp3_picked_up "no $key3 on cp-3"
+doctor keyid 1
+finding keyid_named CRITICAL cluster key-id "doctor-kms: cp-1, cp-2: $(sha "$key1"); cp-3: $(sha "$key3")"
+criticals keyid_only 1
 
 # ---- TLS and authentication, each its own finding ----
 etcd_port=$(etcd_url | sed 's#.*:##')

@@ -79,8 +79,8 @@ static pid_t http1_peer(int fd)
 				_exit(0);
 			char buf[512];
 			ssize_t got = read(c, buf, sizeof buf);
-			static const char reply[] =
-			    "HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nBad Request";
+			static const char reply[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: "
+			                            "11\r\nConnection: close\r\n\r\nBad Request";
 			if (got > 0 && write(c, reply, sizeof reply - 1) < 0)
 				_exit(1);
 			close(c);
@@ -131,31 +131,17 @@ START_TEST(key_id_hash_is_sha256_hex)
 }
 END_TEST
 
-static const char scrape[] =
-    "# TYPE apiserver_encryption_config_controller_last_config_info gauge\n"
-    "apiserver_encryption_config_controller_last_config_info{apiserver_id_hash=\"sha256:aa\",hash=\"sha256:c1\"} 1\n"
-    "apiserver_encryption_config_controller_automatic_reloads_total{apiserver_id_hash=\"sha256:aa\",status=\"failure\"} 2\n"
-    "apiserver_encryption_config_controller_automatic_reload_last_timestamp_seconds{apiserver_id_hash=\"sha256:aa\",status=\"failure\"} 200\n"
-    "apiserver_encryption_config_controller_automatic_reload_last_timestamp_seconds{apiserver_id_hash=\"sha256:aa\",status=\"success\"} 100\n"
-    "apiserver_envelope_encryption_kms_operations_latency_seconds_bucket{grpc_status_code=\"OK\",method_name=\"/v2.KeyManagementService/Status\",provider_name=\"p\",le=\"0.0001\"} 0\n"
-    "apiserver_envelope_encryption_kms_operations_latency_seconds_bucket{grpc_status_code=\"OK\",method_name=\"/v2.KeyManagementService/Status\",provider_name=\"p\",le=\"0.0128\"} 9\n"
-    "apiserver_envelope_encryption_kms_operations_latency_seconds_bucket{grpc_status_code=\"OK\",method_name=\"/v2.KeyManagementService/Status\",provider_name=\"p\",le=\"+Inf\"} 9\n"
-    "apiserver_envelope_encryption_kms_operations_latency_seconds_sum{grpc_status_code=\"OK\",method_name=\"/v2.KeyManagementService/Status\",provider_name=\"p\"} 0.01\n"
-    "apiserver_envelope_encryption_kms_operations_latency_seconds_count{grpc_status_code=\"OK\",method_name=\"/v2.KeyManagementService/Status\",provider_name=\"p\"} 9\n"
-    "apiserver_envelope_encryption_kms_operations_latency_seconds_count{grpc_status_code=\"Unavailable\",method_name=\"/v2.KeyManagementService/Status\",provider_name=\"p\"} 3\n"
-    "apiserver_envelope_encryption_key_id_hash_status_last_timestamp_seconds{apiserver_id_hash=\"sha256:aa\",key_id_hash=\"sha256:old\",provider_name=\"p\"} 50\n"
-    "apiserver_envelope_encryption_key_id_hash_status_last_timestamp_seconds{apiserver_id_hash=\"sha256:aa\",key_id_hash=\"sha256:new\",provider_name=\"p\"} 90\n"
-    "apiserver_storage_transformation_operations_total{resource=\"secrets\",status=\"OK\",transformation_type=\"from_storage\",transformer_prefix=\"k8s:enc:kms:v2:p:\"} 40\n"
-    "apiserver_storage_transformation_operations_total{resource=\"secrets\",status=\"Internal\",transformation_type=\"from_storage\",transformer_prefix=\"k8s:enc:kms:v2:p:\"} 2\n"
-    "apiserver_request_total{code=\"201\",component=\"apiserver\",dry_run=\"\",group=\"\",resource=\"secrets\",scope=\"resource\",subresource=\"\",verb=\"POST\",version=\"v1\"} 98\n"
-    "apiserver_request_total{code=\"500\",component=\"apiserver\",dry_run=\"\",group=\"\",resource=\"secrets\",scope=\"resource\",subresource=\"\",verb=\"PUT\",version=\"v1\"} 2\n"
-    "apiserver_request_total{code=\"200\",component=\"apiserver\",dry_run=\"\",group=\"\",resource=\"secrets\",scope=\"resource\",subresource=\"\",verb=\"GET\",version=\"v1\"} 1000\n";
+#define METRICS_FIXTURE "tests/unit/data/doctor_metrics.txt"
 
 START_TEST(metrics_of_one_scrape)
 {
 	doc_metrics m;
 	rk_err err;
-	ck_assert_int_eq(doc_metrics_parse("t", scrape, sizeof scrape - 1, &m, &err), RK_OK);
+	size_t len = 0;
+	char *scrape = tu_read_file(METRICS_FIXTURE, &len);
+	ck_assert_ptr_nonnull(scrape);
+	ck_assert_int_eq(doc_metrics_parse(METRICS_FIXTURE, scrape, len, &m, &err), RK_OK);
+	free(scrape);
 	ck_assert_str_eq(m.config_hash, "sha256:c1");
 	ck_assert(m.reload_failures == 2 && m.reload_failure_ts > m.reload_success_ts);
 	ck_assert_uint_eq(m.nkms_ops, 2);
