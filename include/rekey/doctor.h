@@ -53,34 +53,35 @@ const char *rk_doctor_severity_name(rk_doctor_severity severity); /* "critical",
 
 /* ---- the KMS v2 plugin's Status over its unix socket (gRPC over HTTP/2) ---- */
 
-typedef enum rk_kms_outcome {
-	RK_KMS_ANSWERED = 0, /* a StatusResponse came back (judge version, healthz and key_id yourself) */
-	RK_KMS_NO_SOCKET,    /* nothing at the path */
-	RK_KMS_NOT_SOCKET,   /* the path is not a unix socket */
-	RK_KMS_REFUSED,      /* nobody listens on the socket (a stale socket file) */
-	RK_KMS_NOT_GRPC,     /* the peer answered, but not as a gRPC server */
-	RK_KMS_TIMEOUT,      /* no answer within the deadline */
-	RK_KMS_GRPC_ERROR,   /* a gRPC status other than OK (grpc_code, detail) */
-	RK_KMS_BAD_REPLY     /* a reply that is not a StatusResponse, or another transport error */
-} rk_kms_outcome;
+typedef enum rk_doctor_kms_outcome {
+	RK_DOCTOR_KMS_ANSWERED =
+	    0,                   /* a StatusResponse came back (judge version, healthz and key_id yourself) */
+	RK_DOCTOR_KMS_NO_SOCKET, /* nothing at the path */
+	RK_DOCTOR_KMS_NOT_SOCKET, /* the path is not a unix socket */
+	RK_DOCTOR_KMS_REFUSED,    /* nobody listens on the socket (a stale socket file) */
+	RK_DOCTOR_KMS_NOT_GRPC,   /* the peer answered, but not as a gRPC server */
+	RK_DOCTOR_KMS_TIMEOUT,    /* no answer within the deadline */
+	RK_DOCTOR_KMS_GRPC_ERROR, /* a gRPC status other than OK (grpc_code, detail) */
+	RK_DOCTOR_KMS_BAD_REPLY   /* a reply that is not a StatusResponse, or another transport error */
+} rk_doctor_kms_outcome;
 
-#define RK_KMS_KEY_ID_MAX 1024 /* the apiserver refuses longer key_ids (docs/kms.md section 1) */
+#define RK_DOCTOR_KMS_KEY_ID_MAX 1024 /* the apiserver refuses longer key_ids (docs/kms.md section 1) */
 
-typedef struct rk_kms_status {
-	rk_kms_outcome outcome;
-	int grpc_code; /* RK_KMS_GRPC_ERROR: the status code */
+typedef struct rk_doctor_kms_status {
+	rk_doctor_kms_outcome outcome;
+	int grpc_code; /* RK_DOCTOR_KMS_GRPC_ERROR: the status code */
 	char version[64];
 	char healthz[256];
-	char key_id[RK_KMS_KEY_ID_MAX + 2]; /* truncated past RK_KMS_KEY_ID_MAX + 1 bytes */
-	size_t key_id_len;                  /* the key_id's real length */
-	double elapsed_ms;                  /* the call, connect included */
-	char detail[512];                   /* what went wrong, one line */
-} rk_kms_status;
+	char key_id[RK_DOCTOR_KMS_KEY_ID_MAX + 2]; /* truncated past RK_DOCTOR_KMS_KEY_ID_MAX + 1 bytes */
+	size_t key_id_len;                         /* the key_id's real length */
+	double elapsed_ms;                         /* the call, connect included */
+	char detail[512];                          /* what went wrong, one line */
+} rk_doctor_kms_status;
 
 /* One /v2.KeyManagementService/Status call to the plugin at socket_path with deadline timeout_ms. Never
  * fails as a function: every result, a missing socket included, is an outcome in out. */
-void rk_kms_status_call(const char *socket_path, long timeout_ms, rk_kms_status *out);
+void rk_doctor_kms_status_call(const char *socket_path, long timeout_ms, rk_doctor_kms_status *out);
 /* "sha256:<hex of sha256(key_id)>", the apiserver's key_id_hash label. out >= 72 bytes. */
-void rk_kms_key_id_hash(const char *key_id, size_t len, char *out, size_t cap);
+void rk_doctor_key_id_hash(const char *key_id, size_t len, char *out, size_t cap);
 
 #endif

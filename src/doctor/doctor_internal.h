@@ -69,7 +69,7 @@ typedef struct doc_plugin {
 	char path[512];
 	char provider[DOC_NAME_MAX]; /* the kms name in the config, "" when given by --kms-socket */
 	long timeout_ms;
-	rk_kms_status status;
+	rk_doctor_kms_status status;
 	int answered_ok; /* Status answered healthy with a valid key_id */
 	char key_id_hash[DOC_HASH_MAX];
 } doc_plugin;

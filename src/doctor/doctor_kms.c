@@ -33,7 +33,7 @@ static void copy_field(char *out, size_t cap, const rk_pb_field *f)
 }
 
 /* StatusResponse { string version = 1; string healthz = 2; string key_id = 3; } */
-static int decode_status(const rk_buf *resp, rk_kms_status *out)
+static int decode_status(const rk_buf *resp, rk_doctor_kms_status *out)
 {
 	rk_pb_reader r;
 	rk_pb_field f;
@@ -54,24 +54,24 @@ static int decode_status(const rk_buf *resp, rk_kms_status *out)
 	return rc;
 }
 
-/* Before the gRPC call: is there a socket, and does anyone listen on it? RK_KMS_ANSWERED = go on. */
-static rk_kms_outcome probe_socket(const char *path, rk_kms_status *out)
+/* Before the gRPC call: is there a socket, and does anyone listen on it? RK_DOCTOR_KMS_ANSWERED = go on. */
+static rk_doctor_kms_outcome probe_socket(const char *path, rk_doctor_kms_status *out)
 {
 	struct stat sb;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (stat(path, &sb) != 0) {
 		snprintf(out->detail, sizeof out->detail, "%s: %s", path, strerror(errno));
-		return errno == ENOENT ? RK_KMS_NO_SOCKET : RK_KMS_NOT_SOCKET;
+		return errno == ENOENT ? RK_DOCTOR_KMS_NO_SOCKET : RK_DOCTOR_KMS_NOT_SOCKET;
 	}
 	if (!S_ISSOCK(sb.st_mode)) {
 		snprintf(out->detail, sizeof out->detail, "%s exists but is not a unix socket", path);
-		return RK_KMS_NOT_SOCKET;
+		return RK_DOCTOR_KMS_NOT_SOCKET;
 	}
 	if (strlen(path) >= sizeof sa.sun_path) {
 		snprintf(out->detail, sizeof out->detail,
 		         "%s: longer than a unix socket path may be (%zu bytes)", path,
 		         sizeof sa.sun_path - 1);
-		return RK_KMS_NOT_SOCKET;
+		return RK_DOCTOR_KMS_NOT_SOCKET;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -80,12 +80,12 @@ static rk_kms_outcome probe_socket(const char *path, rk_kms_status *out)
 	if (fd >= 0)
 		close(fd);
 	if (rc == 0)
-		return RK_KMS_ANSWERED;
+		return RK_DOCTOR_KMS_ANSWERED;
 	snprintf(out->detail, sizeof out->detail, "connect %s: %s", path, strerror(saved));
-	return saved == ECONNREFUSED ? RK_KMS_REFUSED : RK_KMS_BAD_REPLY;
+	return saved == ECONNREFUSED ? RK_DOCTOR_KMS_REFUSED : RK_DOCTOR_KMS_BAD_REPLY;
 }
 
-static rk_kms_outcome call_status(const char *path, long timeout_ms, rk_kms_status *out)
+static rk_doctor_kms_outcome call_status(const char *path, long timeout_ms, rk_doctor_kms_status *out)
 {
 	char target[sizeof((struct sockaddr_un *)0)->sun_path + 8];
 	snprintf(target, sizeof target, "unix:%s", path);
@@ -98,42 +98,42 @@ static rk_kms_outcome call_status(const char *path, long timeout_ms, rk_kms_stat
 	memset(&st, 0, sizeof st);
 	if (rk_grpc_open(&gopts, &g, &err) != RK_OK) {
 		snprintf(out->detail, sizeof out->detail, "%.500s", err.msg);
-		return RK_KMS_BAD_REPLY;
+		return RK_DOCTOR_KMS_BAD_REPLY;
 	}
 	int rc = rk_grpc_call_buf(g, STATUS_METHOD, empty_request, 0, timeout_ms, &resp, &st, &err);
 	rk_grpc_close(g);
-	rk_kms_outcome outcome = RK_KMS_ANSWERED;
+	rk_doctor_kms_outcome outcome = RK_DOCTOR_KMS_ANSWERED;
 	if (rc != RK_OK) {
 		snprintf(out->detail, sizeof out->detail, "%.500s", err.msg);
 		if (st.not_grpc)
-			outcome = RK_KMS_NOT_GRPC;
+			outcome = RK_DOCTOR_KMS_NOT_GRPC;
 		else if (st.code == 4 && strstr(err.msg, "deadline of"))
-			outcome = RK_KMS_TIMEOUT;
+			outcome = RK_DOCTOR_KMS_TIMEOUT;
 		else if (st.code > 0)
-			outcome = RK_KMS_GRPC_ERROR;
+			outcome = RK_DOCTOR_KMS_GRPC_ERROR;
 		else
-			outcome = RK_KMS_BAD_REPLY;
+			outcome = RK_DOCTOR_KMS_BAD_REPLY;
 		out->grpc_code = st.code;
 	} else if (decode_status(&resp, out) != 0) {
 		snprintf(out->detail, sizeof out->detail, "the reply is not a StatusResponse (%zu bytes)",
 		         resp.len);
-		outcome = RK_KMS_BAD_REPLY;
+		outcome = RK_DOCTOR_KMS_BAD_REPLY;
 	}
 	rk_buf_free(&resp);
 	return outcome;
 }
 
-void rk_kms_status_call(const char *socket_path, long timeout_ms, rk_kms_status *out)
+void rk_doctor_kms_status_call(const char *socket_path, long timeout_ms, rk_doctor_kms_status *out)
 {
 	memset(out, 0, sizeof *out);
 	double t0 = now_ms();
 	out->outcome = probe_socket(socket_path, out);
-	if (out->outcome == RK_KMS_ANSWERED)
+	if (out->outcome == RK_DOCTOR_KMS_ANSWERED)
 		out->outcome = call_status(socket_path, timeout_ms, out);
 	out->elapsed_ms = now_ms() - t0;
 }
 
-void rk_kms_key_id_hash(const char *key_id, size_t len, char *out, size_t cap)
+void rk_doctor_key_id_hash(const char *key_id, size_t len, char *out, size_t cap)
 {
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	char hex[2 * SHA256_DIGEST_LENGTH + 1];

@@ -139,25 +139,25 @@ int doc_plugins_collect(doc_run *run, rk_err *err)
 	return RK_OK;
 }
 
-static const char *outcome_action(rk_kms_outcome outcome)
+static const char *outcome_action(rk_doctor_kms_outcome outcome)
 {
 	switch (outcome) {
-	case RK_KMS_NO_SOCKET:
-	case RK_KMS_NOT_SOCKET:
+	case RK_DOCTOR_KMS_NO_SOCKET:
+	case RK_DOCTOR_KMS_NOT_SOCKET:
 		return "start the KMS plugin on the node (the socket is its config endpoint); apiservers "
 		       "fail their "
 		       "kms check within 23 s and refuse writes 3 min after their last good Status";
-	case RK_KMS_REFUSED:
+	case RK_DOCTOR_KMS_REFUSED:
 		return "the plugin is gone but left its socket file: restart the plugin";
-	case RK_KMS_NOT_GRPC:
+	case RK_DOCTOR_KMS_NOT_GRPC:
 		return "the endpoint names a socket that is not the KMS plugin: point the config's kms "
 		       "endpoint at "
 		       "the plugin's socket";
-	case RK_KMS_TIMEOUT:
+	case RK_DOCTOR_KMS_TIMEOUT:
 		return "the plugin hangs or its KMS is slow: see the plugin's log and its latency to the "
 		       "KMS; the "
 		       "apiservers' kms check fails the same way";
-	case RK_KMS_GRPC_ERROR:
+	case RK_DOCTOR_KMS_GRPC_ERROR:
 		return "see the plugin's log: its KMS may refuse it (credentials, quota, network); "
 		       "apiservers keep "
 		       "reading from cached DEK seeds and refuse writes 3 min after their last good Status";
@@ -171,7 +171,7 @@ static const char *const outcome_text[] = {
     "not a gRPC server", "no answer in time", "Status failed",     "bad reply"};
 
 /* The apiserver's rules for a Status answer; NULL when it passes, else why not. */
-static const char *invalid_answer(const rk_kms_status *st)
+static const char *invalid_answer(const rk_doctor_kms_status *st)
 {
 	if (strcmp(st->version, "v2") && strcmp(st->version, "v2beta1"))
 		return "version is not v2 (or v2beta1)";
@@ -179,14 +179,14 @@ static const char *invalid_answer(const rk_kms_status *st)
 		return "healthz is not \"ok\": the plugin reports itself unhealthy";
 	if (st->key_id_len == 0)
 		return "key_id is empty";
-	if (st->key_id_len > RK_KMS_KEY_ID_MAX)
+	if (st->key_id_len > RK_DOCTOR_KMS_KEY_ID_MAX)
 		return "key_id is longer than 1024 bytes";
 	return NULL;
 }
 
 static void judge_answer(doc_run *run, doc_plugin *p, const char *subject)
 {
-	const rk_kms_status *st = &p->status;
+	const rk_doctor_kms_status *st = &p->status;
 	const char *bad = invalid_answer(st);
 	if (bad) {
 		doc_add(run->report, RK_DOCTOR_CRITICAL, subject, "kms-plugin",
@@ -196,7 +196,7 @@ static void judge_answer(doc_run *run, doc_plugin *p, const char *subject)
 		return;
 	}
 	p->answered_ok = 1;
-	rk_kms_key_id_hash(st->key_id, st->key_id_len, p->key_id_hash, sizeof p->key_id_hash);
+	rk_doctor_key_id_hash(st->key_id, st->key_id_len, p->key_id_hash, sizeof p->key_id_hash);
 	int slow = st->elapsed_ms >= DOC_PLUGIN_SLOW_MS;
 	doc_add(
 	    run->report, slow ? RK_DOCTOR_WARNING : RK_DOCTOR_OK, subject,
@@ -215,12 +215,12 @@ void doc_check_plugins(doc_run *run)
 		char subject[sizeof p->node + 8];
 		snprintf(subject, sizeof subject, "plugin%s%s", p->node[0] ? " " : "",
 		         p->node[0] ? p->node : "");
-		rk_kms_status_call(p->path, p->timeout_ms, &p->status);
+		rk_doctor_kms_status_call(p->path, p->timeout_ms, &p->status);
 		run->report->plugins++;
-		const rk_kms_status *st = &p->status;
-		if (st->outcome == RK_KMS_ANSWERED)
+		const rk_doctor_kms_status *st = &p->status;
+		if (st->outcome == RK_DOCTOR_KMS_ANSWERED)
 			judge_answer(run, p, subject);
-		else if (st->outcome == RK_KMS_GRPC_ERROR)
+		else if (st->outcome == RK_DOCTOR_KMS_GRPC_ERROR)
 			doc_add(run->report, RK_DOCTOR_CRITICAL, subject, "kms-plugin",
 			        outcome_action(st->outcome), "%s: Status failed with %s after %.0f ms: %s",
 			        p->path, rk_grpc_code_name(st->grpc_code), st->elapsed_ms, st->detail);

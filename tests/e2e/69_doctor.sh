@@ -3,9 +3,10 @@
 # of the test plugin (tests/realcp/kmsplugin) behind one shared EncryptionConfiguration (endpoint
 # unix:///proc/self/cwd/kms.sock: the kubelet emulation starts each real apiserver in its node's root).
 # A healthy cluster gives exit 0 with no critical finding; then one fault at a time, each named by
-# doctor: plugin slow, plugin errors (also as the apiserver's kms check and its KMS error metrics),
-# plugin down, config hash mismatch between apiservers, apiservers disagreeing on key_id, one apiserver
-# down; TLS and authentication failures as their own findings; bad input exits 2.
+# doctor: plugin slow (and slower than its timeout), plugin errors (also as the apiserver's kms check
+# and its KMS error metrics), plugin down (socket gone, or stale), config hash mismatch between
+# apiservers, one apiserver down, apiservers disagreeing on key_id; TLS and authentication failures as
+# their own findings; bad input exits 2.
 # DOCTOR_E2E_KEEP=DIR keeps each doctor output there as NAME.out.
 # control-planes: real
 . tests/e2e/lib.sh
@@ -120,6 +121,10 @@ doctor slow 0
 finding slow_named WARNING 'plugin cp-3' kms-plugin-slow 'Status took 1[5-9][0-9]{2} ms \(timeout 3000 ms\)'
 expect_grep slow_has_action '^ +next: the plugin or its KMS is slow' "$E2E_TMP/out"
 criticals slow_no_critical 0
+# slower than the provider's timeout: doctor's call gives up at 3 s, as the apiserver's does
+kp cp-3 latency 5s >/dev/null
+doctor too_slow 1
+finding too_slow_named CRITICAL 'plugin cp-3' kms-plugin 'no answer in time after 3[0-9]{3} ms: .*deadline of 3000 ms exceeded'
 kp cp-3 clear >/dev/null
 
 # ---- plugin errors: cp-1's plugin fails every call with UNAVAILABLE ----
@@ -142,6 +147,12 @@ doctor down 1
 finding down_named CRITICAL 'plugin cp-2' kms-plugin "no socket after [0-9]+ ms: $D/nodes/cp-2/kms.sock: No such file or directory"
 expect_grep down_action '^ +next: start the KMS plugin on the node' "$E2E_TMP/out"
 criticals down_only 1
+# a stale socket: the file stays, nobody listens
+kp cp-2 start >/dev/null
+kp cp-2 stop --stale >/dev/null
+doctor stale 1
+finding stale_named CRITICAL 'plugin cp-2' kms-plugin "nobody listens on the socket after [0-9]+ ms: connect $D/nodes/cp-2/kms.sock: Connection refused"
+criticals stale_only 1
 kp cp-2 start >/dev/null
 wait_until 40 kms_check_ok cp-2 || not_ok down_recovered "cp-2 kms check still failing"
 

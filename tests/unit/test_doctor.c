@@ -32,9 +32,9 @@ static int bound_socket(const char *path, int backlog)
 START_TEST(missing_socket)
 {
 	char *dir = tu_mkdtemp(), *path = tu_path(dir, "kms.sock");
-	rk_kms_status st;
-	rk_kms_status_call(path, 1000, &st);
-	ck_assert_int_eq(st.outcome, RK_KMS_NO_SOCKET);
+	rk_doctor_kms_status st;
+	rk_doctor_kms_status_call(path, 1000, &st);
+	ck_assert_int_eq(st.outcome, RK_DOCTOR_KMS_NO_SOCKET);
 	ck_assert_ptr_nonnull(strstr(st.detail, path));
 	ck_assert_ptr_nonnull(strstr(st.detail, "No such file"));
 	tu_rmtree(dir);
@@ -46,9 +46,9 @@ START_TEST(not_a_socket)
 {
 	char *dir = tu_mkdtemp(), *path = tu_path(dir, "kms.sock");
 	ck_assert_int_eq(tu_write_file(path, "x", 1), 0);
-	rk_kms_status st;
-	rk_kms_status_call(path, 1000, &st);
-	ck_assert_int_eq(st.outcome, RK_KMS_NOT_SOCKET);
+	rk_doctor_kms_status st;
+	rk_doctor_kms_status_call(path, 1000, &st);
+	ck_assert_int_eq(st.outcome, RK_DOCTOR_KMS_NOT_SOCKET);
 	ck_assert_ptr_nonnull(strstr(st.detail, "not a unix socket"));
 	tu_rmtree(dir);
 	free(path), free(dir);
@@ -59,9 +59,9 @@ START_TEST(stale_socket_refused)
 {
 	char *dir = tu_mkdtemp(), *path = tu_path(dir, "kms.sock");
 	close(bound_socket(path, 0)); /* the file stays, nobody listens */
-	rk_kms_status st;
-	rk_kms_status_call(path, 1000, &st);
-	ck_assert_int_eq(st.outcome, RK_KMS_REFUSED);
+	rk_doctor_kms_status st;
+	rk_doctor_kms_status_call(path, 1000, &st);
+	ck_assert_int_eq(st.outcome, RK_DOCTOR_KMS_REFUSED);
 	ck_assert_ptr_nonnull(strstr(st.detail, "Connection refused"));
 	tu_rmtree(dir);
 	free(path), free(dir);
@@ -95,12 +95,12 @@ START_TEST(http1_peer_is_not_grpc)
 	int fd = bound_socket(path, 8);
 	pid_t pid = http1_peer(fd);
 	ck_assert_int_gt(pid, 0);
-	rk_kms_status st;
-	rk_kms_status_call(path, 2000, &st);
+	rk_doctor_kms_status st;
+	rk_doctor_kms_status_call(path, 2000, &st);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	close(fd);
-	ck_assert_msg(st.outcome == RK_KMS_NOT_GRPC, "outcome %d: %s", st.outcome, st.detail);
+	ck_assert_msg(st.outcome == RK_DOCTOR_KMS_NOT_GRPC, "outcome %d: %s", st.outcome, st.detail);
 	ck_assert_ptr_nonnull(strstr(st.detail, "not a gRPC server"));
 	ck_assert(st.elapsed_ms < 2000);
 	tu_rmtree(dir);
@@ -112,10 +112,10 @@ START_TEST(silent_peer_times_out)
 {
 	char *dir = tu_mkdtemp(), *path = tu_path(dir, "kms.sock");
 	int fd = bound_socket(path, 8); /* connections wait in the backlog: never accepted, never answered */
-	rk_kms_status st;
-	rk_kms_status_call(path, 300, &st);
+	rk_doctor_kms_status st;
+	rk_doctor_kms_status_call(path, 300, &st);
 	close(fd);
-	ck_assert_msg(st.outcome == RK_KMS_TIMEOUT, "outcome %d: %s", st.outcome, st.detail);
+	ck_assert_msg(st.outcome == RK_DOCTOR_KMS_TIMEOUT, "outcome %d: %s", st.outcome, st.detail);
 	ck_assert_ptr_nonnull(strstr(st.detail, "deadline of 300 ms exceeded"));
 	ck_assert_msg(st.elapsed_ms >= 290 && st.elapsed_ms < 3000, "took %.0f ms", st.elapsed_ms);
 	tu_rmtree(dir);
@@ -126,7 +126,7 @@ END_TEST
 START_TEST(key_id_hash_is_sha256_hex)
 {
 	char out[80];
-	rk_kms_key_id_hash("kek-1", 5, out, sizeof out);
+	rk_doctor_key_id_hash("kek-1", 5, out, sizeof out);
 	ck_assert_str_eq(out, "sha256:6ad4ff2bfd375211dd97cbb809e358fe8af9271fce7034f1a54618486f0488a0");
 }
 END_TEST
