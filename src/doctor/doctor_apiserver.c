@@ -89,8 +89,7 @@ static int check_tcp(doc_run *run, const doc_apiserver *a)
 	return RK_FAIL;
 }
 
-/* GET path on the apiserver, one attempt; fills resp. */
-static void get_once(doc_run *run, const doc_apiserver *a, const char *path, rk_kube_resp *resp)
+void doc_get(doc_run *run, const doc_apiserver *a, const char *path, rk_kube_resp *resp)
 {
 	rk_kube_req req = {.method = "GET",
 	                   .path = path,
@@ -180,7 +179,7 @@ static void explain_kms_check(doc_run *run, const doc_apiserver *a, const char *
 	char path[160];
 	snprintf(path, sizeof path, "/readyz/%s", check);
 	rk_kube_resp resp;
-	get_once(run, a, path, &resp);
+	doc_get(run, a, path, &resp);
 	const char *text = resp.body.len ? (const char *)resp.body.data : resp.err.msg;
 	doc_add(run->report, RK_DOCTOR_CRITICAL, a->node->name, "kms-readyz", kms_reason_action(text),
 	        "%s check failed (HTTP %ld): %.700s", check, resp.http_status, text);
@@ -220,7 +219,7 @@ void doc_check_apiserver(doc_run *run, doc_apiserver *a)
 	if (check_tcp(run, a) != RK_OK)
 		return;
 	rk_kube_resp resp;
-	get_once(run, a, "/readyz?verbose", &resp);
+	doc_get(run, a, "/readyz?verbose", &resp);
 	if (check_tls_auth(run, a, &resp) == RK_OK) {
 		a->reached = 1;
 		doc_add(run->report, RK_DOCTOR_OK, a->node->name, "reach", "",

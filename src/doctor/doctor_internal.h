@@ -93,7 +93,10 @@ void doc_add(rk_doctor_report *r, rk_doctor_severity sev, const char *subject, c
              const char *action, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void doc_sort(rk_doctor_report *r);
 
-/* doctor_apiserver.c: TCP, TLS, authentication and /readyz of one apiserver (sets a->reached, a->has_kms). */
+/* doctor_apiserver.c: GET path on the apiserver, one attempt, text accepted (free resp with
+ * rk_kube_resp_free). */
+void doc_get(doc_run *run, const doc_apiserver *a, const char *path, rk_kube_resp *resp);
+/* TCP, TLS, authentication and /readyz of one apiserver (sets a->reached, a->has_kms). */
 void doc_check_apiserver(doc_run *run, doc_apiserver *a);
 
 /* doctor_metrics.c */

@@ -258,24 +258,26 @@ static void report_reload(doc_run *run, const doc_apiserver *a)
 
 void doc_check_metrics(doc_run *run, doc_apiserver *a)
 {
-	rk_buf text = {0};
+	rk_kube_resp resp;
 	rk_err err;
-	if (rk_kube_get_text(run->kube, a->node->apiserver, "/metrics", &text, &err) != RK_OK) {
-		int forbidden = strstr(err.msg, "403") || strstr(err.msg, "401");
-		doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, forbidden ? "auth" : "metrics",
-		        forbidden
+	doc_get(run, a, "/metrics", &resp);
+	if (resp.err.code != RK_OK) {
+		int refused = resp.http_status == 401 || resp.http_status == 403;
+		doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, refused ? "auth" : "metrics",
+		        refused
 		            ? "grant the user get on the non-resource URL /metrics (e.g. system:monitoring)"
 		            : "see the apiserver's log",
-		        "cannot read /metrics, the metric checks were skipped: %s", err.msg);
-		rk_buf_free(&text);
+		        "cannot read /metrics, the metric checks were skipped: %s", resp.err.msg);
+		rk_kube_resp_free(&resp);
 		return;
 	}
 	char source[200];
 	snprintf(source, sizeof source, "%s/metrics", a->node->apiserver);
-	if (doc_metrics_parse(source, (const char *)text.data, text.len, &a->metrics, &err) != RK_OK)
+	if (doc_metrics_parse(source, (const char *)resp.body.data, resp.body.len, &a->metrics, &err) !=
+	    RK_OK)
 		doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, "metrics", "",
 		        "cannot parse /metrics, the metric checks were skipped: %s", err.msg);
-	rk_buf_free(&text);
+	rk_kube_resp_free(&resp);
 	if (!a->metrics.scraped)
 		return;
 	report_kms(run, a);

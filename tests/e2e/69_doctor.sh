@@ -40,8 +40,10 @@ refuses() { ! curl -sk --max-time 2 -o /dev/null "$(url_of "$1")/readyz"; }
 doctor() {
 	_name=$1 _code=$2
 	shift 2
+	_t0=$(date +%s%3N)
 	expect_exit "$_name" "$_code" "$REKEYCTL" doctor -f "$PLAN" --kms-socket "cp-1=$D/nodes/cp-1/kms.sock" \
 		--kms-socket "cp-2=$D/nodes/cp-2/kms.sock" --kms-socket "cp-3=$D/nodes/cp-3/kms.sock" "$@"
+	echo "# doctor $_name: $(($(date +%s%3N) - _t0)) ms"
 	[ -z "${DOCTOR_E2E_KEEP:-}" ] || cp "$E2E_TMP/out" "$DOCTOR_E2E_KEEP/$_name.out"
 }
 # criticals NAME N: the last doctor output counts N critical findings (the fault under test, nothing else).
@@ -193,6 +195,23 @@ sed 's/^\(.*token: \).*/\1not-the-token/' "$D/kubeconfig" >"$D/kubeconfig-badtok
 sed -e "s#^kubeconfig: .*#kubeconfig: $D/kubeconfig-badtoken#" -e 's/^context: .*/context: sandbox-token/' "$PLAN" >"$D/plan-auth.yaml"
 expect_exit auth_exit 1 "$REKEYCTL" doctor -f "$D/plan-auth.yaml"
 finding auth_named CRITICAL cp-1 auth 'user admin-token of context sandbox-token was refused: HTTP 401'
+
+# anonymous, and the plugin socket taken from the configs (no --kms-socket, access local): /readyz is
+# public (system:public-info-viewer), /metrics is not (a warning, metric checks skipped); the endpoint
+# unix:///proc/self/cwd/kms.sock resolves in doctor's own directory: run from cp-1's it is cp-1's plugin
+cp "$D/kubeconfig" "$D/kubeconfig-anon"
+cluster=$(kubectl config --kubeconfig "$D/kubeconfig-anon" view -o jsonpath='{.contexts[?(@.name=="sandbox")].context.cluster}')
+kubectl config --kubeconfig "$D/kubeconfig-anon" set-credentials anon >/dev/null
+kubectl config --kubeconfig "$D/kubeconfig-anon" set-context sandbox-anon --cluster "$cluster" --user anon >/dev/null
+sed -e "s#^kubeconfig: .*#kubeconfig: $D/kubeconfig-anon#" -e 's/^context: .*/context: sandbox-anon/' "$PLAN" >"$D/plan-anon.yaml"
+rekeyctl_abs=$(cd "$(dirname "$REKEYCTL")" && pwd)/$(basename "$REKEYCTL")
+expect_exit anon_exit 0 sh -c "cd '$D/nodes/cp-1' && '$rekeyctl_abs' doctor -f '$D/plan-anon.yaml'"
+finding anon_reach OK cp-1 reach 'TCP, TLS and authentication ok'
+finding anon_metrics_forbidden WARNING cp-1 auth 'cannot read /metrics, the metric checks were skipped: .*403'
+finding config_socket_called OK plugin kms-plugin "/proc/self/cwd/kms.sock: Status took [0-9]+ ms \\(timeout 3000 ms\\): version v2, healthz ok, key_id $key1"
+# from elsewhere the same endpoint names no socket
+expect_exit config_socket_elsewhere 1 "$REKEYCTL" doctor -f "$D/plan-anon.yaml"
+finding config_socket_missing CRITICAL plugin kms-plugin '/proc/self/cwd/kms.sock: no socket'
 
 # ---- bad input: exit 2, one line ----
 expect_exit bad_no_plan 2 "$REKEYCTL" doctor
