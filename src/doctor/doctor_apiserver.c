@@ -196,20 +196,19 @@ static void check_readyz(doc_run *run, doc_apiserver *a, const rk_kube_resp *res
 		        a->has_kms ? ", kms-providers ok" : " (no kms check: no KMS provider in its config)");
 		return;
 	}
-	int other = 0;
-	for (char *name = strtok(failed, ", "); name; name = strtok(NULL, ", ")) {
+	size_t named = 0;
+	char *save = NULL;
+	for (char *name = strtok_r(failed, ", ", &save); name; name = strtok_r(NULL, ", ", &save), named++) {
 		if (!strncmp(name, "kms-provider", 12))
 			explain_kms_check(run, a, name);
-		else {
+		else
 			doc_add(run->report, RK_DOCTOR_CRITICAL, a->node->name, "readyz",
 			        "see the apiserver's log for that check (etcd: etcd's health and the "
 			        "apiserver's etcd "
 			        "flags; informer-sync: often a consequence of a failing KMS at start-up)",
 			        "not ready (HTTP %ld): check %s failed", resp->http_status, name);
-			other = 1;
-		}
 	}
-	if (!other && !a->has_kms)
+	if (!named) /* e.g. 503 while it shuts down: no check list */
 		doc_add(run->report, RK_DOCTOR_CRITICAL, a->node->name, "readyz", "see the apiserver's log",
 		        "not ready (HTTP %ld): %.300s", resp->http_status, text);
 }
