@@ -41,6 +41,9 @@ typedef struct rk_doctor_opts {
 	const char *const *kms_sockets;
 	size_t nkms_sockets;
 	long timeout_ms; /* per HTTP request; 0 = 10 s */
+	/* 0: the metric figures count since each apiserver started; else over this window between two
+	 * scrapes of each apiserver (doctor takes that long), failures in it being critical */
+	long window_ms;
 	int insecure_skip_tls_verify;
 } rk_doctor_opts;
 

@@ -11,17 +11,19 @@
 #include "rekey/doctor.h"
 
 #define MAX_SOCKETS 64
+#define MAX_WINDOW_MS 600000L
 
 static const char usage_text[] =
-    "usage: rekeyctl doctor -f PLAN [-o json] [--kms-socket [NODE=]PATH ...] [--timeout DURATION]\n"
-    "                       [--insecure-skip-tls-verify]\n"
+    "usage: rekeyctl doctor -f PLAN [-o json] [--kms-socket [NODE=]PATH ...] [--window DURATION]\n"
+    "                       [--timeout DURATION] [--insecure-skip-tls-verify]\n"
     "Checks every apiserver of the plan (TCP, TLS, authentication, /readyz with the kms-providers check,\n"
     "KMS calls by gRPC status and latency, storage transformation failures, write latency and 5xx),\n"
     "agreement across them (EncryptionConfiguration hash, KMS key_id) and each KMS v2 plugin's Status\n"
     "over its unix socket (--kms-socket, repeatable; NODE=PATH for one node's plugin; default: the kms\n"
-    "endpoints of the nodes' configs when the plan's access is local). Ends with the findings, critical\n"
-    "first, and the next action for each. Changes nothing. Exit 0: no critical finding; 1: critical\n"
-    "findings; 2: bad input.\n";
+    "endpoints of the nodes' configs when the plan's access is local). Metric figures count since each\n"
+    "apiserver started, or with --window over that long between two scrapes (failures in it: critical).\n"
+    "Ends with the findings, critical first, and the next action for each. Changes nothing. Exit 0: no\n"
+    "critical finding; 1: critical findings; 2: bad input.\n";
 
 struct doctor_args {
 	rk_doctor_opts opts;
@@ -33,6 +35,7 @@ static const struct option long_options[] = {{"file", required_argument, NULL, '
                                              {"output", required_argument, NULL, 'o'},
                                              {"kms-socket", required_argument, NULL, 'K'},
                                              {"timeout", required_argument, NULL, 't'},
+                                             {"window", required_argument, NULL, 'w'},
                                              {"insecure-skip-tls-verify", no_argument, NULL, 'k'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -58,6 +61,13 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 		if (a->opts.timeout_ms > 0)
 			return 0;
 		fprintf(stderr, "rekeyctl doctor: %s \"%s\": must be more than 0\n", flag, v);
+		return -1;
+	case 'w':
+		if (args_duration_ms("doctor", flag, v, &a->opts.window_ms) != 0)
+			return -1;
+		if (a->opts.window_ms <= MAX_WINDOW_MS)
+			return 0;
+		fprintf(stderr, "rekeyctl doctor: %s \"%s\": at most 10m\n", flag, v);
 		return -1;
 	case 'K':
 		if (a->opts.nkms_sockets == MAX_SOCKETS) {

@@ -1,8 +1,11 @@
 /* doctor.c: rk_doctor_run, the runbook's triage: loads the plan and its kubeconfig, takes the plugin
  * sockets, then checks every apiserver (reach, readyz, metrics), every plugin (Status), and agreement
  * across them, and orders the findings by severity. Nothing is changed anywhere. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "doctor_internal.h"
 
@@ -48,6 +51,48 @@ static void close_run(doc_run *run)
 	rk_plan_free(run->plan);
 }
 
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Every reached apiserver's metrics: one scrape (figures since it started), or two a window apart. */
+static void check_metrics(doc_run *run)
+{
+	long window = run->opts->window_ms;
+	doc_span span = {.window = window > 0};
+	snprintf(span.text, sizeof span.text,
+	         window > 0 ? "in the last %.1f s" : "since the apiserver started", (double)window / 1000);
+	size_t scraped = 0;
+	for (size_t i = 0; i < run->napiservers; i++) {
+		doc_apiserver *a = &run->apiservers[i];
+		a->scraped = a->reached && doc_scrape(run, a, &a->metrics) == RK_OK;
+		scraped += (size_t)a->scraped;
+	}
+	doc_metrics *first = window > 0 && scraped ? malloc(sizeof *first) : NULL, *delta = NULL;
+	if (first && (delta = malloc(sizeof *delta)) != NULL)
+		sleep_ms(window);
+	for (size_t i = 0; i < run->napiservers; i++) {
+		doc_apiserver *a = &run->apiservers[i];
+		if (!a->scraped)
+			continue;
+		if (!delta) {
+			doc_report_metrics(run, a, &a->metrics, &span);
+			continue;
+		}
+		*first = a->metrics;
+		a->scraped = doc_scrape(run, a, &a->metrics) == RK_OK;
+		if (a->scraped) {
+			doc_metrics_delta(&a->metrics, first, delta);
+			doc_report_metrics(run, a, delta, &span);
+		}
+	}
+	free(first);
+	free(delta);
+}
+
 int rk_doctor_run(const rk_doctor_opts *opts, rk_doctor_report *report, rk_err *err)
 {
 	rk_doctor_opts defaults = *opts;
@@ -58,12 +103,10 @@ int rk_doctor_run(const rk_doctor_opts *opts, rk_doctor_report *report, rk_err *
 	doc_run run;
 	int rc = open_run(&run, &defaults, report, err);
 	if (rc == RK_OK) {
-		for (size_t i = 0; i < run.napiservers; i++) {
+		for (size_t i = 0; i < run.napiservers; i++)
 			doc_check_apiserver(&run, &run.apiservers[i]);
-			if (run.apiservers[i].reached)
-				doc_check_metrics(&run, &run.apiservers[i]);
-		}
 		report->apiservers = run.napiservers;
+		check_metrics(&run);
 		doc_check_plugins(&run);
 		doc_check_agreement(&run);
 		doc_sort(report);

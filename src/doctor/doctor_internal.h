@@ -1,7 +1,7 @@
 /* doctor_internal.h (private to src/doctor): what the doctor learns about each apiserver and plugin, the
  * thresholds its findings use, and the steps rk_doctor_run calls (doctor.c): reach and readyz
- * (doctor_apiserver.c), metrics (doctor_metrics.c), plugins (doctor_plugin.c), agreement across
- * apiservers (doctor_cluster.c), and the report (doctor_report.c). */
+ * (doctor_apiserver.c), metrics (doctor_metrics.c, doctor_metrics_report.c), plugins (doctor_plugin.c),
+ * agreement across apiservers (doctor_cluster.c), and the report (doctor_report.c). */
 #ifndef REKEY_DOCTOR_INTERNAL_H
 #define REKEY_DOCTOR_INTERNAL_H
 
@@ -57,9 +57,10 @@ typedef struct doc_metrics {
 /* One apiserver of the plan. */
 typedef struct doc_apiserver {
 	const rk_plan_node *node;
-	int reached; /* TCP, TLS and authentication passed: readyz and metrics were asked */
-	int has_kms; /* /readyz lists kms-providers (or kms-provider-N) */
-	doc_metrics metrics;
+	int reached;                  /* TCP, TLS and authentication passed: readyz and metrics were asked */
+	int has_kms;                  /* /readyz lists kms-providers (or kms-provider-N) */
+	doc_metrics metrics;          /* the latest scrape */
+	int scraped;                  /* metrics holds a scrape */
 	char file_hash[DOC_HASH_MAX]; /* sha256 of the node's config file ("" when unread) */
 } doc_apiserver;
 
@@ -102,9 +103,19 @@ void doc_check_apiserver(doc_run *run, doc_apiserver *a);
 /* doctor_metrics.c */
 void doc_metrics_init(doc_metrics *m);
 int doc_metrics_parse(const char *source, const char *text, size_t len, doc_metrics *m, rk_err *err);
-/* Scrapes /metrics of a reached apiserver and adds its findings (KMS calls, transformations, writes,
- * reload). */
-void doc_check_metrics(doc_run *run, doc_apiserver *a);
+/* One /metrics scrape of a reached apiserver into m: RK_OK, or RK_FAIL with a finding added. */
+int doc_scrape(doc_run *run, const doc_apiserver *a, doc_metrics *m);
+/* The counters and histograms of later minus earlier (a counter that went down, a restart, counts from
+ * 0); the config hash, key_ids and reloads of later. */
+void doc_metrics_delta(const doc_metrics *later, const doc_metrics *earlier, doc_metrics *out);
+
+/* doctor_metrics_report.c: what the figures span ("since the apiserver started", "in the last 10 s") */
+typedef struct doc_span {
+	char text[64];
+	int window; /* 1: over a window (failures are happening now) */
+} doc_span;
+/* Findings of m (KMS calls, transformations, writes) and of a's latest scrape (reloads). */
+void doc_report_metrics(doc_run *run, const doc_apiserver *a, const doc_metrics *m, const doc_span *span);
 
 /* doctor_plugin.c: the plugin sockets (--kms-socket or the configs), and each one's Status. */
 int doc_plugins_collect(doc_run *run, rk_err *err);

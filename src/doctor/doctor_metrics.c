@@ -1,10 +1,9 @@
 /* doctor_metrics.c: one /metrics scrape of an apiserver read in one pass (src/metrics' streaming parser):
  * the config hash it runs, its automatic reloads, its KMS calls by method and gRPC status and their
  * latency, the newest key_id its Status calls returned per kms provider, failed storage transformations,
- * and its writes' latency and 5xx; then the findings they give. The figures are counted since the
- * apiserver started (a scrape holds no history): a count that grows between two runs is happening now.
- * Metric names and labels: k8s.io/apiserver v0.34.4 (docs/kms.md section 6, docs/doctor.md). */
-#include <math.h>
+ * and its writes' latency and 5xx; and the difference of two scrapes (the figures of a window). Their
+ * findings: doctor_metrics_report.c. Metric names and labels: k8s.io/apiserver v0.34.4 (docs/kms.md
+ * section 6, docs/doctor.md). */
 #include <stdio.h>
 #include <string.h>
 
@@ -140,126 +139,12 @@ int doc_metrics_parse(const char *source, const char *text, size_t len, doc_metr
 	return rc == RK_OK ? RK_OK : RK_BADINPUT;
 }
 
-/* "Status 1.2 ms (12 calls), Encrypt ..." for the methods that were called. */
-static double kms_latency_summary(const doc_metrics *m, char *out, size_t cap)
-{
-	double worst = 0;
-	out[0] = 0;
-	for (int i = 0; i < 3; i++) {
-		const rk_prom_histogram *h = &m->kms_latency[i];
-		if (h->total <= 0)
-			continue;
-		double p99 = rk_prom_histogram_quantile(0.99, h);
-		worst = isnan(p99) || p99 < worst ? worst : p99;
-		size_t used = strlen(out);
-		snprintf(out + used, cap - used, "%s%s p99 %.1f ms (%.0f calls)", used ? ", " : "",
-		         strrchr(kms_methods[i], '/') + 1, p99 * 1e3, h->total);
-	}
-	return worst;
-}
-
-static void report_kms(doc_run *run, const doc_apiserver *a)
-{
-	const doc_metrics *m = &a->metrics;
-	char failures[600] = "", lat[300];
-	double calls = 0, failed = 0;
-	for (size_t i = 0; i < m->nkms_ops; i++) {
-		calls += m->kms_ops[i].value;
-		if (!strcmp(m->kms_ops[i].c, "OK") || m->kms_ops[i].value <= 0)
-			continue;
-		failed += m->kms_ops[i].value;
-		size_t used = strlen(failures);
-		snprintf(failures + used, sizeof failures - used, "%s%s %s %s x%.0f", used ? ", " : "",
-		         m->kms_ops[i].a,
-		         strrchr(m->kms_ops[i].b, '/') ? strrchr(m->kms_ops[i].b, '/') + 1 : m->kms_ops[i].b,
-		         m->kms_ops[i].c, m->kms_ops[i].value);
-	}
-	if (calls <= 0)
-		return;
-	if (failed > 0)
-		doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, "kms-errors",
-		        "run doctor again: a count that grows means the plugin fails now (see its log; "
-		        "DeadlineExceeded = a slow or missing plugin, Unavailable/Internal = the plugin or "
-		        "its KMS)",
-		        "%.0f of %.0f KMS calls failed since the apiserver started: %s", failed, calls,
-		        failures);
-	else
-		doc_add(run->report, RK_DOCTOR_OK, a->node->name, "kms-errors", "",
-		        "%.0f KMS calls since the apiserver started, none failed", calls);
-	double worst = kms_latency_summary(m, lat, sizeof lat);
-	doc_add(run->report, worst >= DOC_KMS_P99_SLOW_S ? RK_DOCTOR_WARNING : RK_DOCTOR_OK, a->node->name,
-	        "kms-latency",
-	        worst >= DOC_KMS_P99_SLOW_S
-	            ? "the plugin or its KMS is slow: check the plugin's latency to the KMS; calls over the "
-	              "provider's timeout fail"
-	            : "",
-	        "KMS call latency since the apiserver started: %s", lat);
-}
-
-static void report_transformations(doc_run *run, const doc_apiserver *a)
-{
-	const doc_metrics *m = &a->metrics;
-	char list[700] = "";
-	double failed = 0;
-	for (size_t i = 0; i < m->ntransform_fail; i++) {
-		failed += m->transform_fail[i].value;
-		size_t used = strlen(list);
-		snprintf(list + used, sizeof list - used, "%s%s %s %s x%.0f", used ? ", " : "",
-		         m->transform_fail[i].a, m->transform_fail[i].b, m->transform_fail[i].c,
-		         m->transform_fail[i].value);
-	}
-	if (failed > 0)
-		doc_add(
-		    run->report, RK_DOCTOR_WARNING, a->node->name, "transformation",
-		    "from_storage = reads that could not be decrypted, to_storage = writes that could not be "
-		    "encrypted; status unknown-non-grpc on to_storage = the DEK seed expired (plugin down "
-		    "over 3 "
-		    "min), a gRPC code = the plugin's error: see the apiserver's log",
-		    "%.0f storage transformations failed since the apiserver started: %s", failed, list);
-	else
-		doc_add(run->report, RK_DOCTOR_OK, a->node->name, "transformation", "",
-		        "no failed storage transformation since the apiserver started");
-}
-
-static void report_writes(doc_run *run, const doc_apiserver *a)
-{
-	const doc_metrics *m = &a->metrics;
-	if (m->writes.total <= 0 && m->writes_total <= 0)
-		return;
-	double p99 = rk_prom_histogram_quantile(0.99, &m->writes);
-	double ratio = m->writes_total > 0 ? m->writes_5xx / m->writes_total : 0;
-	int slow = !isnan(p99) && p99 >= DOC_WRITE_P99_SLOW_S, failing = ratio >= DOC_WRITE_5XX_RATIO;
-	doc_add(run->report, slow || failing ? RK_DOCTOR_WARNING : RK_DOCTOR_OK, a->node->name, "write-path",
-	        slow || failing
-	            ? "see the apiserver's log and etcd's latency; with KMS, writes fail once the DEK "
-	              "seed expires (3 min after the last good Status)"
-	            : "",
-	        "writes since the apiserver started: %.0f, p99 %.0f ms, 5xx %.0f (%.2f%%)", m->writes_total,
-	        isnan(p99) ? 0.0 : p99 * 1e3, m->writes_5xx, ratio * 100);
-}
-
-static void report_reload(doc_run *run, const doc_apiserver *a)
-{
-	const doc_metrics *m = &a->metrics;
-	if (m->reload_failures > 0 && m->reload_failure_ts > m->reload_success_ts)
-		doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, "reload",
-		        "the node's config file does not load: see the apiserver's log (a kms plugin that is "
-		        "down "
-		        "blocks a reload; the old config stays in force)",
-		        "the last automatic reload of the EncryptionConfiguration failed (%.0f failures "
-		        "since start)",
-		        m->reload_failures);
-	if (m->invalid_key_ids > 0)
-		doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, "kms-key-id",
-		        "the plugin returned an empty or over-long key_id: fix the plugin",
-		        "%.0f Status answers carried an invalid key_id since the apiserver started",
-		        m->invalid_key_ids);
-}
-
-void doc_check_metrics(doc_run *run, doc_apiserver *a)
+/* One /metrics scrape into m; RK_OK, or RK_FAIL with a finding added. */
+int doc_scrape(doc_run *run, const doc_apiserver *a, doc_metrics *m)
 {
 	rk_kube_resp resp;
 	rk_err err;
+	doc_metrics_init(m);
 	doc_get(run, a, "/metrics", &resp);
 	if (resp.err.code != RK_OK) {
 		int refused = resp.http_status == 401 || resp.http_status == 403;
@@ -269,19 +154,41 @@ void doc_check_metrics(doc_run *run, doc_apiserver *a)
 		            : "see the apiserver's log",
 		        "cannot read /metrics, the metric checks were skipped: %s", resp.err.msg);
 		rk_kube_resp_free(&resp);
-		return;
+		return RK_FAIL;
 	}
 	char source[200];
 	snprintf(source, sizeof source, "%s/metrics", a->node->apiserver);
-	if (doc_metrics_parse(source, (const char *)resp.body.data, resp.body.len, &a->metrics, &err) !=
-	    RK_OK)
+	int rc = doc_metrics_parse(source, (const char *)resp.body.data, resp.body.len, m, &err);
+	if (rc != RK_OK)
 		doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, "metrics", "",
 		        "cannot parse /metrics, the metric checks were skipped: %s", err.msg);
 	rk_kube_resp_free(&resp);
-	if (!a->metrics.scraped)
-		return;
-	report_kms(run, a);
-	report_transformations(run, a);
-	report_writes(run, a);
-	report_reload(run, a);
+	return rc == RK_OK ? RK_OK : RK_FAIL;
+}
+
+/* later - earlier for the counters of a list of series (a series missing earlier counts from 0; one
+ * that went down, a restart, counts from 0 too). */
+static void series_delta(doc_series *out, size_t n, const doc_series *earlier, size_t nearlier)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < nearlier; k++)
+			if (!strcmp(out[i].a, earlier[k].a) && !strcmp(out[i].b, earlier[k].b) &&
+			    !strcmp(out[i].c, earlier[k].c) && out[i].value >= earlier[k].value)
+				out[i].value -= earlier[k].value;
+}
+
+void doc_metrics_delta(const doc_metrics *later, const doc_metrics *earlier, doc_metrics *out)
+{
+	*out = *later;
+	series_delta(out->kms_ops, out->nkms_ops, earlier->kms_ops, earlier->nkms_ops);
+	series_delta(out->transform_fail, out->ntransform_fail, earlier->transform_fail,
+	             earlier->ntransform_fail);
+	for (int i = 0; i < 3; i++)
+		rk_prom_histogram_delta(&later->kms_latency[i], &earlier->kms_latency[i],
+		                        &out->kms_latency[i]);
+	rk_prom_histogram_delta(&later->writes, &earlier->writes, &out->writes);
+	if (later->writes_total >= earlier->writes_total && later->writes_5xx >= earlier->writes_5xx) {
+		out->writes_total = later->writes_total - earlier->writes_total;
+		out->writes_5xx = later->writes_5xx - earlier->writes_5xx;
+	}
 }

@@ -76,6 +76,7 @@ bad config_bytes_text --bytes config add-key "$T/huge-enc.yaml" --provider aescb
 bad doctor_output_word -o doctor -f examples/plan.yaml -o yaml
 bad doctor_timeout_zero --timeout doctor -f examples/plan.yaml --timeout 0
 bad doctor_timeout_text --timeout doctor -f examples/plan.yaml --timeout soon
+bad doctor_window_long --window doctor -f examples/plan.yaml --window 1h
 bad doctor_unknown_flag --frobnicate doctor -f examples/plan.yaml --frobnicate
 expect_exit doctor_no_plan 2 "$REKEYCTL" doctor
 one_line doctor_no_plan_says "a plan is required (-f PLAN)"

@@ -140,6 +140,10 @@ wait_until 40 kms_check_fails cp-1 && ok errors_apiserver_check_fails || not_ok 
 doctor errors_apiserver 1
 finding errors_kms_readyz CRITICAL cp-1 kms-readyz 'kms-providers check failed .*code = Unavailable'
 finding errors_kms_metric WARNING cp-1 kms-errors 'doctor-kms Status Unavailable x[0-9]+'
+# over a window: the apiserver retries Status every 10 s while unhealthy, so 15 s hold a failed call: now
+doctor errors_window 1 --window 15s
+finding errors_window_now CRITICAL cp-1 kms-errors '[0-9]+ of [0-9]+ KMS calls failed in the last 15.0 s: doctor-kms Status Unavailable x[0-9]+'
+finding errors_window_others OK cp-2 kms-errors 'in the last 15.0 s'
 kp cp-1 clear >/dev/null
 wait_until 40 kms_check_ok cp-1 || not_ok errors_recovered "cp-1 kms check still failing"
 
@@ -219,6 +223,7 @@ expect_exit bad_output 2 "$REKEYCTL" doctor -f "$PLAN" -o yaml
 expect_exit bad_socket_node 2 "$REKEYCTL" doctor -f "$PLAN" --kms-socket nosuch=/tmp/x.sock
 expect_grep bad_socket_node_says 'the plan has no node nosuch' "$E2E_TMP/err"
 expect_exit bad_timeout 2 "$REKEYCTL" doctor -f "$PLAN" --timeout 0
+expect_exit bad_window 2 "$REKEYCTL" doctor -f "$PLAN" --window 11m
 printf 'apiVersion: rekeyctl/v1\nkind: Nope\n' >"$D/plan-bad.yaml"
 expect_exit bad_plan 2 "$REKEYCTL" doctor -f "$D/plan-bad.yaml"
 [ "$(wc -l <"$E2E_TMP/err")" = 1 ] && ok bad_plan_one_line || not_ok bad_plan_one_line "$(cat "$E2E_TMP/err")"

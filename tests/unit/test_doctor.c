@@ -133,15 +133,21 @@ END_TEST
 
 #define METRICS_FIXTURE "tests/unit/data/doctor_metrics.txt"
 
-START_TEST(metrics_of_one_scrape)
+/* The fixture scrape parsed into m. */
+static void parse_fixture(doc_metrics *m)
 {
-	doc_metrics m;
 	rk_err err;
 	size_t len = 0;
 	char *scrape = tu_read_file(METRICS_FIXTURE, &len);
 	ck_assert_ptr_nonnull(scrape);
-	ck_assert_int_eq(doc_metrics_parse(METRICS_FIXTURE, scrape, len, &m, &err), RK_OK);
+	ck_assert_int_eq(doc_metrics_parse(METRICS_FIXTURE, scrape, len, m, &err), RK_OK);
 	free(scrape);
+}
+
+START_TEST(metrics_of_one_scrape)
+{
+	doc_metrics m;
+	parse_fixture(&m);
 	ck_assert_str_eq(m.config_hash, "sha256:c1");
 	ck_assert(m.reload_failures == 2 && m.reload_failure_ts > m.reload_success_ts);
 	ck_assert_uint_eq(m.nkms_ops, 2);
@@ -153,6 +159,23 @@ START_TEST(metrics_of_one_scrape)
 	ck_assert_uint_eq(m.ntransform_fail, 1);
 	ck_assert_str_eq(m.transform_fail[0].c, "Internal");
 	ck_assert(m.writes_total == 100 && m.writes_5xx == 2); /* GET is not a write */
+}
+END_TEST
+
+START_TEST(metrics_over_a_window)
+{
+	doc_metrics earlier, later, delta;
+	parse_fixture(&earlier);
+	later = earlier;
+	later.kms_ops[1].value += 2; /* two more Unavailable */
+	later.writes_total += 10;
+	later.transform_fail[0].value = 1; /* went down: the apiserver restarted, counts from 0 */
+	doc_metrics_delta(&later, &earlier, &delta);
+	ck_assert(delta.kms_ops[0].value == 0 && delta.kms_ops[1].value == 2);
+	ck_assert(delta.writes_total == 10 && delta.writes_5xx == 0);
+	ck_assert(delta.transform_fail[0].value == 1);
+	ck_assert(delta.kms_latency[0].total == 0);
+	ck_assert_str_eq(delta.config_hash, "sha256:c1");
 }
 END_TEST
 
@@ -189,6 +212,7 @@ Suite *doctor_suite(void)
 	suite_add_tcase(s, tc);
 	TCase *report = tcase_create("report");
 	tcase_add_test(report, metrics_of_one_scrape);
+	tcase_add_test(report, metrics_over_a_window);
 	tcase_add_test(report, findings_sorted_by_severity_stably);
 	suite_add_tcase(s, report);
 	return s;
