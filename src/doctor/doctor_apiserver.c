@@ -82,8 +82,8 @@ static int check_tcp(doc_run *run, const doc_apiserver *a)
 	doc_add(
 	    run->report, RK_DOCTOR_CRITICAL, name, "tcp",
 	    rc == ECONNREFUSED
-	        ? "the apiserver is not running or not listening: check its static pod on the node "
-	          "(crictl ps -a, the kubelet's log, the apiserver's log); the other apiservers keep serving"
+	        ? "the apiserver is not running or not listening: check its static pod on the node (crictl "
+	          "ps -a, the kubelet's log, the apiserver's log); the other apiservers keep serving"
 	        : "no route or a firewall between here and the node: check the network path to the port",
 	    "TCP connect to %s:%s failed: %s", host, port, strerror(rc));
 	return RK_FAIL;
@@ -106,22 +106,19 @@ static int check_tls_auth(doc_run *run, const doc_apiserver *a, const rk_kube_re
 	const char *name = a->node->name;
 	const rk_kube_config *cfg = run->kcfg;
 	if (resp->http_status == 0) {
-		doc_add(
-		    run->report, RK_DOCTOR_CRITICAL, name, "tls",
-		    "TCP works, so check the serving certificate against the kubeconfig's CA and server name "
-		    "(openssl s_client -connect HOST:PORT -CAfile CA), or why the apiserver does not answer "
-		    "(its "
-		    "log)",
-		    "TLS or HTTP exchange failed: %s", resp->err.msg);
+		doc_add(run->report, RK_DOCTOR_CRITICAL, name, "tls",
+		        "TCP works, so check the serving certificate against the kubeconfig's CA and server "
+		        "name (openssl s_client -connect HOST:PORT -CAfile CA), or why the apiserver does "
+		        "not answer (its log)",
+		        "TLS or HTTP exchange failed: %s", resp->err.msg);
 		return RK_FAIL;
 	}
 	if (resp->http_status == 401 || resp->http_status == 403) {
 		doc_add(run->report, RK_DOCTOR_CRITICAL, name, "auth",
-		        resp->http_status == 401
-		            ? "renew the credentials of the kubeconfig user (client certificate expiry, "
-		              "token, exec plugin)"
-		            : "grant the user get on the non-resource URLs /readyz and /metrics (e.g. the "
-		              "system:monitoring group)",
+		        resp->http_status == 401 ? "renew the credentials of the kubeconfig user (client "
+		                                   "certificate expiry, token, exec plugin)"
+		                                 : "grant the user get on the non-resource URLs /readyz and "
+		                                   "/metrics (e.g. the system:monitoring group)",
 		        "user %s of context %s was refused: HTTP %ld %s",
 		        cfg->user_name ? cfg->user_name : "?", cfg->context_name ? cfg->context_name : "?",
 		        resp->http_status, resp->message ? resp->message : "");
@@ -135,15 +132,13 @@ static const char *kms_reason_action(const char *text)
 {
 	if (strstr(text, "no such file or directory"))
 		return "the plugin's socket is missing on this node: start the KMS plugin (its socket is the "
-		       "config's "
-		       "endpoint); reads go on from cached DEK seeds, writes fail 3 min after the last good "
-		       "Status";
+		       "config's endpoint); reads go on from cached DEK seeds, writes fail 3 min after the "
+		       "last good Status";
 	if (strstr(text, "connection refused"))
 		return "nothing listens on the plugin's socket (a stale socket file): restart the KMS plugin";
 	if (strstr(text, "DeadlineExceeded"))
 		return "the plugin did not answer Status within the provider's timeout: check the plugin's "
-		       "latency "
-		       "to its KMS; writes fail 3 min after the last good Status";
+		       "latency to its KMS; writes fail 3 min after the last good Status";
 	if (strstr(text, "healthz") || strstr(text, "not healthy"))
 		return "the plugin reports itself unhealthy: see its log and its KMS (sealed key, "
 		       "credentials)";
@@ -151,8 +146,7 @@ static const char *kms_reason_action(const char *text)
 		return "the plugin returns an invalid key_id (empty or over 1024 bytes): fix the plugin";
 	if (strstr(text, "code = "))
 		return "the plugin answers Status with a gRPC error: see the plugin's log; its KMS may "
-		       "refuse it "
-		       "(credentials, quota, network)";
+		       "refuse it (credentials, quota, network)";
 	return "see the apiserver's log and the plugin's log";
 }
 
@@ -202,11 +196,11 @@ static void check_readyz(doc_run *run, doc_apiserver *a, const rk_kube_resp *res
 		if (!strncmp(name, "kms-provider", 12))
 			explain_kms_check(run, a, name);
 		else
-			doc_add(run->report, RK_DOCTOR_CRITICAL, a->node->name, "readyz",
-			        "see the apiserver's log for that check (etcd: etcd's health and the "
-			        "apiserver's etcd "
-			        "flags; informer-sync: often a consequence of a failing KMS at start-up)",
-			        "not ready (HTTP %ld): check %s failed", resp->http_status, name);
+			doc_add(
+			    run->report, RK_DOCTOR_CRITICAL, a->node->name, "readyz",
+			    "see the apiserver's log for that check (etcd: etcd's health and the apiserver's "
+			    "etcd flags; informer-sync: often a consequence of a failing KMS at start-up)",
+			    "not ready (HTTP %ld): check %s failed", resp->http_status, name);
 	}
 	if (!named) /* e.g. 503 while it shuts down: no check list */
 		doc_add(run->report, RK_DOCTOR_CRITICAL, a->node->name, "readyz", "see the apiserver's log",

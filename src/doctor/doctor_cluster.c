@@ -53,23 +53,19 @@ static void check_config_hash(doc_run *run)
 		if (a->file_hash[0] && strcmp(a->file_hash, a->metrics.config_hash))
 			doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, "config-file",
 			        "the file changed and its apiserver has not loaded it: automatic reload "
-			        "polls about every "
-			        "minute (a failed reload is retried; see its log), restart reload needs the "
-			        "static pod "
-			        "restarted",
+			        "polls about every minute (a failed reload is retried; see its log), restart "
+			        "reload needs the static pod restarted",
 			        "runs %s, but the file on the node is %s", a->metrics.config_hash,
 			        a->file_hash);
 	}
 	char text[900];
 	group_text(&g, text, sizeof text);
 	if (g.n > 1)
-		doc_add(
-		    run->report, RK_DOCTOR_CRITICAL, "cluster", "config-hash",
-		    "make every node's EncryptionConfiguration the same (rekeyctl config hash FILE on each) "
-		    "and "
-		    "let each apiserver load it; until then an object written through one apiserver may be "
-		    "unreadable through another",
-		    "the apiservers run different EncryptionConfigurations: %s", text);
+		doc_add(run->report, RK_DOCTOR_CRITICAL, "cluster", "config-hash",
+		        "make every node's EncryptionConfiguration the same (rekeyctl config hash FILE on "
+		        "each) and let each apiserver load it; until then an object written through one "
+		        "apiserver may be unreadable through another",
+		        "the apiservers run different EncryptionConfigurations: %s", text);
 	else if (g.n == 1)
 		doc_add(run->report, RK_DOCTOR_OK, "cluster", "config-hash", "",
 		        "%zu apiservers run the same EncryptionConfiguration (%s)", g.members, g.value[0]);
@@ -97,15 +93,12 @@ static void check_key_id_provider(doc_run *run, const char *provider)
 	char text[900];
 	group_text(&g, text, sizeof text);
 	if (g.n > 1)
-		doc_add(
-		    run->report, RK_DOCTOR_CRITICAL, "cluster", "key-id",
-		    "right after a KEK rotation this lasts up to 60 s (each apiserver's own Status poll; GET "
-		    "/readyz/kms-providers on each one speeds it up): run doctor again. If it stays, the "
-		    "plugins "
-		    "behind the apiservers report different key_ids: make them use the same KMS key, and do "
-		    "not "
-		    "rewrite objects until every apiserver agrees",
-		    "the apiservers use different key_ids for kms provider %s: %s", provider, text);
+		doc_add(run->report, RK_DOCTOR_CRITICAL, "cluster", "key-id",
+		        "right after a KEK rotation this lasts up to 60 s (each apiserver's own Status poll; "
+		        "GET /readyz/kms-providers on each one speeds it up): run doctor again. If it stays, "
+		        "the plugins behind the apiservers report different key_ids: make them use the same "
+		        "KMS key, and do not rewrite objects until every apiserver agrees",
+		        "the apiservers use different key_ids for kms provider %s: %s", provider, text);
 	else if (g.n == 1)
 		doc_add(run->report, RK_DOCTOR_OK, "cluster", "key-id", "",
 		        "%zu apiservers use the same key_id for kms provider %s (%s)", g.members, provider,
@@ -123,10 +116,8 @@ static void check_plugin_key_id(doc_run *run, const doc_plugin *p)
 		if (hash && strcmp(hash, p->key_id_hash))
 			doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, "key-id-pickup",
 			        "the apiserver picks the plugin's key_id up at its next Status call (its "
-			        "poll runs every "
-			        "60 s; GET /readyz/kms-providers on it triggers one 20 s after the last): "
-			        "until then it "
-			        "writes under the old key_id",
+			        "poll runs every 60 s; GET /readyz/kms-providers on it triggers one 20 s "
+			        "after the last): until then it writes under the old key_id",
 			        "the newest key_id its Status calls returned is %s; the plugin %s now "
 			        "reports %.100s (%s)",
 			        hash, p->path, p->status.key_id, p->key_id_hash);

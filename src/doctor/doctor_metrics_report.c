@@ -53,12 +53,11 @@ static void report_kms(doc_run *run, const doc_apiserver *a, const doc_metrics *
 	if (failed > 0)
 		doc_add(run->report, span->window ? RK_DOCTOR_CRITICAL : RK_DOCTOR_WARNING, a->node->name,
 		        "kms-errors",
-		        span->window
-		            ? "the plugin fails now: see its log (DeadlineExceeded = a slow or missing "
-		              "plugin, Unavailable/Internal = the plugin or its KMS)"
-		            : "run doctor again (or with --window): a count that grows means the plugin "
-		              "fails now (see its log; DeadlineExceeded = a slow or missing plugin, "
-		              "Unavailable/Internal = the plugin or its KMS)",
+		        span->window ? "the plugin fails now: see its log (DeadlineExceeded = a slow or "
+		                       "missing plugin, Unavailable/Internal = the plugin or its KMS)"
+		                     : "run doctor again (or with --window): a count that grows means the "
+		                       "plugin fails now (see its log; DeadlineExceeded = a slow or missing "
+		                       "plugin, Unavailable/Internal = the plugin or its KMS)",
 		        "%.0f of %.0f KMS calls failed %s: %s", failed, calls, span->text, failures);
 	else
 		doc_add(run->report, RK_DOCTOR_OK, a->node->name, "kms-errors", "",
@@ -66,10 +65,9 @@ static void report_kms(doc_run *run, const doc_apiserver *a, const doc_metrics *
 	double worst = kms_latency_summary(m, lat, sizeof lat);
 	doc_add(run->report, worst >= DOC_KMS_P99_SLOW_S ? RK_DOCTOR_WARNING : RK_DOCTOR_OK, a->node->name,
 	        "kms-latency",
-	        worst >= DOC_KMS_P99_SLOW_S
-	            ? "the plugin or its KMS is slow: check the plugin's latency to the KMS; calls over the "
-	              "provider's timeout fail"
-	            : "",
+	        worst >= DOC_KMS_P99_SLOW_S ? "the plugin or its KMS is slow: check the plugin's latency to "
+	                                      "the KMS; calls over the provider's timeout fail"
+	                                    : "",
 	        "KMS call latency %s: %s", span->text, lat);
 }
 
@@ -79,6 +77,8 @@ static void report_transformations(doc_run *run, const doc_apiserver *a, const d
 	char list[700] = "";
 	double failed = 0;
 	for (size_t i = 0; i < m->ntransform_fail; i++) {
+		if (m->transform_fail[i].value <= 0)
+			continue;
 		failed += m->transform_fail[i].value;
 		size_t used = strlen(list);
 		snprintf(list + used, sizeof list - used, "%s%s %s %s x%.0f", used ? ", " : "",
@@ -86,14 +86,12 @@ static void report_transformations(doc_run *run, const doc_apiserver *a, const d
 		         m->transform_fail[i].value);
 	}
 	if (failed > 0)
-		doc_add(
-		    run->report, span->window ? RK_DOCTOR_CRITICAL : RK_DOCTOR_WARNING, a->node->name,
-		    "transformation",
-		    "from_storage = reads that could not be decrypted, to_storage = writes that could not be "
-		    "encrypted; status unknown-non-grpc on to_storage = the DEK seed expired (plugin down "
-		    "over 3 "
-		    "min), a gRPC code = the plugin's error: see the apiserver's log",
-		    "%.0f storage transformations failed %s: %s", failed, span->text, list);
+		doc_add(run->report, span->window ? RK_DOCTOR_CRITICAL : RK_DOCTOR_WARNING, a->node->name,
+		        "transformation",
+		        "from_storage = reads that could not be decrypted, to_storage = writes that could "
+		        "not be encrypted; unknown-non-grpc on to_storage = the DEK seed expired (plugin "
+		        "down over 3 min), a gRPC code = the plugin's error: see the apiserver's log",
+		        "%.0f storage transformations failed %s: %s", failed, span->text, list);
 	else
 		doc_add(run->report, RK_DOCTOR_OK, a->node->name, "transformation", "",
 		        "no failed storage transformation %s", span->text);
@@ -107,10 +105,9 @@ static void report_writes(doc_run *run, const doc_apiserver *a, const doc_metric
 	double ratio = m->writes_total > 0 ? m->writes_5xx / m->writes_total : 0;
 	int slow = !isnan(p99) && p99 >= DOC_WRITE_P99_SLOW_S, failing = ratio >= DOC_WRITE_5XX_RATIO;
 	doc_add(run->report, slow || failing ? RK_DOCTOR_WARNING : RK_DOCTOR_OK, a->node->name, "write-path",
-	        slow || failing
-	            ? "see the apiserver's log and etcd's latency; with KMS, writes fail once the DEK "
-	              "seed expires (3 min after the last good Status)"
-	            : "",
+	        slow || failing ? "see the apiserver's log and etcd's latency; with KMS, writes fail once "
+	                          "the DEK seed expires (3 min after the last good Status)"
+	                        : "",
 	        "writes %s: %.0f, p99 %.0f ms, 5xx %.0f (%.2f%%)", span->text, m->writes_total,
 	        isnan(p99) ? 0.0 : p99 * 1e3, m->writes_5xx, ratio * 100);
 }
@@ -120,8 +117,7 @@ static void report_reload(doc_run *run, const doc_apiserver *a, const doc_metric
 	if (m->reload_failures > 0 && m->reload_failure_ts > m->reload_success_ts)
 		doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, "reload",
 		        "the node's config file does not load: see the apiserver's log (a kms plugin that is "
-		        "down "
-		        "blocks a reload; the old config stays in force)",
+		        "down blocks a reload; the old config stays in force)",
 		        "the last automatic reload of the EncryptionConfiguration failed (%.0f failures "
 		        "since start)",
 		        m->reload_failures);

@@ -145,22 +145,20 @@ static const char *outcome_action(rk_doctor_kms_outcome outcome)
 	case RK_DOCTOR_KMS_NO_SOCKET:
 	case RK_DOCTOR_KMS_NOT_SOCKET:
 		return "start the KMS plugin on the node (the socket is its config endpoint); apiservers "
-		       "fail their "
-		       "kms check within 23 s and refuse writes 3 min after their last good Status";
+		       "fail their kms check within 23 s and refuse writes 3 min after their last good "
+		       "Status";
 	case RK_DOCTOR_KMS_REFUSED:
 		return "the plugin is gone but left its socket file: restart the plugin";
 	case RK_DOCTOR_KMS_NOT_GRPC:
 		return "the endpoint names a socket that is not the KMS plugin: point the config's kms "
-		       "endpoint at "
-		       "the plugin's socket";
+		       "endpoint at the plugin's socket";
 	case RK_DOCTOR_KMS_TIMEOUT:
 		return "the plugin hangs or its KMS is slow: see the plugin's log and its latency to the "
-		       "KMS; the "
-		       "apiservers' kms check fails the same way";
+		       "KMS; the apiservers' kms check fails the same way";
 	case RK_DOCTOR_KMS_GRPC_ERROR:
 		return "see the plugin's log: its KMS may refuse it (credentials, quota, network); "
-		       "apiservers keep "
-		       "reading from cached DEK seeds and refuse writes 3 min after their last good Status";
+		       "apiservers keep reading from cached DEK seeds and refuse writes 3 min after their "
+		       "last good Status";
 	default:
 		return "see the plugin's log";
 	}
@@ -198,14 +196,13 @@ static void judge_answer(doc_run *run, doc_plugin *p, const char *subject)
 	p->answered_ok = 1;
 	rk_doctor_key_id_hash(st->key_id, st->key_id_len, p->key_id_hash, sizeof p->key_id_hash);
 	int slow = st->elapsed_ms >= DOC_PLUGIN_SLOW_MS;
-	doc_add(
-	    run->report, slow ? RK_DOCTOR_WARNING : RK_DOCTOR_OK, subject,
-	    slow ? "kms-plugin-slow" : "kms-plugin",
-	    slow ? "the plugin or its KMS is slow: see the plugin's latency to the KMS; past the provider's "
-	           "timeout the apiservers' kms check fails"
-	         : "",
-	    "%s: Status took %.0f ms (timeout %ld ms): version %s, healthz ok, key_id %.100s (%s)", p->path,
-	    st->elapsed_ms, p->timeout_ms, st->version, st->key_id, p->key_id_hash);
+	doc_add(run->report, slow ? RK_DOCTOR_WARNING : RK_DOCTOR_OK, subject,
+	        slow ? "kms-plugin-slow" : "kms-plugin",
+	        slow ? "the plugin or its KMS is slow: see the plugin's latency to the KMS; past the "
+	               "provider's timeout the apiservers' kms check fails"
+	             : "",
+	        "%s: Status took %.0f ms (timeout %ld ms): version %s, healthz ok, key_id %.100s (%s)",
+	        p->path, st->elapsed_ms, p->timeout_ms, st->version, st->key_id, p->key_id_hash);
 }
 
 void doc_check_plugins(doc_run *run)
