@@ -18,8 +18,8 @@ static doc_plugin *plugin_add(doc_run *run, const char *node, const char *path, 
 {
 	for (size_t i = 0; i < run->nplugins; i++)
 		if (!strcmp(run->plugins[i].path, path)) {
-			if (strcmp(run->plugins[i].node,
-			           node)) /* the same socket for several nodes: everyone's */
+			/* the same socket for several nodes: everyone's plugin */
+			if (strcmp(run->plugins[i].node, node))
 				run->plugins[i].node[0] = 0;
 			return &run->plugins[i];
 		}

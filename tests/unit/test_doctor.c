@@ -179,6 +179,78 @@ START_TEST(metrics_over_a_window)
 }
 END_TEST
 
+/* Two apiservers with the given config hashes and key_id hashes of provider "p". */
+static void two_apiservers(doc_run *run, doc_apiserver *as, rk_plan_node *nodes, const char *hash2,
+                           const char *key2)
+{
+	memset(run, 0, sizeof *run);
+	memset(as, 0, 2 * sizeof *as);
+	memset(nodes, 0, 2 * sizeof *nodes);
+	nodes[0].name = "cp-1", nodes[1].name = "cp-2";
+	for (int i = 0; i < 2; i++) {
+		as[i].node = &nodes[i];
+		snprintf(as[i].metrics.config_hash, DOC_HASH_MAX, "%s", i ? hash2 : "sha256:c1");
+		snprintf(as[i].file_hash, DOC_HASH_MAX, "%s", i ? hash2 : "sha256:c1");
+		as[i].metrics.nkeyids = 1;
+		snprintf(as[i].metrics.keyids[0].provider, DOC_NAME_MAX, "p");
+		snprintf(as[i].metrics.keyids[0].hash, DOC_HASH_MAX, "%s", i ? key2 : "sha256:k1");
+	}
+	run->apiservers = as;
+	run->napiservers = 2;
+}
+
+static const rk_doctor_finding *find(const rk_doctor_report *r, const char *check)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->findings[i].check, check))
+			return &r->findings[i];
+	return NULL;
+}
+
+START_TEST(agreement_across_apiservers)
+{
+	doc_run run;
+	doc_apiserver as[2];
+	rk_plan_node nodes[2];
+	rk_doctor_report r;
+	memset(&r, 0, sizeof r);
+	two_apiservers(&run, as, nodes, "sha256:c1", "sha256:k1");
+	run.report = &r;
+	doc_check_agreement(&run);
+	ck_assert_uint_eq(rk_doctor_count(&r, RK_DOCTOR_CRITICAL), 0);
+	ck_assert_str_eq(find(&r, "key-id")->message,
+	                 "2 apiservers use the same key_id for kms provider p (sha256:k1)");
+	rk_doctor_report_free(&r);
+
+	two_apiservers(&run, as, nodes, "sha256:c2", "sha256:k2");
+	snprintf(as[1].file_hash, DOC_HASH_MAX, "sha256:c3"); /* cp-2's file changed, not loaded */
+	doc_plugin plugin;
+	memset(&plugin, 0, sizeof plugin);
+	snprintf(plugin.node, sizeof plugin.node, "cp-1");
+	snprintf(plugin.path, sizeof plugin.path, "/run/kms.sock");
+	snprintf(plugin.key_id_hash, sizeof plugin.key_id_hash, "sha256:k9");
+	plugin.answered_ok = 1;
+	run.plugins = &plugin;
+	run.nplugins = 1;
+	run.report = &r;
+	doc_check_agreement(&run);
+	const rk_doctor_finding *f = find(&r, "config-hash");
+	ck_assert_int_eq(f->severity, RK_DOCTOR_CRITICAL);
+	ck_assert_str_eq(f->message,
+	                 "the apiservers run different EncryptionConfigurations: cp-1: sha256:c1; "
+	                 "cp-2: sha256:c2");
+	f = find(&r, "config-file");
+	ck_assert(f && f->severity == RK_DOCTOR_WARNING && !strcmp(f->subject, "cp-2"));
+	f = find(&r, "key-id");
+	ck_assert_int_eq(f->severity, RK_DOCTOR_CRITICAL);
+	ck_assert_ptr_nonnull(strstr(f->message, "kms provider p: cp-1: sha256:k1; cp-2: sha256:k2"));
+	f = find(&r, "key-id-pickup"); /* the plugin of cp-1 only: cp-2 is not compared with it */
+	ck_assert(f && !strcmp(f->subject, "cp-1") && strstr(f->message, "sha256:k9"));
+	ck_assert_uint_eq(rk_doctor_count(&r, RK_DOCTOR_WARNING), 2);
+	rk_doctor_report_free(&r);
+}
+END_TEST
+
 START_TEST(findings_sorted_by_severity_stably)
 {
 	rk_doctor_report r;
@@ -213,6 +285,7 @@ Suite *doctor_suite(void)
 	TCase *report = tcase_create("report");
 	tcase_add_test(report, metrics_of_one_scrape);
 	tcase_add_test(report, metrics_over_a_window);
+	tcase_add_test(report, agreement_across_apiservers);
 	tcase_add_test(report, findings_sorted_by_severity_stably);
 	suite_add_tcase(s, report);
 	return s;
