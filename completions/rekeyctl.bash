@@ -5,7 +5,7 @@ _rekeyctl() {
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
 	cmd=${COMP_WORDS[1]}
-	local commands="plan rotate resume abort rollback fleet due history status rewrite config keygen verify kube version"
+	local commands="plan rotate resume abort rollback fleet due doctor history status rewrite config keygen verify kube version"
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
 		return
@@ -40,6 +40,7 @@ _rekeyctl() {
 		fi
 		;;
 	due) words="-f --max-age --state -o --help" ;;
+	doctor) words="-f -o --kms-socket --window --timeout --insecure-skip-tls-verify --help" ;;
 	history) words="--cluster --state -o --help" ;;
 	status) words="--cluster -f --run --state -o --watch --interval --help" ;;
 	rewrite) words="--kubeconfig --context --resource --namespace --qps --burst --concurrency --page-size

@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"rollback", cmd_rotate, "undo an unfinished rotation (refused once pruning started)"},
     {"fleet", cmd_fleet, "rotate many clusters in waves: canary cluster first (rotate|resume|status)"},
     {"due", cmd_due, "which clusters' write keys are older than the policy (exit 1 when some are)"},
+    {"doctor", cmd_doctor, "triage: apiservers, KMS plugins, config and key_id agreement (changes nothing)"},
     {"history", cmd_history, "key lifecycle and audit records"},
     {"rewrite", cmd_rewrite, "rewrite every object so it is stored under the current write key"},
     {"status", cmd_status, "a rotation's or rewrite's progress from the state db (--watch)"},
