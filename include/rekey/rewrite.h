@@ -152,6 +152,11 @@ typedef struct rk_rewrite_result {
 int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, const rk_kube_config *kubeconfig,
                    const rk_rewrite_hooks *hooks, rk_rewrite_result *result, rk_err *err);
 
+/* Before any write: may the client list, get and update each resource in each namespace (nns 0: all)?
+ * RK_UNSAFE naming the first verb and resource denied; RK_OK too when the apiserver cannot say (logged). */
+int rk_rewrite_check_access(rk_kube *k, const char *const *resources, size_t nres,
+                            const char *const *namespaces, size_t nns, rk_err *err);
+
 /* `rekeyctl rewrite`: checks opts (bad values: RK_BADINPUT before anything is opened), loads the
  * kubeconfig, opens the state db in state_dir (NULL = the default) and runs rk_rewrite_run. opts->cluster
  * NULL = the kubeconfig's context name, else its cluster's, else "in-cluster". */

@@ -182,39 +182,6 @@ static int run_resource(rk_rw_engine *e, const char *name, rk_err *err)
 	return RK_OK;
 }
 
-/* Before any write: may the client list, get and update every resource in every scope of the run? A
- * missing verb is RK_UNSAFE naming it (exit 4); an apiserver that cannot say is logged, not refused. */
-static int check_access(rk_rw_engine *e, const char *const *resources, size_t nres, rk_err *err)
-{
-	static const char *const verbs[] = {"list", "get", "update"};
-	for (size_t r = 0; r < nres; r++) {
-		if (resolve(e, resources[r], err) != RK_OK)
-			return err->code;
-		for (size_t s = 0; s < nscopes(e->opts); s++)
-			for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++) {
-				const char *scope = scope_at(e->opts, s);
-				int allowed = 0;
-				char reason[512];
-				if (rk_kube_can_i(e->kube, verbs[v], e->res.group, e->res.resource, scope,
-				                  &allowed, reason, sizeof reason, err) != RK_OK)
-					return err->code;
-				if (allowed < 0) {
-					rk_warn("rewrite.access", "permissions not checked: %s", reason);
-					return RK_OK;
-				}
-				if (!allowed)
-					return rk_err_set(
-					    err, RK_UNSAFE,
-					    "permission denied before any write: the client may not %s %s "
-					    "(%s%s)%s%s; grant it (examples/k8s/rbac.yaml)",
-					    verbs[v], e->resource_key,
-					    scope[0] ? "namespace " : "all namespaces", scope,
-					    reason[0] ? ": " : "", reason);
-			}
-	}
-	return RK_OK;
-}
-
 /* The totals of every resource of the run as saved (resumed runs start from them). */
 static int load_run_counts(rk_rw_engine *e, const char *const *resources, size_t nres, rk_err *err)
 {
@@ -241,7 +208,8 @@ static int run_all(rk_rw_engine *e, rk_err *err)
 {
 	const char *const *resources = e->opts->nresources ? e->opts->resources : default_resources;
 	size_t nres = e->opts->nresources ? e->opts->nresources : 1;
-	if (check_access(e, resources, nres, err) != RK_OK ||
+	if (rk_rewrite_check_access(e->kube, resources, nres, e->opts->namespaces, e->opts->nnamespaces,
+	                            err) != RK_OK ||
 	    load_run_counts(e, resources, nres, err) != RK_OK)
 		return err->code;
 	estimate(e, resources, nres);

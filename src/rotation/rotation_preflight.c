@@ -87,6 +87,9 @@ int rot_preflight(rot_ctx *ctx, rk_buf *base, rk_err *err)
 	int rc = rot_transport_open(ctx, &t, err);
 	for (size_t i = 0; rc == RK_OK && i < ctx->plan->nnodes; i++)
 		rc = check_ready(ctx, &ctx->plan->nodes[i], err);
+	if (rc == RK_OK) /* the rewrite's permissions, before any node is touched */
+		rc = rk_rewrite_check_access(ctx->kube, (const char *const *)ctx->plan->resources,
+		                             ctx->plan->nresources, NULL, 0, err);
 	char hash[72] = "";
 	if (rc == RK_OK)
 		rc = check_configs(ctx, t, base, hash, err);

@@ -3,7 +3,9 @@
 # manifests are accepted (namespace, ServiceAccount and RBAC applied; Job, CronJob and PVC by a server-side
 # dry run); rekeyctl run as the ServiceAccount (a token from `kubectl create token`, the cluster CA) with
 # rbac-rewrite.yaml applied rewrites every secret; with `update` (then `list`) taken out of the ClusterRole
-# it stops at once with exit 4 naming the verb and resource, and no object changed (resourceVersions).
+# it stops at once with exit 4 naming the verb and resource, and no object changed (resourceVersions);
+# `rotate` as the ServiceAccount stops at its preflight the same way (no node, no key touched), and with
+# rbac-rewrite.yaml and rbac-rotate.yaml it rotates.
 # control-planes: real
 . tests/e2e/lib.sh
 . tests/e2e/rotate_lib.sh
@@ -56,14 +58,22 @@ versions() {
 		sort >"$E2E_TMP/$1"
 }
 # without VERB: the ClusterRole lacks it; once the authorizer agrees, rekeyctl stops before any write
-without() {
-	verb=$1
-	sed "s/verbs: \[\"list\", \"get\", \"update\"\]/verbs: [$2]/" "$EX/rbac-rewrite.yaml" | kc apply -f - >/dev/null
+# can_i VERB yes|no: waits (30 s at most) until the authorizer answers so for the ServiceAccount
+can_i() {
 	deadline=$(($(date +%s) + 30))
-	until [ "$(kc auth can-i "$verb" secrets -A --as system:serviceaccount:rekeyctl:rekeyctl 2>/dev/null)" = no ]; do
-		[ "$(date +%s)" -ge "$deadline" ] && break
+	until [ "$(kc auth can-i "$1" secrets -A --as system:serviceaccount:rekeyctl:rekeyctl 2>/dev/null)" = "$2" ]; do
+		[ "$(date +%s)" -ge "$deadline" ] && return 1
 		sleep 0.2
 	done
+}
+# deny VERB VERBS: the ClusterRole keeps VERBS only, and the authorizer denies VERB
+deny() {
+	sed "s/verbs: \[\"list\", \"get\", \"update\"\]/verbs: [$2]/" "$EX/rbac-rewrite.yaml" | kc apply -f - >/dev/null
+	can_i "$1" no
+}
+without() {
+	verb=$1
+	deny "$verb" "$2"
 	versions "before-$verb"
 	expect_exit "no_${verb}_refused" 4 "$REKEYCTL" rewrite --kubeconfig "$SA" --resource secrets \
 		--cluster "sa-$verb" --state "$E2E_TMP/state"
@@ -75,5 +85,24 @@ without() {
 }
 without update '"list", "get"'
 without list '"get", "update"'
+
+# ---- rotate as the ServiceAccount: a missing verb stops the preflight before any node or key ----
+sed -e "s|^kubeconfig: .*|kubeconfig: $SA|" -e "s|^context: .*|context: sa|" "$PLAN" >"$E2E_TMP/plan-sa.yaml"
+grep -q "^kubeconfig: $SA\$" "$E2E_TMP/plan-sa.yaml" && ok plan_uses_serviceaccount || not_ok plan_uses_serviceaccount "$(grep -n kubeconfig "$E2E_TMP/plan-sa.yaml")"
+cp "$(node_config cp-1)" "$E2E_TMP/cp-1.before"
+without_rotate() {
+	deny update '"list", "get"'
+	expect_exit rotate_no_update_refused 4 "$REKEYCTL" rotate -f "$E2E_TMP/plan-sa.yaml" --state "$E2E_TMP/rstate"
+	expect_grep rotate_no_update_named "may not update secrets \(all namespaces\)" "$E2E_TMP/err"
+	cmp -s "$(node_config cp-1)" "$E2E_TMP/cp-1.before" && ok rotate_no_update_node_untouched || not_ok rotate_no_update_node_untouched "config changed"
+	"$REKEYCTL" history --cluster sandbox --state "$E2E_TMP/rstate" -o json >"$E2E_TMP/h.json" 2>/dev/null
+	[ "$(jq '.keys | length' "$E2E_TMP/h.json")" = 0 ] && ok rotate_no_update_no_key || not_ok rotate_no_update_no_key "$(head -c 300 "$E2E_TMP/h.json")"
+}
+without_rotate
+# the example RBAC (rewrite + rotate) is enough for a whole rotation
 kc apply -f "$EX/rbac-rewrite.yaml" >/dev/null
+can_i update yes
+old=$(write_key_of cp-1)
+expect_exit rotate_as_serviceaccount 0 "$REKEYCTL" rotate -f "$E2E_TMP/plan-sa.yaml" --state "$E2E_TMP/rstate"
+[ "$(write_key_of cp-1)" != "$old" ] && ok rotate_as_serviceaccount_new_key || not_ok rotate_as_serviceaccount_new_key "still $old"
 e2e_done
