@@ -1,7 +1,8 @@
 #!/bin/sh
 # 12_install.sh: `make install` into a DESTDIR puts the binary, the manual page, bash and zsh completion
 # and the docs in place; the manual renders without warnings and names every command; bash completion
-# completes commands, subcommands and flag values; zsh registers its completion function; every
+# completes commands, subcommands and flag values; zsh registers its completion function and completes a
+# command and a subcommand in a pseudo-terminal (zpty); every
 # command, `version` included, answers --help on stdout with exit 0.
 . tests/e2e/lib.sh
 ROOT=$E2E_TMP/root
@@ -60,6 +61,24 @@ if command -v zsh >/dev/null; then
 	got=$(HOME=$E2E_TMP zsh -f -c 'fpath=("$1" $fpath); autoload -U compinit; compinit -u -D; print -r -- $_comps[rekeyctl]' \
 		zsh "$ROOT/usr/share/zsh/site-functions" 2>&1)
 	[ "$got" = _rekeyctl ] && ok zsh_registers_completion || not_ok zsh_registers_completion "$got"
+	# an interactive zsh on a pseudo-terminal (zpty) gets LINE and a TAB; ok once WANT is on its screen
+	cat >"$E2E_TMP/complete.zsh" <<'ZSH'
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PS1='> '; fpath=($1 \$fpath); autoload -U compinit; compinit -u -D; print READY"
+zpty -r z out '*READY*READY*' || exit 1
+zpty -w -n z "$2"$'\t'
+zpty -r z out "*$3*"
+r=$?
+zpty -d z
+exit $r
+ZSH
+	zsh_completes() { # NAME LINE WANT
+		HOME=$E2E_TMP timeout 20 zsh -f "$E2E_TMP/complete.zsh" "$ROOT/usr/share/zsh/site-functions" "$2" "$3" >/dev/null 2>&1 &&
+			ok "$1" || not_ok "$1" "\"$2<TAB>\" never showed \"$3\""
+	}
+	zsh_completes zsh_completes_command 'rekeyctl doc' 'rekeyctl doctor'
+	zsh_completes zsh_completes_subcommand 'rekeyctl fleet st' 'fleet status'
 else
 	not_ok zsh_installed "zsh is missing (make deps installs it)"
 fi
