@@ -27,7 +27,9 @@ int rk_exec_cred_valid(const rk_exec_cred *cred, time_t now);
 /* Wipes and frees what the credential holds; it can be reused. */
 void rk_exec_cred_clear(rk_exec_cred *cred);
 
-/* Parses an RFC 3339 time ("2026-01-02T03:04:05Z", fractional seconds and offsets allowed). */
-int rk_parse_rfc3339(const char *text, time_t *out);
+/* Parses an RFC 3339 date-time strictly: YYYY-MM-DDThh:mm:ss, an optional fraction (.digits, ignored),
+ * then Z or +hh:mm / -hh:mm (T and Z in either case, as RFC 3339 allows; seconds 00-59 and offset hours
+ * 00-23 as Go's time.Parse). Returns NULL and sets *out, or a short reason the text is not one. */
+const char *rk_parse_rfc3339(const char *text, time_t *out);
 
 #endif
