@@ -34,8 +34,8 @@ struct rk_rw_engine {
 	int64_t run_id;
 	/* current resource and scope */
 	rk_kube_resource res;
-	char resource_key[RK_STORE_NAME_MAX]; /* "secrets", "deployments.apps" */
-	char api_version[256];
+	char resource_key[RK_STORE_NAME_MAX];                         /* "secrets", "deployments.apps" */
+	char api_version[RK_KUBE_NAME_MAX + RK_KUBE_VERSION_MAX + 2]; /* "group/version" */
 	const char *scope;
 	rk_buf list_path;
 	rk_kube_list *list;

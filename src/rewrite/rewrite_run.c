@@ -205,13 +205,16 @@ static int resolve(rk_rw_engine *e, const char *name, rk_err *err)
 	if (!e->res.namespaced && e->opts->nnamespaces)
 		return rk_err_set(err, RK_BADINPUT,
 		                  "resource \"%s\" is cluster-scoped: --namespace does not apply", name);
+	int n;
 	if (e->res.group[0]) {
-		snprintf(e->resource_key, sizeof e->resource_key, "%s.%s", e->res.resource, e->res.group);
+		n = snprintf(e->resource_key, sizeof e->resource_key, "%s.%s", e->res.resource, e->res.group);
 		snprintf(e->api_version, sizeof e->api_version, "%s/%s", e->res.group, e->res.version);
 	} else {
-		snprintf(e->resource_key, sizeof e->resource_key, "%s", e->res.resource);
+		n = snprintf(e->resource_key, sizeof e->resource_key, "%s", e->res.resource);
 		snprintf(e->api_version, sizeof e->api_version, "%s", e->res.version);
 	}
+	if (n < 0 || (size_t)n >= sizeof e->resource_key) /* rk_kube_discover bounds the name: never */
+		return rk_err_set(err, RK_BADINPUT, "resource \"%s\" is too long", name);
 	return RK_OK;
 }
 

@@ -201,6 +201,35 @@ done
 expect_exit kube_timeout_retried 1 $K --timeout-ms 300 --attempts 2 get /slow/2000
 expect_grep kube_timeout_msg 'gave up after 2 attempts.*timed out' "$T/err"
 
+# --- discovery with long names (issue 11 item 7: a name with its first dot past byte 128 used to be
+# cut into a 128-byte array out of bounds). Names up to 255 characters work; longer ones, versions over
+# 63 characters and kinds too long for the client are refused with one line and nothing sent. ---
+rep() { printf "%${2}s" "" | tr ' ' "$1"; }
+LG=$(rep g 241).example.com
+expect_exit kube_discover_253 0 $K resource "$(rep a 241).example.com"
+expect_grep kube_discover_253_found "resource=$(rep a 241) kind=LongA namespaced=1 path=/apis/example.com/v1/namespaces/NAMESPACE/$(rep a 241)\$" "$T/out"
+expect_exit kube_discover_255 0 $K resource "$(rep b 243).example.com"
+expect_grep kube_discover_255_found "resource=$(rep b 243) kind=LongB" "$T/out"
+expect_exit kube_discover_255_group 0 $K resource "w.$LG"
+expect_grep kube_discover_255_group_found "group=$LG version=v1 resource=w kind=W" "$T/out"
+expect_exit kube_discover_version 0 $K resource "$(rep d 200).v1.example.com"
+expect_grep kube_discover_version_found "resource=$(rep d 200) kind=LongD" "$T/out"
+: >"$S/requests.log"
+expect_exit kube_discover_256 2 $K resource "$(rep c 244).example.com"
+expect_grep kube_discover_256_msg "resource \"c{40}\.\.\.\" is longer than 255 characters" "$T/err"
+expect_exit kube_discover_4096 2 $K resource "$(rep e 4096)"
+expect_grep kube_discover_4096_msg 'is longer than 255 characters' "$T/err"
+expect_exit kube_discover_long_version 2 $K resource "x.v$(rep 1 70).example.com"
+expect_grep kube_discover_long_version_msg 'the version is longer than 63 characters' "$T/err"
+expect_exit kube_discover_bad_chars 2 $K resource "secrets.a/b"
+expect_grep kube_discover_bad_chars_msg '"secrets.a/b" is not a resource name' "$T/err"
+if [ -s "$S/requests.log" ]; then not_ok kube_discover_refused_sends_nothing "$(cat "$S/requests.log")"; else ok kube_discover_refused_sends_nothing; fi
+expect_exit kube_discover_long_kind 1 $K resource longkind.example.com
+expect_grep kube_discover_long_kind_msg 'discovery \(GET /apis/example.com/v1\) gave a kind longer than 255 characters' "$T/err"
+expect_exit kube_discover_long_preferred 1 $K resource x.badver.example.com
+expect_grep kube_discover_long_preferred_msg 'gave a version longer than 63 characters' "$T/err"
+if [ "$(wc -l <"$T/err")" = 1 ]; then ok kube_discover_one_line; else not_ok kube_discover_one_line "$(cat "$T/err")"; fi
+
 # --- kubeconfig selection and errors ---
 cat >"$T/first.yaml" <<EOF
 current-context: cert
