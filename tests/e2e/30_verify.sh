@@ -149,7 +149,16 @@ resources:
 YAML
 expect_exit config_secrets_mismatch 1 $V --snapshot "$T/snap.db" --resource secrets --config "$T/enc.yaml" -o json
 jsum() { jq -c '[.total, .unexpected, .decryptChecked, .decryptFailed]' "$T/out"; }
-[ "$(jsum)" = "[14,11,12,0]" ] && ok config_counts || not_ok config_counts "total/unexpected/checked/failed $(jsum)"
+# 12 local values and identity read; the kms-v2 value of provider "vault" is unreadable (no such provider
+# in the secrets rule: the apiserver could not read it either)
+[ "$(jsum)" = "[14,11,13,1]" ] && ok config_counts || not_ok config_counts "total/unexpected/checked/failed $(jsum)"
+jq -r '.unexpectedObjects[] | select(.etcdKey == "/registry/secrets/ns3/kms") | .reason' "$T/out" >"$T/kms.reason"
+expect_grep config_unknown_kms_unreadable 'unreadable with the configuration: .*no matching prefix found \(value is kms-v2 key "vault", not in this configuration\)' "$T/kms.reason"
+# with a kms provider "vault" in the rule, only its plugin can read the value: not checked, not failed
+sed 's/      - identity: {}/      - kms: {apiVersion: v2, name: vault, endpoint: "unix:\/\/\/tmp\/kms.sock"}\n      - identity: {}/' \
+	"$T/enc.yaml" >"$T/enc-kms.yaml"
+expect_exit config_known_kms 1 $V --snapshot "$T/snap.db" --resource secrets --config "$T/enc-kms.yaml" -o json
+[ "$(jsum)" = "[14,11,12,0]" ] && ok config_known_kms_not_checked || not_ok config_known_kms_not_checked "$(jsum)"
 expect_exit config_widgets_ok 0 $V --snapshot "$T/snap.db" --resource widgets.example.com --config "$T/enc.yaml" -o json
 [ "$(jsum)" = "[2,0,2,0]" ] && ok config_widgets_decrypted || not_ok config_widgets_decrypted "$(jsum)"
 # a value under a configured key name but sealed with another secret (a reused name) fails the check
