@@ -281,7 +281,8 @@ static int start_attempt(rk_kube *k, kube_call *c, rk_err *err)
 	set_tls(k, e);
 	struct curl_slist *h = NULL;
 	if (add_header(&h, "Accept", c->accept) || add_header(&h, "Expect", "") ||
-	    (c->body.len && add_header(&h, "Content-Type", c->content_type)) || kube_auth_apply(k, e, &h)) {
+	    (c->body.len && add_header(&h, "Content-Type", c->content_type)) ||
+	    kube_auth_apply(k, e, c->url, &h)) {
 		kube_headers_free(h);
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	}

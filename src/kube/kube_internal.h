@@ -43,8 +43,8 @@ int kube_auth_refresh(rk_kube *k, rk_err *err);
  * refresh runs the plugin again. Returns 1 when a re-run is worth trying. */
 int kube_auth_invalidate(rk_kube *k, unsigned long generation);
 /* Adds the Authorization header (when there is a token) to *headers and the client certificate to
- * easy. */
-int kube_auth_apply(rk_kube *k, CURL *easy, struct curl_slist **headers);
+ * easy. A token for an http:// url is sent with a warning on stderr, once per process. */
+int kube_auth_apply(rk_kube *k, CURL *easy, const char *url, struct curl_slist **headers);
 void kube_auth_free(kube_auth *a);
 /* Frees a header list after wiping its strings (they may hold a bearer token). */
 void kube_headers_free(struct curl_slist *headers);

@@ -41,19 +41,23 @@ start_server() {
 
 S=$T/srv
 H1=$T/srv1
-mkdir -p "$S" "$H1"
+PL=$T/srvplain
+mkdir -p "$S" "$H1" "$PL"
 make_pki "$S"
 cp "$S"/*.crt "$S"/*.key "$H1"/
+cp "$S"/*.crt "$S"/*.key "$PL"/
 echo secret-token >"$S/tokens"
 echo secret-token >"$H1/tokens"
+echo secret-token >"$PL/tokens"
 echo file-token-1 >>"$S/tokens"
-if ! start_server "$S" || ! start_server "$H1" --http1; then
-	not_ok kube_transport_server "the test server did not start: $(cat "$S/server.out" "$H1/server.out")"
+if ! start_server "$S" || ! start_server "$H1" --http1 || ! start_server "$PL" --plain; then
+	not_ok kube_transport_server "the test server did not start: $(cat "$S/server.out" "$H1/server.out" "$PL/server.out")"
 	e2e_done
 fi
-trap 'kill $(cat "$S/pid") $(cat "$H1/pid") 2>/dev/null; e2e_cleanup' EXIT
+trap 'kill $(cat "$S/pid") $(cat "$H1/pid") $(cat "$PL/pid") 2>/dev/null; e2e_cleanup' EXIT
 PORT=$(cat "$S/port")
 PORT1=$(cat "$H1/port")
+PORTP=$(cat "$PL/port")
 echo file-token-1 >"$T/tokenfile"
 
 cat >"$T/plugin.sh" <<'EOF'
@@ -90,6 +94,8 @@ clusters:
   cluster: {server: "https://127.0.0.1:$PORT", certificate-authority: srv/ca.crt}
 - name: wrongca
   cluster: {server: "https://localhost:$PORT", certificate-authority: srv/other.crt}
+- name: plain
+  cluster: {server: "http://127.0.0.1:$PORTP"}
 users:
 - name: tok
   user: {token: secret-token}
@@ -126,6 +132,8 @@ contexts:
 - {name: tf, context: {cluster: t, user: tf}}
 - {name: plugin, context: {cluster: t, user: plugin}}
 - {name: stale-plugin, context: {cluster: t, user: stale-plugin}}
+- {name: plain, context: {cluster: plain, user: tok}}
+- {name: plain-anon, context: {cluster: plain}}
 EOF
 K="$REKEYCTL kube --kubeconfig $T/kc"
 
@@ -171,6 +179,18 @@ if [ "$(wc -l <"$T/calls")" = 2 ]; then ok kube_exec_rerun_count; else not_ok ku
 
 expect_exit kube_exec_client_cert 0 $K --context certplugin get /version
 expect_grep kube_exec_client_cert_who '"who":"cert:alice"' "$T/out"
+
+# --- a bearer token to an http:// server: sent, with one warning on stderr that names the server and
+# never the token (kubectl would not send it at all); none over https or without a token ---
+expect_exit kube_http_token 0 $K --context plain repeat 5 /version --parallel 1
+expect_grep kube_http_token_sent 'requests=5 ok=5 failed=0' "$T/out"
+n=$(grep -c "sending a bearer token to http://127.0.0.1:$PORTP over plain HTTP" "$T/err")
+[ "$n" = 1 ] && ok kube_http_token_warned_once || not_ok kube_http_token_warned_once "$n warnings: $(head -c 300 "$T/err")"
+expect_no_grep kube_http_token_not_printed secret-token "$T/err"
+expect_exit kube_http_no_token 1 $K --context plain-anon get /version
+expect_no_grep kube_http_no_token_no_warning 'bearer token' "$T/err"
+expect_exit kube_https_token 0 $K get /version
+expect_no_grep kube_https_token_no_warning 'bearer token' "$T/err"
 
 # --- TLS ---
 expect_exit kube_tls_server_name 0 $K --context sni get /version

@@ -2,8 +2,10 @@
 // tests/e2e/41_kube_transport.sh to check the API client's transport: protocol negotiation, streams
 // multiplexed on one connection, authentication headers and client certificates, retry behaviour.
 // Kubernetes semantics are tested against the sandbox, not here.
-// usage: node kube_h2server.js DIR   (DIR holds tls.crt, tls.key, ca.crt, tokens; writes DIR/port)
+// usage: node kube_h2server.js DIR [--http1 | --plain]  (DIR holds tls.crt, tls.key, ca.crt, tokens;
+// writes DIR/port)
 'use strict';
+const http = require('http');
 const http2 = require('http2');
 const https = require('https');
 const fs = require('fs');
@@ -11,6 +13,7 @@ const path = require('path');
 
 const dir = process.argv[2];
 const http1Only = process.argv.includes('--http1');
+const plain = process.argv.includes('--plain'); // plain HTTP/1.1, no TLS (an http:// server)
 const read = (f) => fs.readFileSync(path.join(dir, f));
 const tokens = () => read('tokens').toString().split('\n').filter((t) => t.length > 0);
 const counters = new Map();
@@ -105,7 +108,7 @@ const tlsOptions = {
   key: read('tls.key'), cert: read('tls.crt'), ca: read('ca.crt'), requestCert: true, rejectUnauthorized: false,
 };
 // --http1: a server that offers only HTTP/1.1 in ALPN (the sandbox and many proxies do that)
-const server = http1Only ? https.createServer(tlsOptions, handle)
+const server = plain ? http.createServer(handle) : http1Only ? https.createServer(tlsOptions, handle)
   : http2.createSecureServer(Object.assign({ allowHTTP1: true }, tlsOptions), handle);
 server.on('secureConnection', (s) => { connections.add(s); s.on('close', () => connections.delete(s)); });
 server.listen(0, '127.0.0.1', () => {
