@@ -26,6 +26,11 @@ int rk_write_all(int fd, const void *data, size_t len);
 /* Reads a whole file (malloc'd, NUL-terminated). RK_BADINPUT with "path: reason" when unreadable. */
 int rk_read_file(const char *path, char **data, size_t *len, rk_err *err);
 
+/* A path with a leading "~/" (or exactly "~") taken from $HOME, as a shell would; any other path is copied
+ * unchanged ("~user/x" too). *out is malloc'd. 0, -1 when the path needs HOME and HOME is unset or
+ * empty, -2 when out of memory. */
+int rk_expand_home(const char *path, char **out);
+
 /* mkdir -p with mode for each created directory; existing directories are left as they are. */
 int rk_mkdir_p(const char *path, unsigned mode, rk_err *err);
 

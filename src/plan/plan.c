@@ -199,9 +199,9 @@ static int load_ssh(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, ssh, what, "user", 1, &plan->ssh.user, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, ssh, what, "identityFile", 0, &plan->ssh.identity_file, err);
+		rc = rk_yaml_path(y, ssh, what, "identityFile", 0, &plan->ssh.identity_file, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, ssh, what, "knownHosts", 0, &plan->ssh.known_hosts, err);
+		rc = rk_yaml_path(y, ssh, what, "knownHosts", 0, &plan->ssh.known_hosts, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_long(y, ssh, what, "port", 1, 65535, &plan->ssh.port, err);
 	long tofu = 0;
@@ -226,6 +226,39 @@ static int load_exec(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 		rc = rk_yaml_str(y, ex, what, "restart", 0, &plan->exec.restart, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, ex, what, "ready", 0, &plan->exec.ready, err);
+	return rc;
+}
+
+/* With access local the node paths are paths on this machine: a leading "~/" comes from $HOME (for ssh
+ * and exec they are the node's own, left as written). */
+static int expand_one(rk_yaml *y, yaml_node_t *cp, const char *field, char **path, rk_err *err)
+{
+	char *expanded = NULL;
+	int ex = *path ? rk_expand_home(*path, &expanded) : 0;
+	if (ex == -1)
+		return rk_yaml_fail(y, cp, err, "controlPlane: %s \"%s\" starts with ~ but HOME is not set",
+		                    field, *path);
+	if (ex != 0)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	if (expanded) {
+		free(*path);
+		*path = expanded;
+	}
+	return RK_OK;
+}
+
+static int expand_local_paths(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
+{
+	if (plan->access != RK_ACCESS_LOCAL)
+		return RK_OK;
+	int rc = expand_one(y, cp, "configPath", &plan->config_path, err);
+	if (rc == RK_OK)
+		rc = expand_one(y, cp, "manifestPath", &plan->manifest_path, err);
+	for (size_t i = 0; rc == RK_OK && i < plan->nnodes; i++) {
+		rc = expand_one(y, cp, "configPath", &plan->nodes[i].config_path, err);
+		if (rc == RK_OK)
+			rc = expand_one(y, cp, "manifestPath", &plan->nodes[i].manifest_path, err);
+	}
 	return rc;
 }
 
@@ -280,6 +313,8 @@ static int load_control_plane(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_e
 		rc = load_ssh(y, cp, plan, err);
 	if (rc == RK_OK)
 		rc = load_exec(y, cp, plan, err);
+	if (rc == RK_OK)
+		rc = expand_local_paths(y, cp, plan, err);
 	if (rc == RK_OK)
 		rc = check_paths_and_canary(y, cp, plan, err);
 	return rc;
@@ -444,11 +479,11 @@ static int load_etcd(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err)
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, map, "etcd", "url", 1, &plan->etcd.url, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, map, "etcd", "cacert", 0, &plan->etcd.cacert, err);
+		rc = rk_yaml_path(y, map, "etcd", "cacert", 0, &plan->etcd.cacert, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, map, "etcd", "cert", 0, &plan->etcd.cert, err);
+		rc = rk_yaml_path(y, map, "etcd", "cert", 0, &plan->etcd.cert, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, map, "etcd", "key", 0, &plan->etcd.key, err);
+		rc = rk_yaml_path(y, map, "etcd", "key", 0, &plan->etcd.key, err);
 	if (rc == RK_OK && !valid_url(plan->etcd.url))
 		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "url"), err,
 		                  "etcd.url: \"%s\" is not an http(s) URL", plan->etcd.url);
@@ -484,11 +519,11 @@ static int load_identity(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *e
 			    "plan.cluster: \"%s\" may hold only letters, digits, '-', '_' and '.'",
 			    plan->cluster);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, root, "plan", "kubeconfig", 0, &plan->kubeconfig, err);
+		rc = rk_yaml_path(y, root, "plan", "kubeconfig", 0, &plan->kubeconfig, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, root, "plan", "context", 0, &plan->context, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, root, "plan", "keyBackupDir", 0, &plan->key_backup_dir, err);
+		rc = rk_yaml_path(y, root, "plan", "keyBackupDir", 0, &plan->key_backup_dir, err);
 	return rc;
 }
 
