@@ -26,8 +26,9 @@ static const char usage_text[] =
     "PUTs every object of the resources back unchanged (re-encrypting it with the current write key),\n"
     "throttled, in checkpointed batches. Defaults: --resource secrets, all namespaces, unthrottled,\n"
     "--concurrency 8 --page-size 500 --batch-size 200. Exit 0 done, 1 failures or orphans, 2 bad input,\n"
-    "3 stopped (Ctrl-C, budget abort): continue with --resume. --scrape-interval reads the apiserver's\n"
-    "/metrics (PUT p99, in-flight) into the budget.\n";
+    "3 stopped (Ctrl-C, budget abort): continue with --resume. --resume also takes a run that ended with\n"
+    "failures or orphans: once their cause is fixed it tries each failed object again and re-checks each\n"
+    "orphan. --scrape-interval reads the apiserver's /metrics (PUT p99, in-flight) into the budget.\n";
 
 static volatile sig_atomic_t stop_flag;
 

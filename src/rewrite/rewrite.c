@@ -24,9 +24,18 @@ int rk_rw_stop_requested(const rk_rw_engine *e)
 	return e->hooks && e->hooks->stop && *e->hooks->stop;
 }
 
+int rk_rw_stop_error(const rk_rw_engine *e, rk_err *err)
+{
+	return rk_err_set(err, RK_STOPPED, "%s",
+	                  e->state == RK_RW_ABORTED
+	                      ? "stopped by the budget (abort): checkpoint saved, resume with --resume"
+	                      : "interrupted: in-flight writes finished, checkpoint saved, resume with "
+	                        "--resume");
+}
+
 /* ---- one batch in memory ---- */
 
-static void batch_clear(rk_rw_engine *e)
+void rk_rw_batch_clear(rk_rw_engine *e)
 {
 	for (size_t i = 0; i < e->nbatch; i++) {
 		free(e->batch[i].body);
@@ -37,17 +46,23 @@ static void batch_clear(rk_rw_engine *e)
 	e->nbatch = e->next_submit = e->ndone = e->inflight = 0;
 	e->ntokens = 0;
 	e->norphans = 0;
+	e->nfailures = 0;
 }
 
 void rk_rw_batch_free(rk_rw_engine *e)
 {
-	batch_clear(e);
+	rk_rw_batch_clear(e);
 	free(e->batch);
 	free(e->tokens);
 	free(e->orphans);
+	free(e->failures);
+	free(e->carried);
 	e->batch = NULL;
 	e->tokens = NULL;
 	e->orphans = NULL;
+	e->failures = NULL;
+	e->carried = NULL;
+	e->ncarried = 0;
 }
 
 /* Remembers the token of the page the next item comes from; returns its index, -1 on out of memory. */
@@ -72,7 +87,7 @@ static const char *json_str(json_t *obj, const char *a, const char *b)
 }
 
 /* Copies one listed object into the batch. RK_FAIL on a malformed object or out of memory. */
-static int batch_add(rk_rw_engine *e, json_t *obj, const char *page_token, rk_err *err)
+int rk_rw_batch_add(rk_rw_engine *e, json_t *obj, const char *page_token, rk_err *err)
 {
 	const char *ns = json_str(obj, "metadata", "namespace");
 	const char *name = json_str(obj, "metadata", "name");
@@ -107,6 +122,9 @@ static void item_finish(rk_rw_item *it, rk_outcome o, const char *why)
 	it->outcome = o;
 	it->finished = 1;
 	e->ndone++;
+	snprintf(it->why, sizeof it->why, "%s", why && *why ? why : "failed");
+	if (e->retrying)
+		return; /* a retry of an earlier failure or orphan: rk_rw_retry accounts for it */
 	rk_counts_add(&e->res_counts, o);
 	rk_counts_add(&e->run_counts, o);
 	if (o == RK_OUT_ORPHAN) {
@@ -117,8 +135,8 @@ static void item_finish(rk_rw_item *it, rk_outcome o, const char *why)
 		    "be pruned)",
 		    e->resource_key, it->ns, it->name);
 	} else if (o == RK_OUT_FAILED) {
-		rk_warn("rewrite.failed", "%s %s/%s: %s", e->resource_key, it->ns, it->name,
-		        why && *why ? why : "failed");
+		e->failures[e->nfailures++] = (rk_failure_ref){it->ns, it->name, it->why};
+		rk_warn("rewrite.failed", "%s %s/%s: %s", e->resource_key, it->ns, it->name, it->why);
 	}
 }
 
@@ -199,7 +217,7 @@ static double submit_ready(rk_rw_engine *e, int stopping, rk_err *err)
 
 /* Runs the batch until every submitted object has an outcome; stops submitting on the stop flag or a
  * budget abort. */
-static void run_batch(rk_rw_engine *e)
+void rk_rw_run_batch(rk_rw_engine *e)
 {
 	rk_err err;
 	rk_err_clear(&err);
@@ -247,7 +265,11 @@ static int save_checkpoint(rk_rw_engine *e, int done, rk_err *err)
 	snprintf(e->saved_token, sizeof e->saved_token, "%s", cp.continue_token);
 	cp.done = done;
 	cp.counts = e->res_counts;
-	if (rk_store_checkpoint_save(e->store, e->run_id, &cp, e->orphans, e->norphans, err) != RK_OK)
+	rk_batch_rows rows = {.failures = e->failures,
+	                      .nfailures = e->nfailures,
+	                      .orphans = e->orphans,
+	                      .norphans = e->norphans};
+	if (rk_store_batch_save(e->store, e->run_id, &cp, cp.resource, &cp.counts, &rows, err) != RK_OK)
 		return err->code;
 	rk_debug("rewrite.checkpoint", "%s scope \"%s\": last %s/%s, %lld objects done%s", e->resource_key,
 	         e->scope, cp.last_namespace, cp.last_name, (long long)rk_counts_sum(&e->res_counts),
@@ -308,7 +330,7 @@ static int fill_batch(rk_rw_engine *e, int *end, rk_err *err)
 			continue;
 		}
 		e->skipping = 0;
-		if (batch_add(e, obj, rk_kube_list_page_token(e->list), err) != RK_OK)
+		if (rk_rw_batch_add(e, obj, rk_kube_list_page_token(e->list), err) != RK_OK)
 			return err->code;
 		snprintf(e->taken_ns, sizeof e->taken_ns, "%s", ns ? ns : "");
 		snprintf(e->taken_name, sizeof e->taken_name, "%s", name);
@@ -332,7 +354,8 @@ static int alloc_batch(rk_rw_engine *e, rk_err *err)
 	e->batch = calloc(n, sizeof *e->batch);
 	e->tokens = calloc(n + 1, sizeof *e->tokens);
 	e->orphans = calloc(n, sizeof *e->orphans);
-	if (!e->batch || !e->tokens || !e->orphans)
+	e->failures = calloc(n, sizeof *e->failures);
+	if (!e->batch || !e->tokens || !e->orphans || !e->failures)
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	return RK_OK;
 }
@@ -361,25 +384,20 @@ int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err)
 		rk_err list_err;
 		rk_err_clear(&list_err);
 		int lrc = fill_batch(e, &end, &list_err);
-		run_batch(e); /* what was taken is finished even when the list failed */
+		rk_rw_run_batch(e); /* what was taken is finished even when the list failed */
 		int ended = end && lrc == RK_OK && e->next_submit == e->nbatch;
 		if (e->nbatch || ended) {
 			if (save_checkpoint(e, ended, err) != RK_OK)
 				rc = err->code;
 		}
-		batch_clear(e);
+		rk_rw_batch_clear(e);
 		if (rc != RK_OK)
 			break;
 		if (lrc != RK_OK) {
 			*err = list_err;
 			rc = lrc == RK_BADINPUT ? RK_FAIL : lrc;
 		} else if (rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED) {
-			rc = rk_err_set(
-			    err, RK_STOPPED, "%s",
-			    e->state == RK_RW_ABORTED
-			        ? "stopped by the budget (abort): checkpoint saved, resume with --resume"
-			        : "interrupted: in-flight writes finished, checkpoint saved, resume with "
-			          "--resume");
+			rc = rk_rw_stop_error(e, err);
 		} else if (!end && e->opts->batch_pause_ms > 0) {
 			batch_pause(e);
 		}

@@ -22,7 +22,18 @@ typedef struct rk_rw_item {
 	int page_token; /* index into engine->tokens */
 	int finished;
 	rk_outcome outcome;
+	char why[256];  /* why it failed */
+	size_t carried; /* a retry: index into engine->carried */
 } rk_rw_item;
+
+/* An object an earlier pass of the run recorded as failed or orphaned, tried again (rewrite_retry.c). */
+typedef struct rk_rw_carried {
+	char ns[RK_STORE_NAME_MAX];
+	char name[RK_STORE_NAME_MAX];
+	int orphan;         /* recorded as an orphan, else as failed */
+	rk_outcome outcome; /* of the retry */
+	char why[256];
+} rk_rw_carried;
 
 #define RK_RW_RATE_SLOTS 24 /* achieved-rate history: one slot per 250 ms, 6 s */
 
@@ -54,6 +65,12 @@ struct rk_rw_engine {
 	size_t ntokens;
 	rk_orphan_ref *orphans;
 	size_t norphans;
+	rk_failure_ref *failures;
+	size_t nfailures;
+	/* what earlier passes of the run left for this resource, and whether the batch is a retry of it */
+	rk_rw_carried *carried;
+	size_t ncarried;
+	int retrying;
 	/* resume bookkeeping */
 	char saved_token[RK_STORE_TOKEN_MAX];
 	char last_ns[RK_STORE_NAME_MAX], last_name[RK_STORE_NAME_MAX];   /* last checkpointed */
@@ -76,10 +93,21 @@ struct rk_rw_engine {
 
 double rk_rw_now_ms(void);
 int rk_rw_stop_requested(const rk_rw_engine *e);
+/* RK_STOPPED with what stopped the run (the budget's abort, or the stop flag). */
+int rk_rw_stop_error(const rk_rw_engine *e, rk_err *err);
 int rk_rw_engine_init(rk_rw_engine *e, rk_err *err);
 void rk_rw_engine_free(rk_rw_engine *e);
 void rk_rw_batch_free(rk_rw_engine *e);
 void rk_rw_item_outcome(rk_rw_item *it, rk_outcome o, const char *why);
+/* The batch (rewrite.c): add an object as listed (or read), PUT the batch until every item has an
+ * outcome, empty it. */
+int rk_rw_batch_add(rk_rw_engine *e, json_t *obj, const char *page_token, rk_err *err);
+void rk_rw_run_batch(rk_rw_engine *e);
+void rk_rw_batch_clear(rk_rw_engine *e);
+/* Retry (rewrite_retry.c): loads the failures and orphans earlier passes recorded for the current
+ * resource; tries each again once its scopes are done (RK_STOPPED when stopped). */
+int rk_rw_carry_load(rk_rw_engine *e, rk_err *err);
+int rk_rw_retry(rk_rw_engine *e, rk_err *err);
 /* Rewrites the current (resource, scope) from cp. */
 int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err);
 /* Periodic work (at most every 250 ms): progress, budget evaluation and decisions, probes while paused,

@@ -36,28 +36,36 @@ rk_outcome rk_outcome_of_get(long http_status)
 	return RK_OUT_FAILED; /* cannot tell: count it as failed, never as done */
 }
 
-void rk_counts_add(rk_counts *c, rk_outcome o)
+/* The counter of outcome o (RK_OUT_CHECK and unknown values count as failed). */
+static int64_t *counter(rk_counts *c, rk_outcome o)
 {
 	switch (o) {
 	case RK_OUT_REWRITTEN:
-		c->rewritten++;
-		break;
+		return &c->rewritten;
 	case RK_OUT_CURRENT:
-		c->current++;
-		break;
+		return &c->current;
 	case RK_OUT_CONFLICT:
-		c->conflict++;
-		break;
+		return &c->conflict;
 	case RK_OUT_GONE:
-		c->gone++;
-		break;
+		return &c->gone;
 	case RK_OUT_ORPHAN:
-		c->orphan++;
-		break;
+		return &c->orphan;
 	default:
-		c->failed++;
-		break;
+		return &c->failed;
 	}
+}
+
+void rk_counts_add(rk_counts *c, rk_outcome o)
+{
+	(*counter(c, o))++;
+}
+
+void rk_counts_move(rk_counts *c, rk_outcome from, rk_outcome to)
+{
+	int64_t *was = counter(c, from);
+	if (*was > 0)
+		(*was)--;
+	(*counter(c, to))++;
 }
 
 int64_t rk_counts_sum(const rk_counts *c)

@@ -148,9 +148,11 @@ static int open_run(rk_rw_engine *e, int *owns, rk_err *err)
 	if (rk_store_run_latest(e->store, o->cluster, "rewrite", &run, &found, err) != RK_OK)
 		return err->code;
 	int unfinished = found && (!strcmp(run.state, "running") || !strcmp(run.state, "stopped"));
-	if (o->resume && !unfinished)
+	/* a run that ended with failed objects or orphans can be resumed to try them again */
+	int resumable = unfinished || (found && !strcmp(run.state, "failed"));
+	if (o->resume && !resumable)
 		return rk_err_set(err, RK_BADINPUT,
-		                  "nothing to resume: cluster \"%s\" has no unfinished rewrite run",
+		                  "nothing to resume: cluster \"%s\" has no unfinished or failed rewrite run",
 		                  o->cluster);
 	if (!o->resume && unfinished)
 		return rk_err_set(err, RK_BADINPUT,
@@ -265,10 +267,11 @@ static void estimate(rk_rw_engine *e, const char *const *resources, size_t nres)
 	rk_info("rewrite.estimate", "%" PRId64 " objects in scope (-1 = unknown)", total);
 }
 
-/* Every scope of one resource; the resource's totals start from what the run saved before. */
+/* Every scope of one resource, then what earlier passes of the run left failed or orphaned; the
+ * resource's totals start from what the run saved before. */
 static int run_resource(rk_rw_engine *e, const char *name, rk_err *err)
 {
-	if (resolve(e, name, err) != RK_OK)
+	if (resolve(e, name, err) != RK_OK || rk_rw_carry_load(e, err) != RK_OK)
 		return err->code;
 	memset(&e->res_counts, 0, sizeof e->res_counts);
 	for (size_t s = 0; s < nscopes(e->opts); s++) {
@@ -293,7 +296,7 @@ static int run_resource(rk_rw_engine *e, const char *name, rk_err *err)
 		if (rc != RK_OK)
 			return rc;
 	}
-	return RK_OK;
+	return rk_rw_retry(e, err);
 }
 
 /* The totals of every resource of the run as saved (resumed runs start from them). */

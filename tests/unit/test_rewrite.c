@@ -42,6 +42,14 @@ START_TEST(counts_add_and_sum)
 	rk_counts_merge(&d, &c);
 	ck_assert_int_eq(d.rewritten, 4);
 	ck_assert_int_eq(rk_counts_sum(&d), 8);
+	/* a retried failure that is rewritten now, an orphan found deleted: the total stays */
+	rk_counts_move(&c, RK_OUT_FAILED, RK_OUT_REWRITTEN);
+	ck_assert_int_eq(c.failed, 0);
+	ck_assert_int_eq(c.rewritten, 3);
+	rk_counts_move(&c, RK_OUT_ORPHAN, RK_OUT_GONE); /* never below zero */
+	ck_assert_int_eq(c.orphan, 0);
+	ck_assert_int_eq(c.gone, 2);
+	ck_assert_int_eq(rk_counts_sum(&c), 5);
 }
 END_TEST
 
