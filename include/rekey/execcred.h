@@ -21,6 +21,11 @@ typedef struct rk_exec_cred {
  * stdin is the terminal only when interactiveMode allows it and stdin is a terminal. */
 int rk_exec_run(const rk_kube_config *cfg, rk_exec_cred *out, rk_err *err);
 
+/* Reads a plugin's stdout (len bytes of text) as the ExecCredential cfg->exec asks for into out (which
+ * must be clear). rk_exec_run uses it; the fuzz harness tests/fuzz/fuzz_execcred.c too. */
+int rk_exec_cred_parse(const rk_kube_config *cfg, const char *text, size_t len, rk_exec_cred *out,
+                       rk_err *err);
+
 /* True while the credential may be used at time now (it has no expiry, or expiry is in the future). */
 int rk_exec_cred_valid(const rk_exec_cred *cred, time_t now);
 

@@ -287,10 +287,11 @@ static int parse_status(const rk_kube_config *cfg, json_t *status, rk_exec_cred 
 	return RK_OK;
 }
 
-static int parse_output(const rk_kube_config *cfg, const rk_buf *text, rk_exec_cred *out, rk_err *err)
+int rk_exec_cred_parse(const rk_kube_config *cfg, const char *text, size_t len, rk_exec_cred *out,
+                       rk_err *err)
 {
 	json_error_t jerr;
-	json_t *root = json_loadb((const char *)text->data, text->len, 0, &jerr);
+	json_t *root = json_loadb(text, len, 0, &jerr);
 	if (!root || !json_is_object(root)) {
 		json_decref(root);
 		char what[300];
@@ -350,7 +351,7 @@ int rk_exec_run(const rk_kube_config *cfg, rk_exec_cred *out, rk_err *err)
 	if (rc == RK_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		rc = describe_exit(cfg, status, err);
 	if (rc == RK_OK)
-		rc = parse_output(cfg, &text, out, err);
+		rc = rk_exec_cred_parse(cfg, rk_buf_cstr(&text), text.len, out, err);
 	rk_buf_wipe_free(&text);
 	if (rc != RK_OK)
 		rk_exec_cred_clear(out);

@@ -359,7 +359,7 @@ static char *dup_json_str(json_t *v)
 	return s && *s ? strdup(s) : NULL;
 }
 
-static void parse_status(rk_kube_resp *r)
+void kube_resp_parse(rk_kube_resp *r)
 {
 	json_error_t jerr;
 	r->json = r->body.len ? json_loadb((const char *)r->body.data, r->body.len, 0, &jerr) : NULL;
@@ -405,7 +405,7 @@ static void read_attempt(rk_kube *k, kube_call *c, CURLcode result)
 	if (r->http_version == 2)
 		k->stats.http2++;
 	if (result == CURLE_OK)
-		parse_status(r);
+		kube_resp_parse(r);
 	if (k->observe)
 		k->observe(k->observe_user, c->method, r->http_status, r->latency_s);
 }
