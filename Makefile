@@ -119,6 +119,11 @@ bench:
 fuzz:
 	@sh tests/fuzz/run.sh
 
+# The real kube-apiserver, etcd and etcdctl, built from Go modules into build/realcp/bin (tests/realcp).
+.PHONY: realcp
+realcp:
+	@sh tests/realcp/build.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/rekeyctl
 	install -m 0755 bin/rekeyctl $(DESTDIR)$(PREFIX)/bin/rekeyctl
