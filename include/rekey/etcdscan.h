@@ -27,7 +27,24 @@ typedef struct rk_scan_opts {
 	size_t page_limit;  /* live: keys per range request (0 = adaptive: ~4 MiB replies, 100..10000 keys) */
 	const char *forbid; /* a key (or kms provider) name no value may still use: the prune gate.
 	                       Values under it are counted in `forbidden` and listed. */
+	int check_archive;  /* list the keys the values need and look each up in the key archive */
+	const char *state_dir;       /* check_archive: the archive is STATE/archive (NULL = default state) */
+	const char *archive_cluster; /* check_archive: only that cluster's entries (NULL = every cluster) */
 } rk_scan_opts;
+
+/* A key the scanned values need, and whether the key archive (keyarchive.h) holds it. */
+typedef struct rk_needed_key {
+	char provider[16]; /* rk_value_kind_name: "aescbc", "aesgcm", "secretbox", "kms-v1", "kms-v2" */
+	char key[256];     /* key name, or kms provider name */
+	char key_id[256];  /* kms v2 keyID */
+	uint64_t count;    /* values under it */
+	int archived;      /* 1: an entry of that provider and name, whose file matches the fingerprint in
+	                      its name, decrypts a value stored under it; 0: none does; -1: kms (the key
+	                      lives in the KMS, not in a file) */
+	char fingerprint[17];
+	char path[4096]; /* the entry that decrypts */
+	char note[256];  /* archived == 0: why ("no archive entry", "entry ... does not decrypt") */
+} rk_needed_key;
 
 typedef struct rk_scan_row {
 	char resource[260]; /* "secrets", "deployments.apps" */
@@ -57,8 +74,12 @@ typedef struct rk_scan_report {
 	size_t nitems;
 	int truncated; /* more unexpected objects than listed */
 	int has_expectation;
-	uint64_t revision;  /* live: the etcd revision the scan read at */
-	uint64_t forbidden; /* values still under opts->forbid */
+	uint64_t revision;   /* live: the etcd revision the scan read at */
+	uint64_t forbidden;  /* values still under opts->forbid */
+	int archive_checked; /* opts->check_archive: needed[] filled */
+	char archive_dir[4200];
+	rk_needed_key *needed; /* in the order first met */
+	size_t nneeded;
 } rk_scan_report;
 
 /* Runs the scan. RK_BADINPUT: bad options, bad URL, unreadable or corrupt snapshot; RK_FAIL: etcd

@@ -31,6 +31,9 @@ int rk_read_file(const char *path, char **data, size_t *len, rk_err *err);
  * empty, -2 when out of memory. */
 int rk_expand_home(const char *path, char **out);
 
+/* fsync(2) of a directory (makes the entries created or renamed in it durable). */
+int rk_fsync_dir(const char *dir, rk_err *err);
+
 /* mkdir -p with mode for each created directory; existing directories are left as they are. */
 int rk_mkdir_p(const char *path, unsigned mode, rk_err *err);
 

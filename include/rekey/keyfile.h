@@ -7,7 +7,7 @@
 #include "rekey/err.h"
 
 /* Creates path (refuses an existing file or symlink: O_EXCL|O_NOFOLLOW), mode 0600, writing
- * key->secret and a newline, fsynced. RK_BADINPUT when the file exists. */
+ * key->secret and a newline; the file and its directory are fsynced. RK_BADINPUT when the file exists. */
 int rk_key_write_file(const char *path, const rk_key *key, rk_err *err);
 
 /* Reads the base64 key from path into key->secret (trailing whitespace dropped; key->name untouched).

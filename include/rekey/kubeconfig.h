@@ -29,7 +29,12 @@ typedef struct rk_exec_config {
 	char *install_hint; /* printed when the command cannot be started */
 	int provide_cluster_info;
 	int interactive_mode; /* enum rk_exec_interactive */
+	long timeout_ms;      /* a non-interactive run is killed (its process group) after this long */
 } rk_exec_config;
+
+/* How long a non-interactive exec plugin may run (client-go has no limit; a hung plugin must not hang
+ * a rotation holding the cluster lock). An interactive run (a person at the terminal) has none. */
+#define RK_EXEC_PLUGIN_TIMEOUT_MS 60000L
 
 typedef struct rk_kube_config {
 	char *source;       /* the file the context came from, or "in-cluster" */

@@ -29,10 +29,16 @@ typedef struct rk_plan_ssh {
 	int trust_on_first_use;
 } rk_plan_ssh;
 
+/* Exec hooks run as `sh -c COMMAND` in their own process group with RK_NODE, RK_HOST and
+ * RK_CONFIG_PATH (the node's configPath); a hook still running after timeout_ms is killed (the whole
+ * group) and fails. */
+#define RK_PLAN_HOOK_TIMEOUT_MS 120000L
 typedef struct rk_plan_exec {
-	char *write;   /* command run with RK_NODE and RK_CONFIG_FILE (a 0600 file) */
-	char *restart; /* command run with RK_NODE */
-	char *ready;   /* command run with RK_NODE; exit 0 = ready */
+	char *read;      /* copies the node's config into RK_CONFIG_FILE (an empty 0600 file); required */
+	char *write;     /* installs RK_CONFIG_FILE (a 0600 file holding the new config) on the node */
+	char *restart;   /* makes the node's apiserver load it; gets RK_CONFIG_HASH */
+	char *ready;     /* command run with RK_NODE; exit 0 = ready */
+	long timeout_ms; /* controlPlane.exec.timeout, default RK_PLAN_HOOK_TIMEOUT_MS */
 } rk_plan_exec;
 
 typedef struct rk_plan_rewrite {

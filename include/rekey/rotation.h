@@ -4,7 +4,8 @@
  *
  * Stages, each recorded as intent before it acts and done after, each idempotent:
  *   preflight -> stage-key -> read:<node>... (canary first) -> promote:<canary> (+ probe)
- *   -> promote:<node>... -> rewrite -> verify -> prune:<node>... (canary first) -> done
+ *   -> promote:<node>... -> rewrite -> verify -> archive (every key the prune drops, kept 0600 in
+ *   STATE/archive) -> prune:<node>... (canary first) -> done
  * Every config a node ever receives is derived deterministically from the base config (saved 0600 in
  * the state dir at the start) and the new key (backed up 0600 before any node sees it), so a resumed
  * run writes byte-identical files. */

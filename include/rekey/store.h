@@ -1,7 +1,7 @@
 /* store.h: the SQLite state store: where it lives (state dir 0700, state.db 0600, WAL), the embedded
  * forward-only migrations, and the records later work keeps there: clusters, runs, stage intent/done
  * records, rewrite checkpoints with outcome counts and orphans, budget decisions, key lifecycle events
- * (fingerprints only, never key bytes) and audit events.
+ * (fingerprints only, never key bytes), probe objects created in the cluster, and audit events.
  *
  * Every function returns an rk_code (RK_OK on success) and fills err (never NULL) on failure. Strings in the
  * record structs are copies (fixed-size arrays, no freeing); inputs longer than those arrays are refused
@@ -232,6 +232,23 @@ int rk_store_key_event_add(rk_store *store, const char *cluster, const char *key
 typedef int (*rk_key_event_cb)(const rk_key_event *ev, void *ud);
 /* Oldest first; cluster NULL = every cluster. */
 int rk_store_key_event_list(rk_store *store, const char *cluster, rk_key_event_cb cb, void *ud, rk_err *err);
+
+/* ---- probes: objects a rotation creates in the cluster to test it ---- */
+/* Recorded before the object is created, marked deleted once the apiserver confirmed the deletion (or
+ * said 404): a kill -9 in between leaves a row rk_store_probe_left returns. Names are unique. */
+int rk_store_probe_record(rk_store *store, int64_t run_id, const char *namespace_, const char *name,
+                          rk_err *err);
+int rk_store_probe_deleted(rk_store *store, const char *namespace_, const char *name, rk_err *err);
+typedef struct rk_probe {
+	int64_t run_id;
+	char namespace_[RK_STORE_NAME_MAX];
+	char name[RK_STORE_NAME_MAX];
+	char recorded_at[RK_STORE_TIME_MAX];
+} rk_probe;
+/* Probes of cluster's runs not marked deleted, oldest first; a non-zero return from cb stops the walk
+ * and is returned. */
+typedef int (*rk_probe_cb)(const rk_probe *probe, void *ud);
+int rk_store_probe_left(rk_store *store, const char *cluster, rk_probe_cb cb, void *ud, rk_err *err);
 
 /* ---- audit events: who did what, when ---- */
 typedef struct rk_audit_event {

@@ -13,6 +13,14 @@ typedef struct rk_transport rk_transport;
 int rk_transport_new(const rk_plan *plan, rk_transport **out, rk_err *err);
 void rk_transport_free(rk_transport *t);
 
+/* SSH host keys: every SFTP connection is checked against the plan's knownHosts, else
+ * ~/.ssh/known_hosts; an unknown or changed key refuses the transfer (RK_UNSAFE). With
+ * ssh.trustOnFirstUse a host without an entry is trusted once: its key is appended to that file and
+ * this hook is called with its fingerprint ("SHA256:..." as ssh-keygen -l prints it) to record it. */
+typedef void (*rk_transport_hostkey_hook)(const char *node, const char *host, long port, const char *key_type,
+                                          const char *fingerprint, const char *known_hosts, void *ud);
+void rk_transport_set_hostkey_hook(rk_transport *t, rk_transport_hostkey_hook hook, void *ud);
+
 /* The node's current EncryptionConfiguration bytes (malloc'd; caller wipes: they hold keys). */
 int rk_transport_read_config(rk_transport *t, const rk_plan_node *node, char **data, size_t *len,
                              rk_err *err);

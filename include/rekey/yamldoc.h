@@ -54,6 +54,11 @@ int rk_yaml_str_list(rk_yaml *y, const yaml_node_t *n, const char *what, const c
                      char ***out, size_t *count, rk_err *err);
 void rk_str_list_free(char **list, size_t count);
 
+/* Scalars and parser buffers may hold key material or credentials: wipe them before libyaml frees
+ * them (yaml_document_delete, yaml_parser_delete). */
+void rk_yaml_wipe_document(yaml_document_t *doc);
+void rk_yaml_wipe_parser(yaml_parser_t *parser);
+
 /* Parses a Go duration string into milliseconds; -1 on error. Units: ms, s, m, h. */
 long rk_parse_duration_ms(const char *text);
 

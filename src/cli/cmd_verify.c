@@ -15,11 +15,13 @@
 static const char verify_help[] =
     "usage: rekeyctl verify (--etcd URL [--cacert F --cert F --key F] | --snapshot FILE)\n"
     "         [--prefix /registry/] [--resource secrets]... [--config FILE | --expect KEY]\n"
-    "         [--forbid KEY] [-o table|json] [--limit N] [--page-size N]\n"
+    "         [--forbid KEY] [-o table|json] [--limit N] [--page-size N] [--state DIR --cluster NAME]\n"
     "Classifies every stored value (identity, aescbc, aesgcm, secretbox, kms v1/v2 + keyID, or\n"
     "malformed), counts per resource and key, and lists the objects not under the expected key\n"
     "(table: first 20, json: all; --limit N, 0 = all). --config also decrypt-checks every local-key value;\n"
     "--forbid KEY fails when any value is still under KEY (the check before pruning it).\n"
+    "With --snapshot it also lists the keys the values need and whether the key archive of the state\n"
+    "dir (--state, default $XDG_STATE_HOME/rekeyctl; --cluster: only that cluster's) holds each.\n"
     "Exit 0 all expected, 1 not, 2 bad input.\n";
 
 static void verify_usage(FILE *out)
@@ -61,6 +63,8 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 	    {"output", required_argument, 0, 'o'},
 	    {"limit", required_argument, 0, 'l'},
 	    {"page-size", required_argument, 0, 'P'},
+	    {"state", required_argument, 0, 'S'},
+	    {"cluster", required_argument, 0, 'L'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -122,6 +126,12 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 				return RK_BADINPUT;
 			}
 			break;
+		case 'S':
+			a->opts.state_dir = optarg;
+			break;
+		case 'L':
+			a->opts.archive_cluster = optarg;
+			break;
 		case 'h':
 			verify_usage(stdout);
 			return -1;
@@ -139,6 +149,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		return RK_BADINPUT;
 	}
 	a->opts.resources = a->resources;
+	a->opts.check_archive = a->opts.snapshot_path != NULL;
 	if (!strcmp(a->output, "json") && !a->limit_given)
 		a->opts.list_limit = 0; /* JSON lists every unexpected object unless told otherwise */
 	return RK_OK;

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "rekey/err.h"
+#include "rekey/protect.h"
 
 struct command {
 	const char *name;
@@ -49,6 +50,11 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("rekeyctl %s\n", REKEY_VERSION);
 		return RK_OK;
+	}
+	rk_err err;
+	if (rk_protect_process(&err) != RK_OK) { /* before any command can load a key or a credential */
+		fprintf(stderr, "rekeyctl: %s\n", err.msg);
+		return RK_FAIL;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (!strcmp(argv[1], commands[i].name))

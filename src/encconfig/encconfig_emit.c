@@ -171,7 +171,7 @@ static size_t size_bound(const rk_encconfig *cfg)
 
 static char *emit(const rk_encconfig *cfg, size_t *len, int redact)
 {
-	rk_buf b = RK_BUF_INIT;
+	rk_buf b = RK_BUF_SECRET; /* holds every secret of the config; sized up front, wiped if it grows */
 	if (rk_buf_reserve(&b, size_bound(cfg)) != 0)
 		return NULL;
 	rk_buf_append_str(&b, "apiVersion: " RK_API_VERSION "\nkind: " RK_KIND "\n");

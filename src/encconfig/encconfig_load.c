@@ -12,6 +12,7 @@
 
 #include "encconfig_internal.h"
 #include "rekey/fsutil.h"
+#include "rekey/yamldoc.h"
 
 #define PATH_MAX_LEN 256
 /* Aliases can make a few kilobytes expand into billions of nodes ("billion laughs"); no real
@@ -512,23 +513,6 @@ static int parser_error(const yaml_parser_t *parser, const char *name, rk_err *e
 	                  parser->context ? " " : "", parser->context ? parser->context : "");
 }
 
-/* Scalars may hold key material: wipe them before libyaml frees the document. */
-static void wipe_document(yaml_document_t *doc)
-{
-	for (yaml_node_t *n = doc->nodes.start; n && n < doc->nodes.top; n++)
-		if (n->type == YAML_SCALAR_NODE && n->data.scalar.value)
-			OPENSSL_cleanse(n->data.scalar.value, n->data.scalar.length);
-}
-
-static void wipe_parser(yaml_parser_t *parser)
-{
-	if (parser->buffer.start)
-		OPENSSL_cleanse(parser->buffer.start, (size_t)(parser->buffer.end - parser->buffer.start));
-	if (parser->raw_buffer.start)
-		OPENSSL_cleanse(parser->raw_buffer.start,
-		                (size_t)(parser->raw_buffer.end - parser->raw_buffer.start));
-}
-
 /* Refuses a second document: the apiserver would ignore it, and an edit would drop it. */
 static int check_single_document(yaml_parser_t *parser, const char *name, rk_err *err)
 {
@@ -542,7 +526,7 @@ static int check_single_document(yaml_parser_t *parser, const char *name, rk_err
 		                "%s:%zu:%zu: a second YAML document: the file must hold one "
 		                "EncryptionConfiguration",
 		                name, root->start_mark.line + 1, root->start_mark.column + 1);
-	wipe_document(&next);
+	rk_yaml_wipe_document(&next);
 	yaml_document_delete(&next);
 	return rc;
 }
@@ -581,10 +565,10 @@ int rk_encconfig_load_buf(const char *data, size_t len, const char *name, rk_enc
 		rc = parser_error(&parser, name, err);
 	} else {
 		rc = load_document(&parser, &doc, cfg, err);
-		wipe_document(&doc);
+		rk_yaml_wipe_document(&doc);
 		yaml_document_delete(&doc);
 	}
-	wipe_parser(&parser);
+	rk_yaml_wipe_parser(&parser);
 	yaml_parser_delete(&parser);
 	if (rc != RK_OK) {
 		rk_encconfig_free(cfg);

@@ -2,6 +2,8 @@
  * KUBERNETES_EXEC_INFO, plugin env added to ours, stdout parsed as an ExecCredential (see execcred.h). */
 #include "rekey/execcred.h"
 
+#include "rekey/child.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -151,30 +153,54 @@ static char *exec_info(const rk_kube_config *cfg, int interactive)
 	return text;
 }
 
+/* Length of the name of a "NAME=value" entry. */
+static size_t env_name_len(const char *entry)
+{
+	const char *eq = strchr(entry, '=');
+	return eq ? (size_t)(eq - entry) : strlen(entry);
+}
+
+static int same_env_name(const char *a, const char *b)
+{
+	size_t n = env_name_len(a);
+	return n == env_name_len(b) && !strncmp(a, b, n);
+}
+
+static int named_in(const char *entry, char *const *list, size_t from)
+{
+	for (size_t i = from; list && list[i]; i++)
+		if (same_env_name(entry, list[i]))
+			return 1;
+	return 0;
+}
+
+/* The plugin's environment as client-go builds it: os.Environ(), then the kubeconfig's env entries,
+ * then KUBERNETES_EXEC_INFO, where Go's os/exec keeps the LAST value of a name. getenv(3) finds the
+ * first, so every entry a later one overrides is left out here instead. */
 static char **plugin_env(const rk_kube_config *cfg, const char *info)
 {
+	static const char info_name[] = "KUBERNETES_EXEC_INFO=";
+	char *const *added = cfg->exec->env;
 	size_t n_env = 0, n_add = 0;
 	while (environ[n_env])
 		n_env++;
-	while (cfg->exec->env && cfg->exec->env[n_add])
+	while (added && added[n_add])
 		n_add++;
 	char **env = calloc(n_env + n_add + 2, sizeof *env);
-	if (!env)
-		return NULL;
-	size_t n = 0;
-	for (size_t i = 0; i < n_env; i++)
-		if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) != 0)
-			env[n++] = environ[i];
-	for (size_t i = 0; i < n_add; i++)
-		env[n++] = cfg->exec->env[i];
-	static char name[] = "KUBERNETES_EXEC_INFO=";
-	size_t len = strlen(name) + strlen(info) + 1;
-	char *var = malloc(len);
+	size_t len = strlen(info_name) + strlen(info) + 1;
+	char *var = env ? malloc(len) : NULL;
 	if (!var) {
 		free(env);
 		return NULL;
 	}
-	snprintf(var, len, "%s%s", name, info);
+	snprintf(var, len, "%s%s", info_name, info);
+	size_t n = 0;
+	for (size_t i = 0; i < n_env; i++)
+		if (!same_env_name(environ[i], var) && !named_in(environ[i], added, 0))
+			env[n++] = environ[i];
+	for (size_t i = 0; i < n_add; i++)
+		if (!same_env_name(added[i], var) && !named_in(added[i], added, i + 1))
+			env[n++] = added[i];
 	env[n++] = var;
 	return env;
 }
@@ -183,6 +209,8 @@ static char **plugin_env(const rk_kube_config *cfg, const char *info)
 
 static void child_exec(const rk_kube_config *cfg, char **env, int out_fd, int interactive)
 {
+	if (!interactive) /* an interactive plugin keeps the terminal's process group */
+		rk_child_own_group();
 	dup2(out_fd, STDOUT_FILENO);
 	if (!interactive) {
 		int null_fd = open("/dev/null", O_RDONLY);
@@ -203,22 +231,7 @@ static void child_exec(const rk_kube_config *cfg, char **env, int out_fd, int in
 	_exit(127);
 }
 
-static int read_all(int fd, rk_buf *out)
-{
-	char chunk[4096];
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (out->len + (size_t)n > EXEC_OUTPUT_MAX || rk_buf_append(out, chunk, (size_t)n) != 0)
-			return -1;
-	}
-	OPENSSL_cleanse(chunk, sizeof chunk);
-	return 0;
-}
-
+/* Runs the plugin and reads its output before the deadline (non-interactive runs). */
 static int spawn_and_read(const rk_kube_config *cfg, int interactive, rk_buf *out, int *status, rk_err *err)
 {
 	char *info = exec_info(cfg, interactive);
@@ -234,11 +247,20 @@ static int spawn_and_read(const rk_kube_config *cfg, int interactive, rk_buf *ou
 		close(fds[0]);
 		child_exec(cfg, env, fds[1], interactive);
 	}
+	int saved = errno;
 	close(fds[1]);
-	int too_big = pid > 0 ? read_all(fds[0], out) : 0;
+	rk_child child;
+	int rc = RK_CHILD_OK;
+	long timeout_ms = interactive ? 0 : cfg->exec->timeout_ms;
+	if (pid > 0) {
+		rk_child_start(&child, pid, timeout_ms, !interactive);
+		rc = rk_child_read(&child, fds[0], out, EXEC_OUTPUT_MAX);
+		if (rc != RK_CHILD_OK)
+			rk_child_kill(&child);
+		else
+			rc = rk_child_wait(&child, status);
+	}
 	close(fds[0]);
-	while (pid > 0 && waitpid(pid, status, 0) < 0 && errno == EINTR)
-		;
 	size_t last = 0;
 	while (env[last])
 		last++;
@@ -246,9 +268,20 @@ static int spawn_and_read(const rk_kube_config *cfg, int interactive, rk_buf *ou
 	free(env);
 	free(info);
 	if (pid < 0)
-		return rk_err_set(err, RK_FAIL, "exec plugin: fork: %s", strerror(errno));
-	if (too_big)
+		return rk_err_set(err, RK_FAIL, "exec plugin: fork: %s", strerror(saved));
+	char what[160];
+	if (rc == RK_CHILD_TIMEOUT) {
+		snprintf(what, sizeof what, "did not answer within %.1fs: its process group was killed",
+		         (double)timeout_ms / 1000.0);
+		return plugin_err(cfg, err, what);
+	}
+	if (rc == RK_CHILD_TOO_BIG)
 		return plugin_err(cfg, err, "output larger than 1 MiB");
+	if (rc == RK_CHILD_LOST) {
+		snprintf(what, sizeof what, "cannot be waited for (%s): its outcome is unknown",
+		         strerror(errno));
+		return plugin_err(cfg, err, what);
+	}
 	return RK_OK;
 }
 
@@ -267,6 +300,7 @@ static int parse_status(const rk_kube_config *cfg, json_t *status, rk_exec_cred 
 	const char *token = json_string_value(json_object_get(status, "token"));
 	if (token && *token)
 		out->token = strdup(token);
+	rk_buf_set_secret(&out->key_pem);
 	int has_cert = take_pem(status, "clientCertificateData", &out->cert_pem);
 	int has_key = take_pem(status, "clientKeyData", &out->key_pem);
 	if (has_cert != has_key)
@@ -346,7 +380,7 @@ int rk_exec_run(const rk_kube_config *cfg, rk_exec_cred *out, rk_err *err)
 	int interactive, status = 0;
 	if (interactive_allowed(cfg, &interactive, err) != RK_OK)
 		return err->code;
-	rk_buf text = RK_BUF_INIT;
+	rk_buf text = RK_BUF_SECRET;
 	int rc = spawn_and_read(cfg, interactive, &text, &status, err);
 	if (rc == RK_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		rc = describe_exit(cfg, status, err);

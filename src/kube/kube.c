@@ -322,6 +322,8 @@ int rk_kube_submit(rk_kube *k, const rk_kube_req *req, rk_kube_done_fn done, voi
 	if (!req->method || !req->path)
 		return rk_err_set(err, RK_BADINPUT, "kube request without method or path");
 	kube_call *c = calloc(1, sizeof *c);
+	if (c)
+		rk_buf_set_secret(&c->body); /* answers carry Secret objects and tokens */
 	if (!c)
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	c->method = strdup(req->method);

@@ -24,7 +24,8 @@ static int read_token_file(kube_auth *a, const char *path, const struct stat *st
 	FILE *fp = fopen(path, "rb");
 	if (!fp)
 		return rk_err_set(err, RK_BADINPUT, "token file %s: %m", path);
-	rk_buf b = RK_BUF_INIT;
+	setvbuf(fp, NULL, _IONBF, 0); /* no unwiped stdio buffer */
+	rk_buf b = RK_BUF_SECRET;
 	char chunk[1024];
 	size_t n;
 	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)

@@ -45,6 +45,7 @@ static int read_into(const char *path, rk_buf *out, rk_err *err)
 	FILE *fp = fopen(path, "rb");
 	if (!fp)
 		return rk_err_set(err, RK_BADINPUT, "%s: %m", path);
+	setvbuf(fp, NULL, _IONBF, 0); /* key files and tokens: no unwiped stdio buffer */
 	char chunk[4096];
 	size_t n;
 	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
@@ -377,6 +378,7 @@ static int load_exec(kc_file *f, yaml_node_t *e, rk_kube_config *cfg, rk_err *er
 	rk_exec_config *x = calloc(1, sizeof *x);
 	if (!x)
 		return rk_err_set(err, RK_FAIL, "out of memory");
+	x->timeout_ms = RK_EXEC_PLUGIN_TIMEOUT_MS;
 	cfg->exec = x;
 	const char *command, *api_version, *hint;
 	if (kc_get_str(f, e, "command", &command, err) || kc_get_str(f, e, "apiVersion", &api_version, err) ||
@@ -429,6 +431,7 @@ static int load_client_cert(kc_file *f, yaml_node_t *u, rk_kube_config *cfg, rk_
 {
 	char what[300];
 	snprintf(what, sizeof what, "user \"%s\"", cfg->user_name);
+	rk_buf_set_secret(&cfg->client_key_pem);
 	if (load_pem_field(f, u, "client-certificate", "client-certificate-data", what, &cfg->client_cert_pem,
 	                   NULL, err) ||
 	    load_pem_field(f, u, "client-key", "client-key-data", what, &cfg->client_key_pem, NULL, err))
@@ -453,7 +456,7 @@ static int load_user(kc_file *f, yaml_node_t *u, rk_kube_config *cfg, rk_err *er
 	cfg->token = dup_or_null(token);
 	cfg->token_file = *token_file ? join_path(f->dir, token_file) : NULL;
 	if (cfg->token_file) {
-		rk_buf probe = RK_BUF_INIT;
+		rk_buf probe = RK_BUF_SECRET;
 		int rc = read_into(cfg->token_file, &probe, err);
 		rk_buf_wipe_free(&probe);
 		if (rc != RK_OK) {
@@ -607,7 +610,7 @@ int rk_kubeconfig_incluster(const char *root, rk_kube_config **out, rk_err *err)
 		cfg->namespace_name = strdup("default");
 	snprintf(path, sizeof path, "%s/ca.crt", root);
 	cfg->ca_origin = strdup(path);
-	rk_buf probe = RK_BUF_INIT;
+	rk_buf probe = RK_BUF_SECRET;
 	int rc = read_into(cfg->token_file, &probe, err);
 	rk_buf_wipe_free(&probe);
 	if (rc == RK_OK)
@@ -640,7 +643,7 @@ static void exec_free(rk_exec_config *x)
 	if (!x)
 		return;
 	free(x->command);
-	free_strv(x->args, 0);
+	free_strv(x->args, 1); /* some plugins take a key or token as an argument */
 	free_strv(x->env, 1);
 	free(x->api_version);
 	free(x->install_hint);

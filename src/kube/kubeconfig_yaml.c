@@ -3,10 +3,15 @@
 #include "kubeconfig_internal.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "rekey/fsutil.h"
+#include "rekey/yamldoc.h"
 
 static char *dir_of(const char *path)
 {
@@ -31,20 +36,23 @@ int kc_node_err(kc_file *f, yaml_node_t *node, rk_err *err, const char *fmt, ...
 	return rk_err_set(err, RK_BADINPUT, "%s: %s", f->path, msg);
 }
 
-static int parse_document(kc_file *f, FILE *fp, rk_err *err)
+/* Parses the file's text; the parser's buffers (tokens, keys) are wiped before they are freed. */
+static int parse_document(kc_file *f, const char *text, size_t len, rk_err *err)
 {
 	yaml_parser_t parser;
 	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, fp);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	int ok = yaml_parser_load(&parser, &f->doc);
 	if (!ok) {
 		rk_err_set(err, RK_BADINPUT, "%s:%zu:%zu: invalid YAML: %s", f->path,
 		           parser.problem_mark.line + 1, parser.problem_mark.column + 1,
 		           parser.problem ? parser.problem : "parse error");
+		rk_yaml_wipe_parser(&parser);
 		yaml_parser_delete(&parser);
 		memset(&f->doc, 0, sizeof f->doc);
 		return RK_BADINPUT;
 	}
+	rk_yaml_wipe_parser(&parser);
 	yaml_parser_delete(&parser);
 	f->root = yaml_document_get_root_node(&f->doc);
 	if (f->root && f->root->type == YAML_SCALAR_NODE && f->root->data.scalar.length == 0)
@@ -63,20 +71,24 @@ int kc_file_load(kc_file *f, const char *path, int *missing, rk_err *err)
 	f->dir = dir_of(path);
 	if (!f->path || !f->dir)
 		return rk_err_set(err, RK_FAIL, "out of memory");
-	FILE *fp = fopen(path, "rb");
-	if (!fp) {
-		*missing = errno == ENOENT;
-		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, strerror(errno));
+	char *text = NULL;
+	size_t len = 0;
+	if (rk_read_file(path, &text, &len, err) != RK_OK) {
+		*missing = access(path, F_OK) != 0 && errno == ENOENT;
+		return err->code;
 	}
-	int rc = parse_document(f, fp, err);
-	fclose(fp);
+	int rc = parse_document(f, text, len, err);
+	OPENSSL_cleanse(text, len);
+	free(text);
 	return rc;
 }
 
 void kc_file_free(kc_file *f)
 {
-	if (f->path)
+	if (f->path) {
+		rk_yaml_wipe_document(&f->doc); /* tokens, client keys, exec env */
 		yaml_document_delete(&f->doc);
+	}
 	free(f->path);
 	free(f->dir);
 	memset(f, 0, sizeof *f);

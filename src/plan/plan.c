@@ -19,7 +19,7 @@ static const char *const cp_fields[] = {"configPath", "manifestPath", "access", 
 static const char *const node_fields[] = {"name", "host", "apiserver", "configPath", "manifestPath", NULL};
 static const char *const ssh_fields[] = {"user", "identityFile",    "knownHosts",
                                          "port", "trustOnFirstUse", NULL};
-static const char *const exec_fields[] = {"write", "restart", "ready", NULL};
+static const char *const exec_fields[] = {"read", "write", "restart", "ready", "timeout", NULL};
 static const char *const rewrite_fields[] = {"qps",       "burst",      "concurrency", "pageSize",
                                              "batchSize", "batchPause", NULL};
 static const char *const budget_fields[] = {"writeP99", "errorRatio", "window", "soak", "onBreach", NULL};
@@ -72,6 +72,12 @@ static int enum_field(rk_yaml *y, yaml_node_t *map, const char *what, const char
 	}
 	free(text);
 	return rc;
+}
+
+static int bool_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int *out, rk_err *err)
+{
+	static const char *const names[] = {"false", "true", NULL};
+	return enum_field(y, map, what, key, names, out, err);
 }
 
 static int valid_resource_name(const char *name)
@@ -138,6 +144,42 @@ static int valid_url(const char *url)
 	return !strncmp(url, "https://", 8) || !strncmp(url, "http://", 7);
 }
 
+static int not_absolute(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, const char *path,
+                        rk_err *err)
+{
+	return rk_yaml_fail(y, rk_yaml_get(y, map, key), err,
+	                    "%s.%s: \"%s\" is not an absolute path (plan paths must start with /)", what, key,
+	                    path);
+}
+
+/* "~" or "~/...": a path under $HOME. */
+static int home_relative(const char *path)
+{
+	return path[0] == '~' && (path[1] == '\0' || path[1] == '/');
+}
+
+/* A node path field that must be absolute (SFTP and exec hooks have no working directory to resolve
+ * against); "~/..." passes here and is expanded with access local only (expand_local_paths). */
+static int abs_path_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int required,
+                          char **out, rk_err *err)
+{
+	int rc = rk_yaml_str(y, map, what, key, required, out, err);
+	if (rc == RK_OK && *out && (*out)[0] != '/' && !home_relative(*out))
+		rc = not_absolute(y, map, what, key, *out, err);
+	return rc;
+}
+
+/* A file on this machine a resumed run must find again whatever its working directory: a leading "~/"
+ * comes from $HOME, then the path must be absolute. */
+static int local_path_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int required,
+                            char **out, rk_err *err)
+{
+	int rc = rk_yaml_path(y, map, what, key, required, out, err);
+	if (rc == RK_OK && *out && (*out)[0] != '/')
+		rc = not_absolute(y, map, what, key, *out, err);
+	return rc;
+}
+
 static int load_node(rk_yaml *y, yaml_node_t *item, size_t i, rk_plan_node *node, rk_err *err)
 {
 	char what[64];
@@ -150,9 +192,9 @@ static int load_node(rk_yaml *y, yaml_node_t *item, size_t i, rk_plan_node *node
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, item, what, "apiserver", 1, &node->apiserver, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, item, what, "configPath", 0, &node->config_path, err);
+		rc = abs_path_field(y, item, what, "configPath", 0, &node->config_path, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, item, what, "manifestPath", 0, &node->manifest_path, err);
+		rc = abs_path_field(y, item, what, "manifestPath", 0, &node->manifest_path, err);
 	if (rc == RK_OK && !valid_url(node->apiserver))
 		rc = rk_yaml_fail(y, rk_yaml_get(y, item, "apiserver"), err,
 		                  "%s.apiserver: \"%s\" is not an http(s) URL", what, node->apiserver);
@@ -199,21 +241,20 @@ static int load_ssh(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, ssh, what, "user", 1, &plan->ssh.user, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_path(y, ssh, what, "identityFile", 0, &plan->ssh.identity_file, err);
+		rc = local_path_field(y, ssh, what, "identityFile", 0, &plan->ssh.identity_file, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_path(y, ssh, what, "knownHosts", 0, &plan->ssh.known_hosts, err);
+		rc = local_path_field(y, ssh, what, "knownHosts", 0, &plan->ssh.known_hosts, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_long(y, ssh, what, "port", 1, 65535, &plan->ssh.port, err);
-	long tofu = 0;
 	if (rc == RK_OK)
-		rc = rk_yaml_long(y, ssh, what, "trustOnFirstUse", 0, 1, &tofu, err);
-	plan->ssh.trust_on_first_use = (int)tofu;
+		rc = bool_field(y, ssh, what, "trustOnFirstUse", &plan->ssh.trust_on_first_use, err);
 	return rc;
 }
 
 static int load_exec(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 {
 	yaml_node_t *ex = rk_yaml_get(y, cp, "exec");
+	plan->exec.timeout_ms = RK_PLAN_HOOK_TIMEOUT_MS;
 	if (!ex)
 		return plan->access == RK_ACCESS_EXEC
 		           ? rk_yaml_fail(y, cp, err, "controlPlane: access exec needs an \"exec\" section")
@@ -221,18 +262,32 @@ static int load_exec(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 	const char *what = "controlPlane.exec";
 	int rc = rk_yaml_check_map(y, ex, what, exec_fields, err);
 	if (rc == RK_OK)
+		rc = rk_yaml_str(y, ex, what, "read", plan->access == RK_ACCESS_EXEC, &plan->exec.read, err);
+	if (rc == RK_OK)
 		rc = rk_yaml_str(y, ex, what, "write", 1, &plan->exec.write, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, ex, what, "restart", 0, &plan->exec.restart, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, ex, what, "ready", 0, &plan->exec.ready, err);
+	if (rc == RK_OK)
+		rc = rk_yaml_duration_ms(y, ex, what, "timeout", &plan->exec.timeout_ms, err);
+	if (rc == RK_OK && plan->exec.timeout_ms < 1000)
+		rc = rk_yaml_fail(y, rk_yaml_get(y, ex, "timeout"), err, "%s.timeout: must be at least 1s",
+		                  what);
 	return rc;
 }
 
-/* With access local the node paths are paths on this machine: a leading "~/" comes from $HOME (for ssh
- * and exec they are the node's own, left as written). */
-static int expand_one(rk_yaml *y, yaml_node_t *cp, const char *field, char **path, rk_err *err)
+/* With access local the node paths are paths on this machine: a leading "~/" comes from $HOME. For ssh
+ * and exec they are paths on the node, where this machine's $HOME means nothing: refused. */
+static int expand_one(rk_yaml *y, yaml_node_t *cp, rk_access access, const char *field, char **path,
+                      rk_err *err)
 {
+	if (*path && home_relative(*path) && access != RK_ACCESS_LOCAL)
+		return rk_yaml_fail(
+		    y, cp, err,
+		    "controlPlane: %s \"%s\" is not an absolute path (~ is expanded only with "
+		    "access local; a path on a node must start with /)",
+		    field, *path);
 	char *expanded = NULL;
 	int ex = *path ? rk_expand_home(*path, &expanded) : 0;
 	if (ex == -1)
@@ -249,15 +304,14 @@ static int expand_one(rk_yaml *y, yaml_node_t *cp, const char *field, char **pat
 
 static int expand_local_paths(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 {
-	if (plan->access != RK_ACCESS_LOCAL)
-		return RK_OK;
-	int rc = expand_one(y, cp, "configPath", &plan->config_path, err);
+	rk_access a = plan->access;
+	int rc = expand_one(y, cp, a, "configPath", &plan->config_path, err);
 	if (rc == RK_OK)
-		rc = expand_one(y, cp, "manifestPath", &plan->manifest_path, err);
+		rc = expand_one(y, cp, a, "manifestPath", &plan->manifest_path, err);
 	for (size_t i = 0; rc == RK_OK && i < plan->nnodes; i++) {
-		rc = expand_one(y, cp, "configPath", &plan->nodes[i].config_path, err);
+		rc = expand_one(y, cp, a, "configPath", &plan->nodes[i].config_path, err);
 		if (rc == RK_OK)
-			rc = expand_one(y, cp, "manifestPath", &plan->nodes[i].manifest_path, err);
+			rc = expand_one(y, cp, a, "manifestPath", &plan->nodes[i].manifest_path, err);
 	}
 	return rc;
 }
@@ -294,9 +348,9 @@ static int load_control_plane(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_e
 	plan->ready_timeout_ms = 120000;
 	int rc = rk_yaml_check_map(y, cp, what, cp_fields, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, cp, what, "configPath", 0, &plan->config_path, err);
+		rc = abs_path_field(y, cp, what, "configPath", 0, &plan->config_path, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, cp, what, "manifestPath", 0, &plan->manifest_path, err);
+		rc = abs_path_field(y, cp, what, "manifestPath", 0, &plan->manifest_path, err);
 	if (rc == RK_OK)
 		rc = enum_field(y, cp, what, "access", access_names, &access, err);
 	if (rc == RK_OK)
@@ -523,7 +577,7 @@ static int load_identity(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *e
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, root, "plan", "context", 0, &plan->context, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_path(y, root, "plan", "keyBackupDir", 0, &plan->key_backup_dir, err);
+		rc = local_path_field(y, root, "plan", "keyBackupDir", 0, &plan->key_backup_dir, err);
 	return rc;
 }
 
@@ -604,9 +658,9 @@ void rk_plan_free(rk_plan *plan)
 	char *strings[] = {
 	    plan->path,           plan->cluster,           plan->kubeconfig,      plan->context,
 	    plan->key_backup_dir, plan->config_path,       plan->manifest_path,   plan->canary,
-	    plan->ssh.user,       plan->ssh.identity_file, plan->ssh.known_hosts, plan->exec.write,
-	    plan->exec.restart,   plan->exec.ready,        plan->etcd.url,        plan->etcd.cacert,
-	    plan->etcd.cert,      plan->etcd.key};
+	    plan->ssh.user,       plan->ssh.identity_file, plan->ssh.known_hosts, plan->exec.read,
+	    plan->exec.write,     plan->exec.restart,      plan->exec.ready,      plan->etcd.url,
+	    plan->etcd.cacert,    plan->etcd.cert,         plan->etcd.key};
 	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
 		free(strings[i]);
 	free(plan->nodes);

@@ -87,7 +87,7 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 		    "run %lld of cluster %s is unfinished (%s): continue it with `rekeyctl resume -f PLAN`, "
 		    "or end it with `rekeyctl rollback` / `rekeyctl abort`",
 		    (long long)run.id, ctx->plan->cluster, run.state);
-	rk_buf base = RK_BUF_INIT;
+	rk_buf base = RK_BUF_SECRET;
 	char plan_hash[72], new_key[256] = "";
 	if (rc == RK_OK)
 		rc = rot_preflight(ctx, &base, err);
@@ -139,8 +139,9 @@ static int resume_run(rot_ctx *ctx, rk_err *err)
 	return rc;
 }
 
-/* Loads the base config and the key, and derives every config the run writes. */
-static int prepare_configs(rot_ctx *ctx, rk_err *err)
+/* Loads the base config and the key, and derives every config the run writes. The key is generated
+ * only while stage-key is not recorded done (may_generate). */
+static int prepare_configs(rot_ctx *ctx, int may_generate, rk_err *err)
 {
 	rk_run run;
 	int found = 0;
@@ -153,7 +154,7 @@ static int prepare_configs(rot_ctx *ctx, rk_err *err)
 		rc = rot_load_base(ctx, &base, &len, err);
 	int decrypt = ctx->plan->provider == RK_PROV_IDENTITY;
 	if (rc == RK_OK && !decrypt)
-		rc = rot_stage_key(ctx, run.new_key, base, len, &key, err);
+		rc = rot_stage_key(ctx, run.new_key, base, len, may_generate, &key, err);
 	if (rc == RK_OK)
 		rc = rot_configs_derive(base, len, ctx->plan, decrypt ? NULL : &key, &ctx->cfgs, err);
 	rk_key_clear(&key);
@@ -173,7 +174,7 @@ static int stage_key(rot_ctx *ctx, rk_err *err)
 		rot_crash_point(ctx, "stage-key", NULL, "intent");
 	}
 	if (rc == RK_OK)
-		rc = prepare_configs(ctx, err);
+		rc = prepare_configs(ctx, !done, err);
 	if (rc == RK_OK && !done) {
 		rot_crash_point(ctx, "stage-key", NULL, "derived");
 		rc = rk_store_stage_done(ctx->store, ctx->run_id, "stage-key", NULL, ctx->cfgs.new_key, err);
@@ -309,7 +310,7 @@ static int walk_stages(rot_ctx *ctx, rk_err *err)
 {
 	rk_transport *t = NULL;
 	const rk_plan_node *canary = rk_plan_find_node(ctx->plan, ctx->plan->canary);
-	int rc = rk_transport_new(ctx->plan, &t, err);
+	int rc = rot_transport_open(ctx, &t, err);
 	if (rc == RK_OK)
 		rc = rot_rollout(ctx, t, "read", ROT_CFG_READ, 0, err);
 	if (rc == RK_OK) {
@@ -326,6 +327,8 @@ static int walk_stages(rot_ctx *ctx, rk_err *err)
 		rc = rot_cluster_step(ctx, "rewrite", stage_rewrite, err);
 	if (rc == RK_OK)
 		rc = rot_cluster_step(ctx, "verify", stage_verify, err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "archive", rot_archive_pruned_keys, err);
 	if (rc == RK_OK)
 		rc = rot_rollout(ctx, t, "prune", ROT_CFG_PRUNED, 0, err);
 	rk_transport_free(t);
@@ -371,6 +374,8 @@ int rk_rotation_run(const rk_rotation_opts *opts, int resume, rk_err *err)
 		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "ignore-window", "used", NULL,
 		                   err);
 	if (rc == RK_OK)
+		rc = rot_probe_cleanup(&ctx, err);
+	if (rc == RK_OK)
 		rc = rot_cluster_step(&ctx, "preflight", NULL, err);
 	if (rc == RK_OK)
 		rc = stage_key(&ctx, err);
@@ -391,7 +396,7 @@ int rk_rotation_run(const rk_rotation_opts *opts, int resume, rk_err *err)
 int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err)
 {
 	rot_ctx ctx;
-	rk_buf base = RK_BUF_INIT;
+	rk_buf base = RK_BUF_SECRET;
 	int rc = rot_ctx_open(&ctx, opts, err);
 	rk_rotation_opts relaxed = *opts;
 	relaxed.ignore_window = 1; /* plan reports the window instead of refusing */
@@ -435,13 +440,17 @@ int rk_rotation_abort(const rk_rotation_opts *opts, rk_err *err)
 	int rc = open_unfinished(&ctx, opts, err);
 	if (rc == RK_OK)
 		rc = rot_lock_acquire(&ctx, err);
+	int locked = rc == RK_OK;
+	if (rc == RK_OK)
+		rc = rot_probe_cleanup(&ctx, err);
 	if (rc == RK_OK) {
 		rk_store_run_set_state(ctx.store, ctx.run_id, "aborted", RK_STOPPED, err);
 		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "abort", "done",
 		                   "configs left as they were; every stage boundary is a safe state", err);
-		rot_lock_release(&ctx);
 		rk_info("rotation.aborted", "run %lld aborted; configs unchanged", (long long)ctx.run_id);
 	}
+	if (locked)
+		rot_lock_release(&ctx);
 	rot_ctx_close(&ctx);
 	return rc;
 }
@@ -469,6 +478,8 @@ int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err)
 		rc = rot_lock_acquire(&ctx, err);
 	int locked = rc == RK_OK;
 	if (rc == RK_OK)
+		rc = rot_probe_cleanup(&ctx, err);
+	if (rc == RK_OK)
 		rc = stage_started(&ctx, "prune", &pruning, err);
 	if (rc == RK_OK && pruning)
 		rc = rk_err_set(err, RK_UNSAFE,
@@ -477,11 +488,14 @@ int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err)
 		                (long long)ctx.run_id);
 	if (rc == RK_OK)
 		rc = stage_started(&ctx, "promote", &promoted, err);
+	int key_staged = 0;
 	if (rc == RK_OK)
-		rc = prepare_configs(&ctx, err);
+		rc = rot_stage_is_done(&ctx, "stage-key", NULL, &key_staged, err);
+	if (rc == RK_OK)
+		rc = prepare_configs(&ctx, !key_staged, err);
 	rk_transport *t = NULL;
 	if (rc == RK_OK)
-		rc = rk_transport_new(ctx.plan, &t, err);
+		rc = rot_transport_open(&ctx, &t, err);
 	/* Before promotion: the base config everywhere. After: the old key writes again, the new one stays
 	 * readable (objects may already be under it). Either is safe in any node order. */
 	if (rc == RK_OK)

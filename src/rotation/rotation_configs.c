@@ -143,6 +143,8 @@ int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const 
                        rot_configs *out, rk_err *err)
 {
 	memset(out, 0, sizeof *out);
+	for (int i = 0; i < ROT_CFG_COUNT; i++)
+		rk_buf_set_secret(&out->bytes[i]);
 	int rc = load_base(out, base, len, plan, err);
 	if (rc != RK_OK)
 		return rc;

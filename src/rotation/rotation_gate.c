@@ -11,6 +11,7 @@
 #include "rekey/manifest.h"
 #include "rekey/promtext.h"
 #include "rotation_internal.h"
+#include "rotation_steps_internal.h"
 
 #define LAST_CONFIG_INFO "apiserver_encryption_config_controller_last_config_info"
 
@@ -209,6 +210,55 @@ static int read_back(rot_ctx *ctx, const rk_plan_node *node, const char *path, c
 	return rc;
 }
 
+/* Deletes a recorded probe (404 counts: it is gone) and marks it deleted; a failure is a warning and
+ * leaves the record for the next resume, abort or rollback. */
+static void delete_probe(rot_ctx *ctx, const char *endpoint, const char *namespace_, const char *name)
+{
+	char path[600];
+	long status = 0;
+	rk_err err;
+	rk_err_clear(&err);
+	snprintf(path, sizeof path, "/api/v1/namespaces/%s/secrets/%s", namespace_, name);
+	int rc = rk_kube_call_json(ctx->kube, "DELETE", endpoint, path, NULL, NULL, &status, &err);
+	if (rc != RK_OK && status != 404) {
+		rk_warn("probe.left",
+		        "probe secret %s/%s not deleted (%s): the next resume, abort or rollback "
+		        "deletes it",
+		        namespace_, name, err.msg);
+		return;
+	}
+	if (rk_store_probe_deleted(ctx->store, namespace_, name, &err) != RK_OK)
+		rk_warn("probe.unrecorded", "%s", err.msg);
+}
+
+struct left_probes {
+	rk_probe list[16];
+	size_t n;
+};
+
+static int collect_probe(const rk_probe *probe, void *ud)
+{
+	struct left_probes *left = ud;
+	if (left->n == sizeof left->list / sizeof left->list[0])
+		return -1; /* full: the rest next time */
+	left->list[left->n++] = *probe;
+	return 0;
+}
+
+int rot_probe_cleanup(rot_ctx *ctx, rk_err *err)
+{
+	struct left_probes left = {.n = 0};
+	int rc = rk_store_probe_left(ctx->store, ctx->plan->cluster, collect_probe, &left, err);
+	if (rc > 0)
+		return rc;
+	for (size_t i = 0; i < left.n; i++) {
+		rk_info("probe.cleanup", "deleting the probe secret %s/%s left by run %lld",
+		        left.list[i].namespace_, left.list[i].name, (long long)left.list[i].run_id);
+		delete_probe(ctx, NULL, left.list[i].namespace_, left.list[i].name);
+	}
+	return RK_OK;
+}
+
 int rot_probe_cross_read(rot_ctx *ctx, const rk_plan_node *canary, rk_err *err)
 {
 	unsigned char nonce[8];
@@ -219,18 +269,22 @@ int rot_probe_cross_read(rot_ctx *ctx, const rk_plan_node *canary, rk_err *err)
 	snprintf(value, sizeof value, "%02x%02x%02x%02x", nonce[4], nonce[5], nonce[6],
 	         nonce[7]); /* hex is base64 */
 	snprintf(path, sizeof path, "/api/v1/namespaces/kube-system/secrets/%s", name);
-	json_t *secret = probe_secret(name, value);
-	int rc = rk_kube_call_json(ctx->kube, "POST", canary->apiserver,
-	                           "/api/v1/namespaces/kube-system/secrets", secret, NULL, NULL, err);
-	json_decref(secret);
+	/* recorded before it exists: whatever happens next, a later run can find and delete it */
+	int rc = rk_store_probe_record(ctx->store, ctx->run_id, "kube-system", name, err);
 	if (rc != RK_OK)
-		return rot_err_wrap(err, RK_STOPPED, "probe: cannot write through the canary %s",
-		                    canary->name);
+		return rc;
+	json_t *secret = probe_secret(name, value);
+	rc = rk_kube_call_json(ctx->kube, "POST", canary->apiserver, "/api/v1/namespaces/kube-system/secrets",
+	                       secret, NULL, NULL, err);
+	json_decref(secret);
+	if (rc != RK_OK) /* it may exist all the same (an answer lost): the delete below tries */
+		rc = rot_err_wrap(err, RK_STOPPED, "probe: cannot write through the canary %s", canary->name);
+	else
+		rot_crash_point(ctx, "probe", NULL, "created");
 	for (size_t i = 0; rc == RK_OK && i < ctx->plan->nnodes; i++)
 		if (&ctx->plan->nodes[i] != canary)
 			rc = read_back(ctx, &ctx->plan->nodes[i], path, value, err);
-	rk_err cleanup;
-	rk_kube_call_json(ctx->kube, "DELETE", canary->apiserver, path, NULL, NULL, NULL, &cleanup);
+	delete_probe(ctx, canary->apiserver, "kube-system", name);
 	if (rc == RK_OK)
 		rk_info("probe.passed",
 		        "a secret written through %s was read back through every other apiserver",

@@ -1,4 +1,5 @@
-/* rotation_internal.h (private): pieces of the rotation orchestrator shared by its files (not librekey's API). */
+/* rotation_internal.h (private): pieces of the rotation orchestrator shared by its files (not librekey's
+ * API). */
 #ifndef REKEY_ROTATION_INTERNAL_H
 #define REKEY_ROTATION_INTERNAL_H
 
@@ -62,8 +63,12 @@ int rot_gate_node(rot_ctx *ctx, const rk_plan_node *node, const char *hash, rk_e
 /* The config hash a node's apiserver reports it runs (last_config_info, else the mirror pod's
  * rekeyctl.io/config-hash annotation when Ready), "" when unknown. */
 int rot_node_config_hash(rot_ctx *ctx, const rk_plan_node *node, char *out, size_t cap, rk_err *err);
-/* Writes a probe secret through the canary and reads it back through every other apiserver. */
+/* Writes a probe secret through the canary and reads it back through every other apiserver. Its name
+ * is recorded in the state db before it is created, and marked deleted after. */
 int rot_probe_cross_read(rot_ctx *ctx, const rk_plan_node *canary, rk_err *err);
+/* Deletes every probe secret of the cluster's runs still recorded as not deleted (404 counts as
+ * deleted; other failures are warnings and keep the record for next time). */
+int rot_probe_cleanup(rot_ctx *ctx, rk_err *err);
 
 /* ---- cluster lock (rotation_lock.c): a Lease in kube-system ---- */
 int rot_lock_acquire(rot_ctx *ctx, rk_err *err);

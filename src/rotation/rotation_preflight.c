@@ -9,6 +9,7 @@
 #include "rekey/log.h"
 #include "rekey/transport.h"
 #include "rotation_preflight_internal.h"
+#include "rotation_setup_internal.h"
 
 static int check_ready(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
 {
@@ -83,7 +84,7 @@ int rot_preflight(rot_ctx *ctx, rk_buf *base, rk_err *err)
 		                  "outside every maintenance window of the plan: refused (use "
 		                  "--ignore-window to override; it is recorded in the audit log)");
 	rk_transport *t = NULL;
-	int rc = rk_transport_new(ctx->plan, &t, err);
+	int rc = rot_transport_open(ctx, &t, err);
 	for (size_t i = 0; rc == RK_OK && i < ctx->plan->nnodes; i++)
 		rc = check_ready(ctx, &ctx->plan->nodes[i], err);
 	char hash[72] = "";

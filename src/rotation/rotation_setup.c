@@ -45,6 +45,27 @@ void rot_ctx_close(rot_ctx *ctx)
 	memset(ctx, 0, sizeof *ctx);
 }
 
+/* trustOnFirstUse recorded a host key: the fingerprint goes to the audit log. */
+static void record_trusted_host(const char *node, const char *host, long port, const char *key_type,
+                                const char *fingerprint, const char *known_hosts, void *ud)
+{
+	rot_ctx *ctx = ud;
+	char detail[RK_STORE_DETAIL_MAX];
+	rk_err ignored;
+	snprintf(detail, sizeof detail, "node %s (%s port %ld): %s %s added to %s", node, host, port,
+	         key_type, fingerprint, known_hosts);
+	rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, "ssh-trust-on-first-use", "trusted",
+	                   detail, &ignored);
+}
+
+int rot_transport_open(rot_ctx *ctx, rk_transport **out, rk_err *err)
+{
+	int rc = rk_transport_new(ctx->plan, out, err);
+	if (rc == RK_OK)
+		rk_transport_set_hostkey_hook(*out, record_trusted_host, ctx);
+	return rc;
+}
+
 void rot_run_dir(const rot_ctx *ctx, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s/runs/%s-%lld", ctx->state_dir, ctx->plan->cluster, (long long)ctx->run_id);
@@ -91,9 +112,54 @@ static int generate_and_back_up(rot_ctx *ctx, const char *base, size_t base_len,
 	char dir[4300];
 	snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') - path), path);
 	rc = rk_mkdir_p(dir, 0700, err);
-	if (rc == RK_OK)
+	if (rc == RK_OK) /* fsyncs the file and its directory */
 		rc = rk_key_write_file(path, key, err);
+	if (rc == RK_OK && strrchr(dir, '/') && strrchr(dir, '/') != dir) {
+		*strrchr(dir, '/') = '\0'; /* the backup directory may be new: its entry too */
+		rc = rk_fsync_dir(dir, err);
+	}
 	return rc;
+}
+
+struct fingerprint_search {
+	const char *name;
+	char fingerprint[17]; /* of the key generated under that name, "" when none was recorded */
+};
+
+static int find_generated(const rk_key_event *ev, void *ud)
+{
+	struct fingerprint_search *search = ud;
+	if (!strcmp(ev->key_name, search->name) && !strcmp(ev->event, "generated"))
+		snprintf(search->fingerprint, sizeof search->fingerprint, "%s", ev->fingerprint);
+	return 0;
+}
+
+/* The backup must hold the key generated under that name (history keeps its fingerprint). */
+static int check_backup_is_the_key(rot_ctx *ctx, const char *path, const rk_key *key, rk_err *err)
+{
+	struct fingerprint_search search = {key->name, ""};
+	char fp[17];
+	int rc = rk_store_key_event_list(ctx->store, ctx->plan->cluster, find_generated, &search, err);
+	if (rc != RK_OK || !search.fingerprint[0] || rk_key_fingerprint(key, fp) != 0)
+		return rc;
+	if (strcmp(fp, search.fingerprint) != 0)
+		return rk_err_set(
+		    err, RK_UNSAFE,
+		    "%s holds another key (fingerprint %s) than the %s generated as %s (%s, see "
+		    "`rekeyctl history`): restore the right backup before going on",
+		    path, fp, rk_provider_name(ctx->plan->provider), key->name, search.fingerprint);
+	return RK_OK;
+}
+
+static int refuse_missing_backup(rot_ctx *ctx, const char *name, const char *path, rk_err *err)
+{
+	return rk_err_set(err, RK_UNSAFE,
+	                  "the backup of key %s (%s) is missing, and stage-key of run %lld is recorded done: "
+	                  "nodes may already hold that key, so it is never generated again; restore the "
+	                  "file (0600, the base64 secret on one line: from your copy of it, or key %s in the "
+	                  "config of a node that has it), then `rekeyctl resume`; or end the run with "
+	                  "`rekeyctl abort` (configs stay as they are)",
+	                  name, path, (long long)ctx->run_id, name);
 }
 
 /* provider: the key's own provider (an aescbc key pruned in an aescbc -> aesgcm migration is aescbc). */
@@ -107,7 +173,8 @@ static void record_key_event(rot_ctx *ctx, const rk_key *key, rk_provider_type p
 		                       fp, event, path, &err);
 }
 
-int rot_stage_key(rot_ctx *ctx, const char *name, const char *base, size_t base_len, rk_key *key, rk_err *err)
+int rot_stage_key(rot_ctx *ctx, const char *name, const char *base, size_t base_len, int may_generate,
+                  rk_key *key, rk_err *err)
 {
 	char path[4400];
 	key_backup_path(ctx, name, path, sizeof path);
@@ -116,8 +183,12 @@ int rot_stage_key(rot_ctx *ctx, const char *name, const char *base, size_t base_
 		int rc = rk_key_read_file(path, key, err);
 		if (rc == RK_OK && !(key->name = strdup(name)))
 			rc = rk_err_set(err, RK_FAIL, "out of memory");
+		if (rc == RK_OK)
+			rc = check_backup_is_the_key(ctx, path, key, err);
 		return rc;
 	}
+	if (!may_generate)
+		return refuse_missing_backup(ctx, name, path, err);
 	int rc = generate_and_back_up(ctx, base, base_len, name, path, key, err);
 	if (rc == RK_OK) {
 		record_key_event(ctx, key, ctx->plan->provider, "generated", NULL);

@@ -1,4 +1,4 @@
-/* store_failures.c: the objects a rewrite run could not rewrite, by identity (migration 0002), so a
+/* store_failures.c: the objects a rewrite run could not rewrite, by identity (migration 0003), so a
  * resumed run can try each again; and the deletion of failures and orphans that such a retry settled.
  * Written inside the batch's transaction (store_rewrite.c); see rekey/store.h. */
 #include <stdio.h>

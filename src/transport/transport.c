@@ -3,6 +3,7 @@
 #include "rekey/transport.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +13,16 @@
 #include <unistd.h>
 
 #include "rekey/buf.h"
+#include "rekey/child.h"
 #include "rekey/fsutil.h"
 #include "rekey/log.h"
 #include "rekey/manifest.h"
+#include "transport_internal.h"
 
 struct rk_transport {
 	const rk_plan *plan;
+	rk_transport_hostkey_hook hostkey_hook;
+	void *hostkey_ud;
 };
 
 int rk_transport_new(const rk_plan *plan, rk_transport **out, rk_err *err)
@@ -34,27 +39,51 @@ void rk_transport_free(rk_transport *t)
 	free(t);
 }
 
-/* ---- exec hooks: sh -c COMMAND with RK_NODE, RK_HOST, RK_CONFIG_FILE, RK_CONFIG_HASH ---- */
-
-static int run_hook(const char *what, const char *command, const rk_plan_node *node, const char *file,
-                    const char *hash, rk_err *err)
+void rk_transport_set_hostkey_hook(rk_transport *t, rk_transport_hostkey_hook hook, void *ud)
 {
+	t->hostkey_hook = hook;
+	t->hostkey_ud = ud;
+}
+
+/* ---- exec hooks: sh -c COMMAND with RK_NODE, RK_HOST, RK_CONFIG_PATH, RK_CONFIG_FILE, RK_CONFIG_HASH ----
+ */
+
+static void hook_child(const char *command, const rk_plan *plan, const rk_plan_node *node, const char *file,
+                       const char *hash)
+{
+	rk_child_own_group();
+	setenv("RK_NODE", node->name, 1);
+	setenv("RK_HOST", node->host ? node->host : "", 1);
+	setenv("RK_CONFIG_PATH", rk_plan_node_config_path(plan, node), 1);
+	if (file)
+		setenv("RK_CONFIG_FILE", file, 1);
+	if (hash)
+		setenv("RK_CONFIG_HASH", hash, 1);
+	execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+	_exit(127);
+}
+
+static int run_hook(const rk_transport *t, const char *what, const char *command, const rk_plan_node *node,
+                    const char *file, const char *hash, rk_err *err)
+{
+	long timeout_ms = t->plan->exec.timeout_ms;
 	pid_t pid = fork();
 	if (pid < 0)
-		return rk_err_set(err, RK_FAIL, "exec %s hook: fork failed", what);
-	if (pid == 0) {
-		setenv("RK_NODE", node->name, 1);
-		setenv("RK_HOST", node->host ? node->host : "", 1);
-		if (file)
-			setenv("RK_CONFIG_FILE", file, 1);
-		if (hash)
-			setenv("RK_CONFIG_HASH", hash, 1);
-		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
-		_exit(127);
-	}
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0)
-		;
+		return rk_err_set(err, RK_FAIL, "exec %s hook: fork failed: %s", what, strerror(errno));
+	if (pid == 0)
+		hook_child(command, t->plan, node, file, hash);
+	rk_child child;
+	rk_child_start(&child, pid, timeout_ms, 1);
+	int status = 0, rc = rk_child_wait(&child, &status);
+	if (rc == RK_CHILD_TIMEOUT)
+		return rk_err_set(err, RK_FAIL,
+		                  "exec %s hook for node %s did not finish within %lds "
+		                  "(controlPlane.exec.timeout): its process group was killed",
+		                  what, node->name, timeout_ms / 1000);
+	if (rc == RK_CHILD_LOST)
+		return rk_err_set(err, RK_FAIL,
+		                  "exec %s hook for node %s: cannot wait for it (%s): its outcome is unknown",
+		                  what, node->name, strerror(errno));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return RK_OK;
 	return rk_err_set(err, RK_FAIL, "exec %s hook for node %s failed (%s %d)", what, node->name,
@@ -99,7 +128,26 @@ static int exec_write(const rk_transport *t, const rk_plan_node *node, const cha
 	char *dir = NULL, *file = NULL;
 	int rc = private_temp_file(data, len, &dir, &file, err);
 	if (rc == RK_OK)
-		rc = run_hook("write", t->plan->exec.write, node, file, NULL, err);
+		rc = run_hook(t, "write", t->plan->exec.write, node, file, NULL, err);
+	remove_private_temp(dir, file);
+	return rc;
+}
+
+/* The read hook copies the node's config into an empty 0600 file we then read. */
+static int exec_read(const rk_transport *t, const rk_plan_node *node, char **data, size_t *len, rk_err *err)
+{
+	char *dir = NULL, *file = NULL;
+	int rc = private_temp_file("", 0, &dir, &file, err);
+	if (rc == RK_OK)
+		rc = run_hook(t, "read", t->plan->exec.read, node, file, NULL, err);
+	if (rc == RK_OK)
+		rc = rk_read_file(file, data, len, err);
+	if (rc == RK_OK && *len == 0) {
+		free(*data);
+		*data = NULL;
+		rc = rk_err_set(err, RK_FAIL, "exec read hook for node %s wrote nothing to $RK_CONFIG_FILE",
+		                node->name);
+	}
 	remove_private_temp(dir, file);
 	return rc;
 }
@@ -127,46 +175,79 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
 	return rk_buf_append((rk_buf *)arg, ptr, size * nmemb) == 0 ? size * nmemb : 0;
 }
 
-static CURL *sftp_handle(const rk_transport *t, const rk_plan_node *node, const char *path, rk_buf *url)
+/* One SFTP transfer: its curl handle and its host key check (which the handle points into). */
+struct sftp_call {
+	CURL *curl;
+	rk_buf url;
+	char known_hosts[4096];
+	tr_hostkey_check check;
+};
+
+/* A handle for path on node that checks the host key (never without a known_hosts file). */
+static int sftp_open(const rk_transport *t, const rk_plan_node *node, const char *path,
+                     struct sftp_call *call, rk_err *err)
 {
 	const rk_plan_ssh *ssh = &t->plan->ssh;
-	rk_buf_reset(url);
-	rk_buf_printf(url, "sftp://%s:%ld%s", node->host ? node->host : node->name, ssh->port, path);
-	CURL *curl = curl_easy_init();
-	if (!curl)
-		return NULL;
-	curl_easy_setopt(curl, CURLOPT_URL, rk_buf_cstr(url));
+	memset(call, 0, sizeof *call);
+	int rc = tr_known_hosts_path(t->plan, call->known_hosts, sizeof call->known_hosts, err);
+	if (rc != RK_OK)
+		return rc;
+	call->check = (tr_hostkey_check){.node = node->name,
+	                                 .host = node->host ? node->host : node->name,
+	                                 .port = ssh->port,
+	                                 .file = call->known_hosts,
+	                                 .trust_on_first_use = ssh->trust_on_first_use,
+	                                 .hook = t->hostkey_hook,
+	                                 .hook_ud = t->hostkey_ud};
+	rk_buf_printf(&call->url, "sftp://%s:%ld%s", call->check.host, ssh->port, path);
+	if (!(call->curl = curl_easy_init()))
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	CURL *curl = call->curl;
+	curl_easy_setopt(curl, CURLOPT_URL, rk_buf_cstr(&call->url));
 	curl_easy_setopt(curl, CURLOPT_USERNAME, ssh->user);
 	curl_easy_setopt(curl, CURLOPT_SSH_AUTH_TYPES, (long)CURLSSH_AUTH_PUBLICKEY);
 	if (ssh->identity_file)
 		curl_easy_setopt(curl, CURLOPT_SSH_PRIVATE_KEYFILE, ssh->identity_file);
-	if (ssh->known_hosts)
-		curl_easy_setopt(curl, CURLOPT_SSH_KNOWNHOSTS, ssh->known_hosts);
+	curl_easy_setopt(curl, CURLOPT_SSH_KNOWNHOSTS, call->known_hosts);
+	curl_easy_setopt(curl, CURLOPT_SSH_KEYFUNCTION, tr_hostkey_callback);
+	curl_easy_setopt(curl, CURLOPT_SSH_KEYDATA, &call->check);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 15L);
-	return curl;
+	return RK_OK;
 }
 
-static int sftp_result(CURL *curl, CURLcode code, const char *what, const rk_plan_node *node, rk_err *err)
+/* Runs the transfer and closes the call: a refused host key is RK_UNSAFE, other failures RK_FAIL. */
+static int sftp_finish(struct sftp_call *call, const char *what, const rk_plan_node *node, rk_err *err)
 {
-	curl_easy_cleanup(curl);
+	CURLcode code = curl_easy_perform(call->curl);
+	curl_easy_cleanup(call->curl);
+	rk_buf_free(&call->url);
 	if (code == CURLE_OK)
 		return RK_OK;
+	if (call->check.verdict > TR_HOSTKEY_TRUSTED)
+		return tr_hostkey_refusal(&call->check, err);
 	return rk_err_set(err, RK_FAIL, "sftp %s on node %s: %s", what, node->name, curl_easy_strerror(code));
+}
+
+static void sftp_close(struct sftp_call *call)
+{
+	if (call->curl)
+		curl_easy_cleanup(call->curl);
+	rk_buf_free(&call->url);
 }
 
 static int sftp_read(const rk_transport *t, const rk_plan_node *node, const char *path, char **data,
                      size_t *len, rk_err *err)
 {
-	rk_buf url = RK_BUF_INIT, body = RK_BUF_INIT;
-	CURL *curl = sftp_handle(t, node, path, &url);
-	if (!curl) {
-		rk_buf_free(&url);
-		return rk_err_set(err, RK_FAIL, "out of memory");
+	rk_buf body = RK_BUF_SECRET;
+	struct sftp_call call;
+	int rc = sftp_open(t, node, path, &call, err);
+	if (rc != RK_OK) {
+		sftp_close(&call);
+		return rc;
 	}
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-	int rc = sftp_result(curl, curl_easy_perform(curl), "read", node, err);
-	rk_buf_free(&url);
+	curl_easy_setopt(call.curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(call.curl, CURLOPT_WRITEDATA, &body);
+	rc = sftp_finish(&call, "read", node, err);
 	if (rc != RK_OK) {
 		rk_buf_wipe_free(&body);
 		return rc;
@@ -185,11 +266,15 @@ static int sftp_read(const rk_transport *t, const rk_plan_node *node, const char
 static int sftp_write(const rk_transport *t, const rk_plan_node *node, const char *path, const char *data,
                       size_t len, rk_err *err)
 {
-	rk_buf url = RK_BUF_INIT, tmp = RK_BUF_INIT, old = RK_BUF_INIT, cmd = RK_BUF_INIT;
 	const char *slash = strrchr(path, '/');
+	if (path[0] != '/' || !slash) /* the plan loader refuses these; never build a name from NULL */
+		return rk_err_set(err, RK_BADINPUT, "sftp write on node %s: \"%s\" is not an absolute path",
+		                  node->name, path);
+	rk_buf tmp = RK_BUF_INIT, old = RK_BUF_INIT, cmd = RK_BUF_INIT;
 	rk_buf_printf(&tmp, "%.*s/.%s.rekeyctl-tmp", (int)(slash - path), path, slash + 1);
 	rk_buf_printf(&old, "%.*s/.%s.rekeyctl-old", (int)(slash - path), path, slash + 1);
-	CURL *curl = sftp_handle(t, node, rk_buf_cstr(&tmp), &url);
+	struct sftp_call call;
+	int rc = sftp_open(t, node, rk_buf_cstr(&tmp), &call, err);
 	struct curl_slist *post = NULL;
 	/* a leading '*' lets a command fail without failing the transfer (the target may not exist yet) */
 	rk_buf_printf(&cmd, "*rm %s", rk_buf_cstr(&old));
@@ -204,21 +289,21 @@ static int sftp_write(const rk_transport *t, const rk_plan_node *node, const cha
 	rk_buf_printf(&cmd, "*rm %s", rk_buf_cstr(&old));
 	post = curl_slist_append(post, rk_buf_cstr(&cmd));
 	struct upload up = {data, len, 0};
-	int rc = rk_err_set(err, RK_FAIL, "out of memory");
-	if (curl && post) {
+	if (rc == RK_OK && !post)
+		rc = rk_err_set(err, RK_FAIL, "out of memory");
+	if (rc == RK_OK) {
+		CURL *curl = call.curl;
 		curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_upload);
 		curl_easy_setopt(curl, CURLOPT_READDATA, &up);
 		curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
 		curl_easy_setopt(curl, CURLOPT_NEW_FILE_PERMS, 0600L);
 		curl_easy_setopt(curl, CURLOPT_POSTQUOTE, post);
-		rk_err_clear(err);
-		rc = sftp_result(curl, curl_easy_perform(curl), "write", node, err);
-	} else if (curl) {
-		curl_easy_cleanup(curl);
+		rc = sftp_finish(&call, "write", node, err);
+	} else {
+		sftp_close(&call);
 	}
 	curl_slist_free_all(post);
-	rk_buf_free(&url);
 	rk_buf_free(&tmp);
 	rk_buf_free(&old);
 	rk_buf_free(&cmd);
@@ -246,9 +331,7 @@ static int write_path(rk_transport *t, const rk_plan_node *node, const char *pat
 int rk_transport_read_config(rk_transport *t, const rk_plan_node *node, char **data, size_t *len, rk_err *err)
 {
 	if (t->plan->access == RK_ACCESS_EXEC)
-		return rk_err_set(err, RK_BADINPUT,
-		                  "access exec cannot read a node's config: the write hook owns it (node %s)",
-		                  node->name);
+		return exec_read(t, node, data, len, err);
 	return read_path(t, node, rk_plan_node_config_path(t->plan, node), data, len, err);
 }
 
@@ -294,7 +377,7 @@ int rk_transport_pickup(rk_transport *t, const rk_plan_node *node, const char *c
 {
 	if (t->plan->access == RK_ACCESS_EXEC)
 		return t->plan->exec.restart
-		           ? run_hook("restart", t->plan->exec.restart, node, NULL, config_hash, err)
+		           ? run_hook(t, "restart", t->plan->exec.restart, node, NULL, config_hash, err)
 		           : RK_OK;
 	if (t->plan->reload == RK_RELOAD_AUTOMATIC)
 		return RK_OK;

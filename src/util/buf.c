@@ -7,6 +7,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+static rk_buf_release_observer release_observer;
+static void *release_observer_ud;
+
+void rk_buf_observe_releases(rk_buf_release_observer observer, void *ud)
+{
+	release_observer = observer;
+	release_observer_ud = ud;
+}
+
+/* Frees a block the buffer no longer uses, wiped first when it held secrets. */
+static void release(uint8_t *block, size_t cap, int secret)
+{
+	if (!block)
+		return;
+	if (secret)
+		OPENSSL_cleanse(block, cap);
+	if (release_observer)
+		release_observer(block, cap, secret, release_observer_ud);
+	free(block);
+}
+
+/* A secret buffer never uses realloc: it could leave the old bytes in a block it frees unwiped. */
+static uint8_t *grow_block(rk_buf *b, size_t cap)
+{
+	if (!b->secret)
+		return realloc(b->data, cap);
+	uint8_t *p = malloc(cap);
+	if (p && b->data) {
+		memcpy(p, b->data, b->len + 1);
+		release(b->data, b->cap, 1);
+	}
+	return p;
+}
+
 int rk_buf_reserve(rk_buf *b, size_t extra)
 {
 	if (extra > SIZE_MAX - b->len - 1)
@@ -17,13 +51,18 @@ int rk_buf_reserve(rk_buf *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	uint8_t *p = realloc(b->data, cap);
+	uint8_t *p = grow_block(b, cap);
 	if (!p)
 		return -1;
 	b->data = p;
 	b->cap = cap;
 	b->data[b->len] = 0;
 	return 0;
+}
+
+void rk_buf_set_secret(rk_buf *b)
+{
+	b->secret = 1;
 }
 
 int rk_buf_append(rk_buf *b, const void *data, size_t len)
@@ -66,16 +105,16 @@ void rk_buf_reset(rk_buf *b)
 
 void rk_buf_free(rk_buf *b)
 {
-	free(b->data);
+	release(b->data, b->cap, b->secret);
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
 
 void rk_buf_wipe_free(rk_buf *b)
 {
-	if (b->data)
-		OPENSSL_cleanse(b->data, b->cap);
-	rk_buf_free(b);
+	release(b->data, b->cap, 1);
+	b->data = NULL;
+	b->len = b->cap = 0;
 }
 
 char *rk_buf_steal(rk_buf *b)

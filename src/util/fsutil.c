@@ -58,6 +58,13 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
+int rk_fsync_dir(const char *dir, rk_err *err)
+{
+	if (fsync_dir(dir) != 0)
+		return rk_err_set(err, RK_FAIL, "%s: cannot fsync the directory: %s", dir, strerror(errno));
+	return RK_OK;
+}
+
 /* The owner the replacement must keep (the original's: an apiserver running as a non-root user must
  * still read its 0600 config); -1/-1 when there is no original. */
 typedef struct owner {
@@ -217,6 +224,7 @@ int rk_read_file(const char *path, char **data, size_t *len, rk_err *err)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, strerror(errno));
+	setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer: it would be freed holding key bytes unwiped */
 	char *buf = NULL;
 	size_t cap = 0, n = 0, got;
 	int oom = 0;

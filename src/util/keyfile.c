@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rekey/fsutil.h"
+
 #define KEYFILE_MAX 1024
 
 int rk_key_write_file(const char *path, const rk_key *key, rk_err *err)
@@ -28,7 +30,13 @@ int rk_key_write_file(const char *path, const rk_key *key, rk_err *err)
 		unlink(path);
 		return rk_err_set(err, RK_FAIL, "%s: cannot write the key file: %s", path, strerror(saved));
 	}
-	return RK_OK;
+	char *slash = strrchr(path, '/');
+	if (!slash)
+		return rk_fsync_dir(".", err);
+	char *dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+	int rc = dir ? rk_fsync_dir(dir, err) : rk_err_set(err, RK_FAIL, "out of memory");
+	free(dir);
+	return rc;
 }
 
 static int check_key_file_mode(int fd, const char *path, rk_err *err)

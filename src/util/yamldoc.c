@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,22 @@
 
 #include "rekey/encconfig.h"
 #include "rekey/fsutil.h"
+
+void rk_yaml_wipe_document(yaml_document_t *doc)
+{
+	for (yaml_node_t *n = doc->nodes.start; n && n < doc->nodes.top; n++)
+		if (n->type == YAML_SCALAR_NODE && n->data.scalar.value)
+			OPENSSL_cleanse(n->data.scalar.value, n->data.scalar.length);
+}
+
+void rk_yaml_wipe_parser(yaml_parser_t *parser)
+{
+	if (parser->buffer.start)
+		OPENSSL_cleanse(parser->buffer.start, (size_t)(parser->buffer.end - parser->buffer.start));
+	if (parser->raw_buffer.start)
+		OPENSSL_cleanse(parser->raw_buffer.start,
+		                (size_t)(parser->raw_buffer.end - parser->raw_buffer.start));
+}
 
 static int parse_error(const char *path, const yaml_parser_t *parser, rk_err *err)
 {

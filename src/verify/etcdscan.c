@@ -350,6 +350,8 @@ int rk_scan_value(struct rk_scan *sc, const uint8_t *key, size_t klen, const uin
 		if (!verdict.expected || verdict.decrypt_failed || forbidden)
 			rc = list_item(sc, key, klen, gr, &v, verdict.why);
 	}
+	if (rc == RK_OK && sc->opts->check_archive)
+		rc = rk_scan_note_key(sc, etcd_key, val, vlen, &v);
 	free(etcd_key);
 	return rc;
 }
@@ -375,6 +377,7 @@ int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 	if (rc)
 		return rc;
 	struct rk_scan sc = {.opts = opts, .err = err, .prefix = opts->prefix ? opts->prefix : "/registry/"};
+	rk_buf_set_secret(&sc.plain);
 	sc.report = calloc(1, sizeof *sc.report);
 	if (!sc.report)
 		return rk_err_set(err, RK_FAIL, "out of memory");
@@ -382,6 +385,9 @@ int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 	sc.report->prefix = strdup(sc.prefix);
 	sc.report->has_expectation = opts->config || opts->expect || opts->forbid;
 	rc = opts->etcd_url ? rk_scan_live(&sc) : rk_scan_snapshot(&sc);
+	if (rc == RK_OK && opts->check_archive)
+		rc = rk_scan_check_archive(&sc);
+	rk_scan_samples_free(&sc);
 	for (size_t i = 0; i < sc.nchains; i++)
 		rk_chain_free(sc.chains[i].chain);
 	free(sc.chains);
@@ -405,6 +411,7 @@ void rk_scan_report_free(rk_scan_report *report)
 	}
 	free(report->items);
 	free(report->rows);
+	free(report->needed);
 	free(report->source);
 	free(report->prefix);
 	free(report);

@@ -51,6 +51,30 @@ static json_t *keys_json(const rk_scan_report *r)
 	return keys;
 }
 
+/* The keys the values need and where the archive stands on each (check_archive). */
+static json_t *archive_json(const rk_scan_report *r)
+{
+	json_t *keys = json_array();
+	for (size_t i = 0; i < r->nneeded; i++) {
+		const rk_needed_key *n = &r->needed[i];
+		json_t *o = json_pack("{s:s, s:s, s:I}", "provider", n->provider, "key", n->key, "count",
+		                      (json_int_t)n->count);
+		if (n->key_id[0])
+			json_object_set_new(o, "keyID", json_string(n->key_id));
+		json_object_set_new(o, "archived", n->archived < 0 ? json_null() : json_boolean(n->archived));
+		if (n->archived > 0) {
+			json_object_set_new(o, "fingerprint", json_string(n->fingerprint));
+			json_object_set_new(o, "path", json_string(n->path));
+		}
+		if (n->archived < 0)
+			json_object_set_new(o, "note", json_string("the key lives in the KMS"));
+		else if (n->note[0])
+			json_object_set_new(o, "note", json_string(n->note));
+		json_array_append_new(keys, o);
+	}
+	return json_pack("{s:s, s:o}", "dir", r->archive_dir, "keys", keys);
+}
+
 int rk_scan_report_json(const rk_scan_report *r, rk_buf *out)
 {
 	json_t *rows = json_array(), *items = json_array();
@@ -69,6 +93,8 @@ int rk_scan_report_json(const rk_scan_report *r, rk_buf *out)
 		json_object_set_new(doc, "revision", json_integer((json_int_t)r->revision));
 	json_object_set_new(doc, "forbidden", json_integer((json_int_t)r->forbidden));
 	json_object_set_new(doc, "keys", keys_json(r));
+	if (r->archive_checked)
+		json_object_set_new(doc, "archive", archive_json(r));
 	char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
 	json_decref(doc);
 	if (!text)
@@ -127,11 +153,32 @@ static int rows_table(const rk_scan_report *r, rk_buf *out)
 	return rc;
 }
 
+static int archive_table(const rk_scan_report *r, rk_buf *out)
+{
+	int rc = rk_buf_printf(out, "\nkeys these values need (key archive %s):\n", r->archive_dir);
+	if (!rc && !r->nneeded)
+		rc = rk_buf_append_str(out, "  none (no value is encrypted)\n");
+	for (size_t i = 0; i < r->nneeded && !rc; i++) {
+		const rk_needed_key *n = &r->needed[i];
+		rc = rk_buf_printf(out, "  %s %s%s%s (%llu values): ", n->provider, n->key,
+		                   n->key_id[0] ? " keyID " : "", n->key_id, (unsigned long long)n->count);
+		if (!rc && n->archived > 0)
+			rc = rk_buf_printf(out, "archived, fingerprint %s (%s)\n", n->fingerprint, n->path);
+		else if (!rc && n->archived < 0)
+			rc = rk_buf_append_str(out, "kept by the KMS, not archived by rekeyctl\n");
+		else if (!rc)
+			rc = rk_buf_printf(out, "NOT archived: %s\n", n->note);
+	}
+	return rc;
+}
+
 int rk_scan_report_table(const rk_scan_report *r, rk_buf *out)
 {
 	int rc = rows_table(r, out);
 	if (!rc)
 		rc = keys_line(r, out);
+	if (!rc && r->archive_checked)
+		rc = archive_table(r, out);
 	if (!rc && r->nitems) {
 		rc = rk_buf_printf(out, "\nunexpected objects%s:\n",
 		                   r->truncated ? " (the first ones; --limit 0 or -o json lists all)" : "");

@@ -192,6 +192,9 @@ static int live_setup(struct live *lv)
 int rk_scan_live(struct rk_scan *sc)
 {
 	struct live lv = {.sc = sc, .limit = sc->opts->page_limit ? sc->opts->page_limit : FIRST_PAGE};
+	rk_buf *secret_bufs[] = {&lv.reply, &lv.b64b, &lv.vbuf}; /* values: plaintext under identity */
+	for (size_t i = 0; i < sizeof secret_bufs / sizeof secret_bufs[0]; i++)
+		rk_buf_set_secret(secret_bufs[i]);
 	int rc = live_setup(&lv);
 	rk_buf_append_str(&lv.start, sc->prefix);
 	prefix_end(sc->prefix, &lv.end);

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rekey/child.h"
+#include "rekey/clock.h"
 #include "rekey/execcred.h"
 #include "rekey/kubeconfig.h"
 #include "testutil.h"
@@ -68,6 +70,21 @@ static char *b64_file(const char *name)
 	free(b64path);
 	ck_assert_ptr_nonnull(text);
 	return text;
+}
+
+/* Released buffer blocks: wiped secret ones, and any that still hold a private key. */
+struct key_releases {
+	size_t wiped_secret, holding_key;
+};
+
+static void observe_key_release(const uint8_t *block, size_t cap, int secret, void *ud)
+{
+	struct key_releases *seen = ud;
+	size_t zero = 0;
+	for (size_t i = 0; i < cap; i++)
+		zero += block[i] == 0;
+	seen->wiped_secret += secret && zero == cap;
+	seen->holding_key += memmem(block, cap, "PRIVATE KEY", 11) != NULL;
 }
 
 static int load(const char *kubeconfig, const char *context, rk_kube_config **cfg, rk_err *err)
@@ -315,7 +332,14 @@ START_TEST(data_fields_and_relative_paths)
 	ck_assert_ptr_nonnull(strstr((char *)cfg->client_cert_pem.data, "BEGIN CERTIFICATE"));
 	ck_assert_ptr_nonnull(strstr((char *)cfg->client_key_pem.data, "PRIVATE KEY"));
 	ck_assert_uint_eq(cfg->ca_pem.len, cfg->client_cert_pem.len);
+	/* the key is a secret buffer: it grew without realloc, and freeing the config wipes it */
+	ck_assert_int_eq(cfg->client_key_pem.secret, 1);
+	struct key_releases seen = {0, 0};
+	rk_buf_observe_releases(observe_key_release, &seen);
 	rk_kube_config_free(cfg);
+	rk_buf_observe_releases(NULL, NULL);
+	ck_assert_uint_eq(seen.wiped_secret, 1);
+	ck_assert_uint_eq(seen.holding_key, 0);
 	free(crt);
 	free(key);
 	free(tok);
@@ -427,7 +451,7 @@ static const char *exec_user =
     "clusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n"
     "users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/%s\n"
     "      command: ./plugin.sh\n      args: [one, two]\n"
-    "      env: [{name: PLUGIN_MODE, value: '%s'}]\n"
+    "      env: [%s{name: PLUGIN_MODE, value: '%s'}]\n"
     "      interactiveMode: Never\n      provideClusterInfo: true\n"
     "contexts:\n- name: x\n  context: {cluster: c, user: u}\n";
 
@@ -443,14 +467,18 @@ static const char *plugin_script =
     "shortoffset) echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
     "\"status\":{\"token\":\"t\",\"expirationTimestamp\":\"2099-01-02T03:04:05+1:2\"}}' ;;\n"
     "fail) echo 'denied' >&2; exit 3 ;;\n"
+    "hang) sleep 30 & echo $! > \"$(dirname \"$0\")/grandchild\"; wait ;;\n"
     "oldapi) echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\","
     "\"status\":{\"token\":\"t\"}}' ;;\n"
     "esac\n";
 
-static int run_plugin(const char *version, const char *mode, rk_exec_cred *cred, rk_err *err)
+/* Runs the test plugin; env_before: kubeconfig env entries before PLUGIN_MODE (YAML, "" = none);
+ * timeout_ms: the plugin's deadline (0 = the default). */
+static int run_plugin_with(const char *version, const char *env_before, const char *mode, long timeout_ms,
+                           rk_exec_cred *cred, rk_err *err)
 {
 	char text[4096];
-	snprintf(text, sizeof text, exec_user, version, mode);
+	snprintf(text, sizeof text, exec_user, version, env_before, mode);
 	char *path = put("config", text);
 	free(put_script("plugin.sh", plugin_script));
 	rk_kube_config *cfg;
@@ -459,9 +487,17 @@ static int run_plugin(const char *version, const char *mode, rk_exec_cred *cred,
 	if (rc != RK_OK)
 		return rc;
 	ck_assert_ptr_nonnull(cfg->exec);
+	ck_assert_int_eq(cfg->exec->timeout_ms, RK_EXEC_PLUGIN_TIMEOUT_MS);
+	if (timeout_ms)
+		cfg->exec->timeout_ms = timeout_ms;
 	rc = rk_exec_run(cfg, cred, err);
 	rk_kube_config_free(cfg);
 	return rc;
+}
+
+static int run_plugin(const char *version, const char *mode, rk_exec_cred *cred, rk_err *err)
+{
+	return run_plugin_with(version, "", mode, 0, cred, err);
 }
 
 START_TEST(exec_plugin_token)
@@ -509,6 +545,59 @@ START_TEST(exec_plugin_fails)
 	ck_assert_int_eq(run_plugin("v1", "oldapi", &cred, &err), RK_BADINPUT);
 	ck_assert_ptr_nonnull(
 	    strstr(err.msg, "does not match the configured \"client.authentication.k8s.io/v1\""));
+}
+END_TEST
+
+/* client-go appends the kubeconfig's env after os.Environ() and Go keeps the last value of a name:
+ * the kubeconfig wins over the inherited environment, a later entry over an earlier one, and
+ * KUBERNETES_EXEC_INFO is always rekeyctl's own. */
+START_TEST(exec_plugin_env_overrides_inherited)
+{
+	rk_exec_cred cred = {0};
+	rk_err err;
+	setenv("PLUGIN_MODE", "garbage", 1);
+	setenv("KUBERNETES_EXEC_INFO", "inherited", 1);
+	ck_assert_msg(run_plugin("v1", "token", &cred, &err) == RK_OK, "%s", err.msg);
+	ck_assert_str_eq(cred.token, "plugin-token");
+	rk_exec_cred_clear(&cred);
+	ck_assert_msg(run_plugin_with("v1",
+	                              "{name: PLUGIN_MODE, value: fail}, "
+	                              "{name: KUBERNETES_EXEC_INFO, value: from-kubeconfig}, ",
+	                              "token", 0, &cred, &err) == RK_OK,
+	              "%s", err.msg);
+	ck_assert_str_eq(cred.token, "plugin-token");
+	char *info_path = tu_path(dir, "info"), *info = tu_read_file(info_path, NULL);
+	ck_assert_ptr_nonnull(strstr(info, "\"kind\":\"ExecCredential\""));
+	rk_exec_cred_clear(&cred);
+	free(info);
+	free(info_path);
+	unsetenv("PLUGIN_MODE");
+	unsetenv("KUBERNETES_EXEC_INFO");
+}
+END_TEST
+
+START_TEST(exec_plugin_past_its_timeout_is_killed)
+{
+	rk_exec_cred cred = {0};
+	rk_err err;
+	int64_t start = rk_monotonic_ns();
+	ck_assert_int_eq(run_plugin_with("v1", "", "hang", 500, &cred, &err), RK_BADINPUT);
+	int64_t took_ms = (rk_monotonic_ns() - start) / RK_NS_PER_MS;
+	ck_assert_msg(took_ms >= 500 && took_ms < 500 + RK_CHILD_GRACE_MS + 1000, "took %lld ms",
+	              (long long)took_ms);
+	ck_assert_msg(strstr(err.msg, "did not answer within 0.5s: its process group was killed"), "%s",
+	              err.msg);
+	ck_assert_ptr_null(cred.token);
+	char *p = tu_path(dir, "grandchild"), *text = tu_read_file(p, NULL);
+	ck_assert_ptr_nonnull(text);
+	pid_t grandchild = (pid_t)atoi(text);
+	for (int i = 0; i < 200 && tu_process_running(grandchild);
+	     i++) /* SIGKILL sent; let the kernel deliver it */
+		usleep(5000);
+	ck_assert_msg(grandchild > 0 && !tu_process_running(grandchild), "grandchild %d still runs",
+	              (int)grandchild);
+	free(text);
+	free(p);
 }
 END_TEST
 
@@ -662,6 +751,8 @@ Suite *kubeconfig_suite(void)
 	tcase_add_test(tc, exec_plugin_garbage);
 	tcase_add_test(tc, exec_plugin_fails);
 	tcase_add_test(tc, exec_config_errors);
+	tcase_add_test(tc, exec_plugin_env_overrides_inherited);
+	tcase_add_test(tc, exec_plugin_past_its_timeout_is_killed);
 	tcase_add_test(tc, exec_interactive_always_needs_a_terminal);
 	tcase_add_test(tc, exec_plugin_short_offset_refused);
 	tcase_add_test(tc, rfc3339_times);

@@ -135,6 +135,31 @@ static const struct bad_case bad_cases[] = {
     {"%H%Cwindow: [{start: '01:00', end: '05:00', timezone: ../../etc/passwd}]\n", "plan.yaml:8:51",
      "unknown time zone"},
     {"%H%Cetcd: {url: 'ftp://x'}\n", "plan.yaml:8:13", "not an http(s) URL"},
+    /* access exec needs a read hook (preflight reads every node's config) and a sane timeout */
+    {"%HcontrolPlane:\n  configPath: /e\n  access: exec\n  exec: {write: 'true'}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
+     "plan.yaml:8:9", "controlPlane.exec: missing required field \"read\""},
+    {"%HcontrolPlane:\n  configPath: /e\n  access: exec\n  exec: {read: 'true', write: 'true', timeout: "
+     "500ms}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
+     "plan.yaml:8:48", "controlPlane.exec.timeout: must be at least 1s"},
+    /* paths on nodes and key backups must be absolute (a relative ssh configPath crashed the upload) */
+    {"%HcontrolPlane:\n  configPath: enc.yaml\n  access: ssh\n  ssh: {user: u}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
+     "plan.yaml:6:15", "\"enc.yaml\" is not an absolute path"},
+    {"%HcontrolPlane:\n  configPath: /e\n  access: ssh\n  ssh: {user: u}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1', configPath: x/enc.yaml}]\n",
+     "plan.yaml:9:59", "controlPlane.nodes[0].configPath: \"x/enc.yaml\" is not an absolute path"},
+    {"%HcontrolPlane:\n  configPath: /e\n  manifestPath: m.yaml\n  nodes: [{name: a, apiserver: "
+     "'https://h'}]\n",
+     "plan.yaml:7:17", "controlPlane.manifestPath"},
+    {"%HcontrolPlane:\n  configPath: /e\n  access: ssh\n  ssh: {user: u, knownHosts: .ssh/known_hosts}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
+     "plan.yaml:8:30", "controlPlane.ssh.knownHosts"},
+    {"%HkeyBackupDir: backups\n%C", "plan.yaml:5:15", "plan.keyBackupDir: \"backups\" is not an absolute"},
+    {"%HcontrolPlane:\n  configPath: /e\n  access: ssh\n  ssh: {user: u, trustOnFirstUse: 1}\n"
+     "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
+     "plan.yaml:8:35", "unsupported value \"1\""},
     {"apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: 'a b'\n", "plan.yaml:3:10", "may hold only"},
 };
 
@@ -240,16 +265,25 @@ START_TEST(home_paths_expanded)
 	ck_assert_str_eq(plan->etcd.key, "/k/~/x.key");
 	rk_plan_free(plan);
 	static const char *ssh = "apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: c\nprovider: aescbc\n"
-	                         "controlPlane:\n  configPath: ~/enc.yaml\n  access: ssh\n"
+	                         "controlPlane:\n  configPath: /enc.yaml\n  access: ssh\n"
 	                         "  ssh: {user: u, identityFile: ~/.ssh/id, knownHosts: ~/.ssh/known_hosts}\n"
 	                         "  nodes: [{name: a, host: h, apiserver: 'https://h:1'}]\n";
 	plan = load_ok(ssh);
-	ck_assert_str_eq(rk_plan_node_config_path(plan, &plan->nodes[0]), "~/enc.yaml");
 	ck_assert_str_eq(plan->ssh.identity_file, "/home/tester/.ssh/id");
 	ck_assert_str_eq(plan->ssh.known_hosts, "/home/tester/.ssh/known_hosts");
 	rk_plan_free(plan);
-	unsetenv("HOME");
+	/* a node path under ~ with access ssh: this machine's HOME means nothing on the node */
+	static const char *ssh_home =
+	    "apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: c\nprovider: aescbc\n"
+	    "controlPlane:\n  configPath: ~/enc.yaml\n  access: ssh\n"
+	    "  ssh: {user: u}\n  nodes: [{name: a, host: h, apiserver: 'https://h:1'}]\n";
 	rk_err err;
+	ck_assert_int_eq(rk_plan_load_buf(ssh_home, strlen(ssh_home), "plan.yaml", &plan, &err), RK_BADINPUT);
+	ck_assert_msg(strstr(err.msg,
+	                     "plan.yaml:6:3: controlPlane: configPath \"~/enc.yaml\" is not an absolute path "
+	                     "(~ is expanded only with access local"),
+	              "%s", err.msg);
+	unsetenv("HOME");
 	ck_assert_int_eq(rk_plan_load_buf(local, strlen(local), "plan.yaml", &plan, &err), RK_BADINPUT);
 	ck_assert_str_eq(
 	    err.msg, "plan.yaml:5:13: plan.kubeconfig: \"~/.kube/config\" starts with ~ but HOME is not set");

@@ -117,7 +117,7 @@ START_TEST(fresh_db_has_schema_modes_and_wal)
 	                        "rewrite_counts",   "orphans",
 	                        "budget_decisions", "key_events",
 	                        "audit_events",     "schema_migrations",
-	                        "rewrite_failures"};
+	                        "probes",           "rewrite_failures"};
 	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
 		char sql[256];
 		snprintf(sql, sizeof sql,
@@ -758,6 +758,39 @@ START_TEST(key_events_fingerprint_only)
 }
 END_TEST
 
+static int collect_probe(const rk_probe *probe, void *ud)
+{
+	struct text *t = ud;
+	snprintf(t->text + strlen(t->text), sizeof t->text - strlen(t->text), "%lld %s/%s;",
+	         (long long)probe->run_id, probe->namespace_, probe->name);
+	return 0;
+}
+
+START_TEST(probes_recorded_until_deleted)
+{
+	rk_store *store = open_default();
+	rk_err err;
+	int64_t prod = new_run(store, "prod", "rotate"), dev = new_run(store, "dev", "rotate");
+	ck_assert_int_eq(rk_store_probe_record(store, prod, "kube-system", "rekeyctl-probe-1", &err), RK_OK);
+	ck_assert_int_eq(rk_store_probe_record(store, prod, "kube-system", "rekeyctl-probe-2", &err), RK_OK);
+	ck_assert_int_eq(rk_store_probe_record(store, dev, "kube-system", "rekeyctl-probe-3", &err), RK_OK);
+	/* a name is recorded once; empty names are bad input */
+	ck_assert_int_eq(rk_store_probe_record(store, prod, "kube-system", "rekeyctl-probe-1", &err),
+	                 RK_BADINPUT);
+	ck_assert_int_eq(rk_store_probe_record(store, prod, "kube-system", "", &err), RK_BADINPUT);
+	ck_assert_int_eq(rk_store_probe_deleted(store, "kube-system", "rekeyctl-probe-1", &err), RK_OK);
+	struct text t = {""};
+	ck_assert_int_eq(rk_store_probe_left(store, "prod", collect_probe, &t, &err), RK_OK);
+	char want[128];
+	snprintf(want, sizeof want, "%lld kube-system/rekeyctl-probe-2;", (long long)prod);
+	ck_assert_str_eq(t.text, want);
+	/* marking twice (or an unknown name) is harmless */
+	ck_assert_int_eq(rk_store_probe_deleted(store, "kube-system", "rekeyctl-probe-1", &err), RK_OK);
+	ck_assert_int_eq(rk_store_probe_deleted(store, "kube-system", "never-recorded", &err), RK_OK);
+	rk_store_close(store);
+}
+END_TEST
+
 static int collect_audit(const rk_audit_event *ev, void *ud)
 {
 	struct text *t = ud;
@@ -860,6 +893,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, checkpoint_survives_kill_9);
 	tcase_add_test(tc, budget_decisions_recorded);
 	tcase_add_test(tc, key_events_fingerprint_only);
+	tcase_add_test(tc, probes_recorded_until_deleted);
 	tcase_add_test(tc, audit_events_name_who_and_where);
 	tcase_add_test(tc, no_key_material_in_db);
 	suite_add_tcase(s, tc);

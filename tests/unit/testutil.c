@@ -80,3 +80,16 @@ char *tu_path(const char *dir, const char *name)
 	char *p = NULL;
 	return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
 }
+
+int tu_process_running(int pid)
+{
+	char path[64], state = 0;
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%*d %*s %c", &state) != 1)
+		state = 0;
+	fclose(f);
+	return state && state != 'Z' && state != 'X';
+}

@@ -14,5 +14,7 @@ int tu_write_file(const char *path, const char *data, size_t len);
 char *tu_read_file(const char *path, size_t *len);
 /* malloc'd path "dir/name". */
 char *tu_path(const char *dir, const char *name);
+/* 1 while process pid runs (a zombie nobody reaped counts as gone). */
+int tu_process_running(int pid);
 
 #endif

@@ -1,4 +1,4 @@
--- 0002_rewrite_failures.sql: the objects whose rewrite failed, by identity (before this only their
+-- 0003_rewrite_failures.sql: the objects whose rewrite failed, by identity (before this only their
 -- count was kept), so a resumed run can try them again; a failure that a retry fixes is deleted.
 
 CREATE TABLE rewrite_failures (
