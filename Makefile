@@ -44,6 +44,8 @@ LIBREKEY := $(BUILD)/librekey.a
 REKEYCTL := $(BUILD)/bin/rekeyctl
 SANDBOX := $(BUILD)/bin/rekey-sandbox
 UNIT := $(BUILD)/bin/unit-tests
+# Programs the end-to-end scenarios drive librekey with (tests/e2e/tools/<name>.c -> bin/e2e-<name>).
+E2E_TOOLS := $(BUILD)/bin/e2e-grpc_call $(BUILD)/bin/e2e-scan_pages
 
 .PHONY: all build deps check check-build run-tests demo bench install clean lint fuzz
 all: build
@@ -92,6 +94,10 @@ $(UNIT): $(UNIT_OBJS) $(LIBREKEY)
 	@mkdir -p $(dir $@)
 	$(LINK) -o $@ $(UNIT_OBJS) $(LIBREKEY) $(shell pkg-config --libs $(TEST_PKGS)) $(PKG_LIBS)
 
+$(BUILD)/bin/e2e-%: $(BUILD)/tests/e2e/tools/%.o $(LIBREKEY)
+	@mkdir -p $(dir $@)
+	$(LINK) -o $@ $< $(LIBREKEY) $(PKG_LIBS)
+
 deps:
 	@sh tools/deps.sh $(DEB_PKGS)
 
@@ -101,7 +107,7 @@ check:
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check-build
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 run-tests
 
-check-build: $(REKEYCTL) $(UNIT) $(if $(SANDBOX_SRCS),$(SANDBOX))
+check-build: $(REKEYCTL) $(UNIT) $(E2E_TOOLS) $(if $(SANDBOX_SRCS),$(SANDBOX))
 
 run-tests:
 	@BUILD=$(BUILD) sh tests/run.sh

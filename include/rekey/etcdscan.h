@@ -1,8 +1,9 @@
-/* etcdscan.h: what is actually stored under which key: scans live etcd (v3 JSON gateway, paged) or an
- * `etcdctl snapshot save` file, classifies every value (rk_codec_classify), counts per resource and
- * key, compares with the expected write key (from an EncryptionConfiguration or a plain key name),
- * and with a configuration decrypt-checks every aescbc/aesgcm/secretbox value. Memory stays bounded
- * by the number of distinct (resource, provider, key) rows plus the listed unexpected objects. */
+/* etcdscan.h: what is actually stored under which key: scans live etcd (paged KV Range over gRPC, or
+ * the v3 JSON gateway when the peer does not speak gRPC) or an `etcdctl snapshot save` file, classifies every
+ * value (rk_codec_classify), counts per resource and key, compares with the expected write key (from an
+ * EncryptionConfiguration or a plain key name), and with a configuration decrypt-checks every
+ * aescbc/aesgcm/secretbox value. Memory stays bounded by the number of distinct (resource, provider, key)
+ * rows plus the listed unexpected objects. */
 #ifndef REKEY_ETCDSCAN_H
 #define REKEY_ETCDSCAN_H
 
@@ -13,22 +14,33 @@
 #include "rekey/encconfig.h"
 #include "rekey/err.h"
 
+/* How a live scan talks to etcd: gRPC, falling back to the JSON gateway when the peer answers but not
+ * in gRPC (auto, the default); or only one of them. */
+enum rk_etcd_api { RK_ETCD_API_AUTO = 0, RK_ETCD_API_GRPC, RK_ETCD_API_JSON };
+
+struct rk_scan_report;
+/* Called after each page of a live scan with the report so far (progress display, tests). */
+typedef void (*rk_scan_page_fn)(void *ctx, const struct rk_scan_report *so_far);
+
 typedef struct rk_scan_opts {
-	const char *etcd_url;            /* live source: http(s)://host:port of the JSON gateway (loopback) */
+	const char *etcd_url;            /* live source: http(s)://host:port of etcd's client URL */
 	const char *cacert, *cert, *key; /* TLS files for etcd_url (optional) */
-	const char *snapshot_path;       /* offline source (exactly one of etcd_url / snapshot_path) */
-	const char *prefix;              /* NULL = "/registry/" */
-	const char *const *resources;    /* filter: "secrets", "deployments.apps"; none = all */
+	int etcd_api;                    /* enum rk_etcd_api */
+	rk_scan_page_fn on_page;         /* optional */
+	void *page_ctx;
+	const char *snapshot_path;    /* offline source (exactly one of etcd_url / snapshot_path) */
+	const char *prefix;           /* NULL = "/registry/" */
+	const char *const *resources; /* filter: "secrets", "deployments.apps"; none = all */
 	size_t nresources;
 	const rk_encconfig
-	    *config;        /* expected = the write key of the rule for each resource; decrypt-check */
-	const char *expect; /* or: every value must be under this key name ("identity" allowed) */
-	size_t list_limit;  /* unexpected objects to list (0 = all) */
-	size_t page_limit;  /* live: keys per range request (0 = adaptive: ~4 MiB replies, 100..10000 keys) */
-	const char *forbid; /* a key (or kms provider) name no value may still use: the prune gate.
-	                       Values under it are counted in `forbidden` and listed. */
-	int check_archive;  /* list the keys the values need and look each up in the key archive */
-	const char *state_dir;       /* check_archive: the archive is STATE/archive (NULL = default state) */
+	    *config;           /* expected = the write key of the rule for each resource; decrypt-check */
+	const char *expect;    /* or: every value must be under this key name ("identity" allowed) */
+	size_t list_limit;     /* unexpected objects to list (0 = all) */
+	size_t page_limit;     /* live: keys per range request (0 = adaptive to the value sizes seen) */
+	const char *forbid;    /* a key (or kms provider) name no value may still use: the prune gate.
+	                          Values under it are counted in `forbidden` and listed. */
+	int check_archive;     /* list the keys the values need and look each up in the key archive */
+	const char *state_dir; /* check_archive: the archive is STATE/archive (NULL = default state) */
 	const char *archive_cluster; /* check_archive: only that cluster's entries (NULL = every cluster) */
 } rk_scan_opts;
 
@@ -74,8 +86,12 @@ typedef struct rk_scan_report {
 	size_t nitems;
 	int truncated; /* more unexpected objects than listed */
 	int has_expectation;
-	uint64_t revision;   /* live: the etcd revision the scan read at */
-	uint64_t forbidden;  /* values still under opts->forbid */
+	uint64_t revision;  /* live: the etcd revision the scan read at */
+	uint64_t forbidden; /* values still under opts->forbid */
+	char api[8];        /* live: "grpc" or "json", the protocol the scan used */
+	/* live: when etcd compacted past `revision` mid-scan, the newest revision the scan moved to (keys
+	 * from there on were read at it); 0 otherwise */
+	uint64_t revision_moved;
 	int archive_checked; /* opts->check_archive: needed[] filled */
 	char archive_dir[4200];
 	rk_needed_key *needed; /* in the order first met */

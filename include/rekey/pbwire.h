@@ -1,10 +1,14 @@
-/* pbwire.h: a minimal, bounds-checked protobuf wire-format reader (no schema): walks the fields of
- * one message in any order. Used for kms v2 EncryptedObject and etcd's mvccpb.KeyValue. */
+/* pbwire.h: a minimal protobuf wire format (no schema): a bounds-checked reader that walks the fields of
+ * one message in any order, a probe that tells whether a whole field has arrived yet (for decoding a
+ * message as it streams in), and an encoder that appends fields to a buffer. Used for kms v2
+ * EncryptedObject, etcd's mvccpb.KeyValue and etcd's RangeRequest/RangeResponse. */
 #ifndef REKEY_PBWIRE_H
 #define REKEY_PBWIRE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "rekey/buf.h"
 
 enum { RK_PB_VARINT = 0, RK_PB_FIXED64 = 1, RK_PB_BYTES = 2, RK_PB_FIXED32 = 5 };
 
@@ -25,5 +29,15 @@ void rk_pb_init(rk_pb_reader *r, const uint8_t *data, size_t len);
 /* 1 = a field was read into f, 0 = end of message, -1 = malformed (truncated, bad wire type, field 0,
  * overlong varint, length past the end). */
 int rk_pb_next(rk_pb_reader *r, rk_pb_field *f);
+
+/* Whether data starts with a whole field: 1 = yes, its size in bytes (tag, length, payload) in *size;
+ * 0 = data ends inside the field (read more and ask again); -1 = malformed whatever follows (field 0,
+ * group or unknown wire type, varint over 10 bytes). */
+int rk_pb_field_size(const uint8_t *data, size_t len, size_t *size);
+
+/* Encoder: each appends one field to b; 0, or -1 when out of memory. proto3 omits zero and empty
+ * fields: the caller decides whether to call at all. */
+int rk_pb_put_varint(rk_buf *b, uint32_t num, uint64_t value);
+int rk_pb_put_bytes(rk_buf *b, uint32_t num, const void *data, size_t len);
 
 #endif

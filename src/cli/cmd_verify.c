@@ -13,13 +13,16 @@
 #define MAX_RESOURCES 64
 
 static const char verify_help[] =
-    "usage: rekeyctl verify (--etcd URL [--cacert F --cert F --key F] | --snapshot FILE)\n"
-    "         [--prefix /registry/] [--resource secrets]... [--config FILE | --expect KEY]\n"
-    "         [--forbid KEY] [-o table|json] [--limit N] [--page-size N] [--state DIR --cluster NAME]\n"
+    "usage: rekeyctl verify (--etcd URL [--cacert F --cert F --key F] [--etcd-api auto|grpc|json]\n"
+    "         | --snapshot FILE) [--prefix /registry/] [--resource secrets]...\n"
+    "         [--config FILE | --expect KEY] [--forbid KEY] [-o table|json] [--limit N] [--page-size N]\n"
+    "         [--state DIR --cluster NAME]\n"
     "Classifies every stored value (identity, aescbc, aesgcm, secretbox, kms v1/v2 + keyID, or\n"
     "malformed), counts per resource and key, and lists the objects not under the expected key\n"
     "(table: first 20, json: all; --limit N, 0 = all). --config also decrypt-checks every local-key value;\n"
     "--forbid KEY fails when any value is still under KEY (the check before pruning it).\n"
+    "--etcd reads etcd's gRPC API (KV Range), or its JSON gateway when the peer does not speak\n"
+    "gRPC (auto, the default); --etcd-api grpc or json uses only that one.\n"
     "With --snapshot it also lists the keys the values need and whether the key archive of the state\n"
     "dir (--state, default $XDG_STATE_HOME/rekeyctl; --cluster: only that cluster's) holds each.\n"
     "Exit 0 all expected, 1 not, 2 bad input.\n";
@@ -34,7 +37,7 @@ struct verify_args {
 	const char *resources[MAX_RESOURCES];
 	const char *config_path;
 	const char *output;
-	int limit_given;
+	int limit_given, api_given;
 };
 
 static int parse_limit(const char *s, size_t *out)
@@ -47,26 +50,30 @@ static int parse_limit(const char *s, size_t *out)
 	return 0;
 }
 
+static int parse_api(const char *s, int *api)
+{
+	static const char *const names[] = {
+	    [RK_ETCD_API_AUTO] = "auto", [RK_ETCD_API_GRPC] = "grpc", [RK_ETCD_API_JSON] = "json"};
+	for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
+		if (!strcmp(s, names[i])) {
+			*api = i;
+			return 0;
+		}
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, struct verify_args *a)
 {
 	static const struct option longopts[] = {
-	    {"etcd", required_argument, 0, 'e'},
-	    {"cacert", required_argument, 0, 'A'},
-	    {"cert", required_argument, 0, 'C'},
-	    {"key", required_argument, 0, 'K'},
-	    {"snapshot", required_argument, 0, 's'},
-	    {"prefix", required_argument, 0, 'p'},
-	    {"resource", required_argument, 0, 'r'},
-	    {"config", required_argument, 0, 'c'},
-	    {"expect", required_argument, 0, 'x'},
-	    {"forbid", required_argument, 0, 'f'},
-	    {"output", required_argument, 0, 'o'},
-	    {"limit", required_argument, 0, 'l'},
-	    {"page-size", required_argument, 0, 'P'},
-	    {"state", required_argument, 0, 'S'},
-	    {"cluster", required_argument, 0, 'L'},
-	    {"help", no_argument, 0, 'h'},
-	    {0, 0, 0, 0},
+	    {"etcd", required_argument, 0, 'e'},     {"cacert", required_argument, 0, 'A'},
+	    {"cert", required_argument, 0, 'C'},     {"key", required_argument, 0, 'K'},
+	    {"etcd-api", required_argument, 0, 'a'}, {"snapshot", required_argument, 0, 's'},
+	    {"prefix", required_argument, 0, 'p'},   {"resource", required_argument, 0, 'r'},
+	    {"config", required_argument, 0, 'c'},   {"expect", required_argument, 0, 'x'},
+	    {"forbid", required_argument, 0, 'f'},   {"output", required_argument, 0, 'o'},
+	    {"limit", required_argument, 0, 'l'},    {"page-size", required_argument, 0, 'P'},
+	    {"state", required_argument, 0, 'S'},    {"cluster", required_argument, 0, 'L'},
+	    {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
 	};
 	a->opts.list_limit = 20;
 	a->output = "table";
@@ -85,6 +92,14 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 			break;
 		case 'K':
 			a->opts.key = optarg;
+			break;
+		case 'a':
+			a->api_given = 1;
+			if (parse_api(optarg, &a->opts.etcd_api) != 0) {
+				fprintf(stderr, "rekeyctl verify: --etcd-api %s: want auto, grpc or json\n",
+				        optarg);
+				return RK_BADINPUT;
+			}
 			break;
 		case 's':
 			a->opts.snapshot_path = optarg;
@@ -142,6 +157,10 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "rekeyctl verify: unexpected argument \"%s\"\n", argv[optind]);
+		return RK_BADINPUT;
+	}
+	if (a->api_given && !a->opts.etcd_url) {
+		fprintf(stderr, "rekeyctl verify: --etcd-api needs --etcd URL\n");
 		return RK_BADINPUT;
 	}
 	if (strcmp(a->output, "table") && strcmp(a->output, "json")) {

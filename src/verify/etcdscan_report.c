@@ -91,6 +91,10 @@ int rk_scan_report_json(const rk_scan_report *r, rk_buf *out)
 	                        "unexpectedObjects", items, "truncated", r->truncated);
 	if (r->revision)
 		json_object_set_new(doc, "revision", json_integer((json_int_t)r->revision));
+	if (r->revision_moved)
+		json_object_set_new(doc, "revisionMovedTo", json_integer((json_int_t)r->revision_moved));
+	if (r->api[0])
+		json_object_set_new(doc, "api", json_string(r->api));
 	json_object_set_new(doc, "forbidden", json_integer((json_int_t)r->forbidden));
 	json_object_set_new(doc, "keys", keys_json(r));
 	if (r->archive_checked)

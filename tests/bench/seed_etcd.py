@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """seed_etcd.py: puts N secrets into etcd through the v3 JSON gateway in transactions of 128 puts:
 half identity JSON, a quarter aescbc-shaped, a quarter aesgcm-shaped values (prefix + random payload
-of a valid length; enough for classification, not decryptable). Usage: seed_etcd.py URL N BYTES"""
+of a valid length; enough for classification, not decryptable). Secrets START..N-1 (START default 0),
+so a benchmark can grow one keyspace step by step. Usage: seed_etcd.py URL N BYTES [START]"""
 import base64
 import json
 import os
@@ -22,8 +23,9 @@ def value(i, size):
 
 def main():
     url, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     b64 = lambda b: base64.b64encode(b).decode()
-    for start in range(0, n, 128):
+    for start in range(first, n, 128):
         ops = []
         for i in range(start, min(n, start + 128)):
             key = "/registry/secrets/ns%d/s%d" % (i % 100, i)

@@ -1,8 +1,12 @@
 #!/bin/sh
 # 30_verify.sh: `rekeyctl verify` against a real etcd and an `etcdctl snapshot save` of it: a mix of
 # identity (JSON and protobuf), aescbc (made with the openssl CLI), aesgcm and secretbox (made by a
-# helper over the codec), kms v2, malformed, deleted keys and keys with several revisions. Counts
-# from the snapshot must be exact and equal to the live counts; bad snapshot files exit 2.
+# helper over the codec), kms v1 and v2, malformed, deleted keys and keys with several revisions.
+# Counts from the snapshot must be exact and equal to the live counts, and the live reports over gRPC
+# and over the JSON gateway identical, in one page or many; an HTTP/1-only proxy in front of the
+# gateway is read through the JSON fallback; a plain HTTP server is a clear error; etcd compacting
+# past the scan's revision between two pages is ridden out at the newest revision; etcd's gRPC error
+# message reaches the user; bad snapshot files and flags exit 2.
 . tests/e2e/lib.sh
 T=$E2E_TMP
 for tool in etcd etcdctl openssl curl jq cc; do
@@ -76,6 +80,8 @@ put_aescbc $S/ns1/reborn && del_key $S/ns1/reborn && put_identity_json $S/ns1/re
 printf 'garbage' >"$T/v" && put_file $S/ns1/bad "$T/v"
 # kms v2: prefix + EncryptedObject {1: data, 2: keyID "kek-1", 3: DEK source, 5: 1}
 printf 'k8s:enc:kms:v2:vault:\012\003abc\022\005kek-1\032\004seed\050\001' >"$T/v" && put_file $S/ns3/kms "$T/v"
+# kms v1: prefix + uint16 BE DEK length + DEK + payload
+{ printf 'k8s:enc:kms:v1:legacy:\000\004dek!'; head -c 44 /dev/urandom; } >"$T/v" && put_file $S/ns3/kms1 "$T/v"
 put_identity_json /registry/configmaps/ns1/cm1
 { printf '{"kind":"Secret","data":{"big":"'; head -c 150000 /dev/urandom | base64 -w0; printf '"}}'; } >"$T/v"
 put_file $S/ns1/big "$T/v" # spans bbolt overflow pages
@@ -101,24 +107,41 @@ check_count secrets aesgcm key2 3
 check_count secrets secretbox box1 2
 check_count secrets malformed "" 1
 check_count secrets kms-v2 vault 1
+check_count secrets kms-v1 legacy 1
 check_count configmaps identity "" 1
 check_count widgets.example.com aescbc key1 2
 total=$(jq .total "$T/snap.json")
-[ "$total" = 17 ] && ok snapshot_total || not_ok snapshot_total "total $total, want 17"
+[ "$total" = 18 ] && ok snapshot_total || not_ok snapshot_total "total $total, want 18"
 kid=$(jq -r '.counts[] | select(.provider=="kms-v2") | .keyID' "$T/snap.json")
 [ "$kid" = kek-1 ] && ok kms_v2_key_id || not_ok kms_v2_key_id "keyID $kid"
 expect_no_grep deleted_key_not_listed "/registry/secrets/ns1/deleted" "$T/snap.json"
 expect_no_grep outside_prefix_not_counted "/other/" "$T/snap.json"
 
-# the same counts from live etcd
+# the same counts from live etcd: gRPC by default, the JSON gateway when asked, identical reports in one
+# page or in pages of 2 (pages end inside the big value's neighbours and between revisions of a key)
 expect_exit live_has_mismatch 1 $V --etcd "$EURL" -o json --limit 0
 cp "$T/out" "$T/live.json"
 norm() { jq -S '[.counts[] | {resource, provider, key, keyID, count}] | sort_by(.resource, .provider, .key)' "$1"; }
-if [ "$(norm "$T/snap.json")" = "$(norm "$T/live.json")" ] && [ "$(jq .total "$T/live.json")" = 17 ]; then
+if [ "$(norm "$T/snap.json")" = "$(norm "$T/live.json")" ] && [ "$(jq .total "$T/live.json")" = 18 ]; then
 	ok live_equals_snapshot
 else
 	not_ok live_equals_snapshot "$(norm "$T/live.json" | head -c 400)"
 fi
+[ "$(jq -r .api "$T/live.json")" = grpc ] && ok live_default_is_grpc || not_ok live_default_is_grpc "$(jq -r .api "$T/live.json")"
+same_report() { jq -S 'del(.api)' "$1"; }
+for api in grpc json; do
+	for pages in 0 2; do
+		args="--etcd-api $api"
+		[ "$pages" = 0 ] || args="$args --page-size $pages"
+		# shellcheck disable=SC2086
+		expect_exit "live_${api}_pages_${pages}_runs" 1 $V --etcd "$EURL" $args -o json --limit 0
+		if [ "$(same_report "$T/out")" = "$(same_report "$T/live.json")" ] && [ "$(jq -r .api "$T/out")" = $api ]; then
+			ok "live_${api}_pages_${pages}_same_report"
+		else
+			not_ok "live_${api}_pages_${pages}_same_report" "$(jq -c '[.api, .total, .unexpected, .revision]' "$T/out")"
+		fi
+	done
+done
 
 # expectations and exit codes
 expect_exit widgets_all_under_key1 0 $V --snapshot "$T/snap.db" --resource widgets.example.com --expect key1 -o json
@@ -127,7 +150,7 @@ expect_exit secrets_not_all_key1 1 $V --snapshot "$T/snap.db" --resource secrets
 expect_grep names_unexpected_object "/registry/secrets/ns[0-9]/.*expected key \"key1\"" "$T/out"
 expect_grep listing_is_limited "first ones" "$T/out"
 expect_exit json_lists_all 1 $V --snapshot "$T/snap.db" --resource secrets --expect key1 -o json
-[ "$(jq '.unexpectedObjects | length' "$T/out")" = "$(jq .unexpected "$T/out")" ] && [ "$(jq .unexpected "$T/out")" = 11 ] &&
+[ "$(jq '.unexpectedObjects | length' "$T/out")" = "$(jq .unexpected "$T/out")" ] && [ "$(jq .unexpected "$T/out")" = 12 ] &&
 	ok json_lists_every_unexpected || not_ok json_lists_every_unexpected "$(jq -c '[.unexpected, (.unexpectedObjects|length)]' "$T/out")"
 expect_exit live_widgets_under_key1 0 $V --etcd "$EURL" --resource widgets.example.com --expect key1 -o json
 [ "$(jq .total "$T/out")" = 2 ] && ok live_widgets_counts_2 || not_ok live_widgets_counts_2 "$(head -c 300 "$T/out")"
@@ -149,16 +172,16 @@ resources:
 YAML
 expect_exit config_secrets_mismatch 1 $V --snapshot "$T/snap.db" --resource secrets --config "$T/enc.yaml" -o json
 jsum() { jq -c '[.total, .unexpected, .decryptChecked, .decryptFailed]' "$T/out"; }
-# 12 local values and identity read; the kms-v2 value of provider "vault" is unreadable (no such provider
-# in the secrets rule: the apiserver could not read it either)
-[ "$(jsum)" = "[14,11,13,1]" ] && ok config_counts || not_ok config_counts "total/unexpected/checked/failed $(jsum)"
+# 12 local values and identity read; the kms values (v2 "vault", v1 "legacy") are unreadable (no kms
+# provider in the secrets rule: the apiserver could not read them either)
+[ "$(jsum)" = "[15,12,14,2]" ] && ok config_counts || not_ok config_counts "total/unexpected/checked/failed $(jsum)"
 jq -r '.unexpectedObjects[] | select(.etcdKey == "/registry/secrets/ns3/kms") | .reason' "$T/out" >"$T/kms.reason"
 expect_grep config_unknown_kms_unreadable 'unreadable with the configuration: .*no matching prefix found \(value is kms-v2 key "vault", not in this configuration\)' "$T/kms.reason"
-# with a kms provider "vault" in the rule, only its plugin can read the value: not checked, not failed
+# with a kms provider "vault" in the rule, only its plugin can read that value: not checked, not failed
 sed 's/      - identity: {}/      - kms: {apiVersion: v2, name: vault, endpoint: "unix:\/\/\/tmp\/kms.sock"}\n      - identity: {}/' \
 	"$T/enc.yaml" >"$T/enc-kms.yaml"
 expect_exit config_known_kms 1 $V --snapshot "$T/snap.db" --resource secrets --config "$T/enc-kms.yaml" -o json
-[ "$(jsum)" = "[14,11,12,0]" ] && ok config_known_kms_not_checked || not_ok config_known_kms_not_checked "$(jsum)"
+[ "$(jsum)" = "[15,12,13,1]" ] && ok config_known_kms_not_checked || not_ok config_known_kms_not_checked "$(jsum)"
 expect_exit config_widgets_ok 0 $V --snapshot "$T/snap.db" --resource widgets.example.com --config "$T/enc.yaml" -o json
 [ "$(jsum)" = "[2,0,2,0]" ] && ok config_widgets_decrypted || not_ok config_widgets_decrypted "$(jsum)"
 # a value under a configured key name but sealed with another secret (a reused name) fails the check
@@ -166,6 +189,12 @@ OTHER=b3RoZXItc2VjcmV0LXVuZGVyLWEtcmV1c2VkLW5hbWU=
 put_helper aesgcm key2 $OTHER $S/ns4/forged
 expect_exit config_forged_detected 1 $V --etcd "$EURL" --resource secrets --config "$T/enc.yaml" --limit 0
 expect_grep config_forged_named "/registry/secrets/ns4/forged: .*aesgcm key \"key2\".*authentication failed" "$T/out"
+expect_exit config_grpc_decrypt_checks 1 $V --etcd "$EURL" --resource secrets --config "$T/enc.yaml" -o json
+cp "$T/out" "$T/config-grpc.json"
+expect_exit config_json_decrypt_checks 1 $V --etcd "$EURL" --etcd-api json --resource secrets --config "$T/enc.yaml" -o json
+# unreadable: the forged value and the two kms values (no kms provider in the secrets rule)
+[ "$(same_report "$T/out")" = "$(same_report "$T/config-grpc.json")" ] && [ "$(jq .decryptFailed "$T/out")" = 3 ] &&
+	ok config_grpc_equals_json || not_ok config_grpc_equals_json "$(jq -c '[.decryptChecked, .decryptFailed]' "$T/out")"
 printf 'kind: Nope\n' >"$T/bad.yaml"
 expect_exit bad_config_exit_2 2 $V --snapshot "$T/snap.db" --config "$T/bad.yaml"
 
@@ -193,4 +222,59 @@ expect_exit missing_snapshot_exit_2 2 $V --snapshot "$T/nope.db"
 expect_exit no_source_exit_2 2 $V
 expect_exit bad_url_exit_2 2 $V --etcd "ftp://127.0.0.1:1"
 expect_exit both_expectations_exit_2 2 $V --snapshot "$T/snap.db" --expect a --config x.yaml
+expect_exit bad_etcd_api_exit_2 2 $V --etcd "$EURL" --etcd-api rest
+expect_grep bad_etcd_api_message "--etcd-api rest: want auto, grpc or json" "$T/err"
+expect_exit etcd_api_needs_etcd_exit_2 2 $V --snapshot "$T/snap.db" --etcd-api grpc
+
+# an HTTP/1-only proxy in front of the JSON gateway: gRPC fails, the fallback reads the gateway
+HPORT=$(free_port)
+python3 tests/e2e/tools/http1_proxy.py "$HPORT" "$EURL" >"$T/proxy.log" 2>&1 &
+PROXY_PID=$!
+until curl -s -o /dev/null "http://127.0.0.1:$HPORT/"; do
+	kill -0 $PROXY_PID 2>/dev/null || { not_ok proxy_started "$(tail -n 3 "$T/proxy.log")"; break; }
+	sleep 0.1
+done
+expect_exit fallback_through_http1_proxy 1 $V --etcd "http://127.0.0.1:$HPORT" -o json --limit 0
+[ "$(jq -r .api "$T/out")" = json ] && [ "$(jq .total "$T/out")" = 19 ] && ok fallback_reads_json_gateway ||
+	not_ok fallback_reads_json_gateway "$(jq -c '[.api, .total]' "$T/out")"
+expect_grep fallback_logged 'etcdscan.fallback.*does not speak gRPC' "$T/err"
+expect_exit grpc_only_refuses_proxy 1 $V --etcd "http://127.0.0.1:$HPORT" --etcd-api grpc
+expect_grep grpc_only_names_reason 'not a gRPC server' "$T/err"
+kill $PROXY_PID 2>/dev/null
+wait $PROXY_PID 2>/dev/null
+# a plain HTTP server that is no etcd at all: a clear error, not a crash
+python3 -m http.server "$HPORT" --bind 127.0.0.1 --directory "$T/etcd" >"$T/http.log" 2>&1 &
+HTTP_PID=$!
+until curl -s -o /dev/null "http://127.0.0.1:$HPORT/"; do sleep 0.1; done
+expect_exit plain_http_server_fails 1 $V --etcd "http://127.0.0.1:$HPORT"
+expect_grep plain_http_server_message "v3/kv/range: HTTP 501" "$T/err"
+expect_exit plain_http_server_grpc_only 1 $V --etcd "http://127.0.0.1:$HPORT" --etcd-api grpc
+expect_grep plain_http_server_not_grpc "not a gRPC server" "$T/err"
+kill $HTTP_PID 2>/dev/null
+wait $HTTP_PID 2>/dev/null
+
+# etcd compacts past the scan's revision between two pages (after page 1 of pages of 2): the scan
+# carries on from the same key at the newest revision and says so; the key written meanwhile after
+# the scan's position is counted
+SCAN=${REKEYCTL%/rekeyctl}/e2e-scan_pages
+n=0
+for api in grpc json; do
+	n=$((n + 1))
+	hook="ETCDCTL_API=3 etcdctl --endpoints $EURL put /registry/secrets/zz/late-$n x >/dev/null &&
+		ETCDCTL_API=3 etcdctl --endpoints $EURL compact --physical \$(ETCDCTL_API=3 etcdctl --endpoints $EURL \
+		get / -w json | jq .header.revision) >/dev/null"
+	expect_exit "compaction_mid_scan_${api}" 0 "$SCAN" "$EURL" $api 2 1 "$hook"
+	rev=$(jq .revision "$T/out") moved=$(jq .revisionMovedTo "$T/out") total=$(jq .total "$T/out")
+	[ "$moved" -gt "$rev" ] 2>/dev/null && [ "$total" = $((19 + n)) ] && ok "compaction_${api}_moved_on" ||
+		not_ok "compaction_${api}_moved_on" "revision $rev, moved to $moved, total $total"
+	expect_grep "compaction_${api}_logged" "etcdscan.compacted.*carrying on from the same key" "$T/err"
+done
+
+# etcd's own error message reaches the user (auth enabled, no credentials)
+ETCDCTL_API=3 etcdctl --endpoints "$EURL" user add root:e2e-pass >/dev/null 2>&1
+ETCDCTL_API=3 etcdctl --endpoints "$EURL" auth enable >/dev/null 2>&1
+expect_exit auth_enabled_grpc_error 1 $V --etcd "$EURL"
+expect_grep auth_grpc_message "KV/Range: grpc-status 3 \(INVALID_ARGUMENT\): etcdserver: user name is empty" "$T/err"
+expect_exit auth_enabled_json_error 1 $V --etcd "$EURL" --etcd-api json
+expect_grep auth_json_message "HTTP 400: etcdserver: user name is empty" "$T/err"
 e2e_done

@@ -2,7 +2,8 @@
 # 32_verify_sandbox.sh: `rekeyctl verify` on what the sandbox apiserver wrote through its transformer
 # chain (aescbc k1, then k2 promoted): counts and decrypt checks with --config, the --forbid prune gate
 # finding values still under the old key, live and snapshot agreeing; then a TLS etcd with client
-# certificate authentication (--cacert/--cert/--key), refused without the client certificate; then a
+# certificate authentication (--cacert/--cert/--key): read over gRPC (HTTP/2 by ALPN) and over the JSON
+# gateway with the same report, refused without the client certificate or with an unknown CA; then a
 # config with a wrong aescbc secret under the right key name over 2000 seeded values: none readable
 # (about 1 in 256 passes the CBC padding check; its plaintext is not a stored object).
 set -u
@@ -68,11 +69,29 @@ if sbx_wait_for "tls etcd" 30 etcdctl --endpoints "$TURL" $TLS endpoint health; 
 	# shellcheck disable=SC2086
 	etcdctl --endpoints "$TURL" $TLS put /registry/secrets/default/t1 '{"kind":"Secret"}' >/dev/null
 	# shellcheck disable=SC2086
+	for i in 2 3 4 5; do
+		# shellcheck disable=SC2086
+		etcdctl --endpoints "$TURL" $TLS put /registry/secrets/default/t$i '{"kind":"Secret"}' >/dev/null
+	done
+	# shellcheck disable=SC2086
 	expect_exit tls_client_cert 0 $V --etcd "$TURL" $TLS --expect identity -o json
-	[ "$(jq .total "$T/out")" = 1 ] && ok tls_counts || not_ok tls_counts "$(head -c 200 "$T/out")"
+	[ "$(jq -c '[.total, .api]' "$T/out")" = '[5,"grpc"]' ] && ok tls_counts_grpc || not_ok tls_counts_grpc "$(head -c 200 "$T/out")"
+	cp "$T/out" "$T/tls-grpc.json"
+	# shellcheck disable=SC2086
+	expect_exit tls_grpc_pages 0 $V --etcd "$TURL" $TLS --etcd-api grpc --page-size 2 --expect identity -o json
+	[ "$(jq -S 'del(.api)' "$T/out")" = "$(jq -S 'del(.api)' "$T/tls-grpc.json")" ] && ok tls_grpc_pages_same ||
+		not_ok tls_grpc_pages_same "$(head -c 200 "$T/out")"
+	# shellcheck disable=SC2086
+	expect_exit tls_json_gateway 0 $V --etcd "$TURL" $TLS --etcd-api json --expect identity -o json
+	[ "$(jq -r .api "$T/out")" = json ] && [ "$(jq -S 'del(.api)' "$T/out")" = "$(jq -S 'del(.api)' "$T/tls-grpc.json")" ] &&
+		ok tls_json_same_report || not_ok tls_json_same_report "$(head -c 200 "$T/out")"
 	expect_exit tls_without_client_cert 1 $V --etcd "$TURL" --cacert "$P/ca.crt"
 	expect_grep tls_error_names_url "https://127.0.0.1:$cport" "$T/err"
+	expect_no_grep tls_no_cert_no_fallback "etcdscan.fallback" "$T/err"
 	expect_exit tls_unknown_ca 1 $V --etcd "$TURL" --cert "$P/admin.crt" --key "$P/admin.key"
+	expect_grep tls_unknown_ca_named "SSL|certificate" "$T/err"
+	expect_exit tls_missing_key_file_exit_2 2 $V --etcd "$TURL" --cacert "$P/ca.crt" --cert "$P/admin.crt" --key "$P/nope.key"
+	expect_grep tls_missing_key_file_named "nope.key" "$T/err"
 else
 	not_ok tls_etcd_started "$(tail -n 3 "$T/etcd-tls.log")"
 fi

@@ -60,6 +60,7 @@ run fuzz_classify src/codec/codec.c src/codec/codec_chain.c src/codec/codec_cryp
 run fuzz_encconfig src/encconfig/encconfig.c src/encconfig/encconfig_load.c src/encconfig/encconfig_validate.c src/encconfig/encconfig_edit.c \
 	src/encconfig/encconfig_emit.c src/encconfig/encconfig_file.c src/encconfig/keys.c src/util/fsutil.c src/util/yamldoc.c
 run fuzz_promtext src/metrics/promtext.c src/metrics/promhist.c src/metrics/promapi.c
+run fuzz_etcdrange src/verify/etcdrange.c src/grpc/grpc_wire.c
 run fuzz_plan src/plan/plan.c src/util/yamldoc.c src/util/fsutil.c src/util/clock.c src/encconfig/keys.c src/encconfig/encconfig.c
 KUBE="src/kube/kube.c src/kube/kube_auth.c src/kube/kube_list.c src/kube/execcred.c src/kube/kubeconfig.c
 	src/kube/kubeconfig_yaml.c src/util/child.c src/util/clock.c src/util/log.c src/util/fsutil.c
