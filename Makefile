@@ -1,5 +1,6 @@
-# Makefile: builds librekey, bin/rekeyctl and bin/rekey-sandbox; `make check` runs the tests under
-# ASan/UBSan; `make deps` installs the Debian packages the build and tests need.
+# Makefile: `make` builds the product (librekey, bin/rekeyctl: no libmicrohttpd or gnutls needed);
+# `make sandbox` the test control plane (bin/rekey-sandbox); `make check` builds both under ASan/UBSan
+# with failpoints and runs every test; `make deps` installs the Debian packages the build and tests need.
 PREFIX ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -20,8 +21,11 @@ OPT := -O2
 ifeq ($(SAN),1)
 OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif
-WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -Iinclude -I$(BUILD)/gen \
+# Crash points for the kill -9 tests (include/rekey/failpoint.h): in the test build only.
+FAILPOINTS ?= $(SAN)
+FAILPOINT_CFLAGS := $(if $(filter 1,$(FAILPOINTS)),-DREKEY_FAILPOINTS)
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(FAILPOINT_CFLAGS) -Iinclude -I$(BUILD)/gen \
 	-DREKEY_VERSION='"$(VERSION)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
@@ -47,13 +51,16 @@ UNIT := $(BUILD)/bin/unit-tests
 # Programs the end-to-end scenarios drive librekey with (tests/e2e/tools/<name>.c -> bin/e2e-<name>).
 E2E_TOOLS := $(BUILD)/bin/e2e-grpc_call $(BUILD)/bin/e2e-scan_pages
 
-.PHONY: all build deps check check-build run-tests demo bench install clean lint fuzz
-all: build
+.PHONY: all product sandbox deps check check-build run-tests demo bench install clean lint fuzz
+all: product
 	@mkdir -p bin
 	@cp -f $(REKEYCTL) bin/rekeyctl
-	@if [ -f $(SANDBOX) ]; then cp -f $(SANDBOX) bin/rekey-sandbox; fi
 
-build: $(REKEYCTL) $(if $(SANDBOX_SRCS),$(SANDBOX))
+product: $(LIBREKEY) $(REKEYCTL)
+
+sandbox: $(SANDBOX)
+	@mkdir -p bin
+	@cp -f $(SANDBOX) bin/rekey-sandbox
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -61,7 +68,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/sandbox/%.o: tests/sandbox/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags $(SANDBOX_PKGS)) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Itests/sandbox $(shell pkg-config --cflags $(SANDBOX_PKGS)) -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/unit/%.o: tests/unit/%.c $(BUILD)/gen/suites.h
 	@mkdir -p $(dir $@)
@@ -101,25 +108,27 @@ $(BUILD)/bin/e2e-%: $(BUILD)/tests/e2e/tools/%.o $(LIBREKEY)
 deps:
 	@sh tools/deps.sh $(DEB_PKGS)
 
-# Tests: unit suites (Check) and end-to-end scenarios, all built with ASan and UBSan.
+# Tests: unit suites (Check) and end-to-end scenarios, all built with ASan, UBSan and failpoints; the
+# release build too, for the check that it has no failpoints (tests/e2e/05_release_build.sh).
 check:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check-build
+	@$(MAKE) --no-print-directory BUILD=build/rel product
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 run-tests
 
-check-build: $(REKEYCTL) $(UNIT) $(E2E_TOOLS) $(if $(SANDBOX_SRCS),$(SANDBOX))
+check-build: $(REKEYCTL) $(UNIT) $(E2E_TOOLS) $(SANDBOX)
 
 run-tests:
 	@BUILD=$(BUILD) sh tests/run.sh
 
 demo:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all sandbox
 	@sh examples/demo.sh
 
 bench:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all sandbox
 	@sh tests/bench/run.sh
 
 fuzz:

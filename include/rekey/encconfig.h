@@ -72,10 +72,8 @@ void rk_encconfig_free(rk_encconfig *cfg); /* wipes secrets */
 rk_encconfig *rk_encconfig_clone(const rk_encconfig *cfg);
 /* 1 when both hold the same rules, providers, keys and kms settings (positions and path ignored). */
 int rk_encconfig_equal(const rk_encconfig *a, const rk_encconfig *b);
-/* Go time.ParseDuration ("3s", "1m30s", "500ms", "-1h"): nanoseconds; -1 when malformed or too large. */
-int rk_go_duration_parse(const char *text, long long *ns);
 
-/* Every rule of the apiserver's validation (FACTS.md); first problem found -> RK_BADINPUT with
+/* Every rule of the apiserver's validation (docs/facts.md); first problem found -> RK_BADINPUT with
  * "path:line:col: field.path: message". `automatic_reload` enables the kms name-uniqueness rule. */
 int rk_encconfig_validate(const rk_encconfig *cfg, int automatic_reload, rk_err *err);
 
@@ -157,6 +155,8 @@ void rk_key_clear(rk_key *key); /* wipes and frees */
 
 /* Reads path, hashes its exact bytes ("sha256:<hex>"), loads and validates it. */
 int rk_encconfig_open(const char *path, int automatic_reload, rk_encconfig **cfg, char hash[72], rk_err *err);
+/* `rekeyctl config hash`: the hash of path's exact bytes (read, hashed, wiped). */
+int rk_config_hash_file(const char *path, char hash[72], rk_err *err);
 
 typedef enum rk_edit_op {
 	RK_EDIT_ADD_KEY = 1, /* type + key */
@@ -172,7 +172,10 @@ typedef struct rk_edit_request {
 	const char *const *resources; /* scope; NULL = every rule (see the edits above) */
 	size_t nresources;
 	rk_provider_type type;
-	const rk_key *key;
+	const rk_key *key;    /* RK_EDIT_ADD_KEY; NULL = the key described by the three fields below */
+	const char *key_file; /* its bytes from this 0600 key file (rk_key_read_file); NULL = generated */
+	size_t key_bytes;     /* generated: 16, 24 or 32 (0 = 32) */
+	const char *key_name; /* NULL = <provider>-<UTC time>, not yet used in the file */
 	const rk_kms *kms;
 	const char *name;
 	int dry_run; /* compute the result, write nothing */
@@ -180,8 +183,10 @@ typedef struct rk_edit_request {
 
 typedef struct rk_edit_result {
 	char old_hash[72], new_hash[72];
-	int changed;   /* the new bytes differ from the file's */
-	char *preview; /* dry run: the would-be YAML with secrets redacted (malloc'd) */
+	int changed;              /* the new bytes differ from the file's */
+	char *preview;            /* dry run: the would-be YAML with secrets redacted (malloc'd) */
+	char key_name[256];       /* RK_EDIT_ADD_KEY: the key added */
+	char key_fingerprint[17]; /* and its fingerprint (rk_key_fingerprint) */
 } rk_edit_result;
 
 /* Loads and validates path, applies the edit, and (unless dry_run) replaces the file atomically with the

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-/* Exit codes shared by the CLI and the library (DESIGN.md). */
+/* Exit codes shared by the CLI and the library (docs/design.md). */
 enum rk_code {
 	RK_OK = 0,       /* done */
 	RK_FAIL = 1,     /* failed (runtime error, or verify found a mismatch) */
@@ -29,5 +29,7 @@ int rk_err_set(rk_err *err, int code, const char *fmt, ...) __attribute__((forma
 
 /* Prefixes an existing message with "prefix: " (e.g. a file name). Keeps the code. */
 void rk_err_prefix(rk_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same, and sets the code: `return rk_err_wrap(err, RK_STOPPED, "probe: node %s", name);`. */
+int rk_err_wrap(rk_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

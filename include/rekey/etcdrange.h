@@ -1,7 +1,8 @@
-/* etcdrange.h: etcd's KV Range in protobuf (etcd api/etcdserverpb/rpc.proto, mvccpb/kv.proto), for
- * the gRPC method /etcdserverpb.KV/Range: RangeRequest encoding, and a RangeResponse decoder that
- * takes the reply in chunks as they arrive and hands each KeyValue over as soon as it is whole, so a
- * page of any size is read holding one value at a time.
+/* etcdrange.h: etcd's KV Range request (the one rk_etcd_range_req both etcd clients take: the JSON
+ * gateway, rekey/etcdgw.h, and gRPC) and its protobuf form (etcd api/etcdserverpb/rpc.proto,
+ * mvccpb/kv.proto) for the gRPC method /etcdserverpb.KV/Range: RangeRequest encoding, and a
+ * RangeResponse decoder that takes the reply in chunks as they arrive and hands each KeyValue over as
+ * soon as it is whole, so a page of any size is read holding one value at a time.
  *   RangeRequest  {key=1 bytes, range_end=2 bytes, limit=3, revision=4, keys_only=8, count_only=9}
  *   RangeResponse {header=1 ResponseHeader{revision=3}, kvs=2 repeated KeyValue, more=3, count=4}
  *   KeyValue      {key=1, create_revision=2, mod_revision=3, version=4, value=5, lease=6} */
@@ -16,9 +17,9 @@
 #define RK_ETCD_RANGE_METHOD "/etcdserverpb.KV/Range"
 
 typedef struct rk_etcd_range_req {
-	const uint8_t *key;
+	const void *key;
 	size_t key_len;
-	const uint8_t *range_end; /* NULL/0 = just key */
+	const void *range_end; /* NULL/0 = just key; "\0" (length 1) = every key from key on */
 	size_t range_end_len;
 	int64_t limit;    /* 0 = no limit */
 	int64_t revision; /* 0 = the newest */
@@ -28,16 +29,17 @@ typedef struct rk_etcd_range_req {
 /* Appends the encoded RangeRequest to out; 0, or -1 when out of memory. */
 int rk_etcd_range_encode(const rk_etcd_range_req *req, rk_buf *out);
 
-typedef struct rk_etcd_kv {
+/* One KeyValue as the decoder sees it (rekey/etcdgw.h's rk_etcd_kv is an owned copy). */
+typedef struct rk_etcd_kv_view {
 	const uint8_t *key; /* point into the decoder: valid during the callback only */
 	size_t key_len;
 	const uint8_t *value;
 	size_t value_len;
 	int64_t create_revision, mod_revision, version, lease;
-} rk_etcd_kv;
+} rk_etcd_kv_view;
 
 /* Called for each KeyValue in reply order; non-zero stops the decoder (rk_etcd_range_feed -> -2). */
-typedef int (*rk_etcd_kv_fn)(void *ctx, const rk_etcd_kv *kv);
+typedef int (*rk_etcd_kv_fn)(void *ctx, const rk_etcd_kv_view *kv);
 
 typedef struct rk_etcd_range_decoder {
 	rk_buf pending; /* the start of a field whose bytes have not all arrived (a secret buffer) */

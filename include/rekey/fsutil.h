@@ -23,7 +23,12 @@ int rk_write_file_replacing(const char *path, const void *expected, size_t expec
 /* write(2) until every byte is written (EINTR retried); 0, or -1 with errno set. */
 int rk_write_all(int fd, const void *data, size_t len);
 
-/* Reads a whole file (malloc'd, NUL-terminated). RK_BADINPUT with "path: reason" when unreadable. */
+/* The largest input file rekeyctl reads: EncryptionConfigurations, plans, kubeconfigs and the files they
+ * name (real ones are a few KiB; kube-apiserver's own limit on a Secret is 1 MiB). */
+#define RK_INPUT_MAX (4u << 20)
+
+/* Reads a whole file (malloc'd, NUL-terminated, grown without leaving unwiped copies). RK_BADINPUT with
+ * "path: reason" when unreadable, and "path: larger than 4 MiB, ..." past RK_INPUT_MAX. */
 int rk_read_file(const char *path, char **data, size_t *len, rk_err *err);
 
 /* A path with a leading "~/" (or exactly "~") taken from $HOME, as a shell would; any other path is copied

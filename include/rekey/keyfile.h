@@ -15,4 +15,10 @@ int rk_key_write_file(const char *path, const rk_key *key, rk_err *err);
  * and (RK_BADINPUT) text that is not strict standard base64 of 1..64 bytes. Free with rk_key_clear. */
 int rk_key_read_file(const char *path, rk_key *key, rk_err *err);
 
+/* `rekeyctl keygen`: a new key of type (aescbc, aesgcm, secretbox; bytes 0 = 32) named
+ * <provider>-<UTC time>, written to a new 0600 file at path (rk_key_write_file). Its name and fingerprint
+ * go to name and fp; the key itself never leaves the file. */
+int rk_key_generate_file(rk_provider_type type, size_t bytes, const char *path, char *name, size_t name_cap,
+                         char fp[17], rk_err *err);
+
 #endif

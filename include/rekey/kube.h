@@ -80,6 +80,8 @@ typedef struct rk_kube_stats {
 
 /* Creates a client for cfg (which must outlive it). opts NULL = defaults. */
 int rk_kube_new(const rk_kube_config *cfg, const rk_kube_opts *opts, rk_kube **out, rk_err *err);
+/* Loads the kubeconfig (rk_kubeconfig_load) and creates a client that owns it (rk_kube_free frees both). */
+int rk_kube_open(const rk_kubeconfig_opts *kubeconfig, const rk_kube_opts *opts, rk_kube **out, rk_err *err);
 /* Frees the client; requests still pending are dropped without their callbacks. Safe with NULL. */
 void rk_kube_free(rk_kube *k);
 const rk_kube_config *rk_kube_get_config(const rk_kube *k);
@@ -171,12 +173,9 @@ int rk_kube_list_open(rk_kube *k, const char *path, int limit, const char *start
                       rk_err *err);
 /* Next object in *item (borrowed until the next call), or NULL at the end. */
 int rk_kube_list_next(rk_kube_list *l, json_t **item, rk_err *err);
-/* Token that fetches the page after the current one ("" on the last page): save it with a checkpoint
- * once every item of the current page is done. */
-const char *rk_kube_list_continue(const rk_kube_list *l);
-/* Token that fetched the current page (NULL for the first page). */
+/* Token that fetched the current page (NULL for the first page): a checkpoint saves it, and a resumed
+ * list opens from it again (the rewrite skips what it already did on that page). */
 const char *rk_kube_list_page_token(const rk_kube_list *l);
-const char *rk_kube_list_resource_version(const rk_kube_list *l);
 int rk_kube_list_inconsistent(const rk_kube_list *l);
 size_t rk_kube_list_pages(const rk_kube_list *l);
 void rk_kube_list_close(rk_kube_list *l);

@@ -66,8 +66,4 @@ int rk_kubeconfig_incluster(const char *root, rk_kube_config **out, rk_err *err)
 /* Frees the configuration, wiping keys and tokens. Safe with NULL. */
 void rk_kube_config_free(rk_kube_config *cfg);
 
-/* Decodes standard base64 (with padding; CR and LF ignored, as Go's decoder does) into out.
- * Returns 0, or -1 on bad input or out of memory. */
-int rk_base64_decode(const char *text, size_t len, rk_buf *out);
-
 #endif

@@ -7,7 +7,6 @@ enum rk_log_format { RK_LOG_TEXT = 0, RK_LOG_JSON = 1 };
 
 /* Global settings; defaults: INFO, TEXT when stderr is a terminal, JSON otherwise. */
 void rk_log_set_level(int level);
-void rk_log_set_format(int format);
 int rk_log_get_format(void);
 
 /* Logs one event. `event` is a short machine name ("config.written"); the message is printf-style.

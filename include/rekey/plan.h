@@ -9,6 +9,8 @@
 
 #include "rekey/encconfig.h"
 #include "rekey/err.h"
+#include "rekey/rewrite_settings.h"
+#include "rekey/tz.h"
 
 typedef enum rk_access { RK_ACCESS_LOCAL = 0, RK_ACCESS_SSH, RK_ACCESS_EXEC } rk_access;
 typedef enum rk_reload { RK_RELOAD_RESTART = 0, RK_RELOAD_AUTOMATIC } rk_reload;
@@ -17,8 +19,8 @@ typedef struct rk_plan_node {
 	char *name;
 	char *host;
 	char *apiserver;     /* direct URL of this node's apiserver */
-	char *config_path;   /* per-node override of controlPlane.configPath (NULL = the shared one) */
-	char *manifest_path; /* per-node override of controlPlane.manifestPath */
+	char *config_path;   /* the node's own configPath, else controlPlane.configPath (always set) */
+	char *manifest_path; /* the node's own manifestPath, else controlPlane.manifestPath (NULL: none) */
 } rk_plan_node;
 
 typedef struct rk_plan_ssh {
@@ -41,22 +43,11 @@ typedef struct rk_plan_exec {
 	long timeout_ms; /* controlPlane.exec.timeout, default RK_PLAN_HOOK_TIMEOUT_MS */
 } rk_plan_exec;
 
-typedef struct rk_plan_rewrite {
-	double qps; /* 0 = unlimited */
-	long burst, concurrency, page_size, batch_size, batch_pause_ms;
-} rk_plan_rewrite;
-
-typedef struct rk_plan_budget {
-	long write_p99_ms;
-	double error_ratio;
-	long window_ms, soak_ms;
-	int on_breach; /* enum rk_breach_action of budget.h: 0 slowdown, 1 pause, 2 abort */
-} rk_plan_budget;
-
 typedef struct rk_plan_window {
 	unsigned days_mask;     /* bit 0 = Sunday ... bit 6 = Saturday; 0x7f = every day */
 	int start_min, end_min; /* minutes after local midnight; end <= start spans midnight */
 	char *timezone;         /* IANA name, e.g. Europe/Berlin */
+	rk_tz *tz;              /* that zone, loaded (no TZ swapping: any thread may ask) */
 } rk_plan_window;
 
 typedef struct rk_plan_etcd {
@@ -80,8 +71,8 @@ typedef struct rk_plan {
 	rk_plan_ssh ssh;
 	rk_plan_exec exec;
 	long ready_timeout_ms;
-	rk_plan_rewrite rewrite;
-	rk_plan_budget budget;
+	rk_rewrite_settings
+	    rewrite; /* the `rewrite` and `budget` sections (rotation defaults where absent) */
 	rk_plan_window *windows;
 	size_t nwindows;
 	rk_plan_etcd etcd;
@@ -93,6 +84,7 @@ int rk_plan_load_buf(const char *data, size_t len, const char *name, rk_plan **o
 void rk_plan_free(rk_plan *plan);
 
 const rk_plan_node *rk_plan_find_node(const rk_plan *plan, const char *name);
+/* node->config_path and node->manifest_path (the loader resolves a node's paths). */
 const char *rk_plan_node_config_path(const rk_plan *plan, const rk_plan_node *node);
 const char *rk_plan_node_manifest_path(const rk_plan *plan, const rk_plan_node *node);
 

@@ -2,8 +2,9 @@
  * by page, PUTs each one back unchanged with the resourceVersion it was listed with (so the apiserver
  * re-encrypts it with its current write key and never overwrites a newer write), many requests in flight,
  * throttled by a token bucket and a concurrency cap, in batches checkpointed to the state store, while a
- * latency/error budget slows, pauses or stops the run. `rekeyctl rewrite` and the rotation orchestrator
- * both call rk_rewrite_run().
+ * latency/error budget slows, pauses or stops the run. `rekeyctl rewrite` calls rk_rewrite_cmd(), the
+ * rotation orchestrator rk_rewrite_run(): the same engine with the same client settings (retries: 10
+ * attempts within 120 s, so a rewrite rides out 429 storms and apiserver restarts) either way.
  *
  * Outcome of one object:
  *   rewritten  the PUT returned a new resourceVersion (the value was stored again, under the write key)
@@ -29,6 +30,8 @@
 #include "rekey/budget.h"
 #include "rekey/err.h"
 #include "rekey/kube.h"
+#include "rekey/kubeconfig.h"
+#include "rekey/rewrite_settings.h"
 #include "rekey/store.h"
 
 typedef struct rk_rewrite_opts {
@@ -39,25 +42,13 @@ typedef struct rk_rewrite_opts {
 	size_t nresources;
 	const char *const *namespaces; /* NULL/0 = all namespaces */
 	size_t nnamespaces;
-	double qps;                 /* token bucket rate; <= 0 = unthrottled */
-	int burst;                  /* bucket size; 0 = max(1, qps) */
-	int concurrency;            /* PUTs in flight at most; default 8 */
-	int page_size;              /* list limit; default 500 */
-	int batch_size;             /* objects per checkpoint; default 200 */
-	long batch_pause_ms;        /* pause between batches; default 0 */
-	double budget_p99_ms;       /* 0 = no latency budget */
-	double budget_errors;       /* error ratio budget (0..1); < 0 = none (the default) */
-	long budget_window_ms;      /* sliding window; default 60000 */
-	long soak_ms;               /* healthy time before resume/recover; default 30000 */
-	rk_breach_action on_breach; /* slowdown (default), pause or abort (budget.h) */
-	double budget_inflight; /* apiserver mutating in-flight requests budget (needs scrape_ms); 0 = none */
-	long scrape_ms;         /* > 0: read the apiserver's /metrics this often */
-	const char *metrics_file; /* Prometheus textfile updated every few seconds; NULL = none */
+	rk_rewrite_settings settings; /* pace, batches and budget (rewrite_settings.h) */
+	const char *metrics_file;     /* Prometheus textfile updated every few seconds; NULL = none */
 } rk_rewrite_opts;
 
-/* Fills the defaults above (cluster, resources... left NULL). */
+/* Zeroes opts and fills the settings with `rekeyctl rewrite`'s defaults (rk_rewrite_settings_init). */
 void rk_rewrite_opts_init(rk_rewrite_opts *opts);
-/* RK_BADINPUT with a one-line message for values out of range. */
+/* RK_BADINPUT with a one-line message for a missing cluster, bad names or settings out of range. */
 int rk_rewrite_opts_check(const rk_rewrite_opts *opts, rk_err *err);
 
 typedef enum rk_rw_budget_state {
@@ -99,13 +90,20 @@ typedef struct rk_rewrite_result {
 	int stopped;     /* 1: stopped by the stop flag, 2: by the budget (abort) */
 } rk_rewrite_result;
 
-/* Runs (or resumes) a rewrite. Returns RK_OK when every object in scope ended rewritten, current,
- * conflict or gone; RK_FAIL when some failed or an orphan was seen (the run is complete but the old key
- * must not be pruned); RK_STOPPED when stopped by the flag or the budget (resumable); RK_BADINPUT for
- * bad options, an unknown resource, or --resume with nothing to resume; RK_UNSAFE when another process
- * is rewriting the same cluster with the same state dir (an flock next to the state db). */
-int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kube, const rk_rewrite_hooks *hooks,
-                   rk_rewrite_result *result, rk_err *err);
+/* Runs (or resumes) a rewrite through its own API client for kubeconfig (created with the engine's retry
+ * policy). Returns RK_OK when every object in scope ended rewritten, current, conflict or gone; RK_FAIL
+ * when some failed or an orphan was seen (the run is complete but the old key must not be pruned);
+ * RK_STOPPED when stopped by the flag or the budget (resumable); RK_BADINPUT for bad options, an unknown
+ * resource, or --resume with nothing to resume; RK_UNSAFE when another process is rewriting the same
+ * cluster with the same state dir (an flock next to the state db). */
+int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, const rk_kube_config *kubeconfig,
+                   const rk_rewrite_hooks *hooks, rk_rewrite_result *result, rk_err *err);
+
+/* `rekeyctl rewrite`: checks opts (bad values: RK_BADINPUT before anything is opened), loads the
+ * kubeconfig, opens the state db in state_dir (NULL = the default) and runs rk_rewrite_run. opts->cluster
+ * NULL = the kubeconfig's context name, else its cluster's, else "in-cluster". */
+int rk_rewrite_cmd(const rk_rewrite_opts *opts, const rk_kubeconfig_opts *kubeconfig, const char *state_dir,
+                   const rk_rewrite_hooks *hooks, rk_rewrite_result *result, rk_err *err);
 
 /* ---- status from the state db (what `rekeyctl status` prints) ---- */
 typedef struct rk_rewrite_status {
@@ -127,5 +125,9 @@ typedef struct rk_rewrite_status {
 /* The newest rewrite run of cluster (*found 0 when none), or run_id when > 0. */
 int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
                           int *found, rk_err *err);
+/* `rekeyctl status`: rk_rewrite_status_get on the state db in state_dir (NULL = the default); RK_BADINPUT
+ * "no rewrite run for cluster C in PATH" when there is none. */
+int rk_rewrite_status_read(const char *state_dir, const char *cluster, int64_t run_id, rk_rewrite_status *st,
+                           rk_err *err);
 
 #endif

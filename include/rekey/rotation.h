@@ -1,6 +1,6 @@
 /* rotation.h: the rotation orchestrator: one resumable state machine that takes a cluster from "old
  * key writes" to "new key writes, every object re-encrypted, old key gone" with a canary, gates, a
- * cluster lock, maintenance windows and an audit trail (DESIGN.md, "The job, end to end").
+ * cluster lock, maintenance windows and an audit trail (docs/design.md, "The job, end to end").
  *
  * Stages, each recorded as intent before it acts and done after, each idempotent:
  *   preflight -> stage-key -> read:<node>... (canary first) -> promote:<canary> (+ probe)
@@ -18,6 +18,7 @@
 #include "rekey/buf.h"
 #include "rekey/err.h"
 #include "rekey/plan.h"
+#include "rekey/rewrite.h"
 
 typedef struct rk_rotation_opts {
 	const char *plan_path;
@@ -25,8 +26,10 @@ typedef struct rk_rotation_opts {
 	int ignore_window;            /* recorded in the audit log */
 	int insecure_skip_tls_verify; /* passed to the kubeconfig loader */
 	volatile sig_atomic_t *stop;  /* set by SIGINT/SIGTERM: stop at the next safe point (exit 3) */
-	int progress_bar;             /* rewrite progress on the terminal */
-	const char *fail_after_stage; /* tests only (REKEY_TEST_CRASH_AT): _exit(137) after this record */
+	/* The rewrite stage's progress, about 4 times a second and once at the end (NULL = none): the
+	 * library draws nothing itself, the caller renders it (rekeyctl: a bar or JSON lines). */
+	void (*progress)(const rk_rewrite_progress *progress, void *ud);
+	void *progress_ud;
 } rk_rotation_opts;
 
 /* `rekeyctl plan`: preflight (read-only) and the stages it would run, printed into out. */

@@ -268,6 +268,10 @@ typedef int (*rk_audit_cb)(const rk_audit_event *ev, void *ud);
 /* Oldest first; cluster NULL = all; limit 0 = no limit (the newest `limit` events otherwise). */
 int rk_store_audit_list(rk_store *store, const char *cluster, unsigned limit, rk_audit_cb cb, void *ud,
                         rk_err *err);
+/* `rekeyctl history`: every key event, then every audit event (oldest first; cluster NULL = all) of the
+ * state db in state_dir (NULL = the default). */
+int rk_store_history(const char *state_dir, const char *cluster, rk_key_event_cb on_key, rk_audit_cb on_audit,
+                     void *ud, rk_err *err);
 
 /* ---- rewrite progress for `rekeyctl status` (store_rewrite_list.c) ---- */
 /* Calls cb for every checkpoint of a run, least recently updated first (cp->counts = the totals of

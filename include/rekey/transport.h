@@ -1,5 +1,5 @@
 /* transport.h: how a config reaches a control-plane node and how its apiserver picks it up:
- * local paths, SSH/SFTP through libcurl, or the user's exec hooks (see DESIGN.md). */
+ * local paths, SSH/SFTP through libcurl, or the user's exec hooks (docs/design.md). */
 #ifndef REKEY_TRANSPORT_H
 #define REKEY_TRANSPORT_H
 

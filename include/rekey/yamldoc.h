@@ -17,7 +17,6 @@ typedef struct rk_yaml {
 
 /* Parses exactly one document from data; an empty input or several documents are errors. */
 int rk_yaml_load(rk_yaml *y, const char *path, const char *data, size_t len, rk_err *err);
-int rk_yaml_load_file(rk_yaml *y, const char *path, rk_err *err);
 void rk_yaml_free(rk_yaml *y);
 
 yaml_node_t *rk_yaml_root(rk_yaml *y);
@@ -58,8 +57,5 @@ void rk_str_list_free(char **list, size_t count);
  * them (yaml_document_delete, yaml_parser_delete). */
 void rk_yaml_wipe_document(yaml_document_t *doc);
 void rk_yaml_wipe_parser(yaml_parser_t *parser);
-
-/* Parses a Go duration string into milliseconds; -1 on error. Units: ms, s, m, h. */
-long rk_parse_duration_ms(const char *text);
 
 #endif

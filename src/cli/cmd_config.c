@@ -1,17 +1,14 @@
 /* cmd_config.c: `rekeyctl config validate|show|hash|add-key|promote|prune FILE`: offline work on an
  * EncryptionConfiguration. Parses arguments, calls one librekey entry point, prints. Never prints key
  * material; key bytes come from a 0600 key file (--key-file) or are generated, never from argv. */
-#include <getopt.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "config_output.h"
+#include "args_internal.h"
+#include "commands_internal.h"
+#include "config_output_internal.h"
 #include "rekey/encconfig.h"
-#include "rekey/fsutil.h"
-#include "rekey/keyfile.h"
 
 #define MAX_SCOPE 64
 
@@ -21,7 +18,7 @@ typedef struct config_args {
 	char *scope_text;
 	const char *scope[MAX_SCOPE];
 	size_t nscope;
-	long bytes;
+	int bytes;
 	int dry_run, automatic_reload, all_but_identity, help;
 } config_args;
 
@@ -127,13 +124,15 @@ static const struct option long_options[] = {{"output", required_argument, NULL,
                                              {"all-but-identity", no_argument, NULL, OPT_ALL_BUT_IDENTITY},
                                              {NULL, 0, NULL, 0}};
 
-static int take_option(config_args *a, int opt, const char *val)
+/* One option (args_take_fn): 0, or -1 after a one-line message. */
+static int take_option(void *ud, int opt, const char *flag, const char *val)
 {
-	char *end;
+	config_args *a = ud;
+	int json = 0;
 	switch (opt) {
 	case 'o':
 		a->output = val;
-		return strcmp(val, "json") && strcmp(val, "text") && strcmp(val, "table") ? -1 : 0;
+		return args_output("config", val, "text", &json);
 	case 'h':
 		a->help = 1;
 		return 0;
@@ -141,7 +140,12 @@ static int take_option(config_args *a, int opt, const char *val)
 		a->provider = val;
 		return 0;
 	case OPT_RESOURCES:
-		return split_scope(a, val);
+		if (split_scope(a, val) == 0)
+			return 0;
+		fprintf(stderr,
+		        "rekeyctl config %s: --resources \"%s\": a comma-separated list of at most %d\n",
+		        a->sub, val, MAX_SCOPE);
+		return -1;
 	case OPT_KEY:
 		a->key_name = val;
 		return 0;
@@ -149,8 +153,7 @@ static int take_option(config_args *a, int opt, const char *val)
 		a->key_file = val;
 		return 0;
 	case OPT_BYTES:
-		a->bytes = strtol(val, &end, 10);
-		return *end || a->bytes <= 0 ? -1 : 0;
+		return args_int("config", flag, val, 16, 32, &a->bytes);
 	case OPT_DRY_RUN:
 		a->dry_run = 1;
 		return 0;
@@ -174,20 +177,6 @@ static int take_option(config_args *a, int opt, const char *val)
 		return 0;
 	}
 	return -1;
-}
-
-static int parse_args(config_args *a, int argc, char **argv)
-{
-	optind = 0;
-	opterr = 0;
-	for (int opt; (opt = getopt_long(argc, argv, "o:h", long_options, NULL)) != -1;) {
-		if (opt == '?' || take_option(a, opt, optarg) != 0) {
-			char why[256];
-			snprintf(why, sizeof why, "bad option or value: %s", argv[optind - 1]);
-			return bad_usage(a->sub, why);
-		}
-	}
-	return RK_OK;
 }
 
 /* ---- read-only subcommands ---- */
@@ -239,14 +228,10 @@ static int run_show(const config_args *a)
 
 static int run_hash(const config_args *a)
 {
-	char *data, hash[72];
-	size_t len;
+	char hash[72];
 	rk_err err = {0};
-	if (rk_read_file(a->file, &data, &len, &err) != RK_OK)
+	if (rk_config_hash_file(a->file, hash, &err) != RK_OK)
 		return fail(a, &err);
-	rk_config_hash(data, len, hash);
-	OPENSSL_cleanse(data, len);
-	free(data);
 	if (a->output && !strcmp(a->output, "json"))
 		print_json(stdout, json_pack("{s:s, s:s}", "file", a->file, "hash", hash));
 	else
@@ -271,14 +256,18 @@ static void print_edit_result(const config_args *a, const rk_edit_result *res)
 	       res->new_hash, a->file);
 }
 
-static int run_edit_request(const config_args *a, const rk_edit_request *req)
+/* Runs the edit and prints what happened; res (may be NULL) keeps the result for the caller to free. */
+static int run_edit_request(const config_args *a, const rk_edit_request *req, rk_edit_result *res)
 {
-	rk_edit_result res;
+	rk_edit_result own;
+	memset(&own, 0, sizeof own);
 	rk_err err = {0};
-	if (rk_encconfig_edit_file(a->file, req, &res, &err) != RK_OK)
+	res = res ? res : &own;
+	if (rk_encconfig_edit_file(a->file, req, res, &err) != RK_OK)
 		return fail(a, &err);
-	print_edit_result(a, &res);
-	rk_edit_result_free(&res);
+	print_edit_result(a, res);
+	if (res == &own)
+		rk_edit_result_free(res);
 	return RK_OK;
 }
 
@@ -303,29 +292,9 @@ static int add_kms(const config_args *a)
 	rk_edit_request req;
 	init_request(a, &req, RK_EDIT_ADD_KMS);
 	req.kms = &kms;
-	int rc = run_edit_request(a, &req);
+	int rc = run_edit_request(a, &req, NULL);
 	if (rc == RK_OK)
 		printf("added kms provider %s as a read provider\n", name);
-	return rc;
-}
-
-/* The key to add: from --key-file, or generated; named --key or <provider>-<UTC time>. */
-static int obtain_key(const config_args *a, rk_provider_type type, rk_key *key, rk_err *err)
-{
-	rk_encconfig *current = NULL; /* to pick a generated name not yet in the file */
-	if (!a->key_name && rk_encconfig_load_file(a->file, &current, err) != RK_OK)
-		return err->code;
-	int rc = rk_key_generate(current, type, a->bytes > 0 ? (size_t)a->bytes : 32, key, err);
-	rk_encconfig_free(current);
-	if (rc == RK_OK && a->key_file)
-		rc = rk_key_read_file(a->key_file, key, err);
-	if (rc == RK_OK && a->key_name) {
-		free(key->name);
-		if (!(key->name = strdup(a->key_name)))
-			rc = rk_err_set(err, RK_FAIL, "out of memory");
-	}
-	if (rc != RK_OK)
-		rk_key_clear(key);
 	return rc;
 }
 
@@ -338,20 +307,18 @@ static int run_add_key(const config_args *a)
 		return add_kms(a);
 	if (type != RK_PROV_AESCBC && type != RK_PROV_AESGCM && type != RK_PROV_SECRETBOX)
 		return bad_usage(a->sub, "--provider must be aescbc, aesgcm, secretbox or kms");
-	rk_key key;
-	rk_err err = {0};
-	if (obtain_key(a, type, &key, &err) != RK_OK)
-		return fail(a, &err);
 	rk_edit_request req;
 	init_request(a, &req, RK_EDIT_ADD_KEY);
 	req.type = type;
-	req.key = &key;
-	int rc = run_edit_request(a, &req);
-	char fp[17];
-	if (rc == RK_OK && rk_key_fingerprint(&key, fp) == 0)
-		printf("%s read key %s (%s) fingerprint %s\n", a->dry_run ? "would add" : "added", key.name,
-		       a->provider, fp);
-	rk_key_clear(&key);
+	req.key_file = a->key_file;
+	req.key_bytes = (size_t)a->bytes;
+	req.key_name = a->key_name;
+	rk_edit_result res;
+	int rc = run_edit_request(a, &req, &res);
+	if (rc == RK_OK && res.key_fingerprint[0])
+		printf("%s read key %s (%s) fingerprint %s\n", a->dry_run ? "would add" : "added",
+		       res.key_name, a->provider, res.key_fingerprint);
+	rk_edit_result_free(&res);
 	return rc;
 }
 
@@ -362,7 +329,7 @@ static int run_promote(const config_args *a)
 	rk_edit_request req;
 	init_request(a, &req, RK_EDIT_PROMOTE);
 	req.name = a->key_name;
-	return run_edit_request(a, &req);
+	return run_edit_request(a, &req, NULL);
 }
 
 static int run_prune(const config_args *a)
@@ -372,7 +339,7 @@ static int run_prune(const config_args *a)
 	rk_edit_request req;
 	init_request(a, &req, a->all_but_identity ? RK_EDIT_ONLY_IDENTITY : RK_EDIT_PRUNE);
 	req.name = a->key_name;
-	return run_edit_request(a, &req);
+	return run_edit_request(a, &req, NULL);
 }
 
 /* ---- dispatch ---- */
@@ -385,7 +352,9 @@ static const struct {
 
 static int dispatch(config_args *a, int argc, char **argv)
 {
-	int rc = parse_args(a, argc, argv);
+	char cmd[64];
+	snprintf(cmd, sizeof cmd, "config %s", a->sub);
+	int rc = args_parse(cmd, argc, argv, "o:h", long_options, take_option, a);
 	if (rc != RK_OK)
 		return rc;
 	if (a->help) {

@@ -1,17 +1,19 @@
 /* cmd_history.c: `rekeyctl history [--cluster NAME] [--state DIR] [-o json|table]`: every key's lifecycle
  * (fingerprints only) and the audit trail, from the state db. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "args_internal.h"
+#include "commands_internal.h"
+#include "rekey/buf.h"
 #include "rekey/store.h"
 
 struct history_out {
 	int json;
-	json_t *keys, *audit;
+	json_t *keys, *audit;          /* -o json */
+	rk_buf key_lines, audit_lines; /* table */
 };
 
 static int print_key_event(const rk_key_event *ev, void *ud)
@@ -24,8 +26,8 @@ static int print_key_event(const rk_key_event *ev, void *ud)
 		                                "fingerprint", ev->fingerprint, "event", ev->event, "backup",
 		                                ev->backup_path));
 	else
-		printf("%-24s %-12s %-34s %-10s %s %-12s %s\n", ev->at, ev->cluster, ev->key_name,
-		       ev->provider, ev->fingerprint, ev->event, ev->backup_path);
+		rk_buf_printf(&out->key_lines, "%-24s %-12s %-34s %-10s %s %-12s %s\n", ev->at, ev->cluster,
+		              ev->key_name, ev->provider, ev->fingerprint, ev->event, ev->backup_path);
 	return 0;
 }
 
@@ -39,75 +41,75 @@ static int print_audit(const rk_audit_event *ev, void *ud)
 		                                (json_int_t)ev->run_id, "action", ev->action, "outcome",
 		                                ev->outcome, "detail", ev->detail));
 	else
-		printf("%-24s %s@%s %-12s run %-4lld %-14s %-8s %s\n", ev->at, ev->user, ev->host,
-		       ev->cluster, (long long)ev->run_id, ev->action, ev->outcome, ev->detail);
+		rk_buf_printf(&out->audit_lines, "%-24s %s@%s %-12s run %-4lld %-14s %-8s %s\n", ev->at,
+		              ev->user, ev->host, ev->cluster, (long long)ev->run_id, ev->action, ev->outcome,
+		              ev->detail);
 	return 0;
 }
 
-static int parse(int argc, char **argv, const char **cluster, const char **state, int *json)
+static const char usage_text[] = "usage: rekeyctl history [--cluster NAME] [--state DIR] [-o json|table]\n";
+
+struct history_args {
+	const char *cluster, *state;
+	int json;
+};
+
+static const struct option long_options[] = {{"cluster", required_argument, NULL, 'c'},
+                                             {"state", required_argument, NULL, 's'},
+                                             {"output", required_argument, NULL, 'o'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+
+static int take(void *ud, int opt, const char *flag, const char *v)
 {
-	static const struct option longopts[] = {{"cluster", required_argument, NULL, 'c'},
-	                                         {"state", required_argument, NULL, 's'},
-	                                         {"output", required_argument, NULL, 'o'},
-	                                         {"help", no_argument, NULL, 'h'},
-	                                         {NULL, 0, NULL, 0}};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-		if (c == 'c')
-			*cluster = optarg;
-		else if (c == 's')
-			*state = optarg;
-		else if (c == 'o' && (!strcmp(optarg, "json") || !strcmp(optarg, "table")))
-			*json = !strcmp(optarg, "json");
-		else if (c == 'h') {
-			printf("usage: rekeyctl history [--cluster NAME] [--state DIR] [-o json|table]\n");
-			return -1;
-		} else {
-			fprintf(stderr,
-			        "usage: rekeyctl history [--cluster NAME] [--state DIR] [-o json|table]\n");
-			return RK_BADINPUT;
-		}
+	struct history_args *a = ud;
+	(void)flag;
+	switch (opt) {
+	case 'c':
+		a->cluster = v;
+		return 0;
+	case 's':
+		a->state = v;
+		return 0;
+	case 'o':
+		return args_output("history", v, NULL, &a->json);
+	case 'h':
+		fputs(usage_text, stdout);
+		return 1;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "rekeyctl history: unexpected argument \"%s\"\n", argv[optind]);
-		return RK_BADINPUT;
+	return -1;
+}
+
+static void print_history(const struct history_out *out)
+{
+	if (!out->json) {
+		printf("KEYS\n%s\nAUDIT\n%s", rk_buf_cstr(&out->key_lines), rk_buf_cstr(&out->audit_lines));
+		return;
 	}
-	return RK_OK;
+	json_t *doc = json_pack("{s:O,s:O}", "keys", out->keys, "audit", out->audit);
+	char *text = json_dumps(doc, JSON_INDENT(2));
+	printf("%s\n", text);
+	free(text);
+	json_decref(doc);
 }
 
 int cmd_history(int argc, char **argv)
 {
-	const char *cluster = NULL, *state = NULL;
-	struct history_out out = {0, NULL, NULL};
-	int rc = parse(argc, argv, &cluster, &state, &out.json);
+	struct history_args a = {0};
+	int rc = args_parse_flags_only("history", argc, argv, "o:h", long_options, take, &a);
 	if (rc != RK_OK)
-		return rc < 0 ? RK_OK : rc;
-	rk_store *store = NULL;
+		return rc == 1 ? RK_OK : rc;
+	struct history_out out = {a.json, json_array(), json_array(), RK_BUF_INIT, RK_BUF_INIT};
 	rk_err err;
 	rk_err_clear(&err);
-	out.keys = json_array();
-	out.audit = json_array();
-	rc = rk_store_open(state, &store, &err);
-	if (rc == RK_OK && !out.json)
-		printf("KEYS\n");
+	rc = rk_store_history(a.state, a.cluster, print_key_event, print_audit, &out, &err);
 	if (rc == RK_OK)
-		rc = rk_store_key_event_list(store, cluster, print_key_event, &out, &err);
-	if (rc == RK_OK && !out.json)
-		printf("\nAUDIT\n");
-	if (rc == RK_OK)
-		rc = rk_store_audit_list(store, cluster, 0, print_audit, &out, &err);
-	if (rc == RK_OK && out.json) {
-		json_t *doc = json_pack("{s:O,s:O}", "keys", out.keys, "audit", out.audit);
-		char *text = json_dumps(doc, JSON_INDENT(2));
-		printf("%s\n", text);
-		free(text);
-		json_decref(doc);
-	}
+		print_history(&out);
+	else
+		fprintf(stderr, "rekeyctl history: %s\n", err.msg);
 	json_decref(out.keys);
 	json_decref(out.audit);
-	rk_store_close(store);
-	if (rc != RK_OK)
-		fprintf(stderr, "rekeyctl history: %s\n", err.msg);
+	rk_buf_free(&out.key_lines);
+	rk_buf_free(&out.audit_lines);
 	return rc;
 }

@@ -1,10 +1,14 @@
 /* cmd_kube.c: `rekeyctl kube`, a debugging window on the API client: one request (get, raw), a paged
  * list, discovery, readyz, or N requests in flight at once (repeat). Statistics go to stderr with -v. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "commands.h"
+#include "args_internal.h"
+#include "commands_internal.h"
 #include "rekey/kube.h"
 #include "rekey/kubeconfig.h"
 #include "rekey/log.h"
@@ -14,10 +18,12 @@ struct kube_args {
 	rk_kube_opts http;
 	const char *endpoint;
 	const char *body_file;
-	const char *run_cmd; /* list: shell command run after page `run_after` (tests compact etcd there) */
+	const char *run_cmd; /* a program run (no shell, no arguments) after page `run_after` of a list or
+	                        `run_after` answers of repeat (tests compact etcd or rotate a token there) */
 	int run_after;
 	int limit;
 	int parallel; /* repeat: requests in flight */
+	int repeat_n; /* repeat: how many requests */
 	int verbose;
 	const char *pos[5];
 	int npos;
@@ -30,7 +36,8 @@ static const char usage_text[] =
     "flags: --kubeconfig FILE --context NAME --insecure-skip-tls-verify --endpoint URL (one apiserver)\n"
     "       --limit N (list page size, default 500) --attempts N --retry-budget-ms MS --timeout-ms MS\n"
     "       --http1 -v (statistics on stderr) --debug (log every retry) --parallel N (repeat: in flight)\n"
-    "       --run CMD --run-after-page N (tests: run CMD after page N of a list / N answers of repeat)\n";
+    "       --run PROGRAM --run-after-page N (tests: run PROGRAM, without a shell, after page N of a list\n"
+    "       or N answers of repeat)\n";
 
 static int usage_error(const char *why)
 {
@@ -38,54 +45,114 @@ static int usage_error(const char *why)
 	return RK_BADINPUT;
 }
 
+enum {
+	OPT_ENDPOINT = 256,
+	OPT_LIMIT,
+	OPT_ATTEMPTS,
+	OPT_RETRY_BUDGET,
+	OPT_TIMEOUT,
+	OPT_RUN_AFTER,
+	OPT_PARALLEL,
+	OPT_RUN,
+	OPT_HTTP1,
+	OPT_DEBUG
+};
+
+static const struct option long_options[] = {ARGS_KUBECONFIG_OPTIONS,
+                                             {"endpoint", required_argument, NULL, OPT_ENDPOINT},
+                                             {"limit", required_argument, NULL, OPT_LIMIT},
+                                             {"attempts", required_argument, NULL, OPT_ATTEMPTS},
+                                             {"retry-budget-ms", required_argument, NULL, OPT_RETRY_BUDGET},
+                                             {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
+                                             {"run-after-page", required_argument, NULL, OPT_RUN_AFTER},
+                                             {"parallel", required_argument, NULL, OPT_PARALLEL},
+                                             {"run", required_argument, NULL, OPT_RUN},
+                                             {"http1", no_argument, NULL, OPT_HTTP1},
+                                             {"debug", no_argument, NULL, OPT_DEBUG},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+
+static int take(void *ud, int opt, const char *flag, const char *v)
+{
+	struct kube_args *a = ud;
+	const char *c = "kube";
+	if (args_take_kubeconfig(opt, v, &a->kc))
+		return 0;
+	switch (opt) {
+	case OPT_ENDPOINT:
+		a->endpoint = v;
+		return 0;
+	case 'f':
+		a->body_file = v;
+		return 0;
+	case OPT_RUN:
+		a->run_cmd = v;
+		return 0;
+	case OPT_LIMIT:
+		return args_int(c, flag, v, 1, 100000, &a->limit);
+	case OPT_ATTEMPTS:
+		return args_int(c, flag, v, 1, 100, &a->http.max_attempts);
+	case OPT_RETRY_BUDGET:
+		return args_long(c, flag, v, 1, 3600000, &a->http.retry_budget_ms);
+	case OPT_TIMEOUT:
+		return args_long(c, flag, v, 1, 3600000, &a->http.request_timeout_ms);
+	case OPT_RUN_AFTER:
+		return args_int(c, flag, v, 1, 1000000, &a->run_after);
+	case OPT_PARALLEL:
+		return args_int(c, flag, v, 1, 10000, &a->parallel);
+	case OPT_HTTP1:
+		a->http.http1_only = 1;
+		return 0;
+	case 'v':
+		a->verbose = 1;
+		return 0;
+	case OPT_DEBUG:
+		rk_log_set_level(RK_LOG_DEBUG);
+		return 0;
+	case 'h':
+		fputs(usage_text, stdout);
+		return 1;
+	}
+	return -1;
+}
+
+/* Flags anywhere (getopt_long permutes), then the subcommand and its operands. */
 static int parse_args(int argc, char **argv, struct kube_args *a)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *s = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int takes = 1;
-		if (!strcmp(s, "--kubeconfig") && v)
-			a->kc.kubeconfig = v;
-		else if (!strcmp(s, "--context") && v)
-			a->kc.context = v;
-		else if (!strcmp(s, "--endpoint") && v)
-			a->endpoint = v;
-		else if (!strcmp(s, "-f") && v)
-			a->body_file = v;
-		else if (!strcmp(s, "--limit") && v)
-			a->limit = atoi(v);
-		else if (!strcmp(s, "--attempts") && v)
-			a->http.max_attempts = atoi(v);
-		else if (!strcmp(s, "--retry-budget-ms") && v)
-			a->http.retry_budget_ms = atol(v);
-		else if (!strcmp(s, "--timeout-ms") && v)
-			a->http.request_timeout_ms = atol(v);
-		else if (!strcmp(s, "--run-after-page") && v)
-			a->run_after = atoi(v);
-		else if (!strcmp(s, "--parallel") && v)
-			a->parallel = atoi(v);
-		else if (!strcmp(s, "--run") && v)
-			a->run_cmd = v;
-		else {
-			takes = 0;
-			if (!strcmp(s, "--insecure-skip-tls-verify"))
-				a->kc.insecure_skip_tls_verify = 1;
-			else if (!strcmp(s, "--http1"))
-				a->http.http1_only = 1;
-			else if (!strcmp(s, "-v"))
-				a->verbose = 1;
-			else if (!strcmp(s, "--debug"))
-				rk_log_set_level(RK_LOG_DEBUG);
-			else if (s[0] == '-' && s[1])
-				return usage_error("unknown flag or missing value");
-			else if (a->npos < 5)
-				a->pos[a->npos++] = s;
-			else
-				return usage_error("too many arguments");
-		}
-		i += takes;
+	int rc = args_parse("kube", argc, argv, "f:vh", long_options, take, a);
+	if (rc != 0)
+		return rc;
+	for (int i = optind; i < argc; i++) {
+		if (a->npos == 5)
+			return usage_error("too many arguments");
+		a->pos[a->npos++] = argv[i];
 	}
-	return a->npos ? RK_OK : usage_error("missing subcommand");
+	if (!a->npos)
+		return usage_error("missing subcommand");
+	if (!strcmp(a->pos[0], "repeat") && a->npos == 3 &&
+	    args_int("kube", "repeat", a->pos[1], 1, 1000000, &a->repeat_n) != 0)
+		return RK_BADINPUT;
+	return RK_OK;
+}
+
+/* --run: the program itself, no shell and no arguments; its exit status. */
+static int run_program(const char *path)
+{
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *const argv[] = {(char *)path, NULL};
+		execv(path, argv);
+		_exit(127);
+	}
+	int status = 0;
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	int ok = pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (!ok)
+		fprintf(stderr, "rekeyctl kube: --run %s failed\n", path);
+	return ok ? 0 : -1;
 }
 
 static void print_resp_stats(const struct kube_args *a, const rk_kube_resp *r)
@@ -142,7 +209,7 @@ static long peak_rss_kb(void)
 	long kb = -1;
 	while (fp && fgets(line, sizeof line, fp))
 		if (!strncmp(line, "VmHWM:", 6))
-			kb = atol(line + 6);
+			kb = strtol(line + 6, NULL, 10); /* "VmHWM:   1234 kB" from the kernel */
 	if (fp)
 		fclose(fp);
 	return kb;
@@ -168,11 +235,8 @@ static int do_list(rk_kube *k, const struct kube_args *a, const char *path)
 		print_item_name(item);
 		n++;
 		if (a->run_cmd && rk_kube_list_pages(l) != pages_seen &&
-		    (int)rk_kube_list_pages(l) == a->run_after) {
-			fflush(stdout);
-			if (system(a->run_cmd) != 0)
-				fprintf(stderr, "rekeyctl kube: --run command failed\n");
-		}
+		    (int)rk_kube_list_pages(l) == a->run_after)
+			run_program(a->run_cmd);
 		pages_seen = rk_kube_list_pages(l);
 	}
 	if (rc != RK_OK)
@@ -244,8 +308,8 @@ static void repeat_done(void *user, rk_kube_resp *resp)
 		st->ok++;
 	else if (!st->failed++)
 		snprintf(st->first_error, sizeof st->first_error, "%s", resp->err.msg);
-	if (st->a->run_cmd && st->ok + st->failed == st->a->run_after && system(st->a->run_cmd) != 0)
-		fprintf(stderr, "rekeyctl kube: --run command failed\n");
+	if (st->a->run_cmd && st->ok + st->failed == st->a->run_after)
+		run_program(st->a->run_cmd);
 	if (st->submitted < st->total)
 		repeat_submit(st);
 }
@@ -360,35 +424,25 @@ static int dispatch(rk_kube *k, const struct kube_args *a)
 		return do_config(k);
 	if (!strcmp(cmd, "lease") && a->npos == 4)
 		return do_lease(k, a->pos[1], a->pos[2], a->pos[3]);
-	if (!strcmp(cmd, "repeat") && a->npos == 3 && atoi(a->pos[1]) > 0)
-		return do_repeat(k, a, atoi(a->pos[1]), a->pos[2]);
+	if (!strcmp(cmd, "repeat") && a->npos == 3)
+		return do_repeat(k, a, a->repeat_n, a->pos[2]);
 	return usage_error("unknown subcommand or wrong number of arguments");
 }
 
 int cmd_kube(int argc, char **argv)
 {
 	struct kube_args a = {0};
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		fputs(usage_text, stdout);
-		return RK_OK;
-	}
-	if (parse_args(argc, argv, &a) != RK_OK)
-		return RK_BADINPUT;
-	rk_kube_config *cfg;
+	int rc = parse_args(argc, argv, &a);
+	if (rc != RK_OK)
+		return rc == 1 ? RK_OK : RK_BADINPUT;
+	rk_kube *k;
 	rk_err err;
 	rk_err_clear(&err);
-	if (rk_kubeconfig_load(&a.kc, &cfg, &err) != RK_OK) {
+	if (rk_kube_open(&a.kc, &a.http, &k, &err) != RK_OK) {
 		fprintf(stderr, "rekeyctl: %s\n", err.msg);
 		return err.code;
 	}
-	rk_kube *k;
-	if (rk_kube_new(cfg, &a.http, &k, &err) != RK_OK) {
-		fprintf(stderr, "rekeyctl: %s\n", err.msg);
-		rk_kube_config_free(cfg);
-		return err.code;
-	}
-	int rc = dispatch(k, &a);
+	rc = dispatch(k, &a);
 	rk_kube_free(k);
-	rk_kube_config_free(cfg);
 	return rc;
 }

@@ -1,13 +1,12 @@
 /* cmd_rotate.c: `rekeyctl plan|rotate|resume|abort|rollback -f PLAN`: thin wrappers over the rotation
- * orchestrator (include/rekey/rotation.h). */
-#include <getopt.h>
+ * orchestrator (include/rekey/rotation.h); the rewrite's progress is drawn here (output.c). */
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "commands.h"
+#include "args_internal.h"
+#include "commands_internal.h"
+#include "output_internal.h"
 #include "rekey/log.h"
 #include "rekey/rotation.h"
 
@@ -34,45 +33,38 @@ static void usage(FILE *out, const char *cmd)
 	    cmd);
 }
 
-static int parse(int argc, char **argv, rk_rotation_opts *opts)
+static const struct option long_options[] = {
+    {"file", required_argument, NULL, 'f'},    {"state", required_argument, NULL, 's'},
+    {"ignore-window", no_argument, NULL, 'w'}, {"insecure-skip-tls-verify", no_argument, NULL, 'k'},
+    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+
+struct rotate_args {
+	const char *cmd;
+	rk_rotation_opts opts;
+};
+
+static int take(void *ud, int opt, const char *flag, const char *v)
 {
-	static const struct option longopts[] = {
-	    {"file", required_argument, NULL, 'f'},    {"state", required_argument, NULL, 's'},
-	    {"ignore-window", no_argument, NULL, 'w'}, {"insecure-skip-tls-verify", no_argument, NULL, 'k'},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			opts->plan_path = optarg;
-			break;
-		case 's':
-			opts->state_dir = optarg;
-			break;
-		case 'w':
-			opts->ignore_window = 1;
-			break;
-		case 'k':
-			opts->insecure_skip_tls_verify = 1;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			return -1;
-		default:
-			usage(stderr, argv[0]);
-			return RK_BADINPUT;
-		}
+	struct rotate_args *a = ud;
+	(void)flag;
+	switch (opt) {
+	case 'f':
+		a->opts.plan_path = v;
+		return 0;
+	case 's':
+		a->opts.state_dir = v;
+		return 0;
+	case 'w':
+		a->opts.ignore_window = 1;
+		return 0;
+	case 'k':
+		a->opts.insecure_skip_tls_verify = 1;
+		return 0;
+	case 'h':
+		usage(stdout, a->cmd);
+		return 1;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "rekeyctl %s: unexpected argument \"%s\"\n", argv[0], argv[optind]);
-		return RK_BADINPUT;
-	}
-	if (!opts->plan_path) {
-		fprintf(stderr, "rekeyctl %s: a plan is required (-f PLAN)\n", argv[0]);
-		return RK_BADINPUT;
-	}
-	return RK_OK;
+	return -1;
 }
 
 static int report(const char *cmd, int rc, const rk_err *err)
@@ -84,34 +76,39 @@ static int report(const char *cmd, int rc, const rk_err *err)
 
 int cmd_rotate(int argc, char **argv)
 {
-	rk_rotation_opts opts;
-	memset(&opts, 0, sizeof opts);
-	int rc = parse(argc, argv, &opts);
-	if (rc != RK_OK)
-		return rc < 0 ? RK_OK : rc;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	opts.stop = &stop_requested;
-	opts.progress_bar = isatty(STDERR_FILENO);
-	opts.fail_after_stage = getenv("REKEY_TEST_CRASH_AT");
+	struct rotate_args a;
+	memset(&a, 0, sizeof a);
+	a.cmd = argv[0];
+	int rc = args_parse_flags_only(a.cmd, argc, argv, "f:h", long_options, take, &a);
+	if (rc != 0)
+		return rc == 1 ? RK_OK : rc;
+	if (!a.opts.plan_path) {
+		fprintf(stderr, "rekeyctl %s: a plan is required (-f PLAN)\n", a.cmd);
+		return RK_BADINPUT;
+	}
+	args_catch_signals(on_signal);
+	out_progress prog;
+	out_progress_init(&prog, stderr);
+	a.opts.stop = &stop_requested;
+	a.opts.progress = out_progress_cb;
+	a.opts.progress_ud = &prog;
 	rk_err err;
 	rk_err_clear(&err);
-	const char *cmd = argv[0];
+	const char *cmd = a.cmd;
 	if (!strcmp(cmd, "plan")) {
 		rk_buf out = RK_BUF_INIT;
-		rc = rk_rotation_plan(&opts, &out, &err);
+		rc = rk_rotation_plan(&a.opts, &out, &err);
 		if (rc == RK_OK)
 			fputs(rk_buf_cstr(&out), stdout);
 		rk_buf_free(&out);
 	} else if (!strcmp(cmd, "abort")) {
-		rc = rk_rotation_abort(&opts, &err);
+		rc = rk_rotation_abort(&a.opts, &err);
 	} else if (!strcmp(cmd, "rollback")) {
-		rc = rk_rotation_rollback(&opts, &err);
+		rc = rk_rotation_rollback(&a.opts, &err);
 	} else {
-		rc = rk_rotation_run(&opts, !strcmp(cmd, "resume"), &err);
+		rc = rk_rotation_run(&a.opts, !strcmp(cmd, "resume"), &err);
+		if (prog.drawn)
+			fputc('\n', stderr);
 		if (rc == RK_OK)
 			printf(
 			    "rotation done: every object is under the new key and the old key is pruned\n");

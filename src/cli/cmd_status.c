@@ -1,15 +1,15 @@
 /* cmd_status.c: `rekeyctl status`: a rewrite run's progress read from the state db (another terminal
- * can watch a running rewrite): table or JSON, once or every 2 seconds with --watch. */
+ * can watch a running rewrite; rk_rewrite_status_read): table or JSON, once or every 2 seconds with
+ * --watch. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "args.h"
-#include "commands.h"
-#include "output.h"
+#include "args_internal.h"
+#include "commands_internal.h"
+#include "output_internal.h"
 #include "rekey/rewrite.h"
-#include "rekey/store.h"
 
 static const char usage_text[] =
     "usage: rekeyctl status [--cluster NAME] [--run ID] [--state DIR] [-o json] [--watch]\n"
@@ -28,63 +28,46 @@ struct status_args {
 	int run_id, json, watch;
 };
 
-static int parse_args(int argc, char **argv, struct status_args *a)
+static const struct option long_options[] = {{"cluster", required_argument, NULL, 'c'},
+                                             {"state", required_argument, NULL, 's'},
+                                             {"run", required_argument, NULL, 'r'},
+                                             {"output", required_argument, NULL, 'o'},
+                                             {"watch", no_argument, NULL, 'w'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+
+static int take(void *ud, int opt, const char *flag, const char *v)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
-			fputs(usage_text, stdout);
-			return -2;
-		} else if (!strcmp(f, "--watch") || !strcmp(f, "-w")) {
-			a->watch = 1;
-			continue;
-		}
-		if (!v) {
-			fprintf(stderr, "rekeyctl status: %s: unknown flag or missing value\n%s", f,
-			        usage_text);
-			return RK_BADINPUT;
-		}
-		if (!strcmp(f, "--cluster"))
-			a->cluster = v;
-		else if (!strcmp(f, "--state"))
-			a->state_dir = v;
-		else if (!strcmp(f, "--run")) {
-			if (args_int("status", f, v, 1, 2147483647, &a->run_id) != 0)
-				return RK_BADINPUT;
-		} else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
-			if (strcmp(v, "json") && strcmp(v, "table")) {
-				fprintf(stderr, "rekeyctl status: -o \"%s\": must be json or table\n", v);
-				return RK_BADINPUT;
-			}
-			a->json = !strcmp(v, "json");
-		} else {
-			fprintf(stderr, "rekeyctl status: unknown flag \"%s\"\n%s", f, usage_text);
-			return RK_BADINPUT;
-		}
-		i++;
+	struct status_args *a = ud;
+	switch (opt) {
+	case 'h':
+		fputs(usage_text, stdout);
+		return 1;
+	case 'w':
+		a->watch = 1;
+		return 0;
+	case 'c':
+		a->cluster = v;
+		return 0;
+	case 's':
+		a->state_dir = v;
+		return 0;
+	case 'r':
+		return args_int("status", flag, v, 1, 2147483647, &a->run_id);
+	case 'o':
+		return args_output("status", v, NULL, &a->json);
 	}
-	if (!a->cluster && !a->run_id) {
-		fprintf(stderr, "rekeyctl status: --cluster NAME (or --run ID) is required\n");
-		return RK_BADINPUT;
-	}
-	return 0;
+	return -1;
 }
 
-static int show_once(rk_store *store, const struct status_args *a, int *running)
+static int show_once(const struct status_args *a, int *running)
 {
 	rk_rewrite_status st;
 	rk_err err;
-	int found = 0;
 	*running = 0;
-	if (rk_rewrite_status_get(store, a->cluster, a->run_id, &st, &found, &err) != RK_OK) {
+	if (rk_rewrite_status_read(a->state_dir, a->cluster, a->run_id, &st, &err) != RK_OK) {
 		fprintf(stderr, "rekeyctl status: %s\n", err.msg);
 		return err.code;
-	}
-	if (!found) {
-		fprintf(stderr, "rekeyctl status: no rewrite run %s%s in %s\n",
-		        a->cluster ? "for cluster " : "", a->cluster ? a->cluster : "with that id",
-		        rk_store_path(store));
-		return RK_BADINPUT;
 	}
 	out_rewrite_status(&st, a->json);
 	fflush(stdout);
@@ -96,28 +79,22 @@ int cmd_status(int argc, char **argv)
 {
 	struct status_args a;
 	memset(&a, 0, sizeof a);
-	int rc = parse_args(argc, argv, &a);
-	if (rc == -2)
-		return RK_OK;
+	int rc = args_parse_flags_only("status", argc, argv, "wo:h", long_options, take, &a);
 	if (rc != 0)
-		return rc;
-	rk_store *store = NULL;
-	rk_err err;
-	if (rk_store_open(a.state_dir, &store, &err) != RK_OK) {
-		fprintf(stderr, "rekeyctl status: %s\n", err.msg);
-		return err.code;
+		return rc == 1 ? RK_OK : rc;
+	if (!a.cluster && !a.run_id) {
+		fprintf(stderr, "rekeyctl status: --cluster NAME (or --run ID) is required\n");
+		return RK_BADINPUT;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	args_catch_signals(on_signal);
 	int running = 0;
-	rc = show_once(store, &a, &running);
+	rc = show_once(&a, &running);
 	while (rc == RK_OK && a.watch && running && !stop_flag) {
 		struct timespec ts = {2, 0};
 		nanosleep(&ts, NULL); /* the refresh period of --watch, not a wait for a condition */
 		if (!a.json)
 			printf("\n");
-		rc = show_once(store, &a, &running);
+		rc = show_once(&a, &running);
 	}
-	rk_store_close(store);
 	return rc;
 }

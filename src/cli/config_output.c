@@ -1,6 +1,6 @@
 /* config_output.c: text and JSON renderings of an EncryptionConfiguration for `rekeyctl config`:
  * rules, providers, key names and fingerprints, never secrets. */
-#include "config_output.h"
+#include "config_output_internal.h"
 
 #include <string.h>
 

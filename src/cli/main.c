@@ -2,8 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
+#include "commands_internal.h"
 #include "rekey/err.h"
+#include "rekey/init.h"
 #include "rekey/protect.h"
 
 struct command {
@@ -19,7 +20,6 @@ static const struct command commands[] = {
     {"abort", cmd_rotate, "end an unfinished rotation, leaving configs as they are"},
     {"rollback", cmd_rotate, "undo an unfinished rotation (refused once pruning started)"},
     {"history", cmd_history, "key lifecycle and audit records"},
-    {"version", cmd_version, "print the version"},
     {"rewrite", cmd_rewrite, "rewrite every object so it is stored under the current write key"},
     {"status", cmd_status, "progress of a rewrite run, from the state db"},
     {"config", cmd_config, "offline EncryptionConfiguration work: validate|show|hash|add-key|promote|prune"},
@@ -33,6 +33,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: rekeyctl COMMAND [ARGS]   (rekeyctl COMMAND --help for details)\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "  %-10s %s\n", "version", "print the version (also --version)");
 	fprintf(out, "\nexit codes: 0 done, 1 failed, 2 bad usage or input, 3 stopped (resumable), 4 refused "
 	             "as unsafe\n");
 }
@@ -56,9 +57,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rekeyctl: %s\n", err.msg);
 		return RK_FAIL;
 	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].run(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		if (rk_global_init(&err) != RK_OK) {
+			fprintf(stderr, "rekeyctl: %s\n", err.msg);
+			return err.code;
+		}
+		int rc = commands[i].run(argc - 1, argv + 1);
+		rk_global_cleanup();
+		return rc;
+	}
 	fprintf(stderr, "rekeyctl: unknown command \"%s\" (rekeyctl --help lists them)\n", argv[1]);
 	return RK_BADINPUT;
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "output.h"
+#include "output_internal.h"
 
 #define JSON_EVERY_S 2.0
 #define BAR_WIDTH 24

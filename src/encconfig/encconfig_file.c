@@ -2,11 +2,13 @@
  * validate) and edit (load, edit, emit canonical YAML, atomic replace keeping a .bak). Every buffer that
  * held the file's bytes is wiped before it is freed. */
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "encconfig_internal.h"
 #include "rekey/fsutil.h"
+#include "rekey/keyfile.h"
 
 static void wipe_free(char *data, size_t len)
 {
@@ -45,11 +47,58 @@ int rk_encconfig_open(const char *path, int automatic_reload, rk_encconfig **cfg
 	return rc;
 }
 
-static int apply_edit(rk_encconfig *cfg, const rk_edit_request *req, rk_err *err)
+/* The key an add-key request describes: from its key file, or generated; named key_name or
+ * <provider>-<UTC time> not yet used in cfg. */
+static int obtain_key(const rk_encconfig *cfg, const rk_edit_request *req, rk_key *key, rk_err *err)
+{
+	int rc = rk_key_generate(cfg, req->type, req->key_bytes, key, err);
+	if (rc == RK_OK && req->key_file)
+		rc = rk_key_read_file(req->key_file, key, err);
+	if (rc == RK_OK && req->key_name) {
+		free(key->name);
+		if (!(key->name = strdup(req->key_name)))
+			rc = rk_err_set(err, RK_FAIL, "out of memory");
+	}
+	if (rc != RK_OK)
+		rk_key_clear(key);
+	return rc;
+}
+
+static int add_key(rk_encconfig *cfg, const rk_edit_request *req, rk_edit_result *res, rk_err *err)
+{
+	rk_key made;
+	memset(&made, 0, sizeof made);
+	const rk_key *key = req->key;
+	if (!key && obtain_key(cfg, req, &made, err) != RK_OK)
+		return err->code;
+	key = key ? key : &made;
+	int rc = rk_encconfig_add_key(cfg, req->resources, req->nresources, req->type, key, err);
+	if (rc == RK_OK) {
+		snprintf(res->key_name, sizeof res->key_name, "%s", key->name);
+		if (rk_key_fingerprint(key, res->key_fingerprint) != 0)
+			res->key_fingerprint[0] = '\0';
+	}
+	rk_key_clear(&made);
+	return rc;
+}
+
+int rk_config_hash_file(const char *path, char hash[72], rk_err *err)
+{
+	char *data;
+	size_t len;
+	int rc = rk_read_file(path, &data, &len, err);
+	if (rc != RK_OK)
+		return rc;
+	rk_config_hash(data, len, hash);
+	wipe_free(data, len);
+	return RK_OK;
+}
+
+static int apply_edit(rk_encconfig *cfg, const rk_edit_request *req, rk_edit_result *res, rk_err *err)
 {
 	switch (req->op) {
 	case RK_EDIT_ADD_KEY:
-		return rk_encconfig_add_key(cfg, req->resources, req->nresources, req->type, req->key, err);
+		return add_key(cfg, req, res, err);
 	case RK_EDIT_ADD_KMS:
 		return rk_encconfig_add_kms(cfg, req->resources, req->nresources, req->kms, err);
 	case RK_EDIT_PROMOTE:
@@ -96,7 +145,7 @@ int rk_encconfig_edit_file(const char *path, const rk_edit_request *req, rk_edit
 		return rc;
 	rc = open_bytes(path, data, len, &cfg, res->old_hash, err);
 	if (rc == RK_OK)
-		rc = apply_edit(cfg, req, err);
+		rc = apply_edit(cfg, req, res, err);
 	if (rc == RK_OK)
 		rc = write_result(path, cfg, data, len, req, res, err);
 	wipe_free(data, len);

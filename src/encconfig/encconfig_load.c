@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "encconfig_internal.h"
+#include "rekey/duration.h"
 #include "rekey/fsutil.h"
 #include "rekey/yamldoc.h"
 

@@ -11,6 +11,7 @@
 
 #include "encconfig_internal.h"
 #include "rekey/buf.h"
+#include "rekey/duration.h"
 
 #define FP_MAX 256
 

@@ -9,13 +9,14 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "rekey/base64.h"
 
 extern char **environ;
 
@@ -129,15 +130,10 @@ static json_t *cluster_info(const rk_kube_config *cfg)
 		json_object_set_new(c, "tls-server-name", json_string(cfg->tls_server_name));
 	if (cfg->proxy_url)
 		json_object_set_new(c, "proxy-url", json_string(cfg->proxy_url));
-	if (cfg->ca_pem.len) {
-		size_t cap = 4 * ((cfg->ca_pem.len + 2) / 3) + 1;
-		unsigned char *b64 = malloc(cap);
-		if (b64) {
-			EVP_EncodeBlock(b64, cfg->ca_pem.data, (int)cfg->ca_pem.len);
-			json_object_set_new(c, "certificate-authority-data", json_string((char *)b64));
-		}
-		free(b64);
-	}
+	rk_buf ca = RK_BUF_INIT;
+	if (cfg->ca_pem.len && rk_b64_encode(cfg->ca_pem.data, cfg->ca_pem.len, RK_B64_STD, &ca) == 0)
+		json_object_set_new(c, "certificate-authority-data", json_string(rk_buf_cstr(&ca)));
+	rk_buf_free(&ca);
 	return c;
 }
 

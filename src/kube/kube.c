@@ -67,12 +67,6 @@ static void default_opts(rk_kube_opts *o, const rk_kube_opts *given)
 int rk_kube_new(const rk_kube_config *cfg, const rk_kube_opts *opts, rk_kube **out, rk_err *err)
 {
 	*out = NULL;
-	static int curl_ready;
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return rk_err_set(err, RK_FAIL, "libcurl initialisation failed");
-		curl_ready = 1;
-	}
 	rk_kube *k = calloc(1, sizeof *k);
 	if (!k)
 		return rk_err_set(err, RK_FAIL, "out of memory");
@@ -130,7 +124,22 @@ void rk_kube_free(rk_kube *k)
 	if (k->share)
 		curl_share_cleanup(k->share);
 	kube_auth_free(&k->auth);
+	rk_kube_config_free(k->owned_cfg);
 	free(k);
+}
+
+int rk_kube_open(const rk_kubeconfig_opts *kubeconfig, const rk_kube_opts *opts, rk_kube **out, rk_err *err)
+{
+	rk_kube_config *cfg = NULL;
+	*out = NULL;
+	int rc = rk_kubeconfig_load(kubeconfig, &cfg, err);
+	if (rc == RK_OK)
+		rc = rk_kube_new(cfg, opts, out, err);
+	if (rc == RK_OK)
+		(*out)->owned_cfg = cfg;
+	else
+		rk_kube_config_free(cfg);
+	return rc;
 }
 
 const rk_kube_config *rk_kube_get_config(const rk_kube *k)

@@ -23,6 +23,7 @@ typedef struct kube_auth {
 
 struct rk_kube {
 	const rk_kube_config *cfg;
+	rk_kube_config *owned_cfg; /* rk_kube_open's, freed with the client */
 	rk_kube_opts opts;
 	CURLM *multi;
 	CURLSH *share;

@@ -15,9 +15,8 @@ struct rk_kube_list {
 	int limit;
 	char *page_token; /* token that fetched the current page, NULL for the first */
 	char *next_token; /* metadata.continue of the current page, "" on the last page */
-	char *resource_version;
-	json_t *page; /* current page */
-	size_t index; /* next item in the page */
+	json_t *page;     /* current page */
+	size_t index;     /* next item in the page */
 	size_t pages;
 	int inconsistent;
 	int started;
@@ -51,9 +50,6 @@ static int take_page(rk_kube_list *l, json_t *page, rk_err *err)
 	json_t *meta = json_object_get(page, "metadata");
 	const char *next = json_string_value(json_object_get(meta, "continue"));
 	set_str(&l->next_token, next ? next : "");
-	const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
-	if (rv)
-		set_str(&l->resource_version, rv);
 	json_decref(l->page);
 	l->page = page;
 	l->index = 0;
@@ -160,19 +156,9 @@ int kube_list_take_page(rk_kube_list *l, json_t *page, rk_err *err)
 	return take_page(l, page, err);
 }
 
-const char *rk_kube_list_continue(const rk_kube_list *l)
-{
-	return l->next_token ? l->next_token : "";
-}
-
 const char *rk_kube_list_page_token(const rk_kube_list *l)
 {
 	return l->page_token;
-}
-
-const char *rk_kube_list_resource_version(const rk_kube_list *l)
-{
-	return l->resource_version;
 }
 
 int rk_kube_list_inconsistent(const rk_kube_list *l)
@@ -193,6 +179,5 @@ void rk_kube_list_close(rk_kube_list *l)
 	free(l->path);
 	free(l->page_token);
 	free(l->next_token);
-	free(l->resource_version);
 	free(l);
 }

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 
 #include "kubeconfig_internal.h"
+#include "rekey/base64.h"
+#include "rekey/fsutil.h"
 #include "rekey/log.h"
 
 #define KC_MAX_FILES 32
@@ -40,71 +42,18 @@ static char *dup_or_null(const char *s)
 	return s && *s ? strdup(s) : NULL;
 }
 
+/* Appends the file's bytes to out (at most RK_INPUT_MAX); the read copy is wiped (keys, tokens). */
 static int read_into(const char *path, rk_buf *out, rk_err *err)
 {
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return rk_err_set(err, RK_BADINPUT, "%s: %m", path);
-	setvbuf(fp, NULL, _IONBF, 0); /* key files and tokens: no unwiped stdio buffer */
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-		if (rk_buf_append(out, chunk, n) != 0) {
-			fclose(fp);
-			return rk_err_set(err, RK_FAIL, "out of memory");
-		}
-	int bad = ferror(fp);
-	fclose(fp);
-	OPENSSL_cleanse(chunk, sizeof chunk);
-	if (bad)
-		return rk_err_set(err, RK_BADINPUT, "%s: read error", path);
-	return RK_OK;
-}
-
-static int b64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-int rk_base64_decode(const char *text, size_t len, rk_buf *out)
-{
-	unsigned acc = 0;
-	int bits = 0, pad = 0;
-	size_t symbols = 0;
-	for (size_t i = 0; i < len; i++) {
-		int c = (unsigned char)text[i];
-		if (c == '\r' || c == '\n')
-			continue;
-		symbols++;
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		int v = b64_value(c);
-		if (v < 0 || pad)
-			return -1;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			uint8_t byte = (uint8_t)(acc >> bits);
-			if (rk_buf_append(out, &byte, 1) != 0)
-				return -1;
-		}
-	}
-	if (symbols % 4 != 0 || pad > 2 || (acc & ((1u << bits) - 1)) != 0)
-		return -1;
-	return 0;
+	char *data = NULL;
+	size_t len = 0;
+	int rc = rk_read_file(path, &data, &len, err);
+	if (rc == RK_OK && rk_buf_append(out, data, len) != 0)
+		rc = rk_err_set(err, RK_FAIL, "out of memory");
+	if (data)
+		OPENSSL_cleanse(data, len);
+	free(data);
+	return rc;
 }
 
 /* ---- PEM checks: a clear error at load time instead of a TLS failure later ---- */
@@ -141,7 +90,7 @@ static int load_pem_field(kc_file *f, yaml_node_t *map, const char *file_key, co
 	if (kc_get_str(f, map, file_key, &path, err) || kc_get_str(f, map, data_key, &data, err))
 		return err->code;
 	if (*data) {
-		if (rk_base64_decode(data, strlen(data), out) != 0)
+		if (rk_b64_decode(data, strlen(data), RK_B64_NEWLINES | RK_B64_STRICT, out) != 0)
 			return kc_node_err(f, kc_get(f, map, data_key), err, "%s: %s is not valid base64",
 			                   what, data_key);
 		if (origin)

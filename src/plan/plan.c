@@ -1,12 +1,11 @@
 /* plan.c: loads and validates the rotation plan (rekeyctl/v1 RotationPlan) with file:line:col errors,
- * and answers maintenance-window questions. */
+ * and answers maintenance-window questions (in each window's zone, rekey/tz.h: no TZ swapping). */
 #include "rekey/plan.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "rekey/fsutil.h"
 #include "rekey/yamldoc.h"
@@ -316,15 +315,29 @@ static int expand_local_paths(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err
 	return rc;
 }
 
+/* A node without its own path takes the shared one (a copy): every node carries its paths. */
+static int inherit_path(char **node_path, const char *shared)
+{
+	if (*node_path || !shared)
+		return 0;
+	*node_path = strdup(shared);
+	return *node_path ? 0 : -1;
+}
+
 static int check_paths_and_canary(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 {
-	for (size_t i = 0; i < plan->nnodes; i++)
-		if (!rk_plan_node_config_path(plan, &plan->nodes[i]))
+	for (size_t i = 0; i < plan->nnodes; i++) {
+		rk_plan_node *node = &plan->nodes[i];
+		if (inherit_path(&node->config_path, plan->config_path) != 0 ||
+		    inherit_path(&node->manifest_path, plan->manifest_path) != 0)
+			return rk_err_set(err, RK_FAIL, "out of memory");
+		if (!node->config_path)
 			return rk_yaml_fail(
 			    y, cp, err,
 			    "controlPlane: no configPath for node \"%s\" (set controlPlane.configPath "
 			    "or the node's own)",
-			    plan->nodes[i].name);
+			    node->name);
+	}
 	if (!plan->canary) {
 		plan->canary = strdup(plan->nodes[0].name);
 		return plan->canary ? RK_OK : rk_err_set(err, RK_FAIL, "out of memory");
@@ -374,11 +387,20 @@ static int load_control_plane(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_e
 	return rc;
 }
 
+/* A yaml integer within [min, max] into an int. */
+static int int_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, long min, long max,
+                     int *out, rk_err *err)
+{
+	long value = *out;
+	int rc = rk_yaml_long(y, map, what, key, min, max, &value, err);
+	*out = (int)value;
+	return rc;
+}
+
+/* The `rewrite` section over the rotation defaults (rk_rewrite_settings_init_rotation). */
 static int load_rewrite(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err)
 {
-	rk_plan_rewrite *rw = &plan->rewrite;
-	*rw = (rk_plan_rewrite){
-	    .qps = 100, .burst = 200, .concurrency = 8, .page_size = 500, .batch_size = 200};
+	rk_rewrite_settings *rw = &plan->rewrite;
 	yaml_node_t *map = rk_yaml_get(y, root, "rewrite");
 	if (!map)
 		return RK_OK;
@@ -387,41 +409,41 @@ static int load_rewrite(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *er
 	if (rc == RK_OK)
 		rc = rk_yaml_double(y, map, what, "qps", 0, 1e6, &rw->qps, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_long(y, map, what, "burst", 1, 1000000, &rw->burst, err);
+		rc = int_field(y, map, what, "burst", 1, 1000000, &rw->burst, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_long(y, map, what, "concurrency", 1, 1024, &rw->concurrency, err);
+		rc = int_field(y, map, what, "concurrency", 1, 1024, &rw->concurrency, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_long(y, map, what, "pageSize", 1, 10000, &rw->page_size, err);
+		rc = int_field(y, map, what, "pageSize", 1, 10000, &rw->page_size, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_long(y, map, what, "batchSize", 1, 100000, &rw->batch_size, err);
+		rc = int_field(y, map, what, "batchSize", 1, 100000, &rw->batch_size, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_duration_ms(y, map, what, "batchPause", &rw->batch_pause_ms, err);
 	return rc;
 }
 
+/* The `budget` section, into the same settings. */
 static int load_budget(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err)
 {
 	static const char *const breach_names[] = {"slowdown", "pause", "abort", NULL};
-	rk_plan_budget *b = &plan->budget;
-	*b = (rk_plan_budget){.write_p99_ms = 500, .error_ratio = 0.01, .window_ms = 60000, .soak_ms = 30000};
+	rk_rewrite_settings *b = &plan->rewrite;
 	yaml_node_t *map = rk_yaml_get(y, root, "budget");
 	if (!map)
 		return RK_OK;
 	const char *what = "budget";
-	int breach = 0;
+	int breach = (int)b->on_breach;
 	int rc = rk_yaml_check_map(y, map, what, budget_fields, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_duration_ms(y, map, what, "writeP99", &b->write_p99_ms, err);
+		rc = rk_yaml_duration_ms(y, map, what, "writeP99", &b->budget_p99_ms, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_double(y, map, what, "errorRatio", 0, 1, &b->error_ratio, err);
+		rc = rk_yaml_double(y, map, what, "errorRatio", 0, 1, &b->budget_errors, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_duration_ms(y, map, what, "window", &b->window_ms, err);
+		rc = rk_yaml_duration_ms(y, map, what, "window", &b->budget_window_ms, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_duration_ms(y, map, what, "soak", &b->soak_ms, err);
 	if (rc == RK_OK)
 		rc = enum_field(y, map, what, "onBreach", breach_names, &breach, err);
-	b->on_breach = breach;
-	if (rc == RK_OK && b->window_ms < 1000)
+	b->on_breach = (rk_breach_action)breach;
+	if (rc == RK_OK && b->budget_window_ms < 1000)
 		rc =
 		    rk_yaml_fail(y, rk_yaml_get(y, map, "window"), err, "budget.window: must be at least 1s");
 	return rc;
@@ -436,17 +458,6 @@ static int parse_clock(const char *text, int *minutes)
 		return -1;
 	*minutes = h * 60 + m;
 	return 0;
-}
-
-static int valid_timezone(const char *tz)
-{
-	if (!strcmp(tz, "UTC"))
-		return 1;
-	if (tz[0] == '/' || strstr(tz, "..") || !*tz)
-		return 0;
-	char path[512];
-	snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
-	return access(path, R_OK) == 0;
 }
 
 static int parse_days(rk_yaml *y, yaml_node_t *map, const char *what, unsigned *mask, rk_err *err)
@@ -491,7 +502,8 @@ static int load_window(rk_yaml *y, yaml_node_t *item, const char *what, rk_plan_
 		                  end);
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, item, what, "timezone", 1, &w->timezone, err);
-	if (rc == RK_OK && !valid_timezone(w->timezone))
+	rk_err tz_err;
+	if (rc == RK_OK && rk_tz_load(w->timezone, &w->tz, &tz_err) != RK_OK)
 		rc = rk_yaml_fail(
 		    y, rk_yaml_get(y, item, "timezone"), err,
 		    "%s.timezone: unknown time zone \"%s\" (an IANA name such as Europe/Berlin or UTC)", what,
@@ -593,6 +605,7 @@ static int load_plan(rk_yaml *y, rk_plan *plan, rk_err *err)
 		rc = load_provider(y, root, plan, err);
 	if (rc == RK_OK)
 		rc = load_control_plane(y, root, plan, err);
+	rk_rewrite_settings_init_rotation(&plan->rewrite);
 	if (rc == RK_OK)
 		rc = load_rewrite(y, root, plan, err);
 	if (rc == RK_OK)
@@ -652,8 +665,10 @@ void rk_plan_free(rk_plan *plan)
 		return;
 	for (size_t i = 0; i < plan->nnodes; i++)
 		free_node(&plan->nodes[i]);
-	for (size_t i = 0; i < plan->nwindows; i++)
+	for (size_t i = 0; i < plan->nwindows; i++) {
 		free(plan->windows[i].timezone);
+		rk_tz_free(plan->windows[i].tz);
+	}
 	rk_str_list_free(plan->resources, plan->nresources);
 	char *strings[] = {
 	    plan->path,           plan->cluster,           plan->kubeconfig,      plan->context,
@@ -678,35 +693,22 @@ const rk_plan_node *rk_plan_find_node(const rk_plan *plan, const char *name)
 
 const char *rk_plan_node_config_path(const rk_plan *plan, const rk_plan_node *node)
 {
-	return node->config_path ? node->config_path : plan->config_path;
+	(void)plan;
+	return node->config_path;
 }
 
 const char *rk_plan_node_manifest_path(const rk_plan *plan, const rk_plan_node *node)
 {
-	return node->manifest_path ? node->manifest_path : plan->manifest_path;
-}
-
-/* Local broken-down time of `when` in time zone tz (TZ is swapped for the call and restored). */
-static void local_time_in(const char *tz, time_t when, struct tm *out)
-{
-	const char *old = getenv("TZ");
-	char *saved = old ? strdup(old) : NULL;
-	setenv("TZ", tz, 1);
-	tzset();
-	localtime_r(&when, out);
-	if (saved)
-		setenv("TZ", saved, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	free(saved);
+	(void)plan;
+	return node->manifest_path;
 }
 
 /* Minutes left in window w at `when`, or -1 when outside it. */
 static long window_minutes_left(const rk_plan_window *w, time_t when)
 {
 	struct tm tm;
-	local_time_in(w->timezone, when, &tm);
+	if (rk_tz_localtime(w->tz, when, &tm) != 0)
+		return -1;
 	int now = tm.tm_hour * 60 + tm.tm_min;
 	int today = tm.tm_wday, yesterday = (tm.tm_wday + 6) % 7;
 	if (w->start_min < w->end_min)

@@ -2,8 +2,8 @@
  * PUT each object back with the resourceVersion it was listed with (many in flight, paced by the throttle:
  * token bucket and the concurrency cap), classify the answers, checkpoint every batch in one store
  * transaction, and let the latency/error budget slow, pause or stop the run. The run's bookkeeping (run
- * records, estimate, status) is in rewrite_run.c; the pure parts are in rewrite_budget.c and
- * rewrite_outcome.c. */
+ * records, estimate) is in rewrite_run.c, which calls this file; the periodic work in rewrite_tick.c, which
+ * this file calls. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +11,6 @@
 
 #include "rekey/log.h"
 #include "rewrite_engine_internal.h"
-
-double rk_rw_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 int rk_rw_stop_requested(const rk_rw_engine *e)
 {
@@ -49,7 +42,7 @@ void rk_rw_batch_clear(rk_rw_engine *e)
 	e->nfailures = 0;
 }
 
-void rk_rw_batch_free(rk_rw_engine *e)
+static void batch_free(rk_rw_engine *e)
 {
 	rk_rw_batch_clear(e);
 	free(e->batch);
@@ -144,12 +137,7 @@ static void get_done(void *user, rk_kube_resp *resp)
 {
 	rk_rw_item *it = user;
 	it->engine->inflight--;
-	rk_rw_item_outcome(it, rk_outcome_of_get(resp->http_status), resp->err.msg);
-}
-
-void rk_rw_item_outcome(rk_rw_item *it, rk_outcome o, const char *why)
-{
-	item_finish(it, o, why);
+	item_finish(it, rk_outcome_of_get(resp->http_status), resp->err.msg);
 }
 
 static void put_done(void *user, rk_kube_resp *resp)
@@ -303,15 +291,15 @@ static int list_reopen_from_start(rk_rw_engine *e, rk_err *err)
 	snprintf(e->skip_name, sizeof e->skip_name, "%s", e->taken_name);
 	e->skipping = e->taken_name[0] != 0;
 	rk_err_clear(err);
-	return rk_kube_list_open(e->kube, rk_buf_cstr(&e->list_path), e->opts->page_size, NULL, &e->list,
-	                         err);
+	return rk_kube_list_open(e->kube, rk_buf_cstr(&e->list_path), e->opts->settings.page_size, NULL,
+	                         &e->list, err);
 }
 
 /* Fills the batch from the list; *end = 1 when the list is exhausted. */
 static int fill_batch(rk_rw_engine *e, int *end, rk_err *err)
 {
 	*end = 0;
-	while (e->nbatch < (size_t)e->opts->batch_size && !rk_rw_stop_requested(e) &&
+	while (e->nbatch < (size_t)e->opts->settings.batch_size && !rk_rw_stop_requested(e) &&
 	       e->state != RK_RW_ABORTED) {
 		json_t *obj = NULL;
 		if (rk_kube_list_next(e->list, &obj, err) != RK_OK) {
@@ -340,7 +328,7 @@ static int fill_batch(rk_rw_engine *e, int *end, rk_err *err)
 
 static int batch_pause(rk_rw_engine *e)
 {
-	double until = rk_rw_now_ms() + (double)e->opts->batch_pause_ms;
+	double until = rk_rw_now_ms() + (double)e->opts->settings.batch_pause_ms;
 	while (rk_rw_now_ms() < until && !rk_rw_stop_requested(e)) {
 		rk_rw_tick(e);
 		rk_kube_poll(e->kube, 50);
@@ -350,7 +338,7 @@ static int batch_pause(rk_rw_engine *e)
 
 static int alloc_batch(rk_rw_engine *e, rk_err *err)
 {
-	size_t n = (size_t)e->opts->batch_size;
+	size_t n = (size_t)e->opts->settings.batch_size;
 	e->batch = calloc(n, sizeof *e->batch);
 	e->tokens = calloc(n + 1, sizeof *e->tokens);
 	e->orphans = calloc(n, sizeof *e->orphans);
@@ -376,7 +364,7 @@ int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err)
 	e->skipping = cp->last_name[0] != 0;
 	e->relists = 0;
 	e->skipped = 0;
-	if (rk_kube_list_open(e->kube, rk_buf_cstr(&e->list_path), e->opts->page_size,
+	if (rk_kube_list_open(e->kube, rk_buf_cstr(&e->list_path), e->opts->settings.page_size,
 	                      cp->continue_token[0] ? cp->continue_token : NULL, &e->list, err) != RK_OK)
 		return err->code;
 	int rc = RK_OK, end = 0;
@@ -398,7 +386,7 @@ int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err)
 			rc = lrc == RK_BADINPUT ? RK_FAIL : lrc;
 		} else if (rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED) {
 			rc = rk_rw_stop_error(e, err);
-		} else if (!end && e->opts->batch_pause_ms > 0) {
+		} else if (!end && e->opts->settings.batch_pause_ms > 0) {
 			batch_pause(e);
 		}
 		rk_rw_tick(e);
@@ -416,8 +404,8 @@ int rk_rw_engine_init(rk_rw_engine *e, rk_err *err)
 	if (alloc_batch(e, err) != RK_OK || rk_rw_budget_new(e, err) != RK_OK)
 		return err->code;
 	double now = rk_rw_now_ms();
-	rk_throttle_init(&e->throttle, e->opts->qps, (unsigned)e->opts->burst, (unsigned)e->opts->concurrency,
-	                 rk_clock_system());
+	rk_throttle_init(&e->throttle, e->opts->settings.qps, (unsigned)e->opts->settings.burst,
+	                 (unsigned)e->opts->settings.concurrency, rk_clock_system());
 	e->t0_ms = now;
 	rk_kube_set_observer(e->kube, observe, e);
 	return RK_OK;
@@ -428,10 +416,9 @@ void rk_rw_engine_free(rk_rw_engine *e)
 	while (e->probe_inflight && rk_kube_pending(e->kube)) /* its callback points at e */
 		rk_kube_poll(e->kube, 100);
 	rk_kube_set_observer(e->kube, NULL, NULL);
-	rk_rw_batch_free(e);
+	batch_free(e);
 	rk_budget_free(e->budget);
 	e->budget = NULL;
-	rk_buf_free(&e->metrics_prev);
 	rk_buf_free(&e->list_path);
 	rk_kube_list_close(e->list);
 	e->list = NULL;

@@ -15,10 +15,10 @@
 
 int rk_rw_budget_new(rk_rw_engine *e, rk_err *err)
 {
-	const rk_rewrite_opts *o = e->opts;
+	const rk_rewrite_settings *o = &e->opts->settings;
 	rk_budget_policy p;
 	rk_budget_policy_defaults(&p);
-	p.write_p99_ms = o->budget_p99_ms;
+	p.write_p99_ms = (double)o->budget_p99_ms;
 	p.error_ratio = o->budget_errors;
 	p.window_s = (double)o->budget_window_ms / 1000.0;
 	p.soak_s = (double)o->soak_ms / 1000.0;
@@ -43,7 +43,7 @@ static void set_state(rk_rw_engine *e, const rk_budget_decision *d)
 		e->state = RK_RW_ABORTED;
 	else if (d->paused)
 		e->state = RK_RW_PAUSED;
-	else if (d->rate > 0 && (e->opts->qps <= 0 || d->rate < e->opts->qps))
+	else if (d->rate > 0 && (e->opts->settings.qps <= 0 || d->rate < e->opts->settings.qps))
 		e->state = RK_RW_SLOWED;
 	else
 		e->state = RK_RW_OK;
@@ -90,40 +90,36 @@ static void maybe_probe(rk_rw_engine *e, double now)
 		e->probe_inflight = 1;
 }
 
-/* The apiserver's PUT p99 on this resource between two scrapes, and its mutating in-flight requests. */
+/* The apiserver's PUT p99 on this resource between two scrapes, and its mutating in-flight requests
+ * (rk_prom_apiserver_*, promtext.h). A scrape of another resource than the previous one starts over. */
 static void scrape(rk_rw_engine *e)
 {
 	rk_buf text = RK_BUF_INIT;
 	rk_err err;
-	if (rk_kube_get_text(e->kube, NULL, "/metrics", &text, &err) != RK_OK) {
+	rk_prom_apiserver now;
+	int rc = rk_kube_get_text(e->kube, NULL, "/metrics", &text, &err);
+	if (rc == RK_OK)
+		rc = rk_prom_apiserver_parse((const char *)text.data, text.len, e->res.resource, e->res.group,
+		                             &now, &err);
+	rk_buf_free(&text);
+	if (rc != RK_OK) {
 		rk_debug("rewrite.scrape", "%s", err.msg);
-		rk_buf_free(&text);
 		return;
 	}
-	rk_prom_label m[] = {{"verb", "PUT"}, {"resource", e->res.resource}};
-	rk_prom_label inflight_m[] = {{"request_kind", "mutating"}};
-	rk_prom_histogram now_h, prev_h;
-	double inflight = NAN, p99 = NAN;
-	int matched = 0;
-	if (rk_prom_histogram_collect((const char *)text.data, text.len, "apiserver_request_duration_seconds",
-	                              m, 2, &now_h, &err) == RK_OK &&
-	    e->metrics_prev.len &&
-	    rk_prom_histogram_collect((const char *)e->metrics_prev.data, e->metrics_prev.len,
-	                              "apiserver_request_duration_seconds", m, 2, &prev_h, &err) == RK_OK)
-		p99 = rk_prom_histogram_window_quantile(0.99, &now_h, &prev_h) * 1000.0;
-	if (rk_prom_find((const char *)text.data, text.len, "apiserver_current_inflight_requests", inflight_m,
-	                 1, &inflight, &matched, &err) != RK_OK ||
-	    !matched)
-		inflight = NAN;
-	rk_buf_free(&e->metrics_prev);
-	e->metrics_prev = text;
+	rk_prom_apiserver *prev = &e->metrics_prev;
+	int same =
+	    e->have_metrics_prev && !strcmp(prev->resource, now.resource) && !strcmp(prev->group, now.group);
+	double p99 = same ? rk_prom_apiserver_put_p99_ms(&now, prev) : NAN;
+	*prev = now;
+	e->have_metrics_prev = 1;
 	e->server_p99_ms = p99;
-	rk_budget_server(e->budget, rk_monotonic_ns(), p99, inflight);
+	rk_budget_server(e->budget, rk_monotonic_ns(), p99, now.inflight_mutating);
 }
 
 void rk_rw_budget_tick(rk_rw_engine *e, double now)
 {
-	if (e->opts->scrape_ms > 0 && now - e->last_scrape_ms >= (double)e->opts->scrape_ms) {
+	if (e->opts->settings.scrape_ms > 0 &&
+	    now - e->last_scrape_ms >= (double)e->opts->settings.scrape_ms) {
 		e->last_scrape_ms = now;
 		scrape(e);
 	}

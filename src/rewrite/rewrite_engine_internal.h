@@ -1,11 +1,14 @@
-/* rewrite_engine_internal.h (private): the state of one running rewrite, shared by rewrite.c (listing, writing, batches,
- * checkpoints) and rewrite_run.c (runs, estimate, ticks: progress, budget, probes, metrics file). */
+/* rewrite_engine_internal.h (private): the state of one running rewrite, shared by the engine's files, which
+ * call each other one way only: rewrite_run.c (runs, estimate, scopes) -> rewrite.c (listing, writing,
+ * batches, checkpoints) -> rewrite_tick.c (periodic work: rate, progress, metrics file) -> rewrite_budget.c
+ * (budget decisions, probes, scrapes) -> rewrite_outcome.c (pure parts). */
 #ifndef REKEY_REWRITE_ENGINE_INTERNAL_H
 #define REKEY_REWRITE_ENGINE_INTERNAL_H
 
 #include "rekey/budget.h"
 #include "rekey/buf.h"
 #include "rekey/kube.h"
+#include "rekey/promtext.h"
 #include "rekey/rewrite.h"
 #include "rekey/throttle.h"
 #include "rewrite_internal.h"
@@ -54,9 +57,10 @@ struct rk_rw_engine {
 	rk_throttle throttle;
 	rk_budget *budget;
 	rk_rw_budget_state state;
-	int budget_on;        /* a p99 or error budget is set */
-	double server_p99_ms; /* last /metrics figures (NaN = unknown) */
-	rk_buf metrics_prev;  /* previous /metrics scrape, for the PUT latency histogram's delta */
+	int budget_on;                  /* a p99 or error budget is set */
+	double server_p99_ms;           /* last /metrics figures (NaN = unknown) */
+	rk_prom_apiserver metrics_prev; /* previous /metrics scrape, for the PUT latency histogram's delta */
+	int have_metrics_prev;
 	double last_scrape_ms;
 	/* the batch */
 	rk_rw_item *batch;
@@ -91,32 +95,37 @@ struct rk_rw_engine {
 	double achieved;
 };
 
-double rk_rw_now_ms(void);
+/* rewrite.c */
 int rk_rw_stop_requested(const rk_rw_engine *e);
 /* RK_STOPPED with what stopped the run (the budget's abort, or the stop flag). */
 int rk_rw_stop_error(const rk_rw_engine *e, rk_err *err);
 int rk_rw_engine_init(rk_rw_engine *e, rk_err *err);
 void rk_rw_engine_free(rk_rw_engine *e);
-void rk_rw_batch_free(rk_rw_engine *e);
-void rk_rw_item_outcome(rk_rw_item *it, rk_outcome o, const char *why);
-/* The batch (rewrite.c): add an object as listed (or read), PUT the batch until every item has an
- * outcome, empty it. */
+/* The batch: add an object as listed (or read), PUT the batch until every item has an outcome, empty
+ * it. */
 int rk_rw_batch_add(rk_rw_engine *e, json_t *obj, const char *page_token, rk_err *err);
 void rk_rw_run_batch(rk_rw_engine *e);
 void rk_rw_batch_clear(rk_rw_engine *e);
-/* Retry (rewrite_retry.c): loads the failures and orphans earlier passes recorded for the current
- * resource; tries each again once its scopes are done (RK_STOPPED when stopped). */
-int rk_rw_carry_load(rk_rw_engine *e, rk_err *err);
-int rk_rw_retry(rk_rw_engine *e, rk_err *err);
 /* Rewrites the current (resource, scope) from cp. */
 int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err);
+
+/* rewrite_tick.c */
+double rk_rw_now_ms(void);
 /* Periodic work (at most every 250 ms): progress, budget evaluation and decisions, probes while paused,
  * the metrics file. */
 void rk_rw_tick(rk_rw_engine *e);
-/* Budget (rewrite_budget.c): the budget from the options; the periodic decision, probes and scrapes. */
+/* One progress call; final = 1 on the last. */
+void rk_rw_progress(rk_rw_engine *e, int final);
+/* Writes the Prometheus textfile opts->metrics_file now. */
+void rk_rw_write_metrics(rk_rw_engine *e);
+
+/* rewrite_retry.c: loads the failures and orphans earlier passes recorded for the current resource;
+ * tries each again once its scopes are done (RK_STOPPED when stopped). */
+int rk_rw_carry_load(rk_rw_engine *e, rk_err *err);
+int rk_rw_retry(rk_rw_engine *e, rk_err *err);
+
+/* rewrite_budget.c: the budget from the options; the periodic decision, probes and scrapes. */
 int rk_rw_budget_new(rk_rw_engine *e, rk_err *err);
 void rk_rw_budget_tick(rk_rw_engine *e, double now_ms);
-/* One final progress call. */
-void rk_rw_progress(rk_rw_engine *e, int final);
 
 #endif

@@ -1,6 +1,6 @@
-/* rewrite_internal.h (private): the pure parts of the rewrite engine, shared by src/rewrite*.c and the unit
- * tests: outcome classification, outcome totals, the etcd key order of objects, the PUT body and the ETA. Not
- * part of librekey's public API. */
+/* rewrite_internal.h (private): the pure parts of the rewrite engine, shared by the files of src/rewrite/ and
+ * the unit tests: outcome classification, outcome totals, the etcd key order of objects, the PUT body and the
+ * ETA. Not part of librekey's public API. */
 #ifndef REKEY_REWRITE_INTERNAL_H
 #define REKEY_REWRITE_INTERNAL_H
 
@@ -39,6 +39,9 @@ int rk_objkey_cmp(const char *ns_a, const char *name_a, const char *ns_b, const 
 
 /* An object as listed -> the PUT body: a copy with apiVersion and kind set. NULL on out of memory. */
 char *rk_rewrite_put_body(json_t *item, const char *api_version, const char *kind);
+
+/* rk_rewrite_opts_check without the cluster name: settings, resource and namespace names. */
+int rk_rw_check_scope(const rk_rewrite_opts *o, rk_err *err);
 
 /* Seconds left at `rate` objects/s for total - done objects; -1 when unknown. */
 double rk_eta_s(int64_t done, int64_t total, double rate);

@@ -138,38 +138,21 @@ const char *rk_rw_budget_state_name(rk_rw_budget_state state)
 void rk_rewrite_opts_init(rk_rewrite_opts *opts)
 {
 	memset(opts, 0, sizeof *opts);
-	opts->concurrency = 8;
-	opts->page_size = 500;
-	opts->batch_size = 200;
-	opts->budget_window_ms = 60000;
-	opts->soak_ms = 30000;
-	opts->budget_errors = -1;
-	opts->on_breach = RK_BREACH_SLOWDOWN;
+	rk_rewrite_settings_init(&opts->settings);
 }
 
 int rk_rewrite_opts_check(const rk_rewrite_opts *o, rk_err *err)
 {
-	if (!o->cluster || !*o->cluster)
-		return rk_err_set(err, RK_BADINPUT, "a cluster name is required");
-	if (o->qps < 0 || o->burst < 0)
-		return rk_err_set(err, RK_BADINPUT, "qps and burst must not be negative");
-	if (o->concurrency < 1 || o->concurrency > 1024)
-		return rk_err_set(err, RK_BADINPUT, "concurrency must be 1..1024, got %d", o->concurrency);
-	if (o->page_size < 1 || o->page_size > 10000)
-		return rk_err_set(err, RK_BADINPUT, "page size must be 1..10000, got %d", o->page_size);
-	if (o->batch_size < 1 || o->batch_size > 100000)
-		return rk_err_set(err, RK_BADINPUT, "batch size must be 1..100000, got %d", o->batch_size);
-	if (o->batch_pause_ms < 0 || o->soak_ms < 0 || o->budget_window_ms < 1000 ||
-	    o->budget_window_ms > 3600000)
-		return rk_err_set(
-		    err, RK_BADINPUT,
-		    "batch pause and soak must not be negative, the budget window within 1s..1h");
-	if (o->budget_inflight < 0 || (o->budget_inflight > 0 && o->scrape_ms <= 0))
-		return rk_err_set(err, RK_BADINPUT,
-		                  "an in-flight budget needs --scrape-interval (it is read from /metrics)");
-	if (o->budget_p99_ms < 0 || o->budget_errors > 1)
-		return rk_err_set(err, RK_BADINPUT,
-		                  "budget p99 must not be negative, error ratio within 0..1");
+	if (o->cluster && !*o->cluster)
+		return rk_err_set(err, RK_BADINPUT, "a cluster name must not be empty");
+	return o->cluster ? rk_rw_check_scope(o, err)
+	                  : rk_err_set(err, RK_BADINPUT, "a cluster name is required");
+}
+
+int rk_rw_check_scope(const rk_rewrite_opts *o, rk_err *err)
+{
+	if (rk_rewrite_settings_check(&o->settings, err) != RK_OK)
+		return err->code;
 	for (size_t i = 0; i < o->nresources; i++)
 		if (!o->resources[i] || !*o->resources[i] || strlen(o->resources[i]) >= RK_STORE_NAME_MAX)
 			return rk_err_set(err, RK_BADINPUT, "resource names must be non-empty and short");

@@ -152,7 +152,7 @@ int rk_rw_retry(rk_rw_engine *e, rk_err *err)
 {
 	if (!e->ncarried)
 		return RK_OK;
-	size_t chunk = (size_t)e->opts->batch_size;
+	size_t chunk = (size_t)e->opts->settings.batch_size;
 	struct settled s = {calloc(chunk, sizeof *s.failures),
 	                    calloc(chunk, sizeof *s.orphans),
 	                    calloc(chunk, sizeof *s.cleared_failures),

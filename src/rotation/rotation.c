@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "rekey/etcdscan.h"
+#include "rekey/failpoint.h"
 #include "rekey/fsutil.h"
 #include "rekey/log.h"
 #include "rekey/rewrite.h"
@@ -171,14 +172,14 @@ static int stage_key(rot_ctx *ctx, rk_err *err)
 	int rc = rot_stage_is_done(ctx, "stage-key", NULL, &done, err);
 	if (rc == RK_OK && !done) {
 		rc = rk_store_stage_intent(ctx->store, ctx->run_id, "stage-key", NULL, NULL, err);
-		rot_crash_point(ctx, "stage-key", NULL, "intent");
+		RK_FAILPOINT("stage-key", NULL, "intent");
 	}
 	if (rc == RK_OK)
 		rc = prepare_configs(ctx, !done, err);
 	if (rc == RK_OK && !done) {
-		rot_crash_point(ctx, "stage-key", NULL, "derived");
+		RK_FAILPOINT("stage-key", NULL, "derived");
 		rc = rk_store_stage_done(ctx->store, ctx->run_id, "stage-key", NULL, ctx->cfgs.new_key, err);
-		rot_crash_point(ctx, "stage-key", NULL, "done");
+		RK_FAILPOINT("stage-key", NULL, "done");
 	}
 	return rc;
 }
@@ -195,30 +196,15 @@ static void check_rewrite_stop(rot_ctx *ctx)
 	}
 }
 
-static void print_progress(const rk_rewrite_progress *p, void *ud)
+/* The rewrite's progress: stop checks, a failpoint halfway, then the caller's display. */
+static void rewrite_progress(const rk_rewrite_progress *p, void *ud)
 {
 	rot_ctx *ctx = ud;
 	check_rewrite_stop(ctx);
 	if (p->total > 0 && p->done * 2 >= p->total && !p->final)
-		rot_crash_point(ctx, "rewrite", NULL, "midway");
-	static double last_print;
-	if (!p->final && p->elapsed_s - last_print < 2.0)
-		return;
-	last_print = p->elapsed_s;
-	if (ctx->opts->progress_bar) {
-		double frac = p->total > 0 ? (double)p->done / (double)p->total : 0;
-		int filled = (int)(frac * 30);
-		fprintf(stderr, "\rrewrite [%.*s%*s] %lld/%lld %.0f/s ETA %.0fs budget %s   ", filled,
-		        "##############################", 30 - filled, "", (long long)p->done,
-		        (long long)p->total, p->rate, p->eta_s < 0 ? 0 : p->eta_s,
-		        rk_rw_budget_state_name(p->budget));
-		if (p->final)
-			fputc('\n', stderr);
-	} else {
-		rk_info("rewrite.progress", "%lld/%lld objects, %.0f/s, p99 %.1f ms, budget %s",
-		        (long long)p->done, (long long)p->total, p->rate, p->p99_ms,
-		        rk_rw_budget_state_name(p->budget));
-	}
+		RK_FAILPOINT("rewrite", NULL, "midway");
+	if (ctx->opts->progress)
+		ctx->opts->progress(p, ctx->opts->progress_ud);
 }
 
 static int stage_rewrite(rot_ctx *ctx, rk_err *err)
@@ -230,24 +216,14 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 	o.run_id = ctx->run_id;
 	o.resources = (const char *const *)p->resources;
 	o.nresources = p->nresources;
-	o.qps = p->rewrite.qps;
-	o.burst = (int)p->rewrite.burst;
-	o.concurrency = (int)p->rewrite.concurrency;
-	o.page_size = (int)p->rewrite.page_size;
-	o.batch_size = (int)p->rewrite.batch_size;
-	o.batch_pause_ms = p->rewrite.batch_pause_ms;
-	o.budget_p99_ms = (double)p->budget.write_p99_ms;
-	o.budget_errors = p->budget.error_ratio;
-	o.budget_window_ms = p->budget.window_ms;
-	o.soak_ms = p->budget.soak_ms;
-	o.on_breach = (rk_breach_action)p->budget.on_breach;
-	rk_rewrite_hooks hooks = {print_progress, ctx, &ctx->rewrite_stop};
+	o.settings = p->rewrite;
+	rk_rewrite_hooks hooks = {rewrite_progress, ctx, &ctx->rewrite_stop};
 	ctx->rewrite_stop = 0;
 	if (!rk_plan_in_window(p, time(NULL), &ctx->window_end) && !ctx->opts->ignore_window)
 		return rk_err_set(err, RK_STOPPED,
 		                  "outside every maintenance window of the plan: resume in the next one");
 	rk_rewrite_result result;
-	int rc = rk_rewrite_run(&o, ctx->store, ctx->kube, &hooks, &result, err);
+	int rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
 	if (rc == RK_FAIL)
 		return rk_err_set(
 		    err, RK_UNSAFE,
@@ -264,26 +240,14 @@ static int verify_etcd(rot_ctx *ctx, rk_err *err)
 	                   .cert = ctx->plan->etcd.cert,
 	                   .key = ctx->plan->etcd.key,
 	                   .resources = (const char *const *)ctx->plan->resources,
-	                   .nresources = ctx->plan->nresources,
-	                   .expect = ctx->cfgs.new_key,
-	                   .list_limit = 5};
-	rk_scan_report *report = NULL;
-	int rc = rk_etcdscan_run(&so, &report, err);
-	if (rc == RK_OK && rk_scan_verdict(report) != RK_OK) {
-		rk_buf names = RK_BUF_INIT;
-		for (size_t i = 0; i < report->nitems; i++)
-			rk_buf_printf(&names, "%s%s (%s)", i ? ", " : "", report->items[i].etcd_key,
-			              report->items[i].reason);
-		rc = rk_err_set(err, RK_UNSAFE,
-		                "verify: %llu stored values are not under %s: %s%s; pruning refused",
-		                (unsigned long long)report->unexpected, ctx->cfgs.new_key,
-		                rk_buf_cstr(&names), report->truncated ? ", ..." : "");
-		rk_buf_free(&names);
-	}
+	                   .nresources = ctx->plan->nresources};
+	uint64_t checked = 0;
+	int rc = rk_etcdscan_check_prune(&so, ctx->cfgs.old_key, ctx->cfgs.new_key, &checked, err);
+	if (rc == RK_UNSAFE)
+		return rk_err_wrap(err, RK_UNSAFE, "verify: pruning refused");
 	if (rc == RK_OK)
-		rk_info("verify.etcd", "%llu stored values, all under %s", (unsigned long long)report->total,
+		rk_info("verify.etcd", "%llu stored values, all under %s", (unsigned long long)checked,
 		        ctx->cfgs.new_key);
-	rk_scan_report_free(report);
 	return rc;
 }
 

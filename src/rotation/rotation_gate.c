@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rekey/failpoint.h"
 #include "rekey/log.h"
 #include "rekey/manifest.h"
 #include "rekey/promtext.h"
@@ -140,7 +141,7 @@ static int compare_double(const void *a, const void *b)
 /* A light read load on the node for the soak time; p99 and error ratio must hold the budget. */
 static int soak(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
 {
-	const rk_plan_budget *budget = &ctx->plan->budget;
+	const rk_rewrite_settings *budget = &ctx->plan->rewrite;
 	if (budget->soak_ms <= 0)
 		return RK_OK;
 	double latencies[4096] = {0};
@@ -162,12 +163,12 @@ static int soak(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
 	double p99 = n ? latencies[(size_t)((double)(n - 1) * 0.99)] : 0;
 	double ratio = n ? (double)errors / (double)n : 0;
 	rk_info("gate.soak", "node %s: %zu probes, p99 %.1f ms, error ratio %.3f", node->name, n, p99, ratio);
-	if (p99 > (double)budget->write_p99_ms || ratio > budget->error_ratio)
+	if (p99 > (double)budget->budget_p99_ms || ratio > budget->budget_errors)
 		return rk_err_set(
 		    err, RK_STOPPED,
 		    "gate: node %s broke the budget while soaking: p99 %.1f ms (budget %ld ms), error ratio "
 		    "%.3f (budget %.3f); no further node was touched",
-		    node->name, p99, budget->write_p99_ms, ratio, budget->error_ratio);
+		    node->name, p99, budget->budget_p99_ms, ratio, budget->budget_errors);
 	return RK_OK;
 }
 
@@ -278,9 +279,9 @@ int rot_probe_cross_read(rot_ctx *ctx, const rk_plan_node *canary, rk_err *err)
 	                       secret, NULL, NULL, err);
 	json_decref(secret);
 	if (rc != RK_OK) /* it may exist all the same (an answer lost): the delete below tries */
-		rc = rot_err_wrap(err, RK_STOPPED, "probe: cannot write through the canary %s", canary->name);
+		rc = rk_err_wrap(err, RK_STOPPED, "probe: cannot write through the canary %s", canary->name);
 	else
-		rot_crash_point(ctx, "probe", NULL, "created");
+		RK_FAILPOINT("probe", NULL, "created");
 	for (size_t i = 0; rc == RK_OK && i < ctx->plan->nnodes; i++)
 		if (&ctx->plan->nodes[i] != canary)
 			rc = read_back(ctx, &ctx->plan->nodes[i], path, value, err);

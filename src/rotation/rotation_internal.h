@@ -53,9 +53,6 @@ typedef struct rot_ctx {
 	pthread_cond_t lease_cv;
 } rot_ctx;
 
-/* Keeps err's message behind "prefix: " and sets its code (rotation_stages.c). Returns code. */
-int rot_err_wrap(rk_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
 /* ---- gates (rotation_gate.c) ---- */
 /* Waits (up to the plan's readyTimeout) until node answers /readyz and runs the config with `hash`,
  * then soaks: a light probe load must hold the budget for the soak time. RK_STOPPED on failure. */

@@ -18,8 +18,8 @@ static int check_ready(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
 	int rc = rk_kube_readyz(ctx->kube, node->apiserver, NULL, &text, &ready, err);
 	rk_buf_free(&text);
 	if (rc != RK_OK)
-		return rot_err_wrap(err, RK_UNSAFE, "preflight: apiserver on node %s is unreachable",
-		                    node->name);
+		return rk_err_wrap(err, RK_UNSAFE, "preflight: apiserver on node %s is unreachable",
+		                   node->name);
 	if (!ready)
 		return rk_err_set(err, RK_UNSAFE, "preflight: apiserver on node %s is not ready", node->name);
 	return RK_OK;
@@ -34,7 +34,7 @@ static int check_configs(rot_ctx *ctx, rk_transport *t, rk_buf *base, char hash[
 		size_t len = 0;
 		int rc = rk_transport_read_config(t, node, &data, &len, err);
 		if (rc != RK_OK)
-			return rc == RK_BADINPUT ? rc : rot_err_wrap(err, RK_UNSAFE, "preflight");
+			return rc == RK_BADINPUT ? rc : rk_err_wrap(err, RK_UNSAFE, "preflight");
 		rk_config_hash(data, len, node_hash);
 		if (i == 0) {
 			memcpy(hash, node_hash, 72);
@@ -62,7 +62,7 @@ static int check_running(rot_ctx *ctx, const char *hash, rk_err *err)
 		char seen[128];
 		int rc = rot_node_config_hash(ctx, node, seen, sizeof seen, err);
 		if (rc != RK_OK)
-			return rot_err_wrap(err, RK_UNSAFE, "preflight");
+			return rk_err_wrap(err, RK_UNSAFE, "preflight");
 		const char *a = strrchr(seen, ':'), *b = strrchr(hash, ':');
 		if (!seen[0])
 			rk_warn("preflight.hash-unknown", "node %s does not report which config it runs",
@@ -145,8 +145,8 @@ static void describe_stages(const rot_ctx *ctx, rk_buf *out)
 	              p->access == RK_ACCESS_LOCAL ? "local"
 	              : p->access == RK_ACCESS_SSH ? "ssh"
 	                                           : "exec",
-	              p->ready_timeout_ms / 1000, p->budget.soak_ms / 1000, p->budget.write_p99_ms,
-	              p->budget.error_ratio);
+	              p->ready_timeout_ms / 1000, p->rewrite.soak_ms / 1000, p->rewrite.budget_p99_ms,
+	              p->rewrite.budget_errors);
 }
 
 static void describe_rewrite(rot_ctx *ctx, rk_buf *out)

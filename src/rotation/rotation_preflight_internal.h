@@ -1,4 +1,5 @@
-/* rotation_preflight_internal.h (private): read-only checks before a rotation, and the plan report (rotation_preflight.c). */
+/* rotation_preflight_internal.h (private): read-only checks before a rotation, and the plan report
+ * (rotation_preflight.c). */
 #ifndef REKEY_ROTATION_PREFLIGHT_INTERNAL_H
 #define REKEY_ROTATION_PREFLIGHT_INTERNAL_H
 

@@ -1,41 +1,17 @@
 /* rotation_stages.c: the steps of a rotation on one node (write config, pick up, gate), each recorded as
- * intent before it acts and done after, plus the test-only crash points used by the kill -9 tests. */
+ * intent before it acts and done after, with failpoints (rekey/failpoint.h) for the kill -9 tests between
+ * every record and action. */
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "rekey/failpoint.h"
 #include "rekey/log.h"
 #include "rekey/transport.h"
 #include "rotation_internal.h"
 #include "rotation_steps_internal.h"
-
-int rot_err_wrap(rk_err *err, int code, const char *fmt, ...)
-{
-	char prefix[RK_ERR_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof prefix, fmt, ap);
-	va_end(ap);
-	rk_err_prefix(err, "%s", prefix);
-	err->code = code;
-	return code;
-}
-
-void rot_crash_point(const rot_ctx *ctx, const char *stage, const char *node, const char *moment)
-{
-	const char *want = ctx->opts->fail_after_stage;
-	if (!want || !*want)
-		return;
-	char here[512];
-	snprintf(here, sizeof here, "%s:%s:%s", stage, node ? node : "", moment);
-	if (!strcmp(want, here)) {
-		fprintf(stderr, "rekeyctl: test crash point %s reached: SIGKILL\n", here);
-		raise(SIGKILL);
-	}
-}
 
 int rot_may_act(rot_ctx *ctx, int restarts, rk_err *err)
 {
@@ -72,12 +48,12 @@ int rot_node_step(rot_ctx *ctx, rk_transport *transport, const char *stage, cons
 	const char *hash = ctx->cfgs.hash[cfg];
 	if ((rc = rk_store_stage_intent(ctx->store, ctx->run_id, stage, node->name, hash, err)) != RK_OK)
 		return rc;
-	rot_crash_point(ctx, stage, node->name, "intent");
+	RK_FAILPOINT(stage, node->name, "intent");
 	rk_info("node.write", "%s: writing config %s to node %s", stage, hash, node->name);
 	rc = rk_transport_write_config(transport, node, (const char *)ctx->cfgs.bytes[cfg].data,
 	                               ctx->cfgs.bytes[cfg].len, err);
 	if (rc == RK_OK) {
-		rot_crash_point(ctx, stage, node->name, "written");
+		RK_FAILPOINT(stage, node->name, "written");
 		rc = rk_transport_pickup(transport, node, hash, err);
 	}
 	if (rc == RK_OK)
@@ -89,7 +65,7 @@ int rot_node_step(rot_ctx *ctx, rk_transport *transport, const char *stage, cons
 		return rc == RK_FAIL ? RK_STOPPED : rc;
 	}
 	rc = rk_store_stage_done(ctx->store, ctx->run_id, stage, node->name, hash, err);
-	rot_crash_point(ctx, stage, node->name, "done");
+	RK_FAILPOINT(stage, node->name, "done");
 	return rc;
 }
 
@@ -115,10 +91,10 @@ int rot_cluster_step(rot_ctx *ctx, const char *stage, int (*fn)(rot_ctx *, rk_er
 		return rc;
 	if ((rc = rk_store_stage_intent(ctx->store, ctx->run_id, stage, NULL, NULL, err)) != RK_OK)
 		return rc;
-	rot_crash_point(ctx, stage, NULL, "intent");
+	RK_FAILPOINT(stage, NULL, "intent");
 	rc = fn ? fn(ctx, err) : RK_OK;
 	if (rc == RK_OK)
-		rot_crash_point(ctx, stage, NULL, "ran");
+		RK_FAILPOINT(stage, NULL, "ran");
 	if (rc != RK_OK) {
 		rk_err keep = *err;
 		rk_store_stage_failed(ctx->store, ctx->run_id, stage, NULL, keep.msg, err);
@@ -126,6 +102,6 @@ int rot_cluster_step(rot_ctx *ctx, const char *stage, int (*fn)(rot_ctx *, rk_er
 		return rc;
 	}
 	rc = rk_store_stage_done(ctx->store, ctx->run_id, stage, NULL, NULL, err);
-	rot_crash_point(ctx, stage, NULL, "done");
+	RK_FAILPOINT(stage, NULL, "done");
 	return rc;
 }

@@ -5,8 +5,6 @@
 #include "rekey/transport.h"
 #include "rotation_internal.h"
 
-/* Test hook: SIGKILLs the process when opts->fail_after_stage equals "stage:node:moment". */
-void rot_crash_point(const rot_ctx *ctx, const char *stage, const char *node, const char *moment);
 /* RK_STOPPED when a signal arrived, the lock was lost, or (restarts) outside the maintenance window. */
 int rot_may_act(rot_ctx *ctx, int restarts, rk_err *err);
 int rot_stage_is_done(rot_ctx *ctx, const char *stage, const char *node, int *done, rk_err *err);

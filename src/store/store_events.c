@@ -181,3 +181,16 @@ int rk_store_audit_list(rk_store *store, const char *cluster, unsigned limit, rk
 		return rk_store_db_error(store, "list audit events", err);
 	return stop;
 }
+
+int rk_store_history(const char *state_dir, const char *cluster, rk_key_event_cb on_key, rk_audit_cb on_audit,
+                     void *ud, rk_err *err)
+{
+	rk_store *store = NULL;
+	int rc = rk_store_open(state_dir, &store, err);
+	if (rc == RK_OK)
+		rc = rk_store_key_event_list(store, cluster, on_key, ud, err);
+	if (rc == RK_OK)
+		rc = rk_store_audit_list(store, cluster, 0, on_audit, ud, err);
+	rk_store_close(store);
+	return rc;
+}

@@ -48,13 +48,12 @@ void rk_transport_set_hostkey_hook(rk_transport *t, rk_transport_hostkey_hook ho
 /* ---- exec hooks: sh -c COMMAND with RK_NODE, RK_HOST, RK_CONFIG_PATH, RK_CONFIG_FILE, RK_CONFIG_HASH ----
  */
 
-static void hook_child(const char *command, const rk_plan *plan, const rk_plan_node *node, const char *file,
-                       const char *hash)
+static void hook_child(const char *command, const rk_plan_node *node, const char *file, const char *hash)
 {
 	rk_child_own_group();
 	setenv("RK_NODE", node->name, 1);
 	setenv("RK_HOST", node->host ? node->host : "", 1);
-	setenv("RK_CONFIG_PATH", rk_plan_node_config_path(plan, node), 1);
+	setenv("RK_CONFIG_PATH", node->config_path, 1);
 	if (file)
 		setenv("RK_CONFIG_FILE", file, 1);
 	if (hash)
@@ -71,7 +70,7 @@ static int run_hook(const rk_transport *t, const char *what, const char *command
 	if (pid < 0)
 		return rk_err_set(err, RK_FAIL, "exec %s hook: fork failed: %s", what, strerror(errno));
 	if (pid == 0)
-		hook_child(command, t->plan, node, file, hash);
+		hook_child(command, node, file, hash);
 	rk_child child;
 	rk_child_start(&child, pid, timeout_ms, 1);
 	int status = 0, rc = rk_child_wait(&child, &status);
@@ -332,7 +331,7 @@ int rk_transport_read_config(rk_transport *t, const rk_plan_node *node, char **d
 {
 	if (t->plan->access == RK_ACCESS_EXEC)
 		return exec_read(t, node, data, len, err);
-	return read_path(t, node, rk_plan_node_config_path(t->plan, node), data, len, err);
+	return read_path(t, node, node->config_path, data, len, err);
 }
 
 int rk_transport_write_config(rk_transport *t, const rk_plan_node *node, const char *data, size_t len,
@@ -340,12 +339,12 @@ int rk_transport_write_config(rk_transport *t, const rk_plan_node *node, const c
 {
 	if (t->plan->access == RK_ACCESS_EXEC)
 		return exec_write(t, node, data, len, err);
-	return write_path(t, node, rk_plan_node_config_path(t->plan, node), data, len, 1, err);
+	return write_path(t, node, node->config_path, data, len, 1, err);
 }
 
 static int bump_manifest(rk_transport *t, const rk_plan_node *node, const char *config_hash, rk_err *err)
 {
-	const char *path = rk_plan_node_manifest_path(t->plan, node);
+	const char *path = node->manifest_path;
 	if (!path)
 		return rk_err_set(err, RK_BADINPUT, "reload restart needs a manifestPath for node %s",
 		                  node->name);

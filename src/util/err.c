@@ -33,16 +33,11 @@ int rk_err_set(rk_err *err, int code, const char *fmt, ...)
 	return code;
 }
 
-void rk_err_prefix(rk_err *err, const char *fmt, ...)
+static void prefix_message(rk_err *err, const char *fmt, va_list ap)
 {
-	if (!err)
-		return;
 	char prefix[RK_ERR_MSG_MAX];
 	char old[RK_ERR_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof prefix, fmt, ap);
-	va_end(ap);
 	memcpy(old, err->msg, sizeof old);
 	size_t n = strlen(prefix);
 	if (n > sizeof err->msg - 3)
@@ -54,4 +49,26 @@ void rk_err_prefix(rk_err *err, const char *fmt, ...)
 	memcpy(err->msg + n + 2, old, old_len);
 	err->msg[n + 2 + old_len] = '\0';
 	flatten_newlines(err->msg);
+}
+
+void rk_err_prefix(rk_err *err, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	prefix_message(err, fmt, ap);
+	va_end(ap);
+}
+
+int rk_err_wrap(rk_err *err, int code, const char *fmt, ...)
+{
+	if (!err)
+		return code;
+	va_list ap;
+	va_start(ap, fmt);
+	prefix_message(err, fmt, ap);
+	va_end(ap);
+	err->code = code;
+	return code;
 }

@@ -217,6 +217,13 @@ static int grow_wiped(char **buf, size_t *cap, size_t used)
 	return 0;
 }
 
+static int too_large(const char *path, rk_err *err)
+{
+	return rk_err_set(err, RK_BADINPUT,
+	                  "%s: larger than %u MiB, the limit for configs, plans and kubeconfigs", path,
+	                  RK_INPUT_MAX >> 20);
+}
+
 int rk_read_file(const char *path, char **data, size_t *len, rk_err *err)
 {
 	*data = NULL;
@@ -225,6 +232,11 @@ int rk_read_file(const char *path, char **data, size_t *len, rk_err *err)
 	if (!f)
 		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, strerror(errno));
 	setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer: it would be freed holding key bytes unwiped */
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > (off_t)RK_INPUT_MAX) {
+		fclose(f);
+		return too_large(path, err);
+	}
 	char *buf = NULL;
 	size_t cap = 0, n = 0, got;
 	int oom = 0;
@@ -233,13 +245,15 @@ int rk_read_file(const char *path, char **data, size_t *len, rk_err *err)
 			break;
 		got = fread(buf + n, 1, cap - n - 1, f);
 		n += got;
-	} while (got > 0);
-	int failed = oom || ferror(f), saved = errno;
+	} while (got > 0 && n <= RK_INPUT_MAX);
+	int failed = oom || ferror(f) || n > RK_INPUT_MAX, saved = errno;
 	fclose(f);
 	if (failed) {
 		if (buf)
 			OPENSSL_cleanse(buf, cap);
 		free(buf);
+		if (n > RK_INPUT_MAX)
+			return too_large(path, err);
 		return rk_err_set(err, RK_BADINPUT, "%s: %s", path, oom ? "out of memory" : strerror(saved));
 	}
 	buf[n] = '\0';

@@ -17,10 +17,6 @@ void rk_log_set_level(int level)
 {
 	log_level = level;
 }
-void rk_log_set_format(int format)
-{
-	log_format = format;
-}
 
 int rk_log_get_format(void)
 {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rekey/encconfig.h"
+#include "rekey/duration.h"
 #include "rekey/fsutil.h"
 
 void rk_yaml_wipe_document(yaml_document_t *doc)
@@ -70,20 +70,6 @@ int rk_yaml_load(rk_yaml *y, const char *path, const char *data, size_t len, rk_
 			rc = load_second_document(&parser, y->path, err);
 	}
 	yaml_parser_delete(&parser);
-	return rc;
-}
-
-int rk_yaml_load_file(rk_yaml *y, const char *path, rk_err *err)
-{
-	char *data = NULL;
-	size_t len = 0;
-	int rc = rk_read_file(path, &data, &len, err);
-	if (rc != RK_OK) {
-		memset(y, 0, sizeof *y);
-		return rc;
-	}
-	rc = rk_yaml_load(y, path, data, len, err);
-	free(data);
 	return rc;
 }
 
@@ -247,14 +233,6 @@ int rk_yaml_double(rk_yaml *y, const yaml_node_t *n, const char *what, const cha
 		                    max);
 	*out = value;
 	return RK_OK;
-}
-
-long rk_parse_duration_ms(const char *text)
-{
-	long long ns = 0;
-	if (!text || rk_go_duration_parse(text, &ns) != 0 || ns < 0)
-		return -1;
-	return (long)((ns + 500000) / 1000000);
 }
 
 int rk_yaml_duration_ms(rk_yaml *y, const yaml_node_t *n, const char *what, const char *key, long *out_ms,

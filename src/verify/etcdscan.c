@@ -1,7 +1,7 @@
 /* etcdscan.c: the accounting of a stored-value scan: resource of each etcd key, classification,
  * expectation (config write key or --expect), decrypt check through the rule's transformer chain,
- * per-(resource, provider, key) rows and the first N unexpected objects. The sources (live gateway,
- * snapshot) are in etcdscan_source.c; the output formats in etcdscan_report.c. */
+ * per-(resource, provider, key) rows and the first N unexpected objects. The sources (live etcd over
+ * gRPC or the JSON gateway, snapshot) are in etcdscan_source.c; the output formats in etcdscan_report.c. */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,8 +312,10 @@ static int judge(struct rk_scan *sc, const char *resource, const char *group, co
 	return RK_OK;
 }
 
-int rk_scan_value(struct rk_scan *sc, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+/* Accounts one stored value (an rk_scan_kv_fn: ud is the scan). */
+static int scan_value(void *ud, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
+	struct rk_scan *sc = ud;
 	char resource[128], group[128], gr[260];
 	if (rk_etcd_key_resource(sc->prefix, key, klen, resource, sizeof resource, group, sizeof group) !=
 	    0) {
@@ -356,13 +358,32 @@ int rk_scan_value(struct rk_scan *sc, const uint8_t *key, size_t klen, const uin
 	return rc;
 }
 
+/* After each page of a live scan (an rk_scan_page_cb: ud is the scan): where the source stands goes into
+ * the report, which the caller's page callback is shown. */
+static void scan_page(void *ud, const rk_scan_live *live)
+{
+	struct rk_scan *sc = ud;
+	rk_scan_report *r = sc->report;
+	r->revision = live->revision;
+	r->revision_moved = live->revision_moved;
+	snprintf(r->api, sizeof r->api, "%s", live->api);
+	if (sc->opts->on_page)
+		sc->opts->on_page(sc->opts->page_ctx, r);
+}
+
 static int check_opts(const rk_scan_opts *o, rk_err *err)
 {
 	if (!!o->etcd_url == !!o->snapshot_path)
 		return rk_err_set(err, RK_BADINPUT,
 		                  "exactly one source is needed: --etcd URL or --snapshot FILE");
-	if (o->config && o->expect)
+	if (o->etcd_api < RK_ETCD_API_AUTO || o->etcd_api > RK_ETCD_API_JSON)
+		return rk_err_set(err, RK_BADINPUT, "etcd API %d: want auto, grpc or json", o->etcd_api);
+	if (o->etcd_api != RK_ETCD_API_AUTO && !o->etcd_url)
+		return rk_err_set(err, RK_BADINPUT, "--etcd-api needs --etcd URL");
+	if ((o->config || o->config_path) && o->expect)
 		return rk_err_set(err, RK_BADINPUT, "--config and --expect exclude each other");
+	if (o->config && o->config_path)
+		return rk_err_set(err, RK_BADINPUT, "a config and a config path exclude each other");
 	if (o->expect && !*o->expect)
 		return rk_err_set(err, RK_BADINPUT, "--expect needs a key name");
 	if (o->forbid && (!*o->forbid || !strcmp(o->forbid, "identity")))
@@ -370,12 +391,10 @@ static int check_opts(const rk_scan_opts *o, rk_err *err)
 	return RK_OK;
 }
 
-int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
+/* The scan itself (options checked, config loaded). */
+static int scan(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 {
-	*out = NULL;
-	int rc = check_opts(opts, err);
-	if (rc)
-		return rc;
+	int rc;
 	struct rk_scan sc = {.opts = opts, .err = err, .prefix = opts->prefix ? opts->prefix : "/registry/"};
 	rk_buf_set_secret(&sc.plain);
 	sc.report = calloc(1, sizeof *sc.report);
@@ -384,7 +403,9 @@ int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 	sc.report->source = strdup(opts->etcd_url ? opts->etcd_url : opts->snapshot_path);
 	sc.report->prefix = strdup(sc.prefix);
 	sc.report->has_expectation = opts->config || opts->expect || opts->forbid;
-	rc = opts->etcd_url ? rk_scan_live(&sc) : rk_scan_snapshot(&sc);
+	rk_scan_sink sink = {.value = scan_value, .page = scan_page, .ud = &sc};
+	rc = opts->etcd_url ? rk_scan_source_live(opts, sc.prefix, &sink, err)
+	                    : rk_scan_source_snapshot(opts, sc.prefix, &sink, err);
 	if (rc == RK_OK && opts->check_archive)
 		rc = rk_scan_check_archive(&sc);
 	rk_scan_samples_free(&sc);
@@ -398,6 +419,27 @@ int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 	}
 	*out = sc.report;
 	return RK_OK;
+}
+
+int rk_etcdscan_run(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
+{
+	*out = NULL;
+	int rc = check_opts(opts, err);
+	if (rc || !opts->config_path)
+		return rc ? rc : scan(opts, out, err);
+	rk_encconfig *cfg = NULL;
+	rc = rk_encconfig_load_file(opts->config_path, &cfg, err);
+	if (rc == RK_OK)
+		rc = rk_encconfig_validate(cfg, 0, err);
+	rk_scan_opts with_config = *opts;
+	with_config.config = cfg;
+	with_config.config_path = NULL;
+	if (rc == RK_OK)
+		rc = scan(&with_config, out, err);
+	else
+		rc = RK_BADINPUT;
+	rk_encconfig_free(cfg);
+	return rc;
 }
 
 void rk_scan_report_free(rk_scan_report *report)
@@ -424,28 +466,44 @@ int rk_scan_verdict(const rk_scan_report *report)
 	           : RK_OK;
 }
 
-int rk_etcdscan_check_prune(const rk_scan_opts *source, const char *key, rk_err *err)
+/* "K (why), K (why), ..." of the listed objects (just "K, ..." for a forbid-only gate). */
+static void listed_objects(const rk_scan_report *r, int with_reason, uint64_t count, rk_buf *out)
+{
+	for (size_t i = 0; i < r->nitems; i++) {
+		rk_buf_printf(out, "%s%s", i ? ", " : "", r->items[i].etcd_key);
+		if (with_reason)
+			rk_buf_printf(out, " (%s)", r->items[i].reason);
+	}
+	if (count > r->nitems)
+		rk_buf_append_str(out, ", ...");
+}
+
+int rk_etcdscan_check_prune(const rk_scan_opts *source, const char *old_key, const char *new_key,
+                            uint64_t *checked, rk_err *err)
 {
 	rk_scan_opts o = *source;
 	o.config = NULL;
-	o.expect = NULL;
-	o.forbid = key;
+	o.expect = new_key;
+	o.forbid = old_key && strcmp(old_key, "identity") != 0 ? old_key : NULL;
 	o.list_limit = 5;
 	rk_scan_report *r = NULL;
 	int rc = rk_etcdscan_run(&o, &r, err);
 	if (rc != RK_OK)
 		return rc;
-	if (r->forbidden == 0) {
-		rk_scan_report_free(r);
-		return RK_OK;
+	if (checked)
+		*checked = r->total;
+	if (rk_scan_verdict(r) != RK_OK) {
+		rk_buf names = RK_BUF_INIT;
+		uint64_t count = new_key ? r->unexpected + r->decrypt_failed : r->forbidden;
+		listed_objects(r, new_key != NULL, count, &names);
+		if (new_key)
+			rc = rk_err_set(err, RK_UNSAFE, "%llu stored values are not under %s: %s",
+			                (unsigned long long)count, new_key, rk_buf_cstr(&names));
+		else
+			rc = rk_err_set(err, RK_UNSAFE, "%llu stored values still under key \"%s\": %s",
+			                (unsigned long long)count, old_key, rk_buf_cstr(&names));
+		rk_buf_free(&names);
 	}
-	rk_buf names = RK_BUF_INIT;
-	for (size_t i = 0; i < r->nitems; i++)
-		rk_buf_printf(&names, "%s%s", i ? ", " : "", r->items[i].etcd_key);
-	rc = rk_err_set(err, RK_UNSAFE, "%llu stored values still under key \"%s\": %s%s",
-	                (unsigned long long)r->forbidden, key, rk_buf_cstr(&names),
-	                r->forbidden > r->nitems ? ", ..." : "");
-	rk_buf_free(&names);
 	rk_scan_report_free(r);
 	return rc;
 }

@@ -1,11 +1,11 @@
 /* etcdscan_grpc.c: the live scan over etcd's gRPC API: /etcdserverpb.KV/Range pages on one HTTP/2
- * connection (src/grpc), each reply decoded as it streams in (etcdrange.c) and every KeyValue handed to
- * the accounting as soon as it is whole, so memory holds one value, not one page. TLS files are read
- * into memory and given to the connection as blobs; the key copy is wiped once the channel holds it. */
-#include <openssl/crypto.h>
+ * connection (src/grpc), each reply decoded as it streams in (rekey/etcdrange.h) and every KeyValue handed
+ * to the sink as soon as it is whole, so memory holds one value, not one page. Paging, the pinned
+ * revision and compaction: etcdscan_pager.c. TLS files are read into memory and given to the connection
+ * as blobs; the key copy is wiped once the channel holds it. */
 #include <string.h>
 
-#include "etcdscan_internal.h"
+#include "etcdscan_source_internal.h"
 #include "rekey/etcdrange.h"
 #include "rekey/fsutil.h"
 #include "rekey/grpc.h"
@@ -16,7 +16,8 @@
 #define GRPC_OUT_OF_RANGE 11 /* etcd's "required revision has been compacted" */
 
 struct grpc_scan {
-	struct rk_scan *sc;
+	const rk_scan_opts *opts;
+	rk_err *err;
 	struct scan_pager pg;
 	rk_grpc *channel;
 	rk_etcd_range_decoder dec;
@@ -39,7 +40,7 @@ static int load_pem(const char *path, rk_buf *out, rk_err *err)
 
 static int open_channel(struct grpc_scan *gs)
 {
-	const rk_scan_opts *o = gs->sc->opts;
+	const rk_scan_opts *o = gs->opts;
 	rk_buf ca = RK_BUF_INIT, cert = RK_BUF_INIT, key = RK_BUF_INIT;
 	/* replies are decoded as they stream in, so their size does not matter to memory: accept up to
 	 * what the 4-byte length prefix can say (a first page of large values can pass 256 MiB) */
@@ -48,26 +49,23 @@ static int open_channel(struct grpc_scan *gs)
 	                   .cert_pem = &cert,
 	                   .key_pem = &key,
 	                   .max_message = UINT32_MAX};
-	int rc = load_pem(o->cacert, &ca, gs->sc->err);
+	int rc = load_pem(o->cacert, &ca, gs->err);
 	if (rc == RK_OK)
-		rc = load_pem(o->cert, &cert, gs->sc->err);
+		rc = load_pem(o->cert, &cert, gs->err);
 	if (rc == RK_OK)
-		rc = load_pem(o->key, &key, gs->sc->err);
+		rc = load_pem(o->key, &key, gs->err);
 	if (rc == RK_OK)
-		rc = rk_grpc_open(&go, &gs->channel, gs->sc->err);
+		rc = rk_grpc_open(&go, &gs->channel, gs->err);
 	rk_buf_free(&ca);
 	rk_buf_free(&cert);
 	rk_buf_wipe_free(&key);
 	return rc;
 }
 
-static int on_kv(void *ctx, const rk_etcd_kv *kv)
+static int on_kv(void *ctx, const rk_etcd_kv_view *kv)
 {
 	struct grpc_scan *gs = ctx;
-	int rc = rk_scan_value(gs->sc, kv->key, kv->key_len, kv->value, kv->value_len);
-	if (rc == RK_OK && rk_pager_after(&gs->pg, kv->key, kv->key_len) != 0)
-		rc = rk_err_set(gs->sc->err, RK_FAIL, "out of memory");
-	return rc;
+	return rk_pager_value(&gs->pg, kv->key, kv->key_len, kv->value, kv->value_len, gs->err);
 }
 
 static int on_chunk(void *ctx, const uint8_t *data, size_t len)
@@ -75,7 +73,7 @@ static int on_chunk(void *ctx, const uint8_t *data, size_t len)
 	struct grpc_scan *gs = ctx;
 	int rc = rk_etcd_range_feed(&gs->dec, data, len);
 	if (rc == -1)
-		rk_err_set(gs->sc->err, RK_FAIL, "%s: %s", gs->sc->opts->etcd_url, gs->dec.error);
+		rk_err_set(gs->err, RK_FAIL, "%s: %s", gs->opts->etcd_url, gs->dec.error);
 	return rc;
 }
 
@@ -84,20 +82,15 @@ static int on_chunk(void *ctx, const uint8_t *data, size_t len)
 static int range_page(struct grpc_scan *gs, int *more, int *compacted, rk_grpc_status *st)
 {
 	struct scan_pager *pg = &gs->pg;
-	rk_etcd_range_req q = {.key = pg->start.data,
-	                       .key_len = pg->start.len,
-	                       .range_end = pg->end.data,
-	                       .range_end_len = pg->end.len,
-	                       .limit = (int64_t)pg->limit,
-	                       .revision = pg->revision};
+	rk_etcd_range_req q = rk_pager_request(pg);
 	rk_buf_reset(&gs->req);
 	if (rk_etcd_range_encode(&q, &gs->req) != 0)
-		return rk_err_set(gs->sc->err, RK_FAIL, "out of memory");
+		return rk_err_set(gs->err, RK_FAIL, "out of memory");
 	rk_etcd_range_decoder_init(&gs->dec, on_kv, gs);
 	int rc = rk_grpc_call(gs->channel, RK_ETCD_RANGE_METHOD, gs->req.data, gs->req.len, PAGE_DEADLINE_MS,
-	                      on_chunk, gs, st, gs->sc->err);
+	                      on_chunk, gs, st, gs->err);
 	if (rc == RK_OK && rk_etcd_range_finish(&gs->dec) != 0)
-		rc = rk_err_set(gs->sc->err, RK_FAIL, "%s: %s", gs->sc->opts->etcd_url, gs->dec.error);
+		rc = rk_err_set(gs->err, RK_FAIL, "%s: %s", gs->opts->etcd_url, gs->dec.error);
 	*compacted = rc != RK_OK && st->code == GRPC_OUT_OF_RANGE && strstr(st->message, "compacted");
 	if (rc == RK_OK) {
 		*more = gs->dec.more && gs->dec.nkvs > 0;
@@ -107,24 +100,22 @@ static int range_page(struct grpc_scan *gs, int *more, int *compacted, rk_grpc_s
 	return rc;
 }
 
-int rk_scan_grpc(struct rk_scan *sc, int *not_grpc)
+int rk_scan_source_grpc(const rk_scan_opts *opts, const char *prefix, const rk_scan_sink *sink, int *not_grpc,
+                        rk_err *err)
 {
-	struct grpc_scan gs = {.sc = sc};
+	struct grpc_scan gs = {.opts = opts, .err = err};
 	*not_grpc = 0;
-	rk_pager_init(&gs.pg, sc, GRPC_PAGE_BYTES, GRPC_MAX_PAGE);
-	snprintf(sc->report->api, sizeof sc->report->api, "grpc");
-	int rc = open_channel(&gs), more = 1, first = 1;
-	while (rc == RK_OK && more) {
+	int rc = rk_pager_init(&gs.pg, opts, prefix, sink, "grpc", GRPC_PAGE_BYTES, GRPC_MAX_PAGE) == 0
+	             ? open_channel(&gs)
+	             : rk_err_set(err, RK_FAIL, "out of memory");
+	for (int more = 1, first = 1; rc == RK_OK && more; first = 0) {
 		rk_grpc_status st = {.code = RK_GRPC_NO_STATUS};
 		int compacted = 0;
 		rc = range_page(&gs, &more, &compacted, &st);
 		if (rc != RK_OK && first)
 			*not_grpc = st.not_grpc;
-		if (rc != RK_OK && compacted && rk_pager_compacted(&gs.pg)) {
-			rk_err_clear(sc->err);
-			rc = RK_OK;
-		}
-		first = 0;
+		if (rc != RK_OK && compacted)
+			rc = rk_pager_compacted(&gs.pg, err);
 	}
 	rk_grpc_close(gs.channel);
 	rk_buf_free(&gs.req);

@@ -1,17 +1,51 @@
-/* etcdscan_internal.h (private): shared state of a scan between etcdscan.c (accounting),
- * etcdscan_source.c (the JSON gateway, the snapshot, and the pager both live sources share) and
- * etcdscan_grpc.c (KV Range over gRPC). Not a public header. */
+/* etcdscan_internal.h (private): the sources a scan reads from (etcdscan_source.c: live etcd, over gRPC
+ * or the JSON gateway, and snapshot files), called by the scan's accounting (etcdscan.c) with a sink: a
+ * callback per stored value and, for live scans, one per page; the sources know nothing of the
+ * accounting. And the scan's state, which the key-archive check (etcdscan_archive.c) reads. Calls go one
+ * way: etcdscan.c -> etcdscan_source.c (-> etcdscan_grpc.c -> etcdscan_pager.c, see
+ * etcdscan_source_internal.h), etcdscan.c -> etcdscan_archive.c. */
 #ifndef REKEY_ETCDSCAN_INTERNAL_H
 #define REKEY_ETCDSCAN_INTERNAL_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "rekey/codec.h"
+#include "rekey/err.h"
 #include "rekey/etcdscan.h"
+
+/* One stored value (key as stored in etcd); a non-zero return stops the source and is returned by it. */
+typedef int (*rk_scan_kv_fn)(void *ud, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen);
+
+/* Where a live scan stands, kept current as it reads. */
+typedef struct rk_scan_live {
+	uint64_t revision;       /* the revision the scan reads at (the first page's) */
+	uint64_t revision_moved; /* etcd compacted past it mid-scan: the newest revision moved to; else 0 */
+	char api[8];             /* "grpc" or "json": the protocol read */
+} rk_scan_live;
+/* Called after each page of a live scan. */
+typedef void (*rk_scan_page_cb)(void *ud, const rk_scan_live *live);
+
+typedef struct rk_scan_sink {
+	rk_scan_kv_fn value;  /* every stored value, in key order */
+	rk_scan_page_cb page; /* live scans: after each page (optional) */
+	void *ud;
+} rk_scan_sink;
+
+/* Every value under prefix in key order from live etcd (opts->etcd_url, TLS files, etcd_api,
+ * page_limit): over gRPC, or the JSON gateway when asked or when the peer does not speak gRPC (logged);
+ * all pages at one revision unless etcd compacts past it mid-scan. */
+int rk_scan_source_live(const rk_scan_opts *opts, const char *prefix, const rk_scan_sink *sink, rk_err *err);
+/* Every live value under prefix in an `etcdctl snapshot save` file (opts->snapshot_path). */
+int rk_scan_source_snapshot(const rk_scan_opts *opts, const char *prefix, const rk_scan_sink *sink,
+                            rk_err *err);
 
 struct scan_chain {
 	const rk_rule *rule;
 	rk_chain *chain;
 };
 
+/* The state of one scan (etcdscan.c), shared with the key-archive check (etcdscan_archive.c). */
 struct rk_scan {
 	const rk_scan_opts *opts;
 	rk_scan_report *report;
@@ -32,38 +66,11 @@ struct key_sample {
 	size_t len, prefix_len;
 };
 
-/* Paging a live scan by key: [start, end) is what is left, start moves to the last key + "\0" after
- * each value; every page reads at the revision of the first (pinned), unless etcd compacts past it. */
-struct scan_pager {
-	struct rk_scan *sc;
-	rk_buf start, end;
-	long long revision; /* 0 until the first page answered */
-	size_t limit;       /* keys per request: --page-size, or adapted to the value sizes seen */
-	size_t page_bytes, max_limit;
-	int moves; /* times etcd compacted past the pinned revision */
-};
-void rk_pager_init(struct scan_pager *pg, struct rk_scan *sc, size_t page_bytes, size_t max_limit);
-void rk_pager_free(struct scan_pager *pg);
-/* The next page starts after key; 0, or -1 when out of memory. */
-int rk_pager_after(struct scan_pager *pg, const uint8_t *key, size_t klen);
-/* A page answered at header_revision with nkvs values in reply_bytes: pins the revision, adapts the
- * page size, reports progress. */
-void rk_pager_page_done(struct scan_pager *pg, long long header_revision, size_t nkvs, size_t reply_bytes);
-/* etcd said the pinned revision was compacted: 1 = carry on from the same key at the newest revision
- * (logged; report->revision_moved is set from the next page), 0 = give up (moved too often). */
-int rk_pager_compacted(struct scan_pager *pg);
-
-/* Accounts one stored value (key as stored in etcd). */
-int rk_scan_value(struct rk_scan *sc, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen);
 /* check_archive: counts the value for its key (and keeps the first value of each key as a sample). */
 int rk_scan_note_key(struct rk_scan *sc, const char *etcd_key, const uint8_t *val, size_t vlen,
                      const rk_value_info *v);
 /* check_archive: looks every needed key up in the archive; frees the samples. */
 int rk_scan_check_archive(struct rk_scan *sc);
 void rk_scan_samples_free(struct rk_scan *sc);
-int rk_scan_live(struct rk_scan *sc);
-int rk_scan_snapshot(struct rk_scan *sc);
-/* The live scan over gRPC; *not_grpc is set when the peer answered the first call but not in gRPC. */
-int rk_scan_grpc(struct rk_scan *sc, int *not_grpc);
 
 #endif

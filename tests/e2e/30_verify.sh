@@ -39,7 +39,7 @@ done
 ok etcd_started
 
 cc -std=c11 -D_GNU_SOURCE -Iinclude -o "$T/mkvalue" tests/e2e/tools/mkvalue.c src/codec/codec.c src/codec/codec_chain.c \
-	src/codec/codec_crypto.c src/encconfig/keys.c src/util/buf.c src/util/err.c src/util/pbwire.c \
+	src/codec/codec_crypto.c src/encconfig/keys.c src/util/buf.c src/util/err.c src/util/pbwire.c src/util/base64.c \
 	$(pkg-config --cflags --libs libcrypto libsodium) || { not_ok mkvalue_built "cc failed"; e2e_done; }
 
 KEY1=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=   # aescbc key1
@@ -223,8 +223,9 @@ expect_exit no_source_exit_2 2 $V
 expect_exit bad_url_exit_2 2 $V --etcd "ftp://127.0.0.1:1"
 expect_exit both_expectations_exit_2 2 $V --snapshot "$T/snap.db" --expect a --config x.yaml
 expect_exit bad_etcd_api_exit_2 2 $V --etcd "$EURL" --etcd-api rest
-expect_grep bad_etcd_api_message "--etcd-api rest: want auto, grpc or json" "$T/err"
+expect_grep bad_etcd_api_message "--etcd-api \"rest\": must be auto, grpc or json" "$T/err"
 expect_exit etcd_api_needs_etcd_exit_2 2 $V --snapshot "$T/snap.db" --etcd-api grpc
+expect_grep etcd_api_needs_etcd_message "--etcd-api needs --etcd URL" "$T/err"
 
 # an HTTP/1-only proxy in front of the JSON gateway: gRPC fails, the fallback reads the gateway
 HPORT=$(free_port)

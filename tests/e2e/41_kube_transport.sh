@@ -164,8 +164,10 @@ expect_grep kube_no_credentials_401 '401 Unauthorized: Unauthorized' "$T/err"
 
 # token file re-read when it changes: 4 requests one after the other, the file and the server's
 # accepted token are rotated after the 2nd; requests 3 and 4 only pass with the new token.
-rotate="echo file-token-2 > $T/tokenfile.new && mv $T/tokenfile.new $T/tokenfile && echo file-token-2 > $S/tokens"
-expect_exit kube_token_file_rotation 0 $K --context tf repeat 4 /version --parallel 1 --run-after-page 2 --run "$rotate"
+printf '#!/bin/sh\necho file-token-2 > %s/tokenfile.new && mv %s/tokenfile.new %s/tokenfile && echo file-token-2 > %s/tokens\n' \
+	"$T" "$T" "$T" "$S" >"$T/rotate.sh" # --run runs a program, never a shell command line
+chmod 700 "$T/rotate.sh"
+expect_exit kube_token_file_rotation 0 $K --context tf repeat 4 /version --parallel 1 --run-after-page 2 --run "$T/rotate.sh"
 expect_grep kube_token_file_rotation_all_ok 'requests=4 ok=4 failed=0' "$T/out"
 printf 'secret-token\nfile-token-2\n' >"$S/tokens"
 

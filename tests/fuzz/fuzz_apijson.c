@@ -69,8 +69,8 @@ static void take_as_page(const uint8_t *body, size_t len)
 	size_t n = json_is_array(items) ? json_array_size(items) : 0;
 	if (kube_list_take_page(l, page, &err) == RK_OK) {
 		walk_items(l, n);
-		rk_kube_list_continue(l);
-		rk_kube_list_resource_version(l);
+		rk_kube_list_page_token(l);
+		rk_kube_list_inconsistent(l);
 	}
 	rk_kube_list_close(l);
 }

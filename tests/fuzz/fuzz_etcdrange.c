@@ -20,7 +20,7 @@ struct outcome {
 	int more;
 };
 
-static int on_kv(void *ctx, const rk_etcd_kv *kv)
+static int on_kv(void *ctx, const rk_etcd_kv_view *kv)
 {
 	struct outcome *o = ctx;
 	for (size_t i = 0; i < kv->key_len; i++)

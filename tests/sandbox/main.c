@@ -1,9 +1,9 @@
 /* main.c: rekey-sandbox's subcommand table: a Kubernetes-compatible control plane for tests and the
  * demo (etcd + N apiserver processes + a kubelet emulation). See tests/sandbox/README.md. */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "rekey/init.h"
 #include "sandbox.h"
 
 struct subcommand {
@@ -43,9 +43,13 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
 		if (strcmp(argv[1], subcommands[i].name))
 			continue;
-		curl_global_init(CURL_GLOBAL_DEFAULT);
+		rk_err err;
+		if (rk_global_init(&err) != RK_OK) {
+			fprintf(stderr, "rekey-sandbox: %s\n", err.msg);
+			return err.code;
+		}
 		int rc = subcommands[i].run(argc - 1, argv + 1);
-		curl_global_cleanup();
+		rk_global_cleanup();
 		return rc;
 	}
 	fprintf(stderr, "rekey-sandbox: unknown subcommand \"%s\" (rekey-sandbox --help lists them)\n",

@@ -87,19 +87,17 @@ void lc_curl_tls(void *curl, const char *dir);
  * goes to `body` when non-NULL (malloc'd). */
 long lc_https_get(const char *dir, const char *url, const char *path, double timeout, char **body);
 
-/* ---- etcd gateway (the lifecycle half's own client, etcdgw.c) ---- */
+/* ---- etcd (etcdgw.c, through librekey's gateway client rekey/etcdgw.h) ---- */
 int lc_etcd_put(const char *etcd_url, const char *key, const void *val, size_t len, rk_err *err);
 /* Puts only when the key does not exist; *created = 1 when it wrote. */
 int lc_etcd_create(const char *etcd_url, const char *key, const void *val, size_t len, int *created,
                    rk_err *err);
-int lc_etcd_get(const char *etcd_url, const char *key, uint8_t **val, size_t *len, rk_err *err);
 /* The mirror pod kube-system/kube-apiserver-<node> as stored in etcd (JSON), NULL when absent. */
 json_t *lc_mirror_pod(const char *etcd_url, const char *node);
 int lc_etcd_delete(const char *etcd_url, const char *key, rk_err *err);
-int lc_etcd_count(const char *etcd_url, const char *prefix, long *count, rk_err *err);
 int lc_etcd_healthy(const char *etcd_url);
 
-/* Batched parallel writer: puts accumulate into txns of `per_txn` puts, up to `parallel` txns in flight. */
+/* Batched parallel writer: puts accumulate into txns of `per_txn` puts, written by `parallel` threads. */
 typedef struct lc_etcd_batch lc_etcd_batch;
 lc_etcd_batch *lc_etcd_batch_new(const char *etcd_url, int per_txn, int parallel);
 int lc_etcd_batch_put(lc_etcd_batch *b, const char *key, const void *val, size_t len, rk_err *err);
@@ -119,9 +117,9 @@ typedef struct lc_seed_opts {
 } lc_seed_opts;
 int lc_seed(const lc_info *info, const lc_seed_opts *opts, rk_err *err); /* seed.c */
 
-/* Decoded manifest (lifecycle/podmanifest.c): parses the YAML file with libyaml into JSON (scalars typed as YAML 1.2
- * core does) and its canonical text (keys sorted, compact), so whitespace and comments do not change it.
- * raw_hash (optional) gets "sha256:<hex>" of the bytes read. Any out pointer may be NULL. RK_BADINPUT
+/* Decoded manifest (lifecycle/podmanifest.c): parses the YAML file with libyaml into JSON (scalars typed as
+ * YAML 1.2 core does) and its canonical text (keys sorted, compact), so whitespace and comments do not change
+ * it. raw_hash (optional) gets "sha256:<hex>" of the bytes read. Any out pointer may be NULL. RK_BADINPUT
  * "path:line:col: problem" on bad YAML. */
 int lc_manifest_load(const char *path, json_t **pod, char **canonical, char raw_hash[72], rk_err *err);
 

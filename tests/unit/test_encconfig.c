@@ -7,7 +7,10 @@
 #include <string.h>
 
 #include "encconfig_fixtures.h"
+#include "rekey/buf.h"
+#include "rekey/duration.h"
 #include "rekey/encconfig.h"
+#include "testutil.h"
 
 typedef struct bad_case {
 	const char *name;
@@ -438,6 +441,37 @@ START_TEST(file_errors_name_the_file)
 }
 END_TEST
 
+/* A 16 MiB secret: validation says it has the wrong length (once a stack array sized by the secret
+ * crashed here), and a file that large is refused before it is parsed. */
+START_TEST(huge_secret_is_a_clear_error)
+{
+	size_t n = 16u << 20;
+	rk_buf yaml = RK_BUF_INIT;
+	rk_buf_append_str(&yaml, HDR "  - resources: [secrets]\n    providers:\n      - aescbc:\n"
+	                             "          keys:\n            - name: k\n              secret: \"");
+	ck_assert_int_eq(rk_buf_reserve(&yaml, n + 64), 0);
+	memset(yaml.data + yaml.len, 'A', n);
+	yaml.len += n;
+	rk_buf_append_str(&yaml, "\"\n");
+	rk_encconfig *cfg = NULL;
+	rk_err err = {0};
+	ck_assert_int_eq(rk_encconfig_load_buf((const char *)yaml.data, yaml.len, "t.yaml", &cfg, &err),
+	                 RK_OK);
+	ck_assert_int_eq(rk_encconfig_validate(cfg, 0, &err), RK_BADINPUT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "secret is not of the expected length, got 12582912"));
+	rk_encconfig_free(cfg);
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "huge.yaml");
+	ck_assert_int_eq(tu_write_file(path, (const char *)yaml.data, yaml.len), 0);
+	ck_assert_int_eq(rk_encconfig_load_file(path, &cfg, &err), RK_BADINPUT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "huge.yaml: larger than 4 MiB"));
+	ck_assert_ptr_null(cfg);
+	rk_buf_free(&yaml);
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+}
+END_TEST
+
 Suite *encconfig_suite(void)
 {
 	Suite *s = suite_create("encconfig");
@@ -454,6 +488,7 @@ Suite *encconfig_suite(void)
 	tcase_add_test(tc, overlap_matches_the_apiserver_on_every_small_list);
 	tcase_add_test(tc, alias_bomb_is_refused);
 	tcase_add_test(tc, file_errors_name_the_file);
+	tcase_add_test(tc, huge_secret_is_a_clear_error);
 	suite_add_tcase(s, tc);
 	return s;
 }

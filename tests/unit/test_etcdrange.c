@@ -77,7 +77,7 @@ struct seen {
 	int stop_after;
 };
 
-static int on_kv(void *ctx, const rk_etcd_kv *kv)
+static int on_kv(void *ctx, const rk_etcd_kv_view *kv)
 {
 	struct seen *s = ctx;
 	if (s->n < 3) {

@@ -96,6 +96,12 @@ START_TEST(bad_options)
 	ck_assert_ptr_nonnull(strstr(err.msg, "http://"));
 	rk_scan_opts forbid = {.snapshot_path = FIXTURE, .forbid = "identity"};
 	ck_assert_int_eq(rk_etcdscan_run(&forbid, &r, &err), RK_BADINPUT);
+	rk_scan_opts api = {.etcd_url = "http://127.0.0.1:1", .etcd_api = 7};
+	ck_assert_int_eq(rk_etcdscan_run(&api, &r, &err), RK_BADINPUT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "want auto, grpc or json"));
+	rk_scan_opts api_snapshot = {.snapshot_path = FIXTURE, .etcd_api = RK_ETCD_API_JSON};
+	ck_assert_int_eq(rk_etcdscan_run(&api_snapshot, &r, &err), RK_BADINPUT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "--etcd-api needs --etcd"));
 	ck_assert_ptr_null(r);
 }
 END_TEST
@@ -132,11 +138,18 @@ START_TEST(prune_gate)
 {
 	rk_scan_opts o = {.snapshot_path = FIXTURE, .expect = "ignored"};
 	rk_err err;
-	ck_assert_int_eq(rk_etcdscan_check_prune(&o, "k1", &err), RK_UNSAFE);
+	uint64_t checked = 0;
+	ck_assert_int_eq(rk_etcdscan_check_prune(&o, "k1", NULL, NULL, &err), RK_UNSAFE);
 	ck_assert_str_eq(err.msg, "1 stored values still under key \"k1\": /registry/secrets/a/s1");
-	ck_assert_int_eq(rk_etcdscan_check_prune(&o, "k0", &err), RK_OK);
+	ck_assert_int_eq(rk_etcdscan_check_prune(&o, "k0", NULL, &checked, &err), RK_OK);
+	ck_assert_int_eq(checked, 2);
+	/* with the new key: the identity configmap is not under k1 either (the rotation's verify stage) */
+	ck_assert_int_eq(rk_etcdscan_check_prune(&o, "k0", "k1", NULL, &err), RK_UNSAFE);
+	ck_assert_str_eq(
+	    err.msg, "1 stored values are not under k1: /registry/configmaps/a/c1 (identity (not encrypted), "
+	             "expected key \"k1\")");
 	rk_scan_opts gone = {.snapshot_path = "/nonexistent.db"};
-	ck_assert_int_eq(rk_etcdscan_check_prune(&gone, "k1", &err), RK_BADINPUT);
+	ck_assert_int_eq(rk_etcdscan_check_prune(&gone, "k1", NULL, NULL, &err), RK_BADINPUT);
 }
 END_TEST
 

@@ -429,21 +429,6 @@ START_TEST(incluster_config)
 }
 END_TEST
 
-START_TEST(base64_decoder)
-{
-	rk_buf b = RK_BUF_INIT;
-	ck_assert_int_eq(rk_base64_decode("aGVs\nbG8=", 9, &b), 0);
-	ck_assert_str_eq((char *)b.data, "hello");
-	rk_buf_reset(&b);
-	ck_assert_int_eq(rk_base64_decode("aGVsbG8", 7, &b), -1);
-	rk_buf_reset(&b);
-	ck_assert_int_eq(rk_base64_decode("aG=sbG8=", 8, &b), -1);
-	rk_buf_reset(&b);
-	ck_assert_int_eq(rk_base64_decode("aGVsbG9=", 8, &b), -1); /* non-zero trailing bits */
-	rk_buf_free(&b);
-}
-END_TEST
-
 /* ---- exec plugins ---- */
 
 static const char *exec_user =
@@ -746,7 +731,6 @@ Suite *kubeconfig_suite(void)
 	tcase_add_test(tc, insecure_needs_the_flag);
 	tcase_add_test(tc, duplicate_names_rejected);
 	tcase_add_test(tc, incluster_config);
-	tcase_add_test(tc, base64_decoder);
 	tcase_add_test(tc, exec_plugin_token);
 	tcase_add_test(tc, exec_plugin_garbage);
 	tcase_add_test(tc, exec_plugin_fails);

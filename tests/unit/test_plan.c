@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rekey/buf.h"
+#include "rekey/duration.h"
 #include "rekey/plan.h"
 #include "rekey/yamldoc.h"
 
@@ -53,10 +54,11 @@ START_TEST(full_plan_loads)
 	ck_assert_uint_eq(plan->nnodes, 2);
 	ck_assert_str_eq(rk_plan_node_config_path(plan, &plan->nodes[0]), "/etc/kubernetes/enc/enc.yaml");
 	ck_assert_str_eq(rk_plan_node_config_path(plan, &plan->nodes[1]), "/x/enc.yaml");
+	ck_assert_str_eq(plan->nodes[0].config_path, "/etc/kubernetes/enc/enc.yaml"); /* resolved at load */
 	ck_assert(plan->rewrite.qps == 150);
 	ck_assert_int_eq(plan->rewrite.batch_pause_ms, 2000);
-	ck_assert_int_eq(plan->budget.write_p99_ms, 250);
-	ck_assert_int_eq(plan->budget.on_breach, 1); /* pause */
+	ck_assert_int_eq(plan->rewrite.budget_p99_ms, 250);
+	ck_assert_int_eq(plan->rewrite.on_breach, 1); /* pause */
 	ck_assert_uint_eq(plan->nwindows, 2);
 	ck_assert_uint_eq(plan->windows[0].days_mask, (1u << 0) | (1u << 6));
 	ck_assert_uint_eq(plan->windows[1].days_mask, 0x7f);
@@ -76,8 +78,8 @@ START_TEST(defaults_apply)
 	ck_assert_int_eq(plan->reload, RK_RELOAD_RESTART);
 	ck_assert(plan->rewrite.qps == 100);
 	ck_assert_int_eq(plan->rewrite.concurrency, 8);
-	ck_assert_int_eq(plan->budget.window_ms, 60000);
-	ck_assert_int_eq(plan->budget.on_breach, 0); /* slowdown */
+	ck_assert_int_eq(plan->rewrite.budget_window_ms, 60000);
+	ck_assert_int_eq(plan->rewrite.on_breach, 0); /* slowdown */
 	ck_assert_int_eq(rk_plan_in_window(plan, 0, NULL), 1);
 	rk_plan_free(plan);
 }

@@ -93,20 +93,30 @@ START_TEST(opts_checked)
 	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_BADINPUT); /* no cluster */
 	o.cluster = "c";
 	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_OK);
-	o.concurrency = 0;
+	o.settings.concurrency = 0;
 	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_BADINPUT);
 	ck_assert(strstr(err.msg, "concurrency") != NULL);
-	o.concurrency = 8;
-	o.budget_errors = 1.5;
+	o.settings.concurrency = 8;
+	o.settings.budget_errors = 1.5;
 	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_BADINPUT);
-	o.budget_errors = 0;
+	o.settings.budget_errors = 0;
 	const char *res[] = {""};
 	o.resources = res;
 	o.nresources = 1;
 	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_BADINPUT);
 	o.nresources = 0;
-	o.budget_errors = -1; /* none */
+	o.settings.budget_errors = -1; /* none */
 	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_OK);
+	/* the two sets of defaults, side by side in rewrite_settings.c: both in range, a rotation throttled
+	 */
+	rk_rewrite_settings cli, rotation;
+	rk_rewrite_settings_init(&cli);
+	rk_rewrite_settings_init_rotation(&rotation);
+	ck_assert_int_eq(rk_rewrite_settings_check(&cli, &err), RK_OK);
+	ck_assert_int_eq(rk_rewrite_settings_check(&rotation, &err), RK_OK);
+	ck_assert(cli.qps == 0 && cli.budget_errors < 0 && cli.budget_p99_ms == 0);
+	ck_assert(rotation.qps == 100 && rotation.burst == 200 && rotation.budget_p99_ms == 500);
+	ck_assert_int_eq(rotation.concurrency, cli.concurrency);
 	ck_assert_double_eq_tol(rk_eta_s(50, 150, 10), 10, 1e-9);
 	ck_assert_double_eq_tol(rk_eta_s(50, -1, 10), -1, 1e-9);
 	ck_assert_double_eq_tol(rk_eta_s(50, 150, 0), -1, 1e-9);

@@ -18,7 +18,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "rekey/log.h"
-#include "../sandbox.h"
+#include "sandbox.h"
 
 #define LEASE_RENEW_SECONDS 5
 #define LEASE_DURATION_SECONDS 3600
@@ -243,6 +243,15 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name)
 	return NULL;
 }
 
+/* A decimal flag value; `bad` (which the range checks below refuse) when it is not one. */
+static int int_flag(const char *v, int bad)
+{
+	char *end = NULL;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	return !*v || *end || errno || n < -1 || n > 1000000 ? bad : (int)n;
+}
+
 static int parse_args(int argc, char **argv, sbx_server *srv)
 {
 	srv->reload_period = 5;
@@ -254,13 +263,13 @@ static int parse_args(int argc, char **argv, sbx_server *srv)
 		else if ((v = flag_value(argc, argv, &i, "--node")))
 			srv->node = v;
 		else if ((v = flag_value(argc, argv, &i, "--port")))
-			srv->port = atoi(v);
+			srv->port = int_flag(v, -1);
 		else if ((v = flag_value(argc, argv, &i, "--etcd")))
 			srv->etcd_url = v;
 		else if ((v = flag_value(argc, argv, &i, "--encryption-provider-config")))
 			srv->config_path = v;
 		else if ((v = flag_value(argc, argv, &i, "--reload-period")))
-			srv->reload_period = atoi(v);
+			srv->reload_period = int_flag(v, 0);
 		else if (!strcmp(argv[i], "--encryption-provider-config-automatic-reload") ||
 		         !strcmp(argv[i], "--encryption-provider-config-automatic-reload=true"))
 			srv->auto_reload = 1;
@@ -338,7 +347,7 @@ static int start(sbx_server *srv, sigset_t *sigs)
 	compute_id(srv);
 	sbx_metrics_init(srv->id_hash);
 	sbx_metrics_config_hash(srv->cfg->hash);
-	if (sbx_etcd_open(srv->etcd_url, 10000, &srv->etcd, &err) != RK_OK) {
+	if (sbx_etcd_start(srv->etcd_url, &err) != RK_OK) {
 		fprintf(stderr, "rekey-sandbox apiserver: %s\n", err.msg);
 		return RK_BADINPUT;
 	}
@@ -379,12 +388,11 @@ static void cleanup(sbx_server *srv)
 	char path[4096];
 	node_path(srv, "apiserver.pid", path, sizeof path);
 	char *pid = sbx_read_file(path, NULL);
-	if (pid && atol(pid) == (long)getpid())
+	if (pid && strtol(pid, NULL, 10) == (long)getpid())
 		unlink(path);
 	free(pid);
 	if (srv->cfg)
 		sbx_config_release(srv, srv->cfg);
-	sbx_etcd_close(srv->etcd);
 	sbx_etcd_thread_done();
 	sbx_metrics_free();
 }

@@ -48,7 +48,6 @@ typedef struct sbx_config {
 typedef struct sbx_server {
 	const char *dir, *node, *config_path, *etcd_url;
 	int port, auto_reload, reload_period;
-	sbx_etcd *etcd;
 	pthread_mutex_t lock; /* guards cfg and the stop flag */
 	pthread_cond_t wake;
 	sbx_config *cfg;

@@ -1,9 +1,8 @@
-/* apiserver_util.c: base64, random identifiers, timestamps and file helpers for the sandbox apiserver. */
+/* apiserver_util.c: random identifiers, timestamps and file helpers for the sandbox apiserver. */
 #include "apiserver_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,60 +10,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-int sbx_b64_encode(const uint8_t *data, size_t len, int url, rk_buf *out)
-{
-	size_t need = 4 * ((len + 2) / 3) + 1;
-	if (rk_buf_reserve(out, need) < 0)
-		return -1;
-	char *dst = (char *)out->data + out->len;
-	int n = EVP_EncodeBlock((unsigned char *)dst, data, (int)len);
-	if (url) {
-		while (n > 0 && dst[n - 1] == '=')
-			n--;
-		for (int i = 0; i < n; i++)
-			dst[i] = dst[i] == '+' ? '-' : dst[i] == '/' ? '_' : dst[i];
-	}
-	out->len += (size_t)n;
-	out->data[out->len] = 0;
-	return 0;
-}
-
-int sbx_b64_decode(const char *text, size_t len, int url, rk_buf *out)
-{
-	while (len > 0 && text[len - 1] == '=')
-		len--;
-	if (len % 4 == 1)
-		return -1;
-	size_t padded = (len + 3) / 4 * 4;
-	char *tmp = malloc(padded + 1);
-	if (!tmp)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		char c = text[i];
-		if (url && (c == '+' || c == '/'))
-			c = '!'; /* not in the URL alphabet: rejected below */
-		if (url)
-			c = c == '-' ? '+' : c == '_' ? '/' : c;
-		else if (c == '-' || c == '_')
-			c = '!';
-		tmp[i] = c;
-	}
-	for (size_t i = len; i < padded; i++)
-		tmp[i] = '=';
-	int rc = -1;
-	if (rk_buf_reserve(out, padded / 4 * 3 + 1) == 0) {
-		int n = EVP_DecodeBlock(out->data + out->len, (unsigned char *)tmp, (int)padded);
-		if (n >= 0) {
-			n -= (int)(padded - len); /* EVP_DecodeBlock counts the padding as zero bytes */
-			out->len += (size_t)n;
-			out->data[out->len] = 0;
-			rc = 0;
-		}
-	}
-	free(tmp);
-	return rc;
-}
 
 void sbx_uuid(char out[37])
 {

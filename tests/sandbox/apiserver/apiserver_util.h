@@ -1,4 +1,4 @@
-/* apiserver_util.h: small helpers of the sandbox apiserver: base64 (standard and URL-safe), random
+/* apiserver_util.h: small helpers of the sandbox apiserver (base64 is librekey's rekey/base64.h): random
  * identifiers, timestamps, and writing a file atomically. */
 #ifndef REKEY_SBX_UTIL_H
 #define REKEY_SBX_UTIL_H
@@ -7,11 +7,6 @@
 #include <stdint.h>
 
 #include "rekey/buf.h"
-
-/* Standard base64 with padding (url = 0) or base64url without padding (url = 1), appended to out. */
-int sbx_b64_encode(const uint8_t *data, size_t len, int url, rk_buf *out);
-/* Decodes standard base64 (padding optional) or base64url (url = 1); -1 on bad input. */
-int sbx_b64_decode(const char *text, size_t len, int url, rk_buf *out);
 
 /* A random RFC 4122 version-4 UUID (36 chars + NUL). */
 void sbx_uuid(char out[37]);

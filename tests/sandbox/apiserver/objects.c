@@ -14,6 +14,7 @@
 #include "apiserver.h"
 #include "apiserver_util.h"
 #include "metrics.h"
+#include "rekey/base64.h"
 
 #define UPDATE_RETRIES 16
 
@@ -57,8 +58,8 @@ static void internal_error(sbx_apierr *e, const char *fmt, const char *detail)
 }
 
 /* Reads and decodes one stored value: plaintext into plain, the object (with resourceVersion) into *obj. */
-static int decode_value(sbx_config *cfg, const sbx_resource *res, const sbx_kv *kv, rk_buf *plain, int *stale,
-                        json_t **obj, sbx_apierr *e)
+static int decode_value(sbx_config *cfg, const sbx_resource *res, const rk_etcd_kv *kv, rk_buf *plain,
+                        int *stale, json_t **obj, sbx_apierr *e)
 {
 	rk_err err;
 	rk_err_clear(&err);
@@ -68,8 +69,8 @@ static int decode_value(sbx_config *cfg, const sbx_resource *res, const sbx_kv *
 	snprintf(prefix, sizeof prefix, "%.*s", (int)info.prefix_len, (const char *)kv->value);
 	*stale = 0;
 	rk_buf_reset(plain);
-	if (rk_chain_read(cfg->chains[res->id], kv->key, kv->value, kv->value_len, plain, stale, &err) !=
-	    RK_OK) {
+	if (rk_chain_read(cfg->chains[res->id], (const char *)kv->key, kv->value, kv->value_len, plain, stale,
+	                  &err) != RK_OK) {
 		sbx_metrics_transform("from_storage", prefix, 0);
 		internal_error(e, "%s", err.msg);
 		return -1;
@@ -82,7 +83,7 @@ static int decode_value(sbx_config *cfg, const sbx_resource *res, const sbx_kv *
 		*obj = NULL;
 		char msg[600];
 		snprintf(msg, sizeof msg, "object stored at %s is not JSON (the sandbox stores JSON): %s",
-		         kv->key, jerr.text);
+		         (const char *)kv->key, jerr.text);
 		internal_error(e, "%s", msg);
 		return -1;
 	}
@@ -157,20 +158,20 @@ static int invalid_name(sbx_apierr *e, const sbx_resource *res, const char *name
 }
 
 /* The NamespaceLifecycle admission check: writes into a namespace that does not exist are NotFound. */
-static int namespace_exists(sbx_server *srv, const sbx_resource *res, const char *ns, sbx_apierr *e)
+static int namespace_exists(const sbx_resource *res, const char *ns, sbx_apierr *e)
 {
 	if (!res->namespaced)
 		return 0;
 	rk_buf key = RK_BUF_INIT;
 	sbx_object_key(&sbx_resources[SBX_NAMESPACES], NULL, ns, &key);
-	sbx_range r;
+	rk_etcd_range r;
 	rk_err err;
-	int rc = sbx_etcd_range(srv->etcd, rk_buf_cstr(&key), NULL, 0, 0, 1, &r, &err);
+	int rc = sbx_etcd_range(key.data, key.len, NULL, 0, 0, 1, &r, &err);
 	rk_buf_free(&key);
 	if (rc != RK_OK)
 		return etcd_failed(e, &err);
 	size_t n = r.n;
-	sbx_range_free(&r);
+	rk_etcd_range_free(&r);
 	if (n == 0) {
 		sbx_apierr_set(e, 404, "NotFound", &sbx_resources[SBX_NAMESPACES], ns,
 		               "namespaces \"%s\" not found", ns);
@@ -193,10 +194,10 @@ int sbx_store_get(sbx_server *srv, const sbx_resource *res, const char *ns, cons
 {
 	rk_buf key = RK_BUF_INIT, plain = RK_BUF_INIT;
 	sbx_object_key(res, ns, name, &key);
-	sbx_kv kv;
+	rk_etcd_kv kv;
 	int found = 0, stale = 0, rc = -1;
 	rk_err err;
-	if (sbx_etcd_get(srv->etcd, rk_buf_cstr(&key), &kv, &found, &err) != RK_OK) {
+	if (sbx_etcd_get(rk_buf_cstr(&key), &kv, &found, &err) != RK_OK) {
 		etcd_failed(e, &err);
 	} else if (!found) {
 		not_found(e, res, name);
@@ -204,7 +205,7 @@ int sbx_store_get(sbx_server *srv, const sbx_resource *res, const char *ns, cons
 		sbx_config *cfg = sbx_config_acquire(srv);
 		rc = decode_value(cfg, res, &kv, &plain, &stale, out, e);
 		sbx_config_release(srv, cfg);
-		sbx_kv_free(&kv);
+		rk_etcd_kv_free(&kv);
 	}
 	rk_buf_free(&key);
 	rk_buf_wipe_free(&plain);
@@ -223,7 +224,7 @@ static char *encode_continue(int64_t rv, const char *start, size_t start_len)
 	json_decref(tok);
 	rk_buf b = RK_BUF_INIT;
 	if (text)
-		sbx_b64_encode((const uint8_t *)text, strlen(text), 1, &b);
+		rk_b64_encode(text, strlen(text), RK_B64_URL, &b);
 	free(text);
 	return rk_buf_steal(&b);
 }
@@ -232,7 +233,7 @@ static int decode_continue(const char *token, int64_t *rv, rk_buf *start, sbx_ap
 {
 	rk_buf raw = RK_BUF_INIT;
 	json_t *tok = NULL;
-	int ok = sbx_b64_decode(token, strlen(token), 1, &raw) == 0;
+	int ok = rk_b64_decode(token, strlen(token), RK_B64_URL, &raw) == 0;
 	if (ok) {
 		json_error_t jerr;
 		tok = json_loadb((const char *)raw.data, raw.len, JSON_ALLOW_NUL, &jerr);
@@ -278,7 +279,8 @@ static json_t *list_object(const sbx_resource *res, int64_t rv)
 }
 
 /* Items of one range page; list items carry no kind/apiVersion, as kube-apiserver's typed lists. */
-static int decode_items(sbx_server *srv, const sbx_resource *res, sbx_range *r, json_t *items, sbx_apierr *e)
+static int decode_items(sbx_server *srv, const sbx_resource *res, rk_etcd_range *r, json_t *items,
+                        sbx_apierr *e)
 {
 	sbx_config *cfg = sbx_config_acquire(srv);
 	rk_buf plain = RK_BUF_INIT;
@@ -309,13 +311,14 @@ int sbx_store_list(sbx_server *srv, const sbx_resource *res, const char *ns, lon
 		goto done;
 	rk_buf_append(&key, prefix.data, prefix.len);
 	rk_buf_append(&key, start.data ? start.data : (const uint8_t *)"", start.len);
-	char *end = sbx_prefix_end(rk_buf_cstr(&prefix));
-	sbx_range r;
+	rk_buf end = RK_BUF_INIT;
+	rk_etcd_prefix_end(prefix.data, prefix.len, &end);
+	rk_etcd_range r;
 	rk_err err;
-	int erc = sbx_etcd_range_n(srv->etcd, rk_buf_cstr(&key), key.len, end, limit > 0 ? limit : 0,
-	                           rv > 0 ? rv : 0, 0, &r, &err);
-	free(end);
-	if (erc == SBX_ETCD_COMPACTED) {
+	int erc =
+	    sbx_etcd_range(key.data, key.len, &end, limit > 0 ? limit : 0, rv > 0 ? rv : 0, 0, &r, &err);
+	rk_buf_free(&end);
+	if (erc == RK_ETCD_COMPACTED) {
 		expired(e, rk_buf_cstr(&start), start.len);
 		goto done;
 	}
@@ -327,7 +330,7 @@ int sbx_store_list(sbx_server *srv, const sbx_resource *res, const char *ns, lon
 	json_t *list = list_object(res, list_rv);
 	if (decode_items(srv, res, &r, json_object_get(list, "items"), e) == 0) {
 		if (r.more && r.n > 0) {
-			const sbx_kv *last = &r.kvs[r.n - 1];
+			const rk_etcd_kv *last = &r.kvs[r.n - 1];
 			rk_buf next = RK_BUF_INIT;
 			rk_buf_append(&next, last->key + prefix.len, last->key_len - prefix.len);
 			rk_buf_append(&next, "", 1); /* last key + "\0": the next page starts after it */
@@ -344,7 +347,7 @@ int sbx_store_list(sbx_server *srv, const sbx_resource *res, const char *ns, lon
 	} else {
 		json_decref(list);
 	}
-	sbx_range_free(&r);
+	rk_etcd_range_free(&r);
 done:
 	rk_buf_free(&prefix);
 	rk_buf_free(&start);
@@ -372,7 +375,7 @@ static void merge_string_data(json_t *obj)
 		if (!json_is_string(v))
 			continue;
 		rk_buf b = RK_BUF_INIT;
-		sbx_b64_encode((const uint8_t *)json_string_value(v), json_string_length(v), 0, &b);
+		rk_b64_encode(json_string_value(v), json_string_length(v), RK_B64_STD, &b);
 		json_object_set_new(data, k, json_string(rk_buf_cstr(&b)));
 		rk_buf_wipe_free(&b);
 	}
@@ -391,8 +394,8 @@ static int secret_data_ok(json_t *data, const char **bad)
 	json_object_foreach(data, k, v)
 	{
 		rk_buf raw = RK_BUF_INIT;
-		int ok = json_is_string(v) && json_string_length(v) % 4 == 0 &&
-		         sbx_b64_decode(json_string_value(v), json_string_length(v), 0, &raw) == 0;
+		int ok = json_is_string(v) &&
+		         rk_b64_decode(json_string_value(v), json_string_length(v), RK_B64_STD, &raw) == 0;
 		rk_buf_wipe_free(&raw);
 		if (!ok) {
 			*bad = k;
@@ -475,22 +478,22 @@ static int object_name(const sbx_resource *res, json_t *obj, sbx_apierr *e)
 /* Writes a stored value with one etcd txn: only while the object's mod_revision is expect_rev (0 = absent)
  * and its namespace exists. 1 = written (*rev), 0 = the object changed meanwhile (namespace present),
  * -1 = error in e (404 NotFound for the namespace: the NamespaceLifecycle admission answer). */
-static int write_guarded(sbx_server *srv, const sbx_resource *res, const char *ns, const char *key,
-                         const rk_buf *stored, int64_t expect_rev, int64_t *rev, sbx_apierr *e)
+static int write_guarded(const sbx_resource *res, const char *ns, const char *key, const rk_buf *stored,
+                         int64_t expect_rev, int64_t *rev, sbx_apierr *e)
 {
 	rk_buf nskey = RK_BUF_INIT;
 	if (res->namespaced)
 		sbx_object_key(&sbx_resources[SBX_NAMESPACES], NULL, ns, &nskey);
 	int ok = 0;
 	rk_err err;
-	int rc = sbx_etcd_put_guarded(srv->etcd, key, stored->data, stored->len, expect_rev,
+	int rc = sbx_etcd_put_guarded(key, stored->data, stored->len, expect_rev,
 	                              res->namespaced ? rk_buf_cstr(&nskey) : NULL, &ok, rev, &err);
 	rk_buf_free(&nskey);
 	if (rc != RK_OK)
 		return etcd_failed(e, &err);
 	if (ok)
 		return 1;
-	return namespace_exists(srv, res, ns, e) < 0 ? -1 : 0;
+	return namespace_exists(res, ns, e) < 0 ? -1 : 0;
 }
 
 static int store_new(sbx_server *srv, const sbx_resource *res, const char *ns, const char *key, json_t *obj,
@@ -503,7 +506,7 @@ static int store_new(sbx_server *srv, const sbx_resource *res, const char *ns, c
 	sbx_config_release(srv, cfg);
 	free(text);
 	int64_t rev = 0;
-	if (rc == 0 && (rc = write_guarded(srv, res, ns, key, &stored, 0, &rev, e)) == 0) {
+	if (rc == 0 && (rc = write_guarded(res, ns, key, &stored, 0, &rev, e)) == 0) {
 		const char *name = meta_str(obj, "name");
 		sbx_apierr_set(e, 409, "AlreadyExists", res, name, "%s \"%s\" already exists", res->name,
 		               name);
@@ -593,7 +596,7 @@ static int prepare_update(const sbx_resource *res, const char *ns, const char *n
 /* One attempt of GuaranteedUpdate on the stored state kv. 1 = done (*out), 0 = lost a race (retry),
  * -1 = error in e. */
 static int update_attempt(sbx_server *srv, const sbx_resource *res, const char *ns, const char *name,
-                          const sbx_kv *kv, mutate_fn mutate, void *ctx, json_t **out, sbx_apierr *e)
+                          const rk_etcd_kv *kv, mutate_fn mutate, void *ctx, json_t **out, sbx_apierr *e)
 {
 	rk_buf plain = RK_BUF_INIT, stored = RK_BUF_INIT;
 	json_t *cur = NULL, *obj = NULL;
@@ -607,16 +610,16 @@ static int update_attempt(sbx_server *srv, const sbx_resource *res, const char *
 	text = encode_object(obj);
 	if (!stale && strlen(text) == plain.len && !memcmp(text, plain.data, plain.len)) {
 		/* no-op: nothing written, the stored resourceVersion comes back (admission still applies) */
-		if (namespace_exists(srv, res, ns, e) == 0) {
+		if (namespace_exists(res, ns, e) == 0) {
 			*out = cur;
 			cur = NULL;
 			rc = 1;
 		}
 		goto done;
 	}
-	if (encrypt_value(cfg, res, kv->key, text, &stored, e) < 0)
+	if (encrypt_value(cfg, res, (const char *)kv->key, text, &stored, e) < 0)
 		goto done;
-	rc = write_guarded(srv, res, ns, kv->key, &stored, kv->mod_rev, &rev, e);
+	rc = write_guarded(res, ns, (const char *)kv->key, &stored, kv->mod_rev, &rev, e);
 	if (rc == 1) {
 		set_rv(obj, rev);
 		*out = obj;
@@ -639,17 +642,17 @@ static int guaranteed_update(sbx_server *srv, const sbx_resource *res, const cha
 	sbx_object_key(res, ns, name, &key);
 	int rc = 0;
 	for (int attempt = 0; attempt < UPDATE_RETRIES && rc == 0; attempt++) {
-		sbx_kv kv;
+		rk_etcd_kv kv;
 		int found = 0;
 		rk_err err;
-		if (sbx_etcd_get(srv->etcd, rk_buf_cstr(&key), &kv, &found, &err) != RK_OK) {
+		if (sbx_etcd_get(rk_buf_cstr(&key), &kv, &found, &err) != RK_OK) {
 			rc = etcd_failed(e, &err);
 		} else if (!found) {
 			not_found(e, res, name);
 			rc = -1;
 		} else {
 			rc = update_attempt(srv, res, ns, name, &kv, mutate, ctx, out, e);
-			sbx_kv_free(&kv);
+			rk_etcd_kv_free(&kv);
 		}
 	}
 	rk_buf_free(&key);
@@ -733,8 +736,7 @@ int sbx_store_delete(sbx_server *srv, const sbx_resource *res, const char *ns, c
 		sbx_object_key(res, ns, name, &key);
 		int ok = 0;
 		rk_err err;
-		int rc =
-		    sbx_etcd_delete_if(srv->etcd, rk_buf_cstr(&key), strtoll(rv, NULL, 10), &ok, NULL, &err);
+		int rc = sbx_etcd_delete_if(rk_buf_cstr(&key), strtoll(rv, NULL, 10), &ok, NULL, &err);
 		rk_buf_free(&key);
 		if (rc == RK_OK && ok) {
 			*out = json_pack("{s:s,s:s,s:{},s:s,s:{s:s,s:s,s:s}}", "kind", "Status", "apiVersion",
@@ -757,10 +759,11 @@ int sbx_store_delete(sbx_server *srv, const sbx_resource *res, const char *ns, c
 
 int sbx_store_ping(sbx_server *srv)
 {
-	sbx_range r;
+	(void)srv; /* etcd.c keeps the calling thread's client */
+	rk_etcd_range r;
 	rk_err err;
-	int rc = sbx_etcd_range(srv->etcd, "/registry/health", NULL, 1, 0, 1, &r, &err);
+	int rc = sbx_etcd_range("/registry/health", strlen("/registry/health"), NULL, 1, 0, 1, &r, &err);
 	if (rc == RK_OK)
-		sbx_range_free(&r);
+		rk_etcd_range_free(&r);
 	return rc == RK_OK ? 0 : -1;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "rekey/buf.h"
-#include "../sandbox.h"
+#include "sandbox.h"
 
 typedef struct bench_opts {
 	const char *dir, *output;

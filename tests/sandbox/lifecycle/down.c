@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../sandbox.h"
+#include "sandbox.h"
 
 /* Stops the process in pidfile when it is alive and belongs to this sandbox; -1 when it survived. */
 static int stop_one(const char *pidfile, const char *marker, const char *what, int quiet)

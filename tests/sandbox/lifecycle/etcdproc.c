@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../sandbox.h"
+#include "sandbox.h"
 
 static const char *etcd_binary(void)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../sandbox.h"
+#include "sandbox.h"
 
 typedef struct fault_opts {
 	const char *dir, *node, *kill_node;

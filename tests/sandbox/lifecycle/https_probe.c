@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "rekey/buf.h"
-#include "../sandbox.h"
+#include "sandbox.h"
 
 void lc_curl_tls(void *handle, const char *dir)
 {

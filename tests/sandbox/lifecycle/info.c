@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../sandbox.h"
+#include "sandbox.h"
 
 int lc_info_save(const lc_info *info, rk_err *err)
 {

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../sandbox.h"
+#include "sandbox.h"
 
 #define POLL_MS 200
 #define BACKOFF_START 0.5

@@ -2,16 +2,14 @@
  * static-pod manifest under D/nodes/<node>/ (the node's file-system root), D/kubeconfig and
  * D/plan.yaml (a RotationPlan for rekeyctl). */
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "rekey/buf.h"
+#include "rekey/encconfig.h"
 #include "rekey/plan.h"
-#include "../sandbox.h"
+#include "sandbox.h"
 
 #define ENC_REL "/etc/kubernetes/enc/enc.yaml"
 #define MANIFEST_REL "/etc/kubernetes/manifests/kube-apiserver.yaml"
@@ -24,23 +22,17 @@ static char *enc_yaml(const char *provider)
 		return lc_path(
 		    "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n"
 		    "resources:\n  - resources:\n      - secrets\n    providers:\n      - identity: {}\n");
-	unsigned char key[32];
-	char b64[64];
-	RAND_bytes(key, sizeof key);
-	EVP_EncodeBlock((unsigned char *)b64, key, sizeof key);
-	OPENSSL_cleanse(key, sizeof key);
-	char stamp[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	rk_key key; /* 32 random bytes named <provider>-<UTC yyyymmddThhmmssZ> */
+	rk_err err;
+	if (rk_key_generate(NULL, rk_provider_from_name(provider), 32, &key, &err) != RK_OK)
+		return NULL;
 	char *text =
 	    lc_path("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n"
 	            "resources:\n  - resources:\n      - secrets\n    providers:\n"
-	            "      - %s:\n          keys:\n            - name: %s-%s\n              secret: %s\n"
+	            "      - %s:\n          keys:\n            - name: %s\n              secret: %s\n"
 	            "      - identity: {}\n",
-	            provider, provider, stamp, b64);
-	OPENSSL_cleanse(b64, sizeof b64);
+	            provider, key.name, key.secret);
+	rk_key_clear(&key);
 	return text;
 }
 
@@ -72,6 +64,8 @@ static char *manifest_yaml(const lc_info *info, const lc_node *node)
 int lc_write_node_files(const lc_info *info, rk_err *err)
 {
 	char *enc = enc_yaml(info->provider);
+	if (!enc)
+		return rk_err_set(err, RK_FAIL, "cannot generate a %s key", info->provider);
 	int rc = RK_OK;
 	for (size_t i = 0; rc == RK_OK && i < info->nnodes; i++) {
 		const lc_node *node = &info->nodes[i];

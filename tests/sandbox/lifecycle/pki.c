@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../sandbox.h"
+#include "sandbox.h"
 
 static EVP_PKEY *new_key(void)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "../sandbox.h"
+#include "sandbox.h"
 
 #define MAX_DEPTH 64
 

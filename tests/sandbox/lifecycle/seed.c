@@ -3,16 +3,16 @@
  * configuration (rk_chain_write, AAD = the etcd key), so that etcd holds exactly what the apiserver
  * would have stored for the same object. Also `rekey-sandbox seed`. */
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rekey/base64.h"
 #include "rekey/buf.h"
 #include "rekey/codec.h"
 #include "rekey/encconfig.h"
-#include "../sandbox.h"
+#include "sandbox.h"
 
 #define PER_TXN 500
 #define PARALLEL 4
@@ -87,9 +87,7 @@ static void random_data64(seeder *s, long bytes)
 {
 	RAND_bytes(s->random, (int)bytes);
 	rk_buf_reset(&s->data64);
-	rk_buf_reserve(&s->data64, 4 * ((size_t)bytes + 2) / 3 + 4);
-	s->data64.len = (size_t)EVP_EncodeBlock(s->data64.data, s->random, (int)bytes);
-	s->data64.data[s->data64.len] = '\0';
+	rk_b64_encode(s->random, (size_t)bytes, RK_B64_STD, &s->data64);
 }
 
 static int seed_object(seeder *s, const char *resource, const char *ns, long i, long bytes, rk_err *err)

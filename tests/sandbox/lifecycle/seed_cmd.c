@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../sandbox.h"
+#include "sandbox.h"
 
 int sbx_seed_main(int argc, char **argv)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../sandbox.h"
+#include "sandbox.h"
 
 static void file_hash(const char *path, char out[72])
 {

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../sandbox.h"
+#include "sandbox.h"
 
 typedef struct up_opts {
 	const char *dir, *reload, *provider;

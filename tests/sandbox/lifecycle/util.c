@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "rekey/fsutil.h"
-#include "../sandbox.h"
+#include "sandbox.h"
 
 char *lc_path(const char *fmt, ...)
 {

@@ -1,7 +1,7 @@
-/* config_output.h: how `rekeyctl config` and `rekeyctl keygen` print: text tables and JSON documents.
- * Never prints key material: key names and fingerprints only. */
-#ifndef REKEY_CLI_CONFIG_OUTPUT_H
-#define REKEY_CLI_CONFIG_OUTPUT_H
+/* config_output_internal.h (private to the CLI): how `rekeyctl config` and `rekeyctl keygen` print: text
+ * tables and JSON documents. Never prints key material: key names and fingerprints only. */
+#ifndef REKEY_CLI_CONFIG_OUTPUT_INTERNAL_H
+#define REKEY_CLI_CONFIG_OUTPUT_INTERNAL_H
 
 #include <jansson.h>
 #include <stdio.h>

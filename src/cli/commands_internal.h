@@ -1,9 +1,8 @@
-/* commands.h: one entry point per rekeyctl command (src/cli/cmd_<name>.c). Each returns an exit code
- * (enum rk_code) and prints its own output; argv[0] is the command name. */
-#ifndef REKEY_CLI_COMMANDS_H
-#define REKEY_CLI_COMMANDS_H
+/* commands_internal.h (private to the CLI): one entry point per rekeyctl command (src/cli/cmd_<name>.c). Each
+ * returns an exit code (enum rk_code) and prints its own output; argv[0] is the command name. */
+#ifndef REKEY_CLI_COMMANDS_INTERNAL_H
+#define REKEY_CLI_COMMANDS_INTERNAL_H
 
-int cmd_version(int argc, char **argv);
 int cmd_rewrite(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_config(int argc, char **argv);

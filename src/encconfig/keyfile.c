@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -97,5 +98,24 @@ int rk_key_read_file(const char *path, rk_key *key, rk_err *err)
 	if (rc == RK_OK)
 		rc = take_secret(path, buf, key, err);
 	OPENSSL_cleanse(buf, sizeof buf);
+	return rc;
+}
+
+int rk_key_generate_file(rk_provider_type type, size_t bytes, const char *path, char *name, size_t name_cap,
+                         char fp[17], rk_err *err)
+{
+	if (type != RK_PROV_AESCBC && type != RK_PROV_AESGCM && type != RK_PROV_SECRETBOX)
+		return rk_err_set(err, RK_BADINPUT,
+		                  "a key is generated for aescbc, aesgcm or secretbox, not %s",
+		                  rk_provider_name(type));
+	rk_key key;
+	int rc = rk_key_generate(NULL, type, bytes, &key, err);
+	if (rc == RK_OK)
+		rc = rk_key_write_file(path, &key, err);
+	if (rc == RK_OK && rk_key_fingerprint(&key, fp) != 0)
+		rc = rk_err_set(err, RK_FAIL, "cannot fingerprint the new key");
+	if (rc == RK_OK)
+		snprintf(name, name_cap, "%s", key.name);
+	rk_key_clear(&key);
 	return rc;
 }

@@ -62,7 +62,7 @@ static int decode_header(rk_etcd_range_decoder *d, const uint8_t *p, size_t n)
 	return rc == 0 ? 0 : malformed(d, "bad ResponseHeader", 1);
 }
 
-static int kv_field(rk_etcd_range_decoder *d, rk_etcd_kv *kv, const rk_pb_field *f)
+static int kv_field(rk_etcd_range_decoder *d, rk_etcd_kv_view *kv, const rk_pb_field *f)
 {
 	int64_t *ints[] = {NULL, NULL,      &kv->create_revision, &kv->mod_revision, &kv->version,
 	                   NULL, &kv->lease};
@@ -81,7 +81,7 @@ static int kv_field(rk_etcd_range_decoder *d, rk_etcd_kv *kv, const rk_pb_field 
 
 static int decode_kv(rk_etcd_range_decoder *d, const uint8_t *p, size_t n)
 {
-	rk_etcd_kv kv = {.key = p, .value = p}; /* empty key/value point at valid memory */
+	rk_etcd_kv_view kv = {.key = p, .value = p}; /* empty key/value point at valid memory */
 	rk_pb_reader r;
 	rk_pb_field f;
 	int rc;

@@ -1,7 +1,8 @@
-/* output.h: how rekeyctl shows a rewrite: a progress bar (count, rate, ETA, budget state) redrawn on a
- * terminal, JSON lines otherwise; the final summary and `status` as a table or JSON. */
-#ifndef REKEY_CLI_OUTPUT_H
-#define REKEY_CLI_OUTPUT_H
+/* output_internal.h (private to the CLI): how rekeyctl shows a rewrite: a progress bar (count, rate, ETA,
+ * budget state) redrawn on a terminal, JSON lines otherwise; the final summary and `status` as a table or
+ * JSON. */
+#ifndef REKEY_CLI_OUTPUT_INTERNAL_H
+#define REKEY_CLI_OUTPUT_INTERNAL_H
 
 #include <stdio.h>
 
