@@ -68,7 +68,7 @@ int rk_rw_carry_load(rk_rw_engine *e, rk_err *err)
 
 /* ---- one chunk ---- */
 
-/* Reads the object again: 404 = gone; found = into the batch, to be PUT; anything else = still failing. */
+/* Reads the object again: 404 = gone; found = into the window, to be PUT; anything else = still failing. */
 static void reread(rk_rw_engine *e, size_t index)
 {
 	rk_rw_carried *c = &e->carried[index];
@@ -81,9 +81,7 @@ static void reread(rk_rw_engine *e, size_t index)
 	if (rk_kube_resource_path(&e->res, c->ns, c->name, &path) != 0) {
 		snprintf(c->why, sizeof c->why, "out of memory");
 	} else if (rk_kube_get(e->kube, rk_buf_cstr(&path), &obj, &status, &err) == RK_OK) {
-		if (rk_rw_batch_add(e, obj, "", &err) == RK_OK)
-			e->batch[e->nbatch - 1].carried = index;
-		else
+		if (rk_rw_retry_take(e, obj, index, &err) != RK_OK)
 			snprintf(c->why, sizeof c->why, "%.255s", err.msg);
 	} else if (status == 404) {
 		c->outcome = RK_OUT_GONE;
@@ -114,7 +112,7 @@ static void settle(rk_rw_engine *e, const rk_rw_carried *c, struct settled *s)
 		        now == RK_OUT_FAILED ? c->why : "");
 		return;
 	}
-	rk_counts_move(&e->res_counts, was, now);
+	rk_counts_move(&e->prefix_counts, was, now);
 	rk_counts_move(&e->run_counts, was, now);
 	if (was == RK_OUT_FAILED)
 		s->cleared_failures[s->rows.ncleared_failures++] = ref;
@@ -126,26 +124,21 @@ static void settle(rk_rw_engine *e, const rk_rw_carried *c, struct settled *s)
 	        rk_outcome_name(was), rk_outcome_name(now));
 }
 
-/* Carried entries [from, to): read again, PUT what exists, settle each, save rows and counts at once. */
+/* Carried entries [from, to): read again, PUT what exists (through the window, until each has an
+ * answer), settle each, save rows and counts at once. */
 static int retry_chunk(rk_rw_engine *e, size_t from, size_t to, struct settled *s, rk_err *err)
 {
 	for (size_t i = from; i < to; i++)
 		reread(e, i);
-	rk_rw_run_batch(e);
-	for (size_t i = 0; i < e->nbatch; i++) {
-		const rk_rw_item *it = &e->batch[i];
-		rk_rw_carried *c = &e->carried[it->carried];
-		c->outcome = it->finished ? it->outcome : RK_OUT_FAILED;
-		snprintf(c->why, sizeof c->why, "%s", it->finished ? it->why : "not written (stopped)");
-	}
+	rk_rw_retry_run(e);
 	s->rows = (rk_batch_rows){.failures = s->failures,
 	                          .orphans = s->orphans,
 	                          .cleared_failures = s->cleared_failures,
 	                          .cleared_orphans = s->cleared_orphans};
 	for (size_t i = from; i < to; i++)
 		settle(e, &e->carried[i], s);
-	rk_rw_batch_clear(e);
-	return rk_store_batch_save(e->store, e->run_id, NULL, e->resource_key, &e->res_counts, &s->rows, err);
+	return rk_store_batch_save(e->store, e->run_id, NULL, e->resource_key, &e->prefix_counts, &s->rows,
+	                           err);
 }
 
 int rk_rw_retry(rk_rw_engine *e, rk_err *err)
@@ -164,14 +157,12 @@ int rk_rw_retry(rk_rw_engine *e, rk_err *err)
 	rk_info("rewrite.retry",
 	        "%s: trying %zu object(s) again that an earlier pass left failed or orphaned",
 	        e->resource_key, e->ncarried);
-	e->retrying = 1;
 	for (size_t from = 0; rc == RK_OK && from < e->ncarried; from += chunk) {
 		size_t to = from + chunk < e->ncarried ? from + chunk : e->ncarried;
 		rc = retry_chunk(e, from, to, &s, err);
 		if (rc == RK_OK && to < e->ncarried && (rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED))
 			rc = rk_rw_stop_error(e, err);
 	}
-	e->retrying = 0;
 	free(s.failures);
 	free(s.orphans);
 	free(s.cleared_failures);

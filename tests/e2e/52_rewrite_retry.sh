@@ -6,7 +6,8 @@
 #             `rewrite` exits 1; `--resume` before the fix retries them and still exits 1; after the
 #             fix (fault cleared, one namespace created again, the other orphan deleted in etcd)
 #             `--resume` exits 0, no failure or orphan is left and every secret is under the new key
-#   rotation  the same with `rotate` (exit 4: pruning refused) and `resume`: an orphan that is still
+#   rotation  the same with `rotate` (exit 4: pruning refused; the fault on every node, as its rewrite
+#             spreads over them) and `resume`: an orphan that is still
 #             orphaned stays recorded and keeps blocking the prune; once it is deleted, `resume`
 #             finishes the rotation (every secret under the new key, the old key gone)
 . tests/e2e/lib.sh
@@ -63,8 +64,17 @@ make_orphan() {
 	kc create -f "$T/ns.json" --validate=false >/dev/null && kc create -f "$T/lost.json" --validate=false >/dev/null &&
 		kc delete namespace "$1" --wait=false >/dev/null && kc get secret lost -n "$1" >/dev/null
 }
-fail_puts_in() { "$SANDBOX" fault --dir "$D" --node cp-1 --error-ratio 1 --error-code 400 --error-verb PUT \
-	--error-path "/api/v1/namespaces/$1/" >/dev/null; }
+# fail_puts_in NS [NODE...]: PUTs of NS answered 400 (not retried) on the nodes (default cp-1, the
+# kubeconfig's server); clear_faults NODE...: every fault off.
+fail_puts_in() {
+	ns=$1
+	shift
+	for n in ${*:-cp-1}; do
+		"$SANDBOX" fault --dir "$D" --node "$n" --error-ratio 1 --error-code 400 --error-verb PUT \
+			--error-path "/api/v1/namespaces/$ns/" >/dev/null || return 1
+	done
+}
+clear_faults() { for n in "$@"; do "$SANDBOX" fault --dir "$D" --node "$n" --clear >/dev/null; done; }
 counts() { status | jq -c '[.counts.failed, .orphans, .state]'; }
 
 # ---- rewrite: fail, resume before the fix (still failing), fix, resume: done ----
@@ -79,7 +89,7 @@ n=$(sqlite3 "$T/state/state.db" "SELECT count(*) FROM rewrite_failures WHERE nam
 expect_exit resume_before_fix 1 rewrite --resume -o json
 expect_grep resume_before_fix_retried '"event":"rewrite.retry".*trying 102 object' "$T/err"
 [ "$(counts)" = '[100,2,"failed"]' ] && ok resume_before_fix_unchanged || not_ok resume_before_fix_unchanged "$(counts)"
-"$SANDBOX" fault --dir "$D" --node cp-1 --clear >/dev/null
+clear_faults cp-1
 printf '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"orphan-a"}}' >"$T/ns.json"
 kc create -f "$T/ns.json" --validate=false >/dev/null || not_ok orphan_a_repaired "kubectl failed"
 etcdctl --endpoints "$ETCD" del /registry/secrets/orphan-b/lost >/dev/null || not_ok orphan_b_deleted "etcdctl"
@@ -97,10 +107,10 @@ expect_exit rewrite_nothing_to_resume 2 rewrite --resume
 old=$(write_key_of cp-1)
 before=$(data_sum)
 make_orphan orphan-c && ok orphan_c_made || not_ok orphan_c_made "kubectl failed"
-fail_puts_in ns-3
+fail_puts_in ns-3 $NODES # a rotation's rewrite spreads over every node's apiserver
 expect_exit rotate_with_failures 4 "$REKEYCTL" rotate -f "$PLAN" --state "$STATE"
 expect_grep rotate_failures_message 'rewrite finished with 100 failed objects and 1 orphans' "$T/err"
-"$SANDBOX" fault --dir "$D" --node cp-1 --clear >/dev/null
+clear_faults $NODES
 expect_exit resume_orphan_left 4 "$REKEYCTL" resume -f "$PLAN" --state "$STATE"
 expect_grep resume_orphan_left_message 'rewrite finished with 0 failed objects and 1 orphans' "$T/err"
 grep -q "name: $old\$" "$(node_config cp-1)" && ok old_key_kept_while_orphaned || not_ok old_key_kept_while_orphaned "pruned"
