@@ -683,6 +683,20 @@ void rk_plan_free(rk_plan *plan)
 	free(plan);
 }
 
+const char **rk_plan_apiservers(const rk_plan *plan, size_t *n)
+{
+	const char **urls = calloc(plan->nnodes + 1, sizeof *urls);
+	*n = 0;
+	for (size_t i = 0; urls && i < plan->nnodes; i++) {
+		size_t j = 0;
+		while (j < *n && strcmp(urls[j], plan->nodes[i].apiserver) != 0)
+			j++;
+		if (j == *n)
+			urls[(*n)++] = plan->nodes[i].apiserver;
+	}
+	return urls;
+}
+
 const rk_plan_node *rk_plan_find_node(const rk_plan *plan, const char *name)
 {
 	for (size_t i = 0; name && i < plan->nnodes; i++)

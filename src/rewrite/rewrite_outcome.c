@@ -159,9 +159,8 @@ int rk_rw_check_scope(const rk_rewrite_opts *o, rk_err *err)
 	for (size_t i = 0; i < o->nnamespaces; i++)
 		if (!o->namespaces[i] || !*o->namespaces[i] || strlen(o->namespaces[i]) >= RK_STORE_NAME_MAX)
 			return rk_err_set(err, RK_BADINPUT, "namespace names must be non-empty and short");
-	if (o->nendpoints > RK_REWRITE_MAX_ENDPOINTS)
-		return rk_err_set(err, RK_BADINPUT, "at most %d endpoints, got %zu", RK_REWRITE_MAX_ENDPOINTS,
-		                  o->nendpoints);
+	if (o->nendpoints && !o->endpoints)
+		return rk_err_set(err, RK_BADINPUT, "%zu endpoints but no list", o->nendpoints);
 	for (size_t i = 0; i < o->nendpoints; i++) {
 		const char *u = o->endpoints[i];
 		if (!u || (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0) ||

@@ -315,9 +315,9 @@ static int run_engine(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kub
 	finish_timing(e);
 	if (result) {
 		result->timing = e->timing;
-		result->nendpoints = e->neps;
-		for (size_t i = 0; i < e->neps; i++)
-			result->endpoints[i] = e->eps[i].stats;
+		result->endpoints = calloc(e->neps + 1, sizeof *result->endpoints);
+		for (size_t i = 0; result->endpoints && i < e->neps; i++)
+			result->endpoints[result->nendpoints++] = e->eps[i].stats;
 		result->run_id = e->run_id;
 		result->counts = e->run_counts;
 		rk_err oerr;
@@ -339,6 +339,14 @@ static rk_kube_opts engine_client(const rk_rewrite_settings *s)
 	rk_kube_opts o = {.max_attempts = 10, .retry_budget_ms = 120000};
 	o.max_host_connections = s->concurrency + 2;
 	return o;
+}
+
+void rk_rewrite_result_free(rk_rewrite_result *result)
+{
+	if (!result)
+		return;
+	free(result->endpoints);
+	memset(result, 0, sizeof *result);
 }
 
 int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, const rk_kube_config *kubeconfig,

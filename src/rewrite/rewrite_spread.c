@@ -23,8 +23,6 @@
 int rk_rw_endpoints_new(rk_rw_engine *e, rk_err *err)
 {
 	size_t n = e->opts->nendpoints ? e->opts->nendpoints : 1;
-	if (n > RK_REWRITE_MAX_ENDPOINTS)
-		return rk_err_set(err, RK_BADINPUT, "at most %d endpoints", RK_REWRITE_MAX_ENDPOINTS);
 	e->eps = calloc(n, sizeof *e->eps);
 	if (!e->eps)
 		return rk_err_set(err, RK_FAIL, "out of memory");

@@ -89,6 +89,33 @@ static const char *plan_head = "apiVersion: rekeyctl/v1\nkind: RotationPlan\nclu
 static const char *plan_cp =
     "controlPlane:\n  configPath: /e.yaml\n  nodes: [{name: a, apiserver: 'https://h:1'}]\n";
 
+/* A rotation's rewrite spreads over every node's apiserver, however many (it kept only the first 32): 40
+ * nodes give 40 URLs in plan order; a URL two nodes share is given once. */
+START_TEST(apiservers_every_node)
+{
+	rk_buf b = RK_BUF_INIT;
+	rk_buf_append_str(&b, plan_head);
+	rk_buf_append_str(&b, "controlPlane:\n  configPath: /e.yaml\n  nodes:\n");
+	for (int i = 1; i <= 40; i++)
+		rk_buf_printf(&b, "  - {name: n%d, apiserver: 'https://10.0.0.%d:6443'}\n", i, i);
+	rk_buf_append_str(&b, "  - {name: again, apiserver: 'https://10.0.0.7:6443'}\n");
+	rk_plan *plan = NULL;
+	rk_err err;
+	ck_assert_msg(rk_plan_load_buf(rk_buf_cstr(&b), b.len, "plan.yaml", &plan, &err) == RK_OK, "%s", err.msg);
+	ck_assert_uint_eq(plan->nnodes, 41);
+	size_t n = 0;
+	const char **urls = rk_plan_apiservers(plan, &n);
+	ck_assert_ptr_nonnull(urls);
+	ck_assert_uint_eq(n, 40);
+	ck_assert_str_eq(urls[0], "https://10.0.0.1:6443");
+	ck_assert_str_eq(urls[32], "https://10.0.0.33:6443");
+	ck_assert_str_eq(urls[39], "https://10.0.0.40:6443");
+	free(urls);
+	rk_plan_free(plan);
+	rk_buf_free(&b);
+}
+END_TEST
+
 struct bad_case {
 	const char *text;    /* full document; "%H" / "%C" are replaced by plan_head / plan_cp */
 	const char *where;   /* "plan.yaml:L:C" expected prefix */
@@ -308,6 +335,7 @@ Suite *plan_suite(void)
 	tcase_add_test(tc, durations_parse_like_go);
 	tcase_add_test(tc, example_plan_loads);
 	tcase_add_test(tc, home_paths_expanded);
+	tcase_add_test(tc, apiservers_every_node);
 	suite_add_tcase(s, tc);
 	return s;
 }
