@@ -176,6 +176,41 @@ START_TEST(endpoints_any_number)
 }
 END_TEST
 
+/* A retry goes to another endpoint even when that one's budget makes new PUTs wait (it went back to the
+ * endpoint that had just failed it, 10 times over, while the others were slowed down: 51_rewrite_spread
+ * under load); never to a paused one. */
+START_TEST(retry_goes_elsewhere)
+{
+	const char *eps[] = {"https://failing:1", "https://slowed:2", "https://paused:3"};
+	rk_rewrite_opts o;
+	rk_err err;
+	rk_rewrite_opts_init(&o);
+	o.cluster = "c";
+	o.endpoints = eps;
+	o.nendpoints = 3;
+	rk_rw_engine e;
+	memset(&e, 0, sizeof e);
+	e.opts = &o;
+	ck_assert_msg(rk_rw_endpoints_new(&e, &err) == RK_OK, "%s", err.msg);
+	rk_throttle_init(&e.eps[1].throttle, 0.001, 1, 0, rk_clock_system());
+	ck_assert(rk_throttle_try_acquire(&e.eps[1].throttle)); /* its next token is 1000 s away */
+	ck_assert(rk_throttle_wait_ns(&e.eps[1].throttle) > 0);
+	rk_throttle_set_paused(&e.eps[2].throttle, 1);
+	double wait = 0;
+	ck_assert_int_eq(rk_rw_endpoint_choose(&e, &wait), 0); /* a new PUT: only the unthrottled one */
+	rk_rw_item it;
+	memset(&it, 0, sizeof it);
+	it.engine = &e;
+	it.ep = 0;
+	ck_assert_str_eq(rk_rw_endpoint_pick(&it, 1), eps[0]);
+	ck_assert_str_eq(rk_rw_endpoint_pick(&it, 2), eps[1]); /* the retry: slowed, not failing or paused */
+	rk_throttle_set_paused(&e.eps[1].throttle, 1);
+	it.ep = 0;
+	ck_assert_str_eq(rk_rw_endpoint_pick(&it, 3), eps[0]); /* every other one paused: where it was */
+	rk_rw_endpoints_free(&e);
+}
+END_TEST
+
 START_TEST(status_from_store)
 {
 	char *dir = tu_mkdtemp();
@@ -233,6 +268,7 @@ Suite *rewrite_suite(void)
 	tcase_add_test(tc, put_body_adds_type);
 	tcase_add_test(tc, opts_checked);
 	tcase_add_test(tc, endpoints_any_number);
+	tcase_add_test(tc, retry_goes_elsewhere);
 	tcase_add_test(tc, status_from_store);
 	suite_add_tcase(s, tc);
 	return s;
