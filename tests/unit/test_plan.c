@@ -101,7 +101,8 @@ START_TEST(apiservers_every_node)
 	rk_buf_append_str(&b, "  - {name: again, apiserver: 'https://10.0.0.7:6443'}\n");
 	rk_plan *plan = NULL;
 	rk_err err;
-	ck_assert_msg(rk_plan_load_buf(rk_buf_cstr(&b), b.len, "plan.yaml", &plan, &err) == RK_OK, "%s", err.msg);
+	ck_assert_msg(rk_plan_load_buf(rk_buf_cstr(&b), b.len, "plan.yaml", &plan, &err) == RK_OK, "%s",
+	              err.msg);
 	ck_assert_uint_eq(plan->nnodes, 41);
 	size_t n = 0;
 	const char **urls = rk_plan_apiservers(plan, &n);
