@@ -11,7 +11,7 @@ static int check_one(rk_kube *k, const rk_kube_resource *res, const char *verb, 
                      int *unknown, rk_err *err)
 {
 	int allowed = 0;
-	char reason[512], name[300];
+	char reason[512], name[sizeof res->resource + sizeof res->group + 1];
 	if (rk_kube_can_i(k, verb, res->group, res->resource, scope, &allowed, reason, sizeof reason, err) !=
 	    RK_OK)
 		return err->code;
