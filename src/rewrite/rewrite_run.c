@@ -210,13 +210,26 @@ static int load_run_counts(rk_rw_engine *e, const char *const *resources, size_t
 	return RK_OK;
 }
 
+/* Before anything is recorded or written (rk_rewrite_check_access), through a client of its own: the
+ * engine's spreads requests over the endpoints and keeps their health, which a review's failed attempt
+ * at a failing apiserver would lower before the run starts. */
+static int check_access(const rk_kube_config *kubeconfig, const rk_rewrite_opts *opts, rk_err *err)
+{
+	rk_kube *k = NULL;
+	int rc = rk_kube_new(kubeconfig, NULL, &k, err);
+	if (rc == RK_OK)
+		rc = rk_rewrite_check_access(k, opts->nresources ? opts->resources : default_resources,
+		                             opts->nresources ? opts->nresources : 1, opts->namespaces,
+		                             opts->nnamespaces, err);
+	rk_kube_free(k);
+	return rc;
+}
+
 static int run_all(rk_rw_engine *e, rk_err *err)
 {
 	const char *const *resources = e->opts->nresources ? e->opts->resources : default_resources;
 	size_t nres = e->opts->nresources ? e->opts->nresources : 1;
-	if (rk_rewrite_check_access(e->kube, resources, nres, e->opts->namespaces, e->opts->nnamespaces,
-	                            err) != RK_OK ||
-	    load_run_counts(e, resources, nres, err) != RK_OK)
+	if (load_run_counts(e, resources, nres, err) != RK_OK)
 		return err->code;
 	estimate(e, resources, nres);
 	for (size_t r = 0; r < nres; r++) {
@@ -362,6 +375,8 @@ int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, const rk_kube_c
 	rk_kube *kube = NULL;
 	rk_kube_opts client = engine_client(&opts->settings);
 	int rc = rk_kube_new(kubeconfig, &client, &kube, err);
+	if (rc == RK_OK)
+		rc = check_access(kubeconfig, opts, err);
 	if (rc == RK_OK)
 		rc = run_engine(opts, store, kube, hooks, result, err);
 	rk_kube_free(kube);
