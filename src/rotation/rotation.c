@@ -91,7 +91,7 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 	rk_buf base = RK_BUF_SECRET;
 	char plan_hash[72], new_key[256] = "";
 	if (rc == RK_OK)
-		rc = rot_preflight(ctx, &base, err);
+		rc = rot_preflight(ctx, &base, NULL, err);
 	if (rc == RK_OK)
 		rc = plan_file_hash(ctx, plan_hash, err);
 	if (rc == RK_OK)
@@ -361,12 +361,14 @@ int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err)
 {
 	rot_ctx ctx;
 	rk_buf base = RK_BUF_SECRET;
+	rot_trend trend;
+	memset(&trend, 0, sizeof trend);
 	int rc = rot_ctx_open(&ctx, opts, err);
 	rk_rotation_opts relaxed = *opts;
-	relaxed.ignore_window = 1; /* plan reports the window instead of refusing */
+	relaxed.ignore_window = 1; /* plan reports the window and the budget instead of refusing */
 	ctx.opts = &relaxed;
 	if (rc == RK_OK)
-		rc = rot_preflight(&ctx, &base, err);
+		rc = rot_preflight(&ctx, &base, &trend, err);
 	rk_encconfig *cfg = NULL;
 	char old_key[256] = "", hash[72] = "";
 	if (rc == RK_OK)
@@ -376,8 +378,9 @@ int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err)
 	rk_encconfig_free(cfg);
 	if (rc == RK_OK) {
 		rk_config_hash(base.data, base.len, hash);
-		rc = rot_describe(&ctx, hash, old_key, out);
+		rc = rot_describe(&ctx, hash, old_key, &trend, out);
 	}
+	rot_trend_free(&trend);
 	rk_buf_wipe_free(&base);
 	rot_ctx_close(&ctx);
 	return rc;
