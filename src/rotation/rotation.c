@@ -217,6 +217,10 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 	o.resources = (const char *const *)p->resources;
 	o.nresources = p->nresources;
 	o.settings = p->rewrite;
+	const char *endpoints[RK_REWRITE_MAX_ENDPOINTS]; /* spread over every node's own apiserver */
+	for (size_t i = 0; i < p->nnodes && i < RK_REWRITE_MAX_ENDPOINTS; i++)
+		endpoints[o.nendpoints++] = p->nodes[i].apiserver;
+	o.endpoints = endpoints;
 	rk_rewrite_hooks hooks = {rewrite_progress, ctx, &ctx->rewrite_stop};
 	ctx->rewrite_stop = 0;
 	if (!rk_plan_in_window(p, time(NULL), &ctx->window_end) && !ctx->opts->ignore_window)
