@@ -29,8 +29,9 @@ typedef struct rk_rewrite_settings {
  * objects, no latency or error budget (window 60 s, soak 30 s, slow down on a breach, 20 requests
  * before a window is judged). */
 void rk_rewrite_settings_init(rk_rewrite_settings *s);
-/* A rotation plan's defaults: the same, but throttled to 100 objects/s (burst 200) and held to a budget of
- * p99 500 ms and 1% errors: a rotation runs unattended against the apiservers it has just restarted. */
+/* A rotation plan's defaults: the same, but throttled to 100 objects/s (burst 200), held to a budget of
+ * p99 500 ms and 1% errors, and reading every apiserver's /metrics every 5 s (its own PUT p99, 5xx and
+ * 429 shares join the budget): a rotation runs unattended against the apiservers it has just restarted. */
 void rk_rewrite_settings_init_rotation(rk_rewrite_settings *s);
 /* The 429 ratio budget in force: budget_throttled, or budget_errors when that is < 0. */
 double rk_rewrite_settings_throttled(const rk_rewrite_settings *s);

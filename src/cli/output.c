@@ -151,6 +151,31 @@ void out_rewrite_result(const rk_rewrite_result *r, int rc, const char *message,
 		printf("  %s\n", message);
 }
 
+static json_t *signals_json(const rk_rewrite_status *st)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < st->nsignals; i++)
+		json_array_append_new(a, json_pack("{sssssI}", "decision", st->signals[i].decision, "signal",
+		                                   st->signals[i].signal, "count",
+		                                   (json_int_t)st->signals[i].count));
+	return a;
+}
+
+/* "slowdown by server-p99 x2, pause by 5xx x1" (decisions no breach drove are left out). */
+static void print_signals(const rk_rewrite_status *st)
+{
+	int any = 0;
+	for (size_t i = 0; i < st->nsignals; i++) {
+		const rk_budget_signal_count *c = &st->signals[i];
+		if (!c->signal[0])
+			continue;
+		printf("%s%s by %s x%" PRId64, any ? ", " : "  signals   ", c->decision, c->signal, c->count);
+		any = 1;
+	}
+	if (any)
+		printf("\n");
+}
+
 void out_rewrite_status(const rk_rewrite_status *st, int json)
 {
 	if (json) {
@@ -163,6 +188,8 @@ void out_rewrite_status(const rk_rewrite_status *st, int json)
 		    "last_namespace", st->last_namespace, "last_name", st->last_name, "rate", st->rate,
 		    "eta_s", st->eta_s, "budget", st->budget, "budget_decisions",
 		    (json_int_t)st->budget_decisions, "counts", counts_json(&st->counts));
+		if (j)
+			json_object_set_new(j, "budget_signals", signals_json(st));
 		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		if (s)
 			printf("%s\n", s);
@@ -191,4 +218,5 @@ void out_rewrite_status(const rk_rewrite_status *st, int json)
 		       st->scopes_done, st->scopes, st->updated_at[0] ? st->updated_at : "none");
 	printf("  budget    %s (%" PRId64 " decisions)\n", st->budget[0] ? st->budget : "no decision",
 	       st->budget_decisions);
+	print_signals(st);
 }

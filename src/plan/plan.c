@@ -23,7 +23,7 @@ static const char *const rewrite_fields[] = {"qps",       "burst",      "concurr
                                              "batchSize", "batchPause", NULL};
 static const char *const budget_fields[] = {"writeP99",    "errorRatio",      "window",
                                             "soak",        "onBreach",        "throttledRatio",
-                                            "minRequests", "preflightWindow", NULL};
+                                            "minRequests", "preflightWindow", "scrapeInterval", NULL};
 static const char *const window_fields[] = {"days", "start", "end", "timezone", NULL};
 static const char *const etcd_fields[] = {"url", "cacert", "cert", "key", NULL};
 
@@ -387,6 +387,8 @@ static int load_budget(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err
 		rc = int_field(y, map, what, "minRequests", 1, 1000000, &b->budget_min_requests, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_duration_ms(y, map, what, "preflightWindow", &plan->preflight_window_ms, err);
+	if (rc == RK_OK)
+		rc = rk_yaml_duration_ms(y, map, what, "scrapeInterval", &b->scrape_ms, err);
 	if (rc == RK_OK && b->budget_window_ms < 1000)
 		rc =
 		    rk_yaml_fail(y, rk_yaml_get(y, map, "window"), err, "budget.window: must be at least 1s");

@@ -25,6 +25,7 @@ void rk_rewrite_settings_init_rotation(rk_rewrite_settings *s)
 	s->burst = 200;
 	s->budget_p99_ms = 500;
 	s->budget_errors = 0.01;
+	s->scrape_ms = 5000; /* every apiserver's /metrics: its own p99, 5xx and 429 beside ours */
 }
 
 double rk_rewrite_settings_throttled(const rk_rewrite_settings *s)

@@ -61,6 +61,18 @@ static double parse_time(const char *text)
 	return (double)timegm(&tm) + ms / 1000.0;
 }
 
+static int on_signal_count(const char *decision, const char *signal, int64_t count, void *ud)
+{
+	rk_rewrite_status *st = ud;
+	if (st->nsignals == RK_REWRITE_SIGNALS_MAX)
+		return 1;
+	rk_budget_signal_count *c = &st->signals[st->nsignals++];
+	snprintf(c->decision, sizeof c->decision, "%s", decision ? decision : "");
+	snprintf(c->signal, sizeof c->signal, "%s", signal ? signal : "");
+	c->count = count;
+	return 0;
+}
+
 int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
                           int *found, rk_err *err)
 {
@@ -84,7 +96,8 @@ int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, 
 		return err->code;
 	int have_budget = 0;
 	if (rk_store_budget_last(store, st->run.id, st->budget, sizeof st->budget, &have_budget, err) !=
-	    RK_OK)
+	        RK_OK ||
+	    rk_store_budget_signals(store, st->run.id, on_signal_count, st, err) != RK_OK)
 		return err->code;
 	st->done = rk_counts_sum(&st->counts);
 	double t0 = parse_time(st->run.started_at), t1 = parse_time(st->updated_at);

@@ -12,6 +12,7 @@ typedef struct sbx_faults {
 	int retry_after_seconds;
 	int max_inflight; /* 0 = unlimited */
 	int fail_start;
+	char resource[64]; /* "" = every API request; else only requests on this resource */
 } sbx_faults;
 
 void sbx_faults_init(const char *path);
