@@ -55,6 +55,7 @@ typedef struct rk_rewrite_opts {
 	 * kubeconfig's credentials and tls-server-name; NULL/0 = the kubeconfig's server. At most
 	 * RK_REWRITE_MAX_ENDPOINTS. */
 	const char *const *endpoints;
+	const char *const *endpoint_names; /* how the log and stored decisions name them; NULL = their URLs */
 	size_t nendpoints;
 } rk_rewrite_opts;
 
@@ -187,7 +188,8 @@ typedef struct rk_rewrite_status {
 	size_t nsignals;
 } rk_rewrite_status;
 
-/* The newest rewrite run of cluster (*found 0 when none), or run_id when > 0. */
+/* The newest run of cluster that rewrites, a `rewrite` or a rotation (*found 0 when none), or run_id when
+ * > 0. */
 int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
                           int *found, rk_err *err);
 /* `rekeyctl status`: rk_rewrite_status_get on the state db in state_dir (NULL = the default); RK_BADINPUT

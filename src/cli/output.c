@@ -180,14 +180,14 @@ void out_rewrite_status(const rk_rewrite_status *st, int json)
 {
 	if (json) {
 		json_t *j = json_pack(
-		    "{sIsssssssssisIsIsIsisisssssssssfsfsssIso}", "run", (json_int_t)st->run.id, "cluster",
-		    st->run.cluster, "state", st->run.state, "started_at", st->run.started_at, "finished_at",
-		    st->run.finished_at, "exit_code", st->run.exit_code, "done", (json_int_t)st->done,
-		    "total", (json_int_t)st->total, "orphans", (json_int_t)st->orphans, "scopes", st->scopes,
-		    "scopes_done", st->scopes_done, "resource", st->resource, "scope", st->scope,
-		    "last_namespace", st->last_namespace, "last_name", st->last_name, "rate", st->rate,
-		    "eta_s", st->eta_s, "budget", st->budget, "budget_decisions",
-		    (json_int_t)st->budget_decisions, "counts", counts_json(&st->counts));
+		    "{sIsssssssssssisIsIsIsisisssssssssfsfsssIso}", "run", (json_int_t)st->run.id, "kind",
+		    st->run.kind, "cluster", st->run.cluster, "state", st->run.state, "started_at",
+		    st->run.started_at, "finished_at", st->run.finished_at, "exit_code", st->run.exit_code,
+		    "done", (json_int_t)st->done, "total", (json_int_t)st->total, "orphans",
+		    (json_int_t)st->orphans, "scopes", st->scopes, "scopes_done", st->scopes_done, "resource",
+		    st->resource, "scope", st->scope, "last_namespace", st->last_namespace, "last_name",
+		    st->last_name, "rate", st->rate, "eta_s", st->eta_s, "budget", st->budget,
+		    "budget_decisions", (json_int_t)st->budget_decisions, "counts", counts_json(&st->counts));
 		if (j)
 			json_object_set_new(j, "budget_signals", signals_json(st));
 		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -201,8 +201,8 @@ void out_rewrite_status(const rk_rewrite_status *st, int json)
 	fmt_eta(st->eta_s, eta, sizeof eta);
 	snprintf(total, sizeof total, st->total >= 0 ? "%" PRId64 : "?", st->total);
 	const rk_counts *c = &st->counts;
-	printf("cluster %s  rewrite run %" PRId64 "  %s  (started %s%s%s)\n", st->run.cluster, st->run.id,
-	       st->run.state, st->run.started_at, st->run.finished_at[0] ? ", finished " : "",
+	printf("cluster %s  %s run %" PRId64 "  %s  (started %s%s%s)\n", st->run.cluster, st->run.kind,
+	       st->run.id, st->run.state, st->run.started_at, st->run.finished_at[0] ? ", finished " : "",
 	       st->run.finished_at);
 	printf("  progress  %" PRId64 "/%s objects  %.1f/s  ETA %s\n", st->done, total,
 	       st->rate < 0 ? 0 : st->rate, eta);

@@ -21,9 +21,9 @@ static const char *const ssh_fields[] = {"user", "identityFile",    "knownHosts"
 static const char *const exec_fields[] = {"read", "write", "restart", "ready", "timeout", NULL};
 static const char *const rewrite_fields[] = {"qps",       "burst",      "concurrency", "pageSize",
                                              "batchSize", "batchPause", NULL};
-static const char *const budget_fields[] = {"writeP99",    "errorRatio",      "window",
-                                            "soak",        "onBreach",        "throttledRatio",
-                                            "minRequests", "preflightWindow", "scrapeInterval", NULL};
+static const char *const budget_fields[] = {
+    "writeP99",       "errorRatio",  "window",          "soak",           "onBreach",
+    "throttledRatio", "minRequests", "preflightWindow", "scrapeInterval", NULL};
 static const char *const window_fields[] = {"days", "start", "end", "timezone", NULL};
 static const char *const etcd_fields[] = {"url", "cacert", "cert", "key", NULL};
 
@@ -392,6 +392,9 @@ static int load_budget(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err
 	if (rc == RK_OK && b->budget_window_ms < 1000)
 		rc =
 		    rk_yaml_fail(y, rk_yaml_get(y, map, "window"), err, "budget.window: must be at least 1s");
+	if (rc == RK_OK && b->scrape_ms != 0 && (b->scrape_ms < 100 || b->scrape_ms > 600000))
+		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "scrapeInterval"), err,
+		                  "budget.scrapeInterval: 0s (off) or 100ms..10m");
 	if (rc == RK_OK && plan->preflight_window_ms > 3600000)
 		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "preflightWindow"), err,
 		                  "budget.preflightWindow: at most 1h (0s turns the trend check off)");

@@ -154,8 +154,10 @@ static void scrape(rk_rw_engine *e, rk_rw_endpoint *ep)
 		rc = rk_prom_apiserver_parse((const char *)text.data, text.len, e->res.resource, e->res.group,
 		                             &now, &err);
 	rk_buf_free(&text);
-	if (rc != RK_OK) {
-		rk_debug("rewrite.scrape", "%s: %s", ep->label, err.msg);
+	if (rc != RK_OK) { /* the first failure of each endpoint is a warning: its budget is the client's */
+		rk_log(ep->scrape_warned ? RK_LOG_DEBUG : RK_LOG_WARN, "rewrite.scrape",
+		       "%s: %s (its budget goes on with our own figures)", ep->label, err.msg);
+		ep->scrape_warned = 1;
 		return;
 	}
 	rk_prom_apiserver *prev = &ep->metrics_prev;

@@ -48,6 +48,9 @@ int rk_rewrite_settings_check(const rk_rewrite_settings *s, rk_err *err)
 		return rk_err_set(
 		    err, RK_BADINPUT,
 		    "batch pause and soak must not be negative, the budget window within 1s..1h");
+	if (s->scrape_ms < 0 || (s->scrape_ms > 0 && s->scrape_ms < 100) || s->scrape_ms > 600000)
+		return rk_err_set(err, RK_BADINPUT,
+		                  "scrape interval must be 0 (off) or 100ms..10m, got %ldms", s->scrape_ms);
 	if (s->budget_inflight < 0 || (s->budget_inflight > 0 && s->scrape_ms <= 0))
 		return rk_err_set(err, RK_BADINPUT,
 		                  "an in-flight budget needs --scrape-interval (it is read from /metrics)");

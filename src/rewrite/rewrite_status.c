@@ -1,6 +1,7 @@
 /* rewrite_status.c: a rewrite run's progress read back from the state db (what `rekeyctl status` shows
  * from another terminal): totals over every resource, the newest checkpoint, the estimate the run
- * recorded, the rate from the run's start to its last checkpoint, the ETA and the last budget decision. */
+ * recorded, the rate from the run's start to its last checkpoint, the ETA, the last budget decision and the
+ * decisions by the signal that drove them. A rotation's rewrite stage is read the same way. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,21 @@ static int on_signal_count(const char *decision, const char *signal, int64_t cou
 	return 0;
 }
 
+/* The newest run of the cluster that rewrites: a `rewrite`, or a rotation (its rewrite stage). */
+static int latest_rewriting_run(rk_store *store, const char *cluster, rk_run *run, int *found, rk_err *err)
+{
+	rk_run rotation;
+	int found_rotation = 0;
+	if (rk_store_run_latest(store, cluster, "rewrite", run, found, err) != RK_OK ||
+	    rk_store_run_latest(store, cluster, "rotate", &rotation, &found_rotation, err) != RK_OK)
+		return err->code;
+	if (found_rotation && (!*found || rotation.id > run->id)) {
+		*run = rotation;
+		*found = 1;
+	}
+	return RK_OK;
+}
+
 int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
                           int *found, rk_err *err)
 {
@@ -81,7 +97,7 @@ int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, 
 	st->rate = st->eta_s = -1;
 	*found = 0;
 	int rc = run_id > 0 ? rk_store_run_get(store, run_id, &st->run, found, err)
-	                    : rk_store_run_latest(store, cluster, "rewrite", &st->run, found, err);
+	                    : latest_rewriting_run(store, cluster, &st->run, found, err);
 	if (rc != RK_OK || !*found)
 		return rc;
 	status_walk *w = calloc(1, sizeof *w);

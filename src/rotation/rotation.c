@@ -218,9 +218,13 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 	o.nresources = p->nresources;
 	o.settings = p->rewrite;
 	const char *endpoints[RK_REWRITE_MAX_ENDPOINTS]; /* spread over every node's own apiserver */
-	for (size_t i = 0; i < p->nnodes && i < RK_REWRITE_MAX_ENDPOINTS; i++)
+	const char *names[RK_REWRITE_MAX_ENDPOINTS];     /* named like the gates name them */
+	for (size_t i = 0; i < p->nnodes && i < RK_REWRITE_MAX_ENDPOINTS; i++) {
+		names[o.nendpoints] = p->nodes[i].name;
 		endpoints[o.nendpoints++] = p->nodes[i].apiserver;
+	}
 	o.endpoints = endpoints;
+	o.endpoint_names = names;
 	rk_rewrite_hooks hooks = {rewrite_progress, ctx, &ctx->rewrite_stop};
 	ctx->rewrite_stop = 0;
 	if (!rk_plan_in_window(p, time(NULL), &ctx->window_end) && !ctx->opts->ignore_window)

@@ -28,7 +28,7 @@ static const char *good_plan =
     "rewrite: {qps: 150, burst: 300, concurrency: 16, pageSize: 250, batchSize: 100, batchPause: 2s}\n"
     "budget: {writeP99: 250ms, errorRatio: 0.02, window: 30s, soak: 10s, onBreach: pause, throttledRatio: "
     "0.1,\n"
-    "         minRequests: 50, preflightWindow: 2m}\n"
+    "         minRequests: 50, preflightWindow: 2m, scrapeInterval: 2s}\n"
     "window:\n"
     "  - {days: [sat, sun], start: \"01:00\", end: \"05:00\", timezone: UTC}\n"
     "  - {start: \"22:00\", end: \"02:00\", timezone: Europe/Berlin}\n";
@@ -63,6 +63,7 @@ START_TEST(full_plan_loads)
 	ck_assert(plan->rewrite.budget_throttled == 0.1);
 	ck_assert_int_eq(plan->rewrite.budget_min_requests, 50);
 	ck_assert_int_eq(plan->preflight_window_ms, 120000);
+	ck_assert_int_eq(plan->rewrite.scrape_ms, 2000);
 	ck_assert_uint_eq(plan->nwindows, 2);
 	ck_assert_uint_eq(plan->windows[0].days_mask, (1u << 0) | (1u << 6));
 	ck_assert_uint_eq(plan->windows[1].days_mask, 0x7f);
@@ -86,6 +87,7 @@ START_TEST(defaults_apply)
 	ck_assert_int_eq(plan->rewrite.on_breach, 0); /* slowdown */
 	ck_assert_int_eq(plan->preflight_window_ms, 60000);
 	ck_assert_int_eq(plan->rewrite.budget_min_requests, 20);
+	ck_assert_int_eq(plan->rewrite.scrape_ms, 5000); /* a rotation's rewrite reads /metrics by default */
 	ck_assert(rk_rewrite_settings_throttled(&plan->rewrite) == 0.01); /* the error ratio budget */
 	ck_assert_int_eq(rk_plan_in_window(plan, 0, NULL), 1);
 	rk_plan_free(plan);
@@ -138,6 +140,8 @@ static const struct bad_case bad_cases[] = {
     {"%H%Cbudget: {minRequests: 0}\n", "plan.yaml:8:23", "out of range"},
     {"%H%Cbudget: {preflightWindow: soon}\n", "plan.yaml:8:27", "invalid duration"},
     {"%H%Cbudget: {preflightWindow: 2h}\n", "plan.yaml:8:27", "at most 1h"},
+    {"%H%Cbudget: {scrapeInterval: 10ms}\n", "plan.yaml:8:26", "0s (off) or 100ms..10m"},
+    {"%H%Cbudget: {scrapeInterval: 1h}\n", "plan.yaml:8:26", "0s (off) or 100ms..10m"},
     {"%H%Cwindow: [{start: '01:00', end: '05:00', timezone: Mars/Olympus}]\n", "plan.yaml:8:51",
      "unknown time zone \"Mars/Olympus\""},
     {"%H%Cwindow: [{start: '1am', end: '05:00', timezone: UTC}]\n", "plan.yaml:8:18", "is not HH:MM"},
