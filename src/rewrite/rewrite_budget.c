@@ -155,7 +155,7 @@ static void scrape(rk_rw_engine *e, rk_rw_endpoint *ep)
 		                             &now, &err);
 	rk_buf_free(&text);
 	if (rc != RK_OK) { /* the first failure of each endpoint is a warning: its budget is the client's */
-		rk_log(ep->scrape_warned ? RK_LOG_DEBUG : RK_LOG_WARN, "rewrite.scrape",
+		rk_log(ep->scrape_warned ? RK_LOG_DEBUG : RK_LOG_WARN, "rewrite.scrape-failed",
 		       "%s: %s (its budget goes on with our own figures)", ep->label, err.msg);
 		ep->scrape_warned = 1;
 		return;
@@ -166,6 +166,9 @@ static void scrape(rk_rw_engine *e, rk_rw_endpoint *ep)
 	double p99 = same ? rk_prom_apiserver_put_p99_ms(&now, prev) : NAN;
 	if (same)
 		server_answers(ep, &now, prev);
+	if (!ep->have_metrics_prev)
+		rk_info("rewrite.scrape", "%s: its /metrics read every %ldms into its budget", ep->label,
+		        e->opts->settings.scrape_ms);
 	*prev = now;
 	ep->have_metrics_prev = 1;
 	rk_budget_server(ep->budget, rk_monotonic_ns(), p99, now.inflight_mutating);
