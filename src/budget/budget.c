@@ -286,8 +286,12 @@ static int ratio_breach(const rk_budget_policy *p, const rk_budget_stats *st, do
 	    st->server_writes >= p->min_samples ? ratio : ratio * st->server_writes / p->min_samples;
 	if (padded <= limit)
 		return 0;
-	snprintf(why, cap, "apiserver %s %.2f%% of %.0f writes > budget %.2f%%", name, 100 * padded,
-	         st->server_writes, 100 * limit);
+	if (st->server_writes >= p->min_samples)
+		snprintf(why, cap, "apiserver %s %.2f%% of %.0f writes > budget %.2f%%", name, 100 * ratio,
+		         st->server_writes, 100 * limit);
+	else
+		snprintf(why, cap, "apiserver %s %.2f%% of %.0f writes (%.2f%% padded to %u) > budget %.2f%%",
+		         name, 100 * ratio, st->server_writes, 100 * padded, p->min_samples, 100 * limit);
 	return 1;
 }
 
