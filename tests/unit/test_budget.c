@@ -198,7 +198,9 @@ START_TEST(apiserver_answers_name_their_signal)
 	d = rk_budget_decide(b, 1 * SEC);
 	ck_assert_int_eq(d.action, RK_BUDGET_SLOWDOWN);
 	ck_assert_int_eq(d.signal, RK_SIGNAL_SERVER_5XX);
-	ck_assert_msg(strstr(d.reason, "apiserver 5xx 20.00% of 5 writes (5.00% padded to 20) > budget 1.00%"), "%s", d.reason);
+	ck_assert_msg(
+	    strstr(d.reason, "apiserver 5xx 20.00% of 5 writes (5.00% padded to 20) > budget 1.00%"), "%s",
+	    d.reason);
 	rk_budget_server_answers(b, 2 * SEC, 400, 0.002, 0.03); /* 429 budget defaults to none (< 0) */
 	ck_assert_int_eq(rk_budget_decide(b, 2 * SEC).action, RK_BUDGET_NONE);
 	rk_budget_free(b);
