@@ -207,6 +207,17 @@ static void rewrite_progress(const rk_rewrite_progress *p, void *ud)
 		ctx->opts->progress(p, ctx->opts->progress_ud);
 }
 
+/* The node names of the rewrite's endpoints (the first node with each URL), as the gates name them. */
+static const char **endpoint_names(const rk_plan *p, const char **urls, size_t n)
+{
+	const char **names = calloc(n + 1, sizeof *names);
+	for (size_t i = 0; names && i < n; i++)
+		for (size_t j = 0; j < p->nnodes && !names[i]; j++)
+			if (!strcmp(p->nodes[j].apiserver, urls[i]))
+				names[i] = p->nodes[j].name;
+	return names;
+}
+
 static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 {
 	const rk_plan *p = ctx->plan;
@@ -217,27 +228,30 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 	o.resources = (const char *const *)p->resources;
 	o.nresources = p->nresources;
 	o.settings = p->rewrite;
-	const char *endpoints[RK_REWRITE_MAX_ENDPOINTS]; /* spread over every node's own apiserver */
-	const char *names[RK_REWRITE_MAX_ENDPOINTS];     /* named like the gates name them */
-	for (size_t i = 0; i < p->nnodes && i < RK_REWRITE_MAX_ENDPOINTS; i++) {
-		names[o.nendpoints] = p->nodes[i].name;
-		endpoints[o.nendpoints++] = p->nodes[i].apiserver;
-	}
-	o.endpoints = endpoints;
-	o.endpoint_names = names;
 	rk_rewrite_hooks hooks = {rewrite_progress, ctx, &ctx->rewrite_stop};
 	ctx->rewrite_stop = 0;
 	if (!rk_plan_in_window(p, time(NULL), &ctx->window_end) && !ctx->opts->ignore_window)
 		return rk_err_set(err, RK_STOPPED,
 		                  "outside every maintenance window of the plan: resume in the next one");
+	const char **endpoints = rk_plan_apiservers(p, &o.nendpoints); /* every node's own apiserver */
+	const char **names = endpoints ? endpoint_names(p, endpoints, o.nendpoints) : NULL;
+	if (!names) {
+		free(endpoints);
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	}
+	o.endpoints = endpoints;
+	o.endpoint_names = names;
 	rk_rewrite_result result;
 	int rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
+	free(endpoints);
+	free(names);
 	if (rc == RK_FAIL)
-		return rk_err_set(
+		rc = rk_err_set(
 		    err, RK_UNSAFE,
-		    "rewrite finished with %lld failed objects and %lld orphans: the old key stays; see "
-		    "`rekeyctl status` and fix them, then `rekeyctl resume`",
+		    "rewrite finished with %lld failed objects and %lld orphans: the old key stays; "
+		    "see `rekeyctl status` and fix them, then `rekeyctl resume`",
 		    (long long)result.counts.failed, (long long)result.orphans);
+	rk_rewrite_result_free(&result);
 	return rc;
 }
 

@@ -99,9 +99,7 @@ cmp -s "$(node_config cp-3)" "$E2E_TMP/base-cp-3.yaml" && ok gate_5xx_left_cp3_a
 REKEY_TEST_CRASH_AT=rewrite::intent "$REKEYCTL" resume -f "$P" --state "$STATE" >"$E2E_TMP/out" 2>"$E2E_TMP/err"
 rc=$?
 [ "$rc" = 137 ] && ok stopped_before_rewrite || not_ok stopped_before_rewrite "exit $rc: $(tail -n 2 "$E2E_TMP/err")"
-expect_exit fault_bad_resource 2 "$SANDBOX" fault --dir "$D" --node cp-2 --resource 'Config Maps' --error-ratio 1
-expect_grep fault_bad_resource_message '"Config Maps" is not a resource name' "$E2E_TMP/err"
-"$SANDBOX" fault --dir "$D" --node cp-2 --resource configmaps --error-ratio 1 --error-code 503 --retry-after 0 >/dev/null
+"$SANDBOX" fault --dir "$D" --node cp-2 --error-path /api/v1/namespaces/default/configmaps --error-ratio 1 --error-code 503 --retry-after 0 >/dev/null
 # other_client: creates configmaps through cp-2 until told to stop (a load, paced; not a wait).
 other_client() {
 	url=$(cat "$D/nodes/cp-2/apiserver.url")

@@ -98,16 +98,13 @@ static void fail_with(sbx_req *req, int code, const char *reason, const char *ms
 	sbx_reply_error(req, &e);
 }
 
-/* Faults apply to API requests (/api, /apis), not to health, metrics or version; with a resource set, only
- * to that resource's requests. 1 = answered. */
+/* Faults apply to API requests (/api, /apis), not to health, metrics or version. 1 = answered. */
 static int apply_faults(sbx_req *req, int inflight_now)
 {
 	if (strncmp(req->url, "/api", 4) != 0)
 		return 0;
 	sbx_faults f;
 	sbx_faults_get(&f);
-	if (f.resource[0] && strcmp(f.resource, req->resource) != 0)
-		return 0;
 	if ((f.max_inflight > 0 && inflight_now > f.max_inflight) || random_below(f.throttle_ratio)) {
 		fail_with(req, 429, "TooManyRequests", "Too many requests, please try again later.",
 		          f.retry_after_seconds);
@@ -124,7 +121,9 @@ static int apply_faults(sbx_req *req, int inflight_now)
 		while (nanosleep(&ts, &ts) != 0) {
 		}
 	}
-	if (random_below(f.error_ratio)) {
+	int error_applies = (!f.error_verb[0] || !strcmp(req->method, f.error_verb)) &&
+	                    !strncmp(req->url, f.error_path, strlen(f.error_path));
+	if (error_applies && random_below(f.error_ratio)) {
 		int code = f.error_code >= 400 && f.error_code <= 599 ? f.error_code : 503;
 		fail_with(req, code,
 		          code == 503   ? "ServiceUnavailable"

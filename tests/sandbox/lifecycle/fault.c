@@ -1,6 +1,5 @@
 /* fault.c: `rekey-sandbox fault`: writes a node's runtime faults (D/nodes/<node>/faults.json,
- * atomically; the apiserver re-reads it on its next request; --resource limits them to one resource's
- * requests), clears them, SIGKILLs a node's apiserver
+ * atomically; the apiserver re-reads it on its next request), clears them, SIGKILLs a node's apiserver
  * (the kubelet emulation restarts it like a crashed container), or sets the latency the etcd proxy of
  * a real sandbox adds (D/etcd-faults.json). On a sandbox started with --real only --kill,
  * --fail-start (the kubelet gives that node's kube-apiserver a config it refuses), --clear and
@@ -14,24 +13,14 @@
 #include "sandbox.h"
 
 typedef struct fault_opts {
-	const char *dir, *node, *kill_node, *resource;
+	const char *dir, *node, *kill_node;
+	const char *error_verb, *error_path; /* errors only for this method / URL prefix */
 	int clear, fail_start;
 	long latency_ms, jitter_ms, error_code, retry_after, max_inflight;
 	long etcd_latency_ms;       /* -1: not given */
 	const char *apiserver_flag; /* the first flag only the sandbox's apiserver implements */
 	double error_ratio, throttle_ratio;
 } fault_opts;
-
-/* A resource name as the metric label holds it: lower-case letters, 1..63 of them. */
-static int valid_resource(const char *v, rk_err *err)
-{
-	size_t n = strlen(v);
-	for (size_t i = 0; i < n; i++)
-		if (v[i] < 'a' || v[i] > 'z')
-			n = 0;
-	return n > 0 && n < 64 ? RK_OK
-	                       : rk_err_set(err, RK_BADINPUT, "--resource \"%s\" is not a resource name", v);
-}
 
 static int parse_value(fault_opts *o, const char *f, const char *v, rk_err *err)
 {
@@ -55,12 +44,15 @@ static int parse_value(fault_opts *o, const char *f, const char *v, rk_err *err)
 		return lc_parse_long(f, v, 0, 3600, &o->retry_after, err);
 	if (!strcmp(f, "--max-inflight"))
 		return lc_parse_long(f, v, 0, 100000, &o->max_inflight, err);
+	if (!strcmp(f, "--error-verb"))
+		return (o->error_verb = v), RK_OK;
+	if (!strcmp(f, "--error-path"))
+		return *v == '/' ? (o->error_path = v),
+		       RK_OK     : rk_err_set(err, RK_BADINPUT, "--error-path \"%s\" must start with /", v);
 	if (!strcmp(f, "--error-ratio"))
 		return lc_parse_double(f, v, 0, 1, &o->error_ratio, err);
 	if (!strcmp(f, "--throttle-ratio"))
 		return lc_parse_double(f, v, 0, 1, &o->throttle_ratio, err);
-	if (!strcmp(f, "--resource"))
-		return (o->resource = v), valid_resource(v, err);
 	return rk_err_set(err, RK_BADINPUT, "unknown flag \"%s\"", f);
 }
 
@@ -136,12 +128,16 @@ static int write_faults(const lc_info *info, const fault_opts *o, rk_err *err)
 		if (rc == RK_OK)
 			printf("faults cleared on %s\n", o->node);
 	} else {
-		json_t *f = json_pack("{s:I, s:I, s:f, s:I, s:f, s:I, s:I, s:b, s:s}", "latencyMs",
-		                      (json_int_t)o->latency_ms, "jitterMs", (json_int_t)o->jitter_ms,
-		                      "errorRatio", o->error_ratio, "errorCode", (json_int_t)o->error_code,
-		                      "throttleRatio", o->throttle_ratio, "retryAfterSeconds",
-		                      (json_int_t)o->retry_after, "maxInflight", (json_int_t)o->max_inflight,
-		                      "failStart", o->fail_start, "resource", o->resource ? o->resource : "");
+		json_t *f =
+		    json_pack("{s:I, s:I, s:f, s:I, s:f, s:I, s:I, s:b}", "latencyMs",
+		              (json_int_t)o->latency_ms, "jitterMs", (json_int_t)o->jitter_ms, "errorRatio",
+		              o->error_ratio, "errorCode", (json_int_t)o->error_code, "throttleRatio",
+		              o->throttle_ratio, "retryAfterSeconds", (json_int_t)o->retry_after,
+		              "maxInflight", (json_int_t)o->max_inflight, "failStart", o->fail_start);
+		if (o->error_verb)
+			json_object_set_new(f, "errorVerb", json_string(o->error_verb));
+		if (o->error_path)
+			json_object_set_new(f, "errorPath", json_string(o->error_path));
 		char *text = json_dumps(f, JSON_PRESERVE_ORDER | JSON_COMPACT);
 		rc = lc_write_text(path, text, 0600, err);
 		if (rc == RK_OK)
