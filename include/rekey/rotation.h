@@ -18,8 +18,10 @@
 #include "rekey/buf.h"
 #include "rekey/err.h"
 #include "rekey/plan.h"
+#include "rekey/promtext.h"
 #include "rekey/rewrite.h"
 #include "rekey/store.h"
+#include "rekey/verdict.h"
 
 typedef struct rk_rotation_opts {
 	const char *plan_path;
@@ -34,6 +36,18 @@ typedef struct rk_rotation_opts {
 	void *progress_ud;
 } rk_rotation_opts;
 
+/* One apiserver over the preflight's budget trend window (docs/budget.md, "Preflight trend"). */
+typedef struct rk_rotation_trend_node {
+	const char *node;          /* the plan node's name (in the preview's plan) */
+	unsigned scrapes;          /* of its /metrics */
+	rk_prom_figures server;    /* its writes and reads over the window (NaN where none) */
+	rk_verdict server_verdict; /* judged on its writes, or its reads when it made too few */
+	unsigned probes, failed;   /* our probes through it, the ones that failed */
+	double client_p99_ms;      /* of the probes answered (NaN when none) */
+	rk_verdict client_verdict;
+	unsigned breached; /* 1u << rk_signal for every budget it broke, either side */
+} rk_rotation_trend_node;
+
 /* `rekeyctl plan`: what a rotation would do, found by preflight (read-only). */
 typedef struct rk_rotation_preview {
 	rk_plan *plan;        /* the plan as loaded (its nodes, canary, access, reload, gates, rewrite) */
@@ -43,6 +57,12 @@ typedef struct rk_rotation_preview {
 	long long *objects;   /* per plan->resources[i]: objects stored, -1 when unknown */
 	long long total;      /* the known ones' sum */
 	double estimate_s;    /* total / plan->rewrite.qps; -1 when unthrottled */
+	/* the budget trend over budget.preflightWindow (0 = off: no nodes) against trend_limits; over
+	 * budget, rotate would refuse now (exit 3) */
+	long trend_window_ms;
+	rk_verdict_limits trend_limits;
+	rk_rotation_trend_node *trend;
+	size_t ntrend;
 } rk_rotation_preview;
 
 int rk_rotation_plan(const rk_rotation_opts *opts, rk_rotation_preview *out, rk_err *err);

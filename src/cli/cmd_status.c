@@ -18,9 +18,10 @@ static const char usage_text[] =
     "usage: rekeyctl status (--cluster NAME | -f PLAN | --run ID) [--state DIR] [-o json|table]\n"
     "                       [--watch [--interval DUR]]\n"
     "The newest run of the cluster (a rotation or a rewrite) from the state db: a rotation's stage, its\n"
-    "nodes' gates (read, promote, prune), the rewrite's progress, rate, ETA and budget. --watch refreshes\n"
-    "every --interval (default 2s) while the run is running: redrawn on a terminal, one JSON line per\n"
-    "refresh when stdout is not a terminal.\n";
+    "nodes' gates (read, promote, prune), the rewrite's progress, rate, ETA and budget decisions with\n"
+    "the signal that drove each (client-latency, client-errors, server-p99, 5xx, 429, inflight).\n"
+    "--watch refreshes every --interval (default 2s) while the run is running: redrawn on a terminal,\n"
+    "one JSON line per refresh when stdout is not a terminal.\n";
 
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)

@@ -28,6 +28,10 @@ void out_rewrite_result(const rk_rewrite_result *r, int rc, const char *message,
 /* `rekeyctl status` of a rewrite run. */
 void out_rewrite_status(FILE *out, const rk_rewrite_status *st, int json);
 json_t *rewrite_status_json(const rk_rewrite_status *st);
+/* The budget decisions by the signal that drove each: [{"decision","signal","count"}]. */
+json_t *rewrite_signals_json(const rk_rewrite_status *st);
+/* "  signals   slowdown by server-p99 x2, pause by 5xx x1" (nothing when no breach drove one). */
+void out_rewrite_signals(FILE *out, const rk_rewrite_status *st);
 /* j as one compact line on out (and j freed). */
 void print_json_line(FILE *out, json_t *j);
 /* "120/300 objects  40.0/s  ETA 0:05  (rewritten ..., failed ...)" of a run's rewrite into buf. */

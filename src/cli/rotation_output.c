@@ -1,6 +1,8 @@
-/* rotation_output.c: `rekeyctl plan` (the preview: cluster, stages, gates, object counts, the rewrite
- * estimate) and the result of `rotate|resume|abort|rollback`, as text or JSON (docs/output.md). */
+/* rotation_output.c: `rekeyctl plan` (the preview: cluster, stages, gates, the budget trend, object
+ * counts, the rewrite estimate) and the result of `rotate|resume|abort|rollback`, as text or JSON
+ * (docs/output.md). */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,6 +38,32 @@ static void preview_stages_text(const rk_plan *p)
 	       p->rewrite.soak_ms / 1000, p->rewrite.budget_p99_ms, p->rewrite.budget_errors);
 }
 
+/* The preflight's budget trend: the limits, then each apiserver "ok" or "OVER BUDGET (signals)". */
+static void preview_trend_text(const rk_rotation_preview *v)
+{
+	if (!v->ntrend) {
+		printf("budget trend: off (budget.preflightWindow: 0s)\n");
+		return;
+	}
+	const rk_verdict_limits *l = &v->trend_limits;
+	printf("budget trend over %gs (p99 <= %.0f ms, 5xx <= %.2f%%, 429 <= %.2f%%, judged on >= %.0f "
+	       "requests):\n",
+	       (double)v->trend_window_ms / 1000, l->p99_ms, 100 * l->error_ratio, 100 * l->throttled_ratio,
+	       l->min_requests);
+	unsigned breached = 0;
+	for (size_t i = 0; i < v->ntrend; i++) {
+		const rk_rotation_trend_node *t = &v->trend[i];
+		char signals[128];
+		rk_verdict_signals(t->breached, signals, sizeof signals);
+		printf(t->breached ? "  OVER BUDGET (%s) " : "  ok%s ", signals);
+		printf("%s: apiserver %s; client %s\n", t->node, t->server_verdict.text,
+		       t->client_verdict.text);
+		breached |= t->breached;
+	}
+	if (breached)
+		printf("rotate would refuse now: over budget (exit 3)\n");
+}
+
 static void preview_text(const rk_rotation_preview *v)
 {
 	const rk_plan *p = v->plan;
@@ -46,6 +74,7 @@ static void preview_text(const rk_rotation_preview *v)
 	       p->nnodes, v->write_key, rk_provider_name(p->provider));
 	printf("maintenance window: %s\n", v->window_open ? "open now" : "closed now (rotate would refuse)");
 	preview_stages_text(p);
+	preview_trend_text(v);
 	for (size_t i = 0; i < p->nresources; i++)
 		printf("objects: %s: %s%lld\n", p->resources[i], v->objects[i] < 0 ? "unknown " : "",
 		       v->objects[i] < 0 ? 0 : v->objects[i]);
@@ -54,6 +83,55 @@ static void preview_text(const rk_rotation_preview *v)
 		       v->estimate_s);
 	else
 		printf("rewrite estimate: %lld objects, unthrottled\n", v->total);
+}
+
+static json_t *number_or_null(double x)
+{
+	return isnan(x) ? json_null() : json_real(x);
+}
+
+static json_t *signals_array(unsigned breached)
+{
+	json_t *a = json_array();
+	for (int s = 0; a && s < RK_SIGNAL_COUNT; s++)
+		if (breached & (1u << s))
+			json_array_append_new(a, json_string(rk_signal_name((rk_signal)s)));
+	return a;
+}
+
+static json_t *trend_node_json(const rk_rotation_trend_node *t)
+{
+	const rk_prom_figures *f = &t->server;
+	json_t *server =
+	    json_pack("{sIsosososososososbss}", "scrapes", (json_int_t)t->scrapes, "writes",
+	              number_or_null(f->writes), "write_p99_ms", number_or_null(f->write_p99_ms),
+	              "write_5xx_ratio", number_or_null(f->write_5xx_ratio), "write_429_ratio",
+	              number_or_null(f->write_429_ratio), "reads", number_or_null(f->reads), "read_p99_ms",
+	              number_or_null(f->read_p99_ms), "read_5xx_ratio", number_or_null(f->read_5xx_ratio),
+	              "judged_on_reads", t->server_verdict.on_reads, "verdict", t->server_verdict.text);
+	json_t *client =
+	    json_pack("{sIsIsoss}", "probes", (json_int_t)t->probes, "failed", (json_int_t)t->failed,
+	              "p99_ms", number_or_null(t->client_p99_ms), "verdict", t->client_verdict.text);
+	return json_pack("{sssbsososo}", "node", t->node, "over_budget", t->breached != 0, "signals",
+	                 signals_array(t->breached), "server", server, "client", client);
+}
+
+/* null when budget.preflightWindow is 0s. */
+static json_t *trend_json(const rk_rotation_preview *v)
+{
+	if (!v->ntrend)
+		return json_null();
+	const rk_verdict_limits *l = &v->trend_limits;
+	json_t *nodes = json_array();
+	int over = 0;
+	for (size_t i = 0; i < v->ntrend; i++) {
+		json_array_append_new(nodes, trend_node_json(&v->trend[i]));
+		over |= v->trend[i].breached != 0;
+	}
+	return json_pack("{sIs{sfsfsfsf}sbso}", "window_ms", (json_int_t)v->trend_window_ms, "limits",
+	                 "p99_ms", l->p99_ms, "error_ratio", l->error_ratio, "throttled_ratio",
+	                 l->throttled_ratio, "min_requests", l->min_requests, "over_budget", over, "nodes",
+	                 nodes);
 }
 
 static json_t *preview_json(const rk_rotation_preview *v)
@@ -72,7 +150,7 @@ static json_t *preview_json(const rk_rotation_preview *v)
 	}
 	json_t *stages = json_pack("[sssssssss]", "preflight", "stage-key", "read", "promote", "rewrite",
 	                           "verify", "archive", "prune", "done");
-	return json_pack(
+	json_t *j = json_pack(
 	    "{sssosssssssbsosssssssos{sIsIsIsf}sososIso}", "cluster", p->cluster, "resources", resources,
 	    "config_hash", v->config_hash, "write_key", v->write_key, "provider",
 	    rk_provider_name(p->provider), "window_open", v->window_open, "nodes", nodes, "canary", p->canary,
@@ -81,6 +159,9 @@ static json_t *preview_json(const rk_rotation_preview *v)
 	    "budget_p99_ms", (json_int_t)p->rewrite.budget_p99_ms, "budget_errors", p->rewrite.budget_errors,
 	    "objects", objects, "qps", p->rewrite.qps > 0 ? json_real(p->rewrite.qps) : json_null(), "total",
 	    (json_int_t)v->total, "estimate_s", v->estimate_s >= 0 ? json_real(v->estimate_s) : json_null());
+	if (j)
+		json_object_set_new(j, "budget_trend", trend_json(v));
+	return j;
 }
 
 void out_rotation_preview(const rk_rotation_preview *v, int json)

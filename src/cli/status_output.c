@@ -60,11 +60,12 @@ static void node_json(const rk_rotation_status *st, const char *node, void *ud)
 
 static json_t *rewrite_json(const rk_rewrite_status *r)
 {
-	return json_pack("{sIsIsfsfsIsssIsssssiso}", "done", (json_int_t)r->done, "total",
+	return json_pack("{sIsIsfsfsIsssIsosssssiso}", "done", (json_int_t)r->done, "total",
 	                 (json_int_t)r->total, "rate", r->rate, "eta_s", r->eta_s, "orphans",
 	                 (json_int_t)r->orphans, "budget", r->budget, "budget_decisions",
-	                 (json_int_t)r->budget_decisions, "started_at", r->started_at, "updated_at",
-	                 r->updated_at, "scopes_done", r->scopes_done, "counts", counts_json(&r->counts));
+	                 (json_int_t)r->budget_decisions, "budget_signals", rewrite_signals_json(r),
+	                 "started_at", r->started_at, "updated_at", r->updated_at, "scopes_done",
+	                 r->scopes_done, "counts", counts_json(&r->counts));
 }
 
 json_t *rotation_status_json(const rk_rotation_status *st)
@@ -123,6 +124,7 @@ static void rotation_table(FILE *out, const rk_rotation_status *st)
 	fprintf(out, "  rewrite   %s\n", line);
 	fprintf(out, "  budget    %s (%" PRId64 " decisions)\n", r->budget[0] ? r->budget : "no decision",
 	        r->budget_decisions);
+	out_rewrite_signals(out, r);
 }
 
 void out_rotation_status(FILE *out, const rk_rotation_status *st, int json)

@@ -121,7 +121,7 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 	rk_buf base = RK_BUF_SECRET;
 	char plan_hash[72], new_key[256] = "";
 	if (rc == RK_OK)
-		rc = rot_preflight(ctx, &base, err);
+		rc = rot_preflight(ctx, &base, NULL, err);
 	if (rc == RK_OK)
 		rc = plan_file_hash(ctx, plan_hash, err);
 	if (rc == RK_OK)
@@ -239,6 +239,17 @@ static void rewrite_progress(const rk_rewrite_progress *p, void *ud)
 		ctx->opts->progress(p, ctx->opts->progress_ud);
 }
 
+/* The node names of the rewrite's endpoints (the first node with each URL), as the gates name them. */
+static const char **endpoint_names(const rk_plan *p, const char **urls, size_t n)
+{
+	const char **names = calloc(n + 1, sizeof *names);
+	for (size_t i = 0; names && i < n; i++)
+		for (size_t j = 0; j < p->nnodes && !names[i]; j++)
+			if (!strcmp(p->nodes[j].apiserver, urls[i]))
+				names[i] = p->nodes[j].name;
+	return names;
+}
+
 static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 {
 	const rk_plan *p = ctx->plan;
@@ -255,12 +266,17 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 		return rk_err_set(err, RK_STOPPED,
 		                  "outside every maintenance window of the plan: resume in the next one");
 	const char **endpoints = rk_plan_apiservers(p, &o.nendpoints); /* every node's own apiserver */
-	if (!endpoints)
+	const char **names = endpoints ? endpoint_names(p, endpoints, o.nendpoints) : NULL;
+	if (!names) {
+		free(endpoints);
 		return rk_err_set(err, RK_FAIL, "out of memory");
+	}
 	o.endpoints = endpoints;
+	o.endpoint_names = names;
 	rk_rewrite_result result;
 	int rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
 	free(endpoints);
+	free(names);
 	if (rc == RK_STOPPED && result.stopped) /* the rewrite's own message names its own --resume */
 		rc = rk_err_set(
 		    err, RK_STOPPED, "rewrite stopped %s at a checkpoint: `rekeyctl resume -f %s` continues",
@@ -409,12 +425,14 @@ int rk_rotation_plan(const rk_rotation_opts *opts, rk_rotation_preview *out, rk_
 	rot_ctx ctx;
 	rk_buf base = RK_BUF_SECRET;
 	memset(out, 0, sizeof *out);
+	rot_trend trend;
+	memset(&trend, 0, sizeof trend);
 	int rc = rot_ctx_open(&ctx, opts, err);
 	rk_rotation_opts relaxed = *opts;
-	relaxed.ignore_window = 1; /* plan reports the window instead of refusing */
+	relaxed.ignore_window = 1; /* plan reports the window and the budget instead of refusing */
 	ctx.opts = &relaxed;
 	if (rc == RK_OK)
-		rc = rot_preflight(&ctx, &base, err);
+		rc = rot_preflight(&ctx, &base, &trend, err);
 	rk_encconfig *cfg = NULL;
 	if (rc == RK_OK)
 		rc = rk_encconfig_load_buf((const char *)base.data, base.len, "node config", &cfg, err);
@@ -427,10 +445,13 @@ int rk_rotation_plan(const rk_rotation_opts *opts, rk_rotation_preview *out, rk_
 		out->window_open = rk_plan_in_window(ctx.plan, time(NULL), &end);
 		rc = rot_count_objects(&ctx, out, err);
 	}
+	if (rc == RK_OK)
+		rc = rot_trend_preview(&trend, ctx.plan->preflight_window_ms, out, err);
 	if (rc == RK_OK) { /* the preview keeps the plan */
 		out->plan = ctx.plan;
 		ctx.plan = NULL;
 	}
+	rot_trend_free(&trend);
 	rk_buf_wipe_free(&base);
 	rot_ctx_close(&ctx);
 	if (rc != RK_OK)
@@ -442,6 +463,7 @@ void rk_rotation_preview_free(rk_rotation_preview *p)
 {
 	rk_plan_free(p->plan);
 	free(p->objects);
+	free(p->trend);
 	memset(p, 0, sizeof *p);
 }
 

@@ -77,7 +77,41 @@ static int check_running(rot_ctx *ctx, const char *hash, rk_err *err)
 	return RK_OK;
 }
 
-int rot_preflight(rot_ctx *ctx, rk_buf *base, rk_err *err)
+/* The budget trend over budget.preflightWindow: for a rotation, over budget stops it before anything
+ * changed; for `plan` (report not NULL) the figures are kept for the report. */
+static int check_trend(rot_ctx *ctx, rot_trend *report, rk_err *err)
+{
+	rot_trend local;
+	memset(&local, 0, sizeof local);
+	rot_trend *trend = report ? report : &local;
+	long window = ctx->plan->preflight_window_ms;
+	memset(trend, 0, sizeof *trend);
+	if (window <= 0)
+		return RK_OK;
+	rk_info("preflight.trend", "measuring every apiserver for %gs against the budget",
+	        (double)window / 1000);
+	int rc = rot_trend_measure(ctx, NULL, window, trend, err);
+	for (size_t i = 0; rc == RK_OK && i < trend->n; i++) {
+		rk_buf line = RK_BUF_INIT;
+		rot_trend_node_describe(&trend->nodes[i], &line);
+		rk_info("preflight.trend", "%s", rk_buf_cstr(&line));
+		rk_buf_free(&line);
+	}
+	if (rc == RK_OK && !report && rot_trend_breached(trend)) {
+		rk_buf why = RK_BUF_INIT;
+		rot_trend_describe_breaches(trend, &why);
+		rc = rk_err_set(err, RK_STOPPED,
+		                "preflight: the control plane is over budget over the last %gs, nothing was "
+		                "changed: %s",
+		                (double)window / 1000, rk_buf_cstr(&why));
+		rk_buf_free(&why);
+	}
+	if (!report)
+		rot_trend_free(trend);
+	return rc;
+}
+
+int rot_preflight(rot_ctx *ctx, rk_buf *base, rot_trend *report, rk_err *err)
 {
 	if (!ctx->opts->ignore_window && !rk_plan_in_window(ctx->plan, time(NULL), NULL))
 		return rk_err_set(err, RK_STOPPED,
@@ -97,8 +131,10 @@ int rot_preflight(rot_ctx *ctx, rk_buf *base, rk_err *err)
 		rc = check_running(ctx, hash, err);
 	rk_transport_free(t);
 	if (rc == RK_OK)
-		rk_info("preflight.passed", "%zu apiservers ready, all running config %s", ctx->plan->nnodes,
-		        hash);
+		rc = check_trend(ctx, report, err);
+	if (rc == RK_OK)
+		rk_info("preflight.passed", "%zu apiservers ready, all running config %s%s",
+		        ctx->plan->nnodes, hash, ctx->plan->preflight_window_ms > 0 ? ", within budget" : "");
 	return rc;
 }
 
@@ -134,5 +170,31 @@ int rot_count_objects(rot_ctx *ctx, rk_rotation_preview *preview, rk_err *err)
 		preview->total += preview->objects[i] > 0 ? preview->objects[i] : 0;
 	}
 	preview->estimate_s = p->rewrite.qps > 0 ? (double)preview->total / p->rewrite.qps : -1;
+	return RK_OK;
+}
+
+int rot_trend_preview(const rot_trend *trend, long window_ms, rk_rotation_preview *preview, rk_err *err)
+{
+	preview->trend_window_ms = trend->n ? trend->window_ms : window_ms;
+	preview->trend_limits = trend->limits;
+	if (!trend->n)
+		return RK_OK;
+	preview->trend = calloc(trend->n, sizeof *preview->trend);
+	if (!preview->trend)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	for (size_t i = 0; i < trend->n; i++) {
+		const rot_trend_node *t = &trend->nodes[i];
+		rk_rotation_trend_node *v = &preview->trend[i];
+		v->node = t->node->name;
+		v->scrapes = t->scrapes;
+		v->server = t->server;
+		v->server_verdict = t->server_verdict;
+		v->probes = t->probes;
+		v->failed = t->failed;
+		v->client_p99_ms = t->client_p99_ms;
+		v->client_verdict = t->client_verdict;
+		v->breached = t->server_verdict.breached | t->client_verdict.breached;
+	}
+	preview->ntrend = trend->n;
 	return RK_OK;
 }
