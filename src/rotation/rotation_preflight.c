@@ -77,6 +77,38 @@ static int check_running(rot_ctx *ctx, const char *hash, rk_err *err)
 	return RK_OK;
 }
 
+/* The budget trend's probes (a Lease in kube-system created, patched and deleted; a list of kube-system
+ * secrets): denied would read as failed probes, an apiserver over budget; say which grant is missing. */
+static int check_probe_access(rot_ctx *ctx, rk_err *err)
+{
+	static const struct {
+		const char *verb, *group, *resource;
+	} needs[] = {{"create", "coordination.k8s.io", "leases"},
+	             {"patch", "coordination.k8s.io", "leases"},
+	             {"delete", "coordination.k8s.io", "leases"},
+	             {"list", "", "secrets"}};
+	if (ctx->plan->preflight_window_ms <= 0)
+		return RK_OK;
+	for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++) {
+		int allowed = 0;
+		char reason[512];
+		if (rk_kube_can_i(ctx->kube, needs[i].verb, needs[i].group, needs[i].resource, "kube-system",
+		                  &allowed, reason, sizeof reason, err) != RK_OK)
+			return err->code;
+		if (allowed < 0)
+			return RK_OK; /* the apiserver cannot say: rk_rewrite_check_access logged it */
+		if (!allowed)
+			return rk_err_set(
+			    err, RK_UNSAFE,
+			    "permission denied before any write: the budget trend's probes may not %s "
+			    "%s%s%s in namespace kube-system%s%s; grant it "
+			    "(examples/k8s/rbac-rotate.yaml) or set budget.preflightWindow: 0s",
+			    needs[i].verb, needs[i].resource, needs[i].group[0] ? "." : "", needs[i].group,
+			    reason[0] ? ": " : "", reason);
+	}
+	return RK_OK;
+}
+
 /* The budget trend over budget.preflightWindow: for a rotation, over budget stops it before anything
  * changed; for `plan` (report not NULL) the figures are kept for the report. */
 static int check_trend(rot_ctx *ctx, rot_trend *report, rk_err *err)
@@ -124,6 +156,8 @@ int rot_preflight(rot_ctx *ctx, rk_buf *base, rot_trend *report, rk_err *err)
 	if (rc == RK_OK) /* the rewrite's permissions, before any node is touched */
 		rc = rk_rewrite_check_access(ctx->kube, (const char *const *)ctx->plan->resources,
 		                             ctx->plan->nresources, NULL, 0, err);
+	if (rc == RK_OK)
+		rc = check_probe_access(ctx, err);
 	char hash[72] = "";
 	if (rc == RK_OK)
 		rc = check_configs(ctx, t, base, hash, err);

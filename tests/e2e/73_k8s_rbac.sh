@@ -4,8 +4,8 @@
 # dry run); rekeyctl run as the ServiceAccount (a token from `kubectl create token`, the cluster CA) with
 # rbac-rewrite.yaml applied rewrites every secret; with `update` (then `list`) taken out of the ClusterRole
 # it stops at once with exit 4 naming the verb and resource, and no object changed (resourceVersions);
-# `rotate` as the ServiceAccount stops at its preflight the same way (no node, no key touched), and with
-# rbac-rewrite.yaml and rbac-rotate.yaml it rotates.
+# `rotate` as the ServiceAccount stops at its preflight the same way (no node, no key touched), also
+# without the budget trend probes' Lease patch, and with rbac-rewrite.yaml and rbac-rotate.yaml it rotates.
 # control-planes: real
 . tests/e2e/lib.sh
 . tests/e2e/rotate_lib.sh
@@ -102,6 +102,22 @@ without_rotate
 # the example RBAC (rewrite + rotate) is enough for a whole rotation
 kc apply -f "$EX/rbac-rewrite.yaml" >/dev/null
 can_i update yes
+# the budget trend's probes: without patch on Leases in kube-system the preflight stops before any write
+# lease_can_i VERB yes|no: waits (30 s at most) until the authorizer answers so for the ServiceAccount
+lease_can_i() {
+	deadline=$(($(date +%s) + 30))
+	until [ "$(kc auth can-i "$1" leases.coordination.k8s.io -n kube-system --as system:serviceaccount:rekeyctl:rekeyctl 2>/dev/null)" = "$2" ]; do
+		[ "$(date +%s)" -ge "$deadline" ] && return 1
+		sleep 0.2
+	done
+}
+sed 's/"update", "patch", "delete"\]/"update", "delete"]/' "$EX/rbac-rotate.yaml" | kc apply -f - >/dev/null
+lease_can_i patch no
+expect_exit rotate_no_lease_patch_refused 4 "$REKEYCTL" rotate -f "$E2E_TMP/plan-sa.yaml" --state "$E2E_TMP/rstate"
+expect_grep rotate_no_lease_patch_named "the budget trend's probes may not patch leases.coordination.k8s.io in namespace kube-system" "$E2E_TMP/err"
+cmp -s "$(node_config cp-1)" "$E2E_TMP/cp-1.before" && ok rotate_no_lease_patch_node_untouched || not_ok rotate_no_lease_patch_node_untouched "config changed"
+kc apply -f "$EX/rbac-rotate.yaml" >/dev/null
+lease_can_i patch yes
 old=$(write_key_of cp-1)
 expect_exit rotate_as_serviceaccount 0 "$REKEYCTL" rotate -f "$E2E_TMP/plan-sa.yaml" --state "$E2E_TMP/rstate"
 [ "$(write_key_of cp-1)" != "$old" ] && ok rotate_as_serviceaccount_new_key || not_ok rotate_as_serviceaccount_new_key "still $old"
