@@ -54,8 +54,9 @@ static int name_seen(const rk_key_event *ev, void *ud)
 /* A key name the cluster never used: `<provider>-<UTC timestamp>`, checked against the history. */
 static int name_new_key(rot_ctx *ctx, const char *base, size_t len, char *out, size_t cap, rk_err *err)
 {
-	if (ctx->plan->provider == RK_PROV_IDENTITY) {
-		snprintf(out, cap, "identity");
+	if (ctx->plan->provider == RK_PROV_IDENTITY || ctx->plan->provider == RK_PROV_KMS) {
+		snprintf(out, cap, "%s",
+		         ctx->plan->provider == RK_PROV_KMS ? ctx->plan->kms.provider.name : "identity");
 		return RK_OK;
 	}
 	rk_encconfig *cfg = NULL;
@@ -153,11 +154,12 @@ static int prepare_configs(rot_ctx *ctx, int may_generate, rk_err *err)
 	int rc = rk_store_run_get(ctx->store, ctx->run_id, &run, &found, err);
 	if (rc == RK_OK)
 		rc = rot_load_base(ctx, &base, &len, err);
-	int decrypt = ctx->plan->provider == RK_PROV_IDENTITY;
-	if (rc == RK_OK && !decrypt)
+	/* no local key to generate: decrypt (identity) or a kms provider (its key lives in the KMS) */
+	int keyless = ctx->plan->provider == RK_PROV_IDENTITY || ctx->plan->provider == RK_PROV_KMS;
+	if (rc == RK_OK && !keyless)
 		rc = rot_stage_key(ctx, run.new_key, base, len, may_generate, &key, err);
 	if (rc == RK_OK)
-		rc = rot_configs_derive(base, len, ctx->plan, decrypt ? NULL : &key, &ctx->cfgs, err);
+		rc = rot_configs_derive(base, len, ctx->plan, keyless ? NULL : &key, &ctx->cfgs, err);
 	rk_key_clear(&key);
 	if (base)
 		OPENSSL_cleanse(base, len);

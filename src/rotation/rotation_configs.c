@@ -41,6 +41,12 @@ static int edit_add_key(rk_encconfig *cfg, const rk_plan *plan, const void *arg,
 	                            plan->provider, (const rk_key *)arg, err);
 }
 
+static int edit_add_kms(rk_encconfig *cfg, const rk_plan *plan, const void *arg, rk_err *err)
+{
+	return rk_encconfig_add_kms(cfg, (const char *const *)plan->resources, plan->nresources,
+	                            (const rk_kms *)arg, err);
+}
+
 static int edit_promote(rk_encconfig *cfg, const rk_plan *plan, const void *arg, rk_err *err)
 {
 	return rk_encconfig_promote(cfg, (const char *const *)plan->resources, plan->nresources,
@@ -116,6 +122,16 @@ static int derive_rotation(rot_configs *c, const rk_plan *plan, const rk_key *ne
 	return derive_all(c, plan, &ep, err);
 }
 
+/* To a kms v2 provider (from a local key or another kms provider): the same three steps. */
+static int derive_kms(rot_configs *c, const rk_plan *plan, rk_err *err)
+{
+	struct edit_step read_steps[] = {{edit_add_kms, &plan->kms.provider}};
+	struct edit_step write_steps[] = {{edit_promote, c->new_key}};
+	struct edit_step prune_steps[] = {{edit_prune, c->old_key}};
+	struct edit_plan ep = {{read_steps, write_steps, prune_steps}, {1, 1, 1}};
+	return derive_all(c, plan, &ep, err);
+}
+
 static int derive_decrypt(rot_configs *c, const rk_plan *plan, rk_err *err)
 {
 	struct edit_step read_steps[] = {{edit_identity_first, NULL}, {edit_promote, c->old_key}};
@@ -148,12 +164,19 @@ int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const 
 	int rc = load_base(out, base, len, plan, err);
 	if (rc != RK_OK)
 		return rc;
-	snprintf(out->new_key, sizeof out->new_key, "%s", new_key ? new_key->name : "identity");
+	int to_kms = plan->provider == RK_PROV_KMS;
+	snprintf(out->new_key, sizeof out->new_key, "%s",
+	         to_kms    ? plan->kms.provider.name
+	         : new_key ? new_key->name
+	                   : "identity");
 	if (!strcmp(out->old_key, out->new_key))
 		return rk_err_set(err, RK_BADINPUT,
-		                  "the resources in scope are already written with %s: nothing to do",
-		                  out->new_key);
-	rc = new_key ? derive_rotation(out, plan, new_key, err) : derive_decrypt(out, plan, err);
+		                  "the resources in scope are already written with %s: nothing to do%s",
+		                  out->new_key, to_kms ? " (a KEK rotation says kms.kek: true)" : "");
+	if (to_kms)
+		rc = derive_kms(out, plan, err);
+	else
+		rc = new_key ? derive_rotation(out, plan, new_key, err) : derive_decrypt(out, plan, err);
 	for (int i = 0; rc == RK_OK && i < ROT_CFG_COUNT; i++)
 		rk_config_hash(out->bytes[i].data, out->bytes[i].len, out->hash[i]);
 	return rc;

@@ -26,7 +26,8 @@ typedef struct rot_configs {
 
 /* The write key shared by every resource in scope (RK_BADINPUT when they differ or one has no rule). */
 int rot_scope_write_key(const rk_encconfig *cfg, const rk_plan *plan, char *out, size_t cap, rk_err *err);
-/* Derives read/write/pruned configs. new_key NULL = decrypt (identity becomes the write provider). */
+/* Derives read/write/pruned configs. new_key NULL = decrypt (identity becomes the write provider), or,
+ * for provider kms, the plan's kms provider is added, promoted, and the old write key pruned. */
 int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const rk_key *new_key,
                        rot_configs *out, rk_err *err);
 void rot_configs_free(rot_configs *c);

@@ -85,11 +85,12 @@ START_TEST(defaults_apply)
 END_TEST
 
 static const char *plan_head = "apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: c\nprovider: aescbc\n";
+static const char *kms_head = "apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: c\nprovider: kms\n";
 static const char *plan_cp =
     "controlPlane:\n  configPath: /e.yaml\n  nodes: [{name: a, apiserver: 'https://h:1'}]\n";
 
 struct bad_case {
-	const char *text;    /* full document; "%H" / "%C" are replaced by plan_head / plan_cp */
+	const char *text;    /* full document; "%H" / "%K" / "%C": plan_head / kms_head / plan_cp */
 	const char *where;   /* "plan.yaml:L:C" expected prefix */
 	const char *message; /* expected substring */
 };
@@ -162,6 +163,43 @@ static const struct bad_case bad_cases[] = {
      "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
      "plan.yaml:8:35", "unsupported value \"1\""},
     {"apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: 'a b'\n", "plan.yaml:3:10", "may hold only"},
+    /* provider: kms and its section (%K: a kms head; line 8 is the kms section) */
+    {"%K%C", "plan.yaml:4:11", "kms needs a \"kms\" section"},
+    {"%H%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s'}\n", "plan.yaml:8:6",
+     "plan.kms: only with provider: kms"},
+    {"%K%Ckms: {apiVersion: v1, name: k, endpoint: 'unix:///s'}\n", "plan.yaml:8:19",
+     "kms.apiVersion: \"v1\" is not supported"},
+    {"%K%Ckms: {name: k, endpoint: 'unix:///s'}\n", "plan.yaml:8:", "missing required field \"apiVersion\""},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', cachesize: 100}\n", "plan.yaml:8:66",
+     "kms.cachesize: not supported in v2"},
+    {"%K%Ckms: {apiVersion: v2, name: 'a:b', endpoint: 'unix:///s'}\n", "plan.yaml:8:29",
+     "not a usable KMS provider name"},
+    {"%K%Ckms: {apiVersion: v2, name: '', endpoint: 'unix:///s'}\n", "plan.yaml:8:29",
+     "kms.name: must not be empty"},
+    {"%K%Ckms: {apiVersion: v2, name: identity, endpoint: 'unix:///s'}\n", "plan.yaml:8:29",
+     "not a usable KMS provider name"},
+    {"%K%Ckms: {apiVersion: v2, endpoint: 'unix:///s'}\n", "plan.yaml:8:", "missing required field \"name\""},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'tcp://h:1'}\n", "plan.yaml:8:42",
+     "kms.endpoint: \"tcp://h:1\" is not a unix socket URL"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix://'}\n", "plan.yaml:8:42", "not a unix socket URL"},
+    {"%K%Ckms: {apiVersion: v2, name: k}\n", "plan.yaml:8:", "missing required field \"endpoint\""},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', timeout: 3}\n", "plan.yaml:8:64",
+     "kms.timeout: \"3\" is not a positive duration"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', timeout: 0s}\n", "plan.yaml:8:64",
+     "is not a positive duration"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', kek: yes}\n", "plan.yaml:8:60",
+     "unsupported value \"yes\""},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', keyID: k1}\n", "plan.yaml:8:62",
+     "kms.keyID: only for a KEK rotation"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', kek: true, keyID: ''}\n",
+     "plan.yaml:8:", "kms.keyID: must be 1 to 1024 bytes"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', pickupTimeout: 500ms}\n",
+     "plan.yaml:8:", "kms.pickupTimeout: must be at least 1s"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', outageTimeout: soon}\n",
+     "plan.yaml:8:", "invalid duration"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', socket: /s}\n",
+     "plan.yaml:8:", "unknown field \"socket\""},
+    {"%K%Ckms: [v2]\n", "plan.yaml:8:", "kms"},
 };
 
 static char *expand(const char *text)
@@ -170,6 +208,8 @@ static char *expand(const char *text)
 	for (const char *p = text; *p; p++) {
 		if (p[0] == '%' && p[1] == 'H')
 			rk_buf_append_str(&b, plan_head), p++;
+		else if (p[0] == '%' && p[1] == 'K')
+			rk_buf_append_str(&b, kms_head), p++;
 		else if (p[0] == '%' && p[1] == 'C')
 			rk_buf_append_str(&b, plan_cp), p++;
 		else
@@ -194,6 +234,58 @@ START_TEST(bad_plans_are_rejected_with_position)
 	              err.msg);
 	ck_assert_ptr_null(strchr(err.msg, '\n'));
 	free(text);
+}
+END_TEST
+
+START_TEST(kms_plan_loads)
+{
+	char text[2048];
+	snprintf(text, sizeof text,
+	         "%s%skms:\n  apiVersion: v2\n  name: kms-a\n  endpoint: unix:///run/kms/a.sock\n"
+	         "  timeout: 2s\n",
+	         kms_head, plan_cp);
+	rk_plan *plan = load_ok(text);
+	ck_assert_int_eq(plan->provider, RK_PROV_KMS);
+	ck_assert_str_eq(plan->kms.provider.api_version, "v2");
+	ck_assert_str_eq(plan->kms.provider.name, "kms-a");
+	ck_assert_str_eq(plan->kms.provider.timeout, "2s");
+	ck_assert_str_eq(rk_plan_kms_socket(plan), "/run/kms/a.sock");
+	ck_assert_int_eq(plan->kms.kek, 0);
+	ck_assert_ptr_null(plan->kms.key_id);
+	ck_assert_int_eq(plan->kms.pickup_timeout_ms, RK_PLAN_KMS_WAIT_MS);
+	ck_assert_int_eq(plan->kms.outage_timeout_ms, RK_PLAN_KMS_WAIT_MS);
+	rk_plan_free(plan);
+	snprintf(text, sizeof text,
+	         "%s%skms: {apiVersion: v2, name: k, endpoint: 'unix://@abstract', kek: true, keyID: kek-2,"
+	         " pickupTimeout: 90s, outageTimeout: 1m}\n",
+	         kms_head, plan_cp);
+	plan = load_ok(text);
+	ck_assert_int_eq(plan->kms.kek, 1);
+	ck_assert_str_eq(plan->kms.key_id, "kek-2");
+	ck_assert_int_eq(plan->kms.pickup_timeout_ms, 90000);
+	ck_assert_int_eq(plan->kms.outage_timeout_ms, 60000);
+	ck_assert_ptr_null(rk_plan_kms_socket(plan)); /* not a path this host can reach */
+	rk_plan_free(plan);
+}
+END_TEST
+
+/* A keyID the apiserver would refuse (over 1024 bytes) is refused at its position. */
+START_TEST(kms_key_id_over_1024_bytes_is_refused)
+{
+	rk_buf b = RK_BUF_INIT;
+	rk_buf_printf(&b,
+	              "%s%skms:\n  apiVersion: v2\n  name: k\n  endpoint: unix:///s\n  kek: true\n  keyID: ",
+	              kms_head, plan_cp);
+	for (int i = 0; i < 1025; i++)
+		rk_buf_append_str(&b, "k");
+	rk_buf_append_str(&b, "\n");
+	rk_plan *plan = NULL;
+	rk_err err;
+	ck_assert_int_eq(rk_plan_load_buf((const char *)b.data, b.len, "plan.yaml", &plan, &err),
+	                 RK_BADINPUT);
+	ck_assert_msg(strstr(err.msg, "plan.yaml:13:10: kms.keyID: must be 1 to 1024 bytes (1025 given)"),
+	              "%s", err.msg);
+	rk_buf_free(&b);
 }
 END_TEST
 
@@ -249,6 +341,8 @@ Suite *plan_suite(void)
 	tcase_add_test(tc, defaults_apply);
 	tcase_add_loop_test(tc, bad_plans_are_rejected_with_position, 0,
 	                    (int)(sizeof bad_cases / sizeof bad_cases[0]));
+	tcase_add_test(tc, kms_plan_loads);
+	tcase_add_test(tc, kms_key_id_over_1024_bytes_is_refused);
 	tcase_add_test(tc, windows_answer_in_and_out);
 	tcase_add_test(tc, durations_parse_like_go);
 	tcase_add_test(tc, example_plan_loads);
