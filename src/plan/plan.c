@@ -545,7 +545,7 @@ static int load_kms_endpoint(rk_yaml *y, yaml_node_t *map, rk_plan_kms *k, rk_er
 
 /* kms.kek, kms.keyID (1..1024 bytes, as the apiserver accepts a key_id; KEK rotations only) and the
  * two waits. */
-static int load_kms_kek(rk_yaml *y, yaml_node_t *map, rk_plan_kms *k, rk_err *err)
+static int load_kms_kek(rk_yaml *y, yaml_node_t *map, rk_plan_kms *k, const char *plan_etcd_url, rk_err *err)
 {
 	k->pickup_timeout_ms = RK_PLAN_KMS_WAIT_MS;
 	k->outage_timeout_ms = RK_PLAN_KMS_WAIT_MS;
@@ -555,6 +555,11 @@ static int load_kms_kek(rk_yaml *y, yaml_node_t *map, rk_plan_kms *k, rk_err *er
 	if (rc == RK_OK && k->key_id && (!*k->key_id || strlen(k->key_id) > 1024))
 		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "keyID"), err,
 		                  "kms.keyID: must be 1 to 1024 bytes (%zu given)", strlen(k->key_id));
+	if (rc == RK_OK && k->kek && !plan_etcd_url)
+		rc = rk_yaml_fail(
+		    y, rk_yaml_get(y, map, "kek"), err,
+		    "kms.kek: a KEK rotation needs the plan's etcd section (the keyID of every stored "
+		    "value is checked there)");
 	if (rc == RK_OK && k->key_id && !k->kek)
 		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "keyID"), err,
 		                  "kms.keyID: only for a KEK rotation (kek: true)");
@@ -590,7 +595,7 @@ static int load_kms(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err)
 	if (rc == RK_OK)
 		rc = load_kms_endpoint(y, map, k, err);
 	if (rc == RK_OK)
-		rc = load_kms_kek(y, map, k, err);
+		rc = load_kms_kek(y, map, k, plan->etcd.url, err);
 	return rc;
 }
 

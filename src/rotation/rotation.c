@@ -103,6 +103,8 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 		rc = rk_encconfig_load_buf((const char *)base.data, base.len, "base config", &cfg, err);
 		if (rc == RK_OK)
 			rc = rot_scope_write_key(cfg, ctx->plan, old_key, sizeof old_key, err);
+		if (rc == RK_OK && ctx->plan->kms.kek)
+			rc = rot_kek_check_scope(ctx, old_key, err);
 		rk_encconfig_free(cfg);
 		rk_run_spec spec = {ctx->plan->cluster,
 		                    "rotate",
@@ -239,21 +241,28 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 	return rc;
 }
 
+/* Every stored value in scope under the new key (a KEK rotation: under the kms provider with the
+ * target keyID; nothing is pruned there, so no key is forbidden). */
 static int verify_etcd(rot_ctx *ctx, rk_err *err)
 {
+	int kek = ctx->plan->kms.kek;
 	rk_scan_opts so = {.etcd_url = ctx->plan->etcd.url,
 	                   .cacert = ctx->plan->etcd.cacert,
 	                   .cert = ctx->plan->etcd.cert,
 	                   .key = ctx->plan->etcd.key,
 	                   .resources = (const char *const *)ctx->plan->resources,
-	                   .nresources = ctx->plan->nresources};
+	                   .nresources = ctx->plan->nresources,
+	                   .expect_key_id = kek ? ctx->kek_key_id : NULL};
 	uint64_t checked = 0;
-	int rc = rk_etcdscan_check_prune(&so, ctx->cfgs.old_key, ctx->cfgs.new_key, &checked, err);
+	int rc =
+	    rk_etcdscan_check_prune(&so, kek ? NULL : ctx->cfgs.old_key, ctx->cfgs.new_key, &checked, err);
 	if (rc == RK_UNSAFE)
-		return rk_err_wrap(err, RK_UNSAFE, "verify: pruning refused");
+		return rk_err_wrap(err, RK_UNSAFE,
+		                   kek ? "verify: objects left under another keyID"
+		                       : "verify: pruning refused");
 	if (rc == RK_OK)
-		rk_info("verify.etcd", "%llu stored values, all under %s", (unsigned long long)checked,
-		        ctx->cfgs.new_key);
+		rk_info("verify.etcd", "%llu stored values, all under %s%s%s", (unsigned long long)checked,
+		        ctx->cfgs.new_key, kek ? " keyID " : "", kek ? ctx->kek_key_id : "");
 	return rc;
 }
 
@@ -305,6 +314,24 @@ static int walk_stages(rot_ctx *ctx, rk_err *err)
 	return rc;
 }
 
+/* A KEK rotation: no config changes; the key_id changes inside the KMS (rotation_kek.c). */
+static int walk_kek(rot_ctx *ctx, rk_err *err)
+{
+	const char *name = ctx->plan->kms.provider.name;
+	snprintf(ctx->cfgs.old_key, sizeof ctx->cfgs.old_key, "%s", name);
+	snprintf(ctx->cfgs.new_key, sizeof ctx->cfgs.new_key, "%s", name);
+	int rc = rot_cluster_step(ctx, "kek-target", rot_kek_target, err);
+	if (rc == RK_OK && !ctx->kek_key_id[0])
+		rc = rot_kek_load_target(ctx, err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "kek-pickup", rot_kek_pickup, err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "rewrite", stage_rewrite, err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "verify", stage_verify, err);
+	return rc;
+}
+
 static void record_key_lifecycle(rot_ctx *ctx)
 {
 	rot_key_event(ctx, ctx->cfgs.new_key, "promoted");
@@ -347,11 +374,13 @@ int rk_rotation_run(const rk_rotation_opts *opts, int resume, rk_err *err)
 		rc = rot_probe_cleanup(&ctx, err);
 	if (rc == RK_OK)
 		rc = rot_cluster_step(&ctx, "preflight", NULL, err);
-	if (rc == RK_OK)
+	if (rc == RK_OK && ctx.plan->kms.kek)
+		rc = walk_kek(&ctx, err);
+	if (rc == RK_OK && !ctx.plan->kms.kek)
 		rc = stage_key(&ctx, err);
-	if (rc == RK_OK)
+	if (rc == RK_OK && !ctx.plan->kms.kek)
 		rc = walk_stages(&ctx, err);
-	if (rc == RK_OK && (rc = rot_cluster_step(&ctx, "done", NULL, err)) == RK_OK)
+	if (rc == RK_OK && (rc = rot_cluster_step(&ctx, "done", NULL, err)) == RK_OK && !ctx.plan->kms.kek)
 		record_key_lifecycle(&ctx);
 	if (ctx.store)
 		finish_run(&ctx, rc, resume ? "resume" : "rotate", err);
@@ -444,6 +473,12 @@ int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err)
 	rot_ctx ctx;
 	int pruning = 0, promoted = 0;
 	int rc = open_unfinished(&ctx, opts, err);
+	if (rc == RK_OK && ctx.plan->kms.kek)
+		rc = rk_err_set(
+		    err, RK_BADINPUT,
+		    "a KEK rotation changes no config: nothing to roll back (`rekeyctl abort` ends "
+		    "run %lld; the KMS keeps the old KEK for decryption)",
+		    (long long)ctx.run_id);
 	if (rc == RK_OK)
 		rc = rot_lock_acquire(&ctx, err);
 	int locked = rc == RK_OK;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "rekey/buf.h"
+#include "rekey/codec.h"
 #include "rekey/encconfig.h"
 #include "rekey/kube.h"
 #include "rekey/plan.h"
@@ -52,9 +53,12 @@ typedef struct rot_ctx {
 	time_t window_end;                  /* end of the window the run started in; -1 = none */
 	pthread_mutex_t lease_mu;
 	pthread_cond_t lease_cv;
+	char kek_key_id[RK_STORE_KEY_ID_MAX]; /* a KEK rotation's target key_id ("" before it is known) */
 } rot_ctx;
 
 /* ---- gates (rotation_gate.c) ---- */
+double rot_now_s(void); /* monotonic seconds */
+void rot_sleep_ms(long ms);
 /* Waits (up to the plan's readyTimeout) until node answers /readyz and runs the config with `hash`,
  * then soaks: a light probe load must hold the budget for the soak time. RK_STOPPED on failure. */
 int rot_gate_node(rot_ctx *ctx, const rk_plan_node *node, const char *hash, rk_err *err);
@@ -64,9 +68,26 @@ int rot_node_config_hash(rot_ctx *ctx, const rk_plan_node *node, char *out, size
 /* Writes a probe secret through the canary and reads it back through every other apiserver. Its name
  * is recorded in the state db before it is created, and marked deleted after. */
 int rot_probe_cross_read(rot_ctx *ctx, const rk_plan_node *canary, rk_err *err);
+/* Writes a probe secret through node's apiserver and classifies the value the plan's etcd stores for it
+ * (recorded before it is created, deleted after): which key (and kms v2 keyID) that apiserver writes
+ * with now. */
+int rot_probe_stored_value(rot_ctx *ctx, const rk_plan_node *node, rk_value_info *info, rk_err *err);
 /* Deletes every probe secret of the cluster's runs still recorded as not deleted (404 counts as
  * deleted; other failures are warnings and keep the record for next time). */
 int rot_probe_cleanup(rot_ctx *ctx, rk_err *err);
+
+/* ---- KEK rotation (rotation_kek.c, plan kms.kek: true) ---- */
+/* The resources in scope must already be written by the plan's kms provider (RK_BADINPUT). */
+int rot_kek_check_scope(const rot_ctx *ctx, const char *write_key, rk_err *err);
+/* Stage kek-target: the key_id to reach (kms.keyID, checked against the plugin's Status where its socket
+ * is reachable, else that Status), recorded in the state db; ctx->kek_key_id. */
+int rot_kek_target(rot_ctx *ctx, rk_err *err);
+/* ctx->kek_key_id from the state db (a resumed run). */
+int rot_kek_load_target(rot_ctx *ctx, rk_err *err);
+/* Stage kek-pickup: waits (kms.pickupTimeout) until every apiserver reports the target key_id from its
+ * latest Status (key_id_hash_status_last_timestamp_seconds, its /readyz/kms-providers polled to make it
+ * ask) and a probe written through it is stored under that keyID in etcd. RK_STOPPED on timeout. */
+int rot_kek_pickup(rot_ctx *ctx, rk_err *err);
 
 /* ---- cluster lock (rotation_lock.c): a Lease in kube-system ---- */
 int rot_lock_acquire(rot_ctx *ctx, rk_err *err);

@@ -123,6 +123,16 @@ static long long count_objects(rot_ctx *ctx, const char *resource)
 static void describe_stages(const rot_ctx *ctx, rk_buf *out)
 {
 	const rk_plan *p = ctx->plan;
+	if (p->kms.kek) {
+		rk_buf_printf(out,
+		              "stages (KEK rotation of kms provider %s: no config changes):\n  1. preflight\n"
+		              "  2. kek-target: the key_id to reach: %s\n  3. kek-pickup: every apiserver "
+		              "reports it and writes under it (within %lds)\n  4. rewrite every object\n"
+		              "  5. verify: every stored value under keyID of the target\n  6. done\n",
+		              p->kms.provider.name, p->kms.key_id ? p->kms.key_id : "the plugin's Status",
+		              p->kms.pickup_timeout_ms / 1000);
+		return;
+	}
 	rk_buf_printf(
 	    out,
 	    "stages:\n  1. preflight\n  2. stage-key: generate a %s key, back it up (0600), add it as "

@@ -200,6 +200,8 @@ static const struct bad_case bad_cases[] = {
     {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', socket: /s}\n",
      "plan.yaml:8:", "unknown field \"socket\""},
     {"%K%Ckms: [v2]\n", "plan.yaml:8:", "kms"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', kek: true}\n", "plan.yaml:8:60",
+     "kms.kek: a KEK rotation needs the plan's etcd section"},
 };
 
 static char *expand(const char *text)
@@ -256,8 +258,8 @@ START_TEST(kms_plan_loads)
 	ck_assert_int_eq(plan->kms.outage_timeout_ms, RK_PLAN_KMS_WAIT_MS);
 	rk_plan_free(plan);
 	snprintf(text, sizeof text,
-	         "%s%skms: {apiVersion: v2, name: k, endpoint: 'unix://@abstract', kek: true, keyID: kek-2,"
-	         " pickupTimeout: 90s, outageTimeout: 1m}\n",
+	         "%s%setcd: {url: 'http://127.0.0.1:2379'}\nkms: {apiVersion: v2, name: k, endpoint: "
+	         "'unix://@abstract', kek: true, keyID: kek-2, pickupTimeout: 90s, outageTimeout: 1m}\n",
 	         kms_head, plan_cp);
 	plan = load_ok(text);
 	ck_assert_int_eq(plan->kms.kek, 1);
@@ -273,9 +275,11 @@ END_TEST
 START_TEST(kms_key_id_over_1024_bytes_is_refused)
 {
 	rk_buf b = RK_BUF_INIT;
-	rk_buf_printf(&b,
-	              "%s%skms:\n  apiVersion: v2\n  name: k\n  endpoint: unix:///s\n  kek: true\n  keyID: ",
-	              kms_head, plan_cp);
+	rk_buf_printf(
+	    &b,
+	    "%s%setcd: {url: 'http://e:1'}\nkms:\n  apiVersion: v2\n  name: k\n  endpoint: unix:///s\n"
+	    "  kek: true\n  keyID: ",
+	    kms_head, plan_cp);
 	for (int i = 0; i < 1025; i++)
 		rk_buf_append_str(&b, "k");
 	rk_buf_append_str(&b, "\n");
@@ -283,7 +287,7 @@ START_TEST(kms_key_id_over_1024_bytes_is_refused)
 	rk_err err;
 	ck_assert_int_eq(rk_plan_load_buf((const char *)b.data, b.len, "plan.yaml", &plan, &err),
 	                 RK_BADINPUT);
-	ck_assert_msg(strstr(err.msg, "plan.yaml:13:10: kms.keyID: must be 1 to 1024 bytes (1025 given)"),
+	ck_assert_msg(strstr(err.msg, "plan.yaml:14:10: kms.keyID: must be 1 to 1024 bytes (1025 given)"),
 	              "%s", err.msg);
 	rk_buf_free(&b);
 }
