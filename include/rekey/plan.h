@@ -68,6 +68,20 @@ typedef struct rk_plan_kms {
 	long outage_timeout_ms; /* kms.outageTimeout: an unhealthy KMS pauses the rewrite this long (5m) */
 } rk_plan_kms;
 
+/* The `breakGlass` section: the pre-agreed emergency config `rekeyctl break-glass` writes while the KMS
+ * is down (docs/kms.md, "Break glass"): a local aescbc key, from a 0600 key file checked at load, goes
+ * first as the write provider; the plan's kms provider stays as a read provider; identity may be added
+ * last (read only) for the resources named in identity_read, never secrets unless force. */
+typedef struct rk_plan_break_glass {
+	int present;          /* the plan has the section */
+	char *key_file;       /* absolute path of the emergency key (base64, 16, 24 or 32 bytes, 0600) */
+	char *key_name;       /* its name in the configs (default breakglass-<fingerprint>) */
+	char fingerprint[17]; /* rk_key_fingerprint of that key, as the loader read it */
+	char **identity_read; /* resources (in plan.resources) that get identity as last provider */
+	size_t nidentity_read;
+	int force; /* identity_read may name secrets */
+} rk_plan_break_glass;
+
 typedef struct rk_plan {
 	char *path;
 	char *cluster;
@@ -91,6 +105,7 @@ typedef struct rk_plan {
 	size_t nwindows;
 	rk_plan_etcd etcd;
 	rk_plan_kms kms; /* provider: kms only */
+	rk_plan_break_glass break_glass;
 } rk_plan;
 
 /* The unix socket path of the plan's kms endpoint ("unix:///run/kms.sock" -> "/run/kms.sock"), NULL

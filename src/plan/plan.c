@@ -7,13 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan_internal.h"
 #include "rekey/duration.h"
 #include "rekey/fsutil.h"
 #include "rekey/yamldoc.h"
 
-static const char *const top_fields[] = {"apiVersion", "kind",     "cluster",      "kubeconfig",   "context",
-                                         "resources",  "provider", "keyBackupDir", "controlPlane", "rewrite",
-                                         "budget",     "window",   "etcd",         "kms",          NULL};
+static const char *const top_fields[] = {
+    "apiVersion",   "kind",    "cluster", "kubeconfig", "context", "resources", "provider",   "keyBackupDir",
+    "controlPlane", "rewrite", "budget",  "window",     "etcd",    "kms",       "breakGlass", NULL};
 static const char *const cp_fields[] = {"configPath", "manifestPath", "access", "reload",       "canary",
                                         "nodes",      "ssh",          "exec",   "readyTimeout", NULL};
 static const char *const node_fields[] = {"name", "host", "apiserver", "configPath", "manifestPath", NULL};
@@ -48,7 +49,7 @@ static const char *const core_resources[] = {"bindings",
                                              "services",
                                              NULL};
 
-static int str_in(const char *s, const char *const *list)
+int plan_str_in(const char *s, const char *const *list)
 {
 	for (; *list; list++)
 		if (!strcmp(s, *list))
@@ -76,7 +77,7 @@ static int enum_field(rk_yaml *y, yaml_node_t *map, const char *what, const char
 	return rc;
 }
 
-static int bool_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int *out, rk_err *err)
+int plan_bool_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int *out, rk_err *err)
 {
 	static const char *const names[] = {"false", "true", NULL};
 	return enum_field(y, map, what, key, names, out, err);
@@ -89,7 +90,7 @@ static int valid_resource_name(const char *name)
 	for (const char *p = name; *p; p++)
 		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '.' || *p == '-'))
 			return 0;
-	return strchr(name, '.') ? 1 : str_in(name, core_resources);
+	return strchr(name, '.') ? 1 : plan_str_in(name, core_resources);
 }
 
 static int load_resources(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err)
@@ -145,8 +146,8 @@ static int valid_url(const char *url)
 
 /* A path field that must be absolute: paths on nodes (SFTP and exec hooks have no working directory to
  * resolve against), and local files a resumed run must find again whatever its working directory. */
-static int abs_path_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int required,
-                          char **out, rk_err *err)
+int plan_abs_path_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int required,
+                        char **out, rk_err *err)
 {
 	int rc = rk_yaml_str(y, map, what, key, required, out, err);
 	if (rc == RK_OK && *out && (*out)[0] != '/')
@@ -168,9 +169,9 @@ static int load_node(rk_yaml *y, yaml_node_t *item, size_t i, rk_plan_node *node
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, item, what, "apiserver", 1, &node->apiserver, err);
 	if (rc == RK_OK)
-		rc = abs_path_field(y, item, what, "configPath", 0, &node->config_path, err);
+		rc = plan_abs_path_field(y, item, what, "configPath", 0, &node->config_path, err);
 	if (rc == RK_OK)
-		rc = abs_path_field(y, item, what, "manifestPath", 0, &node->manifest_path, err);
+		rc = plan_abs_path_field(y, item, what, "manifestPath", 0, &node->manifest_path, err);
 	if (rc == RK_OK && !valid_url(node->apiserver))
 		rc = rk_yaml_fail(y, rk_yaml_get(y, item, "apiserver"), err,
 		                  "%s.apiserver: \"%s\" is not an http(s) URL", what, node->apiserver);
@@ -217,13 +218,13 @@ static int load_ssh(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, ssh, what, "user", 1, &plan->ssh.user, err);
 	if (rc == RK_OK)
-		rc = abs_path_field(y, ssh, what, "identityFile", 0, &plan->ssh.identity_file, err);
+		rc = plan_abs_path_field(y, ssh, what, "identityFile", 0, &plan->ssh.identity_file, err);
 	if (rc == RK_OK)
-		rc = abs_path_field(y, ssh, what, "knownHosts", 0, &plan->ssh.known_hosts, err);
+		rc = plan_abs_path_field(y, ssh, what, "knownHosts", 0, &plan->ssh.known_hosts, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_long(y, ssh, what, "port", 1, 65535, &plan->ssh.port, err);
 	if (rc == RK_OK)
-		rc = bool_field(y, ssh, what, "trustOnFirstUse", &plan->ssh.trust_on_first_use, err);
+		rc = plan_bool_field(y, ssh, what, "trustOnFirstUse", &plan->ssh.trust_on_first_use, err);
 	return rc;
 }
 
@@ -299,9 +300,9 @@ static int load_control_plane(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_e
 	plan->ready_timeout_ms = 120000;
 	int rc = rk_yaml_check_map(y, cp, what, cp_fields, err);
 	if (rc == RK_OK)
-		rc = abs_path_field(y, cp, what, "configPath", 0, &plan->config_path, err);
+		rc = plan_abs_path_field(y, cp, what, "configPath", 0, &plan->config_path, err);
 	if (rc == RK_OK)
-		rc = abs_path_field(y, cp, what, "manifestPath", 0, &plan->manifest_path, err);
+		rc = plan_abs_path_field(y, cp, what, "manifestPath", 0, &plan->manifest_path, err);
 	if (rc == RK_OK)
 		rc = enum_field(y, cp, what, "access", access_names, &access, err);
 	if (rc == RK_OK)
@@ -549,7 +550,7 @@ static int load_kms_kek(rk_yaml *y, yaml_node_t *map, rk_plan_kms *k, const char
 {
 	k->pickup_timeout_ms = RK_PLAN_KMS_WAIT_MS;
 	k->outage_timeout_ms = RK_PLAN_KMS_WAIT_MS;
-	int rc = bool_field(y, map, "kms", "kek", &k->kek, err);
+	int rc = plan_bool_field(y, map, "kms", "kek", &k->kek, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, map, "kms", "keyID", 0, &k->key_id, err);
 	if (rc == RK_OK && k->key_id && (!*k->key_id || strlen(k->key_id) > 1024))
@@ -632,7 +633,7 @@ static int load_identity(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *e
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, root, "plan", "context", 0, &plan->context, err);
 	if (rc == RK_OK)
-		rc = abs_path_field(y, root, "plan", "keyBackupDir", 0, &plan->key_backup_dir, err);
+		rc = plan_abs_path_field(y, root, "plan", "keyBackupDir", 0, &plan->key_backup_dir, err);
 	return rc;
 }
 
@@ -659,6 +660,8 @@ static int load_plan(rk_yaml *y, rk_plan *plan, rk_err *err)
 		rc = load_etcd(y, root, plan, err);
 	if (rc == RK_OK)
 		rc = load_kms(y, root, plan, err);
+	if (rc == RK_OK)
+		rc = plan_load_break_glass(y, root, plan, err);
 	return rc;
 }
 
@@ -715,6 +718,7 @@ void rk_plan_free(rk_plan *plan)
 		rk_tz_free(plan->windows[i].tz);
 	}
 	rk_str_list_free(plan->resources, plan->nresources);
+	rk_str_list_free(plan->break_glass.identity_read, plan->break_glass.nidentity_read);
 	char *strings[] = {plan->path,
 	                   plan->cluster,
 	                   plan->kubeconfig,
@@ -738,7 +742,9 @@ void rk_plan_free(rk_plan *plan)
 	                   plan->kms.provider.name,
 	                   plan->kms.provider.endpoint,
 	                   plan->kms.provider.timeout,
-	                   plan->kms.key_id};
+	                   plan->kms.key_id,
+	                   plan->break_glass.key_file,
+	                   plan->break_glass.key_name};
 	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
 		free(strings[i]);
 	free(plan->nodes);

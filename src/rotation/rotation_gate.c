@@ -99,6 +99,16 @@ int rot_node_config_hash(rot_ctx *ctx, const rk_plan_node *node, char *out, size
 	return out[0] ? RK_OK : mirror_pod_hash(ctx, node, out, cap, err);
 }
 
+/* "/readyz not ready: [-]a [-]b" from a verbose /readyz text (its failed checks). */
+static void failed_checks(const char *text, char *out, size_t cap)
+{
+	size_t used = (size_t)snprintf(out, cap, "/readyz not ready:");
+	for (const char *p = strstr(text, "[-]"); p && used + 1 < cap; p = strstr(p + 3, "[-]")) {
+		size_t n = strcspn(p, " \n");
+		used += (size_t)snprintf(out + used, cap - used, " %.*s", (int)n, p);
+	}
+}
+
 /* Polls until the node is ready and runs `hash`, or the ready timeout passes. */
 static int wait_ready_with_config(rot_ctx *ctx, const rk_plan_node *node, const char *hash, rk_err *err)
 {
@@ -110,10 +120,11 @@ static int wait_ready_with_config(rot_ctx *ctx, const rk_plan_node *node, const 
 		int ready = 0;
 		rk_err probe;
 		rk_err_clear(&probe);
-		if (rk_kube_readyz(ctx->kube, node->apiserver, NULL, &text, &ready, &probe) != RK_OK)
+		if (rk_kube_readyz_excluding(ctx->kube, node->apiserver, rot_readyz_exclude(ctx), &text,
+		                             &ready, &probe) != RK_OK)
 			snprintf(last_problem, sizeof last_problem, "%s", probe.msg);
 		else if (!ready)
-			snprintf(last_problem, sizeof last_problem, "/readyz not ready");
+			failed_checks(rk_buf_cstr(&text), last_problem, sizeof last_problem);
 		else if (rot_node_config_hash(ctx, node, seen, sizeof seen, &probe) != RK_OK)
 			snprintf(last_problem, sizeof last_problem, "%s", probe.msg);
 		else if (!strcmp(hash_hex(seen), hash_hex(hash))) {

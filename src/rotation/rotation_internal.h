@@ -28,9 +28,11 @@ typedef struct rot_configs {
 /* The write key shared by every resource in scope (RK_BADINPUT when they differ or one has no rule). */
 int rot_scope_write_key(const rk_encconfig *cfg, const rk_plan *plan, char *out, size_t cap, rk_err *err);
 /* Derives read/write/pruned configs. new_key NULL = decrypt (identity becomes the write provider), or,
- * for provider kms, the plan's kms provider is added, promoted, and the old write key pruned. */
+ * for provider kms, the plan's kms provider is added (unless listed already), promoted, and the old
+ * write key pruned (with the breakGlass identity read fallback). break_glass: new_key is the plan's
+ * emergency aescbc key, added (identity last for breakGlass.identityRead) and promoted; pruned = write. */
 int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const rk_key *new_key,
-                       rot_configs *out, rk_err *err);
+                       int break_glass, rot_configs *out, rk_err *err);
 void rot_configs_free(rot_configs *c);
 
 /* The running rotation. */
@@ -54,6 +56,7 @@ typedef struct rot_ctx {
 	pthread_mutex_t lease_mu;
 	pthread_cond_t lease_cv;
 	char kek_key_id[RK_STORE_KEY_ID_MAX]; /* a KEK rotation's target key_id ("" before it is known) */
+	int break_glass; /* a break-glass run: gates leave out /readyz's kms-providers check */
 } rot_ctx;
 
 /* ---- gates (rotation_gate.c) ---- */
@@ -88,6 +91,16 @@ int rot_kek_load_target(rot_ctx *ctx, rk_err *err);
  * latest Status (key_id_hash_status_last_timestamp_seconds, its /readyz/kms-providers polled to make it
  * ask) and a probe written through it is stored under that keyID in etcd. RK_STOPPED on timeout. */
 int rot_kek_pickup(rot_ctx *ctx, rk_err *err);
+
+/* ---- break glass (rotation_breakglass.c) ---- */
+/* The /readyz check the gates leave out ("kms-providers" in a break-glass run, else NULL). */
+const char *rot_readyz_exclude(const rot_ctx *ctx);
+/* The plan's emergency key, read from its 0600 key file under breakGlass.keyName; refused (RK_UNSAFE)
+ * when history knows that name for another key; recorded in history (fingerprint, file) and archived
+ * (STATE/archive, 0600) before any node sees it. */
+int rot_break_glass_key(rot_ctx *ctx, rk_key *key, rk_err *err);
+/* The audit record (who and when come from the store; why = opts->reason) and the banner. */
+void rot_break_glass_announce(rot_ctx *ctx, const char *outcome, const char *detail);
 
 /* ---- cluster lock (rotation_lock.c): a Lease in kube-system ---- */
 int rot_lock_acquire(rot_ctx *ctx, rk_err *err);

@@ -1,7 +1,10 @@
 /* test_plan.c: the rotation plan loader: a full plan, defaults, and every bad input with file:line. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "rekey/buf.h"
 #include "rekey/duration.h"
@@ -220,21 +223,25 @@ static char *expand(const char *text)
 	return rk_buf_steal(&b);
 }
 
-START_TEST(bad_plans_are_rejected_with_position)
+/* Case i of a table: text is refused, one line starting at `where` and holding `message`. */
+static void assert_refused_at(int i, const char *text, const char *where, const char *message)
 {
-	const struct bad_case *c = &bad_cases[_i];
-	char *text = expand(c->text);
 	rk_plan *plan = NULL;
 	rk_err err;
 	rk_err_clear(&err);
 	int rc = rk_plan_load_buf(text, strlen(text), "plan.yaml", &plan, &err);
-	ck_assert_msg(rc == RK_BADINPUT, "case %d accepted:\n%s", _i, text);
+	ck_assert_msg(rc == RK_BADINPUT, "case %d accepted:\n%s", i, text);
 	ck_assert_ptr_null(plan);
-	ck_assert_msg(!strncmp(err.msg, c->where, strlen(c->where)), "case %d: want %s, got %s", _i, c->where,
-	              err.msg);
-	ck_assert_msg(strstr(err.msg, c->message) != NULL, "case %d: want \"%s\" in %s", _i, c->message,
-	              err.msg);
+	ck_assert_msg(!strncmp(err.msg, where, strlen(where)), "case %d: want %s, got %s", i, where, err.msg);
+	ck_assert_msg(strstr(err.msg, message) != NULL, "case %d: want \"%s\" in %s", i, message, err.msg);
 	ck_assert_ptr_null(strchr(err.msg, '\n'));
+}
+
+START_TEST(bad_plans_are_rejected_with_position)
+{
+	const struct bad_case *c = &bad_cases[_i];
+	char *text = expand(c->text);
+	assert_refused_at(_i, text, c->where, c->message);
 	free(text);
 }
 END_TEST
@@ -293,6 +300,135 @@ START_TEST(kms_key_id_over_1024_bytes_is_refused)
 }
 END_TEST
 
+/* ---- breakGlass: key files in a temporary directory ---- */
+
+static char bg_dir[64];
+
+/* A kms plan with a breakGlass section (line 9 on) naming key file `key` of bg_dir, plus `extra`. */
+static char *bg_plan(const char *key, const char *extra, const char *reload)
+{
+	rk_buf b = RK_BUF_INIT;
+	rk_buf_printf(
+	    &b,
+	    "%sresources: [secrets, configmaps]\ncontrolPlane:\n  configPath: /e.yaml\n  reload: %s\n"
+	    "  nodes: [{name: a, apiserver: 'https://h:1'}]\nkms: {apiVersion: v2, name: k, "
+	    "endpoint: 'unix:///s'}\nbreakGlass:\n  keyFile: %s/%s\n%s",
+	    kms_head, reload, bg_dir, key, extra);
+	return rk_buf_steal(&b);
+}
+
+static void write_text(const char *name, const char *text, mode_t mode)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/%s", bg_dir, name);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static void bg_setup(void)
+{
+	snprintf(bg_dir, sizeof bg_dir, "/tmp/rekey-plan-bg-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(bg_dir));
+	/* 32 bytes of 'k', 20 bytes of 'k' (not an aescbc size) */
+	write_text("good.key", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=\n", 0600);
+	write_text("open.key", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=\n", 0640);
+	write_text("short.key", "a2tra2tra2tra2tra2tra2tra2s=\n", 0600);
+}
+
+static void bg_teardown(void)
+{
+	const char *names[] = {"good.key", "open.key", "short.key"};
+	char path[128];
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/%s", bg_dir, names[i]);
+		unlink(path);
+	}
+	rmdir(bg_dir);
+}
+
+START_TEST(break_glass_section_loads)
+{
+	char *text = bg_plan("good.key", "  keyName: emergency-1\n  identityRead: [configmaps]\n", "restart");
+	rk_plan *plan = load_ok(text);
+	const rk_plan_break_glass *bg = &plan->break_glass;
+	ck_assert_int_eq(bg->present, 1);
+	ck_assert_str_eq(bg->key_name, "emergency-1");
+	ck_assert_uint_eq(strlen(bg->fingerprint), 16);
+	ck_assert_uint_eq(bg->nidentity_read, 1);
+	ck_assert_str_eq(bg->identity_read[0], "configmaps");
+	ck_assert_int_eq(bg->force, 0);
+	char want[64];
+	snprintf(want, sizeof want, "breakglass-%s", bg->fingerprint);
+	rk_plan_free(plan);
+	free(text);
+	text = bg_plan("good.key", "", "restart"); /* default name: from the fingerprint */
+	plan = load_ok(text);
+	ck_assert_str_eq(plan->break_glass.key_name, want);
+	rk_plan_free(plan);
+	free(text);
+	text = bg_plan("good.key", "  force: true\n  identityRead: [secrets]\n", "restart");
+	plan = load_ok(text);
+	ck_assert_int_eq(plan->break_glass.force, 1);
+	rk_plan_free(plan);
+	free(text);
+	plan = load_ok(good_plan); /* no section */
+	ck_assert_int_eq(plan->break_glass.present, 0);
+	rk_plan_free(plan);
+}
+END_TEST
+
+struct bg_case {
+	const char *key, *extra, *reload;
+	const char *where, *message;
+};
+
+static const struct bg_case bg_cases[] = {
+    {"open.key", "", "restart", "plan.yaml:12:12", "breakGlass.keyFile: "},
+    {"short.key", "", "restart", "plan.yaml:12:12", "holds a 20-byte key; aescbc needs 16, 24 or 32"},
+    {"missing.key", "", "restart", "plan.yaml:12:12", "breakGlass.keyFile: "},
+    {"good.key", "", "automatic", "plan.yaml:12:3", "breakGlass: needs controlPlane.reload: restart"},
+    {"good.key", "  identityRead: [secrets]\n", "restart", "plan.yaml:13:18",
+     "secrets never fall back to identity unless breakGlass.force: true"},
+    {"good.key", "  identityRead: [pods]\n", "restart", "plan.yaml:13:18",
+     "\"pods\" is not one of plan.resources"},
+    {"good.key", "  keyName: 'a:b'\n", "restart", "plan.yaml:13:12", "breakGlass.keyName: \"a:b\" is not"},
+    {"good.key", "  keyName: identity\n", "restart", "plan.yaml:13:12", "not \"identity\""},
+    {"good.key", "  force: yes\n", "restart", "plan.yaml:13:10", "breakGlass.force: unsupported value"},
+    {"good.key", "  provider: aesgcm\n", "restart", "plan.yaml:13:3", "provider"},
+};
+
+START_TEST(break_glass_bad_inputs_have_positions)
+{
+	const struct bg_case *c = &bg_cases[_i];
+	char *text = bg_plan(c->key, c->extra, c->reload);
+	assert_refused_at(_i, text, c->where, c->message);
+	free(text);
+}
+END_TEST
+
+START_TEST(break_glass_needs_a_kms_plan_and_an_absolute_key_path)
+{
+	char text[1024];
+	snprintf(text, sizeof text, "%s%sbreakGlass: {keyFile: %s/good.key}\n", plan_head, plan_cp, bg_dir);
+	rk_plan *plan = NULL;
+	rk_err err;
+	ck_assert_int_eq(rk_plan_load_buf(text, strlen(text), "plan.yaml", &plan, &err), RK_BADINPUT);
+	ck_assert_msg(strstr(err.msg, "plan.yaml:8:13: breakGlass: only in a plan with provider: kms"), "%s",
+	              err.msg);
+	char *rel = bg_plan("good.key", "", "restart");
+	char *at = strstr(rel, bg_dir);
+	memmove(at, at + 1, strlen(at)); /* "tmp/..." */
+	ck_assert_int_eq(rk_plan_load_buf(rel, strlen(rel), "plan.yaml", &plan, &err), RK_BADINPUT);
+	ck_assert_msg(strstr(err.msg, "plan.yaml:12:12: breakGlass.keyFile: ") &&
+	                  strstr(err.msg, "is not an absolute path"),
+	              "%s", err.msg);
+	free(rel);
+}
+END_TEST
+
 START_TEST(windows_answer_in_and_out)
 {
 	rk_plan *plan = load_ok(good_plan);
@@ -348,6 +484,13 @@ Suite *plan_suite(void)
 	tcase_add_test(tc, kms_plan_loads);
 	tcase_add_test(tc, kms_key_id_over_1024_bytes_is_refused);
 	tcase_add_test(tc, windows_answer_in_and_out);
+	TCase *bg = tcase_create("break-glass");
+	tcase_add_checked_fixture(bg, bg_setup, bg_teardown);
+	tcase_add_test(bg, break_glass_section_loads);
+	tcase_add_loop_test(bg, break_glass_bad_inputs_have_positions, 0,
+	                    sizeof bg_cases / sizeof bg_cases[0]);
+	tcase_add_test(bg, break_glass_needs_a_kms_plan_and_an_absolute_key_path);
+	suite_add_tcase(s, bg);
 	tcase_add_test(tc, durations_parse_like_go);
 	tcase_add_test(tc, example_plan_loads);
 	suite_add_tcase(s, tc);
