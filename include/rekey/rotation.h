@@ -47,10 +47,11 @@ int rk_rotation_run(const rk_rotation_opts *opts, int resume, rk_err *err);
 
 /* `rekeyctl break-glass`: writes the plan's pre-agreed emergency config (its breakGlass section) while
  * the KMS is down: a rotation whose target is that config, through the same stages, canary and gates
- * (the gates leave out the kms-providers check of /readyz), with no rewrite and no prune (the kms
- * provider stays to read what it still can). RK_BADINPUT without opts->reason or a breakGlass section,
- * before anything changes. An unfinished break-glass run of the cluster is continued; an unfinished
- * rotation refuses (RK_UNSAFE: abort it first). The way back is `rotate` with the same plan. */
+ * (the gates leave out /readyz's kms-providers and informer-sync checks), with no rewrite and no
+ * prune (the kms provider stays to read what it still can). RK_BADINPUT without opts->reason or a
+ * breakGlass section, before anything changes. An unfinished break-glass run of the cluster is
+ * continued; an unfinished rotation refuses (RK_UNSAFE: abort it first). The way back is `rotate`
+ * with the same plan. */
 int rk_rotation_break_glass(const rk_rotation_opts *opts, rk_err *err);
 
 /* `rekeyctl abort`: marks the unfinished run aborted (configs stay as they are: every stage boundary is
