@@ -1,5 +1,5 @@
 #!/bin/sh
-# 67_rotate_kms.sh: KMS v2 end to end on 3 real kube-apiservers and the KMS v2 test plugin
+# 74_rotate_kms.sh: KMS v2 end to end on 3 real kube-apiservers and the KMS v2 test plugin
 # (rekey-sandbox up --real --kms): aescbc -> kms v2 through the usual stages ends with every secret
 # stored as kms v2 under the plugin's key_id (rekeyctl verify and etcdctl), the old aescbc key archived;
 # a KEK rotation (kms.kek: true) after the plugin rotated ends with every secret under the new keyID;
@@ -40,6 +40,16 @@ printf '%s\nkms: {apiVersion: v2, name: k, endpoint: "unix:///s", kek: true}\n' 
 bad_plan kek_without_etcd "bad.yaml:8:" "needs the plan's etcd section"
 [ -e "$E2E_TMP/bad-state" ] && not_ok bad_plans_change_nothing "state dir created" || ok bad_plans_change_nothing
 
+# ---- bad uses of up --kms: exit 2, nothing created ----
+expect_exit up_kms_needs_real 2 "$SANDBOX" up --dir "$E2E_TMP/x" --kms
+expect_grep up_kms_needs_real_message '--kms needs --real' "$E2E_TMP/err"
+# shellcheck disable=SC2086 # CP_FLAGS is a list of flags
+expect_exit up_kmsplugin_needs_kms 2 "$SANDBOX" up --dir "$E2E_TMP/x" $CP_FLAGS --kmsplugin "$KP"
+# shellcheck disable=SC2086
+expect_exit up_kms_missing_plugin 2 "$SANDBOX" up --dir "$E2E_TMP/x" $CP_FLAGS --kms --kmsplugin "$E2E_TMP/none"
+expect_grep up_kms_missing_plugin_message "$E2E_TMP/none: No such file" "$E2E_TMP/err"
+[ -e "$E2E_TMP/x" ] && not_ok up_kms_bad_nothing_created "$E2E_TMP/x exists" || ok up_kms_bad_nothing_created
+
 # etcdctl's view of one stored value: "kms-v2 NAME keyID" through the plugin's own decoder
 stored_keyid() {
 	"$ETCDCTL" --endpoints "$(etcd_url)" get --print-value-only "$1" | head -c -1 | kp decode |
@@ -67,6 +77,7 @@ old=$(write_key_of cp-1)
 before=$(data_sum)
 key1=$(kp keyid)
 expect_exit to_kms_plan 0 "$REKEYCTL" plan -f "$PLAN" --state "$STATE"
+expect_grep to_kms_plan_stages 'stage-key: add kms v2 provider sandbox-kms \(unix://.*kms.sock\)' "$E2E_TMP/out"
 expect_exit to_kms_rotate 0 "$REKEYCTL" rotate -f "$PLAN" --state "$STATE"
 expect_exit to_kms_verify 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms --expect-key-id "$key1"
 expect_exit to_kms_verify_other_keyid_fails 1 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms --expect-key-id kek-0-none
@@ -142,7 +153,7 @@ expect_grep outage_recovered_logged '"kms.recovered"' "$E2E_TMP/resume.err"
 expect_exit outage_verify_new_keyid 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms --expect-key-id "$key3"
 etcdctl_all_under sandbox-kms "$key3" && ok "outage_etcdctl_all_new_keyid ($total)" || not_ok outage_etcdctl_all_new_keyid "$bad of $total not under $key3"
 [ "$(data_sum)" = "$before" ] && ok outage_data_unchanged || not_ok outage_data_unchanged "checksum differs"
-"$REKEYCTL" history --cluster sandbox >"$E2E_TMP/history" 2>&1
+"$REKEYCTL" history --cluster sandbox --state "$STATE" >"$E2E_TMP/history" 2>&1
 expect_grep outage_audited 'kms-pause.*gave-up' "$E2E_TMP/history"
 
 # ---- kms -> aescbc ----
