@@ -578,6 +578,8 @@ static int load_kms_kek(rk_yaml *y, yaml_node_t *map, rk_plan_kms *k, const char
 static int load_kms(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err)
 {
 	yaml_node_t *map = rk_yaml_get(y, root, "kms");
+	plan->kms.pickup_timeout_ms = RK_PLAN_KMS_WAIT_MS; /* kms -> aescbc pauses on KMS failures too */
+	plan->kms.outage_timeout_ms = RK_PLAN_KMS_WAIT_MS;
 	if (!map)
 		return plan->provider == RK_PROV_KMS
 		           ? rk_yaml_fail(y, rk_yaml_get(y, root, "provider"), err,

@@ -266,6 +266,12 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 		                  "outside every maintenance window of the plan: resume in the next one");
 	rk_rewrite_result result;
 	int rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
+	/* fail closed: a KMS failure pauses the rewrite at its checkpoint until the KMS is healthy again */
+	while (rc == RK_STOPPED && result.stopped == 3 && !ctx->rewrite_stop) {
+		if ((rc = rot_kms_wait_healthy(ctx, result.kms_error, err)) != RK_OK)
+			return rc; /* still unhealthy: stopped at the checkpoint, resumable */
+		rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
+	}
 	if (rc == RK_FAIL)
 		return rk_err_set(
 		    err, RK_UNSAFE,

@@ -79,7 +79,12 @@ int rot_probe_stored_value(rot_ctx *ctx, const rk_plan_node *node, rk_value_info
  * deleted; other failures are warnings and keep the record for next time). */
 int rot_probe_cleanup(rot_ctx *ctx, rk_err *err);
 
-/* ---- KEK rotation (rotation_kek.c, plan kms.kek: true) ---- */
+/* ---- KMS (rotation_kms.c) ---- */
+/* The rewrite stopped on a KMS failure (why): waits up to kms.outageTimeout for every apiserver's
+ * /readyz/kms-providers and the plugin's Status (where its socket is local) to be healthy. RK_OK when
+ * they are (the rewrite goes on), RK_STOPPED when they stay unhealthy or a signal came; audited. */
+int rot_kms_wait_healthy(rot_ctx *ctx, const char *why, rk_err *err);
+/* KEK rotation (plan kms.kek: true): */
 /* The resources in scope must already be written by the plan's kms provider (RK_BADINPUT). */
 int rot_kek_check_scope(const rot_ctx *ctx, const char *write_key, rk_err *err);
 /* Stage kek-target: the key_id to reach (kms.keyID, checked against the plugin's Status where its socket

@@ -134,11 +134,17 @@ static void describe_stages(const rot_ctx *ctx, rk_buf *out)
 		              p->kms.pickup_timeout_ms / 1000);
 		return;
 	}
-	rk_buf_printf(
-	    out,
-	    "stages:\n  1. preflight\n  2. stage-key: generate a %s key, back it up (0600), add it as "
-	    "read key\n",
-	    rk_provider_name(p->provider));
+	if (p->provider == RK_PROV_KMS)
+		rk_buf_printf(out,
+		              "stages:\n  1. preflight\n  2. stage-key: add kms v2 provider %s (%s) as read "
+		              "provider (no key is generated: the KMS holds it)\n",
+		              p->kms.provider.name, p->kms.provider.endpoint);
+	else
+		rk_buf_printf(
+		    out,
+		    "stages:\n  1. preflight\n  2. stage-key: generate a %s key, back it up (0600), "
+		    "add it as read key\n",
+		    rk_provider_name(p->provider));
 	rk_buf_printf(out, "  3. read: roll the read key out: %s (canary)", p->canary);
 	for (size_t i = 0; i < p->nnodes; i++)
 		if (strcmp(p->nodes[i].name, p->canary))

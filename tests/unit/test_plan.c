@@ -473,6 +473,20 @@ START_TEST(example_plan_loads)
 }
 END_TEST
 
+START_TEST(example_kms_plan_loads)
+{
+	rk_plan *plan = NULL;
+	rk_err err;
+	rk_err_clear(&err);
+	ck_assert_msg(rk_plan_load_file("examples/plan-kms.yaml", &plan, &err) == RK_OK, "%s", err.msg);
+	ck_assert_int_eq(plan->provider, RK_PROV_KMS);
+	ck_assert_str_eq(plan->kms.provider.name, "vault-kms");
+	ck_assert_str_eq(rk_plan_kms_socket(plan), "/var/run/kms/vault.sock");
+	ck_assert_int_eq(plan->kms.outage_timeout_ms, 300000);
+	rk_plan_free(plan);
+}
+END_TEST
+
 Suite *plan_suite(void)
 {
 	Suite *s = suite_create("plan");
@@ -493,6 +507,7 @@ Suite *plan_suite(void)
 	suite_add_tcase(s, bg);
 	tcase_add_test(tc, durations_parse_like_go);
 	tcase_add_test(tc, example_plan_loads);
+	tcase_add_test(tc, example_kms_plan_loads);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,10 +1,11 @@
-/* rotation_kek.c: the KEK rotation (plan kms.kek: true). The EncryptionConfiguration keeps its kms v2
- * provider; the key_id changes inside the KMS. Before the rewrite every apiserver must write under the
- * new key_id: to one still on the old key_id an object under the old keyID is not stale, so an unchanged
- * PUT through it changes nothing (docs/kms.md sections 3, 4 and 8). So: the target key_id is fixed and
- * recorded (kek-target), every apiserver is watched until its latest Status answer was that key_id and a
- * probe written through it is stored under it (kek-pickup); then the ordinary rewrite and a verify that
- * requires every stored value to carry that keyID. */
+/* rotation_kms.c: what a rotation does about KMS v2: the wait for a healthy KMS when the rewrite was
+ * paused by a KMS failure (fail closed), and the KEK rotation (plan kms.kek: true). The
+ * EncryptionConfiguration keeps its kms v2 provider; the key_id changes inside the KMS. Before the rewrite
+ * every apiserver must write under the new key_id: to one still on the old key_id an object under the old
+ * keyID is not stale, so an unchanged PUT through it changes nothing (docs/kms.md sections 3, 4 and 8). So:
+ * the target key_id is fixed and recorded (kek-target), every apiserver is watched until its latest Status
+ * answer was that key_id and a probe written through it is stored under it (kek-pickup); then the ordinary
+ * rewrite and a verify that requires every stored value to carry that keyID. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -188,4 +189,64 @@ int rot_kek_pickup(rot_ctx *ctx, rk_err *err)
 		rk_info("kek.picked-up", "every apiserver (%zu) writes under key_id %s", ctx->plan->nnodes,
 		        ctx->kek_key_id);
 	return rc;
+}
+
+/* Why the KMS is not healthy now ("" when it is): every apiserver's /readyz/kms-providers (which runs
+ * its Status check when the cached result is older than 20 s), and the plugin's own Status where the
+ * plan's socket is on this machine. */
+static void kms_problem(rot_ctx *ctx, char *out, size_t cap)
+{
+	out[0] = '\0';
+	for (size_t i = 0; !out[0] && i < ctx->plan->nnodes; i++) {
+		const rk_plan_node *node = &ctx->plan->nodes[i];
+		rk_buf text = RK_BUF_INIT;
+		int ready = 0;
+		rk_err e;
+		if (rk_kube_readyz(ctx->kube, node->apiserver, "kms-providers", &text, &ready, &e) != RK_OK)
+			snprintf(out, cap, "node %s: %.400s", node->name, e.msg);
+		else if (!ready)
+			snprintf(out, cap, "node %s: /readyz/kms-providers: %.300s", node->name,
+			         rk_buf_cstr(&text));
+		rk_buf_free(&text);
+	}
+	const char *socket = rk_plan_kms_socket(ctx->plan);
+	rk_kms_status st;
+	rk_err e;
+	if (!out[0] && socket && rk_kms_plugin_status(socket, 5000, &st, &e) != RK_OK)
+		snprintf(out, cap, "plugin %s: %.400s", socket, e.msg);
+	else if (!out[0] && socket && rk_kms_status_problem(&st))
+		snprintf(out, cap, "plugin %s: %s", socket, rk_kms_status_problem(&st));
+}
+
+int rot_kms_wait_healthy(rot_ctx *ctx, const char *why, rk_err *err)
+{
+	long timeout_ms = ctx->plan->kms.outage_timeout_ms;
+	double t0 = rot_now_s(), deadline = t0 + (double)timeout_ms / 1000.0;
+	char problem[768];
+	rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, "kms-pause", "paused", why, err);
+	rk_warn("kms.paused", "rewrite paused: %s; waiting up to %lds for a healthy KMS", why,
+	        timeout_ms / 1000);
+	for (;;) {
+		if (ctx->opts->stop && *ctx->opts->stop)
+			return rk_err_set(err, RK_STOPPED,
+			                  "stopped by a signal while the rewrite waited for the KMS");
+		kms_problem(ctx, problem, sizeof problem);
+		if (!problem[0]) {
+			rk_info("kms.recovered", "the KMS is healthy again after %.1fs: the rewrite goes on",
+			        rot_now_s() - t0);
+			rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, "kms-pause",
+			                   "recovered", NULL, err);
+			return RK_OK;
+		}
+		if (rot_now_s() >= deadline)
+			break;
+		rot_sleep_ms(2000);
+	}
+	rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, "kms-pause", "gave-up", problem, err);
+	return rk_err_set(
+	    err, RK_STOPPED,
+	    "the KMS stayed unhealthy for %lds (%s; the rewrite stopped on: %s): the rewrite is "
+	    "paused at its checkpoint and nothing was lost; `rekeyctl resume` continues once the "
+	    "KMS is back",
+	    timeout_ms / 1000, problem, why);
 }
