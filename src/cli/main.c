@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"abort", cmd_rotate, "end an unfinished rotation, leaving configs as they are"},
     {"rollback", cmd_rotate, "undo an unfinished rotation (refused once pruning started)"},
     {"break-glass", cmd_rotate, "KMS down: write the plan's pre-agreed emergency config (--reason)"},
+    {"doctor", cmd_doctor, "triage: apiservers, KMS plugins, config and key_id agreement (changes nothing)"},
     {"history", cmd_history, "key lifecycle and audit records"},
     {"rewrite", cmd_rewrite, "rewrite every object so it is stored under the current write key"},
     {"status", cmd_status, "progress of a rewrite run, from the state db"},
