@@ -21,10 +21,10 @@ static void on_signal(int sig)
 
 static void usage(FILE *out, const char *cmd)
 {
+	int bg = !strcmp(cmd, "break-glass");
 	fprintf(
 	    out,
-	    "usage: rekeyctl %s -f PLAN [--state DIR] [--ignore-window] [--insecure-skip-tls-verify]\n"
-	    "       rekeyctl break-glass -f PLAN --reason TEXT [--state DIR] [--ignore-window]\n"
+	    "usage: rekeyctl %s -f PLAN%s [--state DIR] [--ignore-window] [--insecure-skip-tls-verify]\n"
 	    "  plan      preflight (read-only) and the stages a rotation would run, with a rewrite estimate\n"
 	    "  rotate    run the rotation: stage key, roll out (canary first, gated), promote, rewrite, "
 	    "verify, prune\n"
@@ -35,7 +35,7 @@ static void usage(FILE *out, const char *cmd)
 	    "provider kept\n            for reads) through the same canary and gates; audited with "
 	    "--reason; back with `rotate`\n"
 	    "exit codes: 0 done, 1 failed, 2 bad input, 3 stopped safely (resumable), 4 refused as unsafe\n",
-	    cmd);
+	    cmd, bg ? " --reason TEXT" : "");
 }
 
 static const struct option long_options[] = {{"file", required_argument, NULL, 'f'},

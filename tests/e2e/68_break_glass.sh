@@ -1,7 +1,8 @@
 #!/bin/sh
 # 68_break_glass.sh: break glass on 3 real kube-apiservers with the KMS v2 test plugin: the cluster is
 # migrated onto kms v2; bad break-glass inputs (no breakGlass section, no --reason, a key file that is
-# not 0600) exit 2 and change nothing; with the plugin stopped, `break-glass` writes the plan's
+# not 0600) exit 2 and change nothing; with the plugin stopped an apiserver restarted without it refuses
+# to create a secret (fail closed); `break-glass` writes the plan's
 # emergency config (aescbc key first, kms kept for reads) through the canary and gates: secrets can be
 # created and read again on every apiserver and etcd stores them under the emergency key; the audit
 # log, history and the banner say who, when and why; with the plugin back, `rotate` with the same plan
@@ -54,8 +55,18 @@ chmod 0600 "$D/emergency.key"
 "$REKEYCTL" history --state "$STATE" >"$E2E_TMP/hist"
 expect_no_grep bad_inputs_no_audit "break-glass" "$E2E_TMP/hist"
 
-# ---- KMS down: break glass ----
+# ---- KMS down: fail closed (cp-2 restarted without its plugin refuses writes), then break glass ----
 "$KMSPLUGIN" stop --state "$KMS_STATE" >/dev/null || not_ok plugin_stop "failed"
+pid2=$(cat "$D/nodes/cp-2/apiserver.pid")
+"$SANDBOX" fault --dir "$D" --kill cp-2 >/dev/null || not_ok kill_cp2 "failed"
+end=$(($(date +%s) + 120))
+until [ "$(cat "$D/nodes/cp-2/apiserver.pid" 2>/dev/null)" != "$pid2" ] &&
+	kc --context sandbox-cp-2 get --raw '/readyz?exclude=kms-providers&exclude=informer-sync' >/dev/null 2>&1; do
+	[ "$(date +%s)" -gt "$end" ] && break
+	sleep 1
+done
+expect_exit down_write_refused 1 kc --context sandbox-cp-2 create secret generic before-bg --from-literal=k=v
+expect_grep down_write_message 'nil transformer' "$E2E_TMP/err"
 t0=$(date +%s)
 expect_exit break_glass 0 "$REKEYCTL" break-glass -f "$BG" --state "$STATE" --reason "KMS outage INC-42"
 echo "# measure: break-glass took $(($(date +%s) - t0)) s"
