@@ -14,6 +14,7 @@ typedef struct rk_kms_status {
 	char version[64];
 	char healthz[256];
 	char key_id[1025]; /* "" when absent; a longer one is cut and marked too_long */
+	size_t key_id_len; /* the key_id's real length (also when cut) */
 	int key_id_too_long;
 } rk_kms_status;
 

@@ -35,8 +35,10 @@ int rk_kms_status_decode(const uint8_t *msg, size_t len, rk_kms_status *st)
 			copy_field(st->version, sizeof st->version, &f, NULL);
 		else if (f.num == 2)
 			copy_field(st->healthz, sizeof st->healthz, &f, NULL);
-		else if (f.num == 3)
+		else if (f.num == 3) {
 			copy_field(st->key_id, sizeof st->key_id, &f, &st->key_id_too_long);
+			st->key_id_len = f.len;
+		}
 	}
 	return rc;
 }
