@@ -115,7 +115,7 @@ int plan_load_break_glass(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *
 		                  "breakGlass: needs controlPlane.reload: restart (an apiserver with "
 		                  "automatic reload does not load a config whose kms plugin is down)");
 	if (rc == RK_OK)
-		rc = plan_abs_path_field(y, map, "breakGlass", "keyFile", 1, &bg->key_file, err);
+		rc = plan_local_path_field(y, map, "breakGlass", "keyFile", 1, &bg->key_file, err);
 	if (rc == RK_OK)
 		rc = check_key_file(y, map, bg, err);
 	if (rc == RK_OK)
