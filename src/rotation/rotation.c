@@ -190,7 +190,7 @@ static int prepare_configs(rot_ctx *ctx, int may_generate, rk_err *err)
 	int keyless = !ctx->break_glass &&
 	              (ctx->plan->provider == RK_PROV_IDENTITY || ctx->plan->provider == RK_PROV_KMS);
 	if (rc == RK_OK && ctx->break_glass)
-		rc = rot_break_glass_key(ctx, &key, err);
+		rc = rot_break_glass_key(ctx, may_generate, &key, err);
 	else if (rc == RK_OK && !keyless)
 		rc = rot_stage_key(ctx, run.new_key, base, len, may_generate, &key, err);
 	if (rc == RK_OK)

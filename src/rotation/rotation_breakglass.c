@@ -41,7 +41,7 @@ static void record(rot_ctx *ctx, const rk_key *key, const char *fp, const char *
 	                       &ignored);
 }
 
-int rot_break_glass_key(rot_ctx *ctx, rk_key *key, rk_err *err)
+int rot_break_glass_key(rot_ctx *ctx, int first, rk_key *key, rk_err *err)
 {
 	const rk_plan_break_glass *bg = &ctx->plan->break_glass;
 	char fp[17] = "", archive[4200], path[4096];
@@ -63,7 +63,7 @@ int rot_break_glass_key(rot_ctx *ctx, rk_key *key, rk_err *err)
 		rc = rk_archive_dir(ctx->state_dir, archive, sizeof archive, err);
 	if (rc == RK_OK)
 		rc = rk_archive_put(archive, ctx->plan->cluster, RK_PROV_AESCBC, key, path, sizeof path, err);
-	if (rc == RK_OK) {
+	if (rc == RK_OK && first) {
 		record(ctx, key, fp, "break-glass-key", bg->key_file);
 		record(ctx, key, fp, "archived", path);
 		rk_info("key.break-glass", "emergency aescbc key %s (fingerprint %s) from %s, archived to %s",

@@ -101,9 +101,9 @@ int rot_kek_pickup(rot_ctx *ctx, rk_err *err);
 /* The /readyz check the gates leave out ("kms-providers" in a break-glass run, else NULL). */
 const char *rot_readyz_exclude(const rot_ctx *ctx);
 /* The plan's emergency key, read from its 0600 key file under breakGlass.keyName; refused (RK_UNSAFE)
- * when history knows that name for another key; recorded in history (fingerprint, file) and archived
- * (STATE/archive, 0600) before any node sees it. */
-int rot_break_glass_key(rot_ctx *ctx, rk_key *key, rk_err *err);
+ * when history knows that name for another key; archived (STATE/archive, 0600: idempotent) before any
+ * node sees it, and the first time (stage-key not done yet) recorded in history (fingerprint, file). */
+int rot_break_glass_key(rot_ctx *ctx, int first, rk_key *key, rk_err *err);
 /* The audit record (who and when come from the store; why = opts->reason) and the banner. */
 void rot_break_glass_announce(rot_ctx *ctx, const char *outcome, const char *detail);
 
