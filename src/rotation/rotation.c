@@ -221,29 +221,34 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 	o.resources = (const char *const *)p->resources;
 	o.nresources = p->nresources;
 	o.settings = p->rewrite;
-	const char *endpoints[RK_REWRITE_MAX_ENDPOINTS]; /* spread over every node's own apiserver */
-	for (size_t i = 0; i < p->nnodes && i < RK_REWRITE_MAX_ENDPOINTS; i++)
-		endpoints[o.nendpoints++] = p->nodes[i].apiserver;
-	o.endpoints = endpoints;
 	rk_rewrite_hooks hooks = {rewrite_progress, ctx, &ctx->rewrite_stop};
 	ctx->rewrite_stop = 0;
 	if (!rk_plan_in_window(p, time(NULL), &ctx->window_end) && !ctx->opts->ignore_window)
 		return rk_err_set(err, RK_STOPPED,
 		                  "outside every maintenance window of the plan: resume in the next one");
+	const char **endpoints = rk_plan_apiservers(p, &o.nendpoints); /* every node's own apiserver */
+	if (!endpoints)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	o.endpoints = endpoints;
 	rk_rewrite_result result;
 	int rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
 	/* fail closed: a KMS failure pauses the rewrite at its checkpoint until the KMS is healthy again */
 	while (rc == RK_STOPPED && result.stopped == 3 && !ctx->rewrite_stop) {
-		if ((rc = rot_kms_wait_healthy(ctx, result.kms_error, err)) != RK_OK)
-			return rc; /* still unhealthy: stopped at the checkpoint, resumable */
+		char why[sizeof result.kms_error];
+		snprintf(why, sizeof why, "%s", result.kms_error);
+		rk_rewrite_result_free(&result);
+		if ((rc = rot_kms_wait_healthy(ctx, why, err)) != RK_OK)
+			break; /* still unhealthy: stopped at the checkpoint, resumable */
 		rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
 	}
+	free(endpoints);
 	if (rc == RK_FAIL)
-		return rk_err_set(
+		rc = rk_err_set(
 		    err, RK_UNSAFE,
-		    "rewrite finished with %lld failed objects and %lld orphans: the old key stays; see "
-		    "`rekeyctl status` and fix them, then `rekeyctl resume`",
+		    "rewrite finished with %lld failed objects and %lld orphans: the old key stays; "
+		    "see `rekeyctl status` and fix them, then `rekeyctl resume`",
 		    (long long)result.counts.failed, (long long)result.orphans);
+	rk_rewrite_result_free(&result);
 	return rc;
 }
 

@@ -51,11 +51,18 @@ static void load(void)
 	f.retry_after_seconds = (int)num(j, "retryAfterSeconds", 1);
 	f.max_inflight = (int)num(j, "maxInflight", 0);
 	f.fail_start = json_is_true(json_object_get(j, "failStart"));
+	const char *verb = json_string_value(json_object_get(j, "errorVerb"));
+	const char *prefix = json_string_value(json_object_get(j, "errorPath"));
+	snprintf(f.error_verb, sizeof f.error_verb, "%s", verb ? verb : "");
+	snprintf(f.error_path, sizeof f.error_path, "%s", prefix ? prefix : "");
 	json_decref(j);
 	current = f;
-	rk_info("faults.loaded",
-	        "latency %ldms jitter %ldms errorRatio %.3f (%d) throttleRatio %.3f maxInflight %d",
-	        f.latency_ms, f.jitter_ms, f.error_ratio, f.error_code, f.throttle_ratio, f.max_inflight);
+	rk_info(
+	    "faults.loaded",
+	    "latency %ldms jitter %ldms errorRatio %.3f (%d, verb \"%s\", path \"%s\") throttleRatio %.3f "
+	    "maxInflight %d",
+	    f.latency_ms, f.jitter_ms, f.error_ratio, f.error_code, f.error_verb, f.error_path,
+	    f.throttle_ratio, f.max_inflight);
 }
 
 void sbx_faults_init(const char *p)

@@ -12,6 +12,8 @@ typedef struct sbx_faults {
 	int retry_after_seconds;
 	int max_inflight; /* 0 = unlimited */
 	int fail_start;
+	char error_verb[16];  /* errorRatio applies only to this HTTP method ("" = any) */
+	char error_path[512]; /* ... and only to URLs starting with this ("" = any API path) */
 } sbx_faults;
 
 void sbx_faults_init(const char *path);
