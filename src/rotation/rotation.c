@@ -103,7 +103,7 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 	rk_buf base = RK_BUF_SECRET;
 	char plan_hash[72], new_key[256] = "";
 	if (rc == RK_OK)
-		rc = rot_preflight(ctx, &base, err);
+		rc = rot_preflight(ctx, &base, NULL, err);
 	if (rc == RK_OK)
 		rc = plan_file_hash(ctx, plan_hash, err);
 	if (rc == RK_OK && ctx->break_glass)
@@ -245,6 +245,17 @@ static void rewrite_progress(const rk_rewrite_progress *p, void *ud)
 		ctx->opts->progress(p, ctx->opts->progress_ud);
 }
 
+/* The node names of the rewrite's endpoints (the first node with each URL), as the gates name them. */
+static const char **endpoint_names(const rk_plan *p, const char **urls, size_t n)
+{
+	const char **names = calloc(n + 1, sizeof *names);
+	for (size_t i = 0; names && i < n; i++)
+		for (size_t j = 0; j < p->nnodes && !names[i]; j++)
+			if (!strcmp(p->nodes[j].apiserver, urls[i]))
+				names[i] = p->nodes[j].name;
+	return names;
+}
+
 static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 {
 	const rk_plan *p = ctx->plan;
@@ -261,22 +272,26 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 		return rk_err_set(err, RK_STOPPED,
 		                  "outside every maintenance window of the plan: resume in the next one");
 	const char **endpoints = rk_plan_apiservers(p, &o.nendpoints); /* every node's own apiserver */
-	if (!endpoints)
+	const char **names = endpoints ? endpoint_names(p, endpoints, o.nendpoints) : NULL;
+	if (!names) {
+		free(endpoints);
 		return rk_err_set(err, RK_FAIL, "out of memory");
+	}
 	o.endpoints = endpoints;
+	o.endpoint_names = names;
 	rk_rewrite_result result;
 	int rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
 	/* fail closed: a KMS failure pauses the rewrite at its checkpoint until the KMS is healthy again */
 	while (rc == RK_STOPPED && result.stopped == 3 && !ctx->rewrite_stop) {
-		int healthy = rot_kms_wait_healthy(ctx, result.kms_error, err);
+		char why[sizeof result.kms_error];
+		snprintf(why, sizeof why, "%s", result.kms_error);
 		rk_rewrite_result_free(&result);
-		if (healthy != RK_OK) {
-			free(endpoints);
-			return healthy; /* still unhealthy: stopped at the checkpoint, resumable */
-		}
+		if ((rc = rot_kms_wait_healthy(ctx, why, err)) != RK_OK)
+			break; /* still unhealthy: stopped at the checkpoint, resumable */
 		rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
 	}
 	free(endpoints);
+	free(names);
 	if (rc == RK_FAIL)
 		rc = rk_err_set(
 		    err, RK_UNSAFE,
@@ -505,12 +520,14 @@ int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err)
 {
 	rot_ctx ctx;
 	rk_buf base = RK_BUF_SECRET;
+	rot_trend trend;
+	memset(&trend, 0, sizeof trend);
 	int rc = rot_ctx_open(&ctx, opts, err);
 	rk_rotation_opts relaxed = *opts;
-	relaxed.ignore_window = 1; /* plan reports the window instead of refusing */
+	relaxed.ignore_window = 1; /* plan reports the window and the budget instead of refusing */
 	ctx.opts = &relaxed;
 	if (rc == RK_OK)
-		rc = rot_preflight(&ctx, &base, err);
+		rc = rot_preflight(&ctx, &base, &trend, err);
 	rk_encconfig *cfg = NULL;
 	char old_key[256] = "", hash[72] = "";
 	if (rc == RK_OK)
@@ -520,8 +537,9 @@ int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err)
 	rk_encconfig_free(cfg);
 	if (rc == RK_OK) {
 		rk_config_hash(base.data, base.len, hash);
-		rc = rot_describe(&ctx, hash, old_key, out);
+		rc = rot_describe(&ctx, hash, old_key, &trend, out);
 	}
+	rot_trend_free(&trend);
 	rk_buf_wipe_free(&base);
 	rot_ctx_close(&ctx);
 	return rc;

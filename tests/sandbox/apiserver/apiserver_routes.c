@@ -222,7 +222,8 @@ static void set_labels(sbx_req *req, const sbx_resource *res, const char *ns, co
 {
 	req->resource = res->name;
 	req->group = res->group;
-	req->scope = name ? "resource" : ns ? "namespace" : "cluster";
+	/* kube-apiserver 1.34 counts a create as scope "resource" (endpoints/metrics CleanScope) */
+	req->scope = name || !strcmp(req->method, "POST") ? "resource" : ns ? "namespace" : "cluster";
 	if (!strcmp(req->method, "GET"))
 		req->verb = name ? "GET" : "LIST";
 }
@@ -333,36 +334,76 @@ static int split(char *path, char **seg, int max)
 	return n;
 }
 
+/* What a resource path names: the resource (NULL when none), namespace and name. */
+struct target {
+	char path[2048]; /* ns and name point into it */
+	const sbx_resource *res;
+	const char *ns, *name;
+};
+
+static void resolve(const char *group, const char *rest, struct target *t)
+{
+	memset(t, 0, sizeof *t);
+	snprintf(t->path, sizeof t->path, "%s", rest);
+	char *seg[5];
+	int n = split(t->path, seg, 5);
+	t->res = n > 0 ? sbx_resource_find(group, seg[0]) : NULL;
+	t->ns = t->name = NULL;
+	if (n >= 3 && !strcmp(seg[0], "namespaces") && n <= 4) {
+		t->res = sbx_resource_find(group, seg[2]);
+		t->ns = seg[1];
+		t->name = n == 4 ? seg[3] : NULL;
+		if (t->res && !t->res->namespaced)
+			t->res = NULL;
+	} else if (t->res && n == 2) {
+		t->name = seg[1];
+		if (t->res->namespaced)
+			t->res = NULL; /* /api/v1/secrets/NAME does not exist */
+	} else if (n != 1) {
+		t->res = NULL;
+	}
+}
+
+/* The group and the rest of a resource URL, 0 when the URL is not under a served group version. */
+static int api_prefix(const char *u, const char **group, const char **rest)
+{
+	if (!strncmp(u, "/api/v1/", 8)) {
+		*group = "";
+		*rest = u + 8;
+		return 1;
+	}
+	if (!strncmp(u, "/apis/coordination.k8s.io/v1/", 29)) {
+		*group = "coordination.k8s.io";
+		*rest = u + 29;
+		return 1;
+	}
+	return 0;
+}
+
+void sbx_route_labels(sbx_req *req)
+{
+	const char *group, *rest;
+	struct target t;
+	if (!api_prefix(req->url, &group, &rest))
+		return;
+	resolve(group, rest, &t);
+	if (t.res)
+		set_labels(req, t.res, t.ns, t.name);
+}
+
 static void route_api(sbx_req *req, const char *group, const char *rest)
 {
-	char path[2048];
-	snprintf(path, sizeof path, "%s", rest);
-	char *seg[5];
-	int n = split(path, seg, 5);
-	const sbx_resource *res = n > 0 ? sbx_resource_find(group, seg[0]) : NULL;
-	const char *ns = NULL, *name = NULL;
-	if (n >= 3 && !strcmp(seg[0], "namespaces") && n <= 4) {
-		res = sbx_resource_find(group, seg[2]);
-		ns = seg[1];
-		name = n == 4 ? seg[3] : NULL;
-		if (res && !res->namespaced)
-			res = NULL;
-	} else if (res && n == 2) {
-		name = seg[1];
-		if (res->namespaced)
-			res = NULL; /* /api/v1/secrets/NAME does not exist */
-	} else if (n != 1) {
-		res = NULL;
-	}
-	if (!res) {
+	struct target t;
+	resolve(group, rest, &t);
+	if (!t.res) {
 		not_found_path(req);
 		return;
 	}
-	if (!strcmp(req->method, "POST") && !ns && res->namespaced) {
+	if (!strcmp(req->method, "POST") && !t.ns && t.res->namespaced) {
 		not_found_path(req); /* creating needs a namespace in the path */
 		return;
 	}
-	handle_resource(req, res, ns, name);
+	handle_resource(req, t.res, t.ns, t.name);
 }
 
 static void reply_version(sbx_req *req)
@@ -396,13 +437,9 @@ void sbx_route(sbx_req *req)
 		sbx_reply_json(req, 200, disc);
 		return;
 	}
-	if (!strncmp(u, "/api/v1/", 8)) {
-		route_api(req, "", u + 8);
-		return;
-	}
-	if (!strncmp(u, "/apis/coordination.k8s.io/v1/", 29)) {
-		route_api(req, "coordination.k8s.io", u + 29);
-		return;
-	}
-	not_found_path(req);
+	const char *group, *rest;
+	if (api_prefix(u, &group, &rest))
+		route_api(req, group, rest);
+	else
+		not_found_path(req);
 }
