@@ -5,7 +5,7 @@ _rekeyctl() {
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
 	cmd=${COMP_WORDS[1]}
-	local commands="plan rotate resume abort rollback fleet due doctor history status rewrite config keygen verify kube version"
+	local commands="plan rotate resume abort rollback break-glass fleet due doctor history status rewrite config keygen verify kube version"
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
 		return
@@ -32,6 +32,7 @@ _rekeyctl() {
 	case $cmd in
 	plan | abort | rollback) words="-f --state --ignore-window --insecure-skip-tls-verify -o --help" ;;
 	rotate | resume) words="-f --state --ignore-window --insecure-skip-tls-verify --metrics-file -o --help" ;;
+	break-glass) words="-f --reason --state --ignore-window --insecure-skip-tls-verify --metrics-file -o --help" ;;
 	fleet)
 		if [ "$COMP_CWORD" -eq 2 ]; then
 			words="rotate resume status --help"

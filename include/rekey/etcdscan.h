@@ -33,15 +33,17 @@ typedef struct rk_scan_opts {
 	const char *const *resources; /* filter: "secrets", "deployments.apps"; none = all */
 	size_t nresources;
 	const rk_encconfig
-	    *config;             /* expected = the write key of the rule for each resource; decrypt-check */
-	const char *config_path; /* or: load (and validate) that EncryptionConfiguration as `config` */
-	const char *expect;      /* or: every value must be under this key name ("identity" allowed) */
-	size_t list_limit;       /* unexpected objects to list (0 = all) */
-	size_t page_limit;       /* live: keys per range request (0 = adaptive to the value sizes seen) */
-	const char *forbid;      /* a key (or kms provider) name no value may still use: the prune gate.
-	                            Values under it are counted in `forbidden` and listed. */
-	int check_archive;       /* list the keys the values need and look each up in the key archive */
-	const char *state_dir;   /* check_archive: the archive is STATE/archive (NULL = default state) */
+	    *config;               /* expected = the write key of the rule for each resource; decrypt-check */
+	const char *config_path;   /* or: load (and validate) that EncryptionConfiguration as `config` */
+	const char *expect;        /* or: every value must be under this key name ("identity" allowed) */
+	const char *expect_key_id; /* with config or expect: a kms v2 value under the expected provider
+	                              must also carry this keyID (a KEK rotation's check) */
+	size_t list_limit;         /* unexpected objects to list (0 = all) */
+	size_t page_limit;         /* live: keys per range request (0 = adaptive to the value sizes seen) */
+	const char *forbid;        /* a key (or kms provider) name no value may still use: the prune gate.
+	                              Values under it are counted in `forbidden` and listed. */
+	int check_archive;         /* list the keys the values need and look each up in the key archive */
+	const char *state_dir;     /* check_archive: the archive is STATE/archive (NULL = default state) */
 	const char *archive_cluster; /* check_archive: only that cluster's entries (NULL = every cluster) */
 } rk_scan_opts;
 
@@ -49,7 +51,7 @@ typedef struct rk_scan_opts {
 typedef struct rk_needed_key {
 	char provider[16]; /* rk_value_kind_name: "aescbc", "aesgcm", "secretbox", "kms-v1", "kms-v2" */
 	char key[256];     /* key name, or kms provider name */
-	char key_id[256];  /* kms v2 keyID */
+	char key_id[1025]; /* kms v2 keyID */
 	uint64_t count;    /* values under it */
 	int archived;      /* 1: an entry of that provider and name, whose file matches the fingerprint in
 	                      its name, decrypts a value stored under it; 0: none does; -1: kms (the key
@@ -63,7 +65,7 @@ typedef struct rk_scan_row {
 	char resource[260]; /* "secrets", "deployments.apps" */
 	char provider[16];  /* rk_value_kind_name */
 	char key[256];      /* key or kms provider name; "" for identity/malformed */
-	char key_id[256];   /* kms v2 keyID */
+	char key_id[1025];  /* kms v2 keyID */
 	uint64_t count;
 	uint64_t decrypt_failed;
 	int expected;
@@ -107,13 +109,13 @@ void rk_scan_report_free(rk_scan_report *report);
  * forbidden key; RK_FAIL otherwise. */
 int rk_scan_verdict(const rk_scan_report *report);
 
-/* The prune gate (the rotation's verify stage): scans `source` (its etcd_url or snapshot_path, prefix and
- * resources; its expectations ignored) for values that pruning `old_key` would leave unreadable: any value
- * still under old_key ("identity" or NULL: none is forbidden) and, when new_key is given, any value not
- * under new_key ("identity" allowed). RK_OK when there is none (*checked = values scanned, may be NULL);
- * RK_UNSAFE naming the first 5 otherwise: "N stored values are not under NEW: /registry/... (why), ..."
- * or, without new_key, "N stored values still under key \"OLD\": /registry/..., ..."; the scan's own
- * error codes when etcd or the snapshot cannot be read. */
+/* The prune gate (the rotation's verify stage): scans `source` (its etcd_url or snapshot_path, prefix,
+ * resources and expect_key_id; its other expectations ignored) for values that pruning `old_key` would leave
+ * unreadable: any value still under old_key ("identity" or NULL: none is forbidden) and, when new_key is
+ * given, any value not under new_key ("identity" allowed). RK_OK when there is none (*checked = values
+ * scanned, may be NULL); RK_UNSAFE naming the first 5 otherwise: "N stored values are not under NEW:
+ * /registry/... (why), ..." or, without new_key, "N stored values still under key \"OLD\": /registry/...,
+ * ..."; the scan's own error codes when etcd or the snapshot cannot be read. */
 int rk_etcdscan_check_prune(const rk_scan_opts *source, const char *old_key, const char *new_key,
                             uint64_t *checked, rk_err *err);
 

@@ -20,11 +20,38 @@ static const char *reload_name(rk_reload r)
 	return r == RK_RELOAD_AUTOMATIC ? "automatic" : "restart";
 }
 
+static void preview_gates_text(const rk_plan *p)
+{
+	printf("reload: %s, access: %s, gates: ready within %lds, soak %lds, p99 <= %ld ms, errors <= %.3f\n",
+	       reload_name(p->reload), access_name(p->access), p->ready_timeout_ms / 1000,
+	       p->rewrite.soak_ms / 1000, p->rewrite.budget_p99_ms, p->rewrite.budget_errors);
+}
+
+/* A KEK rotation changes no config: its own stages. */
+static void preview_kek_stages_text(const rk_plan *p)
+{
+	printf("stages (KEK rotation of kms provider %s: no config changes):\n  1. preflight\n"
+	       "  2. kek-target: the key_id to reach: %s\n  3. kek-pickup: every apiserver reports it and "
+	       "writes under it (within %lds)\n  4. rewrite every object\n  5. verify: every stored value "
+	       "under keyID of the target\n  6. done\n",
+	       p->kms.provider.name, p->kms.key_id ? p->kms.key_id : "the plugin's Status",
+	       p->kms.pickup_timeout_ms / 1000);
+}
+
 static void preview_stages_text(const rk_plan *p)
 {
-	printf("stages:\n  1. preflight\n  2. stage-key: generate a %s key, back it up (0600), add it as "
-	       "read key\n",
-	       rk_provider_name(p->provider));
+	if (p->provider == RK_PROV_KMS && p->kms.kek) {
+		preview_kek_stages_text(p);
+		return;
+	}
+	if (p->provider == RK_PROV_KMS)
+		printf("stages:\n  1. preflight\n  2. stage-key: add kms v2 provider %s (%s) as read "
+		       "provider (no key is generated: the KMS holds it)\n",
+		       p->kms.provider.name, p->kms.provider.endpoint);
+	else
+		printf("stages:\n  1. preflight\n  2. stage-key: generate a %s key, back it up (0600), add "
+		       "it as read key\n",
+		       rk_provider_name(p->provider));
 	printf("  3. read: roll the read key out: %s (canary)", p->canary);
 	for (size_t i = 0; i < p->nnodes; i++)
 		if (strcmp(p->nodes[i].name, p->canary))
@@ -33,9 +60,7 @@ static void preview_stages_text(const rk_plan *p)
 	       "others\n  5. rewrite every object\n  6. verify (orphans, failures%s)\n  7. prune the old "
 	       "key: %s first, then the others\n  8. done\n",
 	       p->canary, p->etcd.url ? ", stored prefixes in etcd" : "", p->canary);
-	printf("reload: %s, access: %s, gates: ready within %lds, soak %lds, p99 <= %ld ms, errors <= %.3f\n",
-	       reload_name(p->reload), access_name(p->access), p->ready_timeout_ms / 1000,
-	       p->rewrite.soak_ms / 1000, p->rewrite.budget_p99_ms, p->rewrite.budget_errors);
+	preview_gates_text(p);
 }
 
 /* The preflight's budget trend: the limits, then each apiserver "ok" or "OVER BUDGET (signals)". */
@@ -134,6 +159,18 @@ static json_t *trend_json(const rk_rotation_preview *v)
 	                 nodes);
 }
 
+/* The target kms v2 provider (null unless provider: kms); kek: a KEK rotation, key_id its target (null:
+ * the plugin's Status). */
+static json_t *kms_json(const rk_plan *p)
+{
+	if (p->provider != RK_PROV_KMS)
+		return json_null();
+	return json_pack("{sssssbsosI}", "name", p->kms.provider.name, "endpoint", p->kms.provider.endpoint,
+	                 "kek", p->kms.kek, "key_id",
+	                 p->kms.key_id ? json_string(p->kms.key_id) : json_null(), "pickup_timeout_ms",
+	                 (json_int_t)p->kms.pickup_timeout_ms);
+}
+
 static json_t *preview_json(const rk_rotation_preview *v)
 {
 	const rk_plan *p = v->plan;
@@ -148,8 +185,11 @@ static json_t *preview_json(const rk_rotation_preview *v)
 		                    v->objects[i] < 0 ? json_null()
 		                                      : json_integer((json_int_t)v->objects[i]));
 	}
-	json_t *stages = json_pack("[sssssssss]", "preflight", "stage-key", "read", "promote", "rewrite",
-	                           "verify", "archive", "prune", "done");
+	json_t *stages =
+	    p->provider == RK_PROV_KMS && p->kms.kek
+	        ? json_pack("[ssssss]", "preflight", "kek-target", "kek-pickup", "rewrite", "verify", "done")
+	        : json_pack("[sssssssss]", "preflight", "stage-key", "read", "promote", "rewrite", "verify",
+	                    "archive", "prune", "done");
 	json_t *j = json_pack(
 	    "{sssosssssssbsosssssssos{sIsIsIsf}sososIso}", "cluster", p->cluster, "resources", resources,
 	    "config_hash", v->config_hash, "write_key", v->write_key, "provider",
@@ -159,8 +199,10 @@ static json_t *preview_json(const rk_rotation_preview *v)
 	    "budget_p99_ms", (json_int_t)p->rewrite.budget_p99_ms, "budget_errors", p->rewrite.budget_errors,
 	    "objects", objects, "qps", p->rewrite.qps > 0 ? json_real(p->rewrite.qps) : json_null(), "total",
 	    (json_int_t)v->total, "estimate_s", v->estimate_s >= 0 ? json_real(v->estimate_s) : json_null());
-	if (j)
+	if (j) {
 		json_object_set_new(j, "budget_trend", trend_json(v));
+		json_object_set_new(j, "kms", kms_json(p));
+	}
 	return j;
 }
 

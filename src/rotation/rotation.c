@@ -40,6 +40,17 @@ static int unfinished_run(rot_ctx *ctx, rk_run *run, int *found, rk_err *err)
 	return rc;
 }
 
+/* A break-glass run is a rotation whose first record is the cluster stage "break-glass". */
+#define BREAK_GLASS_STAGE "break-glass"
+
+static int is_break_glass_run(rot_ctx *ctx, int64_t run_id, int *yes, rk_err *err)
+{
+	rk_stage_status status = RK_STAGE_NONE;
+	int rc = rk_store_stage_status(ctx->store, run_id, BREAK_GLASS_STAGE, NULL, &status, err);
+	*yes = status != RK_STAGE_NONE;
+	return rc;
+}
+
 struct name_search {
 	const char *name;
 	int found;
@@ -78,8 +89,9 @@ static void next_second(void)
  * second), the next second's name is tried, 3 times at most. */
 static int name_new_key(rot_ctx *ctx, const char *base, size_t len, char *out, size_t cap, rk_err *err)
 {
-	if (ctx->plan->provider == RK_PROV_IDENTITY) {
-		snprintf(out, cap, "identity");
+	if (ctx->plan->provider == RK_PROV_IDENTITY || ctx->plan->provider == RK_PROV_KMS) {
+		snprintf(out, cap, "%s",
+		         ctx->plan->provider == RK_PROV_KMS ? ctx->plan->kms.provider.name : "identity");
 		return RK_OK;
 	}
 	rk_encconfig *cfg = NULL;
@@ -124,7 +136,9 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 		rc = rot_preflight(ctx, &base, NULL, err);
 	if (rc == RK_OK)
 		rc = plan_file_hash(ctx, plan_hash, err);
-	if (rc == RK_OK)
+	if (rc == RK_OK && ctx->break_glass)
+		snprintf(new_key, sizeof new_key, "%s", ctx->plan->break_glass.key_name);
+	else if (rc == RK_OK)
 		rc = name_new_key(ctx, (const char *)base.data, base.len, new_key, sizeof new_key, err);
 	if (rc == RK_OK) {
 		rk_encconfig *cfg = NULL;
@@ -132,15 +146,27 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 		rc = rk_encconfig_load_buf((const char *)base.data, base.len, "base config", &cfg, err);
 		if (rc == RK_OK)
 			rc = rot_scope_write_key(cfg, ctx->plan, old_key, sizeof old_key, err);
+		if (rc == RK_OK && ctx->plan->kms.kek && !ctx->break_glass)
+			rc = rot_kek_check_scope(ctx, old_key, err);
+		else if (rc == RK_OK && !strcmp(old_key, new_key)) /* refused before a run exists */
+			rc = rk_err_set(
+			    err, RK_BADINPUT,
+			    "the resources in scope are already written with %s: nothing to do%s", new_key,
+			    ctx->break_glass ? " (the break-glass config is in force; `rotate` goes "
+			                       "back to kms)"
+			                     : "");
 		rk_encconfig_free(cfg);
 		rk_run_spec spec = {ctx->plan->cluster,
 		                    "rotate",
 		                    plan_hash,
-		                    rk_provider_name(ctx->plan->provider),
+		                    rk_provider_name(ctx->break_glass ? RK_PROV_AESCBC : ctx->plan->provider),
 		                    old_key,
 		                    new_key};
 		if (rc == RK_OK)
 			rc = rk_store_run_create(ctx->store, &spec, &ctx->run_id, err);
+		if (rc == RK_OK && ctx->break_glass)
+			rc = rk_store_stage_done(ctx->store, ctx->run_id, BREAK_GLASS_STAGE, NULL, new_key,
+			                         err);
 	}
 	if (rc == RK_OK)
 		rc = rot_save_base(ctx, (const char *)base.data, base.len, err);
@@ -165,6 +191,12 @@ static int resume_run(rot_ctx *ctx, rk_err *err)
 		                  ctx->opts->plan_path, (long long)run.id, run.plan_hash, plan_hash);
 	ctx->run_id = run.id;
 	if (rc == RK_OK)
+		rc = is_break_glass_run(ctx, run.id, &ctx->break_glass, err);
+	if (rc == RK_OK && ctx->break_glass && !ctx->plan->break_glass.present)
+		return rk_err_set(err, RK_BADINPUT,
+		                  "run %lld is a break-glass run: its plan has a breakGlass section",
+		                  (long long)run.id);
+	if (rc == RK_OK)
 		rc = rk_store_run_set_state(ctx->store, ctx->run_id, "running", -1, err);
 	rk_info("rotation.resume", "resuming run %lld of cluster %s", (long long)run.id, ctx->plan->cluster);
 	return rc;
@@ -183,11 +215,17 @@ static int prepare_configs(rot_ctx *ctx, int may_generate, rk_err *err)
 	int rc = rk_store_run_get(ctx->store, ctx->run_id, &run, &found, err);
 	if (rc == RK_OK)
 		rc = rot_load_base(ctx, &base, &len, err);
-	int decrypt = ctx->plan->provider == RK_PROV_IDENTITY;
-	if (rc == RK_OK && !decrypt)
+	/* no local key to generate: decrypt (identity) or a kms provider (its key lives in the KMS); break
+	 * glass takes the plan's emergency key from its file */
+	int keyless = !ctx->break_glass &&
+	              (ctx->plan->provider == RK_PROV_IDENTITY || ctx->plan->provider == RK_PROV_KMS);
+	if (rc == RK_OK && ctx->break_glass)
+		rc = rot_break_glass_key(ctx, may_generate, &key, err);
+	else if (rc == RK_OK && !keyless)
 		rc = rot_stage_key(ctx, run.new_key, base, len, may_generate, &key, err);
 	if (rc == RK_OK)
-		rc = rot_configs_derive(base, len, ctx->plan, decrypt ? NULL : &key, &ctx->cfgs, err);
+		rc = rot_configs_derive(base, len, ctx->plan, keyless ? NULL : &key, ctx->break_glass,
+		                        &ctx->cfgs, err);
 	rk_key_clear(&key);
 	if (base)
 		OPENSSL_cleanse(base, len);
@@ -275,12 +313,22 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 	o.endpoint_names = names;
 	rk_rewrite_result result;
 	int rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
+	/* fail closed: a KMS failure pauses the rewrite at its checkpoint until the KMS is healthy again */
+	while (rc == RK_STOPPED && result.stopped == 3 && !ctx->rewrite_stop) {
+		char why[sizeof result.kms_error];
+		snprintf(why, sizeof why, "%s", result.kms_error);
+		rk_rewrite_result_free(&result);
+		if ((rc = rot_kms_wait_healthy(ctx, why, err)) != RK_OK)
+			break; /* still unhealthy (result zeroed: its message stands), resumable */
+		rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
+	}
 	free(endpoints);
 	free(names);
 	if (rc == RK_STOPPED && result.stopped) /* the rewrite's own message names its own --resume */
 		rc = rk_err_set(
 		    err, RK_STOPPED, "rewrite stopped %s at a checkpoint: `rekeyctl resume -f %s` continues",
 		    result.stopped == 2                   ? "by the budget (abort)"
+		    : result.stopped == 3                 ? "by a KMS failure"
 		    : ctx->lease_lost                     ? "(the cluster lock was lost)"
 		    : ctx->opts->stop && *ctx->opts->stop ? "by a signal"
 		                                          : "at the end of the maintenance window",
@@ -295,21 +343,28 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 	return rc;
 }
 
+/* Every stored value in scope under the new key (a KEK rotation: under the kms provider with the
+ * target keyID; nothing is pruned there, so no key is forbidden). */
 static int verify_etcd(rot_ctx *ctx, rk_err *err)
 {
+	int kek = ctx->plan->kms.kek;
 	rk_scan_opts so = {.etcd_url = ctx->plan->etcd.url,
 	                   .cacert = ctx->plan->etcd.cacert,
 	                   .cert = ctx->plan->etcd.cert,
 	                   .key = ctx->plan->etcd.key,
 	                   .resources = (const char *const *)ctx->plan->resources,
-	                   .nresources = ctx->plan->nresources};
+	                   .nresources = ctx->plan->nresources,
+	                   .expect_key_id = kek ? ctx->kek_key_id : NULL};
 	uint64_t checked = 0;
-	int rc = rk_etcdscan_check_prune(&so, ctx->cfgs.old_key, ctx->cfgs.new_key, &checked, err);
+	int rc =
+	    rk_etcdscan_check_prune(&so, kek ? NULL : ctx->cfgs.old_key, ctx->cfgs.new_key, &checked, err);
 	if (rc == RK_UNSAFE)
-		return rk_err_wrap(err, RK_UNSAFE, "verify: pruning refused");
+		return rk_err_wrap(err, RK_UNSAFE,
+		                   kek ? "verify: objects left under another keyID"
+		                       : "verify: pruning refused");
 	if (rc == RK_OK)
-		rk_info("verify.etcd", "%llu stored values, all under %s", (unsigned long long)checked,
-		        ctx->cfgs.new_key);
+		rk_info("verify.etcd", "%llu stored values, all under %s%s%s", (unsigned long long)checked,
+		        ctx->cfgs.new_key, kek ? " keyID " : "", kek ? ctx->kek_key_id : "");
 	return rc;
 }
 
@@ -332,6 +387,8 @@ static int stage_probe(rot_ctx *ctx, rk_err *err)
 	return rot_probe_cross_read(ctx, rk_plan_find_node(ctx->plan, ctx->plan->canary), err);
 }
 
+/* Read everywhere, promote on the canary, probe, promote everywhere; then (not for break glass, which
+ * keeps the kms provider and cannot decrypt what the KMS holds) rewrite, verify, archive and prune. */
 static int walk_stages(rot_ctx *ctx, rk_err *err)
 {
 	rk_transport *t = NULL;
@@ -349,21 +406,42 @@ static int walk_stages(rot_ctx *ctx, rk_err *err)
 		rc = rot_cluster_step(ctx, "probe", stage_probe, err);
 	if (rc == RK_OK)
 		rc = rot_rollout(ctx, t, "promote", ROT_CFG_WRITE, 1, err);
+	int full = !ctx->break_glass;
+	if (rc == RK_OK && full)
+		rc = rot_cluster_step(ctx, "rewrite", stage_rewrite, err);
+	if (rc == RK_OK && full)
+		rc = rot_cluster_step(ctx, "verify", stage_verify, err);
+	if (rc == RK_OK && full)
+		rc = rot_cluster_step(ctx, "archive", rot_archive_pruned_keys, err);
+	if (rc == RK_OK && full)
+		rc = rot_rollout(ctx, t, "prune", ROT_CFG_PRUNED, 0, err);
+	rk_transport_free(t);
+	return rc;
+}
+
+/* A KEK rotation: no config changes; the key_id changes inside the KMS (rotation_kek.c). */
+static int walk_kek(rot_ctx *ctx, rk_err *err)
+{
+	const char *name = ctx->plan->kms.provider.name;
+	snprintf(ctx->cfgs.old_key, sizeof ctx->cfgs.old_key, "%s", name);
+	snprintf(ctx->cfgs.new_key, sizeof ctx->cfgs.new_key, "%s", name);
+	int rc = rot_cluster_step(ctx, "kek-target", rot_kek_target, err);
+	if (rc == RK_OK && !ctx->kek_key_id[0])
+		rc = rot_kek_load_target(ctx, err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "kek-pickup", rot_kek_pickup, err);
 	if (rc == RK_OK)
 		rc = rot_cluster_step(ctx, "rewrite", stage_rewrite, err);
 	if (rc == RK_OK)
 		rc = rot_cluster_step(ctx, "verify", stage_verify, err);
-	if (rc == RK_OK)
-		rc = rot_cluster_step(ctx, "archive", rot_archive_pruned_keys, err);
-	if (rc == RK_OK)
-		rc = rot_rollout(ctx, t, "prune", ROT_CFG_PRUNED, 0, err);
-	rk_transport_free(t);
 	return rc;
 }
 
 static void record_key_lifecycle(rot_ctx *ctx)
 {
 	rot_key_event(ctx, ctx->cfgs.new_key, "promoted");
+	if (ctx->break_glass)
+		return;
 	rot_key_event(ctx, ctx->cfgs.new_key, "rewrite-done");
 	rot_key_event(ctx, ctx->cfgs.old_key, "pruned");
 }
@@ -378,10 +456,65 @@ static int finish_run(rot_ctx *ctx, int rc, const char *action, rk_err *err)
 	rk_err ignored;
 	if (ctx->run_id > 0) {
 		rk_store_run_set_state(ctx->store, ctx->run_id, state_for(rc), rc, &ignored);
-		rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, action, state_for(rc),
-		                   rc == RK_OK ? NULL : err->msg, &ignored);
+		if (action) /* NULL: the caller wrote its own record */
+			rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, action, state_for(rc),
+			                   rc == RK_OK ? NULL : err->msg, &ignored);
 		rot_metrics_write(ctx, 1);
 	}
+	return rc;
+}
+
+/* Break glass continues its own unfinished run (an operator under pressure runs the same command
+ * again); any other unfinished run refuses in start_run. */
+static int start_or_continue(rot_ctx *ctx, int resume, rk_err *err)
+{
+	rk_run run;
+	int found = 0;
+	int bg_run = 0;
+	int rc = ctx->break_glass && !resume ? unfinished_run(ctx, &run, &found, err) : RK_OK;
+	if (rc == RK_OK && found)
+		rc = is_break_glass_run(ctx, run.id, &bg_run, err);
+	if (rc != RK_OK)
+		return rc;
+	return resume || bg_run ? resume_run(ctx, err) : start_run(ctx, err);
+}
+
+static int run_machine(rot_ctx *ctx, int resume, rk_err *err)
+{
+	const rk_rotation_opts *opts = ctx->opts;
+	int rc = rot_lock_acquire(ctx, err);
+	int locked = rc == RK_OK;
+	const char *action = ctx->break_glass ? "break-glass" : resume ? "resume" : "rotate";
+	if (rc == RK_OK)
+		rc = start_or_continue(ctx, resume, err);
+	action = ctx->break_glass ? "break-glass" : action;
+	if (rc == RK_OK && ctx->break_glass)
+		rot_break_glass_announce(ctx, "started", NULL);
+	else if (rc == RK_OK)
+		rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, action, "started",
+		                   opts->plan_path, err);
+	if (rc == RK_OK && opts->ignore_window)
+		rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, "ignore-window", "used", NULL,
+		                   err);
+	int kek = ctx->plan->kms.kek && !ctx->break_glass;
+	if (rc == RK_OK)
+		rc = rot_probe_cleanup(ctx, err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "preflight", NULL, err);
+	if (rc == RK_OK && kek)
+		rc = walk_kek(ctx, err);
+	if (rc == RK_OK && !kek)
+		rc = stage_key(ctx, err);
+	if (rc == RK_OK && !kek)
+		rc = walk_stages(ctx, err);
+	if (rc == RK_OK && (rc = rot_cluster_step(ctx, "done", NULL, err)) == RK_OK && !kek)
+		record_key_lifecycle(ctx);
+	if (ctx->run_id > 0 && ctx->break_glass)
+		rot_break_glass_announce(ctx, state_for(rc), rc == RK_OK ? NULL : err->msg);
+	if (ctx->store)
+		finish_run(ctx, rc, ctx->break_glass ? NULL : action, err);
+	if (locked)
+		rot_lock_release(ctx);
 	return rc;
 }
 
@@ -390,30 +523,35 @@ int rk_rotation_run(const rk_rotation_opts *opts, int resume, rk_err *err)
 	rot_ctx ctx;
 	int rc = rot_ctx_open(&ctx, opts, err);
 	if (rc == RK_OK)
-		rc = rot_lock_acquire(&ctx, err);
-	int locked = rc == RK_OK;
+		rc = run_machine(&ctx, resume, err);
+	rot_ctx_close(&ctx);
+	return rc;
+}
+
+static int blank(const char *text)
+{
+	for (; text && *text; text++)
+		if (*text != ' ' && *text != '\t')
+			return 0;
+	return 1;
+}
+
+int rk_rotation_break_glass(const rk_rotation_opts *opts, rk_err *err)
+{
+	if (blank(opts->reason))
+		return rk_err_set(
+		    err, RK_BADINPUT,
+		    "--reason TEXT is required: why the glass is broken goes into the audit log");
+	rot_ctx ctx;
+	int rc = rot_ctx_open(&ctx, opts, err);
+	if (rc == RK_OK && !ctx.plan->break_glass.present)
+		rc = rk_err_set(err, RK_BADINPUT,
+		                "%s has no breakGlass section: the emergency config must be agreed in the "
+		                "plan beforehand (docs/kms.md, \"Break glass\")",
+		                opts->plan_path);
+	ctx.break_glass = 1;
 	if (rc == RK_OK)
-		rc = resume ? resume_run(&ctx, err) : start_run(&ctx, err);
-	if (rc == RK_OK)
-		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, resume ? "resume" : "rotate",
-		                   "started", opts->plan_path, err);
-	if (rc == RK_OK && opts->ignore_window)
-		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "ignore-window", "used", NULL,
-		                   err);
-	if (rc == RK_OK)
-		rc = rot_probe_cleanup(&ctx, err);
-	if (rc == RK_OK)
-		rc = rot_cluster_step(&ctx, "preflight", NULL, err);
-	if (rc == RK_OK)
-		rc = stage_key(&ctx, err);
-	if (rc == RK_OK)
-		rc = walk_stages(&ctx, err);
-	if (rc == RK_OK && (rc = rot_cluster_step(&ctx, "done", NULL, err)) == RK_OK)
-		record_key_lifecycle(&ctx);
-	if (ctx.store)
-		finish_run(&ctx, rc, resume ? "resume" : "rotate", err);
-	if (locked)
-		rot_lock_release(&ctx);
+		rc = run_machine(&ctx, 0, err);
 	rot_ctx_close(&ctx);
 	return rc;
 }
@@ -477,8 +615,10 @@ static int open_unfinished(rot_ctx *ctx, const rk_rotation_opts *opts, rk_err *e
 	if (rc == RK_OK && !found)
 		rc =
 		    rk_err_set(err, RK_BADINPUT, "cluster %s has no unfinished rotation", ctx->plan->cluster);
-	if (rc == RK_OK)
+	if (rc == RK_OK) {
 		ctx->run_id = run.id;
+		rc = is_break_glass_run(ctx, run.id, &ctx->break_glass, err);
+	}
 	return rc;
 }
 
@@ -522,6 +662,12 @@ int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err)
 	rot_ctx ctx;
 	int pruning = 0, promoted = 0;
 	int rc = open_unfinished(&ctx, opts, err);
+	if (rc == RK_OK && ctx.plan->kms.kek)
+		rc = rk_err_set(
+		    err, RK_BADINPUT,
+		    "a KEK rotation changes no config: nothing to roll back (`rekeyctl abort` ends "
+		    "run %lld; the KMS keeps the old KEK for decryption)",
+		    (long long)ctx.run_id);
 	if (rc == RK_OK)
 		rc = rot_lock_acquire(&ctx, err);
 	int locked = rc == RK_OK;

@@ -1,5 +1,6 @@
 /* rotation_configs.c: derives every config a rotation writes (read key staged, new key promoted, old
- * key pruned) from the base config and the new key, deterministically (canonical emit). */
+ * key pruned; for break glass the emergency key staged and promoted, nothing pruned) from the base
+ * config and the new key, deterministically (canonical emit). */
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,12 @@ static int edit_add_key(rk_encconfig *cfg, const rk_plan *plan, const void *arg,
 {
 	return rk_encconfig_add_key(cfg, (const char *const *)plan->resources, plan->nresources,
 	                            plan->provider, (const rk_key *)arg, err);
+}
+
+static int edit_add_kms(rk_encconfig *cfg, const rk_plan *plan, const void *arg, rk_err *err)
+{
+	return rk_encconfig_add_kms(cfg, (const char *const *)plan->resources, plan->nresources,
+	                            (const rk_kms *)arg, err);
 }
 
 static int edit_promote(rk_encconfig *cfg, const rk_plan *plan, const void *arg, rk_err *err)
@@ -116,6 +123,81 @@ static int derive_rotation(rot_configs *c, const rk_plan *plan, const rk_key *ne
 	return derive_all(c, plan, &ep, err);
 }
 
+static int edit_add_break_glass_key(rk_encconfig *cfg, const rk_plan *plan, const void *arg, rk_err *err)
+{
+	return rk_encconfig_add_key(cfg, (const char *const *)plan->resources, plan->nresources,
+	                            RK_PROV_AESCBC, (const rk_key *)arg, err);
+}
+
+static int edit_identity_last(rk_encconfig *cfg, const rk_plan *plan, const void *arg, rk_err *err)
+{
+	(void)arg;
+	const rk_plan_break_glass *bg = &plan->break_glass;
+	return bg->nidentity_read ? rk_encconfig_identity_last(cfg, (const char *const *)bg->identity_read,
+	                                                       bg->nidentity_read, err)
+	                          : RK_OK;
+}
+
+/* 1 when every identityRead resource of the plan's breakGlass has identity as a read (not first)
+ * provider in cfg: the degradation break-glass added, dropped again on the way back to kms. */
+static int holds_identity_read(const rk_encconfig *cfg, const rk_plan *plan)
+{
+	const rk_plan_break_glass *bg = &plan->break_glass;
+	int all = bg->nidentity_read > 0;
+	for (size_t i = 0; all && i < bg->nidentity_read; i++) {
+		char *resource = NULL, *group = NULL;
+		if (rk_split_resource(bg->identity_read[i], &resource, &group) != 0)
+			return 0;
+		const rk_rule *rule = rk_encconfig_lookup(cfg, group, resource);
+		int found = 0;
+		for (size_t p = 1; rule && p < rule->nproviders; p++)
+			found |= rule->providers[p].type == RK_PROV_IDENTITY;
+		all &= found;
+		free(resource);
+		free(group);
+	}
+	return all;
+}
+
+static int edit_drop_identity_read(rk_encconfig *cfg, const rk_plan *plan, const void *arg, rk_err *err)
+{
+	(void)arg;
+	const rk_plan_break_glass *bg = &plan->break_glass;
+	return holds_identity_read(cfg, plan)
+	           ? rk_encconfig_prune(cfg, (const char *const *)bg->identity_read, bg->nidentity_read,
+	                                "identity", err)
+	           : RK_OK;
+}
+
+/* To a kms v2 provider (from a local key or another kms provider): the same three steps. The way back
+ * from break glass starts from a config that still lists the kms provider for reads: nothing to add;
+ * the prune also drops the identity read fallback the plan's breakGlass added. */
+static int derive_kms(rot_configs *c, const rk_plan *plan, rk_err *err)
+{
+	rk_encconfig *base = NULL;
+	int rc = rk_encconfig_load_buf((const char *)c->bytes[ROT_CFG_BASE].data, c->bytes[ROT_CFG_BASE].len,
+	                               "base config", &base, err);
+	int listed = rc == RK_OK && rk_encconfig_has_key_name(base, plan->kms.provider.name);
+	rk_encconfig_free(base);
+	if (rc != RK_OK)
+		return rc;
+	struct edit_step read_steps[] = {{edit_add_kms, &plan->kms.provider}};
+	struct edit_step write_steps[] = {{edit_promote, c->new_key}};
+	struct edit_step prune_steps[] = {{edit_prune, c->old_key}, {edit_drop_identity_read, NULL}};
+	struct edit_plan ep = {{read_steps, write_steps, prune_steps}, {listed ? 0 : 1, 1, 2}};
+	return derive_all(c, plan, &ep, err);
+}
+
+/* Break glass: the emergency aescbc key read everywhere (identity last where the plan allows), then
+ * first; nothing is pruned: the kms provider stays to read what it still can. */
+static int derive_break_glass(rot_configs *c, const rk_plan *plan, const rk_key *key, rk_err *err)
+{
+	struct edit_step read_steps[] = {{edit_add_break_glass_key, key}, {edit_identity_last, NULL}};
+	struct edit_step write_steps[] = {{edit_promote, c->new_key}};
+	struct edit_plan ep = {{read_steps, write_steps, NULL}, {2, 1, 0}};
+	return derive_all(c, plan, &ep, err);
+}
+
 static int derive_decrypt(rot_configs *c, const rk_plan *plan, rk_err *err)
 {
 	struct edit_step read_steps[] = {{edit_identity_first, NULL}, {edit_promote, c->old_key}};
@@ -140,7 +222,7 @@ static int load_base(rot_configs *c, const char *base, size_t len, const rk_plan
 }
 
 int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const rk_key *new_key,
-                       rot_configs *out, rk_err *err)
+                       int break_glass, rot_configs *out, rk_err *err)
 {
 	memset(out, 0, sizeof *out);
 	for (int i = 0; i < ROT_CFG_COUNT; i++)
@@ -148,12 +230,24 @@ int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const 
 	int rc = load_base(out, base, len, plan, err);
 	if (rc != RK_OK)
 		return rc;
-	snprintf(out->new_key, sizeof out->new_key, "%s", new_key ? new_key->name : "identity");
+	int to_kms = plan->provider == RK_PROV_KMS && !break_glass;
+	snprintf(out->new_key, sizeof out->new_key, "%s",
+	         to_kms    ? plan->kms.provider.name
+	         : new_key ? new_key->name
+	                   : "identity");
 	if (!strcmp(out->old_key, out->new_key))
-		return rk_err_set(err, RK_BADINPUT,
-		                  "the resources in scope are already written with %s: nothing to do",
-		                  out->new_key);
-	rc = new_key ? derive_rotation(out, plan, new_key, err) : derive_decrypt(out, plan, err);
+		return rk_err_set(
+		    err, RK_BADINPUT, "the resources in scope are already written with %s: nothing to do%s",
+		    out->new_key,
+		    break_glass ? " (the break-glass config is in force; `rotate` goes back to kms)"
+		    : to_kms    ? " (a KEK rotation says kms.kek: true)"
+		                : "");
+	if (break_glass)
+		rc = derive_break_glass(out, plan, new_key, err);
+	else if (to_kms)
+		rc = derive_kms(out, plan, err);
+	else
+		rc = new_key ? derive_rotation(out, plan, new_key, err) : derive_decrypt(out, plan, err);
 	for (int i = 0; rc == RK_OK && i < ROT_CFG_COUNT; i++)
 		rk_config_hash(out->bytes[i].data, out->bytes[i].len, out->hash[i]);
 	return rc;

@@ -15,7 +15,8 @@ static int check_ready(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
 {
 	rk_buf text = RK_BUF_INIT;
 	int ready = 0;
-	int rc = rk_kube_readyz(ctx->kube, node->apiserver, NULL, &text, &ready, err);
+	int rc =
+	    rk_kube_readyz_excluding(ctx->kube, node->apiserver, rot_readyz_exclude(ctx), &text, &ready, err);
 	rk_buf_free(&text);
 	if (rc != RK_OK)
 		return rk_err_wrap(err, RK_UNSAFE, "preflight: apiserver on node %s is unreachable",

@@ -135,6 +135,8 @@ static void describe_value(const rk_value_info *v, char *out, size_t cap)
 		snprintf(out, cap, "malformed (%s)", v->reason ? v->reason : "unknown");
 	else if (is_identity(v))
 		snprintf(out, cap, "identity (not encrypted)");
+	else if (v->kind == RK_VAL_KMS_V2)
+		snprintf(out, cap, "kms-v2 key \"%s\" keyID \"%.128s\"", v->name, v->key_id);
 	else
 		snprintf(out, cap, "%s key \"%s\"", rk_value_kind_name(v->kind), v->name);
 }
@@ -274,7 +276,7 @@ struct verdict {
 static int judge(struct rk_scan *sc, const char *resource, const char *group, const char *etcd_key,
                  const uint8_t *val, size_t vlen, const rk_value_info *v, struct verdict *out)
 {
-	char have[320];
+	char have[640];
 	describe_value(v, have, sizeof have);
 	out->expected = v->kind != RK_VAL_MALFORMED;
 	out->decrypt_failed = 0;
@@ -308,6 +310,11 @@ static int judge(struct rk_scan *sc, const char *resource, const char *group, co
 			snprintf(out->why, sizeof out->why, "%s, expected key \"%s\"", have,
 			         sc->opts->expect);
 		}
+	}
+	const char *want_id = sc->opts->expect_key_id;
+	if (want_id && out->expected && v->kind == RK_VAL_KMS_V2 && strcmp(v->key_id, want_id) != 0) {
+		out->expected = 0;
+		snprintf(out->why, sizeof out->why, "%s, expected keyID \"%.128s\"", have, want_id);
 	}
 	return RK_OK;
 }
@@ -386,6 +393,12 @@ static int check_opts(const rk_scan_opts *o, rk_err *err)
 		return rk_err_set(err, RK_BADINPUT, "a config and a config path exclude each other");
 	if (o->expect && !*o->expect)
 		return rk_err_set(err, RK_BADINPUT, "--expect needs a key name");
+	if (o->expect_key_id && (!*o->expect_key_id || strlen(o->expect_key_id) > 1024))
+		return rk_err_set(err, RK_BADINPUT, "--expect-key-id needs a keyID of 1 to 1024 bytes");
+	if (o->expect_key_id && !o->expect && !o->config && !o->config_path)
+		return rk_err_set(err, RK_BADINPUT,
+		                  "--expect-key-id needs --expect KMS-NAME or --config FILE (the provider it "
+		                  "belongs to)");
 	if (o->forbid && (!*o->forbid || !strcmp(o->forbid, "identity")))
 		return rk_err_set(err, RK_BADINPUT, "--forbid needs the name of a key or kms provider");
 	return RK_OK;
@@ -402,7 +415,7 @@ static int scan(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	sc.report->source = strdup(opts->etcd_url ? opts->etcd_url : opts->snapshot_path);
 	sc.report->prefix = strdup(sc.prefix);
-	sc.report->has_expectation = opts->config || opts->expect || opts->forbid;
+	sc.report->has_expectation = opts->config || opts->expect || opts->forbid || opts->expect_key_id;
 	rk_scan_sink sink = {.value = scan_value, .page = scan_page, .ud = &sc};
 	rc = opts->etcd_url ? rk_scan_source_live(opts, sc.prefix, &sink, err)
 	                    : rk_scan_source_snapshot(opts, sc.prefix, &sink, err);

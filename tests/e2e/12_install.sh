@@ -27,7 +27,7 @@ BIN=$ROOT/usr/bin/rekeyctl
 MANWIDTH=100 man --warnings -l "$ROOT/usr/share/man/man1/rekeyctl.1" >"$E2E_TMP/man.txt" 2>"$E2E_TMP/man.err"
 [ $? = 0 ] && [ ! -s "$E2E_TMP/man.err" ] && ok man_renders_without_warnings || not_ok man_renders_without_warnings "$(head -c 300 "$E2E_TMP/man.err")"
 expect_grep man_has_exit_status '^EXIT STATUS' "$E2E_TMP/man.txt"
-commands=$("$BIN" --help | sed -n 's/^  \([a-z]*\) .*/\1/p')
+commands=$("$BIN" --help | sed -n 's/^  \([a-z-]*\) .*/\1/p')
 [ "$(echo "$commands" | wc -l)" -ge 15 ] && ok help_lists_commands || not_ok help_lists_commands "$commands"
 missing_man="" missing_bash="" no_help=""
 for c in $commands; do
