@@ -1,5 +1,6 @@
 /* apiserver_routes.c: maps a request to its answer: version, health, metrics, discovery, and the REST
- * verbs on secrets, configmaps, namespaces, pods and leases; errors as kind: Status objects. */
+ * verbs on secrets, configmaps, namespaces, pods, leases, CRDs and custom resources; errors as kind:
+ * Status objects. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,8 +204,10 @@ static int read_body(sbx_req *req, int *patch_type, json_t **body)
 
 static void set_labels(sbx_req *req, const sbx_resource *res, const char *ns, const char *name)
 {
-	req->resource = res->name;
-	req->group = res->group;
+	snprintf(req->resource_label, sizeof req->resource_label, "%s", res->name);
+	snprintf(req->group_label, sizeof req->group_label, "%s", res->group);
+	req->resource = req->resource_label; /* a custom resource's names live only while it is routed */
+	req->group = req->group_label;
 	req->scope = name ? "resource" : ns ? "namespace" : "cluster";
 	if (!strcmp(req->method, "GET"))
 		req->verb = name ? "GET" : "LIST";
@@ -311,16 +314,33 @@ static int split(char *path, char **seg, int max)
 	return n;
 }
 
-static void route_api(sbx_req *req, const char *group, const char *rest)
+/* A resource of group/version: built in, or a custom resource whose CRD serves it (into custom). */
+static const sbx_resource *find_resource(sbx_req *req, const char *group, const char *version,
+                                         const char *name, sbx_custom *custom)
+{
+	const sbx_resource *res = sbx_resource_find(group, name);
+	if (res || !strchr(group, '.') || !strcmp(group, "coordination.k8s.io") ||
+	    !strcmp(group, "apiextensions.k8s.io"))
+		return res && !strcmp(version, "v1") ? res : NULL; /* every built-in is served at v1 */
+	sbx_apierr e;
+	return sbx_custom_find(req->srv, group, version, name, custom, &e) == 1 ? &custom->res : NULL;
+}
+
+static void route_api(sbx_req *req, const char *group, const char *version, const char *rest)
 {
 	char path[2048];
 	snprintf(path, sizeof path, "%s", rest);
 	char *seg[5];
+	sbx_custom custom;
 	int n = split(path, seg, 5);
-	const sbx_resource *res = n > 0 ? sbx_resource_find(group, seg[0]) : NULL;
+	const sbx_resource *res = n > 0 && strcmp(seg[0], "namespaces")
+	                              ? find_resource(req, group, version, seg[0], &custom)
+	                              : NULL;
+	if (n > 0 && !strcmp(seg[0], "namespaces") && !*group)
+		res = sbx_resource_find(group, seg[0]);
 	const char *ns = NULL, *name = NULL;
 	if (n >= 3 && !strcmp(seg[0], "namespaces") && n <= 4) {
-		res = sbx_resource_find(group, seg[2]);
+		res = find_resource(req, group, version, seg[2], &custom);
 		ns = seg[1];
 		name = n == 4 ? seg[3] : NULL;
 		if (res && !res->namespaced)
@@ -369,17 +389,19 @@ void sbx_route(sbx_req *req)
 		free(text);
 		return;
 	}
-	json_t *disc = get ? sbx_discovery(u) : NULL;
+	json_t *disc = get ? sbx_discovery(req->srv, u) : NULL;
 	if (disc) {
 		sbx_reply_json(req, 200, disc);
 		return;
 	}
 	if (!strncmp(u, "/api/v1/", 8)) {
-		route_api(req, "", u + 8);
+		route_api(req, "", "v1", u + 8);
 		return;
 	}
-	if (!strncmp(u, "/apis/coordination.k8s.io/v1/", 29)) {
-		route_api(req, "coordination.k8s.io", u + 29);
+	char group[256], version[64];
+	int used = 0;
+	if (sscanf(u, "/apis/%255[^/]/%63[^/]/%n", group, version, &used) == 2 && used > 0) {
+		route_api(req, group, version, u + used);
 		return;
 	}
 	not_found_path(req);

@@ -51,11 +51,15 @@ static void load(void)
 	f.retry_after_seconds = (int)num(j, "retryAfterSeconds", 1);
 	f.max_inflight = (int)num(j, "maxInflight", 0);
 	f.fail_start = json_is_true(json_object_get(j, "failStart"));
+	const char *deny = json_string_value(json_object_get(j, "denyLabel"));
+	snprintf(f.deny_label, sizeof f.deny_label, "%s", deny ? deny : "");
 	json_decref(j);
 	current = f;
 	rk_info("faults.loaded",
-	        "latency %ldms jitter %ldms errorRatio %.3f (%d) throttleRatio %.3f maxInflight %d",
-	        f.latency_ms, f.jitter_ms, f.error_ratio, f.error_code, f.throttle_ratio, f.max_inflight);
+	        "latency %ldms jitter %ldms errorRatio %.3f (%d) throttleRatio %.3f maxInflight %d denyLabel "
+	        "\"%s\"",
+	        f.latency_ms, f.jitter_ms, f.error_ratio, f.error_code, f.throttle_ratio, f.max_inflight,
+	        f.deny_label);
 }
 
 void sbx_faults_init(const char *p)

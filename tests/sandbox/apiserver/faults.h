@@ -12,6 +12,10 @@ typedef struct sbx_faults {
 	int retry_after_seconds;
 	int max_inflight; /* 0 = unlimited */
 	int fail_start;
+	/* "" = none; else updates (PUT, PATCH) of objects carrying this label key, before or after the
+	 * update, are refused with 422 as a ValidatingAdmissionPolicy denying them would (apiserver.h,
+	 * sbx_admission_update) */
+	char deny_label[256];
 } sbx_faults;
 
 void sbx_faults_init(const char *path);

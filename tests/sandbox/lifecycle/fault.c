@@ -10,7 +10,7 @@
 #include "sandbox.h"
 
 typedef struct fault_opts {
-	const char *dir, *node, *kill_node;
+	const char *dir, *node, *kill_node, *deny_label;
 	int clear, fail_start;
 	long latency_ms, jitter_ms, error_code, retry_after, max_inflight;
 	double error_ratio, throttle_ratio;
@@ -24,6 +24,9 @@ static int parse_value(fault_opts *o, const char *f, const char *v, rk_err *err)
 		return (o->node = v), RK_OK;
 	if (!strcmp(f, "--kill"))
 		return (o->kill_node = v), RK_OK;
+	if (!strcmp(f, "--deny-label"))
+		return *v ? (o->deny_label = v, RK_OK)
+		          : rk_err_set(err, RK_BADINPUT, "--deny-label needs a label key");
 	if (!strcmp(f, "--latency-ms"))
 		return lc_parse_long(f, v, 0, 600000, &o->latency_ms, err);
 	if (!strcmp(f, "--jitter-ms"))
@@ -99,6 +102,8 @@ static int write_faults(const lc_info *info, const fault_opts *o, rk_err *err)
 		              o->error_ratio, "errorCode", (json_int_t)o->error_code, "throttleRatio",
 		              o->throttle_ratio, "retryAfterSeconds", (json_int_t)o->retry_after,
 		              "maxInflight", (json_int_t)o->max_inflight, "failStart", o->fail_start);
+		if (o->deny_label) /* updates of objects carrying this label are refused (a policy's 422) */
+			json_object_set_new(f, "denyLabel", json_string(o->deny_label));
 		char *text = json_dumps(f, JSON_PRESERVE_ORDER | JSON_COMPACT);
 		rc = lc_write_text(path, text, 0600, err);
 		if (rc == RK_OK)

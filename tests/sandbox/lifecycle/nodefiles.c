@@ -11,7 +11,6 @@
 #include "rekey/plan.h"
 #include "sandbox.h"
 
-#define ENC_REL "/etc/kubernetes/enc/enc.yaml"
 #define MANIFEST_REL "/etc/kubernetes/manifests/kube-apiserver.yaml"
 
 /* The EncryptionConfiguration: secrets under one fresh key of `provider` (then identity to read
@@ -51,7 +50,7 @@ static char *manifest_yaml(const lc_info *info, const lc_node *node)
 	    "spec:\n  hostNetwork: true\n  priorityClassName: system-node-critical\n  containers:\n"
 	    "    - name: kube-apiserver\n      image: registry.k8s.io/kube-apiserver:v1.32.0\n"
 	    "      command:\n        - kube-apiserver\n"
-	    "        - --encryption-provider-config=%s" ENC_REL "\n"
+	    "        - --encryption-provider-config=%s" LC_ENC_REL "\n"
 	    "        - --secure-port=%d\n        - --etcd-servers=%s\n%s"
 	    "      volumeMounts:\n        - name: enc\n          mountPath: %s/etc/kubernetes/enc\n"
 	    "          readOnly: true\n  volumes:\n    - name: enc\n      hostPath:\n"
@@ -71,7 +70,7 @@ int lc_write_node_files(const lc_info *info, rk_err *err)
 		const lc_node *node = &info->nodes[i];
 		char *encdir = lc_path("%s/nodes/%s/etc/kubernetes/enc", info->dir, node->name);
 		char *mandir = lc_path("%s/nodes/%s/etc/kubernetes/manifests", info->dir, node->name);
-		char *encpath = lc_path("%s/nodes/%s" ENC_REL, info->dir, node->name);
+		char *encpath = lc_path("%s/nodes/%s" LC_ENC_REL, info->dir, node->name);
 		char *manpath = lc_path("%s/nodes/%s" MANIFEST_REL, info->dir, node->name);
 		char *portpath = lc_path("%s/nodes/%s/apiserver.port", info->dir, node->name);
 		char *port = lc_path("%d\n", node->port);
@@ -167,7 +166,7 @@ int lc_write_plan(const lc_info *info, rk_err *err)
 		const char *n = info->nodes[i].name;
 		rk_buf_printf(&out,
 		              "    - name: %s\n      host: 127.0.0.1\n      apiserver: \"%s\"\n"
-		              "      configPath: %s/nodes/%s" ENC_REL
+		              "      configPath: %s/nodes/%s" LC_ENC_REL
 		              "\n      manifestPath: %s/nodes/%s" MANIFEST_REL "\n",
 		              n, info->nodes[i].url, d, n, d, n);
 	}
