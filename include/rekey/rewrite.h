@@ -38,7 +38,10 @@ typedef struct rk_rewrite_opts {
 	const char *cluster; /* state db cluster name (required) */
 	int64_t run_id;      /* > 0: continue this run (the orchestrator's); 0: create one, or resume */
 	int resume;          /* run_id 0: continue the newest unfinished rewrite run of the cluster */
-	const char *const *resources; /* "secrets", "deployments.apps"; NULL/0 = secrets */
+	/* "secrets", "deployments.apps", "deployments.v1.apps", or a config's wildcard entry: "*." (core
+	 * group), "*.apps", "*.*", each replaced by the stored resources it covers
+	 * (rk_kube_stored_resources); NULL/0 = secrets */
+	const char *const *resources;
 	size_t nresources;
 	const char *const *namespaces; /* NULL/0 = all namespaces */
 	size_t nnamespaces;
@@ -88,6 +91,10 @@ typedef struct rk_rewrite_result {
 	rk_counts counts;
 	int64_t orphans; /* recorded for the run */
 	int stopped;     /* 1: stopped by the stop flag, 2: by the budget (abort) */
+	/* Each resource with objects that could not be written back (an admission webhook or policy refusing,
+	 * a stored object that no longer validates): "configmaps: 2 object(s) could not be written back,
+	 * first ns/name: <the apiserver's answer>; ..."; "" when none failed in this run. */
+	char failures[RK_ERR_MSG_MAX];
 } rk_rewrite_result;
 
 /* Runs (or resumes) a rewrite through its own API client for kubeconfig (created with the engine's retry

@@ -112,6 +112,13 @@ static void item_finish(rk_rw_item *it, rk_outcome o, const char *why)
 	} else if (o == RK_OUT_FAILED) {
 		rk_warn("rewrite.failed", "%s %s/%s: %s", e->resource_key, it->ns, it->name,
 		        why && *why ? why : "failed");
+		if (!e->first_failure[0]) {
+			rk_buf first = RK_BUF_INIT;
+			rk_buf_printf(&first, "%s%s%s: %s", it->ns, *it->ns ? "/" : "", it->name,
+			              why && *why ? why : "failed");
+			snprintf(e->first_failure, sizeof e->first_failure, "%s", rk_buf_cstr(&first));
+			rk_buf_free(&first);
+		}
 	}
 }
 
@@ -404,4 +411,10 @@ void rk_rw_engine_free(rk_rw_engine *e)
 	rk_buf_free(&e->list_path);
 	rk_kube_list_close(e->list);
 	e->list = NULL;
+	for (size_t i = 0; i < e->nnames; i++)
+		free(e->names[i]);
+	free(e->names);
+	e->names = NULL;
+	e->nnames = 0;
+	rk_buf_free(&e->failures);
 }

@@ -69,6 +69,10 @@ struct rk_rw_engine {
 	rk_counts res_counts; /* this resource (every scope), resumed totals included */
 	rk_counts run_counts; /* every resource */
 	int64_t total;        /* estimate, -1 unknown */
+	char **names;         /* the resources to rewrite, wildcards resolved */
+	size_t nnames;
+	char first_failure[RK_ERR_MSG_MAX / 2]; /* the current resource's first failed object and why */
+	rk_buf failures;                        /* "resource: N ..., first ns/name: why; ..." */
 	/* ticks */
 	double t0_ms, last_tick_ms, last_eval_ms, last_metrics_ms, last_probe_ms;
 	int probe_inflight;

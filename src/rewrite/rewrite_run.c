@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "rekey/encconfig.h"
 #include "rekey/fsutil.h"
 #include "rekey/log.h"
 #include "rewrite_engine_internal.h"
@@ -103,30 +104,6 @@ static int resolve(rk_rw_engine *e, const char *name, rk_err *err)
 	return RK_OK;
 }
 
-/* Objects in one scope now: one item plus the list's remainingItemCount. -1 when unknown. */
-static int64_t count_scope(rk_rw_engine *e, const char *scope)
-{
-	rk_buf path = RK_BUF_INIT;
-	json_t *list = NULL;
-	long status = 0;
-	int64_t n = -1;
-	rk_err err;
-	if (rk_kube_resource_path(&e->res, scope, NULL, &path) == 0 &&
-	    rk_buf_append_str(&path, "?limit=1") == 0 &&
-	    rk_kube_get(e->kube, rk_buf_cstr(&path), &list, &status, &err) == RK_OK) {
-		json_t *rem = json_object_get(json_object_get(list, "metadata"), "remainingItemCount");
-		json_t *cont = json_object_get(json_object_get(list, "metadata"), "continue");
-		size_t items = json_array_size(json_object_get(list, "items"));
-		if (json_is_integer(rem))
-			n = (int64_t)items + json_integer_value(rem);
-		else if (!json_is_string(cont) || !*json_string_value(cont))
-			n = (int64_t)items;
-	}
-	json_decref(list);
-	rk_buf_free(&path);
-	return n;
-}
-
 static void estimate(rk_rw_engine *e, const char *const *resources, size_t nres)
 {
 	int64_t total = 0;
@@ -137,7 +114,8 @@ static void estimate(rk_rw_engine *e, const char *const *resources, size_t nres)
 			break;
 		}
 		for (size_t s = 0; s < nscopes(e->opts) && total >= 0; s++) {
-			int64_t n = count_scope(e, scope_at(e->opts, s));
+			const char *scope = scope_at(e->opts, s);
+			int64_t n = rk_kube_count(e->kube, &e->res, *scope ? scope : NULL);
 			total = n < 0 ? -1 : total + n;
 		}
 	}
@@ -203,15 +181,91 @@ static int load_run_counts(rk_rw_engine *e, const char *const *resources, size_t
 	return RK_OK;
 }
 
-static int run_all(rk_rw_engine *e, rk_err *err)
+/* ---- the resources ---- */
+
+static int push_name(rk_rw_engine *e, const char *name)
+{
+	char **grown = realloc(e->names, (e->nnames + 1) * sizeof *grown);
+	if (!grown)
+		return -1;
+	e->names = grown;
+	if (!(grown[e->nnames] = strdup(name)))
+		return -1;
+	e->nnames++;
+	return 0;
+}
+
+/* Every stored resource a wildcard entry ("*.", "*.apps", "*.*") covers, by discovery. */
+static int expand_wildcard(rk_rw_engine *e, const char *entry, const rk_kube_resources *stored, rk_err *err)
+{
+	size_t before = e->nnames;
+	for (size_t i = 0; i < stored->n; i++) {
+		char spec[400];
+		if (!rk_entry_covers(entry, stored->items[i].group, stored->items[i].resource) ||
+		    (e->opts->nnamespaces && !stored->items[i].namespaced)) /* --namespace: namespaced only */
+			continue;
+		rk_kube_resource_spec(&stored->items[i], spec, sizeof spec);
+		if (push_name(e, spec) != 0)
+			return rk_err_set(err, RK_FAIL, "out of memory");
+	}
+	rk_info("rewrite.resources", "%s: %zu stored resources", entry, e->nnames - before);
+	return RK_OK;
+}
+
+/* The names to rewrite: the options' (default secrets), wildcard entries replaced by what they cover. */
+static int resolve_names(rk_rw_engine *e, rk_err *err)
 {
 	const char *const *resources = e->opts->nresources ? e->opts->resources : default_resources;
 	size_t nres = e->opts->nresources ? e->opts->nresources : 1;
+	rk_kube_resources stored = {NULL, 0};
+	int rc = RK_OK, discovered = 0;
+	for (size_t r = 0; rc == RK_OK && r < nres; r++) {
+		if (!strchr(resources[r], '*')) {
+			rc = push_name(e, resources[r]) == 0 ? RK_OK
+			                                     : rk_err_set(err, RK_FAIL, "out of memory");
+			continue;
+		}
+		if (!discovered && (rc = rk_kube_stored_resources(e->kube, &stored, err)) != RK_OK)
+			break;
+		discovered = 1;
+		rc = expand_wildcard(e, resources[r], &stored, err);
+	}
+	rk_kube_resources_free(&stored);
+	return rc;
+}
+
+/* After a resource: its failed objects are named (the first one with the apiserver's answer), in the log,
+ * the audit trail and the run's result, never skipped silently. */
+static void report_failures(rk_rw_engine *e)
+{
+	if (!e->first_failure[0])
+		return;
+	char line[RK_ERR_MSG_MAX];
+	snprintf(line, sizeof line, "%s: %" PRId64 " object(s) could not be written back, first %s",
+	         e->resource_key, e->res_counts.failed, e->first_failure);
+	rk_error("rewrite.refused", "%s", line);
+	rk_err err;
+	if (rk_store_audit_add(e->store, e->opts->cluster, e->run_id, "rewrite-failed", e->resource_key, line,
+	                       &err) != RK_OK)
+		rk_warn("rewrite.run", "could not record the audit event: %s", err.msg);
+	if (e->failures.len)
+		rk_buf_append_str(&e->failures, "; ");
+	rk_buf_append_str(&e->failures, line);
+	e->first_failure[0] = '\0';
+}
+
+static int run_all(rk_rw_engine *e, rk_err *err)
+{
+	if (resolve_names(e, err) != RK_OK)
+		return err->code;
+	const char *const *resources = (const char *const *)e->names;
+	size_t nres = e->nnames;
 	if (load_run_counts(e, resources, nres, err) != RK_OK)
 		return err->code;
 	estimate(e, resources, nres);
 	for (size_t r = 0; r < nres; r++) {
 		int rc = run_resource(e, resources[r], err);
+		report_failures(e);
 		if (rc != RK_OK)
 			return rc;
 	}
@@ -290,6 +344,7 @@ static int run_engine(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kub
 		if (e->run_id)
 			rk_store_orphan_count(store, e->run_id, &result->orphans, &oerr);
 		result->stopped = rc != RK_STOPPED ? 0 : e->state == RK_RW_ABORTED ? 2 : 1;
+		snprintf(result->failures, sizeof result->failures, "%s", rk_buf_cstr(&e->failures));
 	}
 	rk_rw_engine_free(e);
 	free(e);

@@ -98,10 +98,13 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 		rc = name_new_key(ctx, (const char *)base.data, base.len, new_key, sizeof new_key, err);
 	if (rc == RK_OK) {
 		rk_encconfig *cfg = NULL;
-		char old_key[256] = "";
-		rc = rk_encconfig_load_buf((const char *)base.data, base.len, "base config", &cfg, err);
-		if (rc == RK_OK)
-			rc = rot_scope_write_key(cfg, ctx->plan, old_key, sizeof old_key, err);
+		rot_scope scope;
+		char old_key[512] = "";
+		rc = rot_base_scope((const char *)base.data, base.len, ctx->plan, &cfg, &scope, err);
+		if (rc == RK_OK) {
+			rot_scope_old_names(&scope, old_key, sizeof old_key);
+			rot_scope_free(&scope);
+		}
 		rk_encconfig_free(cfg);
 		rk_run_spec spec = {ctx->plan->cluster,
 		                    "rotate",
@@ -207,15 +210,44 @@ static void rewrite_progress(const rk_rewrite_progress *p, void *ud)
 		ctx->opts->progress(p, ctx->opts->progress_ud);
 }
 
-static int stage_rewrite(rot_ctx *ctx, rk_err *err)
+/* The stored resources the selected rules cover, by discovery now (a CRD created since the run started is
+ * included), as names the rewrite engine resolves exactly. */
+static int rewrite_targets(rot_ctx *ctx, char ***names, size_t *n, rk_err *err)
+{
+	rk_encconfig *base = NULL;
+	rot_resources res;
+	const rk_buf *b = &ctx->cfgs.bytes[ROT_CFG_BASE];
+	*names = NULL;
+	*n = 0;
+	int rc = rk_encconfig_load_buf((const char *)b->data, b->len, "the nodes' config", &base, err);
+	if (rc == RK_OK)
+		rc = rot_scope_resources(&ctx->cfgs.scope, base, ctx->kube, &res, err);
+	rk_encconfig_free(base);
+	if (rc != RK_OK)
+		return rc;
+	if (res.n && !(*names = calloc(res.n, sizeof **names)))
+		rc = rk_err_set(err, RK_FAIL, "out of memory");
+	for (size_t i = 0; rc == RK_OK && i < res.n; i++) {
+		char spec[400];
+		rk_kube_resource_spec(&res.items[i], spec, sizeof spec);
+		if (!((*names)[i] = strdup(spec)))
+			rc = rk_err_set(err, RK_FAIL, "out of memory");
+		*n = i + 1;
+	}
+	rk_info("rewrite.scope", "%zu stored resources under the selected rules", res.n);
+	rot_resources_free(&res);
+	return rc;
+}
+
+static int run_rewrite(rot_ctx *ctx, const char *const *names, size_t n, rk_err *err)
 {
 	const rk_plan *p = ctx->plan;
 	rk_rewrite_opts o;
 	rk_rewrite_opts_init(&o);
 	o.cluster = p->cluster;
 	o.run_id = ctx->run_id;
-	o.resources = (const char *const *)p->resources;
-	o.nresources = p->nresources;
+	o.resources = names;
+	o.nresources = n;
 	o.settings = p->rewrite;
 	rk_rewrite_hooks hooks = {rewrite_progress, ctx, &ctx->rewrite_stop};
 	ctx->rewrite_stop = 0;
@@ -227,39 +259,75 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 	if (rc == RK_FAIL)
 		return rk_err_set(
 		    err, RK_UNSAFE,
-		    "rewrite finished with %lld failed objects and %lld orphans: the old key stays; see "
-		    "`rekeyctl status` and fix them, then `rekeyctl resume`",
-		    (long long)result.counts.failed, (long long)result.orphans);
+		    "rewrite finished with %lld failed objects and %lld orphans: the old key stays%s%s; "
+		    "fix them (see `rekeyctl status`), then `rekeyctl resume`",
+		    (long long)result.counts.failed, (long long)result.orphans,
+		    result.failures[0] ? ": " : "", result.failures);
 	return rc;
 }
 
+static int stage_rewrite(rot_ctx *ctx, rk_err *err)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int rc = rewrite_targets(ctx, &names, &n, err);
+	if (rc == RK_OK && n == 0)
+		rk_warn("rewrite.empty",
+		        "no stored resource is under the selected rules: nothing to rewrite");
+	if (rc == RK_OK && n > 0)
+		rc = run_rewrite(ctx, (const char *const *)names, n, err);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+/* Every stored value under /registry/: those of the selected rules under the new key, every one readable
+ * with the pruned config (so a key the prune drops from one rule but another still uses is judged by the
+ * rule that reads it). */
 static int verify_etcd(rot_ctx *ctx, rk_err *err)
 {
 	rk_scan_opts so = {.etcd_url = ctx->plan->etcd.url,
 	                   .cacert = ctx->plan->etcd.cacert,
 	                   .cert = ctx->plan->etcd.cert,
-	                   .key = ctx->plan->etcd.key,
-	                   .resources = (const char *const *)ctx->plan->resources,
-	                   .nresources = ctx->plan->nresources};
+	                   .key = ctx->plan->etcd.key};
+	const rk_buf *pruned = &ctx->cfgs.bytes[ROT_CFG_PRUNED];
+	rk_encconfig *cfg = NULL;
 	uint64_t checked = 0;
-	int rc = rk_etcdscan_check_prune(&so, ctx->cfgs.old_key, ctx->cfgs.new_key, &checked, err);
+	int rc = rk_encconfig_load_buf((const char *)pruned->data, pruned->len, "pruned config", &cfg, err);
+	if (rc == RK_OK)
+		rc = rk_etcdscan_check_rules(&so, cfg, ctx->cfgs.scope.selected, ctx->cfgs.new_key, &checked,
+		                             err);
+	rk_encconfig_free(cfg);
 	if (rc == RK_UNSAFE)
 		return rk_err_wrap(err, RK_UNSAFE, "verify: pruning refused");
 	if (rc == RK_OK)
-		rk_info("verify.etcd", "%llu stored values, all under %s", (unsigned long long)checked,
-		        ctx->cfgs.new_key);
+		rk_info("verify.etcd",
+		        "%llu stored values: the selected rules' all under %s, every one readable after the "
+		        "prune",
+		        (unsigned long long)checked, ctx->cfgs.new_key);
 	return rc;
 }
 
 static int stage_verify(rot_ctx *ctx, rk_err *err)
 {
 	int64_t orphans = 0;
+	rk_rewrite_status st;
+	int found = 0;
 	int rc = rk_store_orphan_count(ctx->store, ctx->run_id, &orphans, err);
 	if (rc == RK_OK && orphans > 0)
 		return rk_err_set(err, RK_UNSAFE,
 		                  "verify: %lld orphaned objects are still under the old key: pruning "
 		                  "refused (see `rekeyctl status`)",
 		                  (long long)orphans);
+	if (rc == RK_OK)
+		rc = rk_rewrite_status_get(ctx->store, ctx->plan->cluster, ctx->run_id, &st, &found, err);
+	if (rc == RK_OK && found && st.counts.failed > 0)
+		return rk_err_set(
+		    err, RK_UNSAFE,
+		    "verify: %lld objects could not be rewritten and are still under the old key: "
+		    "pruning refused (see `rekeyctl status`)",
+		    (long long)st.counts.failed);
 	if (rc == RK_OK && ctx->plan->etcd.url)
 		rc = verify_etcd(ctx, err);
 	return rc;
@@ -299,11 +367,27 @@ static int walk_stages(rot_ctx *ctx, rk_err *err)
 	return rc;
 }
 
+/* A key the selected rules no longer write with is "pruned" only once no rule holds it: one still used by
+ * another rule stays (and is not archived). */
 static void record_key_lifecycle(rot_ctx *ctx)
 {
 	rot_key_event(ctx, ctx->cfgs.new_key, "promoted");
 	rot_key_event(ctx, ctx->cfgs.new_key, "rewrite-done");
-	rot_key_event(ctx, ctx->cfgs.old_key, "pruned");
+	const rk_buf *b = &ctx->cfgs.bytes[ROT_CFG_PRUNED];
+	rk_encconfig *pruned = NULL;
+	rk_err err;
+	if (rk_encconfig_load_buf((const char *)b->data, b->len, "pruned config", &pruned, &err) != RK_OK)
+		return;
+	for (size_t i = 0; i < ctx->cfgs.scope.nold; i++) {
+		const char *name = ctx->cfgs.scope.old[i].name;
+		if (!strcmp(name, "identity") || !rk_encconfig_has_key_name(pruned, name))
+			rot_key_event(ctx, name, "pruned");
+		else
+			rk_info("key.kept",
+			        "%s no longer writes the selected rules but another rule still uses it: kept",
+			        name);
+	}
+	rk_encconfig_free(pruned);
 }
 
 static const char *state_for(int rc)
@@ -368,16 +452,15 @@ int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err)
 	if (rc == RK_OK)
 		rc = rot_preflight(&ctx, &base, err);
 	rk_encconfig *cfg = NULL;
-	char old_key[256] = "", hash[72] = "";
-	if (rc == RK_OK)
-		rc = rk_encconfig_load_buf((const char *)base.data, base.len, "node config", &cfg, err);
-	if (rc == RK_OK)
-		rc = rot_scope_write_key(cfg, ctx.plan, old_key, sizeof old_key, err);
-	rk_encconfig_free(cfg);
-	if (rc == RK_OK) {
+	rot_scope scope;
+	char hash[72] = "";
+	if (rc == RK_OK &&
+	    (rc = rot_base_scope((const char *)base.data, base.len, ctx.plan, &cfg, &scope, err)) == RK_OK) {
 		rk_config_hash(base.data, base.len, hash);
-		rc = rot_describe(&ctx, hash, old_key, out);
+		rc = rot_describe(&ctx, hash, cfg, &scope, out, err);
+		rot_scope_free(&scope);
 	}
+	rk_encconfig_free(cfg);
 	rk_buf_wipe_free(&base);
 	rot_ctx_close(&ctx);
 	return rc;

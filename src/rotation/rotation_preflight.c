@@ -99,27 +99,6 @@ int rot_preflight(rot_ctx *ctx, rk_buf *base, rk_err *err)
 	return rc;
 }
 
-/* Counts the objects of one resource by paging through it (keys only matter). -1 when unknown. */
-static long long count_objects(rot_ctx *ctx, const char *resource)
-{
-	rk_kube_resource r;
-	rk_buf path = RK_BUF_INIT;
-	rk_kube_list *list = NULL;
-	rk_err err;
-	long long n = -1;
-	if (rk_kube_discover(ctx->kube, resource, &r, &err) == RK_OK &&
-	    rk_kube_resource_path(&r, NULL, NULL, &path) == 0 &&
-	    rk_kube_list_open(ctx->kube, rk_buf_cstr(&path), 500, NULL, &list, &err) == RK_OK) {
-		json_t *item = NULL;
-		n = 0;
-		while (rk_kube_list_next(list, &item, &err) == RK_OK && item)
-			n++;
-		rk_kube_list_close(list);
-	}
-	rk_buf_free(&path);
-	return n;
-}
-
 static void describe_stages(const rot_ctx *ctx, rk_buf *out)
 {
 	const rk_plan *p = ctx->plan;
@@ -149,37 +128,79 @@ static void describe_stages(const rot_ctx *ctx, rk_buf *out)
 	              p->rewrite.budget_errors);
 }
 
-static void describe_rewrite(rot_ctx *ctx, rk_buf *out)
+static void describe_rule_head(rk_buf *out, const rk_encconfig *cfg, size_t i, int selected)
 {
+	const rk_rule *rule = &cfg->rules[i];
+	const char *write = rk_rule_write_key(rule);
+	rk_buf_printf(out, "  %s resources[%zu] [", selected ? "*" : " ", i);
+	for (size_t j = 0; j < rule->nresources; j++)
+		rk_buf_printf(out, "%s\"%s\"", j ? ", " : "", rule->resources[j]);
+	rk_buf_printf(out, "]: writes with %s (%s)%s\n", write ? write : "nothing",
+	              rule->nproviders ? rk_provider_name(rule->providers[0].type) : "-",
+	              selected ? "" : ", untouched");
+}
+
+/* Per rule: selected or not, and for a selected one the stored resources it covers with their object
+ * counts; then the rewrite estimate. */
+static void describe_rules(rot_ctx *ctx, const rk_encconfig *cfg, const rot_scope *scope, rk_buf *out)
+{
+	rot_resources res;
+	rk_err err;
+	int have = rot_scope_resources(scope, cfg, ctx->kube, &res, &err) == RK_OK;
+	if (!have)
+		rk_buf_printf(out, "resources: discovery failed (%s)\n", err.msg);
 	long long total = 0;
-	for (size_t i = 0; i < ctx->plan->nresources; i++) {
-		long long n = count_objects(ctx, ctx->plan->resources[i]);
-		rk_buf_printf(out, "objects: %s: %s%lld\n", ctx->plan->resources[i], n < 0 ? "unknown " : "",
-		              n < 0 ? 0 : n);
-		total += n > 0 ? n : 0;
+	int unknown = !have;
+	rk_buf_printf(out, "rules (* = rotated by this plan):\n");
+	for (size_t i = 0; i < cfg->nrules; i++) {
+		describe_rule_head(out, cfg, i, scope->selected[i]);
+		long long sub = 0;
+		size_t nres = 0;
+		for (size_t r = 0; have && r < res.n; r++) {
+			if (res.rule[r] != (int)i)
+				continue;
+			char name[300];
+			rk_kube_resource_name(&res.items[r], name, sizeof name);
+			long long n = rk_kube_count(ctx->kube, &res.items[r], NULL);
+			rk_buf_printf(out, "      %s (%s): %s%lld objects\n", name, res.items[r].version,
+			              n < 0 ? "unknown, " : "", n < 0 ? 0 : n);
+			unknown |= n < 0;
+			sub += n > 0 ? n : 0;
+			nres++;
+		}
+		if (scope->selected[i] && have)
+			rk_buf_printf(out, "      %zu resources, %lld objects\n", nres, sub);
+		total += sub;
 	}
 	double qps = ctx->plan->rewrite.qps;
 	if (qps > 0)
-		rk_buf_printf(out, "rewrite estimate: %lld objects at %.0f/s = %.0f s\n", total, qps,
-		              (double)total / qps);
+		rk_buf_printf(out, "rewrite estimate: %s%lld objects at %.0f/s = %.0f s\n",
+		              unknown ? "at least " : "", total, qps, (double)total / qps);
 	else
-		rk_buf_printf(out, "rewrite estimate: %lld objects, unthrottled\n", total);
+		rk_buf_printf(out, "rewrite estimate: %s%lld objects, unthrottled\n",
+		              unknown ? "at least " : "", total);
+	if (have)
+		rot_resources_free(&res);
 }
 
-int rot_describe(rot_ctx *ctx, const char *base_hash, const char *old_key, rk_buf *out)
+int rot_describe(rot_ctx *ctx, const char *base_hash, const rk_encconfig *cfg, const rot_scope *scope,
+                 rk_buf *out, rk_err *err)
 {
+	(void)err;
 	const rk_plan *p = ctx->plan;
+	char old_keys[512];
+	rot_scope_old_names(scope, old_keys, sizeof old_keys);
 	rk_buf_printf(out, "cluster: %s\nresources: ", p->cluster);
 	for (size_t i = 0; i < p->nresources; i++)
 		rk_buf_printf(out, "%s%s", i ? ", " : "", p->resources[i]);
 	rk_buf_printf(out, "\nconfig: %s on every node (%zu)\nwrite key now: %s -> target provider %s\n",
-	              base_hash, p->nnodes, old_key, rk_provider_name(p->provider));
+	              base_hash, p->nnodes, old_keys, rk_provider_name(p->provider));
 	time_t end;
 	if (rk_plan_in_window(p, time(NULL), &end))
 		rk_buf_printf(out, "maintenance window: open now\n");
 	else
 		rk_buf_printf(out, "maintenance window: closed now (rotate would refuse)\n");
 	describe_stages(ctx, out);
-	describe_rewrite(ctx, out);
+	describe_rules(ctx, cfg, scope, out);
 	return RK_OK;
 }

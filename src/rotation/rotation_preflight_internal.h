@@ -7,7 +7,9 @@
 
 /* Window, every apiserver ready, identical configs (copied into base), each running it. */
 int rot_preflight(rot_ctx *ctx, rk_buf *base, rk_err *err);
-/* What `rekeyctl plan` prints: the cluster, the stages, object counts and the rewrite estimate. */
-int rot_describe(rot_ctx *ctx, const char *base_hash, const char *old_key, rk_buf *out);
+/* `rekeyctl plan`: the plan, the stages, and per rule of the base config whether the plan rotates it, the
+ * stored resources it covers with their object counts, and the rewrite estimate. */
+int rot_describe(rot_ctx *ctx, const char *base_hash, const rk_encconfig *cfg, const rot_scope *scope,
+                 rk_buf *out, rk_err *err);
 
 #endif

@@ -72,3 +72,23 @@ check_rotated() {
 	[ "$gone" = 1 ] && ok "$1_old_key_gone" || not_ok "$1_old_key_gone" "$2 still in a node config"
 	[ "$(data_sum)" = "$3" ] && ok "$1_data_unchanged" || not_ok "$1_data_unchanged" "checksum differs"
 }
+
+# set_enc_config FILE: installs FILE as every node's EncryptionConfiguration (0600), restarts every
+# apiserver (an annotation in its static-pod manifest, as an operator's edit would) and waits, up to
+# 3 minutes, until each one reports running it (last_config_info's hash).
+set_enc_config() {
+	h=$(sha256sum "$1" | cut -c1-64)
+	for n in cp-1 cp-2 cp-3; do
+		install -m 600 "$1" "$(node_config "$n")"
+		m=$D/nodes/$n/etc/kubernetes/manifests/kube-apiserver.yaml
+		sed -i -e '/rekey.test\/config-hash/d' -e "s|^  annotations:\$|  annotations:\n    rekey.test/config-hash: \"$h\"|" "$m"
+	done
+	deadline=$(($(date +%s) + 180))
+	for n in cp-1 cp-2 cp-3; do
+		until "$REKEYCTL" kube --kubeconfig "$D/kubeconfig" --context "sandbox-$n" metrics 2>/dev/null |
+			grep -q "last_config_info{.*hash=\"sha256:$h\""; do
+			[ "$(date +%s)" -lt "$deadline" ] || { echo "# $n does not run config sha256:$h"; return 1; }
+			sleep 0.5
+		done
+	done
+}
