@@ -30,7 +30,9 @@ typedef struct rk_kube_opts {
 	long retry_budget_ms;      /* all attempts of one request, default 60000 */
 	long backoff_base_ms;      /* first retry delay (before jitter), default 200 */
 	long backoff_max_ms;       /* cap of one delay, default 8000 */
-	long max_host_connections; /* connections per apiserver, default 8 */
+	long max_host_connections; /* connections per apiserver (HTTP/1.1), default 8; a caller keeping N
+	                            * requests in flight sets N. Over HTTP/2 one connection per apiserver
+	                            * carries max(100, this) streams. */
 	int http1_only;            /* never negotiate HTTP/2 */
 } rk_kube_opts;
 
@@ -43,6 +45,11 @@ typedef struct rk_kube_req {
 	const char *content_type; /* default "application/json" when there is a body */
 	const char *accept;       /* default "application/json" */
 	int no_retry;             /* one attempt only (probes that must see the first answer) */
+	/* Picks the apiserver of each attempt, retries included (NULL: `endpoint` for every attempt): returns
+	 * an endpoint URL, or NULL for the cluster server. The string must live until the attempt's
+	 * observer call. attempt counts from 1. */
+	const char *(*pick)(void *pick_user, int attempt);
+	void *pick_user;
 } rk_kube_req;
 
 typedef struct rk_kube_resp {
@@ -66,8 +73,11 @@ typedef struct rk_kube_resp {
  * callback may submit new requests. */
 typedef void (*rk_kube_done_fn)(void *user, rk_kube_resp *resp);
 
-/* Called after every attempt (retries included), e.g. to feed a latency/error budget. */
-typedef void (*rk_kube_observe_fn)(void *user, const char *method, long http_status, double latency_s);
+/* Called after every attempt (retries included), e.g. to feed a latency/error budget. endpoint is what
+ * the request's pick returned for the attempt (the same pointer), else the request's endpoint (NULL = the
+ * cluster server). */
+typedef void (*rk_kube_observe_fn)(void *user, const char *method, const char *endpoint, long http_status,
+                                   double latency_s);
 
 typedef struct rk_kube_stats {
 	unsigned long requests;    /* submitted */
@@ -82,7 +92,8 @@ typedef struct rk_kube_stats {
 int rk_kube_new(const rk_kube_config *cfg, const rk_kube_opts *opts, rk_kube **out, rk_err *err);
 /* Loads the kubeconfig (rk_kubeconfig_load) and creates a client that owns it (rk_kube_free frees both). */
 int rk_kube_open(const rk_kubeconfig_opts *kubeconfig, const rk_kube_opts *opts, rk_kube **out, rk_err *err);
-/* Frees the client; requests still pending are dropped without their callbacks. Safe with NULL. */
+/* Frees the client; requests still pending are dropped without their callbacks (close lists first: a
+ * list waits for its page in flight). Safe with NULL. */
 void rk_kube_free(rk_kube *k);
 const rk_kube_config *rk_kube_get_config(const rk_kube *k);
 void rk_kube_set_observer(rk_kube *k, rk_kube_observe_fn fn, void *user);
@@ -180,15 +191,20 @@ int rk_kube_resource_path(const rk_kube_resource *r, const char *ns, const char 
 
 typedef struct rk_kube_list rk_kube_list;
 
-/* Streams a list: pages of `limit` items (limit/continue), one page in memory at a time. path is a
+/* Streams a list: pages of `limit` items (limit/continue): the current page in memory, and the next one,
+ * whose GET is sent as soon as a page becomes current. path is a
  * collection path, with or without a query (labelSelector=...). start_continue resumes a saved list.
  * When a continue token has expired (410) and the Status carries an inconsistent continue token, the
  * list goes on from it (rk_kube_list_inconsistent() turns 1, a warning is logged); without one the
  * 410 is returned as an error. The list never restarts from the beginning by itself. */
 int rk_kube_list_open(rk_kube *k, const char *path, int limit, const char *start_continue, rk_kube_list **out,
                       rk_err *err);
-/* Next object in *item (borrowed until the next call), or NULL at the end. */
+/* Next object in *item (borrowed until the next call), or NULL at the end; polls the client while the
+ * next page is on its way. */
 int rk_kube_list_next(rk_kube_list *l, json_t **item, rk_err *err);
+/* The same without waiting: *ready 1 with *item set, or with *item NULL at the end; *ready 0 while the
+ * next page is still on its way (poll the client, call again). */
+int rk_kube_list_next_nowait(rk_kube_list *l, json_t **item, int *ready, rk_err *err);
 /* Token that fetched the current page (NULL for the first page): a checkpoint saves it, and a resumed
  * list opens from it again (the rewrite skips what it already did on that page). */
 const char *rk_kube_list_page_token(const rk_kube_list *l);

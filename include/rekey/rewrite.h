@@ -15,11 +15,16 @@
  *              it blocks pruning the old key
  *   failed     a non-retryable error, or the client's retries ran out
  *
- * Resume: after every batch the store gets, in one transaction, the token of the page holding the batch's
- * last object, that object's namespace/name, and the outcome totals. A resumed run re-lists from that page
- * and skips every object up to the saved one (etcd key order), so at most the batch in flight is repeated.
- * An expired token (410) goes on from the inconsistent token the Status carries; without one the list is
- * opened again from the start and objects up to the saved one are skipped (logged, never silent). */
+ * Pipeline: objects are PUT in list order through a window of max(batch, 4 x concurrency) objects (the next
+ * list page is fetched while the current one is written); an object leaves the window once it and every
+ * object before it have an outcome (the finished prefix). Resume: each time the finished prefix has grown by
+ * a batch the store gets, in one transaction, the token of the page holding the prefix's last object, that
+ * object's namespace/name, and the outcome totals of the prefix, while later PUTs stay in flight. A resumed
+ * run re-lists from that page and skips every object up to the saved one (etcd key order). No PUT starts more
+ * than batch + window objects past the last saved checkpoint, so a kill -9 repeats at most batch + window
+ * objects (rk_rewrite_repeat_bound). An expired token (410) goes on from the inconsistent token the Status
+ * carries; without one the list is opened again from the start and objects up to the saved one are skipped
+ * (logged, never silent). */
 #ifndef REKEY_REWRITE_H
 #define REKEY_REWRITE_H
 
@@ -34,6 +39,8 @@
 #include "rekey/rewrite_settings.h"
 #include "rekey/store.h"
 
+#define RK_REWRITE_MAX_ENDPOINTS 32
+
 typedef struct rk_rewrite_opts {
 	const char *cluster; /* state db cluster name (required) */
 	int64_t run_id;      /* > 0: continue this run (the orchestrator's); 0: create one, or resume */
@@ -47,7 +54,18 @@ typedef struct rk_rewrite_opts {
 	size_t nnamespaces;
 	rk_rewrite_settings settings; /* pace, batches and budget (rewrite_settings.h) */
 	const char *metrics_file;     /* Prometheus textfile updated every few seconds; NULL = none */
+	/* Apiservers to spread the PUTs over (each with its own share, health and budget), reached with the
+	 * kubeconfig's credentials and tls-server-name; NULL/0 = the kubeconfig's server. At most
+	 * RK_REWRITE_MAX_ENDPOINTS. */
+	const char *const *endpoints;
+	size_t nendpoints;
 } rk_rewrite_opts;
+
+/* The window of objects in flight or finished behind an unfinished one: max(batch size, 4 x concurrency),
+ * so one slow PUT does not stall the others while a batch goes by. */
+size_t rk_rewrite_window(const rk_rewrite_settings *settings);
+/* Objects a kill -9 can make a resumed run PUT again: batch size + window. */
+size_t rk_rewrite_repeat_bound(const rk_rewrite_settings *settings);
 
 /* Zeroes opts and fills the settings with `rekeyctl rewrite`'s defaults (rk_rewrite_settings_init). */
 void rk_rewrite_opts_init(rk_rewrite_opts *opts);
@@ -86,6 +104,38 @@ typedef struct rk_rewrite_hooks {
 	volatile sig_atomic_t *stop;
 } rk_rewrite_hooks;
 
+/* One endpoint's share of the PUTs. */
+typedef struct rk_rewrite_endpoint_stats {
+	char url[256];      /* "" = the kubeconfig's server */
+	uint64_t attempts;  /* PUT attempts answered there (retries included) */
+	uint64_t errors;    /* of which failed: no answer, 429 or 5xx */
+	double latency_ms;  /* sum of their latencies */
+	uint64_t decisions; /* budget decisions taken on it (slowdown, pause, ...) */
+	double min_health;  /* lowest health it had (1 = never failed) */
+} rk_rewrite_endpoint_stats;
+
+/* Where the time went (instrumented, not estimated). The loop waits for one thing at a time: */
+typedef enum rk_rewrite_wait {
+	RK_REWRITE_WAIT_LIST = 0, /* nothing to submit while the next list page was on its way */
+	RK_REWRITE_WAIT_INFLIGHT, /* the in-flight cap was full: PUT round trips */
+	RK_REWRITE_WAIT_THROTTLE, /* the rate, a budget slowdown or pause */
+	RK_REWRITE_WAIT_WINDOW,   /* the window was full behind an unfinished object */
+	RK_REWRITE_WAIT_DRAIN,    /* the list was done (or stopping): the last PUTs */
+	RK_REWRITE_WAIT_N
+} rk_rewrite_wait;
+const char *rk_rewrite_wait_name(rk_rewrite_wait w); /* "list", "inflight", ... */
+
+typedef struct rk_rewrite_timing {
+	double wall_s;                    /* the engine, discovery and estimate included */
+	double wait_s[RK_REWRITE_WAIT_N]; /* time spent waiting, by what for */
+	double checkpoint_s;              /* checkpoint transactions (SQLite commit and fsync) */
+	uint64_t checkpoints;
+	double put_latency_s; /* sum of PUT attempt latencies (client-side round trips) */
+	uint64_t put_attempts;
+	double cpu_user_s, cpu_sys_s; /* the process's CPU (getrusage) */
+	size_t window, repeat_bound;
+} rk_rewrite_timing;
+
 typedef struct rk_rewrite_result {
 	int64_t run_id;
 	rk_counts counts;
@@ -95,6 +145,9 @@ typedef struct rk_rewrite_result {
 	 * a stored object that no longer validates): "configmaps: 2 object(s) could not be written back,
 	 * first ns/name: <the apiserver's answer>; ..."; "" when none failed in this run. */
 	char failures[RK_ERR_MSG_MAX];
+	rk_rewrite_timing timing;
+	rk_rewrite_endpoint_stats endpoints[RK_REWRITE_MAX_ENDPOINTS];
+	size_t nendpoints;
 } rk_rewrite_result;
 
 /* Runs (or resumes) a rewrite through its own API client for kubeconfig (created with the engine's retry

@@ -98,8 +98,11 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 		return args_long(c, flag, v, 1, 3600000, &a->http.request_timeout_ms);
 	case OPT_RUN_AFTER:
 		return args_int(c, flag, v, 1, 1000000, &a->run_after);
-	case OPT_PARALLEL:
-		return args_int(c, flag, v, 1, 10000, &a->parallel);
+	case OPT_PARALLEL: /* as many connections per apiserver as requests in flight */
+		if (args_int(c, flag, v, 1, 10000, &a->parallel) != 0)
+			return -1;
+		a->http.max_host_connections = a->parallel < 1024 ? a->parallel : 1024;
+		return 0;
 	case OPT_HTTP1:
 		a->http.http1_only = 1;
 		return 0;

@@ -18,12 +18,14 @@ static const char usage_text[] =
     "         [--budget-p99 DUR] [--budget-errors RATIO] [--budget-window DUR] [--soak DUR] "
     "[--budget-inflight N]\n"
     "         [--on-breach slowdown|pause|abort] [--resume] [--state DIR] [--cluster NAME]\n"
-    "         [--scrape-interval DUR] [--metrics-file FILE] [-o json]\n"
+    "         [--scrape-interval DUR] [--metrics-file FILE] [--endpoint URL]... [-o json]\n"
     "PUTs every object of the resources back unchanged (re-encrypting it with the current write key),\n"
     "throttled, in checkpointed batches. Defaults: --resource secrets, all namespaces, unthrottled,\n"
     "--concurrency 8 --page-size 500 --batch-size 200. Durations are Go's (500ms, 30s, 1m30s).\n"
     "Exit 0 done, 1 failures or orphans, 2 bad input, 3 stopped (Ctrl-C, budget abort): continue with\n"
-    "--resume. --scrape-interval reads the apiserver's /metrics (PUT p99, in-flight) into the budget.\n";
+    "--resume. --scrape-interval reads the apiserver's /metrics (PUT p99, in-flight) into the budget.\n"
+    "--endpoint (repeatable) spreads the PUTs over these apiservers (the kubeconfig's credentials and\n"
+    "tls-server-name), each with its own share and budget; default: the kubeconfig's server.\n";
 
 static volatile sig_atomic_t stop_flag;
 
@@ -39,6 +41,7 @@ struct rewrite_args {
 	const char *state_dir;
 	const char *resources[MAX_LIST];
 	const char *namespaces[MAX_LIST];
+	const char *endpoints[RK_REWRITE_MAX_ENDPOINTS];
 	int json;
 };
 
@@ -61,7 +64,8 @@ enum {
 	OPT_ON_BREACH,
 	OPT_RESOURCE,
 	OPT_NAMESPACE,
-	OPT_RESUME
+	OPT_RESUME,
+	OPT_ENDPOINT
 };
 
 static const struct option long_options[] = {
@@ -85,14 +89,15 @@ static const struct option long_options[] = {
     {"resource", required_argument, NULL, OPT_RESOURCE},
     {"namespace", required_argument, NULL, OPT_NAMESPACE},
     {"resume", no_argument, NULL, OPT_RESUME},
+    {"endpoint", required_argument, NULL, OPT_ENDPOINT},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
-static int add_name(const char *flag, const char *v, const char **list, size_t *n)
+static int add_name(const char *flag, const char *v, const char **list, size_t *n, size_t max)
 {
-	if (*n >= MAX_LIST || !*v) {
-		fprintf(stderr, "rekeyctl rewrite: --%s: empty, or more than %d\n", flag, MAX_LIST);
+	if (*n >= max || !*v) {
+		fprintf(stderr, "rekeyctl rewrite: --%s: empty, or more than %zu\n", flag, max);
 		return -1;
 	}
 	list[(*n)++] = v;
@@ -151,9 +156,11 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 	case OPT_SCRAPE:
 		return args_duration_ms(c, flag, v, &s->scrape_ms);
 	case OPT_RESOURCE:
-		return add_name("resource", v, a->resources, &a->opts.nresources);
+		return add_name("resource", v, a->resources, &a->opts.nresources, MAX_LIST);
 	case OPT_NAMESPACE:
-		return add_name("namespace", v, a->namespaces, &a->opts.nnamespaces);
+		return add_name("namespace", v, a->namespaces, &a->opts.nnamespaces, MAX_LIST);
+	case OPT_ENDPOINT:
+		return add_name("endpoint", v, a->endpoints, &a->opts.nendpoints, RK_REWRITE_MAX_ENDPOINTS);
 	case OPT_ON_BREACH:
 		if (rk_budget_parse_action(v, &s->on_breach, &berr) == RK_OK)
 			return 0;
@@ -173,6 +180,7 @@ int cmd_rewrite(int argc, char **argv)
 		return rc == 1 ? RK_OK : rc;
 	a.opts.resources = a.resources;
 	a.opts.namespaces = a.namespaces;
+	a.opts.endpoints = a.endpoints;
 	out_progress prog;
 	out_progress_init(&prog, stderr);
 	rk_rewrite_hooks hooks = {.progress = out_progress_cb, .ud = &prog, .stop = &stop_flag};

@@ -100,13 +100,41 @@ void out_progress_cb(const rk_rewrite_progress *p, void *ud)
 	fflush(o->f);
 }
 
+/* Where the time went: {"wall_s", "wait_s": {"list", ...}, "checkpoints", ...}. */
+static json_t *timing_json(const rk_rewrite_timing *t)
+{
+	json_t *waits = json_object();
+	for (int w = 0; w < RK_REWRITE_WAIT_N; w++)
+		json_object_set_new(waits, rk_rewrite_wait_name((rk_rewrite_wait)w), json_real(t->wait_s[w]));
+	return json_pack("{sfsosIsfsIsfsfsfsIsI}", "wall_s", t->wall_s, "wait_s", waits, "checkpoints",
+	                 (json_int_t)t->checkpoints, "checkpoint_s", t->checkpoint_s, "put_attempts",
+	                 (json_int_t)t->put_attempts, "put_latency_s", t->put_latency_s, "cpu_user_s",
+	                 t->cpu_user_s, "cpu_sys_s", t->cpu_sys_s, "window", (json_int_t)t->window,
+	                 "repeat_bound", (json_int_t)t->repeat_bound);
+}
+
+static json_t *endpoints_json(const rk_rewrite_result *r)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < r->nendpoints; i++) {
+		const rk_rewrite_endpoint_stats *s = &r->endpoints[i];
+		json_array_append_new(
+		    a, json_pack("{sssIsIsfsIsf}", "url", s->url, "attempts", (json_int_t)s->attempts,
+		                 "errors", (json_int_t)s->errors, "mean_latency_ms",
+		                 s->attempts ? s->latency_ms / (double)s->attempts : 0.0, "decisions",
+		                 (json_int_t)s->decisions, "min_health", s->min_health));
+	}
+	return a;
+}
+
 void out_rewrite_result(const rk_rewrite_result *r, int rc, const char *message, int json)
 {
 	const char *state = rc == 0 ? "done" : rc == 3 ? "stopped" : "failed";
 	if (json) {
-		json_t *j = json_pack("{sIsssisIsoss}", "run", (json_int_t)r->run_id, "state", state,
+		json_t *j = json_pack("{sIsssisIsosssoso}", "run", (json_int_t)r->run_id, "state", state,
 		                      "exit_code", rc, "orphans", (json_int_t)r->orphans, "counts",
-		                      counts_json(&r->counts), "message", message ? message : "");
+		                      counts_json(&r->counts), "message", message ? message : "", "timing",
+		                      timing_json(&r->timing), "endpoints", endpoints_json(r));
 		char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
 		if (s)
 			printf("%s\n", s);

@@ -105,7 +105,8 @@ static int select_rules(const rk_encconfig *cfg, const char *const *scope, size_
 		return RK_OK;
 	long missing = rk_mark_listing_rules(cfg, scope, n, sel);
 	if (missing >= 0)
-		return rk_err_set(err, RK_BADINPUT, "%s: no rule lists resource \"%s\"", cfg->path, scope[missing]);
+		return rk_err_set(err, RK_BADINPUT, "%s: no rule lists resource \"%s\"", cfg->path,
+		                  scope[missing]);
 	for (size_t i = 0; i < cfg->nrules; i++)
 		for (size_t j = 0; sel[i] && j < cfg->rules[i].nresources; j++)
 			if (!in_scope(scope, n, cfg->rules[i].resources[j]))

@@ -14,9 +14,13 @@
 struct kube_call {
 	kube_call *next;
 	char *method;
-	char *url;        /* what curl requests (host may be the tls-server-name) */
-	char *shown_url;  /* what messages show (the real endpoint) */
-	char *connect_to; /* "name:port:host:port" when the tls-server-name differs from the host */
+	char *url;            /* what curl requests (host may be the tls-server-name) */
+	char *shown_url;      /* what messages show (the real endpoint) */
+	char *connect_to;     /* "name:port:host:port" when the tls-server-name differs from the host */
+	char *path;           /* the request's path (kept to build the URL of each attempt) */
+	const char *endpoint; /* of the current attempt (the request's, or what pick returned) */
+	const char *(*pick)(void *pick_user, int attempt);
+	void *pick_user;
 	rk_buf body;
 	char *content_type, *accept;
 	int no_retry;
@@ -82,7 +86,13 @@ int rk_kube_new(const rk_kube_config *cfg, const rk_kube_opts *opts, rk_kube **o
 	curl_share_setopt(k->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	curl_share_setopt(k->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_multi_setopt(k->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-	curl_multi_setopt(k->multi, CURLMOPT_MAX_HOST_CONNECTIONS, k->opts.max_host_connections);
+	/* HTTP/1.1: one connection per request in flight, up to what the caller keeps in flight; the cache
+	 * keeps them open between requests (its default, 4 x the handles added, shrinks as we add and remove
+	 * a handle per attempt). HTTP/2: streams follow the same number on one connection. */
+	long conns = k->opts.max_host_connections;
+	curl_multi_setopt(k->multi, CURLMOPT_MAX_HOST_CONNECTIONS, conns);
+	curl_multi_setopt(k->multi, CURLMOPT_MAXCONNECTS, conns * 4 + 8);
+	curl_multi_setopt(k->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, conns > 100 ? conns : 100L);
 	*out = k;
 	return RK_OK;
 }
@@ -99,6 +109,7 @@ static void call_free(kube_call *c)
 	free(c->url);
 	free(c->shown_url);
 	free(c->connect_to);
+	free(c->path);
 	rk_buf_wipe_free(&c->body);
 	free(c->content_type);
 	free(c->accept);
@@ -179,6 +190,11 @@ void rk_kube_resp_free(rk_kube_resp *resp)
 
 static int build_urls(rk_kube *k, kube_call *c, const char *endpoint, const char *path, rk_err *err)
 {
+	free(c->url);
+	free(c->shown_url);
+	free(c->connect_to);
+	c->url = c->shown_url = c->connect_to = NULL;
+	c->endpoint = endpoint;
 	const char *base = endpoint && *endpoint ? endpoint : k->cfg->server;
 	size_t blen = strlen(base);
 	while (blen && base[blen - 1] == '/')
@@ -209,6 +225,12 @@ static int build_urls(rk_kube *k, kube_call *c, const char *endpoint, const char
 	curl_free(url);
 	curl_url_cleanup(u);
 	return rc;
+}
+
+/* What messages name: the URL of the last attempt, or the path when none could be built. */
+static const char *shown(const kube_call *c)
+{
+	return c->shown_url ? c->shown_url : c->path ? c->path : "";
 }
 
 /* ---- one attempt ---- */
@@ -275,7 +297,29 @@ static int add_header(struct curl_slist **h, const char *name, const char *value
 	return 0;
 }
 
+/* The attempt's URL: the request's endpoint, or the one its pick chooses for this attempt. */
+static int attempt_url(rk_kube *k, kube_call *c, rk_err *err)
+{
+	if (!c->pick)
+		return RK_OK; /* built once at submit */
+	return build_urls(k, c, c->pick(c->pick_user, c->resp.attempts + 1), c->path, err);
+}
+
+static int start_attempt_picked(rk_kube *k, kube_call *c, rk_err *err);
+
+/* Starts the next attempt. An attempt whose endpoint was picked but that could not start is still
+ * reported to the observer (status 0), so a caller counting requests per endpoint stays even. */
 static int start_attempt(rk_kube *k, kube_call *c, rk_err *err)
+{
+	if (attempt_url(k, c, err) != RK_OK)
+		return err->code;
+	int rc = start_attempt_picked(k, c, err);
+	if (rc != RK_OK && c->pick && k->observe)
+		k->observe(k->observe_user, c->method, c->endpoint, 0, 0);
+	return rc;
+}
+
+static int start_attempt_picked(rk_kube *k, kube_call *c, rk_err *err)
 {
 	if (kube_auth_refresh(k, err) != RK_OK)
 		return err->code;
@@ -338,6 +382,9 @@ int rk_kube_submit(rk_kube *k, const rk_kube_req *req, rk_kube_done_fn done, voi
 	c->content_type = dup_default(req->content_type, "application/json");
 	c->accept = dup_default(req->accept, "application/json");
 	c->no_retry = req->no_retry;
+	c->pick = req->pick;
+	c->pick_user = req->pick_user;
+	c->endpoint = req->endpoint;
 	c->done = done;
 	c->user = user;
 	c->started = now_s();
@@ -346,7 +393,9 @@ int rk_kube_submit(rk_kube *k, const rk_kube_req *req, rk_kube_done_fn done, voi
 	if (!c->method || !c->content_type || !c->accept ||
 	    (req->body_len && rk_buf_append(&c->body, req->body, req->body_len) != 0))
 		rc = rk_err_set(err, RK_FAIL, "out of memory");
-	if (rc == RK_OK)
+	if (rc == RK_OK && !(c->path = strdup(req->path)))
+		rc = rk_err_set(err, RK_FAIL, "out of memory");
+	if (rc == RK_OK && !c->pick)
 		rc = build_urls(k, c, req->endpoint, req->path, err);
 	if (rc == RK_OK)
 		rc = start_attempt(k, c, err);
@@ -417,7 +466,7 @@ static void read_attempt(rk_kube *k, kube_call *c, CURLcode result)
 	if (result == CURLE_OK)
 		parse_status(r);
 	if (k->observe)
-		k->observe(k->observe_user, c->method, r->http_status, r->latency_s);
+		k->observe(k->observe_user, c->method, c->endpoint, r->http_status, r->latency_s);
 }
 
 static int retryable_status(long s)
@@ -514,16 +563,16 @@ static void finish(rk_kube *k, kube_call *c, CURLcode result)
 {
 	rk_kube_resp *r = &c->resp;
 	r->total_s = now_s() - c->started;
-	r->url = strdup(c->shown_url);
+	r->url = strdup(shown(c));
 	rk_err_clear(&r->err);
 	if (result != CURLE_OK || r->http_status < 200 || r->http_status >= 300) {
 		char why[700];
 		describe_failure(c, result, why, sizeof why);
 		if (retryable(c, result) && r->attempts > 1)
 			rk_err_set(&r->err, RK_FAIL, "%s %s: gave up after %d attempts in %.1fs: %s",
-			           c->method, c->shown_url, r->attempts, r->total_s, why);
+			           c->method, shown(c), r->attempts, r->total_s, why);
 		else
-			rk_err_set(&r->err, RK_FAIL, "%s %s: %s", c->method, c->shown_url, why);
+			rk_err_set(&r->err, RK_FAIL, "%s %s: %s", c->method, shown(c), why);
 	}
 	k->pending--;
 	if (c->done)
@@ -560,7 +609,7 @@ static void fail_start(rk_kube *k, kube_call *c, const rk_err *why)
 {
 	rk_kube_resp *r = &c->resp;
 	r->total_s = now_s() - c->started;
-	rk_err_set(&r->err, why->code, "%s %s: %s", c->method, c->shown_url, why->msg);
+	rk_err_set(&r->err, why->code, "%s %s: %s", c->method, shown(c), why->msg);
 	k->pending--;
 	if (c->done)
 		c->done(c->user, r);

@@ -1,5 +1,7 @@
-/* kube_list.c: streaming LIST with limit/continue, one page in memory at a time; an expired continue
- * token (410) goes on from the inconsistent token the Status offers, or is reported (see kube.h). */
+/* kube_list.c: streaming LIST with limit/continue: the page being consumed plus the next one, whose GET
+ * goes out as soon as a page becomes current (so a caller writing the objects of one page never waits for
+ * the next); an expired continue token (410) goes on from the inconsistent token the Status offers, or is
+ * reported (see kube.h). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,13 @@ struct rk_kube_list {
 	size_t pages;
 	int inconsistent;
 	int started;
+	/* the next page, fetched while the current one is consumed */
+	int fetching;      /* its GET is in flight */
+	char *fetch_token; /* the token it was asked with (NULL: the first page) */
+	json_t *fetched;   /* arrived, not yet current */
+	int fetch_failed;
+	int expired; /* 410s in a row for this page */
+	rk_err fetch_err;
 };
 
 static char *page_url(const rk_kube_list *l, const char *token)
@@ -34,8 +43,9 @@ static char *page_url(const rk_kube_list *l, const char *token)
 
 static void set_str(char **slot, const char *value)
 {
+	char *copy = value ? strdup(value) : NULL;
 	free(*slot);
-	*slot = value ? strdup(value) : NULL;
+	*slot = copy;
 }
 
 static int take_page(rk_kube_list *l, json_t *page, rk_err *err)
@@ -55,8 +65,16 @@ static int take_page(rk_kube_list *l, json_t *page, rk_err *err)
 	return RK_OK;
 }
 
+static void fetch_fail(rk_kube_list *l, const rk_err *why)
+{
+	l->fetch_err = *why;
+	l->fetch_failed = 1;
+}
+
+static int start_fetch(rk_kube_list *l, rk_err *err);
+
 /* 410 Expired: go on from the inconsistent continue token when the server gave one. */
-static int handle_expired(rk_kube_list *l, rk_kube_resp *resp, const char **token, rk_err *err)
+static int handle_expired(rk_kube_list *l, rk_kube_resp *resp, rk_err *err)
 {
 	if (!resp->status_continue) {
 		*err = resp->err;
@@ -66,46 +84,76 @@ static int handle_expired(rk_kube_list *l, rk_kube_resp *resp, const char **toke
 		              l->path);
 		return err->code;
 	}
+	if (++l->expired >= 3)
+		return rk_err_set(err, RK_FAIL, "list %s: continue token expired three times in a row",
+		                  l->path);
 	rk_warn(
 	    "kube.list.expired",
 	    "list %s: continue token expired (410); going on from the inconsistent continue token: objects "
 	    "changed since the list started may appear in their newer state",
 	    l->path);
 	l->inconsistent = 1;
-	set_str(&l->page_token, resp->status_continue);
-	*token = l->page_token;
-	return RK_OK;
+	set_str(&l->fetch_token, resp->status_continue);
+	return start_fetch(l, err);
 }
 
-static int fetch_page(rk_kube_list *l, const char *token, rk_err *err)
+static void fetch_done(void *user, rk_kube_resp *resp)
 {
-	for (int expired = 0; expired < 3; expired++) {
-		char *url = page_url(l, token);
-		if (!url)
-			return rk_err_set(err, RK_FAIL, "out of memory");
-		rk_kube_req req = {.method = "GET", .path = url};
-		rk_kube_resp resp;
-		int rc = rk_kube_request(l->k, &req, &resp);
-		free(url);
-		if (rc == RK_OK) {
-			json_t *page = resp.json;
-			resp.json = NULL;
-			rk_kube_resp_free(&resp);
-			if (!page)
-				return rk_err_set(err, RK_FAIL, "list %s: the answer is not JSON", l->path);
-			return take_page(l, page, err);
-		}
-		if (resp.http_status != 410 || !token) {
-			*err = resp.err;
-			rk_kube_resp_free(&resp);
-			return err->code;
-		}
-		rc = handle_expired(l, &resp, &token, err);
-		rk_kube_resp_free(&resp);
-		if (rc != RK_OK)
-			return rc;
+	rk_kube_list *l = user;
+	l->fetching = 0;
+	rk_err err;
+	rk_err_clear(&err);
+	if (resp->err.code == RK_OK) {
+		l->expired = 0;
+		if (!resp->json)
+			rk_err_set(&err, RK_FAIL, "list %s: the answer is not JSON", l->path);
+		else
+			l->fetched = json_incref(resp->json);
+	} else if (resp->http_status != 410 || !l->fetch_token) {
+		err = resp->err;
+	} else {
+		handle_expired(l, resp, &err);
 	}
-	return rk_err_set(err, RK_FAIL, "list %s: continue token expired three times in a row", l->path);
+	if (err.code != RK_OK)
+		fetch_fail(l, &err);
+}
+
+/* Sends the GET of the page of l->fetch_token; the answer arrives in fetch_done. */
+static int start_fetch(rk_kube_list *l, rk_err *err)
+{
+	char *url = page_url(l, l->fetch_token);
+	if (!url)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	rk_kube_req req = {.method = "GET", .path = url};
+	int rc = rk_kube_submit(l->k, &req, fetch_done, l, err);
+	free(url);
+	if (rc == RK_OK)
+		l->fetching = 1;
+	return rc;
+}
+
+/* The fetched page becomes the current one, and the GET of the one after it goes out at once. */
+static int take_fetched(rk_kube_list *l, rk_err *err)
+{
+	json_t *page = l->fetched;
+	l->fetched = NULL;
+	free(l->page_token);
+	l->page_token = l->fetch_token;
+	l->fetch_token = NULL;
+	if (take_page(l, page, err) != RK_OK)
+		return err->code;
+	if (!*l->next_token)
+		return RK_OK;
+	rk_err ferr;
+	rk_err_clear(&ferr);
+	set_str(&l->fetch_token, l->next_token);
+	if (!l->fetch_token)
+		rk_err_set(&ferr, RK_FAIL, "out of memory");
+	else
+		start_fetch(l, &ferr);
+	if (ferr.code != RK_OK)
+		fetch_fail(l, &ferr); /* reported when the caller gets to that page */
+	return RK_OK;
 }
 
 int rk_kube_list_open(rk_kube *k, const char *path, int limit, const char *start_continue, rk_kube_list **out,
@@ -122,30 +170,50 @@ int rk_kube_list_open(rk_kube *k, const char *path, int limit, const char *start
 	l->k = k;
 	l->limit = limit;
 	if (start_continue && *start_continue)
-		l->page_token = strdup(start_continue);
+		l->fetch_token = strdup(start_continue);
 	*out = l;
 	return RK_OK;
 }
 
-int rk_kube_list_next(rk_kube_list *l, json_t **item, rk_err *err)
+int rk_kube_list_next_nowait(rk_kube_list *l, json_t **item, int *ready, rk_err *err)
 {
 	*item = NULL;
+	*ready = 0;
 	for (;;) {
 		json_t *items = json_object_get(l->page, "items");
 		if (l->page && l->index < json_array_size(items)) {
 			*item = json_array_get(items, l->index++);
+			*ready = 1;
 			return RK_OK;
 		}
-		if (l->started) {
-			if (!l->next_token || !*l->next_token)
-				return RK_OK; /* the end */
-			set_str(&l->page_token, l->next_token);
+		if (!l->started) {
+			l->started = 1;
+			if (start_fetch(l, err) != RK_OK)
+				return err->code;
 		}
-		l->started = 1;
-		const char *token = l->page_token;
-		int rc = fetch_page(l, token, err);
-		if (rc != RK_OK)
+		if (l->fetch_failed) {
+			l->fetch_failed = 0;
+			*err = l->fetch_err;
+			return err->code;
+		}
+		if (l->fetched) {
+			if (take_fetched(l, err) != RK_OK)
+				return err->code;
+			continue;
+		}
+		*ready = !l->fetching; /* nothing in flight and nothing left: the end */
+		return RK_OK;
+	}
+}
+
+int rk_kube_list_next(rk_kube_list *l, json_t **item, rk_err *err)
+{
+	int ready = 0;
+	for (;;) {
+		int rc = rk_kube_list_next_nowait(l, item, &ready, err);
+		if (rc != RK_OK || ready)
 			return rc;
+		rk_kube_poll(l->k, 100);
 	}
 }
 
@@ -168,6 +236,10 @@ void rk_kube_list_close(rk_kube_list *l)
 {
 	if (!l)
 		return;
+	while (l->fetching) /* its callback points at l */
+		rk_kube_poll(l->k, 100);
+	json_decref(l->fetched);
+	free(l->fetch_token);
 	json_decref(l->page);
 	free(l->path);
 	free(l->page_token);

@@ -1,9 +1,10 @@
-/* rewrite.c: the rewrite engine: for every resource and namespace scope, stream the list page by page,
- * PUT each object back with the resourceVersion it was listed with (many in flight, paced by the throttle:
- * token bucket and the concurrency cap), classify the answers, checkpoint every batch in one store
- * transaction, and let the latency/error budget slow, pause or stop the run. The run's bookkeeping (run
- * records, estimate) is in rewrite_run.c, which calls this file; the periodic work in rewrite_tick.c, which
- * this file calls. */
+/* rewrite.c: the rewrite engine: for every resource and namespace scope, stream the list (the next page
+ * fetched while the current one is written), PUT each object back with the resourceVersion it was listed
+ * with through a window of objects in list order (many in flight, paced by the throttle: token bucket and
+ * the concurrency cap; spread over the endpoints by rewrite_spread.c), classify the answers, and checkpoint
+ * the finished prefix of the list in one store transaction each time it has grown by a batch, without
+ * draining the PUTs in flight. The run's bookkeeping (run records, estimate) is in rewrite_run.c, which
+ * calls this file; the periodic work in rewrite_tick.c, which this file calls. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,43 +18,50 @@ int rk_rw_stop_requested(const rk_rw_engine *e)
 	return e->hooks && e->hooks->stop && *e->hooks->stop;
 }
 
-/* ---- one batch in memory ---- */
-
-static void batch_clear(rk_rw_engine *e)
+size_t rk_rewrite_window(const rk_rewrite_settings *settings)
 {
-	for (size_t i = 0; i < e->nbatch; i++) {
-		free(e->batch[i].body);
-		rk_buf_free(&e->batch[i].path);
-	}
-	for (size_t i = 0; i < e->ntokens; i++)
-		free(e->tokens[i]);
-	e->nbatch = e->next_submit = e->ndone = e->inflight = 0;
-	e->ntokens = 0;
-	e->norphans = 0;
+	size_t four = 4 * (size_t)(settings->concurrency > 0 ? settings->concurrency : 1);
+	size_t batch = (size_t)(settings->batch_size > 0 ? settings->batch_size : 1);
+	return batch > four ? batch : four;
 }
 
-static void batch_free(rk_rw_engine *e)
+size_t rk_rewrite_repeat_bound(const rk_rewrite_settings *settings)
 {
-	batch_clear(e);
-	free(e->batch);
-	free(e->tokens);
-	free(e->orphans);
-	e->batch = NULL;
-	e->tokens = NULL;
-	e->orphans = NULL;
+	return (size_t)settings->batch_size + rk_rewrite_window(settings);
 }
 
-/* Remembers the token of the page the next item comes from; returns its index, -1 on out of memory. */
-static int page_token_index(rk_rw_engine *e, const char *token)
+static const char *const wait_names[RK_REWRITE_WAIT_N] = {"list", "inflight", "throttle", "window", "drain"};
+
+const char *rk_rewrite_wait_name(rk_rewrite_wait w)
 {
-	token = token ? token : "";
-	if (e->ntokens && !strcmp(e->tokens[e->ntokens - 1], token))
-		return (int)e->ntokens - 1;
-	char *copy = strdup(token);
-	if (!copy)
-		return -1;
-	e->tokens[e->ntokens] = copy;
-	return (int)e->ntokens++;
+	return (unsigned)w < RK_REWRITE_WAIT_N ? wait_names[w] : "?";
+}
+
+/* ---- the window ---- */
+
+static rk_rw_item *at(rk_rw_engine *e, uint64_t seq)
+{
+	return &e->win[seq % e->win_cap];
+}
+
+static size_t ntokens(const rk_rw_engine *e)
+{
+	return e->win_cap + 2;
+}
+
+static void item_release(rk_rw_item *it)
+{
+	free(it->body);
+	it->body = NULL;
+	rk_buf_free(&it->path);
+}
+
+/* Drops what was taken but never submitted (a stop or a list error): the next run lists it again. */
+static void window_drop_unsubmitted(rk_rw_engine *e)
+{
+	for (uint64_t s = e->seq_submit; s < e->seq_tail; s++)
+		item_release(at(e, s));
+	e->seq_tail = e->seq_submit;
 }
 
 static const char *json_str(json_t *obj, const char *a, const char *b)
@@ -64,62 +72,87 @@ static const char *json_str(json_t *obj, const char *a, const char *b)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* Copies one listed object into the batch. RK_FAIL on a malformed object or out of memory. */
-static int batch_add(rk_rw_engine *e, json_t *obj, const char *page_token, rk_err *err)
+/* The sequence number of the list page the next item comes from; its token kept while it is in the
+ * window. RK_FAIL for a token the store cannot keep, or out of memory. */
+static int note_page(rk_rw_engine *e, rk_err *err)
+{
+	size_t pages = rk_kube_list_pages(e->list);
+	if (pages == e->list_pages_seen)
+		return RK_OK;
+	const char *token = rk_kube_list_page_token(e->list);
+	token = token ? token : "";
+	if (strlen(token) >= RK_STORE_TOKEN_MAX)
+		return rk_err_set(err, RK_FAIL, "continue token longer than the store keeps");
+	char *copy = strdup(token);
+	if (!copy)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	e->list_pages_seen = pages;
+	e->page_seq++;
+	char **slot = &e->page_tokens[e->page_seq % ntokens(e)];
+	free(*slot);
+	*slot = copy;
+	return RK_OK;
+}
+
+/* Copies one listed object to the window's tail. RK_FAIL on a malformed object or out of memory. */
+static int item_take(rk_rw_engine *e, json_t *obj, rk_err *err)
 {
 	const char *ns = json_str(obj, "metadata", "namespace");
 	const char *name = json_str(obj, "metadata", "name");
 	const char *rv = json_str(obj, "metadata", "resourceVersion");
+	rk_rw_item *it = at(e, e->seq_tail);
 	if (!name || !rv || strlen(name) >= RK_STORE_NAME_MAX || (ns && strlen(ns) >= RK_STORE_NAME_MAX) ||
-	    strlen(rv) >= sizeof e->batch[0].rv)
+	    strlen(rv) >= sizeof it->rv)
 		return rk_err_set(err, RK_FAIL, "list %s: an item without a usable name or resourceVersion",
 		                  e->resource_key);
-	rk_rw_item *it = &e->batch[e->nbatch];
+	if (note_page(e, err) != RK_OK)
+		return err->code;
 	memset(it, 0, sizeof *it);
 	it->engine = e;
 	snprintf(it->ns, sizeof it->ns, "%s", ns ? ns : "");
 	snprintf(it->name, sizeof it->name, "%s", name);
 	snprintf(it->rv, sizeof it->rv, "%s", rv);
-	int tok = page_token_index(e, page_token);
+	it->page = e->page_seq;
 	it->body = rk_rewrite_put_body(obj, e->api_version, e->res.kind);
-	if (tok < 0 || !it->body || rk_kube_resource_path(&e->res, it->ns, it->name, &it->path) != 0) {
-		free(it->body);
-		rk_buf_free(&it->path);
+	if (!it->body || rk_kube_resource_path(&e->res, it->ns, it->name, &it->path) != 0) {
+		item_release(it);
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	}
-	it->page_token = tok;
-	e->nbatch++;
+	e->seq_tail++;
 	return RK_OK;
 }
 
 /* ---- answers ---- */
+
+/* A failed object: logged, and the resource's first one kept with the apiserver's answer (the run's
+ * result names it, rewrite_run.c). */
+static void note_failure(rk_rw_engine *e, const rk_rw_item *it, const char *why)
+{
+	rk_warn("rewrite.failed", "%s %s/%s: %s", e->resource_key, it->ns, it->name,
+	        why && *why ? why : "failed");
+	if (e->first_failure[0])
+		return;
+	rk_buf first = RK_BUF_INIT;
+	rk_buf_printf(&first, "%s%s%s: %s", it->ns, *it->ns ? "/" : "", it->name,
+	              why && *why ? why : "failed");
+	snprintf(e->first_failure, sizeof e->first_failure, "%s", rk_buf_cstr(&first));
+	rk_buf_free(&first);
+}
 
 static void item_finish(rk_rw_item *it, rk_outcome o, const char *why)
 {
 	rk_rw_engine *e = it->engine;
 	it->outcome = o;
 	it->finished = 1;
-	e->ndone++;
-	rk_counts_add(&e->res_counts, o);
 	rk_counts_add(&e->run_counts, o);
-	if (o == RK_OUT_ORPHAN) {
-		e->orphans[e->norphans++] = (rk_orphan_ref){it->ns, it->name};
+	if (o == RK_OUT_ORPHAN)
 		rk_warn(
 		    "rewrite.orphan",
 		    "%s %s/%s: the PUT answered 404 but a GET still returns it (orphan: its old key must not "
 		    "be pruned)",
 		    e->resource_key, it->ns, it->name);
-	} else if (o == RK_OUT_FAILED) {
-		rk_warn("rewrite.failed", "%s %s/%s: %s", e->resource_key, it->ns, it->name,
-		        why && *why ? why : "failed");
-		if (!e->first_failure[0]) {
-			rk_buf first = RK_BUF_INIT;
-			rk_buf_printf(&first, "%s%s%s: %s", it->ns, *it->ns ? "/" : "", it->name,
-			              why && *why ? why : "failed");
-			snprintf(e->first_failure, sizeof e->first_failure, "%s", rk_buf_cstr(&first));
-			rk_buf_free(&first);
-		}
-	}
+	else if (o == RK_OUT_FAILED)
+		note_failure(e, it, why);
 }
 
 static void get_done(void *user, rk_kube_resp *resp)
@@ -141,8 +174,9 @@ static void put_done(void *user, rk_kube_resp *resp)
 		item_finish(it, o, resp->err.msg);
 		return;
 	}
-	/* 404 on the PUT: deleted since listed (gone), or unreachable through the API (orphan)? */
-	rk_kube_req req = {.method = "GET", .path = rk_buf_cstr(&it->path)};
+	/* 404 on the PUT: deleted since listed (gone), or unreachable through the API (orphan)? Asked of the
+	 * apiserver that answered the PUT. */
+	rk_kube_req req = {.method = "GET", .path = rk_buf_cstr(&it->path), .endpoint = e->eps[it->ep].url};
 	rk_err err;
 	if (rk_kube_submit(e->kube, &req, get_done, it, &err) != RK_OK) {
 		item_finish(it, RK_OUT_FAILED, err.msg);
@@ -151,72 +185,108 @@ static void put_done(void *user, rk_kube_resp *resp)
 	e->inflight++;
 }
 
-/* Observes every attempt of every request: PUT latencies and health feed the budget window. */
-static void observe(void *user, const char *method, long http_status, double latency_s)
-{
-	rk_rw_engine *e = user;
-	if (strcmp(method, "PUT") != 0)
-		return;
-	int failed = http_status == 0 || http_status == 429 || http_status >= 500;
-	rk_budget_observe(e->budget, rk_monotonic_ns(), latency_s * 1000.0, failed);
-}
-
 static int submit_put(rk_rw_engine *e, rk_rw_item *it, rk_err *err)
 {
-	rk_kube_req req = {
-	    .method = "PUT", .path = rk_buf_cstr(&it->path), .body = it->body, .body_len = strlen(it->body)};
+	rk_kube_req req = {.method = "PUT",
+	                   .path = rk_buf_cstr(&it->path),
+	                   .body = it->body,
+	                   .body_len = strlen(it->body),
+	                   .pick = rk_rw_endpoint_pick,
+	                   .pick_user = it};
 	if (rk_kube_submit(e->kube, &req, put_done, it, err) != RK_OK)
 		return err->code;
 	e->inflight++;
 	return RK_OK;
 }
 
-/* Submits what the throttle (rate, in-flight cap, pause) allows; returns how many ms to wait at most. */
-static double submit_ready(rk_rw_engine *e, int stopping, rk_err *err)
+/* Why nothing more can be submitted now, when every object taken is submitted. */
+static rk_rewrite_wait idle_reason(const rk_rw_engine *e, int stopping)
 {
-	while (!stopping && e->next_submit < e->nbatch) {
-		int64_t wait = rk_throttle_wait_ns(&e->throttle);
-		if (wait == RK_THROTTLE_BLOCKED)
+	if (e->seq_tail - e->seq_head >= e->win_cap)
+		return RK_REWRITE_WAIT_WINDOW;
+	return stopping || e->list_end ? RK_REWRITE_WAIT_DRAIN : RK_REWRITE_WAIT_LIST;
+}
+
+/* Submits what the window, the repeat bound, the throttle and the endpoints allow; returns how many ms to
+ * wait at most, and in *why what for. */
+static double submit_ready(rk_rw_engine *e, int stopping, rk_rewrite_wait *why, rk_err *err)
+{
+	size_t bound = rk_rewrite_repeat_bound(&e->opts->settings);
+	while (!stopping && e->seq_submit < e->seq_tail) {
+		*why = RK_REWRITE_WAIT_THROTTLE;
+		if (e->seq_submit - e->seq_saved >= bound) {
+			*why = RK_REWRITE_WAIT_WINDOW; /* a checkpoint must come first */
 			return 100;
+		}
+		double now = rk_rw_now_ms();
+		if (now < e->resume_at_ms)
+			return e->resume_at_ms - now;
+		int64_t wait = rk_throttle_wait_ns(&e->throttle);
+		if (wait == RK_THROTTLE_BLOCKED) {
+			*why = e->throttle.paused ? RK_REWRITE_WAIT_THROTTLE : RK_REWRITE_WAIT_INFLIGHT;
+			return 100;
+		}
 		if (wait > 0)
 			return (double)wait / RK_NS_PER_MS;
+		double ep_wait = -1;
+		int ep = rk_rw_endpoint_choose(e, &ep_wait);
+		if (ep < 0)
+			return ep_wait < 0 ? 100 : ep_wait;
 		if (!rk_throttle_try_acquire(&e->throttle))
 			return 1;
-		rk_rw_item *it = &e->batch[e->next_submit++];
+		if (rk_throttle_try_acquire(&e->eps[ep].throttle))
+			rk_throttle_release(&e->eps[ep].throttle); /* its tokens only: the cap is the run's */
+		rk_rw_item *it = at(e, e->seq_submit++);
+		it->ep = ep;
+		it->submitted = 1;
 		if (submit_put(e, it, err) != RK_OK) {
 			rk_throttle_release(&e->throttle);
 			item_finish(it, RK_OUT_FAILED, err->msg);
 			rk_err_clear(err);
 		}
 	}
+	*why = idle_reason(e, stopping);
 	return 100;
 }
 
-/* Runs the batch until every submitted object has an outcome; stops submitting on the stop flag or a
- * budget abort. */
-static void run_batch(rk_rw_engine *e)
+/* ---- the finished prefix and checkpoints ---- */
+
+static int keep_orphan(rk_rw_engine *e, const rk_rw_item *it, rk_err *err)
 {
-	rk_err err;
-	rk_err_clear(&err);
-	for (;;) {
-		int stopping = rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED;
-		double wait = submit_ready(e, stopping, &err);
-		size_t target = stopping ? e->next_submit : e->nbatch;
-		if (e->ndone >= target && e->inflight == 0)
-			break;
-		rk_rw_tick(e);
-		long wait_ms = wait > 100 ? 100 : (long)wait + 1;
-		rk_kube_poll(e->kube, wait_ms);
+	if (e->norphans == e->orphans_cap) {
+		size_t cap = e->orphans_cap ? e->orphans_cap * 2 : 16;
+		rk_rw_orphan *grown = realloc(e->orphans, cap * sizeof *grown);
+		if (!grown)
+			return rk_err_set(err, RK_FAIL, "out of memory");
+		e->orphans = grown;
+		e->orphans_cap = cap;
 	}
+	rk_rw_orphan *o = &e->orphans[e->norphans++];
+	snprintf(o->ns, sizeof o->ns, "%s", it->ns);
+	snprintf(o->name, sizeof o->name, "%s", it->name);
+	return RK_OK;
 }
 
-/* ---- checkpoints ---- */
-
-static const char *last_token(rk_rw_engine *e)
+/* Moves the head past every finished object: its outcome joins the prefix's totals, its key and page
+ * become what the next checkpoint saves. */
+static int advance_prefix(rk_rw_engine *e, rk_err *err)
 {
-	if (e->next_submit > 0)
-		return e->tokens[e->batch[e->next_submit - 1].page_token];
-	return "";
+	while (e->seq_head < e->seq_submit && at(e, e->seq_head)->finished) {
+		rk_rw_item *it = at(e, e->seq_head);
+		if (it->outcome == RK_OUT_ORPHAN && keep_orphan(e, it, err) != RK_OK)
+			return err->code;
+		rk_counts_add(&e->prefix_counts, it->outcome);
+		snprintf(e->prefix_ns, sizeof e->prefix_ns, "%s", it->ns);
+		snprintf(e->prefix_name, sizeof e->prefix_name, "%s", it->name);
+		if (it->page != e->prefix_page) {
+			e->prefix_page = it->page;
+			snprintf(e->prefix_token, sizeof e->prefix_token, "%s",
+			         e->page_tokens[it->page % ntokens(e)]);
+		}
+		item_release(it);
+		e->seq_head++;
+	}
+	return RK_OK;
 }
 
 static int save_checkpoint(rk_rw_engine *e, int done, rk_err *err)
@@ -225,27 +295,32 @@ static int save_checkpoint(rk_rw_engine *e, int done, rk_err *err)
 	memset(&cp, 0, sizeof cp);
 	snprintf(cp.resource, sizeof cp.resource, "%s", e->resource_key);
 	snprintf(cp.scope, sizeof cp.scope, "%s", e->scope);
-	if (strlen(last_token(e)) >= sizeof cp.continue_token)
-		return rk_err_set(err, RK_FAIL, "continue token longer than the store keeps");
-	if (!done && e->next_submit > 0) {
-		const rk_rw_item *last = &e->batch[e->next_submit - 1];
-		snprintf(cp.continue_token, sizeof cp.continue_token, "%s", last_token(e));
-		snprintf(cp.last_namespace, sizeof cp.last_namespace, "%s", last->ns);
-		snprintf(cp.last_name, sizeof cp.last_name, "%s", last->name);
-		snprintf(e->last_ns, sizeof e->last_ns, "%s", last->ns);
-		snprintf(e->last_name, sizeof e->last_name, "%s", last->name);
-	} else if (!done) {
-		snprintf(cp.continue_token, sizeof cp.continue_token, "%s", e->saved_token);
-		snprintf(cp.last_namespace, sizeof cp.last_namespace, "%s", e->last_ns);
-		snprintf(cp.last_name, sizeof cp.last_name, "%s", e->last_name);
+	if (!done) {
+		snprintf(cp.continue_token, sizeof cp.continue_token, "%s", e->prefix_token);
+		snprintf(cp.last_namespace, sizeof cp.last_namespace, "%s", e->prefix_ns);
+		snprintf(cp.last_name, sizeof cp.last_name, "%s", e->prefix_name);
 	}
-	snprintf(e->saved_token, sizeof e->saved_token, "%s", cp.continue_token);
 	cp.done = done;
-	cp.counts = e->res_counts;
-	if (rk_store_checkpoint_save(e->store, e->run_id, &cp, e->orphans, e->norphans, err) != RK_OK)
-		return err->code;
-	rk_debug("rewrite.checkpoint", "%s scope \"%s\": last %s/%s, %lld objects done%s", e->resource_key,
-	         e->scope, cp.last_namespace, cp.last_name, (long long)rk_counts_sum(&e->res_counts),
+	cp.counts = e->prefix_counts;
+	rk_orphan_ref *refs = e->norphans ? calloc(e->norphans, sizeof *refs) : NULL;
+	if (e->norphans && !refs)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	for (size_t i = 0; i < e->norphans; i++)
+		refs[i] = (rk_orphan_ref){e->orphans[i].ns, e->orphans[i].name};
+	double t0 = rk_rw_now_ms();
+	int rc = rk_store_checkpoint_save(e->store, e->run_id, &cp, refs, e->norphans, err);
+	e->timing.checkpoint_s += (rk_rw_now_ms() - t0) / 1000.0;
+	e->timing.checkpoints++;
+	free(refs);
+	if (rc != RK_OK)
+		return rc;
+	e->norphans = 0;
+	e->seq_saved = e->seq_head;
+	if (e->opts->settings.batch_pause_ms > 0 && !done)
+		e->resume_at_ms = rk_rw_now_ms() + (double)e->opts->settings.batch_pause_ms;
+	rk_debug("rewrite.checkpoint", "%s scope \"%s\": last %s/%s, %lld objects done, %zu in flight%s",
+	         e->resource_key, e->scope, cp.last_namespace, cp.last_name,
+	         (long long)rk_counts_sum(&e->prefix_counts), (size_t)(e->seq_submit - e->seq_head),
 	         done ? ", finished" : "");
 	return RK_OK;
 }
@@ -257,7 +332,14 @@ static int is_expired_without_token(const rk_err *err)
 	return strstr(err->msg, "continue token expired") != NULL;
 }
 
-/* The key every object up to which a (re)opened list skips: the last one taken into a batch. */
+static int list_open(rk_rw_engine *e, const char *token, rk_err *err)
+{
+	e->list_pages_seen = 0;
+	return rk_kube_list_open(e->kube, rk_buf_cstr(&e->list_path), e->opts->settings.page_size, token,
+	                         &e->list, err);
+}
+
+/* The key every object up to which a (re)opened list skips: the last one taken into the window. */
 static int list_reopen_from_start(rk_rw_engine *e, rk_err *err)
 {
 	if (++e->relists > 3)
@@ -276,24 +358,24 @@ static int list_reopen_from_start(rk_rw_engine *e, rk_err *err)
 	snprintf(e->skip_name, sizeof e->skip_name, "%s", e->taken_name);
 	e->skipping = e->taken_name[0] != 0;
 	rk_err_clear(err);
-	return rk_kube_list_open(e->kube, rk_buf_cstr(&e->list_path), e->opts->settings.page_size, NULL,
-	                         &e->list, err);
+	return list_open(e, NULL, err);
 }
 
-/* Fills the batch from the list; *end = 1 when the list is exhausted. */
-static int fill_batch(rk_rw_engine *e, int *end, rk_err *err)
+/* Takes what the list has ready into the window, without waiting for a page. */
+static int fill_window(rk_rw_engine *e, rk_err *err)
 {
-	*end = 0;
-	while (e->nbatch < (size_t)e->opts->settings.batch_size && !rk_rw_stop_requested(e) &&
-	       e->state != RK_RW_ABORTED) {
+	while (!e->list_end && e->seq_tail - e->seq_head < e->win_cap) {
 		json_t *obj = NULL;
-		if (rk_kube_list_next(e->list, &obj, err) != RK_OK) {
+		int ready = 0;
+		if (rk_kube_list_next_nowait(e->list, &obj, &ready, err) != RK_OK) {
 			if (!is_expired_without_token(err) || list_reopen_from_start(e, err) != RK_OK)
 				return err->code;
 			continue;
 		}
+		if (!ready)
+			return RK_OK;
 		if (!obj) {
-			*end = 1;
+			e->list_end = 1;
 			return RK_OK;
 		}
 		const char *ns = json_str(obj, "metadata", "namespace");
@@ -303,7 +385,7 @@ static int fill_batch(rk_rw_engine *e, int *end, rk_err *err)
 			continue;
 		}
 		e->skipping = 0;
-		if (batch_add(e, obj, rk_kube_list_page_token(e->list), err) != RK_OK)
+		if (item_take(e, obj, err) != RK_OK)
 			return err->code;
 		snprintf(e->taken_ns, sizeof e->taken_ns, "%s", ns ? ns : "");
 		snprintf(e->taken_name, sizeof e->taken_name, "%s", name);
@@ -311,25 +393,56 @@ static int fill_batch(rk_rw_engine *e, int *end, rk_err *err)
 	return RK_OK;
 }
 
-static int batch_pause(rk_rw_engine *e)
+/* ---- one scope ---- */
+
+static void scope_start(rk_rw_engine *e, const rk_checkpoint *cp)
 {
-	double until = rk_rw_now_ms() + (double)e->opts->settings.batch_pause_ms;
-	while (rk_rw_now_ms() < until && !rk_rw_stop_requested(e)) {
-		rk_rw_tick(e);
-		rk_kube_poll(e->kube, 50);
-	}
-	return RK_OK;
+	snprintf(e->prefix_token, sizeof e->prefix_token, "%s", cp->continue_token);
+	snprintf(e->prefix_ns, sizeof e->prefix_ns, "%s", cp->last_namespace);
+	snprintf(e->prefix_name, sizeof e->prefix_name, "%s", cp->last_name);
+	e->prefix_page = 0;
+	e->page_seq++; /* no item of this scope is on the prefix's page number yet */
+	snprintf(e->skip_ns, sizeof e->skip_ns, "%s", cp->last_namespace);
+	snprintf(e->skip_name, sizeof e->skip_name, "%s", cp->last_name);
+	snprintf(e->taken_ns, sizeof e->taken_ns, "%s", cp->last_namespace);
+	snprintf(e->taken_name, sizeof e->taken_name, "%s", cp->last_name);
+	e->skipping = cp->last_name[0] != 0;
+	e->relists = 0;
+	e->skipped = 0;
+	e->list_end = 0;
+	e->norphans = 0;
+	e->seq_saved = e->seq_head;
 }
 
-static int alloc_batch(rk_rw_engine *e, rk_err *err)
+/* Runs the pipeline until the list is done and every PUT answered, or until a stop, a budget abort or a
+ * list error (then what is in flight is finished first). Returns the list's error code (in *list_err) or
+ * a checkpoint's (in *err). */
+static int run_pipeline(rk_rw_engine *e, int *list_rc, rk_err *list_err, rk_err *err)
 {
-	size_t n = (size_t)e->opts->settings.batch_size;
-	e->batch = calloc(n, sizeof *e->batch);
-	e->tokens = calloc(n + 1, sizeof *e->tokens);
-	e->orphans = calloc(n, sizeof *e->orphans);
-	if (!e->batch || !e->tokens || !e->orphans)
-		return rk_err_set(err, RK_FAIL, "out of memory");
-	return RK_OK;
+	int rc = RK_OK;
+	rk_err submit_err;
+	rk_err_clear(&submit_err);
+	size_t batch = (size_t)e->opts->settings.batch_size;
+	for (;;) {
+		int stopping =
+		    rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED || *list_rc != RK_OK || rc != RK_OK;
+		if (!stopping && (*list_rc = fill_window(e, list_err)) != RK_OK)
+			stopping = 1;
+		rk_rewrite_wait why = RK_REWRITE_WAIT_DRAIN;
+		double wait = submit_ready(e, stopping, &why, &submit_err);
+		if (rc == RK_OK && advance_prefix(e, err) != RK_OK)
+			rc = err->code;
+		if (rc == RK_OK && e->seq_head - e->seq_saved >= batch && save_checkpoint(e, 0, err) != RK_OK)
+			rc = err->code;
+		int idle = e->seq_head == e->seq_submit && e->inflight == 0;
+		if (idle && (stopping || (e->list_end && e->seq_submit == e->seq_tail)))
+			return rc;
+		rk_rw_tick(e);
+		long wait_ms = wait > 100 ? 100 : (long)wait + 1;
+		double t0 = rk_rw_now_ms();
+		rk_kube_poll(e->kube, wait_ms);
+		e->timing.wait_s[why] += (rk_rw_now_ms() - t0) / 1000.0;
+	}
 }
 
 /* Rewrites one (resource, scope) from its checkpoint. RK_STOPPED when stopped. */
@@ -338,48 +451,28 @@ int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err)
 	rk_buf_reset(&e->list_path);
 	if (rk_kube_resource_path(&e->res, e->scope, NULL, &e->list_path) != 0)
 		return rk_err_set(err, RK_FAIL, "out of memory");
-	snprintf(e->saved_token, sizeof e->saved_token, "%s", cp->continue_token);
-	snprintf(e->last_ns, sizeof e->last_ns, "%s", cp->last_namespace);
-	snprintf(e->last_name, sizeof e->last_name, "%s", cp->last_name);
-	snprintf(e->skip_ns, sizeof e->skip_ns, "%s", cp->last_namespace);
-	snprintf(e->skip_name, sizeof e->skip_name, "%s", cp->last_name);
-	snprintf(e->taken_ns, sizeof e->taken_ns, "%s", cp->last_namespace);
-	snprintf(e->taken_name, sizeof e->taken_name, "%s", cp->last_name);
-	e->skipping = cp->last_name[0] != 0;
-	e->relists = 0;
-	e->skipped = 0;
-	if (rk_kube_list_open(e->kube, rk_buf_cstr(&e->list_path), e->opts->settings.page_size,
-	                      cp->continue_token[0] ? cp->continue_token : NULL, &e->list, err) != RK_OK)
+	scope_start(e, cp);
+	if (list_open(e, cp->continue_token[0] ? cp->continue_token : NULL, err) != RK_OK)
 		return err->code;
-	int rc = RK_OK, end = 0;
-	while (rc == RK_OK && !end) {
-		rk_err list_err;
-		rk_err_clear(&list_err);
-		int lrc = fill_batch(e, &end, &list_err);
-		run_batch(e); /* what was taken is finished even when the list failed */
-		int ended = end && lrc == RK_OK && e->next_submit == e->nbatch;
-		if (e->nbatch || ended) {
-			if (save_checkpoint(e, ended, err) != RK_OK)
-				rc = err->code;
-		}
-		batch_clear(e);
-		if (rc != RK_OK)
-			break;
-		if (lrc != RK_OK) {
-			*err = list_err;
-			rc = lrc == RK_BADINPUT ? RK_FAIL : lrc;
-		} else if (rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED) {
-			rc = rk_err_set(
-			    err, RK_STOPPED, "%s",
-			    e->state == RK_RW_ABORTED
-			        ? "stopped by the budget (abort): checkpoint saved, resume with --resume"
-			        : "interrupted: in-flight writes finished, checkpoint saved, resume with "
-			          "--resume");
-		} else if (!end && e->opts->settings.batch_pause_ms > 0) {
-			batch_pause(e);
-		}
-		rk_rw_tick(e);
+	int lrc = RK_OK;
+	rk_err list_err;
+	rk_err_clear(&list_err);
+	int rc = run_pipeline(e, &lrc, &list_err, err);
+	int ended = e->list_end && lrc == RK_OK && e->seq_submit == e->seq_tail && e->seq_head == e->seq_tail;
+	window_drop_unsubmitted(e);
+	if (rc == RK_OK && (e->seq_head > e->seq_saved || ended || e->norphans))
+		rc = save_checkpoint(e, ended, err);
+	if (rc == RK_OK && lrc != RK_OK) {
+		*err = list_err;
+		rc = lrc == RK_BADINPUT ? RK_FAIL : lrc;
+	} else if (rc == RK_OK && (rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED)) {
+		rc = rk_err_set(err, RK_STOPPED, "%s",
+		                e->state == RK_RW_ABORTED
+		                    ? "stopped by the budget (abort): checkpoint saved, resume with --resume"
+		                    : "interrupted: in-flight writes finished, checkpoint saved, resume with "
+		                      "--resume");
 	}
+	rk_rw_tick(e);
 	if (e->skipped)
 		rk_info("rewrite.skipped", "%s scope \"%s\": skipped %lld objects done before the resume",
 		        e->resource_key, e->scope, (long long)e->skipped);
@@ -390,27 +483,42 @@ int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err)
 
 int rk_rw_engine_init(rk_rw_engine *e, rk_err *err)
 {
-	if (alloc_batch(e, err) != RK_OK || rk_rw_budget_new(e, err) != RK_OK)
+	e->win_cap = rk_rewrite_window(&e->opts->settings);
+	e->win = calloc(e->win_cap, sizeof *e->win);
+	e->page_tokens = calloc(ntokens(e), sizeof *e->page_tokens);
+	if (!e->win || !e->page_tokens)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	e->timing.window = e->win_cap;
+	e->timing.repeat_bound = rk_rewrite_repeat_bound(&e->opts->settings);
+	if (rk_rw_endpoints_new(e, err) != RK_OK || rk_rw_budget_new(e, err) != RK_OK)
 		return err->code;
-	double now = rk_rw_now_ms();
 	rk_throttle_init(&e->throttle, e->opts->settings.qps, (unsigned)e->opts->settings.burst,
 	                 (unsigned)e->opts->settings.concurrency, rk_clock_system());
-	e->t0_ms = now;
-	rk_kube_set_observer(e->kube, observe, e);
+	e->t0_ms = rk_rw_now_ms();
+	rk_kube_set_observer(e->kube, rk_rw_endpoint_observe, e);
 	return RK_OK;
 }
 
 void rk_rw_engine_free(rk_rw_engine *e)
 {
-	while (e->probe_inflight && rk_kube_pending(e->kube)) /* its callback points at e */
-		rk_kube_poll(e->kube, 100);
-	rk_kube_set_observer(e->kube, NULL, NULL);
-	batch_free(e);
-	rk_budget_free(e->budget);
-	e->budget = NULL;
-	rk_buf_free(&e->list_path);
-	rk_kube_list_close(e->list);
+	rk_kube_list_close(e->list); /* waits for its page in flight */
 	e->list = NULL;
+	rk_rw_budget_free(e); /* waits for probes in flight */
+	rk_kube_set_observer(e->kube, NULL, NULL);
+	if (e->win) {
+		for (uint64_t s = e->seq_head; s < e->seq_tail; s++)
+			item_release(at(e, s));
+	}
+	free(e->win);
+	e->win = NULL;
+	for (size_t i = 0; e->page_tokens && i < ntokens(e); i++)
+		free(e->page_tokens[i]);
+	free(e->page_tokens);
+	e->page_tokens = NULL;
+	free(e->orphans);
+	e->orphans = NULL;
+	rk_rw_endpoints_free(e);
+	rk_buf_free(&e->list_path);
 	for (size_t i = 0; i < e->nnames; i++)
 		free(e->names[i]);
 	free(e->names);

@@ -151,5 +151,19 @@ int rk_rw_check_scope(const rk_rewrite_opts *o, rk_err *err)
 	for (size_t i = 0; i < o->nnamespaces; i++)
 		if (!o->namespaces[i] || !*o->namespaces[i] || strlen(o->namespaces[i]) >= RK_STORE_NAME_MAX)
 			return rk_err_set(err, RK_BADINPUT, "namespace names must be non-empty and short");
+	if (o->nendpoints > RK_REWRITE_MAX_ENDPOINTS)
+		return rk_err_set(err, RK_BADINPUT, "at most %d endpoints, got %zu", RK_REWRITE_MAX_ENDPOINTS,
+		                  o->nendpoints);
+	for (size_t i = 0; i < o->nendpoints; i++) {
+		const char *u = o->endpoints[i];
+		if (!u || (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0) ||
+		    strlen(u) >= sizeof((rk_rewrite_endpoint_stats *)0)->url)
+			return rk_err_set(err, RK_BADINPUT,
+			                  "endpoint \"%s\": not an http:// or https:// URL (or too long)",
+			                  u ? u : "");
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(u, o->endpoints[j]))
+				return rk_err_set(err, RK_BADINPUT, "endpoint \"%s\" given twice", u);
+	}
 	return RK_OK;
 }

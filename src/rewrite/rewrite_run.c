@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "rekey/encconfig.h"
@@ -133,7 +134,7 @@ static int run_resource(rk_rw_engine *e, const char *name, rk_err *err)
 {
 	if (resolve(e, name, err) != RK_OK)
 		return err->code;
-	memset(&e->res_counts, 0, sizeof e->res_counts);
+	memset(&e->prefix_counts, 0, sizeof e->prefix_counts);
 	for (size_t s = 0; s < nscopes(e->opts); s++) {
 		rk_checkpoint cp;
 		int found = 0;
@@ -142,9 +143,9 @@ static int run_resource(rk_rw_engine *e, const char *name, rk_err *err)
 		                             err) != RK_OK)
 			return err->code;
 		if (found && s == 0)
-			e->res_counts = cp.counts;
-		if (found && s > 0 && rk_counts_sum(&e->res_counts) == 0)
-			e->res_counts = cp.counts;
+			e->prefix_counts = cp.counts;
+		if (found && s > 0 && rk_counts_sum(&e->prefix_counts) == 0)
+			e->prefix_counts = cp.counts;
 		if (found && cp.done) {
 			rk_info("rewrite.scope", "%s scope \"%s\": already finished in this run",
 			        e->resource_key, e->scope);
@@ -242,7 +243,7 @@ static void report_failures(rk_rw_engine *e)
 		return;
 	char line[RK_ERR_MSG_MAX];
 	snprintf(line, sizeof line, "%s: %" PRId64 " object(s) could not be written back, first %s",
-	         e->resource_key, e->res_counts.failed, e->first_failure);
+	         e->resource_key, e->prefix_counts.failed, e->first_failure);
 	rk_error("rewrite.refused", "%s", line);
 	rk_err err;
 	if (rk_store_audit_add(e->store, e->opts->cluster, e->run_id, "rewrite-failed", e->resource_key, line,
@@ -309,6 +310,28 @@ static int lock_cluster(rk_store *store, const char *cluster, rk_err *err)
 	return fd;
 }
 
+/* The wall time and CPU of the run, logged with where the time went. */
+static void finish_timing(rk_rw_engine *e)
+{
+	rk_rewrite_timing *t = &e->timing;
+	struct rusage ru;
+	t->wall_s = (rk_rw_now_ms() - e->t0_ms) / 1000.0;
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		t->cpu_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+		t->cpu_sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	}
+	rk_info("rewrite.timing",
+	        "wall %.2fs: waiting on list %.2fs, in-flight cap (PUT round trips) %.2fs, throttle %.2fs, "
+	        "window %.2fs, drain %.2fs; %llu checkpoints %.3fs; %llu PUT attempts, mean %.1f ms; CPU "
+	        "user %.2fs sys %.2fs",
+	        t->wall_s, t->wait_s[RK_REWRITE_WAIT_LIST], t->wait_s[RK_REWRITE_WAIT_INFLIGHT],
+	        t->wait_s[RK_REWRITE_WAIT_THROTTLE], t->wait_s[RK_REWRITE_WAIT_WINDOW],
+	        t->wait_s[RK_REWRITE_WAIT_DRAIN], (unsigned long long)t->checkpoints, t->checkpoint_s,
+	        (unsigned long long)t->put_attempts,
+	        t->put_attempts ? t->put_latency_s * 1000.0 / (double)t->put_attempts : 0.0, t->cpu_user_s,
+	        t->cpu_sys_s);
+}
+
 static int run_engine(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kube,
                       const rk_rewrite_hooks *hooks, rk_rewrite_result *result, rk_err *err)
 {
@@ -337,7 +360,12 @@ static int run_engine(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kub
 		if (owns)
 			finish_run(e, rc);
 	}
+	finish_timing(e);
 	if (result) {
+		result->timing = e->timing;
+		result->nendpoints = e->neps;
+		for (size_t i = 0; i < e->neps; i++)
+			result->endpoints[i] = e->eps[i].stats;
 		result->run_id = e->run_id;
 		result->counts = e->run_counts;
 		rk_err oerr;
@@ -353,8 +381,14 @@ static int run_engine(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kub
 }
 
 /* The engine's API client: more attempts than the client's default, within 2 minutes, so a rewrite rides
- * out 429 storms and apiservers restarting under it, inside a rotation or not. */
-static const rk_kube_opts engine_client = {.max_attempts = 10, .retry_budget_ms = 120000};
+ * out 429 storms and apiservers restarting under it, inside a rotation or not; as many connections per
+ * apiserver as PUTs in flight, plus the list's and a probe's. */
+static rk_kube_opts engine_client(const rk_rewrite_settings *s)
+{
+	rk_kube_opts o = {.max_attempts = 10, .retry_budget_ms = 120000};
+	o.max_host_connections = s->concurrency + 2;
+	return o;
+}
 
 int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, const rk_kube_config *kubeconfig,
                    const rk_rewrite_hooks *hooks, rk_rewrite_result *result, rk_err *err)
@@ -365,7 +399,8 @@ int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, const rk_kube_c
 	if (rk_rewrite_opts_check(opts, err) != RK_OK)
 		return err->code;
 	rk_kube *kube = NULL;
-	int rc = rk_kube_new(kubeconfig, &engine_client, &kube, err);
+	rk_kube_opts client = engine_client(&opts->settings);
+	int rc = rk_kube_new(kubeconfig, &client, &kube, err);
 	if (rc == RK_OK)
 		rc = run_engine(opts, store, kube, hooks, result, err);
 	rk_kube_free(kube);

@@ -46,7 +46,7 @@ void rk_rw_progress(rk_rw_engine *e, int final)
 	                         .done = rk_counts_sum(&e->run_counts),
 	                         .total = e->total,
 	                         .rate = e->achieved,
-	                         .qps_limit = e->throttle.qps,
+	                         .qps_limit = rk_rw_endpoints_qps(e),
 	                         .p50_ms = isnan(stats.p50_ms) ? 0 : stats.p50_ms,
 	                         .p99_ms = isnan(stats.p99_ms) ? 0 : stats.p99_ms,
 	                         .error_ratio = isnan(stats.error_ratio) ? 0 : stats.error_ratio,
@@ -99,8 +99,8 @@ void rk_rw_write_metrics(rk_rw_engine *e)
 	    "rekeyctl_rewrite_write_latency_seconds{cluster=\"%s\",quantile=\"0.99\"} %.6f\n"
 	    "# TYPE rekeyctl_rewrite_error_ratio gauge\nrekeyctl_rewrite_error_ratio{cluster=\"%s\"} %.6f\n"
 	    "# TYPE rekeyctl_rewrite_budget_state gauge\n",
-	    c, e->total, c, e->achieved, c, e->throttle.qps, c, s.p50_ms / 1000.0, c, s.p99_ms / 1000.0, c,
-	    s.error_ratio);
+	    c, e->total, c, e->achieved, c, rk_rw_endpoints_qps(e), c, s.p50_ms / 1000.0, c,
+	    s.p99_ms / 1000.0, c, s.error_ratio);
 	for (int st = RK_RW_OK; st <= RK_RW_ABORTED; st++)
 		rk_buf_printf(&b, "rekeyctl_rewrite_budget_state{cluster=\"%s\",state=\"%s\"} %d\n", c,
 		              rk_rw_budget_state_name((rk_rw_budget_state)st),

@@ -249,6 +249,10 @@ static int run_rewrite(rot_ctx *ctx, const char *const *names, size_t n, rk_err 
 	o.resources = names;
 	o.nresources = n;
 	o.settings = p->rewrite;
+	const char *endpoints[RK_REWRITE_MAX_ENDPOINTS]; /* spread over every node's own apiserver */
+	for (size_t i = 0; i < p->nnodes && i < RK_REWRITE_MAX_ENDPOINTS; i++)
+		endpoints[o.nendpoints++] = p->nodes[i].apiserver;
+	o.endpoints = endpoints;
 	rk_rewrite_hooks hooks = {rewrite_progress, ctx, &ctx->rewrite_stop};
 	ctx->rewrite_stop = 0;
 	if (!rk_plan_in_window(p, time(NULL), &ctx->window_end) && !ctx->opts->ignore_window)

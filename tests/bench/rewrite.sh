@@ -1,27 +1,34 @@
 #!/bin/sh
 # rewrite.sh: benchmarks of `rekeyctl rewrite` on a 3-apiserver sandbox with 1 KiB secrets, appended with
-# the machine to tests/bench/RESULTS.md (called from tests/bench/run.sh, or alone):
-#   throughput  rekeyctl rewrite (throttle off) vs `kubectl get secrets -A -o json | kubectl replace
-#               --validate=false -f -` on the same data vs the sandbox's raw PUT ceiling (bench-put),
-#               with no added latency and with 10 ms added per request
+# the machine to tests/bench/RESULTS.md (called from tests/bench/run.sh, or alone). Every stored secret is
+# made stale before each run (a new write key on every apiserver, tests/bench/stale.sh), so every PUT of
+# rekeyctl and kubectl is a real etcd write, like bench-put's.
+#   throughput  side by side, with no added latency and with 10 ms added per request (sandbox fault):
+#               rekeyctl rewrite through the kubeconfig's apiserver vs bench-put's raw PUT ceiling through
+#               the same apiserver; rekeyctl spread over the 3 apiservers (--endpoint) vs bench-put over
+#               the 3; `kubectl get secrets -A -o json | kubectl replace --validate=false -f -` (at 10 ms on
+#               one namespace: a tenth of the data); with BEFORE=path/to/an/older/rekeyctl, that binary too
+#   cost        CPU per object (user + sys / objects) and where the time went (rekeyctl's timing counters)
 #   memory      peak RSS (/usr/bin/time -v) of rekeyctl at SMALL and LARGE secrets (and of kubectl at SMALL)
 #   rate        achieved rate with --qps 200 over RATE_SECONDS
 #   budget      300 ms latency injected mid-run with a 200 ms p99 budget: time until the first slowdown,
 #               and the p99 the budget reports after it settles
-# Environment: REKEYCTL, SANDBOX (binaries, default build/rel/bin/...), SMALL (10000), LARGE (100000,
-# 0 = skip), RATE_SECONDS (45: under SMALL / 200), CONCURRENCY (16), RESULTS (output file).
+# Environment: REKEYCTL, SANDBOX (binaries, default build/rel/bin/...), BEFORE (an older rekeyctl, optional),
+# SMALL (10000), LARGE (100000, 0 = skip), RATE_SECONDS (45), CONCURRENCY (16), RESULTS (output file).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 REKEYCTL=${REKEYCTL:-$top/build/rel/bin/rekeyctl}
 SANDBOX=${SANDBOX:-$top/build/rel/bin/rekey-sandbox}
+BEFORE=${BEFORE:-}
 SMALL=${SMALL:-10000}
 LARGE=${LARGE:-100000}
 RATE_SECONDS=${RATE_SECONDS:-45}
 CONCURRENCY=${CONCURRENCY:-16}
 RESULTS=${RESULTS:-$top/tests/bench/RESULTS.md}
-for tool in jq kubectl /usr/bin/time; do
+for tool in jq kubectl bc /usr/bin/time; do
 	command -v $tool >/dev/null || { echo "rewrite.sh: $tool is required" >&2; exit 2; }
 done
+. "$top/tests/bench/stale.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/rekey-bench-rw-XXXXXX")
 cleanup() {
 	for d in "$work"/sbx-*; do [ -f "$d/etcd.pid" ] && "$SANDBOX" down --dir "$d" >/dev/null 2>&1; done
@@ -32,25 +39,53 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc -l; }
 rate() { printf '%.0f' "$(echo "$1 / $2" | bc -l)"; }
+ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 rss_mb() { awk '/Maximum resident set size/ {printf "%.1f", $NF / 1024}' "$1"; }
+cpu_ms_per_object() { # TIMEFILE OBJECTS
+	awk -v n="$2" '/User time/ {u = $NF} /System time/ {s = $NF} END {printf "%.3f", (u + s) * 1000 / n}' "$1"
+}
 faults() { # faults DIR ARGS...: on every node
 	d=$1
 	shift
 	for node in $(jq -r '.nodes[].name' "$d/sandbox.json"); do "$SANDBOX" fault --dir "$d" --node "$node" "$@" >/dev/null; done
 }
-rewrite() { # rewrite DIR CLUSTER ARGS...: timed, RSS recorded in $work/CLUSTER.time
+keyn=0
+stale() { # every stored secret under an old key
+	keyn=$((keyn + 1))
+	sandbox_new_write_key "$1" "bench$keyn" || { echo "rewrite.sh: new write key failed" >&2; exit 1; }
+}
+rewrite() { # rewrite DIR NAME ARGS...: stale data, timed run of $RW (default REKEYCTL); NAME.time, .out, .s
 	d=$1 c=$2
 	shift 2
-	/usr/bin/time -v -o "$work/$c.time" "$REKEYCTL" rewrite --kubeconfig "$d/kubeconfig" --state "$work/state" \
-		--cluster "$c" -o json "$@" >"$work/$c.out" 2>"$work/$c.err"
+	stale "$d"
+	t0=$(now)
+	/usr/bin/time -v -o "$work/$c.time" "${RW:-$REKEYCTL}" rewrite --kubeconfig "$d/kubeconfig" --state "$work/state" \
+		--cluster "$c" -o json --concurrency "$CONCURRENCY" --batch-size 500 "$@" >"$work/$c.out" 2>"$work/$c.err"
+	elapsed "$t0" "$(now)" >"$work/$c.s"
 }
-kubectl_pipeline() { # DIR NAME [NAMESPACE]: get | replace, timed, RSS of each side
+done_of() { jq -r '.counts | .rewritten + .current + .conflict' "$work/$1.out"; }
+rate_of() { rate "$(done_of "$1")" "$(cat "$work/$1.s")"; }
+kubectl_pipeline() { # DIR NAME [NAMESPACE]: stale data, get | replace, timed, RSS of each side
 	d=$1 n=$2
 	scope="-A"
 	[ $# -ge 3 ] && scope="-n $3"
+	stale "$d"
+	t0=$(now)
 	/usr/bin/time -v -o "$work/$n.get.time" kubectl --kubeconfig "$d/kubeconfig" get secrets $scope -o json >"$work/$n.json"
 	/usr/bin/time -v -o "$work/$n.replace.time" kubectl --kubeconfig "$d/kubeconfig" replace --validate=false \
 		-f "$work/$n.json" >/dev/null
+	elapsed "$t0" "$(now)" >"$work/$n.s"
+	jq '.items | length' "$work/$n.json" >"$work/$n.n"
+}
+ceiling() { # DIR NAME [--node N]: bench-put PUT/s
+	d=$1 n=$2
+	shift 2
+	"$SANDBOX" bench-put --dir "$d" --connections "$CONCURRENCY" --secrets "$SMALL" --namespaces 10 --duration 10 \
+		-o json "$@" >"$work/$n.json"
+	jq -r '.putsPerSecond' "$work/$n.json"
+}
+waits() { # NAME: where rekeyctl's time went, from its timing counters
+	jq -r 'if .timing == null then "-" else .timing | "list \(.wait_s.list | . * 10 | round / 10) s, PUT round trips (in-flight cap) \(.wait_s.inflight | . * 10 | round / 10) s, throttle \(.wait_s.throttle | . * 10 | round / 10) s, window \(.wait_s.window | . * 10 | round / 10) s, drain \(.wait_s.drain | . * 10 | round / 10) s, \(.checkpoints) checkpoints \(.checkpoint_s * 1000 | round) ms, of \(.wall_s | . * 10 | round / 10) s" end' "$work/$1.out"
 }
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -58,36 +93,24 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 when=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-# ---- throughput and memory at SMALL ----
+# ---- throughput, side by side, at 0 and 10 ms added per request ----
 S=$work/sbx-small
 "$SANDBOX" up --dir "$S" --apiservers 3 --secrets "$SMALL" --secret-bytes 1024 --namespaces 10 >/dev/null
-t0=$(now)
-rewrite "$S" tput --concurrency "$CONCURRENCY" --batch-size 500
-t1=$(now)
-rk_s=$(elapsed "$t0" "$t1")
-rk_rss_small=$(rss_mb "$work/tput.time")
-t0=$(now)
-kubectl_pipeline "$S" kc
-t1=$(now)
-kc_s=$(elapsed "$t0" "$t1")
-kc_rss=$(rss_mb "$work/kc.get.time")
-"$SANDBOX" bench-put --dir "$S" --connections "$CONCURRENCY" --secrets "$SMALL" --namespaces 10 --duration 10 -o json >"$work/ceil0.json"
-ceil0=$(jq -r '.putsPerSecond' "$work/ceil0.json")
-
-# ---- the same with 10 ms added per request (one namespace: a tenth of the data) ----
-faults "$S" --latency-ms 10
-t0=$(now)
-rewrite "$S" tput10 --concurrency "$CONCURRENCY" --batch-size 500 --namespace ns-1
-t1=$(now)
-rk10_s=$(elapsed "$t0" "$t1")
-ns1=$(jq -r '.counts | .rewritten + .current + .conflict' "$work/tput10.out")
-t0=$(now)
-kubectl_pipeline "$S" kc10 ns-1
-t1=$(now)
-kc10_s=$(elapsed "$t0" "$t1")
-"$SANDBOX" bench-put --dir "$S" --connections "$CONCURRENCY" --secrets "$SMALL" --namespaces 10 --duration 10 -o json >"$work/ceil10.json"
-ceil10=$(jq -r '.putsPerSecond' "$work/ceil10.json")
+first=$(jq -r '.nodes[0].name' "$S/sandbox.json")
+spread=$(jq -r '.nodes[] | "--endpoint \(.url)"' "$S/sandbox.json" | tr '\n' ' ')
+for lat in 0 10; do
+	faults "$S" --latency-ms "$lat"
+	rewrite "$S" "one$lat"
+	[ -n "$BEFORE" ] && RW=$BEFORE rewrite "$S" "before$lat"
+	# shellcheck disable=SC2086 # $spread is several flags
+	rewrite "$S" "spread$lat" $spread
+	if [ "$lat" = 0 ]; then kubectl_pipeline "$S" "kc$lat"; else kubectl_pipeline "$S" "kc$lat" ns-1; fi
+	ceiling "$S" "ceilone$lat" --node "$first" >"$work/ceilone$lat.v"
+	ceiling "$S" "ceilall$lat" >"$work/ceilall$lat.v"
+done
 faults "$S" --clear
+rk_rss_small=$(rss_mb "$work/one0.time")
+kc_rss=$(rss_mb "$work/kc0.get.time")
 
 # ---- rate accuracy: --qps 200 ----
 t0=$(now)
@@ -119,32 +142,47 @@ settled=$(jq -rR 'fromjson? | select(.event == "rewrite.progress") | "\(.p99_ms)
 "$SANDBOX" down --dir "$S" >/dev/null
 
 # ---- memory at LARGE ----
-rk_rss_large="skipped" large_rate="-"
+rk_rss_large="skipped" large_rate="-" large_cpu="-"
 if [ "$LARGE" -gt 0 ]; then
 	L=$work/sbx-large
 	"$SANDBOX" up --dir "$L" --apiservers 3 --secrets "$LARGE" --secret-bytes 1024 --namespaces 10 >/dev/null
-	t0=$(now)
-	rewrite "$L" large --concurrency "$CONCURRENCY" --batch-size 500
-	t1=$(now)
+	rewrite "$L" large
 	rk_rss_large=$(rss_mb "$work/large.time")
-	large_rate=$(rate "$LARGE" "$(elapsed "$t0" "$t1")")
+	large_rate=$(rate_of large)
+	large_cpu=$(cpu_ms_per_object "$work/large.time" "$(done_of large)")
 	"$SANDBOX" down --dir "$L" >/dev/null
 fi
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
+row() { # LABEL NAME CEILINGNAME: rekeyctl row with its share of the ceiling, CPU/object, waits
+	r=$(rate_of "$2")
+	echo "| $1 | $r objects/s ($(done_of "$2") in $(printf '%.1f' "$(cat "$work/$2.s")") s) | $(ratio "$r" "$(cat "$work/$3.v")") of $(cat "$work/$3.v") PUT/s | $(cpu_ms_per_object "$work/$2.time" "$(done_of "$2")") ms | $(rss_mb "$work/$2.time") MB | $(waits "$2") |"
+}
+kc_row() {
+	n=$(cat "$work/$2.n")
+	r=$(rate "$n" "$(cat "$work/$2.s")")
+	echo "| $1 | $r objects/s ($n in $(printf '%.1f' "$(cat "$work/$2.s")") s) | rekeyctl (one apiserver) is $(ratio "$(rate_of "$3")" "$r")x | | $(rss_mb "$work/$2.get.time") MB (get), $(rss_mb "$work/$2.replace.time") MB (replace) | |"
+}
 {
 	echo
-	echo "## rewrite, $when, $(nproc) CPUs ($cpu), load $load, rev $rev"
+	echo "## rewrite, $when, $(nproc) CPUs ($cpu), load $load (at the end: $load_end), rev $rev"
+	echo
+	echo "$SMALL stale 1 KiB secrets (every PUT a real etcd write), 3 apiservers, --concurrency $CONCURRENCY --batch-size 500;"
+	echo "ceilings: bench-put with $CONCURRENCY connections through the same apiserver(s), 10 s."
+	echo
+	echo "| run | rate | vs ceiling / kubectl | CPU per object | peak RSS | where the time went (waits) |"
+	echo "|---|---|---|---|---|---|"
+	for lat in 0 10; do
+		row "+$lat ms: rekeyctl rewrite, one apiserver" "one$lat" "ceilone$lat"
+		[ -n "$BEFORE" ] && row "+$lat ms: before ($BEFORE), one apiserver" "before$lat" "ceilone$lat"
+		row "+$lat ms: rekeyctl rewrite --endpoint x3 (spread)" "spread$lat" "ceilall$lat"
+		kc_row "+$lat ms: kubectl get \\| replace" "kc$lat" "one$lat"
+	done
 	echo
 	echo "| measure | value |"
 	echo "|---|---|"
-	echo "| rekeyctl rewrite, $SMALL secrets, throttle off, concurrency $CONCURRENCY | $(rate "$SMALL" "$rk_s") objects/s ($(printf '%.1f' "$rk_s") s) |"
-	echo "| kubectl get -A -o json \\| replace --validate=false, $SMALL secrets | $(rate "$SMALL" "$kc_s") objects/s ($(printf '%.1f' "$kc_s") s) |"
-	echo "| sandbox raw PUT ceiling, $CONCURRENCY connections | $ceil0 PUT/s |"
-	echo "| +10 ms per request: rekeyctl rewrite, $ns1 secrets | $(rate "$ns1" "$rk10_s") objects/s |"
-	echo "| +10 ms per request: kubectl pipeline, $ns1 secrets | $(rate "$ns1" "$kc10_s") objects/s |"
-	echo "| +10 ms per request: raw PUT ceiling | $ceil10 PUT/s |"
 	echo "| peak RSS rekeyctl, $SMALL secrets | $rk_rss_small MB |"
-	[ "$LARGE" -gt 0 ] && echo "| peak RSS rekeyctl, $LARGE secrets | $rk_rss_large MB ($large_rate objects/s) |"
+	[ "$LARGE" -gt 0 ] && echo "| peak RSS rekeyctl, $LARGE secrets | $rk_rss_large MB ($large_rate objects/s, $large_cpu ms CPU per object) |"
 	echo "| peak RSS kubectl get, $SMALL secrets | $kc_rss MB |"
 	echo "| --qps 200 achieved over $(printf '%.0f' "$rate_s") s | $(printf '%.1f' "$(echo "$rate_n / $rate_s" | bc -l)") objects/s |"
 	echo "| budget: 300 ms injected, 200 ms p99 budget: first slowdown after | $react |"

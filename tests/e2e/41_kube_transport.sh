@@ -143,6 +143,10 @@ if [ "$el" -lt 5000 ]; then ok kube_h2_in_flight; else not_ok kube_h2_in_flight 
 
 expect_exit kube_http1_fallback 0 $K --context h1 repeat 24 /slow/300
 expect_grep kube_http1_keepalive 'requests=24 ok=24 failed=0 connections=[1-8] http2=0' "$T/out"
+# HTTP/1.1: as many connections as requests in flight (--parallel 16), not libcurl's default cap of 8
+# (the count is the proof: a wall-time bound fails on a loaded machine)
+expect_exit kube_http1_parallel 0 $K --context h1 repeat 32 /slow/300 --parallel 16
+expect_grep kube_http1_connections_follow_parallel 'requests=32 ok=32 failed=0 connections=16 http2=0' "$T/out"
 expect_exit kube_http1_version 0 $K --context h1 get /version -v
 expect_grep kube_http1_negotiated 'http_version=1' "$T/err"
 

@@ -32,3 +32,16 @@ expect_no_grep() {
 }
 
 e2e_done() { exit "$E2E_FAILED"; }
+
+# e2e_sandbox_up DIR ARGS...: `rekey-sandbox up --dir DIR ARGS`, torn down with $E2E_TMP on exit; prints
+# ok sandbox_up, or not ok and ends the scenario.
+e2e_sandbox_up() {
+	E2E_SBX=$1
+	shift
+	trap '"$SANDBOX" down --dir "$E2E_SBX" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT
+	if ! "$SANDBOX" up --dir "$E2E_SBX" "$@" >"$E2E_TMP/up.log" 2>&1; then
+		not_ok sandbox_up "$(tail -n 5 "$E2E_TMP/up.log")"
+		e2e_done
+	fi
+	ok sandbox_up
+}

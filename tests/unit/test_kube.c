@@ -40,10 +40,11 @@ struct observed {
 	int failed;
 };
 
-static void observe(void *user, const char *method, long status, double latency)
+static void observe(void *user, const char *method, const char *endpoint, long status, double latency)
 {
 	struct observed *o = user;
 	ck_assert_str_eq(method, "GET");
+	ck_assert_ptr_null(endpoint); /* no pick, no endpoint: the cluster server */
 	ck_assert(latency >= 0);
 	o->attempts++;
 	o->last_status = status;
@@ -75,6 +76,66 @@ START_TEST(connection_refused_retries_within_bound)
 	rk_kube_resp_free(&resp);
 	rk_kube_free(k);
 	rk_kube_config_free(cfg);
+}
+END_TEST
+
+/* Two refused endpoints: each attempt goes where pick says, and the observer is told which. */
+struct picks {
+	char *urls[2];
+	const char *observed[4];
+	int npicked, nobserved;
+};
+
+static const char *pick_alternating(void *user, int attempt)
+{
+	struct picks *p = user;
+	ck_assert_int_eq(attempt, p->npicked + 1);
+	p->npicked++;
+	return p->urls[(attempt - 1) % 2];
+}
+
+static void observe_endpoint(void *user, const char *method, const char *endpoint, long status,
+                             double latency)
+{
+	struct picks *p = user;
+	(void)method;
+	(void)latency;
+	ck_assert_int_eq(status, 0);
+	p->observed[p->nobserved++] = endpoint;
+}
+
+START_TEST(pick_chooses_each_attempts_endpoint)
+{
+	rk_kube_config *cfg = refused_config();
+	struct picks p = {0};
+	ck_assert_int_ge(asprintf(&p.urls[0], "https://127.0.0.1:%d", free_port()), 0);
+	ck_assert_int_ge(asprintf(&p.urls[1], "https://127.0.0.1:%d", free_port()), 0);
+	rk_kube_opts opts = {.max_attempts = 3, .backoff_base_ms = 5, .backoff_max_ms = 10};
+	rk_kube *k;
+	rk_err err;
+	ck_assert_int_eq(rk_kube_new(cfg, &opts, &k, &err), RK_OK);
+	rk_kube_set_observer(k, observe_endpoint, &p);
+	rk_kube_req req = {.method = "PUT",
+	                   .path = "/x",
+	                   .body = "{}",
+	                   .body_len = 2,
+	                   .pick = pick_alternating,
+	                   .pick_user = &p};
+	rk_kube_resp resp;
+	ck_assert_int_eq(rk_kube_request(k, &req, &resp), RK_FAIL);
+	ck_assert_int_eq(resp.attempts, 3);
+	ck_assert_int_eq(p.npicked, 3);
+	ck_assert_int_eq(p.nobserved, 3);
+	ck_assert_ptr_eq(p.observed[0], p.urls[0]);
+	ck_assert_ptr_eq(p.observed[1], p.urls[1]);
+	ck_assert_ptr_eq(p.observed[2], p.urls[0]);
+	ck_assert_ptr_nonnull(strstr(resp.err.msg, p.urls[0])); /* the last attempt's URL */
+	ck_assert_ptr_nonnull(strstr(resp.url, p.urls[0]));
+	rk_kube_resp_free(&resp);
+	rk_kube_free(k);
+	rk_kube_config_free(cfg);
+	free(p.urls[0]);
+	free(p.urls[1]);
 }
 END_TEST
 
@@ -220,6 +281,7 @@ Suite *kube_suite(void)
 	TCase *tc = tcase_create("engine");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, connection_refused_retries_within_bound);
+	tcase_add_test(tc, pick_chooses_each_attempts_endpoint);
 	tcase_add_test(tc, retry_budget_stops_early);
 	tcase_add_test(tc, async_callbacks_run_in_poll);
 	tcase_add_test(tc, free_drops_pending_requests);

@@ -99,6 +99,29 @@ START_TEST(opts_checked)
 	o.nresources = 0;
 	o.settings.budget_errors = -1; /* none */
 	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_OK);
+	const char *eps[] = {"https://10.0.0.1:6443", "10.0.0.2:6443", "https://10.0.0.1:6443"};
+	o.endpoints = eps;
+	o.nendpoints = 1;
+	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_OK);
+	o.nendpoints = 2; /* no scheme */
+	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_BADINPUT);
+	ck_assert(strstr(err.msg, "10.0.0.2:6443") != NULL);
+	eps[1] = eps[0]; /* twice */
+	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_BADINPUT);
+	ck_assert(strstr(err.msg, "twice") != NULL);
+	o.nendpoints = RK_REWRITE_MAX_ENDPOINTS + 1;
+	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_BADINPUT);
+	o.nendpoints = 0;
+	/* the window and the repeat bound a kill -9 can cost */
+	o.settings.batch_size = 50;
+	o.settings.concurrency = 4;
+	ck_assert_uint_eq(rk_rewrite_window(&o.settings), 50);
+	ck_assert_uint_eq(rk_rewrite_repeat_bound(&o.settings), 100);
+	o.settings.concurrency = 64;
+	ck_assert_uint_eq(rk_rewrite_window(&o.settings), 256);
+	ck_assert_uint_eq(rk_rewrite_repeat_bound(&o.settings), 306);
+	o.settings.concurrency = 8;
+	o.settings.batch_size = 200;
 	/* the two sets of defaults, side by side in rewrite_settings.c: both in range, a rotation throttled
 	 */
 	rk_rewrite_settings cli, rotation;

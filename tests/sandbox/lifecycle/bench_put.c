@@ -1,7 +1,7 @@
 /* bench_put.c: `rekey-sandbox bench-put --dir D`: the PUT ceiling. Sends unconditional PUTs (no
  * resourceVersion) of seeded secrets with C concurrent keep-alive connections (libcurl multi,
- * TCP_NODELAY) spread over the sandbox's apiservers for a duration, and prints the rate and latency
- * percentiles (text, or one JSON line with -o json). */
+ * TCP_NODELAY) spread over the sandbox's apiservers (or sent to one, --node NAME) for a duration, and
+ * prints the rate and latency percentiles (text, or one JSON line with -o json). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "sandbox.h"
 
 typedef struct bench_opts {
-	const char *dir, *output;
+	const char *dir, *output, *node; /* node NULL: every apiserver */
 	long connections, secrets, namespaces;
 	double duration;
 } bench_opts;
@@ -48,7 +48,8 @@ static void next_request(bench_run *r, bench_conn *c, size_t conn_index)
 	char ns[32], name[64];
 	snprintf(ns, sizeof ns, "ns-%ld", i % r->opts->namespaces + 1);
 	snprintf(name, sizeof name, "secret-%06ld", i);
-	const lc_node *node = &r->info->nodes[conn_index % r->info->nnodes];
+	const lc_node *node = r->opts->node ? lc_info_node(r->info, r->opts->node)
+	                                    : &r->info->nodes[conn_index % r->info->nnodes];
 	snprintf(c->url, sizeof c->url, "%s/api/v1/namespaces/%s/secrets/%s", node->url, ns, name);
 	rk_buf_reset(&c->body);
 	rk_buf_reset(&c->resp);
@@ -174,14 +175,15 @@ static void report(bench_run *r, double elapsed)
 		printf("{\"connections\":%ld,\"apiservers\":%zu,\"seconds\":%.3f,\"requests\":%ld,\"ok\":%ld,"
 		       "\"failed\":%ld,\"putsPerSecond\":%.1f,\"p50Ms\":%.2f,\"p99Ms\":%.2f,\"otherStatus\":{"
 		       "%s}}\n",
-		       r->opts->connections, r->info->nnodes, elapsed, r->ok + r->failed, r->ok, r->failed,
-		       rate, percentile(r, 0.5), percentile(r, 0.99), rk_buf_cstr(&codes));
+		       r->opts->connections, r->opts->node ? (size_t)1 : r->info->nnodes, elapsed,
+		       r->ok + r->failed, r->ok, r->failed, rate, percentile(r, 0.5), percentile(r, 0.99),
+		       rk_buf_cstr(&codes));
 	else
 		printf(
 		    "%ld connections over %zu apiservers, %.2f s: %ld PUTs ok, %ld failed (%s), %.1f PUT/s, "
 		    "p50 %.2f ms, p99 %.2f ms\n",
-		    r->opts->connections, r->info->nnodes, elapsed, r->ok, r->failed, rk_buf_cstr(&codes),
-		    rate, percentile(r, 0.5), percentile(r, 0.99));
+		    r->opts->connections, r->opts->node ? (size_t)1 : r->info->nnodes, elapsed, r->ok,
+		    r->failed, rk_buf_cstr(&codes), rate, percentile(r, 0.5), percentile(r, 0.99));
 	if (r->failed)
 		fprintf(stderr, "first failure: %s\n", r->first_error);
 	rk_buf_free(&codes);
@@ -201,6 +203,8 @@ static int parse_bench(int argc, char **argv, bench_opts *o, rk_err *err)
 			o->dir = v;
 		else if (!strcmp(f, "-o") && (!strcmp(v, "json") || !strcmp(v, "text")))
 			o->output = v;
+		else if (!strcmp(f, "--node"))
+			o->node = v;
 		else if (!strcmp(f, "--connections"))
 			rc = lc_parse_long(f, v, 1, 1024, &o->connections, err);
 		else if (!strcmp(f, "--secrets"))
@@ -226,6 +230,10 @@ int sbx_bench_put_main(int argc, char **argv)
 	if (parse_bench(argc, argv, &o, &err) || lc_abs_dir(o.dir, absdir, &err) ||
 	    lc_info_load(absdir, &info, &err)) {
 		fprintf(stderr, "rekey-sandbox bench-put: %s\n", err.msg);
+		return RK_BADINPUT;
+	}
+	if (o.node && !lc_info_node(&info, o.node)) {
+		fprintf(stderr, "rekey-sandbox bench-put: --node %s: no such node in %s\n", o.node, absdir);
 		return RK_BADINPUT;
 	}
 	bench_run r = {.opts = &o, .info = &info};
