@@ -5,11 +5,6 @@ missing=""
 for pkg in "$@"; do
 	dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $pkg"
 done
-# kubectl is an interop client for the tests: Debian's kubernetes-client when none is on the machine.
-command -v kubectl >/dev/null 2>&1 || {
-	dpkg-query -W -f='${Status}\n' kubernetes-client 2>/dev/null | grep -q 'install ok installed' ||
-		missing="$missing kubernetes-client"
-}
 if [ -z "$missing" ]; then
 	echo "deps: all Debian packages present"
 	exit 0
@@ -20,9 +15,5 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
-	# kubernetes-client is optional: retry without it so a missing kubectl never blocks the build.
-	rest=$(echo "$missing" | sed 's/ kubernetes-client//')
-	[ "$rest" != "$missing" ] && [ -n "$rest" ] && apt-get install -y -qq --no-install-recommends $rest >/dev/null
-} || exit 1
+apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing >/dev/null || exit 1
 echo "deps: done"

@@ -13,8 +13,12 @@
 #   rate        achieved rate with --qps 200 over RATE_SECONDS
 #   budget      300 ms latency injected mid-run with a 200 ms p99 budget: time until the first slowdown,
 #               and the p99 the budget reports after it settles
+#   real        rekeyctl vs kubectl vs the raw PUT ceiling (bench-put --node cp-1, the same endpoint) on 3
+#               real kube-apiservers (`up --real`, `make realcp`), every object stale, with 0 and 10 ms added
+#               between the apiservers and etcd (the sandbox's etcd proxy, `fault --etcd-latency-ms`)
 # Environment: REKEYCTL, SANDBOX (binaries, default build/rel/bin/...), BEFORE (an older rekeyctl, optional),
-# SMALL (10000), LARGE (100000, 0 = skip), RATE_SECONDS (45), CONCURRENCY (16), RESULTS (output file).
+# SMALL (10000), LARGE (100000, 0 = skip), RATE_SECONDS (45), CONCURRENCY (16), RESULTS (output file),
+# REAL (1 = also the real section, 0 = skip it, only = only it). kubectl: build/realcp/bin's when built.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 REKEYCTL=${REKEYCTL:-$top/build/rel/bin/rekeyctl}
@@ -25,6 +29,13 @@ LARGE=${LARGE:-100000}
 RATE_SECONDS=${RATE_SECONDS:-45}
 CONCURRENCY=${CONCURRENCY:-16}
 RESULTS=${RESULTS:-$top/tests/bench/RESULTS.md}
+REAL=${REAL:-1}
+REALCP_BIN=${REALCP_BIN:-$top/build/realcp/bin}
+if [ -x "$REALCP_BIN/kubectl" ]; then # the v1.34 kubectl `make realcp` builds, first on PATH
+	kbin=$(mktemp -d "${TMPDIR:-/tmp}/rekey-bench-kubectl-XXXXXX")
+	ln -s "$REALCP_BIN/kubectl" "$kbin/kubectl"
+	PATH=$kbin:$PATH
+fi
 for tool in jq kubectl bc /usr/bin/time; do
 	command -v $tool >/dev/null || { echo "rewrite.sh: $tool is required" >&2; exit 2; }
 done
@@ -32,7 +43,7 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/rekey-bench-rw-XXXXXX")
 cleanup() {
 	for d in "$work"/sbx-*; do [ -f "$d/etcd.pid" ] && "$SANDBOX" down --dir "$d" >/dev/null 2>&1; done
-	rm -rf "$work"
+	rm -rf "$work" "${kbin:-}"
 }
 trap cleanup EXIT
 
@@ -92,6 +103,37 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 when=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+# ---- the real control plane: every object stale, 0 and 10 ms between the apiservers and etcd ----
+real_section() {
+	R=$work/sbx-real
+	"$SANDBOX" up --dir "$R" --real --apiservers 3 --secrets "$SMALL" --secret-bytes 1024 --namespaces 10 >/dev/null
+	for lat in 0 10; do
+		"$SANDBOX" fault --dir "$R" --etcd-latency-ms "$lat" >/dev/null
+		rewrite "$R" "real$lat"
+		if [ "$lat" = 0 ]; then kubectl_pipeline "$R" "rkc$lat"; else kubectl_pipeline "$R" "rkc$lat" ns-1; fi
+		ceiling "$R" "rceil$lat" --node cp-1 >"$work/rceil$lat.v"
+	done
+	"$SANDBOX" down --dir "$R" >/dev/null
+	{
+		echo
+		echo "## rewrite on the real control plane, $when, $(nproc) CPUs ($cpu), load $load, rev $rev"
+		echo
+		echo "3 kube-apiservers v1.34.4 over etcd v3.6.16 (\`up --real\`), 1 KiB secrets, every object stale (a new"
+		echo "write key before each run), everything through cp-1; kubectl $(kubectl version --client 2>/dev/null | sed -n 's/^Client Version: //p')."
+		echo
+		echo "| apiserver-etcd latency | rekeyctl rewrite | kubectl get \\| replace | raw PUT ceiling (cp-1) | rekeyctl / ceiling | rekeyctl / kubectl |"
+		echo "|---|---|---|---|---|---|"
+		for lat in 0 10; do
+			rk=$(rate_of "real$lat") kc=$(rate "$(cat "$work/rkc$lat.n")" "$(cat "$work/rkc$lat.s")") ce=$(cat "$work/rceil$lat.v")
+			echo "| +$lat ms | $rk/s ($(jq -r '.counts.rewritten' "$work/real$lat.out") rewritten) | $kc/s ($(cat "$work/rkc$lat.n") objects) | $ce PUT/s | $(ratio "$rk" "$ce") | $(ratio "$rk" "$kc") |"
+		done
+	} | tee -a "$RESULTS"
+}
+if [ "$REAL" = only ]; then
+	real_section
+	exit 0
+fi
 
 # ---- throughput, side by side, at 0 and 10 ms added per request ----
 S=$work/sbx-small
@@ -188,3 +230,5 @@ kc_row() {
 	echo "| budget: 300 ms injected, 200 ms p99 budget: first slowdown after | $react |"
 	echo "| budget: p99 (ms) and rate limit (objects/s) at the end | $settled |"
 } | tee -a "$RESULTS"
+[ "$REAL" = 1 ] && real_section
+exit 0

@@ -70,7 +70,10 @@ code=$(http_code "$T/bad" -X POST -H "$JSON" -d "$(secret_json b64 'not base64!'
 code=$(http_code "$T/bad" -X POST -H "$JSON" -d '{"kind":' "$API/namespaces/default/secrets")
 [ "$code" = 400 ] && ok bad_json_400 || not_ok bad_json_400 "HTTP $code"
 code=$(http_code "$T/bad" -X POST -H 'Content-Type: application/vnd.kubernetes.protobuf' --data-binary 'k8s' "$API/namespaces/default/secrets")
-[ "$code" = 415 ] && ok protobuf_415 || not_ok protobuf_415 "HTTP $code"
+[ "$code" = 400 ] && ok protobuf_malformed_400 || not_ok protobuf_malformed_400 "HTTP $code"
+printf 'k8s\000\012\017\012\002v1\022\011Namespace\022\000' >"$T/ns.pb"
+code=$(http_code "$T/bad" -X POST -H 'Content-Type: application/vnd.kubernetes.protobuf' --data-binary "@$T/ns.pb" "$API/namespaces")
+[ "$code" = 415 ] && grep -q 'only for v1 Secret and ConfigMap' "$T/bad" && ok protobuf_other_kind_415 || not_ok protobuf_other_kind_415 "HTTP $code"
 code=$(http_code "$T/bad" "$API/namespaces/default/secrets/missing")
 [ "$code" = 404 ] && grep -q '"reason":"NotFound"' "$T/bad" && ok get_missing_404 || not_ok get_missing_404 "HTTP $code"
 

@@ -11,9 +11,6 @@
 # control-planes: sandbox real
 . tests/e2e/lib.sh
 . tests/e2e/rotate_lib.sh
-command -v is_real >/dev/null 2>&1 || is_real() { false; } # before the real control plane landed
-ETCDCTL=${ETCDCTL:-etcdctl}
-export ETCDCTL_API=3
 
 kc() { KUBECONFIG=$D/kubeconfig kubectl "$@"; }
 # The checksum of what the API returns for a resource (name and data), to prove it did not change.

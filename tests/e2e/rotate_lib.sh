@@ -1,8 +1,22 @@
 # rotate_lib.sh: helpers for the rotation scenarios (sourced after lib.sh): a sandbox per scenario, a
-# plan tuned for tests, and the checks every rotation must pass.
+# plan tuned for tests, and the checks every rotation must pass. REKEY_CP=real (tests/run.sh sets it for
+# scenarios marked "# control-planes: sandbox real") runs them on `rekey-sandbox up --real`: the real
+# kube-apiserver v1.34 and etcd v3.6 built by `make realcp` (REALCP_BIN); a missing build fails `up`.
 : "${SANDBOX:?SANDBOX must name the rekey-sandbox binary}"
-export ETCDCTL_API=3
+REKEY_CP=${REKEY_CP:-sandbox}
+REALCP_BIN=${REALCP_BIN:-$(pwd)/build/realcp/bin}
 SBX_DIRS=""
+if [ "$REKEY_CP" = real ]; then
+	CP_FLAGS="--real --kube-apiserver $REALCP_BIN/kube-apiserver --etcd $REALCP_BIN/etcd"
+	ETCDCTL=$REALCP_BIN/etcdctl
+	READY_TIMEOUT=120s # a real apiserver takes seconds to start, more on a loaded machine
+else
+	CP_FLAGS=""
+	ETCDCTL=etcdctl
+	export ETCDCTL_API=3 # Debian's etcdctl 3.4 (3.6's has only v3 and warns about the variable)
+	READY_TIMEOUT=30s
+fi
+is_real() { [ "$REKEY_CP" = real ]; }
 
 rot_down_all() {
 	for d in $SBX_DIRS; do "$SANDBOX" down --dir "$d" >/dev/null 2>&1; done
@@ -18,7 +32,8 @@ sbx_up() {
 	for attempt in 1 2 3; do
 		D=$E2E_TMP/$name-$attempt
 		SBX_DIRS="$SBX_DIRS $D"
-		"$SANDBOX" up --dir "$D" "$@" >"$E2E_TMP/up.log" 2>&1 && break
+		# shellcheck disable=SC2086 # CP_FLAGS is a list of flags
+		"$SANDBOX" up --dir "$D" $CP_FLAGS "$@" >"$E2E_TMP/up.log" 2>&1 && break
 		echo "# sandbox up failed (attempt $attempt):"
 		sed 's/^/#   /' "$E2E_TMP/up.log"
 		for log in "$D"/nodes/*/apiserver.log; do
@@ -29,7 +44,7 @@ sbx_up() {
 	done
 	PLAN=$D/plan-test.yaml
 	STATE=$D/state
-	sed -e 's/soak: [0-9a-z]*/soak: 0s/' -e 's/^controlPlane:/controlPlane:\n  readyTimeout: 30s/' "$D/plan.yaml" >"$PLAN"
+	sed -e 's/soak: [0-9a-z]*/soak: 0s/' -e "s/^controlPlane:/controlPlane:\n  readyTimeout: $READY_TIMEOUT/" "$D/plan.yaml" >"$PLAN"
 }
 
 node_config() { echo "$D/nodes/$1/etc/kubernetes/enc/enc.yaml"; }
@@ -66,6 +81,10 @@ check_rotated() {
 	done
 	ok "$1_same_write_key"
 	expect_exit "$1_etcd_all_under_new_key" 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect "$new"
+	"$ETCDCTL" --endpoints "$(etcd_url)" snapshot save "$D/snapshot.db" >/dev/null 2>&1 ||
+		not_ok "$1_snapshot_saved" "etcdctl snapshot save failed"
+	expect_exit "$1_snapshot_all_under_new_key" 0 "$REKEYCTL" verify --snapshot "$D/snapshot.db" --resource secrets --expect "$new"
+	rm -f "$D/snapshot.db"
 	gone=1
 	for n in cp-1 cp-2 cp-3; do grep -q "name: $2\$" "$(node_config "$n")" && gone=0; done
 	[ "$2" = identity ] && for n in cp-1 cp-2 cp-3; do grep -q identity "$(node_config "$n")" && gone=0; done

@@ -1,10 +1,12 @@
 #!/bin/sh
-# build.sh: builds the real control plane (kube-apiserver, etcd, etcdctl) from the Go modules in
+# build.sh: builds the real control plane (kube-apiserver, kubectl, etcd, etcdctl) from the Go modules in
 # tests/realcp/ into build/realcp/bin/ under the repository root.
 #
 # Each module's binaries are rebuilt only when its go.mod, go.sum or this script changed since the
 # last successful build (build/realcp/apiserver.stamp and etcd.stamp hold their sha256); a warm run
 # does not call go at all. A failed download or build stops here with Go's error and a non-zero exit.
+# It also builds kmsplugin, the KMS v2 test plugin (tests/realcp/kmsplugin), stamped the same way
+# (build/realcp/kmsplugin.stamp also covers the plugin's .go files).
 #
 # Environment: REALCP_OUT (output dir, default build/realcp/bin; the stamps go in its parent),
 # REALCP_FORCE=1 (rebuild anyway), REALCP_JOBS (go build -p, default 2). GOMODCACHE and GOCACHE
@@ -30,7 +32,7 @@ t_start=$(now)
 
 # stamp_of MODULE_DIR: the text recorded for a build of that module.
 stamp_of() {
-	(cd "$here" && sha256sum "$1/go.mod" "$1/go.sum" build.sh)
+	(cd "$here" && sha256sum "$1/go.mod" "$1/go.sum" $(find "$1" -name '*.go' | sort) build.sh)
 }
 
 # fresh MODULE BINARY...: true when every binary exists and the stamp matches the current files.
@@ -47,10 +49,12 @@ fresh() {
 
 need_apiserver=1
 need_etcd=1
-fresh apiserver kube-apiserver && need_apiserver=0
+fresh apiserver kube-apiserver kubectl && need_apiserver=0
 fresh etcd etcd etcdctl && need_etcd=0
-if [ "$need_apiserver" = 0 ] && [ "$need_etcd" = 0 ]; then
-	echo "realcp: up to date in $out (kube-apiserver $K8S_VERSION, etcd, etcdctl; $(($(now) - t_start)) s)"
+need_kmsplugin=1
+fresh kmsplugin kmsplugin && need_kmsplugin=0
+if [ "$need_apiserver" = 0 ] && [ "$need_etcd" = 0 ] && [ "$need_kmsplugin" = 0 ]; then
+	echo "realcp: up to date in $out (kube-apiserver and kubectl $K8S_VERSION, etcd, etcdctl, kmsplugin; $(($(now) - t_start)) s)"
 	exit 0
 fi
 
@@ -109,6 +113,13 @@ if [ "$need_etcd" = 1 ]; then
 	stamp_of etcd >"$stampdir/etcd.stamp"
 fi
 
+# The KMS v2 test plugin: a small module on k8s.io/kms (seconds to build).
+if [ "$need_kmsplugin" = 1 ]; then
+	rm -f "$stampdir/kmsplugin.stamp"
+	gobuild kmsplugin kmsplugin .
+	stamp_of kmsplugin >"$stampdir/kmsplugin.stamp"
+fi
+
 if [ "$need_apiserver" = 1 ]; then
 	rm -f "$stampdir/apiserver.stamp"
 	ldflags="-s -w"
@@ -117,7 +128,8 @@ if [ "$need_apiserver" = 1 ]; then
 		ldflags="$ldflags -X $pkg.gitMinor=$K8S_MINOR -X $pkg.gitTreeState=clean"
 		ldflags="$ldflags -X $pkg.buildDate=$K8S_BUILD_DATE"
 	done
-	gobuild apiserver kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver -ldflags "$ldflags"
+	gobuild apiserver kube-apiserver ./kube-apiserver -ldflags "$ldflags"
+	gobuild apiserver kubectl k8s.io/kubernetes/cmd/kubectl -ldflags "$ldflags"
 	stamp_of apiserver >"$stampdir/apiserver.stamp"
 fi
 

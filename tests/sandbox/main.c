@@ -21,6 +21,7 @@ static const struct subcommand subcommands[] = {
     {"bench-put", sbx_bench_put_main, "measure unconditional PUT throughput"},
     {"kubelet", sbx_kubelet_main, "the kubelet emulation (started by up)"},
     {"apiserver", sandbox_apiserver_main, "one apiserver process (started by the kubelet)"},
+    {"etcd-proxy", sbx_etcd_proxy_main, "the delaying proxy in front of etcd (started by up --real)"},
 };
 
 static void usage(FILE *out)

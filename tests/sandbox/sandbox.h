@@ -36,12 +36,15 @@ typedef struct lc_node {
 } lc_node;
 
 typedef struct lc_info {
-	char dir[4096];     /* absolute path of D */
-	char etcd_url[128]; /* http://127.0.0.1:PORT */
-	char reload[16];    /* restart | automatic */
-	int reload_period;  /* seconds, automatic mode */
-	char provider[16];  /* initial provider of enc.yaml */
-	double backoff_max; /* kubelet CrashLoop backoff cap, seconds */
+	char dir[4096];            /* absolute path of D */
+	char etcd_url[128];        /* http://127.0.0.1:PORT */
+	char reload[16];           /* restart | automatic */
+	int reload_period;         /* seconds, automatic mode */
+	char provider[16];         /* initial provider of enc.yaml */
+	double backoff_max;        /* kubelet CrashLoop backoff cap, seconds */
+	int real;                  /* 1: every node runs the real kube-apiserver (`up --real`) */
+	char kube_apiserver[4096]; /* real mode: absolute path of the kube-apiserver binary */
+	char etcd_proxy_url[128];  /* real mode: the delaying proxy in front of etcd the apiservers use */
 	size_t nnodes;
 	lc_node nodes[LC_MAX_NODES];
 } lc_info;
@@ -118,11 +121,15 @@ int lc_etcd_batch_put(lc_etcd_batch *b, const char *key, const void *val, size_t
 int lc_etcd_batch_finish(lc_etcd_batch *b, long *written, rk_err *err);
 
 /* ---- the pieces of `up` ---- */
-int lc_pki_generate(const char *dir, rk_err *err);              /* pki.c */
-int lc_etcd_start(const char *dir, char url[128], rk_err *err); /* etcdproc.c */
-int lc_write_node_files(const lc_info *info, rk_err *err);      /* nodefiles.c: enc.yaml + manifest */
-int lc_write_kubeconfig(const lc_info *info, rk_err *err);      /* nodefiles.c */
-int lc_write_plan(const lc_info *info, rk_err *err);            /* nodefiles.c */
+int lc_pki_generate(const char *dir, rk_err *err); /* pki.c */
+/* etcdproc.c: starts `binary` (NULL: $REKEY_ETCD or /usr/bin/etcd) with its data in D/etcd. */
+int lc_etcd_start(const char *dir, const char *binary, char url[128], rk_err *err);
+/* etcdproxy.c: starts the delaying TCP proxy in front of etcd (D/etcd-proxy.pid, .url, .log). */
+int lc_etcd_proxy_start(const char *dir, const char *upstream, char url[128], rk_err *err);
+int sbx_etcd_proxy_main(int argc, char **argv);
+int lc_write_node_files(const lc_info *info, rk_err *err); /* nodefiles.c: enc.yaml + manifest */
+int lc_write_kubeconfig(const lc_info *info, rk_err *err); /* nodefiles.c */
+int lc_write_plan(const lc_info *info, rk_err *err);       /* nodefiles.c */
 
 typedef struct lc_seed_opts {
 	long secrets, configmaps, namespaces, bytes;

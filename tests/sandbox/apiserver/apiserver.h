@@ -93,6 +93,12 @@ typedef struct sbx_apierr {
 void sbx_apierr_set(sbx_apierr *e, int code, const char *reason, const sbx_resource *res, const char *name,
                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 json_t *sbx_status_json(const sbx_apierr *e); /* the kind: Status body */
+/* Keeps the items of a list matching an equality-based labelSelector (selector.c); -1 with a 400 in e
+ * when the selector is not one. */
+int sbx_selector_filter(json_t *list, const char *selector, sbx_apierr *e);
+/* A protobuf request body ("k8s\0" + runtime.Unknown) of a v1 Secret or ConfigMap as the JSON object
+ * (protobuf.c); NULL with the reason in why, *unsupported = 1 when it is another kind. */
+json_t *sbx_pb_decode_object(const uint8_t *body, size_t len, int *unsupported, char *why, size_t cap);
 
 /* Storage (objects.c). All return 0 (*out set, *http_code 200 or 201) or -1 (e filled). */
 int sbx_store_get(sbx_server *srv, const sbx_resource *res, const char *ns, const char *name, json_t **out,

@@ -171,11 +171,28 @@ static int patch_type_of(const char *ct)
 	return -1;
 }
 
+/* A protobuf body (kubectl's typed generators post Secrets and ConfigMaps that way). */
+static int read_protobuf_body(sbx_req *req, json_t **body)
+{
+	char why[200];
+	int unsupported = 0;
+	*body = sbx_pb_decode_object(req->body.data, req->body.len, &unsupported, why, sizeof why);
+	if (*body)
+		return 0;
+	if (unsupported)
+		reply_error(req, 415, "UnsupportedMediaType", "%s", why);
+	else
+		reply_error(req, 400, "BadRequest", "the body of the request could not be decoded: %s", why);
+	return -1;
+}
+
 /* Parses the JSON body of a write; 0 = ok (*body set), -1 = answered (400/415). For PATCH (patch_type
  * non-NULL) the content type selects the patch format. */
 static int read_body(sbx_req *req, int *patch_type, json_t **body)
 {
 	const char *ct = req->content_type;
+	if (!patch_type && ct && content_is(ct, "application/vnd.kubernetes.protobuf"))
+		return read_protobuf_body(req, body);
 	int ok_type =
 	    patch_type ? (*patch_type = patch_type_of(ct)) >= 0 : !ct || content_is(ct, "application/json");
 	if (!ok_type) {
@@ -260,8 +277,7 @@ static void handle_write(sbx_req *req, const sbx_resource *res, const char *ns, 
  * would write, ignoring a selector would answer too much). */
 static int unsupported_query(sbx_req *req)
 {
-	static const char *const refused[] = {"dryRun", "watch", "labelSelector", "fieldSelector",
-	                                      "resourceVersionMatch"};
+	static const char *const refused[] = {"dryRun", "watch", "fieldSelector", "resourceVersionMatch"};
 	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
 		if (sbx_req_has_query(req, refused[i])) {
 			reply_error(req, 400, "BadRequest",
@@ -285,8 +301,14 @@ static void handle_resource(sbx_req *req, const sbx_resource *res, const char *n
 			rc = sbx_store_get(req->srv, res, ns, name, &out, &e);
 		} else {
 			const char *lim = sbx_req_query(req, "limit");
+			const char *selector = sbx_req_query(req, "labelSelector");
 			rc = sbx_store_list(req->srv, res, ns, lim ? strtol(lim, NULL, 10) : 0,
 			                    sbx_req_query(req, "continue"), &out, &e);
+			if (rc == 0 && selector && *selector && sbx_selector_filter(out, selector, &e) < 0) {
+				json_decref(out);
+				out = NULL;
+				rc = -1;
+			}
 		}
 		answer_result(req, rc, 200, out, &e);
 		return;

@@ -50,6 +50,9 @@ int lc_down_dir(const char *dir, int quiet)
 	char *etcd_marker = lc_path("%s/etcd", dir);
 	int rc = stop_one(kubelet, dir, "kubelet", quiet);
 	rc |= stop_apiservers(dir, quiet);
+	char *proxy = lc_path("%s/etcd-proxy.pid", dir);
+	rc |= stop_one(proxy, dir, "etcd proxy", quiet);
+	free(proxy);
 	rc |= stop_one(etcd, etcd_marker, "etcd", quiet);
 	free(kubelet);
 	free(etcd);

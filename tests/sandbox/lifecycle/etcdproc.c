@@ -1,4 +1,5 @@
-/* etcdproc.c: starts the sandbox's etcd (/usr/bin/etcd, or $REKEY_ETCD) on free loopback ports with its
+/* etcdproc.c: starts the sandbox's etcd (/usr/bin/etcd, $REKEY_ETCD, or the binary `up --real` names) on
+ * free loopback ports with its
  * data in D/etcd, as a detached daemon (D/etcd.pid, D/etcd.url, log D/etcd.log), and waits until its
  * JSON gateway answers. */
 #include <ftw.h>
@@ -9,14 +10,14 @@
 
 #include "sandbox.h"
 
-static const char *etcd_binary(void)
+static const char *default_binary(void)
 {
 	const char *env = getenv("REKEY_ETCD");
 	return env && *env ? env : "/usr/bin/etcd";
 }
 
 /* One attempt on fresh ports; RK_OK when healthy within the deadline. */
-static int etcd_try(const char *dir, char url[128], pid_t *pid_out, rk_err *err)
+static int etcd_try(const char *dir, const char *binary, char url[128], pid_t *pid_out, rk_err *err)
 {
 	int cport = lc_free_port(), pport = lc_free_port();
 	if (cport < 0 || pport < 0 || cport == pport)
@@ -29,7 +30,7 @@ static int etcd_try(const char *dir, char url[128], pid_t *pid_out, rk_err *err)
 	char *a_lp = lc_path("--listen-peer-urls=%s", peer);
 	char *a_ap = lc_path("--initial-advertise-peer-urls=%s", peer);
 	char *a_ic = lc_path("--initial-cluster=sandbox=%s", peer);
-	char *argv[] = {(char *)etcd_binary(),
+	char *argv[] = {(char *)binary,
 	                "--name=sandbox",
 	                a_data,
 	                a_lc,
@@ -48,7 +49,7 @@ static int etcd_try(const char *dir, char url[128], pid_t *pid_out, rk_err *err)
 	free(log);
 	free(peer), free(a_data), free(a_lc), free(a_ac), free(a_lp), free(a_ap), free(a_ic);
 	if (pid <= 0)
-		return rk_err_set(err, RK_FAIL, "cannot start %s", etcd_binary());
+		return rk_err_set(err, RK_FAIL, "cannot start %s", binary);
 	*pid_out = pid;
 	double deadline = lc_now() + 30;
 	int rc = RK_FAIL;
@@ -77,13 +78,15 @@ static void remove_tree(const char *path)
 	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int lc_etcd_start(const char *dir, char url[128], rk_err *err)
+int lc_etcd_start(const char *dir, const char *binary, char url[128], rk_err *err)
 {
+	if (!binary)
+		binary = default_binary();
 	char *data = lc_path("%s/etcd", dir);
 	int rc = lc_mkdirs(data, err);
 	for (int attempt = 0; rc == RK_OK && attempt < 3; attempt++) {
 		pid_t pid = 0;
-		rc = etcd_try(dir, url, &pid, err);
+		rc = etcd_try(dir, binary, url, &pid, err);
 		char *pidfile = lc_path("%s/etcd.pid", dir);
 		char pidtext[32];
 		snprintf(pidtext, sizeof pidtext, "%ld\n", (long)pid);

@@ -1,6 +1,9 @@
 /* fault.c: `rekey-sandbox fault`: writes a node's runtime faults (D/nodes/<node>/faults.json,
- * atomically; the apiserver re-reads it within ~100 ms), clears them, or SIGKILLs a node's apiserver
- * (the kubelet emulation restarts it like a crashed container). */
+ * atomically; the apiserver re-reads it on its next request), clears them, SIGKILLs a node's apiserver
+ * (the kubelet emulation restarts it like a crashed container), or sets the latency the etcd proxy of
+ * a real sandbox adds (D/etcd-faults.json). On a sandbox started with --real only --kill,
+ * --fail-start (the kubelet gives that node's kube-apiserver a config it refuses), --clear and
+ * --etcd-latency-ms work: the other faults are implemented by the sandbox's apiserver. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,8 @@ typedef struct fault_opts {
 	const char *dir, *node, *kill_node, *deny_label;
 	int clear, fail_start;
 	long latency_ms, jitter_ms, error_code, retry_after, max_inflight;
+	long etcd_latency_ms;       /* -1: not given */
+	const char *apiserver_flag; /* the first flag only the sandbox's apiserver implements */
 	double error_ratio, throttle_ratio;
 } fault_opts;
 
@@ -24,6 +29,10 @@ static int parse_value(fault_opts *o, const char *f, const char *v, rk_err *err)
 		return (o->node = v), RK_OK;
 	if (!strcmp(f, "--kill"))
 		return (o->kill_node = v), RK_OK;
+	if (!strcmp(f, "--etcd-latency-ms"))
+		return lc_parse_long(f, v, 0, 600000, &o->etcd_latency_ms, err);
+	if (!o->apiserver_flag)
+		o->apiserver_flag = f; /* every flag below is a fault of the sandbox's apiserver */
 	if (!strcmp(f, "--deny-label"))
 		return *v ? (o->deny_label = v, RK_OK)
 		          : rk_err_set(err, RK_BADINPUT, "--deny-label needs a label key");
@@ -46,7 +55,7 @@ static int parse_value(fault_opts *o, const char *f, const char *v, rk_err *err)
 
 static int parse_fault(int argc, char **argv, fault_opts *o, rk_err *err)
 {
-	*o = (fault_opts){.error_code = 503, .retry_after = 1};
+	*o = (fault_opts){.error_code = 503, .retry_after = 1, .etcd_latency_ms = -1};
 	int setting = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *f = argv[i];
@@ -60,10 +69,15 @@ static int parse_fault(int argc, char **argv, fault_opts *o, rk_err *err)
 		int rc = parse_value(o, f, argv[++i], err);
 		if (rc)
 			return rc;
-		setting += strcmp(f, "--dir") && strcmp(f, "--node") && strcmp(f, "--kill");
+		setting += strcmp(f, "--dir") && strcmp(f, "--node") && strcmp(f, "--kill") &&
+		           strcmp(f, "--etcd-latency-ms");
 	}
 	if (!o->dir)
 		return rk_err_set(err, RK_BADINPUT, "--dir is required");
+	if (o->etcd_latency_ms >= 0)
+		return o->node || o->kill_node || o->clear || setting
+		           ? rk_err_set(err, RK_BADINPUT, "--etcd-latency-ms takes no other fault flags")
+		           : RK_OK;
 	if (o->kill_node && (o->node || o->clear || setting))
 		return rk_err_set(err, RK_BADINPUT, "--kill takes no other fault flags");
 	if (!o->kill_node && !o->node)
@@ -83,6 +97,21 @@ static int kill_apiserver(const lc_info *info, const char *node, rk_err *err)
 	kill(pid, SIGKILL);
 	printf("killed apiserver %s (pid %ld)\n", node, (long)pid);
 	return RK_OK;
+}
+
+/* D/etcd-faults.json, read by the etcd proxy on its next chunk. */
+static int write_etcd_latency(const lc_info *info, long ms, rk_err *err)
+{
+	if (!info->real)
+		return rk_err_set(err, RK_BADINPUT,
+		                  "--etcd-latency-ms needs a sandbox started with --real (its etcd proxy)");
+	char *path = lc_path("%s/etcd-faults.json", info->dir);
+	char *text = lc_path("{\"latencyMs\":%ld}\n", ms);
+	int rc = lc_write_text(path, text, 0600, err);
+	if (rc == RK_OK)
+		printf("etcd latency: %ld ms added to every etcd response\n", ms);
+	free(path), free(text);
+	return rc;
 }
 
 static int write_faults(const lc_info *info, const fault_opts *o, rk_err *err)
@@ -124,6 +153,20 @@ int sbx_fault_main(int argc, char **argv)
 	if (parse_fault(argc, argv, &o, &err) || lc_abs_dir(o.dir, absdir, &err) ||
 	    lc_info_load(absdir, &info, &err)) {
 		fprintf(stderr, "rekey-sandbox fault: %s\n", err.msg);
+		return RK_BADINPUT;
+	}
+	if (o.etcd_latency_ms >= 0) {
+		int rc = write_etcd_latency(&info, o.etcd_latency_ms, &err);
+		if (rc)
+			fprintf(stderr, "rekey-sandbox fault: %s\n", err.msg);
+		return rc;
+	}
+	if (info.real && o.apiserver_flag) {
+		fprintf(
+		    stderr,
+		    "rekey-sandbox fault: %s is a fault of the sandbox's apiserver; this sandbox runs the "
+		    "real kube-apiserver (there: --kill, --fail-start, --clear, --etcd-latency-ms)\n",
+		    o.apiserver_flag);
 		return RK_BADINPUT;
 	}
 	const char *node = o.kill_node ? o.kill_node : o.node;

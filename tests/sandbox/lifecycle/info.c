@@ -16,6 +16,11 @@ int lc_info_save(const lc_info *info, rk_err *err)
 	    json_pack("{s:s, s:s, s:s, s:i, s:s, s:f, s:o}", "dir", info->dir, "etcd", info->etcd_url,
 	              "reload", info->reload, "reloadPeriod", info->reload_period, "provider", info->provider,
 	              "backoffMaxSeconds", info->backoff_max, "nodes", nodes);
+	if (info->real) {
+		json_object_set_new(root, "real", json_true());
+		json_object_set_new(root, "kubeApiserver", json_string(info->kube_apiserver));
+		json_object_set_new(root, "etcdProxy", json_string(info->etcd_proxy_url));
+	}
 	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	char *path = lc_path("%s/sandbox.json", info->dir);
@@ -47,6 +52,9 @@ int lc_info_load(const char *dir, lc_info *info, rk_err *err)
 	copy_str(info->etcd_url, sizeof info->etcd_url, json_object_get(root, "etcd"));
 	copy_str(info->reload, sizeof info->reload, json_object_get(root, "reload"));
 	copy_str(info->provider, sizeof info->provider, json_object_get(root, "provider"));
+	info->real = json_is_true(json_object_get(root, "real"));
+	copy_str(info->kube_apiserver, sizeof info->kube_apiserver, json_object_get(root, "kubeApiserver"));
+	copy_str(info->etcd_proxy_url, sizeof info->etcd_proxy_url, json_object_get(root, "etcdProxy"));
 	info->reload_period = (int)json_integer_value(json_object_get(root, "reloadPeriod"));
 	info->backoff_max = json_number_value(json_object_get(root, "backoffMaxSeconds"));
 	json_t *nodes = json_object_get(root, "nodes");

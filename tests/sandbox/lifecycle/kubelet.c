@@ -2,9 +2,14 @@
  * static-pod manifest D/nodes/<node>/etc/kubernetes/manifests/kube-apiserver.yaml (every 200 ms), runs
  * the apiserver the decoded pod describes as a child process, restarts it when the decoded pod changes
  * (comments and whitespace do not count), restarts it with CrashLoop-like backoff when it exits, probes
- * its /readyz, and keeps the mirror pod kube-system/kube-apiserver-<node> in etcd up to date. */
+ * its /readyz, and keeps the mirror pod kube-system/kube-apiserver-<node> in etcd up to date.
+ * A command naming `kube-apiserver` runs the sandbox's apiserver (rekey-sandbox apiserver); a command
+ * naming an absolute path runs that program as it is (the real kube-apiserver of `up --real`), in a
+ * UTS namespace of its own whose host name is the node name, because kube-apiserver derives its
+ * identity (Lease, apiserver_id_hash) from the host name. */
 #include <errno.h>
 #include <openssl/evp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,6 +162,32 @@ static void remove_runtime_files(const pod_state *ps, const char *dir)
 	free(url);
 }
 
+static void child_enter_node(const pod_state *ps);
+static void child_set_env(const pod_state *ps);
+
+/* Forks the apiserver with stdout/stderr appended to the node's apiserver.log; a real one (`real`) runs
+ * in the node's UTS namespace with the container's env. */
+static pid_t fork_apiserver(pod_state *ps, const lc_info *info, char **argv, int real)
+{
+	char *log = lc_path("%s/nodes/%s/apiserver.log", info->dir, ps->node->name);
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		FILE *out = freopen(log, "a", stdout);
+		if (out)
+			dup2(fileno(stdout), 2);
+		if (real) {
+			child_enter_node(ps);
+			child_set_env(ps);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	free(log);
+	return pid;
+}
+
 static pid_t spawn_apiserver(pod_state *ps, const lc_info *info, const apiserver_flags *f)
 {
 	char period[16];
@@ -175,18 +206,101 @@ static pid_t spawn_apiserver(pod_state *ps, const lc_info *info, const apiserver
 		argv[n++] = "--reload-period", argv[n++] = period;
 	}
 	argv[n] = NULL;
-	char *log = lc_path("%s/nodes/%s/apiserver.log", info->dir, ps->node->name);
-	pid_t pid = fork();
-	if (pid == 0) {
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		FILE *out = freopen(log, "a", stdout);
-		if (out)
-			dup2(fileno(stdout), 2);
-		execv(argv[0], argv);
-		_exit(127);
+	return fork_apiserver(ps, info, argv, 0);
+}
+
+/* ---- running a real kube-apiserver (the manifest's command as it is) ---- */
+
+/* command + args of the pod's first container as a NULL-terminated argv (strings borrowed from the
+ * pod); NULL when the command does not start with an absolute path. */
+static char **pod_argv(const pod_state *ps)
+{
+	json_t *ctr = json_array_get(json_object_get(json_object_get(ps->pod, "spec"), "containers"), 0);
+	json_t *cmd = json_object_get(ctr, "command"), *args = json_object_get(ctr, "args");
+	const char *first = json_string_value(json_array_get(cmd, 0));
+	if (!first || first[0] != '/')
+		return NULL;
+	size_t n = json_array_size(cmd) + json_array_size(args), k = 0;
+	char **argv = calloc(n + 1, sizeof *argv);
+	for (size_t i = 0; argv && i < json_array_size(cmd); i++)
+		argv[k++] = (char *)json_string_value(json_array_get(cmd, i));
+	for (size_t i = 0; argv && i < json_array_size(args); i++)
+		argv[k++] = (char *)json_string_value(json_array_get(args, i));
+	for (size_t i = 0; argv && i < k; i++)
+		if (!argv[i]) { /* a non-string element: not runnable */
+			free(argv);
+			return NULL;
+		}
+	return argv;
+}
+
+/* `fault --fail-start` on a real node: the kubelet hands the apiserver an EncryptionConfiguration that
+ * kube-apiserver refuses (an aescbc key of 15 bytes), so it exits at start like a bad config would
+ * make it; the path of that file, written 0600 beside the node's files. */
+static char *refused_config(const pod_state *ps)
+{
+	char *path = lc_path("%s/refused-enc.yaml", ps->root);
+	rk_err err;
+	lc_write_text(path,
+	              "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n"
+	              "resources:\n  - resources: [secrets]\n    providers:\n"
+	              "      - aescbc: {keys: [{name: refused, secret: MDEyMzQ1Njc4OWFiY2Rl}]}\n",
+	              0600, &err);
+	return path;
+}
+
+static int fail_start_requested(const pod_state *ps)
+{
+	char *path = lc_path("%s/faults.json", ps->root);
+	json_t *faults = json_load_file(path, 0, NULL);
+	free(path);
+	int yes = json_is_true(json_object_get(faults, "failStart"));
+	json_decref(faults);
+	return yes;
+}
+
+/* The container's env (name/value pairs) set in the child before exec. */
+static void child_set_env(const pod_state *ps)
+{
+	json_t *ctr = json_array_get(json_object_get(json_object_get(ps->pod, "spec"), "containers"), 0);
+	json_t *env = json_object_get(ctr, "env"), *e;
+	size_t i;
+	json_array_foreach(env, i, e)
+	{
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *value = json_string_value(json_object_get(e, "value"));
+		if (name)
+			setenv(name, value ? value : "", 1);
 	}
-	free(log);
+}
+
+static void child_enter_node(const pod_state *ps)
+{
+	if (unshare(CLONE_NEWUTS) || sethostname(ps->node->name, strlen(ps->node->name)))
+		fprintf(stderr,
+		        "kubelet: no UTS namespace for %s (%s): the apiservers share this host's "
+		        "name and so one apiserver identity\n",
+		        ps->node->name, strerror(errno));
+}
+
+static pid_t spawn_real(pod_state *ps, const lc_info *info, char **argv)
+{
+	char *refused = fail_start_requested(ps) ? refused_config(ps) : NULL;
+	char *flag = refused ? lc_path("--encryption-provider-config=%s", refused) : NULL;
+	for (size_t i = 0; flag && argv[i]; i++)
+		if (!strncmp(argv[i], "--encryption-provider-config=", 29))
+			argv[i] = flag;
+	pid_t pid = fork_apiserver(ps, info, argv, 1);
+	if (pid > 0) { /* the real apiserver writes no pid file: the kubelet does */
+		char *pidfile = lc_path("%s/nodes/%s/apiserver.pid", info->dir, ps->node->name);
+		char *text = lc_path("%ld\n", (long)pid);
+		rk_err err;
+		lc_write_text(pidfile, text, 0600, &err);
+		free(pidfile), free(text);
+	}
+	if (refused)
+		klog(ps, "fail-start: the apiserver gets %s, which kube-apiserver refuses", refused);
+	free(flag), free(refused);
 	return pid;
 }
 
@@ -194,7 +308,11 @@ static void start_pod(pod_state *ps, const lc_info *info)
 {
 	apiserver_flags flags;
 	remove_runtime_files(ps, info->dir);
-	pid_t pid = pod_flags(ps, &flags) ? -1 : spawn_apiserver(ps, info, &flags);
+	char **real_argv = pod_argv(ps);
+	pid_t pid = pod_flags(ps, &flags) ? -1
+	            : real_argv           ? spawn_real(ps, info, real_argv)
+	                                  : spawn_apiserver(ps, info, &flags);
+	free(real_argv);
 	if (pid <= 0) {
 		snprintf(ps->reason, sizeof ps->reason, "CreateContainerConfigError");
 		ps->next_start = lc_now() + ps->backoff;
@@ -215,8 +333,10 @@ static void stop_pod(pod_state *ps)
 {
 	if (ps->pid > 0) {
 		klog(ps, "stopping apiserver pid %ld", (long)ps->pid);
-		lc_stop_pid(ps->pid, NULL, 10);
-		waitpid(ps->pid, NULL, WNOHANG);
+		/* a multi-threaded process shows as a zombie before its last thread has exited, when
+		 * waitpid(WNOHANG) cannot reap it yet: wait for it (it is gone or going after SIGKILL) */
+		if (lc_stop_pid(ps->pid, NULL, 10) == 0)
+			waitpid(ps->pid, NULL, 0);
 	}
 	ps->pid = 0;
 	ps->ready = 0;

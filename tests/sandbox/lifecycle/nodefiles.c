@@ -35,27 +35,66 @@ static char *enc_yaml(const char *provider)
 	return text;
 }
 
-static char *manifest_yaml(const lc_info *info, const lc_node *node)
+/* The container command: the sandbox's apiserver (`kube-apiserver`, which the kubelet emulation runs
+ * as `rekey-sandbox apiserver`), or with --real the real binary by absolute path with the flags a
+ * kubeadm manifest has (less the kubelet and front-proxy ones: no kubelet or aggregated API here). */
+static char *manifest_command(const lc_info *info, const lc_node *node, const char *root)
 {
 	const char *reload = strcmp(info->reload, "automatic")
 	                         ? ""
 	                         : "        - --encryption-provider-config-automatic-reload=true\n";
+	if (!info->real)
+		return lc_path("        - kube-apiserver\n"
+		               "        - --encryption-provider-config=%s" LC_ENC_REL "\n"
+		               "        - --secure-port=%d\n        - --etcd-servers=%s\n%s",
+		               root, node->port, info->etcd_url, reload);
+	const char *d = info->dir;
+	return lc_path("        - %s\n        - --advertise-address=127.0.0.1\n"
+	               "        - --allow-privileged=true\n        - --authorization-mode=Node,RBAC\n"
+	               "        - --bind-address=127.0.0.1\n        - --client-ca-file=%s/pki/ca.crt\n"
+	               "        - --disable-admission-plugins=ServiceAccount\n"
+	               "        - --enable-admission-plugins=NodeRestriction\n"
+	               "        - --enable-bootstrap-token-auth=true\n"
+	               "        - --encryption-provider-config=%s" LC_ENC_REL "\n"
+	               "        - --endpoint-reconciler-type=none\n        - --etcd-servers=%s\n"
+	               "        - --secure-port=%d\n"
+	               "        - --service-account-issuer=https://kubernetes.default.svc.cluster.local\n"
+	               "        - --service-account-key-file=%s/pki/sa.pub\n"
+	               "        - --service-account-signing-key-file=%s/pki/sa.key\n"
+	               "        - --service-cluster-ip-range=10.96.0.0/12\n"
+	               "        - --tls-cert-file=%s/pki/apiserver.crt\n"
+	               "        - --tls-private-key-file=%s/pki/apiserver.key\n"
+	               "        - --token-auth-file=%s/pki/tokens.csv\n%s",
+	               info->kube_apiserver, d, root, info->etcd_proxy_url, node->port, d, d, d, d, d,
+	               reload);
+}
+
+static char *manifest_yaml(const lc_info *info, const lc_node *node)
+{
 	char *root = lc_path("%s/nodes/%s", info->dir, node->name);
-	char *text = lc_path(
-	    "# Static pod of the sandbox's apiserver on node %s. The kubelet emulation (rekey-sandbox\n"
-	    "# kubelet) restarts the apiserver when the decoded pod changes.\n"
-	    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n  namespace: kube-system\n"
-	    "  labels:\n    component: kube-apiserver\n    tier: control-plane\n  annotations:\n"
-	    "    kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint: 127.0.0.1:%d\n"
-	    "spec:\n  hostNetwork: true\n  priorityClassName: system-node-critical\n  containers:\n"
-	    "    - name: kube-apiserver\n      image: registry.k8s.io/kube-apiserver:v1.32.0\n"
-	    "      command:\n        - kube-apiserver\n"
-	    "        - --encryption-provider-config=%s" LC_ENC_REL "\n"
-	    "        - --secure-port=%d\n        - --etcd-servers=%s\n%s"
-	    "      volumeMounts:\n        - name: enc\n          mountPath: %s/etc/kubernetes/enc\n"
-	    "          readOnly: true\n  volumes:\n    - name: enc\n      hostPath:\n"
-	    "        path: %s/etc/kubernetes/enc\n        type: DirectoryOrCreate\n",
-	    node->name, node->port, root, node->port, info->etcd_url, reload, root, root);
+	char *command = manifest_command(info, node, root);
+	/* real: a reload period other than upstream's minute goes to the apiserver's environment */
+	char *env = info->real && info->reload_period != 60
+	                ? lc_path("      env:\n        - name: REKEY_ENCRYPTION_CONFIG_POLL\n"
+	                          "          value: \"%ds\"\n",
+	                          info->reload_period)
+	                : lc_path("%s", "");
+	char *text =
+	    lc_path("# Static pod of the %s apiserver on node %s. The kubelet emulation (rekey-sandbox\n"
+	            "# kubelet) restarts the apiserver when the decoded pod changes.\n"
+	            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n  namespace: kube-system\n"
+	            "  labels:\n    component: kube-apiserver\n    tier: control-plane\n  annotations:\n"
+	            "    kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint: 127.0.0.1:%d\n"
+	            "spec:\n  hostNetwork: true\n  priorityClassName: system-node-critical\n  containers:\n"
+	            "    - name: kube-apiserver\n      image: registry.k8s.io/kube-apiserver:%s\n"
+	            "      command:\n%s%s"
+	            "      volumeMounts:\n        - name: enc\n          mountPath: %s/etc/kubernetes/enc\n"
+	            "          readOnly: true\n  volumes:\n    - name: enc\n      hostPath:\n"
+	            "        path: %s/etc/kubernetes/enc\n        type: DirectoryOrCreate\n",
+	            info->real ? "real kube-" : "sandbox's ", node->name, node->port,
+	            info->real ? "v1.34.4" : "v1.32.0", command, env, root, root);
+	free(command);
+	free(env);
 	free(root);
 	return text;
 }

@@ -1,6 +1,7 @@
 /* pki.c: the sandbox's PKI, generated with OpenSSL's C API: a CA, the apiservers' serving certificate
  * (SANs 127.0.0.1, localhost, kubernetes), the admin client certificate (CN=admin, O=system:masters)
- * and D/pki/tokens.csv with a random bearer token. Private keys and tokens are written 0600. */
+ * D/pki/tokens.csv with a random bearer token, and the service-account signing pair sa.key/sa.pub
+ * (the real kube-apiserver needs one). Private keys and tokens are written 0600. */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -61,18 +62,38 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *org, X509 *iss
 	return cert;
 }
 
-static int write_pem(const char *dir, const char *file, X509 *cert, EVP_PKEY *key, rk_err *err)
+/* Writes cert (0644), else the public half of key when `public_only` (0644), else key (0600). */
+static int write_pem_as(const char *dir, const char *file, X509 *cert, EVP_PKEY *key, int public_only,
+                        rk_err *err)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
-	int ok = cert ? PEM_write_bio_X509(bio, cert)
-	              : PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
+	int ok = cert          ? PEM_write_bio_X509(bio, cert)
+	         : public_only ? PEM_write_bio_PUBKEY(bio, key)
+	                       : PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
 	char *data = NULL;
 	long len = BIO_get_mem_data(bio, &data);
 	char *path = lc_path("%s/pki/%s", dir, file);
-	int rc = ok ? lc_write_file(path, data, (size_t)len, cert ? 0644 : 0600, err)
+	int rc = ok ? lc_write_file(path, data, (size_t)len, cert || public_only ? 0644 : 0600, err)
 	            : rk_err_set(err, RK_FAIL, "%s: PEM encoding failed", path);
 	free(path);
 	BIO_free(bio);
+	return rc;
+}
+
+static int write_pem(const char *dir, const char *file, X509 *cert, EVP_PKEY *key, rk_err *err)
+{
+	return write_pem_as(dir, file, cert, key, 0, err);
+}
+
+/* The service-account token signing key (sa.key) and its public half (sa.pub). */
+static int write_sa_keys(const char *dir, rk_err *err)
+{
+	EVP_PKEY *key = new_key();
+	int rc = key ? write_pem(dir, "sa.key", NULL, key, err)
+	             : rk_err_set(err, RK_FAIL, "EC key generation failed");
+	if (!rc)
+		rc = write_pem_as(dir, "sa.pub", NULL, key, 1, err);
+	EVP_PKEY_free(key);
 	return rc;
 }
 
@@ -139,6 +160,8 @@ int lc_pki_generate(const char *dir, rk_err *err)
 		rc = write_pair(dir, "admin", adm, adm_key, err);
 	if (!rc)
 		rc = write_tokens(dir, err);
+	if (!rc)
+		rc = write_sa_keys(dir, err);
 	X509_free(ca);
 	X509_free(srv);
 	X509_free(adm);

@@ -1,6 +1,7 @@
 /* up.c: `rekey-sandbox up`: starts etcd, generates the PKI, writes every node's enc.yaml and
  * static-pod manifest, D/kubeconfig and D/plan.yaml, seeds objects, starts the kubelet emulation (which
- * starts the apiservers) and returns when every apiserver answers /readyz. */
+ * starts the apiservers) and returns when every apiserver answers /readyz. With --real, etcd is the
+ * built v3.6 (behind the delaying proxy) and every manifest runs the real kube-apiserver. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 
 typedef struct up_opts {
 	const char *dir, *reload, *provider;
+	int real;
+	const char *kube_apiserver, *etcd; /* --real: the binaries (default build/realcp/bin/...) */
 	long apiservers, reload_period, timeout;
 	double backoff_max;
 	lc_seed_opts seed;
@@ -21,7 +24,8 @@ typedef struct up_opts {
 static const char usage_text[] =
     "usage: rekey-sandbox up --dir D [--apiservers N] [--secrets N] [--secret-bytes B] [--namespaces K]\n"
     "       [--configmaps N] [--reload restart|automatic] [--reload-period S]\n"
-    "       [--provider aescbc|aesgcm|secretbox|identity] [--backoff-max S] [--timeout S]\n";
+    "       [--provider aescbc|aesgcm|secretbox|identity] [--backoff-max S] [--timeout S]\n"
+    "       [--real [--kube-apiserver PATH] [--etcd PATH]]\n";
 
 static int one_of(const char *flag, const char *v, const char *const *allowed, rk_err *err)
 {
@@ -43,8 +47,13 @@ static int parse_up(int argc, char **argv, up_opts *o, rk_err *err)
 	               .backoff_max = 5,
 	               .seed = {.namespaces = 4, .bytes = 1024}};
 	int rc = RK_OK;
+	long timeout = 0, period = 0;
 	for (int i = 1; rc == RK_OK && i < argc; i++) {
 		const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(f, "--real")) {
+			o->real = 1;
+			continue;
+		}
 		if (!v || strncmp(f, "--", 2))
 			return rk_err_set(err, RK_BADINPUT, "unexpected argument \"%s\"", f);
 		i++;
@@ -61,9 +70,13 @@ static int parse_up(int argc, char **argv, up_opts *o, rk_err *err)
 		else if (!strcmp(f, "--namespaces"))
 			rc = lc_parse_long(f, v, 1, 100000, &o->seed.namespaces, err);
 		else if (!strcmp(f, "--reload-period"))
-			rc = lc_parse_long(f, v, 1, 3600, &o->reload_period, err);
+			rc = lc_parse_long(f, v, 1, 3600, &period, err);
 		else if (!strcmp(f, "--timeout"))
-			rc = lc_parse_long(f, v, 1, 3600, &o->timeout, err);
+			rc = lc_parse_long(f, v, 1, 3600, &timeout, err);
+		else if (!strcmp(f, "--kube-apiserver"))
+			o->kube_apiserver = v;
+		else if (!strcmp(f, "--etcd"))
+			o->etcd = v;
 		else if (!strcmp(f, "--backoff-max"))
 			rc = lc_parse_double(f, v, 0.1, 300, &o->backoff_max, err);
 		else if (!strcmp(f, "--reload"))
@@ -75,6 +88,26 @@ static int parse_up(int argc, char **argv, up_opts *o, rk_err *err)
 	}
 	if (rc == RK_OK && !o->dir)
 		rc = rk_err_set(err, RK_BADINPUT, "--dir is required");
+	if (rc == RK_OK && !o->real && (o->kube_apiserver || o->etcd))
+		rc = rk_err_set(err, RK_BADINPUT, "--kube-apiserver and --etcd need --real");
+	o->timeout = timeout ? timeout : o->real ? 180 : 60;   /* real apiservers start in seconds each */
+	o->reload_period = period ? period : o->real ? 60 : 5; /* real: upstream's minute unless asked */
+	return rc;
+}
+
+/* --real: the binary given, else build/realcp/bin/NAME (`make realcp`), as an absolute path; it must
+ * be executable. */
+static int real_binary(const char *given, const char *name, char out[4096], rk_err *err)
+{
+	char *fallback = lc_path("build/realcp/bin/%s", name);
+	const char *path = given ? given : fallback;
+	int rc = RK_OK;
+	if (access(path, X_OK))
+		rc = rk_err_set(err, RK_BADINPUT, "%s: %s (%s)", path, strerror(errno),
+		                given ? "check the path" : "run `make realcp`, or pass the path");
+	else if (!realpath(path, out))
+		rc = rk_err_set(err, RK_BADINPUT, "%s: %s", path, strerror(errno));
+	free(fallback);
 	return rc;
 }
 
@@ -177,9 +210,30 @@ static int seed_step(const lc_info *info, const lc_seed_opts *seed, rk_err *err)
 	return rc;
 }
 
+/* etcd (the built v3.6 with --real) and, with --real, the delaying proxy the apiservers use. */
+static int start_etcd(const up_opts *o, lc_info *info, rk_err *err)
+{
+	char etcd[4096];
+	if (!o->real)
+		return lc_etcd_start(info->dir, NULL, info->etcd_url, err);
+	int rc = real_binary(o->etcd, "etcd", etcd, err);
+	if (!rc)
+		rc = lc_etcd_start(info->dir, etcd, info->etcd_url, err);
+	if (!rc)
+		rc = lc_etcd_proxy_start(info->dir, info->etcd_url, info->etcd_proxy_url, err);
+	return rc;
+}
+
 static int up(const up_opts *o, lc_info *info, rk_err *err)
 {
 	int rc = lc_abs_dir(o->dir, info->dir, err);
+	info->real = o->real;
+	if (!rc && o->real) /* checked first: a missing binary changes nothing */
+		rc = real_binary(o->kube_apiserver, "kube-apiserver", info->kube_apiserver, err);
+	if (!rc && o->real) {
+		char etcd[4096];
+		rc = real_binary(o->etcd, "etcd", etcd, err);
+	}
 	if (!rc)
 		rc = check_dir_empty(info->dir, err);
 	if (!rc)
@@ -193,7 +247,7 @@ static int up(const up_opts *o, lc_info *info, rk_err *err)
 	snprintf(info->provider, sizeof info->provider, "%s", o->provider);
 	rc = pick_ports(info, err);
 	if (!rc)
-		rc = lc_etcd_start(info->dir, info->etcd_url, err);
+		rc = start_etcd(o, info, err);
 	if (!rc)
 		rc = lc_pki_generate(info->dir, err);
 	if (!rc)
@@ -235,7 +289,8 @@ int sbx_up_main(int argc, char **argv)
 			lc_down_dir(info.dir, 1);
 		return rc;
 	}
-	printf("sandbox up in %s: etcd %s, %zu apiservers", info.dir, info.etcd_url, info.nnodes);
+	printf("sandbox up in %s: etcd %s, %zu %sapiservers", info.dir, info.etcd_url, info.nnodes,
+	       info.real ? "real kube-" : "");
 	for (size_t i = 0; i < info.nnodes; i++)
 		printf(" %s=%s", info.nodes[i].name, info.nodes[i].url);
 	printf("\nkubeconfig %s/kubeconfig, plan %s/plan.yaml\n", info.dir, info.dir);
