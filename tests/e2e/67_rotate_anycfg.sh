@@ -1,13 +1,14 @@
 #!/bin/sh
 # 67_rotate_anycfg.sh: any EncryptionConfiguration (issue 16). (1) A "*.*" config rotated by a plan naming
-# "*.*": secrets, configmaps, namespaces, leases, a CRD created through the API and its custom resources,
-# every stored resource discovery finds, all end under the new key (verify against the config and per
-# resource), data unchanged, `plan` lists each resource of the rule with its object count. (2) Two rules
-# (secrets, configmaps) and a plan naming configmaps: the configmaps rule is rotated, the secrets rule's
-# text (with its comment) and every stored secret stay byte for byte, the secrets key is kept and not
-# recorded as pruned. (3) A refusal of updates (a ValidatingAdmissionPolicy on the real apiserver, the
-# sandbox's deny-label fault) on one labelled configmap: the rotation names the resource, the object and
-# the apiserver's message, exits 4, and nothing is pruned, on resume too.
+# "*.*": secrets, configmaps, namespaces, leases, a CRD created through the API with kubectl (served at v2
+# and v1, stored at v1) and its custom resources, every stored resource discovery finds, all end under the
+# new key (verify against the config and per resource), data unchanged, `plan` lists each resource of the
+# rule (at its storage version) with its object count. (2) Two rules (secrets, configmaps) and a plan
+# naming configmaps: the configmaps rule is rotated, the secrets rule's text (with its comment) and every
+# stored secret stay byte for byte, the secrets key is kept and not recorded as pruned. (3) A refusal of
+# updates (a ValidatingAdmissionPolicy on the real apiserver, the sandbox's deny-label fault) on one
+# labelled configmap: the rotation names the resource, the object and the apiserver's message, exits 4,
+# and nothing is pruned, on resume too.
 # control-planes: sandbox real
 . tests/e2e/lib.sh
 . tests/e2e/rotate_lib.sh
@@ -36,6 +37,10 @@ spec:
   scope: Namespaced
   names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
   versions:
+    - name: v2
+      served: true
+      storage: false
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
     - name: v1
       served: true
       storage: true
@@ -48,6 +53,9 @@ until kc get widgets.example.com -A >/dev/null 2>&1; do # served once the CRD is
 	[ $i -lt 300 ] || { not_ok crd_served "no widgets after 60 s"; break; }
 	sleep 0.2
 done
+# discovery prefers v2 (the highest version), the objects are stored at v1: the rewrite must use v1
+kc get --raw /apis/example.com | tr -d ' \n' >"$D/group.json"
+expect_grep crd_discovery_prefers_v2 '"preferredVersion":\{"groupVersion":"example.com/v2"' "$D/group.json"
 for i in 1 2 3 4 5; do
 	printf 'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w%s, namespace: ns-1}\nspec: {size: %s}\n' "$i" "$i" |
 		kc create --validate=false -f - >/dev/null || not_ok "widget_$i" "kubectl create failed"
@@ -74,9 +82,12 @@ cp "$E2E_TMP/out" "$D/star-plan.out"
 expect_grep star_plan_selects_rule '^  \* resources\[0\] \["\*\.\*"\]: writes with '"$old" "$D/star-plan.out"
 expect_grep star_plan_counts_secrets '^      secrets \(v1\): 200 objects' "$D/star-plan.out"
 expect_grep star_plan_counts_configmaps '^      configmaps \(v1\): [0-9]+ objects' "$D/star-plan.out"
-expect_grep star_plan_counts_custom '^      widgets\.example\.com \(v1\): 5 objects' "$D/star-plan.out"
+expect_grep star_plan_custom_at_storage_version '^      widgets\.example\.com \(v1\): 5 objects' "$D/star-plan.out"
 expect_grep star_plan_counts_crds '^      customresourcedefinitions\.apiextensions\.k8s\.io \(v1\): 1 objects' "$D/star-plan.out"
 expect_grep star_plan_estimate 'rewrite estimate: [0-9]+ objects' "$D/star-plan.out"
+echo "# $REKEY_CP: *.* covers$(sed -n 's/^      \([0-9]* resources, [0-9]* objects\)$/ \1/p' "$D/star-plan.out");" \
+	"plaintext keys outside REST storage: $("$ETCDCTL" --endpoints "$(etcd_url)" get --prefix --keys-only /registry/ranges/ | grep -c .) under /registry/ranges/," \
+	"$("$ETCDCTL" --endpoints "$(etcd_url)" get --prefix --keys-only /registry/masterleases/ | grep -c .) under /registry/masterleases/"
 expect_no_grep star_plan_skips_reviews 'reviews' "$D/star-plan.out"
 expect_no_grep star_plan_skips_cohabiting 'events.events.k8s.io' "$D/star-plan.out"
 expect_no_grep star_plan_skips_subresources '/status' "$D/star-plan.out"
@@ -197,7 +208,8 @@ cmcur=$cmnew
 expect_exit deny_rotate_refused 4 "$REKEYCTL" rotate -f "$two" --state "$STATE"
 cp "$E2E_TMP/err" "$D/deny.err"
 expect_grep deny_names_resource_and_object "configmaps: 1 object\(s\) could not be written back, first ns-1/$denied" "$D/deny.err"
-expect_grep deny_carries_apiserver_message "denied request: objects labelled rekey.test/deny" "$D/deny.err"
+expect_grep deny_carries_apiserver_message \
+	"is forbidden: ValidatingAdmissionPolicy 'rekey(-sandbox)?-deny' with binding 'rekey(-sandbox)?-deny' denied request: objects labelled rekey.test/deny" "$D/deny.err"
 expect_grep deny_says_old_key_stays 'the old key stays' "$D/deny.err"
 kept=1
 for n in cp-1 cp-2 cp-3; do grep -q "name: $cmcur\$" "$(node_config "$n")" || kept=0; done
