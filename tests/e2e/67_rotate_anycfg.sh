@@ -5,7 +5,9 @@
 # new key (verify against the config and per resource), data unchanged, `plan` lists each resource of the
 # rule (at its storage version) with its object count. (2) Two rules (secrets, configmaps) and a plan
 # naming configmaps: the configmaps rule is rotated, the secrets rule's text (with its comment) and every
-# stored secret stay byte for byte, the secrets key is kept and not recorded as pruned. (3) A refusal of
+# stored secret stay byte for byte, the secrets key is kept and not recorded as pruned; then the configmaps
+# rule writes with the secrets rule's key (shared) and is rotated again: the shared key leaves that rule
+# only, stays for secrets, is not recorded as pruned, no stored secret changes. (3) A refusal of
 # updates (a ValidatingAdmissionPolicy on the real apiserver, the sandbox's deny-label fault) on one
 # labelled configmap: the rotation names the resource, the object and the apiserver's message, exits 4,
 # and nothing is pruned, on resume too.
@@ -111,6 +113,7 @@ grep -q '# every resource; identity reads' "$(node_config cp-2)" && ok star_comm
 # ---- (2) two rules, only the configmaps rule rotated ----
 sbx_up two --apiservers 3 --secrets 100 --configmaps 60 --namespaces 2 || { not_ok sandbox_up_two "see log"; e2e_done; }
 skey=$(write_key_of cp-1)
+ssecret=$(secret_of)
 "$REKEYCTL" keygen --provider aesgcm --out "$D/cm.key" >"$D/keygen.out" || not_ok keygen "failed"
 cmkey=$(sed -n 's/^name: //p' "$D/keygen.out")
 cat >"$D/two-enc.yaml" <<EOF
@@ -119,7 +122,7 @@ kind: EncryptionConfiguration
 resources:
 - resources: [secrets]   # secrets: this plan leaves them alone
   providers:
-  - aescbc: {keys: [{name: $skey, secret: "$(secret_of)"}]}
+  - aescbc: {keys: [{name: $skey, secret: "$ssecret"}]}
   - identity: {}
 - resources:
   - configmaps
@@ -172,6 +175,53 @@ expect_grep two_history_cmkey_pruned "\"key\":\"$cmkey\"[^}]*\"event\":\"pruned\
 grep -Eq "\"key\":\"$skey\"[^}]*\"event\":\"pruned\"|\"event\":\"pruned\"[^}]*\"key\":\"$skey\"" "$D/history.json" &&
 	not_ok two_history_secrets_key_not_pruned "$skey recorded as pruned" || ok two_history_secrets_key_not_pruned
 
+# ---- (2b) a key two rules share: rotating the configmaps rule away from it keeps it for the secrets rule ----
+# The configmaps rule now writes with the secrets rule's key (same name and secret: a hand-written config
+# may share one); rotating configmaps drops it from that rule only: it stays in the file for secrets, is
+# not recorded as pruned, and no stored secret changes.
+cmprov=$("$REKEYCTL" config show "$(node_config cp-1)" | awk '/^resources\[1\]/ { r = 1 } r && /\(write\)/ { print $2; exit }')
+cat >"$D/shared-enc.yaml" <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+$(cat "$D/secret-rule-before.txt")
+- resources:
+  - configmaps
+  providers:
+  - aescbc:
+      keys:
+      - name: $skey
+        secret: $ssecret
+  - $cmprov:
+      keys:
+      - name: $cmnew
+        secret: $(secret_of)
+  - identity: {}
+EOF
+set_enc_config "$D/shared-enc.yaml" && ok shared_config_running || not_ok shared_config_running "apiservers did not pick it up"
+expect_exit shared_configmaps_under_shared_key 0 "$REKEYCTL" rewrite --kubeconfig "$D/kubeconfig" \
+	--resource configmaps --state "$D/rewrite-state-shared"
+expect_exit shared_etcd_before 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource configmaps --expect "$skey"
+expect_exit shared_rotate 0 "$REKEYCTL" rotate -f "$two" --state "$STATE"
+expect_grep shared_key_kept_logged "$skey no longer writes the selected rules but another rule still uses it: kept" "$E2E_TMP/err"
+cmshared=$("$REKEYCTL" config show "$(node_config cp-1)" | sed -n 's/.*write key: \([^ ]*\).*/\1/p' | sed -n 2p)
+expect_exit shared_etcd_configmaps_new_key 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource configmaps --expect "$cmshared"
+"$ETCDCTL" --endpoints "$(etcd_url)" get --prefix /registry/secrets/ >"$D/secrets-after-shared.bin"
+cmp -s "$D/secrets-before.bin" "$D/secrets-after-shared.bin" && ok shared_secret_values_byte_for_byte ||
+	not_ok shared_secret_values_byte_for_byte "stored secrets changed"
+same=1 left=1
+for n in cp-1 cp-2 cp-3; do
+	secret_rule "$(node_config "$n")" | cmp -s - "$D/secret-rule-before.txt" || same=0
+	"$REKEYCTL" config show "$(node_config "$n")" | sed -n '/^resources\[1\]/,$p' | grep -q " key $skey " && left=0
+done
+[ "$same" = 1 ] && ok shared_key_kept_for_secrets || not_ok shared_key_kept_for_secrets "$(secret_rule "$(node_config cp-2)")"
+[ "$left" = 1 ] && ok shared_key_dropped_from_configmaps || not_ok shared_key_dropped_from_configmaps "$skey still in the configmaps rule"
+expect_exit shared_history 0 "$REKEYCTL" history --state "$STATE" -o json
+tr -d ' \n' <"$E2E_TMP/out" >"$D/history-shared.json"
+grep -Eq "\"key\":\"$skey\"[^}]*\"event\":\"pruned\"|\"event\":\"pruned\"[^}]*\"key\":\"$skey\"" "$D/history-shared.json" &&
+	not_ok shared_key_not_recorded_pruned "$skey recorded as pruned" || ok shared_key_not_recorded_pruned
+[ "$(api_sum configmaps)" = "$cm_before" ] && ok shared_configmaps_unchanged || not_ok shared_configmaps_unchanged "checksum differs"
+
 # ---- (3) an update refused by admission: named, and nothing pruned ----
 denied=$(kc get configmaps -n ns-1 -o jsonpath='{.items[0].metadata.name}')
 kc label configmap -n ns-1 "$denied" rekey.test/deny=true >/dev/null && ok deny_labelled || not_ok deny_labelled "kubectl label failed"
@@ -204,7 +254,7 @@ until ! kc label --overwrite configmap -n ns-1 "$denied" rekey.test/probe="$i" >
 	[ $i -lt 120 ] || { not_ok deny_in_force "updates still allowed after 60 s"; break; }
 	sleep 0.5
 done
-cmcur=$cmnew
+cmcur=$cmshared
 expect_exit deny_rotate_refused 4 "$REKEYCTL" rotate -f "$two" --state "$STATE"
 cp "$E2E_TMP/err" "$D/deny.err"
 expect_grep deny_names_resource_and_object "configmaps: 1 object\(s\) could not be written back, first ns-1/$denied" "$D/deny.err"
