@@ -220,6 +220,9 @@ expect_exit shared_history 0 "$REKEYCTL" history --state "$STATE" -o json
 tr -d ' \n' <"$E2E_TMP/out" >"$D/history-shared.json"
 grep -Eq "\"key\":\"$skey\"[^}]*\"event\":\"pruned\"|\"event\":\"pruned\"[^}]*\"key\":\"$skey\"" "$D/history-shared.json" &&
 	not_ok shared_key_not_recorded_pruned "$skey recorded as pruned" || ok shared_key_not_recorded_pruned
+ls "$STATE/archive/sandbox/" >"$D/archive.txt" 2>&1
+expect_grep shared_archive_listed "^$cmkey\." "$D/archive.txt" # archived by the rotation of (2)
+grep -q "^$skey\." "$D/archive.txt" && not_ok shared_key_not_archived "$(cat "$D/archive.txt")" || ok shared_key_not_archived
 [ "$(api_sum configmaps)" = "$cm_before" ] && ok shared_configmaps_unchanged || not_ok shared_configmaps_unchanged "checksum differs"
 
 # ---- (3) an update refused by admission: named, and nothing pruned ----

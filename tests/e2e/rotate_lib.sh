@@ -94,7 +94,9 @@ check_rotated() {
 
 # set_enc_config FILE: installs FILE as every node's EncryptionConfiguration (0600), restarts every
 # apiserver (an annotation in its static-pod manifest, as an operator's edit would) and waits, up to
-# 3 minutes, until each one reports running it (last_config_info's hash).
+# 3 minutes, until each one reports running it (last_config_info's hash) and is ready (/readyz: a real
+# apiserver serves /metrics seconds before its post-start hooks are done, and a rotation's preflight
+# refuses an apiserver that is not ready).
 set_enc_config() {
 	h=$(sha256sum "$1" | cut -c1-64)
 	for n in cp-1 cp-2 cp-3; do
@@ -107,6 +109,10 @@ set_enc_config() {
 		until "$REKEYCTL" kube --kubeconfig "$D/kubeconfig" --context "sandbox-$n" metrics 2>/dev/null |
 			grep -q "last_config_info{.*hash=\"sha256:$h\""; do
 			[ "$(date +%s)" -lt "$deadline" ] || { echo "# $n does not run config sha256:$h"; return 1; }
+			sleep 0.5
+		done
+		until "$REKEYCTL" kube --kubeconfig "$D/kubeconfig" --context "sandbox-$n" readyz >/dev/null 2>&1; do
+			[ "$(date +%s)" -lt "$deadline" ] || { echo "# $n is not ready"; return 1; }
 			sleep 0.5
 		done
 	done
