@@ -11,5 +11,6 @@ int cmd_verify(int argc, char **argv);
 int cmd_kube(int argc, char **argv);
 int cmd_rotate(int argc, char **argv); /* plan, rotate, resume, abort, rollback */
 int cmd_history(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"resume", cmd_rotate, "continue an interrupted rotation exactly where it stopped"},
     {"abort", cmd_rotate, "end an unfinished rotation, leaving configs as they are"},
     {"rollback", cmd_rotate, "undo an unfinished rotation (refused once pruning started)"},
+    {"doctor", cmd_doctor, "triage: apiservers, KMS plugins, config and key_id agreement (changes nothing)"},
     {"history", cmd_history, "key lifecycle and audit records"},
     {"rewrite", cmd_rewrite, "rewrite every object so it is stored under the current write key"},
     {"status", cmd_status, "progress of a rewrite run, from the state db"},

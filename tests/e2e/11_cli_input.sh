@@ -73,6 +73,16 @@ one_line verify_etcd_api_words "must be auto, grpc or json"
 bad keygen_bytes_text --bytes keygen --provider aescbc --bytes 2x --out "$T/k"
 bad keygen_bytes_range --bytes keygen --provider aescbc --bytes 100000000000 --out "$T/k"
 bad config_bytes_text --bytes config add-key "$T/huge-enc.yaml" --provider aescbc --bytes lots
+bad doctor_output_word -o doctor -f examples/plan.yaml -o yaml
+bad doctor_timeout_zero --timeout doctor -f examples/plan.yaml --timeout 0
+bad doctor_timeout_text --timeout doctor -f examples/plan.yaml --timeout soon
+bad doctor_window_long --window doctor -f examples/plan.yaml --window 1h
+bad doctor_unknown_flag --frobnicate doctor -f examples/plan.yaml --frobnicate
+expect_exit doctor_no_plan 2 "$REKEYCTL" doctor
+one_line doctor_no_plan_says "a plan is required (-f PLAN)"
+printf 'apiVersion: rekeyctl/v1\nkind: RotationPlan\nbogus: 1\n' >"$T/bad-plan.yaml"
+expect_exit doctor_bad_plan 2 "$REKEYCTL" doctor -f "$T/bad-plan.yaml"
+one_line doctor_bad_plan_names_file "bad-plan.yaml:"
 [ ! -e "$T/k" ] && ok keygen_wrote_nothing || not_ok keygen_wrote_nothing "$T/k exists"
 
 # Go durations on the command line: accepted, so the command goes on to the (missing) kubeconfig.

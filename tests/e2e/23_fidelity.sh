@@ -235,16 +235,25 @@ cp_expect openapi_v2 404 200 "$oa"
 if is_real; then
 	expect_exit fault_apiserver_only_refused 2 "$SANDBOX" fault --dir "$D" --node cp-1 --latency-ms 10
 	expect_grep fault_apiserver_only_message 'latency-ms is a fault of the sandbox.s apiserver; this sandbox runs the real kube-apiserver' "$E2E_TMP/err"
-	t0=$(date +%s%N)
-	api "$CP1" GET /api/v1/namespaces/default/secrets/nop >/dev/null
-	fast=$((($(date +%s%N) - t0) / 1000000))
+	# the fastest of three GETs by name (each reads etcd), so one slow answer of a loaded machine is no
+	# reading: with 300 ms added to every etcd answer even the fastest must take 300 ms, and more than
+	# the fastest without it
+	min_get_ms() {
+		best=
+		for _ in 1 2 3; do
+			t0=$(date +%s%N)
+			api "$CP1" GET /api/v1/namespaces/default/secrets/nop >/dev/null
+			ms=$((($(date +%s%N) - t0) / 1000000))
+			if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
+		done
+		echo "$best"
+	}
+	fast=$(min_get_ms)
 	expect_exit fault_etcd_latency 0 "$SANDBOX" fault --dir "$D" --etcd-latency-ms 300
-	t0=$(date +%s%N)
-	api "$CP1" GET /api/v1/namespaces/default/secrets/nop >/dev/null # a GET by name reads etcd
-	slow=$((($(date +%s%N) - t0) / 1000000))
+	slow=$(min_get_ms)
 	"$SANDBOX" fault --dir "$D" --etcd-latency-ms 0 >/dev/null
-	[ "$slow" -ge 300 ] && [ "$slow" -ge $((fast + 250)) ] && ok etcd_latency_delays_reads ||
-		not_ok etcd_latency_delays_reads "GET took $fast ms, then $slow ms with 300 ms added"
+	[ "$slow" -ge 300 ] && [ "$slow" -gt "$fast" ] && ok etcd_latency_delays_reads ||
+		not_ok etcd_latency_delays_reads "fastest GET took $fast ms, then $slow ms with 300 ms added"
 else
 	expect_exit fault_etcd_latency_needs_real 2 "$SANDBOX" fault --dir "$D" --etcd-latency-ms 10
 	expect_grep fault_etcd_latency_message 'needs a sandbox started with --real' "$E2E_TMP/err"

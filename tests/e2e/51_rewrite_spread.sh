@@ -6,7 +6,9 @@
 #   the run completes (exit 0) with every object rewritten once and every value in etcd under the new key;
 #   the healthy apiserver takes the largest share, the slow and the failing ones smaller shares (the
 #   spread sends few PUTs to a slow apiserver before any budget has to act);
-#   the budget decides per apiserver: the failing one is slowed down by name, the healthy one never;
+#   the budget decides per apiserver: the failing one is slowed down by name (its error ratio), the healthy
+#   one never (the p99 budget is 5 s, so a loaded machine's slow answers from the healthy one are no
+#   reason to slow it: the test is about errors judged per apiserver, not about this machine's load);
 #   retries of the failing apiserver's PUTs went elsewhere (no object failed).
 # Also: a rotation plan's nodes are the endpoints of its rewrite (60_rotate checks the rotation), and bad
 # --endpoint values are refused with exit 2.
@@ -50,7 +52,7 @@ if sandbox_new_write_key "$D" k2; then ok new_write_key; else not_ok new_write_k
 	"$SANDBOX" fault --dir "$D" --node cp-3 --error-ratio 1 --error-code 503 >/dev/null && ok faults_on ||
 	not_ok faults_on "fault failed"
 expect_exit spread_completes 0 rewrite --cluster spread -o json --concurrency 12 --endpoint "$U1" --endpoint "$U2" \
-	--endpoint "$U3" --budget-p99 400ms --budget-errors 0.5 --budget-window 5s --soak 2s
+	--endpoint "$U3" --budget-p99 5s --budget-errors 0.5 --budget-window 5s --soak 2s
 cp "$E2E_TMP/out" "$T/spread.json"
 cp "$E2E_TMP/err" "$T/spread.err"
 "$SANDBOX" fault --dir "$D" --node cp-2 --clear >/dev/null

@@ -162,7 +162,7 @@ static void remove_runtime_files(const pod_state *ps, const char *dir)
 	free(url);
 }
 
-static void child_enter_node(const pod_state *ps);
+static void child_enter_node(const pod_state *ps, const char *root);
 static void child_set_env(const pod_state *ps);
 
 /* Forks the apiserver with stdout/stderr appended to the node's apiserver.log; a real one (`real`) runs
@@ -170,6 +170,7 @@ static void child_set_env(const pod_state *ps);
 static pid_t fork_apiserver(pod_state *ps, const lc_info *info, char **argv, int real)
 {
 	char *log = lc_path("%s/nodes/%s/apiserver.log", info->dir, ps->node->name);
+	char *root = lc_path("%s/nodes/%s", info->dir, ps->node->name);
 	pid_t pid = fork();
 	if (pid == 0) {
 		signal(SIGTERM, SIG_DFL);
@@ -178,13 +179,14 @@ static pid_t fork_apiserver(pod_state *ps, const lc_info *info, char **argv, int
 		if (out)
 			dup2(fileno(stdout), 2);
 		if (real) {
-			child_enter_node(ps);
+			child_enter_node(ps, root);
 			child_set_env(ps);
 		}
 		execv(argv[0], argv);
 		_exit(127);
 	}
 	free(log);
+	free(root);
 	return pid;
 }
 
@@ -274,8 +276,13 @@ static void child_set_env(const pod_state *ps)
 	}
 }
 
-static void child_enter_node(const pod_state *ps)
+/* The node's UTS namespace (its host name) and working directory (its root: a path under
+ * /proc/self/cwd then names a file of this node, e.g. each node's own KMS plugin socket behind one
+ * shared EncryptionConfiguration). */
+static void child_enter_node(const pod_state *ps, const char *root)
 {
+	if (chdir(root) != 0)
+		fprintf(stderr, "kubelet: chdir %s: %s\n", root, strerror(errno));
 	if (unshare(CLONE_NEWUTS) || sethostname(ps->node->name, strlen(ps->node->name)))
 		fprintf(stderr,
 		        "kubelet: no UTS namespace for %s (%s): the apiservers share this host's "
