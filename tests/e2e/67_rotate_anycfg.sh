@@ -77,6 +77,13 @@ resources:
       - identity: {}
 EOF
 set_enc_config "$D/star-enc.yaml" && ok star_config_running || not_ok star_config_running "apiservers did not pick it up"
+# bad input: a plan naming an entry no rule lists is refused with its file:line:col, nothing changed
+unlisted=$(plan_with unlisted '[secrets]')
+expect_exit star_unlisted_entry_refused 2 "$REKEYCTL" rotate -f "$unlisted" --state "$D/state-unlisted"
+expect_grep star_unlisted_entry_named "unlisted\.yaml:[0-9]+:[0-9]+: .*no rule lists \"secrets\"; resources\[0\] \(\"\*\.\*\"\) covers it" "$E2E_TMP/err"
+same=1
+for n in cp-1 cp-2 cp-3; do cmp -s "$D/star-enc.yaml" "$(node_config "$n")" || same=0; done
+[ "$same" = 1 ] && ok star_unlisted_entry_changes_nothing || not_ok star_unlisted_entry_changes_nothing "a node config changed"
 sums="$(api_sum secrets) $(api_sum configmaps) $(api_sum widgets.example.com)"
 star=$(plan_with star '["*.*"]')
 expect_exit star_plan 0 "$REKEYCTL" plan -f "$star" --state "$STATE"
