@@ -136,8 +136,10 @@ static json_t *all_groups(sbx_server *srv)
 {
 	json_t *list = json_array(), *custom = crd_groups(srv), *versions;
 	const char *builtin[] = {"coordination.k8s.io", "apiextensions.k8s.io"};
+	json_t *v1 = json_pack("[s]", "v1");
 	for (size_t i = 0; i < 2; i++)
-		json_array_append_new(list, group_doc(builtin[i], json_pack("[s]", "v1")));
+		json_array_append_new(list, group_doc(builtin[i], v1)); /* group_doc copies the versions */
+	json_decref(v1);
 	const char *g;
 	json_object_foreach(custom, g, versions)
 	{
