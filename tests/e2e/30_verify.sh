@@ -172,7 +172,9 @@ resources:
 YAML
 expect_exit config_secrets_mismatch 1 $V --snapshot "$T/snap.db" --resource secrets --config "$T/enc.yaml" -o json
 jsum() { jq -c '[.total, .unexpected, .decryptChecked, .decryptFailed]' "$T/out"; }
-[ "$(jsum)" = "[15,12,12,0]" ] && ok config_counts || not_ok config_counts "total/unexpected/checked/failed $(jsum)"
+# failed 2: the kms v1 and v2 values, whose providers the secrets rule does not name (the apiserver
+# could not read them with this config: unreadable, issue 16)
+[ "$(jsum)" = "[15,12,12,2]" ] && ok config_counts || not_ok config_counts "total/unexpected/checked/failed $(jsum)"
 expect_exit config_widgets_ok 0 $V --snapshot "$T/snap.db" --resource widgets.example.com --config "$T/enc.yaml" -o json
 [ "$(jsum)" = "[2,0,2,0]" ] && ok config_widgets_decrypted || not_ok config_widgets_decrypted "$(jsum)"
 # a value under a configured key name but sealed with another secret (a reused name) fails the check
@@ -183,7 +185,7 @@ expect_grep config_forged_named "/registry/secrets/ns4/forged: .*aesgcm key \"ke
 expect_exit config_grpc_decrypt_checks 1 $V --etcd "$EURL" --resource secrets --config "$T/enc.yaml" -o json
 cp "$T/out" "$T/config-grpc.json"
 expect_exit config_json_decrypt_checks 1 $V --etcd "$EURL" --etcd-api json --resource secrets --config "$T/enc.yaml" -o json
-[ "$(same_report "$T/out")" = "$(same_report "$T/config-grpc.json")" ] && [ "$(jq .decryptFailed "$T/out")" = 1 ] &&
+[ "$(same_report "$T/out")" = "$(same_report "$T/config-grpc.json")" ] && [ "$(jq .decryptFailed "$T/out")" = 3 ] &&
 	ok config_grpc_equals_json || not_ok config_grpc_equals_json "$(jq -c '[.decryptChecked, .decryptFailed]' "$T/out")"
 printf 'kind: Nope\n' >"$T/bad.yaml"
 expect_exit bad_config_exit_2 2 $V --snapshot "$T/snap.db" --config "$T/bad.yaml"

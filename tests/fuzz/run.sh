@@ -49,7 +49,8 @@ run() { # run NAME SOURCES...
 run fuzz_snapshot src/verify/snapshot.c
 run fuzz_classify src/codec/codec.c src/codec/codec_chain.c src/codec/codec_crypto.c src/encconfig/keys.c
 run fuzz_encconfig src/encconfig/encconfig.c src/encconfig/encconfig_load.c src/encconfig/encconfig_validate.c src/encconfig/encconfig_edit.c \
-	src/encconfig/encconfig_emit.c src/encconfig/encconfig_file.c src/encconfig/keys.c src/encconfig/keyfile.c \
+	src/encconfig/encconfig_emit.c src/encconfig/encconfig_file.c src/encconfig/encconfig_select.c \
+	src/encconfig/encconfig_splice.c src/encconfig/keys.c src/encconfig/keyfile.c \
 	src/util/fsutil.c src/util/duration.c src/util/yamldoc.c
 run fuzz_promtext src/metrics/promtext.c src/metrics/promhist.c src/metrics/promapi.c
 run fuzz_etcdrange src/etcd/etcdrange.c src/grpc/grpc_wire.c
