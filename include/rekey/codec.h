@@ -38,6 +38,12 @@ typedef struct rk_value_info {
 void rk_codec_classify(const uint8_t *value, size_t len, rk_value_info *info);
 const char *rk_value_kind_name(rk_value_kind kind); /* "aescbc", "identity", "kms-v2", "malformed" */
 
+/* NULL when plain is a stored object: "k8s\0" + a well-formed runtime.Unknown (typeMeta and raw present,
+ * no other fields than typeMeta, raw, contentEncoding, contentType), or a JSON object that parses;
+ * otherwise a short reason. Decrypting with a wrong aescbc key "succeeds" now and then (the padding
+ * happens to check out); its plaintext fails this test. */
+const char *rk_codec_object_problem(const uint8_t *plain, size_t len);
+
 /* Payload encryption with a raw key (prefix not included). aad = the etcd key (aesgcm only; NULL =
  * none). Layouts as kube-apiserver: aescbc IV(16)||CBC(PKCS#7); aesgcm nonce(12)||ct||tag(16);
  * secretbox nonce(24)||tag(16)||XSalsa20 ct. Errors (RK_FAIL) name the provider; a bad key size is
@@ -58,5 +64,8 @@ int rk_chain_write(rk_chain *chain, const char *etcd_key, const uint8_t *plain, 
  * read through a provider or key other than the first. Error names the etcd key and the key tried. */
 int rk_chain_read(rk_chain *chain, const char *etcd_key, const uint8_t *stored, size_t len, rk_buf *out,
                   int *stale, rk_err *err);
+/* 1 when a kms provider of the chain has the stored value's prefix ("k8s:enc:kms:v2:<name>:"): only its
+ * plugin can read the value. */
+int rk_chain_kms_known(const rk_chain *chain, const uint8_t *stored, size_t len);
 
 #endif

@@ -31,6 +31,11 @@ int rk_write_all(int fd, const void *data, size_t len);
  * "path: reason" when unreadable, and "path: larger than 4 MiB, ..." past RK_INPUT_MAX. */
 int rk_read_file(const char *path, char **data, size_t *len, rk_err *err);
 
+/* A path with a leading "~/" (or exactly "~") taken from $HOME, as a shell would; any other path is copied
+ * unchanged ("~user/x" too). *out is malloc'd. 0, -1 when the path needs HOME and HOME is unset or
+ * empty, -2 when out of memory. */
+int rk_expand_home(const char *path, char **out);
+
 /* fsync(2) of a directory (makes the entries created or renamed in it durable). */
 int rk_fsync_dir(const char *dir, rk_err *err);
 

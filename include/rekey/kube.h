@@ -148,16 +148,24 @@ void rk_kube_microtime(char out[32]);
 
 /* ---- discovery (kube_discovery.c) ---- */
 
+/* The longest resource name rekeyctl takes ("resource[.version].group"): the state db's name limit.
+ * A version is a DNS label (at most 63 characters). */
+#define RK_KUBE_NAME_MAX 255
+#define RK_KUBE_VERSION_MAX 63
+
 typedef struct rk_kube_resource {
-	char group[128];    /* "" for the core group */
-	char version[64];   /* "v1" */
-	char resource[128]; /* plural, "secrets" */
-	char kind[128];     /* "Secret" */
+	char group[RK_KUBE_NAME_MAX + 1];      /* "" for the core group */
+	char version[RK_KUBE_VERSION_MAX + 1]; /* "v1" */
+	char resource[RK_KUBE_NAME_MAX + 1];   /* plural, "secrets" */
+	char kind[RK_KUBE_NAME_MAX + 1];       /* "Secret" */
 	int namespaced;
 } rk_kube_resource;
 
 /* Maps "secrets", "deployments.apps" or "deployments.v1.apps" to its group/version via /api/v1 and
- * /apis (+ /apis/<group>/<version>). RK_BADINPUT when discovery does not know it. */
+ * /apis (+ /apis/<group>/<version>). RK_BADINPUT when discovery does not know it, or the name is
+ * longer than RK_KUBE_NAME_MAX, its version longer than RK_KUBE_VERSION_MAX, or it holds anything
+ * but lowercase letters, digits, '-' and '.'; RK_FAIL when discovery answers a kind or version too
+ * long for the fields. */
 int rk_kube_discover(rk_kube *k, const char *name, rk_kube_resource *out, rk_err *err);
 /* The resources whose objects the apiserver stores, found by discovery (rk_kube_stored_resources). */
 typedef struct rk_kube_resources {

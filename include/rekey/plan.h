@@ -92,6 +92,9 @@ int rk_plan_load_buf(const char *data, size_t len, const char *name, rk_plan **o
 void rk_plan_free(rk_plan *plan);
 
 const rk_plan_node *rk_plan_find_node(const rk_plan *plan, const char *name);
+/* The nodes' apiserver URLs, each once, in plan order (what a rotation's rewrite spreads over): a
+ * malloc'ed array of at most plan->nnodes pointers into the plan, count in *n; NULL when out of memory. */
+const char **rk_plan_apiservers(const rk_plan *plan, size_t *n);
 /* node->config_path and node->manifest_path (the loader resolves a node's paths). */
 const char *rk_plan_node_config_path(const rk_plan *plan, const rk_plan_node *node);
 const char *rk_plan_node_manifest_path(const rk_plan *plan, const rk_plan_node *node);

@@ -39,8 +39,6 @@
 #include "rekey/rewrite_settings.h"
 #include "rekey/store.h"
 
-#define RK_REWRITE_MAX_ENDPOINTS 32
-
 typedef struct rk_rewrite_opts {
 	const char *cluster; /* state db cluster name (required) */
 	int64_t run_id;      /* > 0: continue this run (the orchestrator's); 0: create one, or resume */
@@ -55,8 +53,8 @@ typedef struct rk_rewrite_opts {
 	rk_rewrite_settings settings; /* pace, batches and budget (rewrite_settings.h) */
 	const char *metrics_file;     /* Prometheus textfile updated every few seconds; NULL = none */
 	/* Apiservers to spread the PUTs over (each with its own share, health and budget), reached with the
-	 * kubeconfig's credentials and tls-server-name; NULL/0 = the kubeconfig's server. At most
-	 * RK_REWRITE_MAX_ENDPOINTS. */
+	 * kubeconfig's credentials and tls-server-name; NULL/0 = the kubeconfig's server. Any number, each
+	 * once. */
 	const char *const *endpoints;
 	size_t nendpoints;
 } rk_rewrite_opts;
@@ -146,9 +144,12 @@ typedef struct rk_rewrite_result {
 	 * first ns/name: <the apiserver's answer>; ..."; "" when none failed in this run. */
 	char failures[RK_ERR_MSG_MAX];
 	rk_rewrite_timing timing;
-	rk_rewrite_endpoint_stats endpoints[RK_REWRITE_MAX_ENDPOINTS];
+	rk_rewrite_endpoint_stats *endpoints; /* one per endpoint, malloc'ed: rk_rewrite_result_free */
 	size_t nendpoints;
 } rk_rewrite_result;
+
+/* Frees what a result holds (its endpoints); the result is zeroed. */
+void rk_rewrite_result_free(rk_rewrite_result *result);
 
 /* Runs (or resumes) a rewrite through its own API client for kubeconfig (created with the engine's retry
  * policy). Returns RK_OK when every object in scope ended rewritten, current, conflict or gone; RK_FAIL

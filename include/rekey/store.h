@@ -150,6 +150,45 @@ typedef struct rk_orphan_ref {
  * (run, resource), and the orphans seen in the batch (recorded once each). Either all or nothing. */
 int rk_store_checkpoint_save(rk_store *store, int64_t run_id, const rk_checkpoint *cp,
                              const rk_orphan_ref *orphans, size_t norphans, rk_err *err);
+
+typedef struct rk_failure_ref {
+	const char *namespace_; /* "" for cluster-scoped */
+	const char *name;
+	const char *reason; /* why it failed; may be NULL */
+} rk_failure_ref;
+
+/* What a batch records besides its counts: objects that failed (recorded once each, the reason
+ * updated) and orphans seen; earlier failures and orphans a retry settled (deleted). */
+typedef struct rk_batch_rows {
+	const rk_failure_ref *failures;
+	size_t nfailures;
+	const rk_orphan_ref *orphans;
+	size_t norphans;
+	const rk_orphan_ref *cleared_failures;
+	size_t ncleared_failures;
+	const rk_orphan_ref *cleared_orphans;
+	size_t ncleared_orphans;
+} rk_batch_rows;
+
+/* rk_store_checkpoint_save with every kind of row (rows may be NULL). cp NULL: no checkpoint row, only
+ * the totals `counts` of (run, resource) and the rows (a retry of earlier failures and orphans). */
+int rk_store_batch_save(rk_store *store, int64_t run_id, const rk_checkpoint *cp, const char *resource,
+                        const rk_counts *counts, const rk_batch_rows *rows, rk_err *err);
+
+/* Failed objects recorded for a run (every resource). */
+int rk_store_failure_count(rk_store *store, int64_t run_id, int64_t *count, rk_err *err);
+typedef struct rk_failure {
+	char resource[RK_STORE_NAME_MAX];
+	char namespace_[RK_STORE_NAME_MAX];
+	char name[RK_STORE_NAME_MAX];
+	char reason[RK_STORE_DETAIL_MAX];
+	char seen_at[RK_STORE_TIME_MAX];
+} rk_failure;
+/* Failed objects of a run in the order they were first seen; resource NULL = every resource. A non-zero
+ * return from cb stops the walk and is returned. */
+typedef int (*rk_failure_cb)(const rk_failure *failure, void *ud);
+int rk_store_failure_list(rk_store *store, int64_t run_id, const char *resource, rk_failure_cb cb, void *ud,
+                          rk_err *err);
 /* *found = 0 (and cp zeroed, resource/scope filled) when nothing was saved yet. */
 int rk_store_checkpoint_load(rk_store *store, int64_t run_id, const char *resource, const char *scope,
                              rk_checkpoint *cp, int *found, rk_err *err);

@@ -37,6 +37,10 @@ yaml_node_t *rk_yaml_get(rk_yaml *y, const yaml_node_t *n, const char *key);
  * required (then "what: missing required field \"key\""). Wrong type: error at the value. */
 int rk_yaml_str(rk_yaml *y, const yaml_node_t *n, const char *what, const char *key, int required, char **out,
                 rk_err *err);
+/* A local file or directory path: like rk_yaml_str, then a leading "~/" expanded from $HOME
+ * (rk_expand_home); HOME unset is an error at the value. */
+int rk_yaml_path(rk_yaml *y, const yaml_node_t *n, const char *what, const char *key, int required,
+                 char **out, rk_err *err);
 int rk_yaml_long(rk_yaml *y, const yaml_node_t *n, const char *what, const char *key, long min, long max,
                  long *out, rk_err *err);
 int rk_yaml_double(rk_yaml *y, const yaml_node_t *n, const char *what, const char *key, double min,

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args_internal.h"
@@ -23,7 +24,9 @@ static const char usage_text[] =
     "throttled, in checkpointed batches. Defaults: --resource secrets, all namespaces, unthrottled,\n"
     "--concurrency 8 --page-size 500 --batch-size 200. Durations are Go's (500ms, 30s, 1m30s).\n"
     "Exit 0 done, 1 failures or orphans, 2 bad input, 3 stopped (Ctrl-C, budget abort): continue with\n"
-    "--resume. --scrape-interval reads the apiserver's /metrics (PUT p99, in-flight) into the budget.\n"
+    "--resume. --resume also takes a run that ended with failures or orphans: once their cause is fixed\n"
+    "it tries each failed object again and re-checks each orphan. --scrape-interval reads the\n"
+    "apiserver's /metrics (PUT p99, in-flight) into the budget.\n"
     "--endpoint (repeatable) spreads the PUTs over these apiservers (the kubeconfig's credentials and\n"
     "tls-server-name), each with its own share and budget; default: the kubeconfig's server.\n";
 
@@ -41,7 +44,8 @@ struct rewrite_args {
 	const char *state_dir;
 	const char *resources[MAX_LIST];
 	const char *namespaces[MAX_LIST];
-	const char *endpoints[RK_REWRITE_MAX_ENDPOINTS];
+	const char **endpoints; /* room for one per argument: any number */
+	size_t max_endpoints;
 	int json;
 };
 
@@ -160,7 +164,7 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 	case OPT_NAMESPACE:
 		return add_name("namespace", v, a->namespaces, &a->opts.nnamespaces, MAX_LIST);
 	case OPT_ENDPOINT:
-		return add_name("endpoint", v, a->endpoints, &a->opts.nendpoints, RK_REWRITE_MAX_ENDPOINTS);
+		return add_name("endpoint", v, a->endpoints, &a->opts.nendpoints, a->max_endpoints);
 	case OPT_ON_BREACH:
 		if (rk_budget_parse_action(v, &s->on_breach, &berr) == RK_OK)
 			return 0;
@@ -175,9 +179,17 @@ int cmd_rewrite(int argc, char **argv)
 	struct rewrite_args a;
 	memset(&a, 0, sizeof a);
 	rk_rewrite_opts_init(&a.opts);
+	a.max_endpoints = argc > 0 ? (size_t)argc : 1;
+	a.endpoints = calloc(a.max_endpoints, sizeof *a.endpoints);
+	if (!a.endpoints) {
+		fprintf(stderr, "rekeyctl rewrite: out of memory\n");
+		return RK_FAIL;
+	}
 	int rc = args_parse_flags_only("rewrite", argc, argv, "o:h", long_options, take, &a);
-	if (rc != 0)
+	if (rc != 0) {
+		free(a.endpoints);
 		return rc == 1 ? RK_OK : rc;
+	}
 	a.opts.resources = a.resources;
 	a.opts.namespaces = a.namespaces;
 	a.opts.endpoints = a.endpoints;
@@ -194,5 +206,7 @@ int cmd_rewrite(int argc, char **argv)
 		fprintf(stderr, "rekeyctl rewrite: %s\n", err.msg);
 	if (result.run_id)
 		out_rewrite_result(&result, rc, rc == RK_OK ? "" : err.msg, a.json);
+	rk_rewrite_result_free(&result);
+	free(a.endpoints);
 	return rc;
 }

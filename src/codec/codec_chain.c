@@ -307,3 +307,14 @@ int rk_chain_read(rk_chain *chain, const char *etcd_key, const uint8_t *stored, 
 	rk_buf_free(&errs.text);
 	return rc;
 }
+
+int rk_chain_kms_known(const rk_chain *chain, const uint8_t *stored, size_t len)
+{
+	for (size_t i = 0; i < chain->nproviders; i++) {
+		const struct chain_provider *p = &chain->providers[i];
+		size_t plen = strlen(p->prefix);
+		if (p->type == RK_PROV_KMS && len >= plen && memcmp(stored, p->prefix, plen) == 0)
+			return 1;
+	}
+	return 0;
+}

@@ -30,31 +30,95 @@ static int plugin_err(const rk_kube_config *cfg, rk_err *err, const char *what)
 
 /* ---- time ---- */
 
-int rk_parse_rfc3339(const char *text, time_t *out)
+/* Takes exactly n digits at *p as a number in [lo, hi]; stops at the first non-digit (never past
+ * the terminating NUL). */
+static int take_number(const char **p, int n, int lo, int hi, int *out)
+{
+	int value = 0;
+	for (int i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)(*p)[i];
+		if (!isdigit(c))
+			return -1;
+		value = value * 10 + (c - '0');
+	}
+	if (value < lo || value > hi)
+		return -1;
+	*p += n;
+	*out = value;
+	return 0;
+}
+
+static int take_char(const char **p, char want)
+{
+	if (toupper((unsigned char)**p) != want)
+		return -1;
+	(*p)++;
+	return 0;
+}
+
+static int days_in_month(int year, int month)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+	return days[month - 1] + (month == 2 && leap);
+}
+
+/* full-date "T" partial-time without the fraction: YYYY-MM-DDThh:mm:ss. */
+static const char *take_date_time(const char **p, struct tm *tm)
+{
+	int year, month, day;
+	if (take_number(p, 4, 0, 9999, &year) || take_char(p, '-') || take_number(p, 2, 1, 12, &month) ||
+	    take_char(p, '-') || take_number(p, 2, 1, days_in_month(year, month), &day))
+		return "the date is not YYYY-MM-DD";
+	if (take_char(p, 'T') || take_number(p, 2, 0, 23, &tm->tm_hour) || take_char(p, ':') ||
+	    take_number(p, 2, 0, 59, &tm->tm_min) || take_char(p, ':') ||
+	    take_number(p, 2, 0, 59, &tm->tm_sec))
+		return "the time is not Thh:mm:ss";
+	tm->tm_year = year - 1900;
+	tm->tm_mon = month - 1;
+	tm->tm_mday = day;
+	return NULL;
+}
+
+/* time-offset: "Z" or +hh:mm / -hh:mm, in seconds east of UTC. */
+static const char *take_offset(const char **p, long *offset)
+{
+	if (take_char(p, 'Z') == 0) {
+		*offset = 0;
+		return NULL;
+	}
+	char sign = **p;
+	int hh, mm;
+	if (sign != '+' && sign != '-')
+		return "the offset is not Z, +hh:mm or -hh:mm";
+	(*p)++;
+	if (take_number(p, 2, 0, 23, &hh) || take_char(p, ':') || take_number(p, 2, 0, 59, &mm))
+		return "the offset is not Z, +hh:mm or -hh:mm";
+	*offset = (hh * 3600L + mm * 60L) * (sign == '-' ? -1 : 1);
+	return NULL;
+}
+
+const char *rk_parse_rfc3339(const char *text, time_t *out)
 {
 	struct tm tm = {0};
-	const char *p = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return -1;
-	if (*p == '.')
-		for (p++; isdigit((unsigned char)*p); p++)
-			;
-	long offset = 0;
-	if (*p == 'Z' || *p == 'z') {
+	const char *p = text;
+	const char *why = take_date_time(&p, &tm);
+	if (why)
+		return why;
+	if (*p == '.') {
 		p++;
-	} else if (*p == '+' || *p == '-') {
-		int hh, mm;
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
-			return -1;
-		offset = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
-		p += 6;
-	} else {
-		return -1;
+		if (!isdigit((unsigned char)*p))
+			return "the fraction after '.' has no digits";
+		while (isdigit((unsigned char)*p))
+			p++;
 	}
+	long offset;
+	if ((why = take_offset(&p, &offset)) != NULL)
+		return why;
 	if (*p)
-		return -1;
+		return "text follows the offset";
 	*out = timegm(&tm) - offset;
-	return 0;
+	return NULL;
 }
 
 /* ---- request ---- */
@@ -241,16 +305,23 @@ static int parse_status(const rk_kube_config *cfg, json_t *status, rk_exec_cred 
 		return plugin_err(cfg, err, "status has neither a token nor a client certificate");
 	json_t *exp = json_object_get(status, "expirationTimestamp");
 	if (exp && !json_is_null(exp)) {
-		if (!json_is_string(exp) || rk_parse_rfc3339(json_string_value(exp), &out->expiry) != 0)
-			return plugin_err(cfg, err, "status.expirationTimestamp is not an RFC 3339 time");
+		const char *why = json_is_string(exp) ? rk_parse_rfc3339(json_string_value(exp), &out->expiry)
+		                                      : "it is not a string";
+		if (why) {
+			char what[200];
+			snprintf(what, sizeof what, "status.expirationTimestamp is not an RFC 3339 time: %s",
+			         why);
+			return plugin_err(cfg, err, what);
+		}
 	}
 	return RK_OK;
 }
 
-static int parse_output(const rk_kube_config *cfg, const rk_buf *text, rk_exec_cred *out, rk_err *err)
+int rk_exec_cred_parse(const rk_kube_config *cfg, const char *text, size_t len, rk_exec_cred *out,
+                       rk_err *err)
 {
 	json_error_t jerr;
-	json_t *root = json_loadb((const char *)text->data, text->len, 0, &jerr);
+	json_t *root = json_loadb(text, len, 0, &jerr);
 	if (!root || !json_is_object(root)) {
 		json_decref(root);
 		char what[300];
@@ -310,7 +381,7 @@ int rk_exec_run(const rk_kube_config *cfg, rk_exec_cred *out, rk_err *err)
 	if (rc == RK_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		rc = describe_exit(cfg, status, err);
 	if (rc == RK_OK)
-		rc = parse_output(cfg, &text, out, err);
+		rc = rk_exec_cred_parse(cfg, rk_buf_cstr(&text), text.len, out, err);
 	rk_buf_wipe_free(&text);
 	if (rc != RK_OK)
 		rk_exec_cred_clear(out);

@@ -334,7 +334,8 @@ static int start_attempt_picked(rk_kube *k, kube_call *c, rk_err *err)
 	set_tls(k, e);
 	struct curl_slist *h = NULL;
 	if (add_header(&h, "Accept", c->accept) || add_header(&h, "Expect", "") ||
-	    (c->body.len && add_header(&h, "Content-Type", c->content_type)) || kube_auth_apply(k, e, &h)) {
+	    (c->body.len && add_header(&h, "Content-Type", c->content_type)) ||
+	    kube_auth_apply(k, e, c->url, &h)) {
 		kube_headers_free(h);
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	}
@@ -418,7 +419,7 @@ static char *dup_json_str(json_t *v)
 	return s && *s ? strdup(s) : NULL;
 }
 
-static void parse_status(rk_kube_resp *r)
+void kube_resp_parse(rk_kube_resp *r)
 {
 	json_error_t jerr;
 	r->json = r->body.len ? json_loadb((const char *)r->body.data, r->body.len, 0, &jerr) : NULL;
@@ -464,7 +465,7 @@ static void read_attempt(rk_kube *k, kube_call *c, CURLcode result)
 	if (r->http_version == 2)
 		k->stats.http2++;
 	if (result == CURLE_OK)
-		parse_status(r);
+		kube_resp_parse(r);
 	if (k->observe)
 		k->observe(k->observe_user, c->method, c->endpoint, r->http_status, r->latency_s);
 }

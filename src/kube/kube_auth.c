@@ -2,9 +2,11 @@
  * plugin, handed to curl as in-memory blobs, never written to disk), bearer token, token file re-read
  * when it changes, exec plugin output cached until its expirationTimestamp. */
 #include <openssl/crypto.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "kube_internal.h"
@@ -97,10 +99,26 @@ static void set_blob(CURL *easy, CURLoption opt, const rk_buf *pem)
 	curl_easy_setopt(easy, opt, &blob);
 }
 
-int kube_auth_apply(rk_kube *k, CURL *easy, struct curl_slist **headers)
+/* kubectl does not send credentials over plain HTTP at all; rekeyctl does (a test or a local proxy may
+ * need it) but says so once, naming the server and never the token. */
+static void warn_token_over_http(const char *url)
+{
+	static atomic_flag warned = ATOMIC_FLAG_INIT;
+	if (strncasecmp(url, "http://", 7) != 0 || atomic_flag_test_and_set(&warned))
+		return;
+	size_t host_len = strcspn(url + 7, "/?#");
+	rk_warn(
+	    "kube.token_over_http",
+	    "Warning: sending a bearer token to http://%.*s over plain HTTP: anyone on the network path can "
+	    "read it; use an https:// server",
+	    (int)host_len, url + 7);
+}
+
+int kube_auth_apply(rk_kube *k, CURL *easy, const char *url, struct curl_slist **headers)
 {
 	const char *token = current_token(k);
 	if (token && *token) {
+		warn_token_over_http(url);
 		size_t len = strlen(token) + 32;
 		char *line = malloc(len);
 		if (!line)

@@ -1,6 +1,7 @@
 /* kube_discovery.c: maps a resource name ("secrets", "deployments.apps", "deployments.v1.apps") to its
  * group, version and scope with the discovery documents (/api/v1, /apis, /apis/<group>/<version>), and
  * builds collection and object paths (see include/rekey/kube.h). */
+#include <ctype.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,9 +9,19 @@
 
 #include "rekey/kube.h"
 
-static void copy_str(char *dst, size_t cap, const char *src)
+/* Copies src into a field of cap bytes; -1 (nothing copied) when it does not fit. */
+static int copy_field(char *dst, size_t cap, const char *src, size_t len)
 {
-	snprintf(dst, cap, "%s", src ? src : "");
+	if (len >= cap)
+		return -1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+static int copy_str(char *dst, size_t cap, const char *src)
+{
+	return copy_field(dst, cap, src ? src : "", src ? strlen(src) : 0);
 }
 
 /* Looks for resource in an APIResourceList document. */
@@ -24,7 +35,8 @@ static int find_in_list(json_t *list, const char *resource, rk_kube_resource *ou
 		if (!name || strcmp(name, resource) != 0)
 			continue;
 		copy_str(out->resource, sizeof out->resource, name);
-		copy_str(out->kind, sizeof out->kind, json_string_value(json_object_get(r, "kind")));
+		if (copy_str(out->kind, sizeof out->kind, json_string_value(json_object_get(r, "kind"))) != 0)
+			return -1;
 		out->namespaced = json_is_true(json_object_get(r, "namespaced"));
 		return 1;
 	}
@@ -50,6 +62,10 @@ static int search_version(rk_kube *k, const char *group, const char *version, co
 	}
 	int found = find_in_list(list, resource, out);
 	json_decref(list);
+	if (found < 0)
+		return rk_err_set(err, RK_FAIL,
+		                  "resource \"%s\": discovery (GET %s) gave a kind longer than %d characters",
+		                  resource, path, RK_KUBE_NAME_MAX);
 	if (!found)
 		return rk_err_set(err, RK_BADINPUT, "resource \"%s\" not found by discovery (GET %s)",
 		                  resource, path);
@@ -74,41 +90,76 @@ static int preferred_version(rk_kube *k, const char *group, char *version, size_
 		json_t *pref = json_object_get(g, "preferredVersion");
 		if (!pref)
 			pref = json_array_get(json_object_get(g, "versions"), 0);
-		copy_str(version, cap, json_string_value(json_object_get(pref, "version")));
-		found = *version != '\0';
+		found = copy_str(version, cap, json_string_value(json_object_get(pref, "version"))) != 0
+		            ? -1
+		            : *version != '\0';
 		break;
 	}
 	json_decref(groups);
+	if (found < 0)
+		return rk_err_set(
+		    err, RK_FAIL,
+		    "API group \"%s\": discovery (GET /apis) gave a version longer than %d characters", group,
+		    RK_KUBE_VERSION_MAX);
 	if (!found)
 		return rk_err_set(err, RK_BADINPUT, "API group \"%s\" not found by discovery (GET /apis)",
 		                  group);
 	return RK_OK;
 }
 
+/* Resource names are lowercase letters, digits, '-' and '.': nothing that would change the path. */
+static int name_chars_ok(const char *name)
+{
+	for (const char *p = name; *p; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' || *p == '.'))
+			return 0;
+	return 1;
+}
+
+/* Splits "resource[.version].group" into out's fields; the caller checked the name's length. */
+static int split_name(const char *name, rk_kube_resource *out, rk_err *err)
+{
+	const char *dot = strchr(name, '.'), *group = "", *version = "";
+	size_t version_len = 0;
+	if (dot) {
+		const char *rest = dot + 1, *dot2 = strchr(rest, '.');
+		/* "deployments.v1.apps": a version when the middle part looks like v<digit>... */
+		if (dot2 && rest[0] == 'v' && isdigit((unsigned char)rest[1])) {
+			version = rest;
+			version_len = (size_t)(dot2 - rest);
+			group = dot2 + 1;
+		} else {
+			group = rest;
+		}
+	}
+	size_t resource_len = dot ? (size_t)(dot - name) : strlen(name);
+	if (resource_len == 0 || (dot && !*group) || !name_chars_ok(name))
+		return rk_err_set(err, RK_BADINPUT, "\"%s\" is not a resource name", name);
+	if (copy_field(out->version, sizeof out->version, version, version_len) != 0)
+		return rk_err_set(err, RK_BADINPUT,
+		                  "resource \"%s\": the version is longer than %d characters", name,
+		                  RK_KUBE_VERSION_MAX);
+	copy_field(out->resource, sizeof out->resource, name, resource_len);
+	copy_str(out->group, sizeof out->group, group);
+	return RK_OK;
+}
+
 int rk_kube_discover(rk_kube *k, const char *name, rk_kube_resource *out, rk_err *err)
 {
 	memset(out, 0, sizeof *out);
-	char resource[128], version[64] = "", group[128] = "";
-	const char *dot = strchr(name, '.');
-	copy_str(resource, sizeof resource, name);
-	if (dot) {
-		resource[dot - name] = '\0';
-		const char *rest = dot + 1, *dot2 = strchr(rest, '.');
-		/* "deployments.v1.apps": a version when the middle part looks like v<digit>... */
-		if (dot2 && rest[0] == 'v' && rest[1] >= '0' && rest[1] <= '9') {
-			snprintf(version, sizeof version, "%.*s", (int)(dot2 - rest), rest);
-			copy_str(group, sizeof group, dot2 + 1);
-		} else {
-			copy_str(group, sizeof group, rest);
-		}
-	}
-	if (!*resource || strchr(resource, '/'))
-		return rk_err_set(err, RK_BADINPUT, "\"%s\" is not a resource name", name);
-	if (!*group && !*version)
-		copy_str(version, sizeof version, "v1");
-	if (*group && !*version && preferred_version(k, group, version, sizeof version, err) != RK_OK)
+	size_t len = strnlen(name, RK_KUBE_NAME_MAX + 1);
+	if (len > RK_KUBE_NAME_MAX)
+		return rk_err_set(err, RK_BADINPUT, "resource \"%.40s...\" is longer than %d characters",
+		                  name, RK_KUBE_NAME_MAX);
+	rk_kube_resource want;
+	if (split_name(name, &want, err) != RK_OK)
 		return err->code;
-	return search_version(k, group, version, resource, out, err);
+	if (!*want.group && !*want.version)
+		copy_str(want.version, sizeof want.version, "v1");
+	if (*want.group && !*want.version &&
+	    preferred_version(k, want.group, want.version, sizeof want.version, err) != RK_OK)
+		return err->code;
+	return search_version(k, want.group, want.version, want.resource, out, err);
 }
 
 static int append_escaped(rk_buf *out, const char *s)

@@ -44,9 +44,16 @@ int kube_auth_refresh(rk_kube *k, rk_err *err);
  * refresh runs the plugin again. Returns 1 when a re-run is worth trying. */
 int kube_auth_invalidate(rk_kube *k, unsigned long generation);
 /* Adds the Authorization header (when there is a token) to *headers and the client certificate to
- * easy. */
-int kube_auth_apply(rk_kube *k, CURL *easy, struct curl_slist **headers);
+ * easy. A token for an http:// url is sent with a warning on stderr, once per process. */
+int kube_auth_apply(rk_kube *k, CURL *easy, const char *url, struct curl_slist **headers);
 void kube_auth_free(kube_auth *a);
+/* Parses an answer's body (r->body, r->http_status set): r->json when it is JSON; reason, message,
+ * the inconsistent continue token and retryAfterSeconds of a Status; the first line of a non-JSON
+ * error body as the message. */
+void kube_resp_parse(rk_kube_resp *r);
+/* Takes a list page as if it had been fetched (the list then continues from its metadata.continue);
+ * page is owned by the list from then on. For the fuzz harness tests/fuzz/fuzz_apijson.c. */
+int kube_list_take_page(rk_kube_list *l, json_t *page, rk_err *err);
 /* Frees a header list after wiping its strings (they may hold a bearer token). */
 void kube_headers_free(struct curl_slist *headers);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube_internal.h"
 #include "rekey/kube.h"
 #include "rekey/log.h"
 
@@ -50,6 +51,7 @@ static void set_str(char **slot, const char *value)
 
 static int take_page(rk_kube_list *l, json_t *page, rk_err *err)
 {
+	l->started = 1;
 	json_t *items = json_object_get(page, "items");
 	if (!json_is_array(items) && !json_is_null(items) && items) {
 		json_decref(page);
@@ -215,6 +217,11 @@ int rk_kube_list_next(rk_kube_list *l, json_t **item, rk_err *err)
 			return rc;
 		rk_kube_poll(l->k, 100);
 	}
+}
+
+int kube_list_take_page(rk_kube_list *l, json_t *page, rk_err *err)
+{
+	return take_page(l, page, err);
 }
 
 const char *rk_kube_list_page_token(const rk_kube_list *l)

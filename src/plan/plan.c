@@ -164,16 +164,39 @@ static int valid_url(const char *url)
 	return !strncmp(url, "https://", 8) || !strncmp(url, "http://", 7);
 }
 
-/* A path field that must be absolute: paths on nodes (SFTP and exec hooks have no working directory to
- * resolve against), and local files a resumed run must find again whatever its working directory. */
+static int not_absolute(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, const char *path,
+                        rk_err *err)
+{
+	return rk_yaml_fail(y, rk_yaml_get(y, map, key), err,
+	                    "%s.%s: \"%s\" is not an absolute path (plan paths must start with /)", what, key,
+	                    path);
+}
+
+/* "~" or "~/...": a path under $HOME. */
+static int home_relative(const char *path)
+{
+	return path[0] == '~' && (path[1] == '\0' || path[1] == '/');
+}
+
+/* A node path field that must be absolute (SFTP and exec hooks have no working directory to resolve
+ * against); "~/..." passes here and is expanded with access local only (expand_local_paths). */
 static int abs_path_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int required,
                           char **out, rk_err *err)
 {
 	int rc = rk_yaml_str(y, map, what, key, required, out, err);
+	if (rc == RK_OK && *out && (*out)[0] != '/' && !home_relative(*out))
+		rc = not_absolute(y, map, what, key, *out, err);
+	return rc;
+}
+
+/* A file on this machine a resumed run must find again whatever its working directory: a leading "~/"
+ * comes from $HOME, then the path must be absolute. */
+static int local_path_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int required,
+                            char **out, rk_err *err)
+{
+	int rc = rk_yaml_path(y, map, what, key, required, out, err);
 	if (rc == RK_OK && *out && (*out)[0] != '/')
-		rc = rk_yaml_fail(y, rk_yaml_get(y, map, key), err,
-		                  "%s.%s: \"%s\" is not an absolute path (plan paths must start with /)",
-		                  what, key, *out);
+		rc = not_absolute(y, map, what, key, *out, err);
 	return rc;
 }
 
@@ -238,9 +261,9 @@ static int load_ssh(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, ssh, what, "user", 1, &plan->ssh.user, err);
 	if (rc == RK_OK)
-		rc = abs_path_field(y, ssh, what, "identityFile", 0, &plan->ssh.identity_file, err);
+		rc = local_path_field(y, ssh, what, "identityFile", 0, &plan->ssh.identity_file, err);
 	if (rc == RK_OK)
-		rc = abs_path_field(y, ssh, what, "knownHosts", 0, &plan->ssh.known_hosts, err);
+		rc = local_path_field(y, ssh, what, "knownHosts", 0, &plan->ssh.known_hosts, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_long(y, ssh, what, "port", 1, 65535, &plan->ssh.port, err);
 	if (rc == RK_OK)
@@ -271,6 +294,45 @@ static int load_exec(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 	if (rc == RK_OK && plan->exec.timeout_ms < 1000)
 		rc = rk_yaml_fail(y, rk_yaml_get(y, ex, "timeout"), err, "%s.timeout: must be at least 1s",
 		                  what);
+	return rc;
+}
+
+/* With access local the node paths are paths on this machine: a leading "~/" comes from $HOME. For ssh
+ * and exec they are paths on the node, where this machine's $HOME means nothing: refused. */
+static int expand_one(rk_yaml *y, yaml_node_t *cp, rk_access access, const char *field, char **path,
+                      rk_err *err)
+{
+	if (*path && home_relative(*path) && access != RK_ACCESS_LOCAL)
+		return rk_yaml_fail(
+		    y, cp, err,
+		    "controlPlane: %s \"%s\" is not an absolute path (~ is expanded only with "
+		    "access local; a path on a node must start with /)",
+		    field, *path);
+	char *expanded = NULL;
+	int ex = *path ? rk_expand_home(*path, &expanded) : 0;
+	if (ex == -1)
+		return rk_yaml_fail(y, cp, err, "controlPlane: %s \"%s\" starts with ~ but HOME is not set",
+		                    field, *path);
+	if (ex != 0)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	if (expanded) {
+		free(*path);
+		*path = expanded;
+	}
+	return RK_OK;
+}
+
+static int expand_local_paths(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
+{
+	rk_access a = plan->access;
+	int rc = expand_one(y, cp, a, "configPath", &plan->config_path, err);
+	if (rc == RK_OK)
+		rc = expand_one(y, cp, a, "manifestPath", &plan->manifest_path, err);
+	for (size_t i = 0; rc == RK_OK && i < plan->nnodes; i++) {
+		rc = expand_one(y, cp, a, "configPath", &plan->nodes[i].config_path, err);
+		if (rc == RK_OK)
+			rc = expand_one(y, cp, a, "manifestPath", &plan->nodes[i].manifest_path, err);
+	}
 	return rc;
 }
 
@@ -339,6 +401,8 @@ static int load_control_plane(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_e
 		rc = load_ssh(y, cp, plan, err);
 	if (rc == RK_OK)
 		rc = load_exec(y, cp, plan, err);
+	if (rc == RK_OK)
+		rc = expand_local_paths(y, cp, plan, err);
 	if (rc == RK_OK)
 		rc = check_paths_and_canary(y, cp, plan, err);
 	return rc;
@@ -502,11 +566,11 @@ static int load_etcd(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err)
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, map, "etcd", "url", 1, &plan->etcd.url, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, map, "etcd", "cacert", 0, &plan->etcd.cacert, err);
+		rc = rk_yaml_path(y, map, "etcd", "cacert", 0, &plan->etcd.cacert, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, map, "etcd", "cert", 0, &plan->etcd.cert, err);
+		rc = rk_yaml_path(y, map, "etcd", "cert", 0, &plan->etcd.cert, err);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, map, "etcd", "key", 0, &plan->etcd.key, err);
+		rc = rk_yaml_path(y, map, "etcd", "key", 0, &plan->etcd.key, err);
 	if (rc == RK_OK && !valid_url(plan->etcd.url))
 		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "url"), err,
 		                  "etcd.url: \"%s\" is not an http(s) URL", plan->etcd.url);
@@ -542,11 +606,11 @@ static int load_identity(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *e
 			    "plan.cluster: \"%s\" may hold only letters, digits, '-', '_' and '.'",
 			    plan->cluster);
 	if (rc == RK_OK)
-		rc = rk_yaml_str(y, root, "plan", "kubeconfig", 0, &plan->kubeconfig, err);
+		rc = rk_yaml_path(y, root, "plan", "kubeconfig", 0, &plan->kubeconfig, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, root, "plan", "context", 0, &plan->context, err);
 	if (rc == RK_OK)
-		rc = abs_path_field(y, root, "plan", "keyBackupDir", 0, &plan->key_backup_dir, err);
+		rc = local_path_field(y, root, "plan", "keyBackupDir", 0, &plan->key_backup_dir, err);
 	return rc;
 }
 
@@ -639,6 +703,20 @@ void rk_plan_free(rk_plan *plan)
 	free(plan->nodes);
 	free(plan->windows);
 	free(plan);
+}
+
+const char **rk_plan_apiservers(const rk_plan *plan, size_t *n)
+{
+	const char **urls = calloc(plan->nnodes + 1, sizeof *urls);
+	*n = 0;
+	for (size_t i = 0; urls && i < plan->nnodes; i++) {
+		size_t j = 0;
+		while (j < *n && strcmp(urls[j], plan->nodes[i].apiserver) != 0)
+			j++;
+		if (j == *n)
+			urls[(*n)++] = plan->nodes[i].apiserver;
+	}
+	return urls;
 }
 
 const rk_plan_node *rk_plan_find_node(const rk_plan *plan, const char *name)

@@ -2,9 +2,11 @@
  * fetched while the current one is written), PUT each object back with the resourceVersion it was listed
  * with through a window of objects in list order (many in flight, paced by the throttle: token bucket and
  * the concurrency cap; spread over the endpoints by rewrite_spread.c), classify the answers, and checkpoint
- * the finished prefix of the list in one store transaction each time it has grown by a batch, without
- * draining the PUTs in flight. The run's bookkeeping (run records, estimate) is in rewrite_run.c, which
- * calls this file; the periodic work in rewrite_tick.c, which this file calls. */
+ * the finished prefix of the list (its totals, orphans and failed objects) in one store transaction each
+ * time it has grown by a batch, without draining the PUTs in flight. A retry of earlier failures and
+ * orphans (rewrite_retry.c) goes through the same window and endpoints. The run's bookkeeping (run records,
+ * estimate) is in rewrite_run.c, which calls this file; the periodic work in rewrite_tick.c, which this file
+ * calls. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,15 @@
 int rk_rw_stop_requested(const rk_rw_engine *e)
 {
 	return e->hooks && e->hooks->stop && *e->hooks->stop;
+}
+
+int rk_rw_stop_error(const rk_rw_engine *e, rk_err *err)
+{
+	return rk_err_set(err, RK_STOPPED, "%s",
+	                  e->state == RK_RW_ABORTED
+	                      ? "stopped by the budget (abort): checkpoint saved, resume with --resume"
+	                      : "interrupted: in-flight writes finished, checkpoint saved, resume with "
+	                        "--resume");
 }
 
 size_t rk_rewrite_window(const rk_rewrite_settings *settings)
@@ -94,7 +105,8 @@ static int note_page(rk_rw_engine *e, rk_err *err)
 	return RK_OK;
 }
 
-/* Copies one listed object to the window's tail. RK_FAIL on a malformed object or out of memory. */
+/* Copies one object (listed, or read for a retry) to the window's tail; the caller fills it->page.
+ * RK_FAIL on a malformed object or out of memory. */
 static int item_take(rk_rw_engine *e, json_t *obj, rk_err *err)
 {
 	const char *ns = json_str(obj, "metadata", "namespace");
@@ -103,22 +115,28 @@ static int item_take(rk_rw_engine *e, json_t *obj, rk_err *err)
 	rk_rw_item *it = at(e, e->seq_tail);
 	if (!name || !rv || strlen(name) >= RK_STORE_NAME_MAX || (ns && strlen(ns) >= RK_STORE_NAME_MAX) ||
 	    strlen(rv) >= sizeof it->rv)
-		return rk_err_set(err, RK_FAIL, "list %s: an item without a usable name or resourceVersion",
+		return rk_err_set(err, RK_FAIL, "%s: an object without a usable name or resourceVersion",
 		                  e->resource_key);
-	if (note_page(e, err) != RK_OK)
-		return err->code;
 	memset(it, 0, sizeof *it);
 	it->engine = e;
 	snprintf(it->ns, sizeof it->ns, "%s", ns ? ns : "");
 	snprintf(it->name, sizeof it->name, "%s", name);
 	snprintf(it->rv, sizeof it->rv, "%s", rv);
-	it->page = e->page_seq;
 	it->body = rk_rewrite_put_body(obj, e->api_version, e->res.kind);
 	if (!it->body || rk_kube_resource_path(&e->res, it->ns, it->name, &it->path) != 0) {
 		item_release(it);
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	}
 	e->seq_tail++;
+	return RK_OK;
+}
+
+/* A listed object into the window, with the page it came from. */
+static int item_take_listed(rk_rw_engine *e, json_t *obj, rk_err *err)
+{
+	if (note_page(e, err) != RK_OK || item_take(e, obj, err) != RK_OK)
+		return err->code;
+	at(e, e->seq_tail - 1)->page = e->page_seq;
 	return RK_OK;
 }
 
@@ -144,6 +162,9 @@ static void item_finish(rk_rw_item *it, rk_outcome o, const char *why)
 	rk_rw_engine *e = it->engine;
 	it->outcome = o;
 	it->finished = 1;
+	snprintf(it->why, sizeof it->why, "%s", why && *why ? why : "failed");
+	if (e->retrying)
+		return; /* a retry of an earlier failure or orphan: rk_rw_retry accounts for it */
 	rk_counts_add(&e->run_counts, o);
 	if (o == RK_OUT_ORPHAN)
 		rk_warn(
@@ -152,7 +173,7 @@ static void item_finish(rk_rw_item *it, rk_outcome o, const char *why)
 		    "be pruned)",
 		    e->resource_key, it->ns, it->name);
 	else if (o == RK_OUT_FAILED)
-		note_failure(e, it, why);
+		note_failure(e, it, it->why);
 }
 
 static void get_done(void *user, rk_kube_resp *resp)
@@ -251,20 +272,28 @@ static double submit_ready(rk_rw_engine *e, int stopping, rk_rewrite_wait *why, 
 
 /* ---- the finished prefix and checkpoints ---- */
 
-static int keep_orphan(rk_rw_engine *e, const rk_rw_item *it, rk_err *err)
+/* Keeps an orphan or a failed object of the prefix for the next checkpoint. */
+static int keep(rk_rw_kept_list *list, const rk_rw_item *it, rk_err *err)
 {
-	if (e->norphans == e->orphans_cap) {
-		size_t cap = e->orphans_cap ? e->orphans_cap * 2 : 16;
-		rk_rw_orphan *grown = realloc(e->orphans, cap * sizeof *grown);
+	if (list->n == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 16;
+		rk_rw_kept *grown = realloc(list->v, cap * sizeof *grown);
 		if (!grown)
 			return rk_err_set(err, RK_FAIL, "out of memory");
-		e->orphans = grown;
-		e->orphans_cap = cap;
+		list->v = grown;
+		list->cap = cap;
 	}
-	rk_rw_orphan *o = &e->orphans[e->norphans++];
-	snprintf(o->ns, sizeof o->ns, "%s", it->ns);
-	snprintf(o->name, sizeof o->name, "%s", it->name);
+	rk_rw_kept *k = &list->v[list->n++];
+	snprintf(k->ns, sizeof k->ns, "%s", it->ns);
+	snprintf(k->name, sizeof k->name, "%s", it->name);
+	snprintf(k->why, sizeof k->why, "%s", it->why);
 	return RK_OK;
+}
+
+static void kept_free(rk_rw_kept_list *list)
+{
+	free(list->v);
+	memset(list, 0, sizeof *list);
 }
 
 /* Moves the head past every finished object: its outcome joins the prefix's totals, its key and page
@@ -273,7 +302,9 @@ static int advance_prefix(rk_rw_engine *e, rk_err *err)
 {
 	while (e->seq_head < e->seq_submit && at(e, e->seq_head)->finished) {
 		rk_rw_item *it = at(e, e->seq_head);
-		if (it->outcome == RK_OUT_ORPHAN && keep_orphan(e, it, err) != RK_OK)
+		if (it->outcome == RK_OUT_ORPHAN && keep(&e->orphans, it, err) != RK_OK)
+			return err->code;
+		if (it->outcome == RK_OUT_FAILED && keep(&e->failures, it, err) != RK_OK)
 			return err->code;
 		rk_counts_add(&e->prefix_counts, it->outcome);
 		snprintf(e->prefix_ns, sizeof e->prefix_ns, "%s", it->ns);
@@ -302,19 +333,26 @@ static int save_checkpoint(rk_rw_engine *e, int done, rk_err *err)
 	}
 	cp.done = done;
 	cp.counts = e->prefix_counts;
-	rk_orphan_ref *refs = e->norphans ? calloc(e->norphans, sizeof *refs) : NULL;
-	if (e->norphans && !refs)
-		return rk_err_set(err, RK_FAIL, "out of memory");
-	for (size_t i = 0; i < e->norphans; i++)
-		refs[i] = (rk_orphan_ref){e->orphans[i].ns, e->orphans[i].name};
+	rk_orphan_ref *orphans = calloc(e->orphans.n + 1, sizeof *orphans);
+	rk_failure_ref *failures = calloc(e->failures.n + 1, sizeof *failures);
+	int rc = orphans && failures ? RK_OK : rk_err_set(err, RK_FAIL, "out of memory");
+	for (size_t i = 0; rc == RK_OK && i < e->orphans.n; i++)
+		orphans[i] = (rk_orphan_ref){e->orphans.v[i].ns, e->orphans.v[i].name};
+	for (size_t i = 0; rc == RK_OK && i < e->failures.n; i++)
+		failures[i] =
+		    (rk_failure_ref){e->failures.v[i].ns, e->failures.v[i].name, e->failures.v[i].why};
+	rk_batch_rows rows = {
+	    .failures = failures, .nfailures = e->failures.n, .orphans = orphans, .norphans = e->orphans.n};
 	double t0 = rk_rw_now_ms();
-	int rc = rk_store_checkpoint_save(e->store, e->run_id, &cp, refs, e->norphans, err);
+	if (rc == RK_OK)
+		rc = rk_store_batch_save(e->store, e->run_id, &cp, cp.resource, &cp.counts, &rows, err);
 	e->timing.checkpoint_s += (rk_rw_now_ms() - t0) / 1000.0;
 	e->timing.checkpoints++;
-	free(refs);
+	free(orphans);
+	free(failures);
 	if (rc != RK_OK)
 		return rc;
-	e->norphans = 0;
+	e->orphans.n = e->failures.n = 0;
 	e->seq_saved = e->seq_head;
 	if (e->opts->settings.batch_pause_ms > 0 && !done)
 		e->resume_at_ms = rk_rw_now_ms() + (double)e->opts->settings.batch_pause_ms;
@@ -385,7 +423,7 @@ static int fill_window(rk_rw_engine *e, rk_err *err)
 			continue;
 		}
 		e->skipping = 0;
-		if (item_take(e, obj, err) != RK_OK)
+		if (item_take_listed(e, obj, err) != RK_OK)
 			return err->code;
 		snprintf(e->taken_ns, sizeof e->taken_ns, "%s", ns ? ns : "");
 		snprintf(e->taken_name, sizeof e->taken_name, "%s", name);
@@ -410,8 +448,18 @@ static void scope_start(rk_rw_engine *e, const rk_checkpoint *cp)
 	e->relists = 0;
 	e->skipped = 0;
 	e->list_end = 0;
-	e->norphans = 0;
+	e->orphans.n = e->failures.n = 0;
 	e->seq_saved = e->seq_head;
+}
+
+/* Periodic work, then waits up to `wait` ms (at most 100) for answers, charged to what it waits for. */
+static void poll_answers(rk_rw_engine *e, double wait, rk_rewrite_wait why)
+{
+	rk_rw_tick(e);
+	long wait_ms = wait > 100 ? 100 : (long)wait + 1;
+	double t0 = rk_rw_now_ms();
+	rk_kube_poll(e->kube, wait_ms);
+	e->timing.wait_s[why] += (rk_rw_now_ms() - t0) / 1000.0;
 }
 
 /* Runs the pipeline until the list is done and every PUT answered, or until a stop, a budget abort or a
@@ -437,11 +485,7 @@ static int run_pipeline(rk_rw_engine *e, int *list_rc, rk_err *list_err, rk_err 
 		int idle = e->seq_head == e->seq_submit && e->inflight == 0;
 		if (idle && (stopping || (e->list_end && e->seq_submit == e->seq_tail)))
 			return rc;
-		rk_rw_tick(e);
-		long wait_ms = wait > 100 ? 100 : (long)wait + 1;
-		double t0 = rk_rw_now_ms();
-		rk_kube_poll(e->kube, wait_ms);
-		e->timing.wait_s[why] += (rk_rw_now_ms() - t0) / 1000.0;
+		poll_answers(e, wait, why);
 	}
 }
 
@@ -460,17 +504,13 @@ int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err)
 	int rc = run_pipeline(e, &lrc, &list_err, err);
 	int ended = e->list_end && lrc == RK_OK && e->seq_submit == e->seq_tail && e->seq_head == e->seq_tail;
 	window_drop_unsubmitted(e);
-	if (rc == RK_OK && (e->seq_head > e->seq_saved || ended || e->norphans))
+	if (rc == RK_OK && (e->seq_head > e->seq_saved || ended || e->orphans.n || e->failures.n))
 		rc = save_checkpoint(e, ended, err);
 	if (rc == RK_OK && lrc != RK_OK) {
 		*err = list_err;
 		rc = lrc == RK_BADINPUT ? RK_FAIL : lrc;
 	} else if (rc == RK_OK && (rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED)) {
-		rc = rk_err_set(err, RK_STOPPED, "%s",
-		                e->state == RK_RW_ABORTED
-		                    ? "stopped by the budget (abort): checkpoint saved, resume with --resume"
-		                    : "interrupted: in-flight writes finished, checkpoint saved, resume with "
-		                      "--resume");
+		rc = rk_rw_stop_error(e, err);
 	}
 	rk_rw_tick(e);
 	if (e->skipped)
@@ -479,6 +519,45 @@ int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err)
 	rk_kube_list_close(e->list);
 	e->list = NULL;
 	return rc;
+}
+
+/* ---- a retry (rewrite_retry.c) ---- */
+
+int rk_rw_retry_take(rk_rw_engine *e, json_t *obj, size_t carried, rk_err *err)
+{
+	if (e->seq_tail - e->seq_head >= e->win_cap)
+		return rk_err_set(err, RK_FAIL, "retry: the window is full");
+	if (item_take(e, obj, err) != RK_OK)
+		return err->code;
+	rk_rw_item *it = at(e, e->seq_tail - 1);
+	it->page = e->prefix_page;
+	it->carried = carried;
+	return RK_OK;
+}
+
+void rk_rw_retry_run(rk_rw_engine *e)
+{
+	rk_err err;
+	rk_err_clear(&err);
+	e->retrying = 1;
+	e->seq_saved = e->seq_head; /* nothing is checkpointed: the repeat bound counts from here */
+	for (;;) {
+		int stopping = rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED;
+		rk_rewrite_wait why = RK_REWRITE_WAIT_DRAIN;
+		double wait = submit_ready(e, stopping, &why, &err);
+		if (e->inflight == 0 && (stopping || e->seq_submit == e->seq_tail))
+			break;
+		poll_answers(e, wait, why);
+	}
+	for (uint64_t s = e->seq_head; s < e->seq_tail; s++) {
+		rk_rw_item *it = at(e, s);
+		rk_rw_carried *c = &e->carried[it->carried];
+		c->outcome = it->finished ? it->outcome : RK_OUT_FAILED;
+		snprintf(c->why, sizeof c->why, "%s", it->finished ? it->why : "not written (stopped)");
+		item_release(it);
+	}
+	e->seq_head = e->seq_submit = e->seq_saved = e->seq_tail;
+	e->retrying = 0;
 }
 
 int rk_rw_engine_init(rk_rw_engine *e, rk_err *err)
@@ -515,8 +594,11 @@ void rk_rw_engine_free(rk_rw_engine *e)
 		free(e->page_tokens[i]);
 	free(e->page_tokens);
 	e->page_tokens = NULL;
-	free(e->orphans);
-	e->orphans = NULL;
+	kept_free(&e->orphans);
+	kept_free(&e->failures);
+	free(e->carried);
+	e->carried = NULL;
+	e->ncarried = 0;
 	rk_rw_endpoints_free(e);
 	rk_buf_free(&e->list_path);
 	for (size_t i = 0; i < e->nnames; i++)
@@ -524,5 +606,5 @@ void rk_rw_engine_free(rk_rw_engine *e)
 	free(e->names);
 	e->names = NULL;
 	e->nnames = 0;
-	rk_buf_free(&e->failures);
+	rk_buf_free(&e->failure_report);
 }

@@ -1,7 +1,8 @@
 /* rewrite_engine_internal.h (private): the state of one running rewrite, shared by the engine's files, which
- * call each other one way only: rewrite_run.c (runs, estimate, scopes) -> rewrite.c (listing, writing,
- * batches, checkpoints) -> rewrite_tick.c (periodic work: rate, progress, metrics file) -> rewrite_budget.c
- * (budget decisions, probes, scrapes) -> rewrite_outcome.c (pure parts). */
+ * call each other one way only: rewrite_run.c (runs, estimate, scopes) -> rewrite_retry.c (earlier
+ * failures and orphans again) -> rewrite.c (listing, writing, the window, checkpoints) -> rewrite_tick.c
+ * (periodic work: rate, progress, metrics file) -> rewrite_budget.c (budget decisions, probes, scrapes) and
+ * rewrite_spread.c (endpoints) -> rewrite_outcome.c (pure parts). */
 #ifndef REKEY_REWRITE_ENGINE_INTERNAL_H
 #define REKEY_REWRITE_ENGINE_INTERNAL_H
 
@@ -27,7 +28,18 @@ typedef struct rk_rw_item {
 	int ep;        /* endpoint of its current attempt */
 	int submitted, finished;
 	rk_outcome outcome;
+	char why[256];  /* why it failed */
+	size_t carried; /* a retry: index into engine->carried */
 } rk_rw_item;
+
+/* An object an earlier pass of the run recorded as failed or orphaned, tried again (rewrite_retry.c). */
+typedef struct rk_rw_carried {
+	char ns[RK_STORE_NAME_MAX];
+	char name[RK_STORE_NAME_MAX];
+	int orphan;         /* recorded as an orphan, else as failed */
+	rk_outcome outcome; /* of the retry */
+	char why[256];
+} rk_rw_carried;
 
 /* One apiserver the PUTs are spread over, with its own share, health and budget. */
 typedef struct rk_rw_endpoint {
@@ -50,9 +62,16 @@ typedef struct rk_rw_endpoint {
 
 #define RK_RW_RATE_SLOTS 24 /* achieved-rate history: one slot per 250 ms, 6 s */
 
-typedef struct rk_rw_orphan {
+/* An orphan or a failed object of the finished prefix, kept until the checkpoint that saves it. */
+typedef struct rk_rw_kept {
 	char ns[RK_STORE_NAME_MAX], name[RK_STORE_NAME_MAX];
-} rk_rw_orphan;
+	char why[256]; /* a failure's reason */
+} rk_rw_kept;
+
+typedef struct rk_rw_kept_list {
+	rk_rw_kept *v;
+	size_t n, cap;
+} rk_rw_kept_list;
 
 struct rk_rw_engine {
 	const rk_rewrite_opts *opts;
@@ -62,8 +81,8 @@ struct rk_rw_engine {
 	int64_t run_id;
 	/* current resource and scope */
 	rk_kube_resource res;
-	char resource_key[RK_STORE_NAME_MAX]; /* "secrets", "deployments.apps" */
-	char api_version[256];
+	char resource_key[RK_STORE_NAME_MAX];                         /* "secrets", "deployments.apps" */
+	char api_version[RK_KUBE_NAME_MAX + RK_KUBE_VERSION_MAX + 2]; /* "group/version" */
 	const char *scope;
 	rk_buf list_path;
 	rk_kube_list *list;
@@ -91,9 +110,14 @@ struct rk_rw_engine {
 	char prefix_ns[RK_STORE_NAME_MAX], prefix_name[RK_STORE_NAME_MAX];
 	char prefix_token[RK_STORE_TOKEN_MAX];
 	uint64_t prefix_page;
-	rk_counts prefix_counts; /* this resource: what the checkpoint saves */
-	rk_rw_orphan *orphans;   /* orphans in the prefix since the last checkpoint */
-	size_t norphans, orphans_cap;
+	rk_counts prefix_counts;  /* this resource: what the checkpoint saves */
+	rk_rw_kept_list orphans;  /* orphans in the prefix since the last checkpoint */
+	rk_rw_kept_list failures; /* failed objects in the prefix since the last checkpoint */
+	/* what earlier passes of the run left for this resource, and whether the window holds a retry of it
+	 */
+	rk_rw_carried *carried;
+	size_t ncarried;
+	int retrying;
 	/* resume bookkeeping */
 	char skip_ns[RK_STORE_NAME_MAX], skip_name[RK_STORE_NAME_MAX];   /* skip up to this key */
 	char taken_ns[RK_STORE_NAME_MAX], taken_name[RK_STORE_NAME_MAX]; /* last taken from the list */
@@ -105,7 +129,7 @@ struct rk_rw_engine {
 	char **names;         /* the resources to rewrite, wildcards resolved */
 	size_t nnames;
 	char first_failure[RK_ERR_MSG_MAX / 2]; /* the current resource's first failed object and why */
-	rk_buf failures;                        /* "resource: N ..., first ns/name: why; ..." */
+	rk_buf failure_report;                  /* "resource: N ..., first ns/name: why; ..." */
 	/* where the time goes */
 	rk_rewrite_timing timing;
 	/* ticks */
@@ -118,10 +142,22 @@ struct rk_rw_engine {
 
 /* rewrite.c */
 int rk_rw_stop_requested(const rk_rw_engine *e);
+/* RK_STOPPED with what stopped the run (the budget's abort, or the stop flag). */
+int rk_rw_stop_error(const rk_rw_engine *e, rk_err *err);
 int rk_rw_engine_init(rk_rw_engine *e, rk_err *err);
 void rk_rw_engine_free(rk_rw_engine *e);
 /* Rewrites the current (resource, scope) from cp. */
 int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err);
+/* A retry through the window (at most a batch at a time): take an object as just read for carried entry
+ * `carried`; run until every object taken has an outcome (or, stopped, was never sent), which goes to its
+ * carried entry (outcome, why); the window is empty again. */
+int rk_rw_retry_take(rk_rw_engine *e, json_t *obj, size_t carried, rk_err *err);
+void rk_rw_retry_run(rk_rw_engine *e);
+
+/* rewrite_retry.c: loads the failures and orphans earlier passes recorded for the current resource;
+ * tries each again once its scopes are done (RK_STOPPED when stopped). */
+int rk_rw_carry_load(rk_rw_engine *e, rk_err *err);
+int rk_rw_retry(rk_rw_engine *e, rk_err *err);
 
 /* rewrite_tick.c */
 double rk_rw_now_ms(void);

@@ -30,6 +30,9 @@ rk_outcome rk_outcome_of_get(long http_status);
 void rk_counts_add(rk_counts *c, rk_outcome o);
 int64_t rk_counts_sum(const rk_counts *c);
 void rk_counts_merge(rk_counts *into, const rk_counts *from);
+/* One object's outcome changed from `from` to `to` (a retry): one less of from (never below 0), one more
+ * of to. */
+void rk_counts_move(rk_counts *c, rk_outcome from, rk_outcome to);
 
 /* Compares two objects in etcd key order (the order of a list): "ns/name" byte by byte. */
 int rk_objkey_cmp(const char *ns_a, const char *name_a, const char *ns_b, const char *name_b);

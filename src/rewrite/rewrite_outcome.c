@@ -36,28 +36,36 @@ rk_outcome rk_outcome_of_get(long http_status)
 	return RK_OUT_FAILED; /* cannot tell: count it as failed, never as done */
 }
 
-void rk_counts_add(rk_counts *c, rk_outcome o)
+/* The counter of outcome o (RK_OUT_CHECK and unknown values count as failed). */
+static int64_t *counter(rk_counts *c, rk_outcome o)
 {
 	switch (o) {
 	case RK_OUT_REWRITTEN:
-		c->rewritten++;
-		break;
+		return &c->rewritten;
 	case RK_OUT_CURRENT:
-		c->current++;
-		break;
+		return &c->current;
 	case RK_OUT_CONFLICT:
-		c->conflict++;
-		break;
+		return &c->conflict;
 	case RK_OUT_GONE:
-		c->gone++;
-		break;
+		return &c->gone;
 	case RK_OUT_ORPHAN:
-		c->orphan++;
-		break;
+		return &c->orphan;
 	default:
-		c->failed++;
-		break;
+		return &c->failed;
 	}
+}
+
+void rk_counts_add(rk_counts *c, rk_outcome o)
+{
+	(*counter(c, o))++;
+}
+
+void rk_counts_move(rk_counts *c, rk_outcome from, rk_outcome to)
+{
+	int64_t *was = counter(c, from);
+	if (*was > 0)
+		(*was)--;
+	(*counter(c, to))++;
 }
 
 int64_t rk_counts_sum(const rk_counts *c)
@@ -151,9 +159,8 @@ int rk_rw_check_scope(const rk_rewrite_opts *o, rk_err *err)
 	for (size_t i = 0; i < o->nnamespaces; i++)
 		if (!o->namespaces[i] || !*o->namespaces[i] || strlen(o->namespaces[i]) >= RK_STORE_NAME_MAX)
 			return rk_err_set(err, RK_BADINPUT, "namespace names must be non-empty and short");
-	if (o->nendpoints > RK_REWRITE_MAX_ENDPOINTS)
-		return rk_err_set(err, RK_BADINPUT, "at most %d endpoints, got %zu", RK_REWRITE_MAX_ENDPOINTS,
-		                  o->nendpoints);
+	if (o->nendpoints && !o->endpoints)
+		return rk_err_set(err, RK_BADINPUT, "%zu endpoints but no list", o->nendpoints);
 	for (size_t i = 0; i < o->nendpoints; i++) {
 		const char *u = o->endpoints[i];
 		if (!u || (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0) ||

@@ -38,9 +38,11 @@ static int open_run(rk_rw_engine *e, int *owns, rk_err *err)
 	if (rk_store_run_latest(e->store, o->cluster, "rewrite", &run, &found, err) != RK_OK)
 		return err->code;
 	int unfinished = found && (!strcmp(run.state, "running") || !strcmp(run.state, "stopped"));
-	if (o->resume && !unfinished)
+	/* a run that ended with failed objects or orphans can be resumed to try them again */
+	int resumable = unfinished || (found && !strcmp(run.state, "failed"));
+	if (o->resume && !resumable)
 		return rk_err_set(err, RK_BADINPUT,
-		                  "nothing to resume: cluster \"%s\" has no unfinished rewrite run",
+		                  "nothing to resume: cluster \"%s\" has no unfinished or failed rewrite run",
 		                  o->cluster);
 	if (!o->resume && unfinished)
 		return rk_err_set(err, RK_BADINPUT,
@@ -95,13 +97,16 @@ static int resolve(rk_rw_engine *e, const char *name, rk_err *err)
 	if (!e->res.namespaced && e->opts->nnamespaces)
 		return rk_err_set(err, RK_BADINPUT,
 		                  "resource \"%s\" is cluster-scoped: --namespace does not apply", name);
+	int n;
 	if (e->res.group[0]) {
-		snprintf(e->resource_key, sizeof e->resource_key, "%s.%s", e->res.resource, e->res.group);
+		n = snprintf(e->resource_key, sizeof e->resource_key, "%s.%s", e->res.resource, e->res.group);
 		snprintf(e->api_version, sizeof e->api_version, "%s/%s", e->res.group, e->res.version);
 	} else {
-		snprintf(e->resource_key, sizeof e->resource_key, "%s", e->res.resource);
+		n = snprintf(e->resource_key, sizeof e->resource_key, "%s", e->res.resource);
 		snprintf(e->api_version, sizeof e->api_version, "%s", e->res.version);
 	}
+	if (n < 0 || (size_t)n >= sizeof e->resource_key) /* rk_kube_discover bounds the name: never */
+		return rk_err_set(err, RK_BADINPUT, "resource \"%s\" is too long", name);
 	return RK_OK;
 }
 
@@ -129,10 +134,11 @@ static void estimate(rk_rw_engine *e, const char *const *resources, size_t nres)
 	rk_info("rewrite.estimate", "%" PRId64 " objects in scope (-1 = unknown)", total);
 }
 
-/* Every scope of one resource; the resource's totals start from what the run saved before. */
+/* Every scope of one resource, then what earlier passes of the run left failed or orphaned; the
+ * resource's totals start from what the run saved before. */
 static int run_resource(rk_rw_engine *e, const char *name, rk_err *err)
 {
-	if (resolve(e, name, err) != RK_OK)
+	if (resolve(e, name, err) != RK_OK || rk_rw_carry_load(e, err) != RK_OK)
 		return err->code;
 	memset(&e->prefix_counts, 0, sizeof e->prefix_counts);
 	for (size_t s = 0; s < nscopes(e->opts); s++) {
@@ -157,7 +163,7 @@ static int run_resource(rk_rw_engine *e, const char *name, rk_err *err)
 		if (rc != RK_OK)
 			return rc;
 	}
-	return RK_OK;
+	return rk_rw_retry(e, err);
 }
 
 /* The totals of every resource of the run as saved (resumed runs start from them). */
@@ -249,9 +255,9 @@ static void report_failures(rk_rw_engine *e)
 	if (rk_store_audit_add(e->store, e->opts->cluster, e->run_id, "rewrite-failed", e->resource_key, line,
 	                       &err) != RK_OK)
 		rk_warn("rewrite.run", "could not record the audit event: %s", err.msg);
-	if (e->failures.len)
-		rk_buf_append_str(&e->failures, "; ");
-	rk_buf_append_str(&e->failures, line);
+	if (e->failure_report.len)
+		rk_buf_append_str(&e->failure_report, "; ");
+	rk_buf_append_str(&e->failure_report, line);
 	e->first_failure[0] = '\0';
 }
 
@@ -363,16 +369,16 @@ static int run_engine(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kub
 	finish_timing(e);
 	if (result) {
 		result->timing = e->timing;
-		result->nendpoints = e->neps;
-		for (size_t i = 0; i < e->neps; i++)
-			result->endpoints[i] = e->eps[i].stats;
+		result->endpoints = calloc(e->neps + 1, sizeof *result->endpoints);
+		for (size_t i = 0; result->endpoints && i < e->neps; i++)
+			result->endpoints[result->nendpoints++] = e->eps[i].stats;
 		result->run_id = e->run_id;
 		result->counts = e->run_counts;
 		rk_err oerr;
 		if (e->run_id)
 			rk_store_orphan_count(store, e->run_id, &result->orphans, &oerr);
 		result->stopped = rc != RK_STOPPED ? 0 : e->state == RK_RW_ABORTED ? 2 : 1;
-		snprintf(result->failures, sizeof result->failures, "%s", rk_buf_cstr(&e->failures));
+		snprintf(result->failures, sizeof result->failures, "%s", rk_buf_cstr(&e->failure_report));
 	}
 	rk_rw_engine_free(e);
 	free(e);
@@ -388,6 +394,14 @@ static rk_kube_opts engine_client(const rk_rewrite_settings *s)
 	rk_kube_opts o = {.max_attempts = 10, .retry_budget_ms = 120000};
 	o.max_host_connections = s->concurrency + 2;
 	return o;
+}
+
+void rk_rewrite_result_free(rk_rewrite_result *result)
+{
+	if (!result)
+		return;
+	free(result->endpoints);
+	memset(result, 0, sizeof *result);
 }
 
 int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, const rk_kube_config *kubeconfig,

@@ -23,8 +23,6 @@
 int rk_rw_endpoints_new(rk_rw_engine *e, rk_err *err)
 {
 	size_t n = e->opts->nendpoints ? e->opts->nendpoints : 1;
-	if (n > RK_REWRITE_MAX_ENDPOINTS)
-		return rk_err_set(err, RK_BADINPUT, "at most %d endpoints", RK_REWRITE_MAX_ENDPOINTS);
 	e->eps = calloc(n, sizeof *e->eps);
 	if (!e->eps)
 		return rk_err_set(err, RK_FAIL, "out of memory");
@@ -84,7 +82,9 @@ static double load_score(const rk_rw_endpoint *ep, double fastest, double now)
 }
 
 /* The best endpoint other than `avoid` (-1: any) that its budget lets take a PUT now; -1 when none, with
- * *wait_ms the time until one's rate allows (-1: only a resume helps). */
+ * *wait_ms the time until one's rate allows (-1: only a resume helps). A retry (avoid >= 0) may also go to
+ * one whose rate makes new PUTs wait, never to a paused one: the PUT is sent anyway, and the endpoint that
+ * just failed it is the worst place for it. */
 static int best_endpoint(rk_rw_engine *e, int avoid, double *wait_ms)
 {
 	double now = rk_rw_now_ms(), best = 0, fastest = fastest_ms(e);
@@ -97,7 +97,7 @@ static int best_endpoint(rk_rw_engine *e, int avoid, double *wait_ms)
 		int64_t wait = rk_throttle_wait_ns(&ep->throttle);
 		if (wait == RK_THROTTLE_BLOCKED)
 			continue;
-		if (wait > 0) {
+		if (wait > 0 && avoid < 0) {
 			double ms = (double)wait / RK_NS_PER_MS;
 			if (*wait_ms < 0 || ms < *wait_ms)
 				*wait_ms = ms;

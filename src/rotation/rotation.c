@@ -249,24 +249,26 @@ static int run_rewrite(rot_ctx *ctx, const char *const *names, size_t n, rk_err 
 	o.resources = names;
 	o.nresources = n;
 	o.settings = p->rewrite;
-	const char *endpoints[RK_REWRITE_MAX_ENDPOINTS]; /* spread over every node's own apiserver */
-	for (size_t i = 0; i < p->nnodes && i < RK_REWRITE_MAX_ENDPOINTS; i++)
-		endpoints[o.nendpoints++] = p->nodes[i].apiserver;
-	o.endpoints = endpoints;
 	rk_rewrite_hooks hooks = {rewrite_progress, ctx, &ctx->rewrite_stop};
 	ctx->rewrite_stop = 0;
 	if (!rk_plan_in_window(p, time(NULL), &ctx->window_end) && !ctx->opts->ignore_window)
 		return rk_err_set(err, RK_STOPPED,
 		                  "outside every maintenance window of the plan: resume in the next one");
+	const char **endpoints = rk_plan_apiservers(p, &o.nendpoints); /* every node's own apiserver */
+	if (!endpoints)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	o.endpoints = endpoints;
 	rk_rewrite_result result;
 	int rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
+	free(endpoints);
 	if (rc == RK_FAIL)
-		return rk_err_set(
+		rc = rk_err_set(
 		    err, RK_UNSAFE,
 		    "rewrite finished with %lld failed objects and %lld orphans: the old key stays%s%s; "
-		    "fix them (see `rekeyctl status`), then `rekeyctl resume`",
+		    "see `rekeyctl status` and fix them, then `rekeyctl resume`",
 		    (long long)result.counts.failed, (long long)result.orphans,
 		    result.failures[0] ? ": " : "", result.failures);
+	rk_rewrite_result_free(&result);
 	return rc;
 }
 

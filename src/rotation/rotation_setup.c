@@ -162,13 +162,15 @@ static int refuse_missing_backup(rot_ctx *ctx, const char *name, const char *pat
 	                  name, path, (long long)ctx->run_id, name);
 }
 
-static void record_key_event(rot_ctx *ctx, const rk_key *key, const char *event, const char *path)
+/* provider: the key's own provider (an aescbc key pruned in an aescbc -> aesgcm migration is aescbc). */
+static void record_key_event(rot_ctx *ctx, const rk_key *key, rk_provider_type provider, const char *event,
+                             const char *path)
 {
 	char fp[17];
 	rk_err err;
 	if (rk_key_fingerprint(key, fp) == 0)
-		rk_store_key_event_add(ctx->store, ctx->plan->cluster, key->name,
-		                       rk_provider_name(ctx->plan->provider), fp, event, path, &err);
+		rk_store_key_event_add(ctx->store, ctx->plan->cluster, key->name, rk_provider_name(provider),
+		                       fp, event, path, &err);
 }
 
 int rot_stage_key(rot_ctx *ctx, const char *name, const char *base, size_t base_len, int may_generate,
@@ -189,8 +191,8 @@ int rot_stage_key(rot_ctx *ctx, const char *name, const char *base, size_t base_
 		return refuse_missing_backup(ctx, name, path, err);
 	int rc = generate_and_back_up(ctx, base, base_len, name, path, key, err);
 	if (rc == RK_OK) {
-		record_key_event(ctx, key, "generated", NULL);
-		record_key_event(ctx, key, "backed-up", path);
+		record_key_event(ctx, key, ctx->plan->provider, "generated", NULL);
+		record_key_event(ctx, key, ctx->plan->provider, "backed-up", path);
 		rk_info("key.staged", "new key %s generated and backed up to %s (0600)", name, path);
 	}
 	return rc;
@@ -209,7 +211,8 @@ void rot_key_event(rot_ctx *ctx, const char *key_name, const char *event)
 				for (size_t k = 0; k < cfg->rules[r].providers[p].nkeys; k++)
 					if (!strcmp(cfg->rules[r].providers[p].keys[k].name, key_name)) {
 						record_key_event(ctx, &cfg->rules[r].providers[p].keys[k],
-						                 event, NULL);
+						                 cfg->rules[r].providers[p].type, event,
+						                 NULL);
 						rk_encconfig_free(cfg);
 						return;
 					}

@@ -1,12 +1,38 @@
-/* store_rewrite.c: rewrite checkpoints (checkpoint row + outcome totals + orphans in one transaction),
- * orphans and budget decisions in the state store (see rekey/store.h). */
+/* store_rewrite.c: rewrite checkpoints (checkpoint row + outcome totals + orphans and failed objects in
+ * one transaction), orphans and budget decisions in the state store (see rekey/store.h). The failed
+ * objects and settled rows are in store_failures.c. */
 #include <stdio.h>
 #include <string.h>
 
 #include "store_internal.h"
 
-static int check_checkpoint(const rk_checkpoint *cp, const rk_orphan_ref *orphans, size_t norphans,
-                            rk_err *err)
+static int check_refs(const char *what, const rk_orphan_ref *refs, size_t n, rk_err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rk_store_check_len(what, refs[i].name, RK_STORE_NAME_MAX, 1, err) != RK_OK ||
+		    rk_store_check_len(what, refs[i].namespace_, RK_STORE_NAME_MAX, 0, err) != RK_OK)
+			return err->code;
+	return RK_OK;
+}
+
+static int check_rows(const rk_batch_rows *rows, rk_err *err)
+{
+	if (!rows)
+		return RK_OK;
+	for (size_t i = 0; i < rows->nfailures; i++)
+		if (rk_store_check_len("failed object name", rows->failures[i].name, RK_STORE_NAME_MAX, 1,
+		                       err) != RK_OK ||
+		    rk_store_check_len("failed object namespace", rows->failures[i].namespace_,
+		                       RK_STORE_NAME_MAX, 0, err) != RK_OK)
+			return err->code;
+	if (check_refs("orphan", rows->orphans, rows->norphans, err) != RK_OK ||
+	    check_refs("settled failure", rows->cleared_failures, rows->ncleared_failures, err) != RK_OK ||
+	    check_refs("settled orphan", rows->cleared_orphans, rows->ncleared_orphans, err) != RK_OK)
+		return err->code;
+	return RK_OK;
+}
+
+static int check_checkpoint(const rk_checkpoint *cp, rk_err *err)
 {
 	if (rk_store_check_len("resource", cp->resource, sizeof cp->resource, 1, err) != RK_OK ||
 	    rk_store_check_len("namespace scope", cp->scope, sizeof cp->scope, 0, err) != RK_OK ||
@@ -16,11 +42,6 @@ static int check_checkpoint(const rk_checkpoint *cp, const rk_orphan_ref *orphan
 	        RK_OK ||
 	    rk_store_check_len("last name", cp->last_name, sizeof cp->last_name, 0, err) != RK_OK)
 		return err->code;
-	for (size_t i = 0; i < norphans; i++)
-		if (rk_store_check_len("orphan name", orphans[i].name, RK_STORE_NAME_MAX, 1, err) != RK_OK ||
-		    rk_store_check_len("orphan namespace", orphans[i].namespace_, RK_STORE_NAME_MAX, 0,
-		                       err) != RK_OK)
-			return err->code;
 	return RK_OK;
 }
 
@@ -65,39 +86,32 @@ static int save_counts(rk_store *store, int64_t run_id, const char *resource, co
 	return rk_store_step_done(store, st, "save outcome counts", err);
 }
 
-static int save_orphans(rk_store *store, int64_t run_id, const char *resource, const rk_orphan_ref *orphans,
-                        size_t norphans, rk_err *err)
+int rk_store_batch_save(rk_store *store, int64_t run_id, const rk_checkpoint *cp, const char *resource,
+                        const rk_counts *counts, const rk_batch_rows *rows, rk_err *err)
 {
-	for (size_t i = 0; i < norphans; i++) {
-		sqlite3_stmt *st;
-		if (rk_store_prepare(
-		        store,
-		        "INSERT INTO orphans(run_id, resource, namespace, name) VALUES (?, ?, ?, ?) "
-		        "ON CONFLICT(run_id, resource, namespace, name) DO NOTHING",
-		        &st, err) != RK_OK)
-			return err->code;
-		sqlite3_bind_int64(st, 1, run_id);
-		rk_store_bind_text(st, 2, resource);
-		rk_store_bind_text(st, 3, orphans[i].namespace_ ? orphans[i].namespace_ : "");
-		rk_store_bind_text(st, 4, orphans[i].name);
-		if (rk_store_step_done(store, st, "record orphan", err) != RK_OK)
-			return err->code;
+	if ((cp && check_checkpoint(cp, err) != RK_OK) ||
+	    rk_store_check_len("resource", resource, RK_STORE_NAME_MAX, 1, err) != RK_OK ||
+	    check_rows(rows, err) != RK_OK || rk_store_begin(store, err) != RK_OK)
+		return err->code;
+	if ((cp && save_checkpoint_row(store, run_id, cp, err) != RK_OK) ||
+	    save_counts(store, run_id, resource, counts, err) != RK_OK ||
+	    (rows && rk_store_refs_exec(
+	                 store,
+	                 "INSERT INTO orphans(run_id, resource, namespace, name) VALUES (?, ?, ?, ?) "
+	                 "ON CONFLICT(run_id, resource, namespace, name) DO NOTHING",
+	                 run_id, resource, rows->orphans, rows->norphans, "record orphan", err) != RK_OK) ||
+	    (rows && rk_store_rows_save(store, run_id, resource, rows, err) != RK_OK)) {
+		rk_store_rollback(store);
+		return err->code;
 	}
-	return RK_OK;
+	return rk_store_commit(store, err);
 }
 
 int rk_store_checkpoint_save(rk_store *store, int64_t run_id, const rk_checkpoint *cp,
                              const rk_orphan_ref *orphans, size_t norphans, rk_err *err)
 {
-	if (check_checkpoint(cp, orphans, norphans, err) != RK_OK || rk_store_begin(store, err) != RK_OK)
-		return err->code;
-	if (save_checkpoint_row(store, run_id, cp, err) != RK_OK ||
-	    save_counts(store, run_id, cp->resource, &cp->counts, err) != RK_OK ||
-	    save_orphans(store, run_id, cp->resource, orphans, norphans, err) != RK_OK) {
-		rk_store_rollback(store);
-		return err->code;
-	}
-	return rk_store_commit(store, err);
+	rk_batch_rows rows = {.orphans = orphans, .norphans = norphans};
+	return rk_store_batch_save(store, run_id, cp, cp->resource, &cp->counts, &rows, err);
 }
 
 static void read_checkpoint(sqlite3_stmt *st, rk_checkpoint *cp)
@@ -145,7 +159,7 @@ int rk_store_checkpoint_load(rk_store *store, int64_t run_id, const char *resour
 	return RK_OK;
 }
 
-static int count_rows(rk_store *store, const char *sql, int64_t run_id, int64_t *count, rk_err *err)
+int rk_store_count_rows(rk_store *store, const char *sql, int64_t run_id, int64_t *count, rk_err *err)
 {
 	sqlite3_stmt *st;
 	*count = 0;
@@ -163,7 +177,8 @@ static int count_rows(rk_store *store, const char *sql, int64_t run_id, int64_t 
 
 int rk_store_orphan_count(rk_store *store, int64_t run_id, int64_t *count, rk_err *err)
 {
-	return count_rows(store, "SELECT count(*) FROM orphans WHERE run_id = ?", run_id, count, err);
+	return rk_store_count_rows(store, "SELECT count(*) FROM orphans WHERE run_id = ?", run_id, count,
+	                           err);
 }
 
 static void read_orphan(sqlite3_stmt *st, rk_orphan *o)
@@ -221,8 +236,8 @@ int rk_store_counts_total(rk_store *store, int64_t run_id, rk_counts *counts, rk
 
 int rk_store_budget_count(rk_store *store, int64_t run_id, int64_t *count, rk_err *err)
 {
-	return count_rows(store, "SELECT count(*) FROM budget_decisions WHERE run_id = ?", run_id, count,
-	                  err);
+	return rk_store_count_rows(store, "SELECT count(*) FROM budget_decisions WHERE run_id = ?", run_id,
+	                           count, err);
 }
 
 int rk_store_budget_insert(rk_store *store, int64_t run_id, const rk_budget_record *rec, rk_err *err)

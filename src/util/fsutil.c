@@ -284,3 +284,14 @@ int rk_mkdir_p(const char *path, unsigned mode, rk_err *err)
 		return rk_err_set(err, RK_FAIL, "%s: not a directory", path);
 	return RK_OK;
 }
+
+int rk_expand_home(const char *path, char **out)
+{
+	*out = NULL;
+	if (path[0] != '~' || (path[1] != '\0' && path[1] != '/'))
+		return (*out = strdup(path)) ? 0 : -2;
+	const char *home = getenv("HOME");
+	if (!home || !*home)
+		return -1;
+	return asprintf(out, "%s%s", home, path + 1) < 0 ? (*out = NULL, -2) : 0;
+}

@@ -175,6 +175,27 @@ int rk_yaml_str(rk_yaml *y, const yaml_node_t *n, const char *what, const char *
 	return RK_OK;
 }
 
+int rk_yaml_path(rk_yaml *y, const yaml_node_t *n, const char *what, const char *key, int required,
+                 char **out, rk_err *err)
+{
+	char *text = NULL, *expanded = NULL;
+	int rc = rk_yaml_str(y, n, what, key, required, &text, err);
+	if (rc != RK_OK || !text)
+		return rc;
+	int ex = rk_expand_home(text, &expanded);
+	if (ex == -1)
+		rc = rk_yaml_fail(y, rk_yaml_get(y, n, key), err,
+		                  "%s.%s: \"%s\" starts with ~ but HOME is not set", what, key, text);
+	else if (ex != 0)
+		rc = rk_err_set(err, RK_FAIL, "out of memory");
+	free(text);
+	if (rc != RK_OK)
+		return rc;
+	free(*out);
+	*out = expanded;
+	return RK_OK;
+}
+
 int rk_yaml_long(rk_yaml *y, const yaml_node_t *n, const char *what, const char *key, long min, long max,
                  long *out, rk_err *err)
 {

@@ -261,20 +261,6 @@ static int resource_selected(const struct rk_scan *sc, const char *gr, const cha
 	return 0;
 }
 
-/* 1 when the rule (by index, -1 = none) names a kms provider of that name and version. */
-static int rule_has_kms(const rk_encconfig *cfg, int at, const rk_value_info *v)
-{
-	const rk_rule *rule = at < 0 ? NULL : &cfg->rules[at];
-	for (size_t i = 0; rule && i < rule->nproviders; i++) {
-		const rk_provider *p = &rule->providers[i];
-		int v2 = p->kms.api_version && !strcmp(p->kms.api_version, "v2");
-		if (p->type == RK_PROV_KMS && p->kms.name && !strcmp(p->kms.name, v->name) &&
-		    v2 == (v->kind == RK_VAL_KMS_V2))
-			return 1;
-	}
-	return 0;
-}
-
 /* Decrypts through the rule's chain as the apiserver would read it; 0 = readable. */
 static int decrypt_check(struct rk_scan *sc, const rk_rule *rule, const char *etcd_key, const uint8_t *val,
                          size_t vlen, char *why, size_t cap)
@@ -287,12 +273,34 @@ static int decrypt_check(struct rk_scan *sc, const rk_rule *rule, const char *et
 	rk_buf_reset(&sc->plain);
 	sc->report->decrypt_checked++;
 	int rc = rk_chain_read(chain, etcd_key, val, vlen, &sc->plain, &stale, &e);
+	const char *not_object =
+	    rc == RK_OK ? rk_codec_object_problem(sc->plain.data ? sc->plain.data : (const uint8_t *)"",
+	                                          sc->plain.len)
+	                : NULL;
 	if (sc->plain.data)
 		OPENSSL_cleanse(sc->plain.data, sc->plain.len);
-	if (rc == RK_OK)
+	if (rc == RK_OK && !not_object)
 		return 0;
-	snprintf(why, cap, "unreadable with the configuration: %s", e.msg);
+	if (rc == RK_OK)
+		snprintf(why, cap,
+		         "unreadable with the configuration: %s: it decrypts to %s, not a stored object",
+		         etcd_key, not_object);
+	else
+		snprintf(why, cap, "unreadable with the configuration: %s", e.msg);
 	return -1;
+}
+
+/* A kms value is readable only through a kms provider of its name in the rule; with one, its plugin
+ * alone can decrypt it (not checked here); without one, the apiserver cannot read it. */
+static int kms_check(struct rk_scan *sc, const rk_rule *rule, const char *etcd_key, const uint8_t *val,
+                     size_t vlen, char *why, size_t cap)
+{
+	rk_chain *chain = chain_for(sc, rule);
+	if (!chain)
+		return -2;
+	if (rk_chain_kms_known(chain, val, vlen))
+		return 0;
+	return decrypt_check(sc, rule, etcd_key, val, vlen, why, cap);
 }
 
 struct verdict {
@@ -320,14 +328,10 @@ static int judge_config(struct rk_scan *sc, const char *resource, const char *gr
 		         kind == RK_VAL_IDENTITY_PROTOBUF ? "identity" : rk_value_kind_name(kind),
 		         *name ? " key \"" : "", name, *name ? "\"" : "");
 	}
-	if ((v->kind == RK_VAL_KMS_V1 || v->kind == RK_VAL_KMS_V2) && !rule_has_kms(cfg, at, v)) {
-		out->decrypt_failed = 1;
-		snprintf(out->why, sizeof out->why,
-		         "%s: unreadable with the configuration: no such kms provider in the "
-		         "rule that reads %s",
-		         have, resource);
-	} else if (v->kind != RK_VAL_MALFORMED && v->kind != RK_VAL_KMS_V1 && v->kind != RK_VAL_KMS_V2) {
-		int rc = decrypt_check(sc, rule, etcd_key, val, vlen, out->why, sizeof out->why);
+	int kms = v->kind == RK_VAL_KMS_V1 || v->kind == RK_VAL_KMS_V2;
+	if (v->kind != RK_VAL_MALFORMED) {
+		int rc = kms ? kms_check(sc, rule, etcd_key, val, vlen, out->why, sizeof out->why)
+		             : decrypt_check(sc, rule, etcd_key, val, vlen, out->why, sizeof out->why);
 		if (rc == -2)
 			return RK_BADINPUT;
 		out->decrypt_failed = rc == -1;

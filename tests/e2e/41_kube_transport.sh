@@ -41,19 +41,23 @@ start_server() {
 
 S=$T/srv
 H1=$T/srv1
-mkdir -p "$S" "$H1"
+PL=$T/srvplain
+mkdir -p "$S" "$H1" "$PL"
 make_pki "$S"
 cp "$S"/*.crt "$S"/*.key "$H1"/
+cp "$S"/*.crt "$S"/*.key "$PL"/
 echo secret-token >"$S/tokens"
 echo secret-token >"$H1/tokens"
+echo secret-token >"$PL/tokens"
 echo file-token-1 >>"$S/tokens"
-if ! start_server "$S" || ! start_server "$H1" --http1; then
-	not_ok kube_transport_server "the test server did not start: $(cat "$S/server.out" "$H1/server.out")"
+if ! start_server "$S" || ! start_server "$H1" --http1 || ! start_server "$PL" --plain; then
+	not_ok kube_transport_server "the test server did not start: $(cat "$S/server.out" "$H1/server.out" "$PL/server.out")"
 	e2e_done
 fi
-trap 'kill $(cat "$S/pid") $(cat "$H1/pid") 2>/dev/null; e2e_cleanup' EXIT
+trap 'kill $(cat "$S/pid") $(cat "$H1/pid") $(cat "$PL/pid") 2>/dev/null; e2e_cleanup' EXIT
 PORT=$(cat "$S/port")
 PORT1=$(cat "$H1/port")
+PORTP=$(cat "$PL/port")
 echo file-token-1 >"$T/tokenfile"
 
 cat >"$T/plugin.sh" <<'EOF'
@@ -90,6 +94,8 @@ clusters:
   cluster: {server: "https://127.0.0.1:$PORT", certificate-authority: srv/ca.crt}
 - name: wrongca
   cluster: {server: "https://localhost:$PORT", certificate-authority: srv/other.crt}
+- name: plain
+  cluster: {server: "http://127.0.0.1:$PORTP"}
 users:
 - name: tok
   user: {token: secret-token}
@@ -126,6 +132,8 @@ contexts:
 - {name: tf, context: {cluster: t, user: tf}}
 - {name: plugin, context: {cluster: t, user: plugin}}
 - {name: stale-plugin, context: {cluster: t, user: stale-plugin}}
+- {name: plain, context: {cluster: plain, user: tok}}
+- {name: plain-anon, context: {cluster: plain}}
 EOF
 K="$REKEYCTL kube --kubeconfig $T/kc"
 
@@ -178,6 +186,18 @@ if [ "$(wc -l <"$T/calls")" = 2 ]; then ok kube_exec_rerun_count; else not_ok ku
 expect_exit kube_exec_client_cert 0 $K --context certplugin get /version
 expect_grep kube_exec_client_cert_who '"who":"cert:alice"' "$T/out"
 
+# --- a bearer token to an http:// server: sent, with one warning on stderr that names the server and
+# never the token (kubectl would not send it at all); none over https or without a token ---
+expect_exit kube_http_token 0 $K --context plain repeat 5 /version --parallel 1
+expect_grep kube_http_token_sent 'requests=5 ok=5 failed=0' "$T/out"
+n=$(grep -c "sending a bearer token to http://127.0.0.1:$PORTP over plain HTTP" "$T/err")
+[ "$n" = 1 ] && ok kube_http_token_warned_once || not_ok kube_http_token_warned_once "$n warnings: $(head -c 300 "$T/err")"
+expect_no_grep kube_http_token_not_printed secret-token "$T/err"
+expect_exit kube_http_no_token 1 $K --context plain-anon get /version
+expect_no_grep kube_http_no_token_no_warning 'bearer token' "$T/err"
+expect_exit kube_https_token 0 $K get /version
+expect_no_grep kube_https_token_no_warning 'bearer token' "$T/err"
+
 # --- TLS ---
 expect_exit kube_tls_server_name 0 $K --context sni get /version
 expect_exit kube_tls_name_mismatch 1 $K --context nosni get /version
@@ -206,6 +226,35 @@ for code in 400 403 404 409 422; do
 done
 expect_exit kube_timeout_retried 1 $K --timeout-ms 300 --attempts 2 get /slow/2000
 expect_grep kube_timeout_msg 'gave up after 2 attempts.*timed out' "$T/err"
+
+# --- discovery with long names (issue 11 item 7: a name with its first dot past byte 128 used to be
+# cut into a 128-byte array out of bounds). Names up to 255 characters work; longer ones, versions over
+# 63 characters and kinds too long for the client are refused with one line and nothing sent. ---
+rep() { printf "%${2}s" "" | tr ' ' "$1"; }
+LG=$(rep g 241).example.com
+expect_exit kube_discover_253 0 $K resource "$(rep a 241).example.com"
+expect_grep kube_discover_253_found "resource=$(rep a 241) kind=LongA namespaced=1 path=/apis/example.com/v1/namespaces/NAMESPACE/$(rep a 241)\$" "$T/out"
+expect_exit kube_discover_255 0 $K resource "$(rep b 243).example.com"
+expect_grep kube_discover_255_found "resource=$(rep b 243) kind=LongB" "$T/out"
+expect_exit kube_discover_255_group 0 $K resource "w.$LG"
+expect_grep kube_discover_255_group_found "group=$LG version=v1 resource=w kind=W" "$T/out"
+expect_exit kube_discover_version 0 $K resource "$(rep d 200).v1.example.com"
+expect_grep kube_discover_version_found "resource=$(rep d 200) kind=LongD" "$T/out"
+: >"$S/requests.log"
+expect_exit kube_discover_256 2 $K resource "$(rep c 244).example.com"
+expect_grep kube_discover_256_msg "resource \"c{40}\.\.\.\" is longer than 255 characters" "$T/err"
+expect_exit kube_discover_4096 2 $K resource "$(rep e 4096)"
+expect_grep kube_discover_4096_msg 'is longer than 255 characters' "$T/err"
+expect_exit kube_discover_long_version 2 $K resource "x.v$(rep 1 70).example.com"
+expect_grep kube_discover_long_version_msg 'the version is longer than 63 characters' "$T/err"
+expect_exit kube_discover_bad_chars 2 $K resource "secrets.a/b"
+expect_grep kube_discover_bad_chars_msg '"secrets.a/b" is not a resource name' "$T/err"
+if [ -s "$S/requests.log" ]; then not_ok kube_discover_refused_sends_nothing "$(cat "$S/requests.log")"; else ok kube_discover_refused_sends_nothing; fi
+expect_exit kube_discover_long_kind 1 $K resource longkind.example.com
+expect_grep kube_discover_long_kind_msg 'discovery \(GET /apis/example.com/v1\) gave a kind longer than 255 characters' "$T/err"
+expect_exit kube_discover_long_preferred 1 $K resource x.badver.example.com
+expect_grep kube_discover_long_preferred_msg 'gave a version longer than 63 characters' "$T/err"
+if [ "$(wc -l <"$T/err")" = 1 ]; then ok kube_discover_one_line; else not_ok kube_discover_one_line "$(cat "$T/err")"; fi
 
 # --- kubeconfig selection and errors ---
 cat >"$T/first.yaml" <<EOF

@@ -54,7 +54,25 @@ rotation decrypt identity
 # ---- aescbc -> aesgcm (migrate) ----
 sbx_up mig --apiservers 3 --secrets 200 --reload automatic --reload-period 1 ||
 	{ not_ok sandbox_up_mig "see log"; e2e_done; }
+mig_old=$(write_key_of cp-1)
 rotation migrate aesgcm
+mig_new=$(write_key_of cp-1)
+# history names each key with its own provider: the pruned key is the aescbc one (it used to carry
+# the plan's provider, aesgcm)
+expect_exit migrate_history 0 "$REKEYCTL" history --state "$STATE" -o json
+got=$(jq -r --arg k "$mig_old" '[.keys[] | select(.key == $k and .event == "pruned") | .provider] | join(",")' "$E2E_TMP/out")
+[ "$got" = aescbc ] && ok migrate_history_pruned_aescbc || not_ok migrate_history_pruned_aescbc "pruned $mig_old: provider '$got'"
+got=$(jq -r --arg k "$mig_new" '[.keys[] | .key == $k and .provider == "aesgcm"] | any' "$E2E_TMP/out")
+[ "$got" = true ] && ok migrate_history_new_aesgcm || not_ok migrate_history_new_aesgcm "$mig_new"
+
+# ---- `kubeconfig: ~/.kube/config` (as examples/plan.yaml has it) and other plan paths from $HOME ----
+mkdir -p "$E2E_TMP/home/.kube"
+cp "$D/kubeconfig" "$E2E_TMP/home/.kube/config"
+sed -e 's|^kubeconfig: .*|kubeconfig: ~/.kube/config|' -e 's|^keyBackupDir: .*|keyBackupDir: ~/key-backup|' \
+	"$PLAN" >"$D/home-plan.yaml"
+expect_exit plan_home_paths 0 env HOME="$E2E_TMP/home" "$REKEYCTL" plan -f "$D/home-plan.yaml" --state "$D/state-home"
+expect_exit plan_home_unset 2 env -u HOME "$REKEYCTL" plan -f "$D/home-plan.yaml" --state "$D/state-home"
+expect_grep plan_home_unset_message 'home-plan.yaml:[0-9]+:[0-9]+: plan.kubeconfig: "~/.kube/config" starts with ~ but HOME is not set' "$E2E_TMP/err"
 
 # ---- a closed maintenance window refuses (exit 3) and changes nothing ----
 h=$(( ($(date -u +%H | sed 's/^0//') + 12) % 24 ))

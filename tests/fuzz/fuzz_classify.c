@@ -1,6 +1,7 @@
 /* fuzz_classify.c: libFuzzer harness for the value classifier and the transformer chain read path:
- * any stored bytes must classify without reading past the value, and reading them through a rule
- * with every local provider must fail cleanly or succeed. */
+ * any stored bytes must classify without reading past the value, reading them through a rule with
+ * every local provider must fail cleanly or succeed, and the stored-object test verify applies to a
+ * plaintext (k8s protobuf envelope or JSON object) must cope with the bytes and with what they decrypt to. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,6 +51,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    info.kind != RK_VAL_AESCBC && info.kind != RK_VAL_AESGCM && info.kind != RK_VAL_SECRETBOX &&
 	    info.kind != RK_VAL_MALFORMED)
 		abort(); /* kms values cannot be read by this build */
+	/* what verify --config does with a plaintext: is it a stored object? */
+	rk_codec_object_problem(copy, size);
+	if (rc == RK_OK)
+		rk_codec_object_problem(out.data ? out.data : copy, out.len);
+	rk_chain_kms_known(fuzz_chain(), copy, size);
 	rk_buf_free(&out);
 	free(copy);
 	return 0;

@@ -1,8 +1,10 @@
 #!/bin/sh
 # run.sh: builds the libFuzzer harnesses (clang -fsanitize=fuzzer,address,undefined) and runs each for
 # FUZZ_SECONDS (default 20) from its committed seed corpus (copied to a temp dir: new inputs are not
-# written into the repo). Prints "ok fuzz_NAME" / "not ok fuzz_NAME: why" / "SKIP ..."; exit 1 on a
-# crash. Crash inputs are kept in build/fuzz/crashes/.
+# written into the repo), with tests/fuzz/NAME.dict as its dictionary when there is one. FUZZ_TARGETS
+# (names without fuzz_, space-separated; default all) picks some.
+# Prints "ok fuzz_NAME: N runs in S s, cov C ft F, corpus K" / "not ok fuzz_NAME: why" / "SKIP ...";
+# exit 1 on a crash. Crash inputs are kept in build/fuzz/crashes/, the logs in build/fuzz/NAME.log.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
@@ -22,13 +24,14 @@ if ! "$CLANG" -fsanitize=fuzzer "$probe/p.c" -o "$probe/p" >/dev/null 2>&1; then
 	exit 0
 fi
 rm -rf "$probe"
-FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude"
-LIBS=$(pkg-config --libs libcrypto libsodium yaml-0.1)
+FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -DREKEY_VERSION=\"fuzz\""
+LIBS=$(pkg-config --libs libcrypto libsodium yaml-0.1 jansson libcurl)
 CORE="src/util/pbwire.c src/util/err.c src/util/buf.c src/util/base64.c"
 failed=0
 run() { # run NAME SOURCES...
 	name=$1
 	shift
+	case " ${FUZZ_TARGETS:-${name#fuzz_}} " in *" ${name#fuzz_} "*) ;; *) return ;; esac
 	if ! $CLANG $FLAGS -o "$OUT/$name" "tests/fuzz/$name.c" "$@" $CORE $LIBS 2>"$OUT/$name.build.log"; then
 		echo "not ok $name: build failed: $(head -c 300 "$OUT/$name.build.log")"
 		failed=1
@@ -36,10 +39,15 @@ run() { # run NAME SOURCES...
 	fi
 	corpus=$(mktemp -d)
 	cp "tests/fuzz/corpus/${name#fuzz_}/"* "$corpus/" 2>/dev/null
+	dict=
+	[ -f "tests/fuzz/${name#fuzz_}.dict" ] && dict="-dict=tests/fuzz/${name#fuzz_}.dict"
+	# shellcheck disable=SC2086
 	if "$OUT/$name" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=1024 -artifact_prefix="$OUT/crashes/$name-" \
-		"$corpus" >"$OUT/$name.log" 2>&1; then
-		runs=$(grep -Eo 'Done [0-9]+ runs' "$OUT/$name.log" | tail -n 1)
-		echo "ok $name: ${runs:-ran} in ${SECS}s"
+		$dict "$corpus" >"$OUT/$name.log" 2>&1; then
+		runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 runs in \2 s/p' "$OUT/$name.log" | tail -n 1)
+		cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$OUT/$name.log" | tail -n 1 |
+			sed 's/cov: \([0-9]*\) ft: \([0-9]*\) corp: \([0-9]*\)/cov \1 ft \2, corpus \3/')
+		echo "ok $name: ${runs:-ran for ${SECS}s}, ${cov:-no coverage line}"
 	else
 		echo "not ok $name: crash, see $OUT/$name.log and $OUT/crashes/"
 		failed=1
@@ -47,11 +55,24 @@ run() { # run NAME SOURCES...
 	rm -rf "$corpus"
 }
 run fuzz_snapshot src/verify/snapshot.c
-run fuzz_classify src/codec/codec.c src/codec/codec_chain.c src/codec/codec_crypto.c src/encconfig/keys.c
+run fuzz_classify src/codec/codec.c src/codec/codec_chain.c src/codec/codec_crypto.c src/codec/codec_object.c \
+	src/encconfig/keys.c
 run fuzz_encconfig src/encconfig/encconfig.c src/encconfig/encconfig_load.c src/encconfig/encconfig_validate.c src/encconfig/encconfig_edit.c \
 	src/encconfig/encconfig_emit.c src/encconfig/encconfig_file.c src/encconfig/encconfig_select.c \
 	src/encconfig/encconfig_splice.c src/encconfig/keys.c src/encconfig/keyfile.c \
 	src/util/fsutil.c src/util/duration.c src/util/yamldoc.c
 run fuzz_promtext src/metrics/promtext.c src/metrics/promhist.c src/metrics/promapi.c
 run fuzz_etcdrange src/etcd/etcdrange.c src/grpc/grpc_wire.c
+YAML="src/util/yamldoc.c src/util/fsutil.c src/util/clock.c src/util/duration.c src/encconfig/keys.c
+	src/encconfig/encconfig.c"
+# shellcheck disable=SC2086
+run fuzz_plan src/plan/plan.c src/util/tz.c src/rewrite/rewrite_settings.c $YAML
+KUBE="src/kube/kube.c src/kube/kube_auth.c src/kube/kube_list.c src/kube/execcred.c src/kube/kubeconfig.c
+	src/kube/kubeconfig_yaml.c src/util/child.c src/util/log.c $YAML"
+# shellcheck disable=SC2086
+run fuzz_kubeconfig $KUBE
+# shellcheck disable=SC2086
+run fuzz_execcred $KUBE
+# shellcheck disable=SC2086
+run fuzz_apijson $KUBE src/rewrite/rewrite_outcome.c src/rewrite/rewrite_settings.c
 exit $failed

@@ -449,6 +449,8 @@ static const char *plugin_script =
     "token) echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
     "\"status\":{\"token\":\"plugin-token\",\"expirationTimestamp\":\"2099-01-02T03:04:05Z\"}}' ;;\n"
     "garbage) echo 'this is not json' ;;\n"
+    "shortoffset) echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+    "\"status\":{\"token\":\"t\",\"expirationTimestamp\":\"2099-01-02T03:04:05+1:2\"}}' ;;\n"
     "fail) echo 'denied' >&2; exit 3 ;;\n"
     "hang) sleep 30 & echo $! > \"$(dirname \"$0\")/grandchild\"; wait ;;\n"
     "oldapi) echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\","
@@ -625,15 +627,87 @@ START_TEST(exec_interactive_always_needs_a_terminal)
 }
 END_TEST
 
+/* A short offset ("+1:2") used to be read 2 bytes past the end of the string (ASan caught it here). */
+START_TEST(exec_plugin_short_offset_refused)
+{
+	rk_exec_cred cred = {0};
+	rk_err err;
+	ck_assert_int_eq(run_plugin("v1", "shortoffset", &cred, &err), RK_BADINPUT);
+	ck_assert_ptr_nonnull(strstr(err.msg,
+	                             "status.expirationTimestamp is not an RFC 3339 time: the offset "
+	                             "is not Z, +hh:mm or -hh:mm"));
+	ck_assert_ptr_null(cred.token);
+}
+END_TEST
+
+/* Each text is parsed from its own heap copy, so ASan sees any read past its end. */
+static const char *parse_copy(const char *text, time_t *t)
+{
+	char *copy = strdup(text);
+	const char *why = rk_parse_rfc3339(copy, t);
+	free(copy);
+	return why;
+}
+
 START_TEST(rfc3339_times)
 {
+	static const struct {
+		const char *text;
+		time_t want;
+	} good[] = {
+	    {"1970-01-01T00:01:00Z", 60},
+	    {"1970-01-01T00:01:00z", 60},
+	    {"1970-01-01t00:01:00Z", 60},
+	    {"1970-01-01T01:00:00.123+01:00", 0},
+	    {"1970-01-01T00:00:00.5-00:30", 1800},
+	    {"1970-01-01T00:00:00.000000000001Z", 0},
+	    {"2024-02-29T23:59:59+23:59", 1709251199 - 86340},
+	    {"2099-01-02T03:04:05Z", 4071006245},
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		time_t t = -1;
+		ck_assert_msg(parse_copy(good[i].text, &t) == NULL, "%s refused", good[i].text);
+		ck_assert_int_eq(t, good[i].want);
+	}
+	static const char *const bad[] = {
+	    "",
+	    "1970",
+	    "1970-01-01",
+	    "1970-01-01 01:00:00Z",
+	    "1970-01-01T01:00:00",
+	    "1970-01-01T01:00:00Zjunk",
+	    "1970-01-01T00:00:00+1:2",
+	    "1970-01-01T00:00:00+01:2",
+	    "1970-01-01T00:00:00+1",
+	    "1970-01-01T00:00:00+",
+	    "1970-01-01T00:00:00+01",
+	    "1970-01-01T00:00:00+0100",
+	    "1970-01-01T00:00:00+24:00",
+	    "1970-01-01T00:00:00+01:60",
+	    "1970-01-01T00:00:00+01:00:00",
+	    "1970-01-01T00:00:00.Z",
+	    "1970-01-01T00:00:00,5Z",
+	    "1970-1-01T00:00:00Z",
+	    "1970-01-01T0:00:00Z",
+	    "1970-13-01T00:00:00Z",
+	    "1970-02-29T00:00:00Z",
+	    "1900-02-29T00:00:00Z",
+	    "1970-01-01T24:00:00Z",
+	    "1970-01-01T00:60:00Z",
+	    "1970-01-01T00:00:60Z",
+	    " 1970-01-01T00:00:00Z",
+	    "+1970-01-01T00:00:00Z",
+	    "1970-01-01T00:00:00 Z",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		time_t t = 7;
+		ck_assert_msg(parse_copy(bad[i], &t) != NULL, "\"%s\" accepted", bad[i]);
+		ck_assert_int_eq(t, 7);
+	}
 	time_t t;
-	ck_assert_int_eq(rk_parse_rfc3339("1970-01-01T00:01:00Z", &t), 0);
-	ck_assert_int_eq(t, 60);
-	ck_assert_int_eq(rk_parse_rfc3339("1970-01-01T01:00:00.123+01:00", &t), 0);
-	ck_assert_int_eq(t, 0);
-	ck_assert_int_eq(rk_parse_rfc3339("1970-01-01 01:00:00", &t), -1);
-	ck_assert_int_eq(rk_parse_rfc3339("1970-01-01T01:00:00Zjunk", &t), -1);
+	ck_assert_str_eq(parse_copy("1970-01-01T00:00:00+1:2", &t), "the offset is not Z, +hh:mm or -hh:mm");
+	ck_assert_str_eq(parse_copy("1970-01-01T00:00:00.Z", &t), "the fraction after '.' has no digits");
+	ck_assert_str_eq(parse_copy("1970-01-32T00:00:00Z", &t), "the date is not YYYY-MM-DD");
 }
 END_TEST
 
@@ -664,6 +738,7 @@ Suite *kubeconfig_suite(void)
 	tcase_add_test(tc, exec_plugin_env_overrides_inherited);
 	tcase_add_test(tc, exec_plugin_past_its_timeout_is_killed);
 	tcase_add_test(tc, exec_interactive_always_needs_a_terminal);
+	tcase_add_test(tc, exec_plugin_short_offset_refused);
 	tcase_add_test(tc, rfc3339_times);
 	suite_add_tcase(s, tc);
 	return s;

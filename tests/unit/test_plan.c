@@ -1,5 +1,6 @@
 /* test_plan.c: the rotation plan loader: a full plan, defaults, and every bad input with file:line. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,34 @@ END_TEST
 static const char *plan_head = "apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: c\nprovider: aescbc\n";
 static const char *plan_cp =
     "controlPlane:\n  configPath: /e.yaml\n  nodes: [{name: a, apiserver: 'https://h:1'}]\n";
+
+/* A rotation's rewrite spreads over every node's apiserver, however many (it kept only the first 32): 40
+ * nodes give 40 URLs in plan order; a URL two nodes share is given once. */
+START_TEST(apiservers_every_node)
+{
+	rk_buf b = RK_BUF_INIT;
+	rk_buf_append_str(&b, plan_head);
+	rk_buf_append_str(&b, "controlPlane:\n  configPath: /e.yaml\n  nodes:\n");
+	for (int i = 1; i <= 40; i++)
+		rk_buf_printf(&b, "  - {name: n%d, apiserver: 'https://10.0.0.%d:6443'}\n", i, i);
+	rk_buf_append_str(&b, "  - {name: again, apiserver: 'https://10.0.0.7:6443'}\n");
+	rk_plan *plan = NULL;
+	rk_err err;
+	ck_assert_msg(rk_plan_load_buf(rk_buf_cstr(&b), b.len, "plan.yaml", &plan, &err) == RK_OK, "%s",
+	              err.msg);
+	ck_assert_uint_eq(plan->nnodes, 41);
+	size_t n = 0;
+	const char **urls = rk_plan_apiservers(plan, &n);
+	ck_assert_ptr_nonnull(urls);
+	ck_assert_uint_eq(n, 40);
+	ck_assert_str_eq(urls[0], "https://10.0.0.1:6443");
+	ck_assert_str_eq(urls[32], "https://10.0.0.33:6443");
+	ck_assert_str_eq(urls[39], "https://10.0.0.40:6443");
+	free(urls);
+	rk_plan_free(plan);
+	rk_buf_free(&b);
+}
+END_TEST
 
 struct bad_case {
 	const char *text;    /* full document; "%H" / "%C" are replaced by plan_head / plan_cp */
@@ -242,7 +271,61 @@ START_TEST(example_plan_loads)
 	ck_assert_uint_eq(plan->nnodes, 3);
 	ck_assert_int_eq(plan->access, RK_ACCESS_SSH);
 	ck_assert_str_eq(plan->windows[0].timezone, "Europe/Berlin");
+	char want[4200];
+	snprintf(want, sizeof want, "%s/.kube/config", getenv("HOME"));
+	ck_assert_str_eq(plan->kubeconfig, want); /* `kubeconfig: ~/.kube/config` as written there */
 	rk_plan_free(plan);
+}
+END_TEST
+
+/* A leading "~/" in the plan's local paths comes from $HOME; node paths only with access local (for ssh
+ * and exec they are paths on the node). */
+START_TEST(home_paths_expanded)
+{
+	char *saved = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+	setenv("HOME", "/home/tester", 1);
+	static const char *local =
+	    "apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: c\nprovider: aescbc\n"
+	    "kubeconfig: ~/.kube/config\nkeyBackupDir: \"~\"\n"
+	    "controlPlane:\n  configPath: ~/enc.yaml\n"
+	    "  nodes: [{name: a, apiserver: 'https://h:1', manifestPath: ~/m.yaml}]\n"
+	    "etcd: {url: 'https://e:2379', cacert: ~/ca.crt, cert: ~other/c.crt, key: /k/~/x.key}\n";
+	rk_plan *plan = load_ok(local);
+	ck_assert_str_eq(plan->kubeconfig, "/home/tester/.kube/config");
+	ck_assert_str_eq(plan->key_backup_dir, "/home/tester");
+	ck_assert_str_eq(rk_plan_node_config_path(plan, &plan->nodes[0]), "/home/tester/enc.yaml");
+	ck_assert_str_eq(rk_plan_node_manifest_path(plan, &plan->nodes[0]), "/home/tester/m.yaml");
+	ck_assert_str_eq(plan->etcd.cacert, "/home/tester/ca.crt");
+	ck_assert_str_eq(plan->etcd.cert, "~other/c.crt");
+	ck_assert_str_eq(plan->etcd.key, "/k/~/x.key");
+	rk_plan_free(plan);
+	static const char *ssh = "apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: c\nprovider: aescbc\n"
+	                         "controlPlane:\n  configPath: /enc.yaml\n  access: ssh\n"
+	                         "  ssh: {user: u, identityFile: ~/.ssh/id, knownHosts: ~/.ssh/known_hosts}\n"
+	                         "  nodes: [{name: a, host: h, apiserver: 'https://h:1'}]\n";
+	plan = load_ok(ssh);
+	ck_assert_str_eq(plan->ssh.identity_file, "/home/tester/.ssh/id");
+	ck_assert_str_eq(plan->ssh.known_hosts, "/home/tester/.ssh/known_hosts");
+	rk_plan_free(plan);
+	/* a node path under ~ with access ssh: this machine's HOME means nothing on the node */
+	static const char *ssh_home =
+	    "apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: c\nprovider: aescbc\n"
+	    "controlPlane:\n  configPath: ~/enc.yaml\n  access: ssh\n"
+	    "  ssh: {user: u}\n  nodes: [{name: a, host: h, apiserver: 'https://h:1'}]\n";
+	rk_err err;
+	ck_assert_int_eq(rk_plan_load_buf(ssh_home, strlen(ssh_home), "plan.yaml", &plan, &err), RK_BADINPUT);
+	ck_assert_msg(strstr(err.msg,
+	                     "plan.yaml:6:3: controlPlane: configPath \"~/enc.yaml\" is not an absolute path "
+	                     "(~ is expanded only with access local"),
+	              "%s", err.msg);
+	unsetenv("HOME");
+	ck_assert_int_eq(rk_plan_load_buf(local, strlen(local), "plan.yaml", &plan, &err), RK_BADINPUT);
+	ck_assert_str_eq(
+	    err.msg, "plan.yaml:5:13: plan.kubeconfig: \"~/.kube/config\" starts with ~ but HOME is not set");
+	ck_assert_ptr_null(plan);
+	if (saved)
+		setenv("HOME", saved, 1);
+	free(saved);
 }
 END_TEST
 
@@ -257,6 +340,8 @@ Suite *plan_suite(void)
 	tcase_add_test(tc, windows_answer_in_and_out);
 	tcase_add_test(tc, durations_parse_like_go);
 	tcase_add_test(tc, example_plan_loads);
+	tcase_add_test(tc, home_paths_expanded);
+	tcase_add_test(tc, apiservers_every_node);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/rewrite/rewrite_engine_internal.h"
 #include "../../src/rewrite/rewrite_internal.h"
 #include "rekey/rewrite.h"
 #include "rekey/store.h"
@@ -42,6 +43,14 @@ START_TEST(counts_add_and_sum)
 	rk_counts_merge(&d, &c);
 	ck_assert_int_eq(d.rewritten, 4);
 	ck_assert_int_eq(rk_counts_sum(&d), 8);
+	/* a retried failure that is rewritten now, an orphan found deleted: the total stays */
+	rk_counts_move(&c, RK_OUT_FAILED, RK_OUT_REWRITTEN);
+	ck_assert_int_eq(c.failed, 0);
+	ck_assert_int_eq(c.rewritten, 3);
+	rk_counts_move(&c, RK_OUT_ORPHAN, RK_OUT_GONE); /* never below zero */
+	ck_assert_int_eq(c.orphan, 0);
+	ck_assert_int_eq(c.gone, 2);
+	ck_assert_int_eq(rk_counts_sum(&c), 5);
 }
 END_TEST
 
@@ -109,8 +118,6 @@ START_TEST(opts_checked)
 	eps[1] = eps[0]; /* twice */
 	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_BADINPUT);
 	ck_assert(strstr(err.msg, "twice") != NULL);
-	o.nendpoints = RK_REWRITE_MAX_ENDPOINTS + 1;
-	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_BADINPUT);
 	o.nendpoints = 0;
 	/* the window and the repeat bound a kill -9 can cost */
 	o.settings.batch_size = 50;
@@ -135,6 +142,72 @@ START_TEST(opts_checked)
 	ck_assert_double_eq_tol(rk_eta_s(50, 150, 10), 10, 1e-9);
 	ck_assert_double_eq_tol(rk_eta_s(50, -1, 10), -1, 1e-9);
 	ck_assert_double_eq_tol(rk_eta_s(50, 150, 0), -1, 1e-9);
+}
+END_TEST
+
+/* Any number of endpoints, each with its own state and stats (a rotation passes every node's apiserver;
+ * more than 32 were refused, and a rotation dropped them). */
+START_TEST(endpoints_any_number)
+{
+	enum { N = 40 };
+	char urls[N][32];
+	const char *eps[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(urls[i], sizeof urls[i], "https://10.0.0.%d:6443", i + 1);
+		eps[i] = urls[i];
+	}
+	rk_rewrite_opts o;
+	rk_err err;
+	rk_rewrite_opts_init(&o);
+	o.cluster = "c";
+	o.endpoints = eps;
+	o.nendpoints = N;
+	ck_assert_msg(rk_rewrite_opts_check(&o, &err) == RK_OK, "%s", err.msg);
+	rk_rw_engine e;
+	memset(&e, 0, sizeof e);
+	e.opts = &o;
+	ck_assert_msg(rk_rw_endpoints_new(&e, &err) == RK_OK, "%s", err.msg);
+	ck_assert_uint_eq(e.neps, N);
+	ck_assert_str_eq(e.eps[N - 1].url, "https://10.0.0.40:6443");
+	ck_assert_str_eq(e.eps[N - 1].stats.url, "https://10.0.0.40:6443");
+	rk_rw_endpoints_free(&e);
+	o.endpoints = NULL; /* a count without a list */
+	ck_assert_int_eq(rk_rewrite_opts_check(&o, &err), RK_BADINPUT);
+}
+END_TEST
+
+/* A retry goes to another endpoint even when that one's budget makes new PUTs wait (it went back to the
+ * endpoint that had just failed it, 10 times over, while the others were slowed down: 51_rewrite_spread
+ * under load); never to a paused one. */
+START_TEST(retry_goes_elsewhere)
+{
+	const char *eps[] = {"https://failing:1", "https://slowed:2", "https://paused:3"};
+	rk_rewrite_opts o;
+	rk_err err;
+	rk_rewrite_opts_init(&o);
+	o.cluster = "c";
+	o.endpoints = eps;
+	o.nendpoints = 3;
+	rk_rw_engine e;
+	memset(&e, 0, sizeof e);
+	e.opts = &o;
+	ck_assert_msg(rk_rw_endpoints_new(&e, &err) == RK_OK, "%s", err.msg);
+	rk_throttle_init(&e.eps[1].throttle, 0.001, 1, 0, rk_clock_system());
+	ck_assert(rk_throttle_try_acquire(&e.eps[1].throttle)); /* its next token is 1000 s away */
+	ck_assert(rk_throttle_wait_ns(&e.eps[1].throttle) > 0);
+	rk_throttle_set_paused(&e.eps[2].throttle, 1);
+	double wait = 0;
+	ck_assert_int_eq(rk_rw_endpoint_choose(&e, &wait), 0); /* a new PUT: only the unthrottled one */
+	rk_rw_item it;
+	memset(&it, 0, sizeof it);
+	it.engine = &e;
+	it.ep = 0;
+	ck_assert_str_eq(rk_rw_endpoint_pick(&it, 1), eps[0]);
+	ck_assert_str_eq(rk_rw_endpoint_pick(&it, 2), eps[1]); /* the retry: slowed, not failing or paused */
+	rk_throttle_set_paused(&e.eps[1].throttle, 1);
+	it.ep = 0;
+	ck_assert_str_eq(rk_rw_endpoint_pick(&it, 3), eps[0]); /* every other one paused: where it was */
+	rk_rw_endpoints_free(&e);
 }
 END_TEST
 
@@ -194,6 +267,8 @@ Suite *rewrite_suite(void)
 	tcase_add_test(tc, key_order_is_etcd_order);
 	tcase_add_test(tc, put_body_adds_type);
 	tcase_add_test(tc, opts_checked);
+	tcase_add_test(tc, endpoints_any_number);
+	tcase_add_test(tc, retry_goes_elsewhere);
 	tcase_add_test(tc, status_from_store);
 	suite_add_tcase(s, tc);
 	return s;

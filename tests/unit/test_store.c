@@ -97,6 +97,14 @@ static unsigned mode_of(const char *path)
 	return st.st_mode & 0777;
 }
 
+/* Every embedded migration applied exactly once. */
+static void assert_migration_count(void)
+{
+	char want[16];
+	snprintf(want, sizeof want, "%u", rk_migrations_count);
+	assert_query("SELECT count(*) FROM schema_migrations", want);
+}
+
 START_TEST(fresh_db_has_schema_modes_and_wal)
 {
 	rk_store *store = open_default();
@@ -104,17 +112,12 @@ START_TEST(fresh_db_has_schema_modes_and_wal)
 	ck_assert_str_eq(rk_store_path(store), dbpath);
 	ck_assert_uint_eq(mode_of(statedir), 0700);
 	ck_assert_uint_eq(mode_of(dbpath), 0600);
-	const char *tables[] = {"clusters",
-	                        "runs",
-	                        "stages",
-	                        "rewrite_checkpoints",
-	                        "rewrite_counts",
-	                        "orphans",
-	                        "budget_decisions",
-	                        "key_events",
-	                        "audit_events",
-	                        "schema_migrations",
-	                        "probes"};
+	const char *tables[] = {"clusters",         "runs",
+	                        "stages",           "rewrite_checkpoints",
+	                        "rewrite_counts",   "orphans",
+	                        "budget_decisions", "key_events",
+	                        "audit_events",     "schema_migrations",
+	                        "probes",           "rewrite_failures"};
 	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
 		char sql[256];
 		snprintf(sql, sizeof sql,
@@ -129,9 +132,7 @@ START_TEST(fresh_db_has_schema_modes_and_wal)
 	rk_store_close(store);
 	/* reopening applies nothing twice */
 	store = open_default();
-	char count[16];
-	snprintf(count, sizeof count, "%u", rk_migrations_count);
-	assert_query("SELECT count(*) FROM schema_migrations", count);
+	assert_migration_count();
 	rk_store_close(store);
 }
 END_TEST
@@ -219,9 +220,7 @@ START_TEST(concurrent_first_open)
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d failed (status %d)", i,
 		              status);
 	}
-	char count[16];
-	snprintf(count, sizeof count, "%u", rk_migrations_count);
-	assert_query("SELECT count(*) FROM schema_migrations", count);
+	assert_migration_count();
 	assert_query("SELECT count(*) FROM audit_events", "4");
 }
 END_TEST
@@ -566,6 +565,75 @@ START_TEST(checkpoint_failure_keeps_previous)
 }
 END_TEST
 
+static int collect_failure(const rk_failure *f, void *ud)
+{
+	struct text *t = ud;
+	snprintf(t->text + strlen(t->text), sizeof t->text - strlen(t->text), "%s/%s/%s=%s;", f->resource,
+	         f->namespace_, f->name, f->reason);
+	return 0;
+}
+
+/* Failed objects are kept by identity with the batch (issue 11 item 10); a retry deletes the failures and
+ * orphans it settled, in the same transaction as the new totals. */
+START_TEST(failures_recorded_and_settled)
+{
+	rk_store *store = open_default();
+	rk_err err;
+	int64_t run = new_run(store, "prod", "rewrite");
+	rk_checkpoint cp = make_checkpoint(4);
+	cp.counts.failed = 2;
+	cp.counts.orphan = 1;
+	rk_failure_ref failed[] = {{"ns-1", "f-1", "400 BadRequest: denied"}, {"", "f-2", NULL}};
+	rk_orphan_ref orphan = {"gone", "o-1"};
+	rk_batch_rows rows = {.failures = failed, .nfailures = 2, .orphans = &orphan, .norphans = 1};
+	ck_assert_int_eq(rk_store_batch_save(store, run, &cp, "secrets", &cp.counts, &rows, &err), RK_OK);
+	failed[0].reason = "503 ServiceUnavailable"; /* seen again: recorded once, the reason updated */
+	ck_assert_int_eq(rk_store_batch_save(store, run, &cp, "secrets", &cp.counts, &rows, &err), RK_OK);
+	int64_t n = 0;
+	ck_assert_int_eq(rk_store_failure_count(store, run, &n, &err), RK_OK);
+	ck_assert_int_eq(n, 2);
+	struct text names = {""};
+	ck_assert_int_eq(rk_store_failure_list(store, run, NULL, collect_failure, &names, &err), RK_OK);
+	ck_assert_str_eq(names.text, "secrets/ns-1/f-1=503 ServiceUnavailable;secrets//f-2=;");
+	names.text[0] = '\0';
+	ck_assert_int_eq(rk_store_failure_list(store, run, "configmaps", collect_failure, &names, &err),
+	                 RK_OK);
+	ck_assert_str_eq(names.text, "");
+	/* a retry: f-1 rewritten, o-1 gone; no checkpoint row, only totals and rows */
+	rk_counts after = cp.counts;
+	after.failed = 1;
+	after.orphan = 0;
+	after.rewritten++;
+	after.gone++;
+	rk_orphan_ref settled_failure = {"ns-1", "f-1"};
+	rk_batch_rows retry = {.cleared_failures = &settled_failure,
+	                       .ncleared_failures = 1,
+	                       .cleared_orphans = &orphan,
+	                       .ncleared_orphans = 1};
+	ck_assert_int_eq(rk_store_batch_save(store, run, NULL, "secrets", &after, &retry, &err), RK_OK);
+	ck_assert_int_eq(rk_store_failure_count(store, run, &n, &err), RK_OK);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(rk_store_orphan_count(store, run, &n, &err), RK_OK);
+	ck_assert_int_eq(n, 0);
+	rk_checkpoint got;
+	int found = 0;
+	ck_assert_int_eq(rk_store_checkpoint_load(store, run, "secrets", "", &got, &found, &err), RK_OK);
+	ck_assert_int_eq(got.counts.failed, 1);
+	ck_assert_int_eq(got.counts.gone, 1);
+	ck_assert_str_eq(got.continue_token, "token-4"); /* the checkpoint row untouched */
+	/* all or nothing: a nameless failure refuses the batch before anything is written */
+	rk_failure_ref nameless = {"ns", "", "x"};
+	rk_batch_rows bad = {.failures = &nameless,
+	                     .nfailures = 1,
+	                     .cleared_failures = &settled_failure,
+	                     .ncleared_failures = 1};
+	ck_assert_int_eq(rk_store_batch_save(store, run, NULL, "secrets", &after, &bad, &err), RK_BADINPUT);
+	ck_assert_int_eq(rk_store_failure_count(store, run, &n, &err), RK_OK);
+	ck_assert_int_eq(n, 1);
+	rk_store_close(store);
+}
+END_TEST
+
 /* Child: saves checkpoint i with totals i and orphan i, for i = 1, 2, ... until killed. */
 static void checkpoint_writer(int64_t run)
 {
@@ -821,6 +889,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, stages_are_idempotent);
 	tcase_add_test(tc, checkpoint_round_trip);
 	tcase_add_test(tc, checkpoint_failure_keeps_previous);
+	tcase_add_test(tc, failures_recorded_and_settled);
 	tcase_add_test(tc, checkpoint_survives_kill_9);
 	tcase_add_test(tc, budget_decisions_recorded);
 	tcase_add_test(tc, key_events_fingerprint_only);

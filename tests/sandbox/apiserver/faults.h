@@ -16,6 +16,8 @@ typedef struct sbx_faults {
 	 * update, are refused with 422 as a ValidatingAdmissionPolicy denying them would (apiserver.h,
 	 * sbx_admission_update) */
 	char deny_label[256];
+	char error_verb[16];  /* errorRatio applies only to this HTTP method ("" = any) */
+	char error_path[512]; /* ... and only to URLs starting with this ("" = any API path) */
 } sbx_faults;
 
 void sbx_faults_init(const char *path);

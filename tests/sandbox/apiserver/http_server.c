@@ -121,7 +121,9 @@ static int apply_faults(sbx_req *req, int inflight_now)
 		while (nanosleep(&ts, &ts) != 0) {
 		}
 	}
-	if (random_below(f.error_ratio)) {
+	int error_applies = (!f.error_verb[0] || !strcmp(req->method, f.error_verb)) &&
+	                    !strncmp(req->url, f.error_path, strlen(f.error_path));
+	if (error_applies && random_below(f.error_ratio)) {
 		int code = f.error_code >= 400 && f.error_code <= 599 ? f.error_code : 503;
 		fail_with(req, code,
 		          code == 503   ? "ServiceUnavailable"

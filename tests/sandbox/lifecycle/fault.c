@@ -14,6 +14,7 @@
 
 typedef struct fault_opts {
 	const char *dir, *node, *kill_node, *deny_label;
+	const char *error_verb, *error_path; /* errors only for this method / URL prefix */
 	int clear, fail_start;
 	long latency_ms, jitter_ms, error_code, retry_after, max_inflight;
 	long etcd_latency_ms;       /* -1: not given */
@@ -46,6 +47,11 @@ static int parse_value(fault_opts *o, const char *f, const char *v, rk_err *err)
 		return lc_parse_long(f, v, 0, 3600, &o->retry_after, err);
 	if (!strcmp(f, "--max-inflight"))
 		return lc_parse_long(f, v, 0, 100000, &o->max_inflight, err);
+	if (!strcmp(f, "--error-verb"))
+		return (o->error_verb = v), RK_OK;
+	if (!strcmp(f, "--error-path"))
+		return *v == '/' ? (o->error_path = v),
+		       RK_OK     : rk_err_set(err, RK_BADINPUT, "--error-path \"%s\" must start with /", v);
 	if (!strcmp(f, "--error-ratio"))
 		return lc_parse_double(f, v, 0, 1, &o->error_ratio, err);
 	if (!strcmp(f, "--throttle-ratio"))
@@ -133,6 +139,10 @@ static int write_faults(const lc_info *info, const fault_opts *o, rk_err *err)
 		              "maxInflight", (json_int_t)o->max_inflight, "failStart", o->fail_start);
 		if (o->deny_label) /* updates of objects carrying this label are refused (a policy's 422) */
 			json_object_set_new(f, "denyLabel", json_string(o->deny_label));
+		if (o->error_verb)
+			json_object_set_new(f, "errorVerb", json_string(o->error_verb));
+		if (o->error_path)
+			json_object_set_new(f, "errorPath", json_string(o->error_path));
 		char *text = json_dumps(f, JSON_PRESERVE_ORDER | JSON_COMPACT);
 		rc = lc_write_text(path, text, 0600, err);
 		if (rc == RK_OK)
