@@ -173,7 +173,7 @@ static void item_finish(rk_rw_item *it, rk_outcome o, const char *why)
 		    "be pruned)",
 		    e->resource_key, it->ns, it->name);
 	else if (o == RK_OUT_FAILED)
-		note_failure(e, it, it->why);
+		note_failure(e, it, why); /* the whole answer: it->why is cut at 255 */
 }
 
 static void get_done(void *user, rk_kube_resp *resp)

@@ -59,11 +59,12 @@ static void load(void)
 	snprintf(f.error_path, sizeof f.error_path, "%s", prefix ? prefix : "");
 	json_decref(j);
 	current = f;
-	rk_info("faults.loaded",
-	        "latency %ldms jitter %ldms errorRatio %.3f (%d, verb \"%s\", path \"%s\") throttleRatio %.3f "
-	        "maxInflight %d denyLabel \"%s\"",
-	        f.latency_ms, f.jitter_ms, f.error_ratio, f.error_code, f.error_verb, f.error_path,
-	        f.throttle_ratio, f.max_inflight, f.deny_label);
+	rk_info(
+	    "faults.loaded",
+	    "latency %ldms jitter %ldms errorRatio %.3f (%d, verb \"%s\", path \"%s\") throttleRatio %.3f "
+	    "maxInflight %d denyLabel \"%s\"",
+	    f.latency_ms, f.jitter_ms, f.error_ratio, f.error_code, f.error_verb, f.error_path,
+	    f.throttle_ratio, f.max_inflight, f.deny_label);
 }
 
 void sbx_faults_init(const char *p)
