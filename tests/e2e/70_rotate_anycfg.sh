@@ -1,5 +1,5 @@
 #!/bin/sh
-# 67_rotate_anycfg.sh: any EncryptionConfiguration (issue 16). (1) A "*.*" config rotated by a plan naming
+# 70_rotate_anycfg.sh: any EncryptionConfiguration (issue 16). (1) A "*.*" config rotated by a plan naming
 # "*.*": secrets, configmaps, namespaces, leases, a CRD created through the API with kubectl (served at v2
 # and v1, stored at v1) and its custom resources, every stored resource discovery finds, all end under the
 # new key (verify against the config and per resource), data unchanged, `plan` lists each resource of the
