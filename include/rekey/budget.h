@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "rekey/err.h"
+#include "rekey/verdict.h"
 
 typedef enum rk_breach_action { RK_BREACH_SLOWDOWN = 0, RK_BREACH_PAUSE, RK_BREACH_ABORT } rk_breach_action;
 
@@ -25,6 +26,8 @@ typedef struct rk_budget_policy {
 	unsigned min_samples;   /* writes in the window needed to judge latency/errors, default 20 */
 	double server_p99_ms;   /* apiserver-side p99 budget; 0 = same as write_p99_ms */
 	double server_inflight; /* apiserver in-flight mutating requests budget; 0 = none */
+	double throttled_ratio; /* apiserver 429s / its mutating requests; < 0 = none (defaults: as
+	                           error_ratio) */
 } rk_budget_policy;
 
 void rk_budget_policy_defaults(rk_budget_policy *policy);
@@ -47,13 +50,15 @@ typedef struct rk_budget_stats {
 	uint64_t writes, errors;
 	double p50_ms, p99_ms, error_ratio;
 	double server_p99_ms, server_inflight;
-	double write_rate; /* writes per second over the window */
+	double server_writes, server_5xx_ratio, server_429_ratio; /* every mutating request it served */
+	double write_rate;                                        /* writes per second over the window */
 } rk_budget_stats;
 
 typedef struct rk_budget_decision {
 	rk_budget_action action;
 	double rate_before, rate; /* requests per second; 0 = unlimited */
 	int paused;               /* 1 while no write may start */
+	int signal;               /* the rk_signal (verdict.h) of the budget broken; -1 when none was */
 	rk_budget_stats stats;    /* the numbers the decision was taken on */
 	char reason[512];         /* printable: what was measured against which budget */
 } rk_budget_decision;
@@ -68,6 +73,11 @@ void rk_budget_free(rk_budget *budget);
 void rk_budget_observe(rk_budget *budget, int64_t now_ns, double latency_ms, int failed);
 /* The apiserver's own figures from a /metrics scrape (NaN or < 0 = unknown). */
 void rk_budget_server(rk_budget *budget, int64_t now_ns, double p99_ms, double inflight);
+/* Between the last two scrapes: the mutating requests the apiserver served (all clients') and the shares
+ * answered 5xx and 429 (NaN = unknown). With fewer than min_samples requests the ratios are taken over
+ * min_samples (verdict.h's padding). */
+void rk_budget_server_answers(rk_budget *budget, int64_t now_ns, double writes, double ratio_5xx,
+                              double ratio_429);
 
 /* Takes at most one step. Only writes made after the last rate change count for the next step, so the
  * effect of a step is measured before another is taken. Slowdown halves the rate (floor min_qps; from

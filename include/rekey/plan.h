@@ -79,6 +79,7 @@ typedef struct rk_plan {
 	rk_plan_ssh ssh;
 	rk_plan_exec exec;
 	long ready_timeout_ms;
+	long preflight_window_ms; /* budget.preflightWindow: the trend window before a rotation; 0 = none */
 	rk_rewrite_settings
 	    rewrite; /* the `rewrite` and `budget` sections (rotation defaults where absent) */
 	rk_plan_window *windows;

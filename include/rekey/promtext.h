@@ -84,26 +84,48 @@ int rk_prom_histogram_collect(const char *text, size_t len, const char *family, 
  * the second-highest bound; NaN when there is no +Inf bucket, fewer than 2 buckets or no observations;
  * q < 0 -> -Inf, q > 1 -> +Inf. Non-monotonic counts are evened out as PromQL does. */
 double rk_prom_histogram_quantile(double q, const rk_prom_histogram *h);
+/* How many observations were above `bound`, interpolated linearly inside the bucket holding it (the
+ * lowest bucket starts at 0, as for quantiles); everything in the +Inf bucket counts as above. 0 for an
+ * empty histogram. */
+double rk_prom_histogram_count_above(const rk_prom_histogram *h, double bound);
 
 /* out = later - earlier bucket by bucket (the observations made between two scrapes). A bound missing
  * from `earlier` counts as 0. When any count went down (the apiserver restarted) out = later and the
  * return is 1; otherwise 0. */
 int rk_prom_histogram_delta(const rk_prom_histogram *later, const rk_prom_histogram *earlier,
                             rk_prom_histogram *out);
+/* into += add, bucket by bucket (bounds merged in order), sum and count too. RK_BADINPUT when the merged
+ * histogram would have more than RK_PROM_BUCKETS_MAX bounds (into is then unchanged). */
+int rk_prom_histogram_merge(rk_prom_histogram *into, const rk_prom_histogram *add, rk_err *err);
 /* The q-quantile of the observations made between two scrapes. */
 double rk_prom_histogram_window_quantile(double q, const rk_prom_histogram *later,
                                          const rk_prom_histogram *earlier);
 
-/* ---- kube-apiserver figures for the write budget (promapi.c) ---- */
+/* ---- kube-apiserver figures for the budget (promapi.c) ---- */
 
-/* From one /metrics scrape, in one pass: the PUT latency histogram of one resource
- * (apiserver_request_duration_seconds{verb="PUT",resource,group,subresource="",dry_run=""}) and the
- * mutating requests in flight (apiserver_current_inflight_requests{request_kind="mutating"}). */
+/* Requests counted from apiserver_request_total: all of them, those answered 5xx, those answered 429. */
+typedef struct rk_prom_codes {
+	double total, server_errors, throttled;
+} rk_prom_codes;
+
+/* From one /metrics scrape, in one pass:
+ * - put: the PUT latency histogram of one resource (apiserver_request_duration_seconds{verb="PUT",
+ *   resource, group, subresource="", dry_run=""}), what the rewrite writes;
+ * - writes / write_codes: latency and answers of every mutating request (verb POST, PUT, PATCH, DELETE
+ *   or APPLY, dry_run=""), any resource;
+ * - reads / read_codes: the same for GET and LIST. WATCH and CONNECT (the long-running requests) are in
+ *   neither, so a watch held open for minutes never counts as a slow request; nor are non-resource
+ *   requests (resource="": health checks, /metrics, discovery);
+ * - the mutating requests in flight (apiserver_current_inflight_requests{request_kind="mutating"});
+ * - process_start_time_seconds, which changes when the apiserver restarts. */
 typedef struct rk_prom_apiserver {
 	char resource[128];
 	char group[128];
 	rk_prom_histogram put;
+	rk_prom_histogram writes, reads;
+	rk_prom_codes write_codes, read_codes;
 	double inflight_mutating; /* NaN when the scrape has none */
+	double start_time_s;      /* NaN when the scrape has none */
 	rk_err add_err;           /* why a sample was refused (set when the callback stopped the parse) */
 } rk_prom_apiserver;
 
@@ -114,7 +136,33 @@ int rk_prom_apiserver_on_sample(const rk_prom_sample *sample, void *ud);
 /* init + parse of a whole buffer. */
 int rk_prom_apiserver_parse(const char *text, size_t len, const char *resource, const char *group,
                             rk_prom_apiserver *scrape, rk_err *err);
-/* p99 in milliseconds of the PUTs made between two scrapes (NaN when there were none). */
+/* 1 when the apiserver restarted between two scrapes of it: process_start_time_seconds changed, or any
+ * counter or histogram bucket read here went down. Figures across such an interval are meaningless. */
+int rk_prom_apiserver_reset(const rk_prom_apiserver *later, const rk_prom_apiserver *earlier);
+/* p99 in milliseconds of the PUTs made between two scrapes (NaN when there were none, or when the
+ * apiserver restarted in between). */
 double rk_prom_apiserver_put_p99_ms(const rk_prom_apiserver *later, const rk_prom_apiserver *earlier);
+
+/* What one apiserver did over a window: the sum of the differences of consecutive scrapes, an interval
+ * across a restart (rk_prom_apiserver_reset) skipped rather than read as a negative rate. */
+typedef struct rk_prom_window {
+	rk_prom_histogram writes, reads;
+	rk_prom_codes write_codes, read_codes;
+	unsigned intervals; /* intervals added */
+	unsigned resets;    /* intervals skipped */
+} rk_prom_window;
+
+/* The figures of a window. Ratios are of the requests of that kind; NaN where there were none. */
+typedef struct rk_prom_figures {
+	double writes, write_p99_ms, write_5xx_ratio, write_429_ratio;
+	double reads, read_p99_ms, read_5xx_ratio, read_429_ratio;
+} rk_prom_figures;
+
+void rk_prom_window_init(rk_prom_window *window);
+/* Adds the interval between two consecutive scrapes of one apiserver. Returns 1 (and adds nothing) when
+ * it was a restart, 0 when added. */
+int rk_prom_window_add(rk_prom_window *window, const rk_prom_apiserver *later,
+                       const rk_prom_apiserver *earlier);
+void rk_prom_window_figures(const rk_prom_window *window, rk_prom_figures *out);
 
 #endif

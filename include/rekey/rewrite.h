@@ -56,6 +56,7 @@ typedef struct rk_rewrite_opts {
 	 * kubeconfig's credentials and tls-server-name; NULL/0 = the kubeconfig's server. Any number, each
 	 * once. */
 	const char *const *endpoints;
+	const char *const *endpoint_names; /* how the log and stored decisions name them; NULL = their URLs */
 	size_t nendpoints;
 } rk_rewrite_opts;
 
@@ -167,6 +168,15 @@ int rk_rewrite_cmd(const rk_rewrite_opts *opts, const rk_kubeconfig_opts *kubeco
                    const rk_rewrite_hooks *hooks, rk_rewrite_result *result, rk_err *err);
 
 /* ---- status from the state db (what `rekeyctl status` prints) ---- */
+
+/* How many budget decisions of one kind one signal drove ("slowdown" by "server-p99": 2). */
+typedef struct rk_budget_signal_count {
+	char decision[RK_STORE_SHORT_MAX];
+	char signal[RK_STORE_SHORT_MAX]; /* "" for decisions no breach drove (recover, resume) */
+	int64_t count;
+} rk_budget_signal_count;
+#define RK_REWRITE_SIGNALS_MAX 24
+
 typedef struct rk_rewrite_status {
 	rk_run run;
 	rk_counts counts;    /* every resource */
@@ -181,9 +191,13 @@ typedef struct rk_rewrite_status {
 	double rate, eta_s; /* rate from the run's start to the last checkpoint; -1 when unknown */
 	char budget[RK_STORE_SHORT_MAX]; /* last budget decision ("" = none) */
 	int64_t budget_decisions;
+	rk_budget_signal_count
+	    signals[RK_REWRITE_SIGNALS_MAX]; /* the decisions by the signal that drove them */
+	size_t nsignals;
 } rk_rewrite_status;
 
-/* The newest rewrite run of cluster (*found 0 when none), or run_id when > 0. */
+/* The newest run of cluster that rewrites, a `rewrite` or a rotation (*found 0 when none), or run_id when
+ * > 0. */
 int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
                           int *found, rk_err *err);
 /* `rekeyctl status`: rk_rewrite_status_get on the state db in state_dir (NULL = the default); RK_BADINPUT

@@ -211,9 +211,14 @@ typedef struct rk_budget_record {
 	const char *decision; /* "slowdown", "recover", "pause", "resume", "abort" */
 	double p50_ms, p99_ms, error_ratio, rate_before, rate_after;
 	const char *reason; /* printable numbers that caused it; may be NULL */
+	const char *signal; /* the budget signal that drove it (rk_signal_name, verdict.h); NULL = none */
 } rk_budget_record;
 int rk_store_budget_insert(rk_store *store, int64_t run_id, const rk_budget_record *rec, rk_err *err);
 int rk_store_budget_count(rk_store *store, int64_t run_id, int64_t *count, rk_err *err);
+/* How many decisions of each (decision, signal) pair a run took, in the order each pair first came
+ * (signal "" for those no breach drove). cb returns non-zero to stop. */
+typedef int (*rk_budget_signal_cb)(const char *decision, const char *signal, int64_t count, void *ud);
+int rk_store_budget_signals(rk_store *store, int64_t run_id, rk_budget_signal_cb cb, void *ud, rk_err *err);
 
 /* ---- key lifecycle events: fingerprints only ---- */
 typedef struct rk_key_event {

@@ -29,6 +29,8 @@ struct rk_budget {
 	double bound_ms[NBUCKETS]; /* upper bound of each latency bucket */
 	double server_p99_ms, server_inflight;
 	int64_t server_at;
+	double server_writes, server_5xx, server_429; /* answers between the last two scrapes */
+	int64_t answers_at;
 	double rate;      /* in force; 0 = unlimited */
 	double base_rate; /* what recovery climbs back to */
 	int paused, aborted;
@@ -48,6 +50,7 @@ void rk_budget_policy_defaults(rk_budget_policy *policy)
 	policy->min_qps = 1;
 	policy->interval_s = 5;
 	policy->min_samples = 20;
+	policy->throttled_ratio = -1;
 }
 
 static const char *const breach_names[] = {"slowdown", "pause", "abort"};
@@ -79,9 +82,11 @@ static int check_policy(const rk_budget_policy *p, rk_err *err)
 	if (!(p->window_s > 0 && p->window_s <= 3600))
 		return rk_err_set(err, RK_BADINPUT, "budget: window %gs must be > 0 and <= 3600s",
 		                  p->window_s);
-	if (p->error_ratio > 1 || isnan(p->error_ratio))
-		return rk_err_set(err, RK_BADINPUT, "budget: errorRatio %g must be between 0 and 1",
-		                  p->error_ratio);
+	if (p->error_ratio > 1 || isnan(p->error_ratio) || p->throttled_ratio > 1 ||
+	    isnan(p->throttled_ratio))
+		return rk_err_set(err, RK_BADINPUT,
+		                  "budget: errorRatio %g and throttledRatio %g must be at most 1",
+		                  p->error_ratio, p->throttled_ratio);
 	if (!(p->write_p99_ms >= 0 && p->soak_s >= 0 && p->interval_s >= 0 && p->target_qps >= 0 &&
 	      p->min_qps >= 0 && p->server_p99_ms >= 0 && p->server_inflight >= 0))
 		return rk_err_set(err, RK_BADINPUT,
@@ -107,6 +112,8 @@ int rk_budget_new(const rk_budget_policy *policy, int64_t now_ns, rk_budget **ou
 		b->bound_ms[i] = BUCKET_BASE_MS * pow(BUCKET_RATIO, i);
 	b->server_p99_ms = b->server_inflight = NAN;
 	b->server_at = NEVER;
+	b->server_writes = b->server_5xx = b->server_429 = NAN;
+	b->answers_at = NEVER;
 	b->rate = policy->target_qps;
 	b->base_rate = policy->target_qps;
 	b->created_at = now_ns;
@@ -165,6 +172,15 @@ void rk_budget_server(rk_budget *budget, int64_t now_ns, double p99_ms, double i
 	budget->server_at = now_ns;
 }
 
+void rk_budget_server_answers(rk_budget *budget, int64_t now_ns, double writes, double ratio_5xx,
+                              double ratio_429)
+{
+	budget->server_writes = writes >= 0 ? writes : NAN;
+	budget->server_5xx = ratio_5xx >= 0 ? ratio_5xx : NAN;
+	budget->server_429 = ratio_429 >= 0 ? ratio_429 : NAN;
+	budget->answers_at = now_ns;
+}
+
 /* ---- statistics ---- */
 
 /* Linear interpolation inside the bucket holding the rank. */
@@ -210,13 +226,20 @@ static void stats_from(const rk_budget *b, int64_t now_ns, int64_t first_epoch, 
 	st->write_rate = span_s > 0 ? (double)st->writes / span_s : NAN;
 }
 
+static int fresh(const rk_budget *b, int64_t at, int64_t now_ns, int64_t since)
+{
+	return at > since && now_ns - at <= (int64_t)(b->policy.window_s * RK_NS_PER_SEC);
+}
+
 /* Server figures count when taken within the window (and, for a decision, after `since`). */
 static void add_server(const rk_budget *b, int64_t now_ns, int64_t since, rk_budget_stats *st)
 {
-	int fresh =
-	    b->server_at > since && now_ns - b->server_at <= (int64_t)(b->policy.window_s * RK_NS_PER_SEC);
-	st->server_p99_ms = fresh ? b->server_p99_ms : NAN;
-	st->server_inflight = fresh ? b->server_inflight : NAN;
+	int scraped = fresh(b, b->server_at, now_ns, since), answers = fresh(b, b->answers_at, now_ns, since);
+	st->server_p99_ms = scraped ? b->server_p99_ms : NAN;
+	st->server_inflight = scraped ? b->server_inflight : NAN;
+	st->server_writes = answers ? b->server_writes : NAN;
+	st->server_5xx_ratio = answers ? b->server_5xx : NAN;
+	st->server_429_ratio = answers ? b->server_429 : NAN;
 }
 
 void rk_budget_stats_now(const rk_budget *budget, int64_t now_ns, rk_budget_stats *stats)
@@ -235,43 +258,68 @@ static void decision_stats(const rk_budget *b, int64_t now_ns, rk_budget_stats *
 
 /* ---- decisions ---- */
 
-/* Client-side budget: p99 and error ratio, judged once the window holds min_samples writes. */
+/* Client-side budget: p99 and error ratio, judged once the window holds min_samples writes. Returns the
+ * rk_signal broken, -1 when none. */
 static int client_breach(const rk_budget_policy *p, const rk_budget_stats *st, char *why, size_t cap)
 {
 	if (st->writes == 0 || st->writes < p->min_samples)
-		return 0;
+		return -1;
 	if (p->write_p99_ms > 0 && st->p99_ms > p->write_p99_ms) {
 		snprintf(why, cap, "write p99 %.1fms > budget %.1fms", st->p99_ms, p->write_p99_ms);
-		return 1;
+		return RK_SIGNAL_CLIENT_LATENCY;
 	}
 	if (p->error_ratio >= 0 && st->error_ratio > p->error_ratio) {
 		snprintf(why, cap, "errors %.2f%% > budget %.2f%%", 100 * st->error_ratio,
 		         100 * p->error_ratio);
-		return 1;
+		return RK_SIGNAL_CLIENT_ERRORS;
 	}
-	return 0;
+	return -1;
 }
 
-/* Server-side budget: the apiserver's own p99 and in-flight requests, when known. */
+/* A share of the apiserver's mutating requests over at least min_samples of them (verdict.h's padding). */
+static int ratio_breach(const rk_budget_policy *p, const rk_budget_stats *st, double ratio, double limit,
+                        const char *name, char *why, size_t cap)
+{
+	if (isnan(ratio) || !(st->server_writes > 0) || limit < 0)
+		return 0;
+	double padded =
+	    st->server_writes >= p->min_samples ? ratio : ratio * st->server_writes / p->min_samples;
+	if (padded <= limit)
+		return 0;
+	if (st->server_writes >= p->min_samples)
+		snprintf(why, cap, "apiserver %s %.2f%% of %.0f writes > budget %.2f%%", name, 100 * ratio,
+		         st->server_writes, 100 * limit);
+	else
+		snprintf(why, cap, "apiserver %s %.2f%% of %.0f writes (%.2f%% padded to %u) > budget %.2f%%",
+		         name, 100 * ratio, st->server_writes, 100 * padded, p->min_samples, 100 * limit);
+	return 1;
+}
+
+/* Server-side budget: the apiserver's own p99, 5xx and 429 shares and in-flight requests, when known. */
 static int server_breach(const rk_budget_policy *p, const rk_budget_stats *st, char *why, size_t cap)
 {
 	double limit = p->server_p99_ms > 0 ? p->server_p99_ms : p->write_p99_ms;
 	if (limit > 0 && st->server_p99_ms > limit) {
 		snprintf(why, cap, "apiserver p99 %.1fms > budget %.1fms", st->server_p99_ms, limit);
-		return 1;
+		return RK_SIGNAL_SERVER_P99;
 	}
+	if (ratio_breach(p, st, st->server_5xx_ratio, p->error_ratio, "5xx", why, cap))
+		return RK_SIGNAL_SERVER_5XX;
+	if (ratio_breach(p, st, st->server_429_ratio, p->throttled_ratio, "429", why, cap))
+		return RK_SIGNAL_SERVER_429;
 	if (p->server_inflight > 0 && st->server_inflight > p->server_inflight) {
 		snprintf(why, cap, "apiserver inflight %.0f > budget %.0f", st->server_inflight,
 		         p->server_inflight);
-		return 1;
+		return RK_SIGNAL_SERVER_INFLIGHT;
 	}
-	return 0;
+	return -1;
 }
 
-/* Writes into why the first budget the stats break; 0 when none is broken. */
+/* Writes into why the first budget the stats break and returns its rk_signal; -1 when none is broken. */
 static int find_breach(const rk_budget *b, const rk_budget_stats *st, char *why, size_t cap)
 {
-	return client_breach(&b->policy, st, why, cap) || server_breach(&b->policy, st, why, cap);
+	int signal = client_breach(&b->policy, st, why, cap);
+	return signal >= 0 ? signal : server_breach(&b->policy, st, why, cap);
 }
 
 static void format_rate(char *out, size_t cap, double rate)
@@ -377,7 +425,8 @@ rk_budget_decision rk_budget_decide(rk_budget *budget, int64_t now_ns)
 	memset(&d, 0, sizeof d);
 	decision_stats(budget, now_ns, &d.stats);
 	d.rate_before = budget->rate;
-	int breached = !budget->aborted && find_breach(budget, &d.stats, cause, sizeof cause);
+	d.signal = budget->aborted ? -1 : find_breach(budget, &d.stats, cause, sizeof cause);
+	int breached = d.signal >= 0;
 	if (breached)
 		budget->last_breach_at = now_ns;
 	if (budget->aborted) {

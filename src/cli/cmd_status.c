@@ -1,5 +1,6 @@
-/* cmd_status.c: `rekeyctl status`: a rewrite run's progress read from the state db (another terminal
- * can watch a running rewrite; rk_rewrite_status_read): table or JSON, once or every 2 seconds with
+/* cmd_status.c: `rekeyctl status`: a rewrite's progress (a `rewrite` run or a rotation's rewrite stage) read
+ * from the state db (another terminal can watch a running rewrite; rk_rewrite_status_read): table or JSON,
+ * once or every 2 seconds with
  * --watch. */
 #include <signal.h>
 #include <stdio.h>
@@ -13,8 +14,9 @@
 
 static const char usage_text[] =
     "usage: rekeyctl status [--cluster NAME] [--run ID] [--state DIR] [-o json] [--watch]\n"
-    "Shows the newest rewrite run of the cluster (default: the newest of any cluster with --cluster\n"
-    "omitted is not guessed: --cluster is required) from the state db.\n";
+    "Shows the newest rewrite of the cluster (a `rewrite` run or a rotation's rewrite; --cluster is\n"
+    "required, or --run ID) from the state db: progress, outcomes and the budget decisions with the\n"
+    "signal that drove each (client-latency, client-errors, server-p99, 5xx, 429, inflight).\n";
 
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)

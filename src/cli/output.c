@@ -151,18 +151,45 @@ void out_rewrite_result(const rk_rewrite_result *r, int rc, const char *message,
 		printf("  %s\n", message);
 }
 
+static json_t *signals_json(const rk_rewrite_status *st)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < st->nsignals; i++)
+		json_array_append_new(a, json_pack("{sssssI}", "decision", st->signals[i].decision, "signal",
+		                                   st->signals[i].signal, "count",
+		                                   (json_int_t)st->signals[i].count));
+	return a;
+}
+
+/* "slowdown by server-p99 x2, pause by 5xx x1" (decisions no breach drove are left out). */
+static void print_signals(const rk_rewrite_status *st)
+{
+	int any = 0;
+	for (size_t i = 0; i < st->nsignals; i++) {
+		const rk_budget_signal_count *c = &st->signals[i];
+		if (!c->signal[0])
+			continue;
+		printf("%s%s by %s x%" PRId64, any ? ", " : "  signals   ", c->decision, c->signal, c->count);
+		any = 1;
+	}
+	if (any)
+		printf("\n");
+}
+
 void out_rewrite_status(const rk_rewrite_status *st, int json)
 {
 	if (json) {
 		json_t *j = json_pack(
-		    "{sIsssssssssisIsIsIsisisssssssssfsfsssIso}", "run", (json_int_t)st->run.id, "cluster",
-		    st->run.cluster, "state", st->run.state, "started_at", st->run.started_at, "finished_at",
-		    st->run.finished_at, "exit_code", st->run.exit_code, "done", (json_int_t)st->done,
-		    "total", (json_int_t)st->total, "orphans", (json_int_t)st->orphans, "scopes", st->scopes,
-		    "scopes_done", st->scopes_done, "resource", st->resource, "scope", st->scope,
-		    "last_namespace", st->last_namespace, "last_name", st->last_name, "rate", st->rate,
-		    "eta_s", st->eta_s, "budget", st->budget, "budget_decisions",
-		    (json_int_t)st->budget_decisions, "counts", counts_json(&st->counts));
+		    "{sIsssssssssssisIsIsIsisisssssssssfsfsssIso}", "run", (json_int_t)st->run.id, "kind",
+		    st->run.kind, "cluster", st->run.cluster, "state", st->run.state, "started_at",
+		    st->run.started_at, "finished_at", st->run.finished_at, "exit_code", st->run.exit_code,
+		    "done", (json_int_t)st->done, "total", (json_int_t)st->total, "orphans",
+		    (json_int_t)st->orphans, "scopes", st->scopes, "scopes_done", st->scopes_done, "resource",
+		    st->resource, "scope", st->scope, "last_namespace", st->last_namespace, "last_name",
+		    st->last_name, "rate", st->rate, "eta_s", st->eta_s, "budget", st->budget,
+		    "budget_decisions", (json_int_t)st->budget_decisions, "counts", counts_json(&st->counts));
+		if (j)
+			json_object_set_new(j, "budget_signals", signals_json(st));
 		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		if (s)
 			printf("%s\n", s);
@@ -174,8 +201,8 @@ void out_rewrite_status(const rk_rewrite_status *st, int json)
 	fmt_eta(st->eta_s, eta, sizeof eta);
 	snprintf(total, sizeof total, st->total >= 0 ? "%" PRId64 : "?", st->total);
 	const rk_counts *c = &st->counts;
-	printf("cluster %s  rewrite run %" PRId64 "  %s  (started %s%s%s)\n", st->run.cluster, st->run.id,
-	       st->run.state, st->run.started_at, st->run.finished_at[0] ? ", finished " : "",
+	printf("cluster %s  %s run %" PRId64 "  %s  (started %s%s%s)\n", st->run.cluster, st->run.kind,
+	       st->run.id, st->run.state, st->run.started_at, st->run.finished_at[0] ? ", finished " : "",
 	       st->run.finished_at);
 	printf("  progress  %" PRId64 "/%s objects  %.1f/s  ETA %s\n", st->done, total,
 	       st->rate < 0 ? 0 : st->rate, eta);
@@ -191,4 +218,5 @@ void out_rewrite_status(const rk_rewrite_status *st, int json)
 		       st->scopes_done, st->scopes, st->updated_at[0] ? st->updated_at : "none");
 	printf("  budget    %s (%" PRId64 " decisions)\n", st->budget[0] ? st->budget : "no decision",
 	       st->budget_decisions);
+	print_signals(st);
 }

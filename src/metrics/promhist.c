@@ -153,6 +153,27 @@ double rk_prom_histogram_quantile(double q, const rk_prom_histogram *h)
 	return in_bucket > 0 ? start + (end - start) * (rank / in_bucket) : start;
 }
 
+double rk_prom_histogram_count_above(const rk_prom_histogram *h, double bound)
+{
+	double counts[RK_PROM_BUCKETS_MAX];
+	size_t n = h->nbuckets;
+	if (n == 0)
+		return 0;
+	monotonic_counts(h, counts);
+	double total = counts[n - 1], below = 0, lower = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (bound >= h->le[i]) { /* the whole bucket is at or below the bound */
+			below = counts[i];
+			lower = h->le[i];
+			continue;
+		}
+		if (!isinf(h->le[i]) && h->le[i] > lower) /* part of this bucket, by linear interpolation */
+			below += (counts[i] - below) * (bound - lower) / (h->le[i] - lower);
+		break;
+	}
+	return total - below > 0 ? total - below : 0;
+}
+
 static double earlier_count(const rk_prom_histogram *earlier, double bound)
 {
 	for (size_t i = 0; i < earlier->nbuckets; i++)
@@ -182,4 +203,28 @@ double rk_prom_histogram_window_quantile(double q, const rk_prom_histogram *late
 	rk_prom_histogram d;
 	rk_prom_histogram_delta(later, earlier, &d);
 	return rk_prom_histogram_quantile(q, &d);
+}
+
+/* A cumulative histogram's count at x: the count of its largest bound <= x (0 below the first). */
+static double cumulative_at(const rk_prom_histogram *h, double x)
+{
+	double c = 0;
+	for (size_t i = 0; i < h->nbuckets && h->le[i] <= x; i++)
+		c = h->count[i];
+	return c;
+}
+
+int rk_prom_histogram_merge(rk_prom_histogram *into, const rk_prom_histogram *add, rk_err *err)
+{
+	rk_prom_histogram merged = *into;
+	for (size_t i = 0; i < add->nbuckets; i++)
+		if (bucket_index(&merged, add->le[i]) < 0)
+			return rk_err_set(err, RK_BADINPUT, "a merged histogram has more than %d buckets",
+			                  RK_PROM_BUCKETS_MAX);
+	for (size_t i = 0; i < merged.nbuckets; i++)
+		merged.count[i] = cumulative_at(into, merged.le[i]) + cumulative_at(add, merged.le[i]);
+	merged.sum += add->sum;
+	merged.total += add->total;
+	*into = merged;
+	return RK_OK;
 }

@@ -21,7 +21,9 @@ static const char *const ssh_fields[] = {"user", "identityFile",    "knownHosts"
 static const char *const exec_fields[] = {"read", "write", "restart", "ready", "timeout", NULL};
 static const char *const rewrite_fields[] = {"qps",       "burst",      "concurrency", "pageSize",
                                              "batchSize", "batchPause", NULL};
-static const char *const budget_fields[] = {"writeP99", "errorRatio", "window", "soak", "onBreach", NULL};
+static const char *const budget_fields[] = {
+    "writeP99",       "errorRatio",  "window",          "soak",           "onBreach",
+    "throttledRatio", "minRequests", "preflightWindow", "scrapeInterval", NULL};
 static const char *const window_fields[] = {"days", "start", "end", "timezone", NULL};
 static const char *const etcd_fields[] = {"url", "cacert", "cert", "key", NULL};
 
@@ -464,9 +466,23 @@ static int load_budget(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err
 	if (rc == RK_OK)
 		rc = enum_field(y, map, what, "onBreach", breach_names, &breach, err);
 	b->on_breach = (rk_breach_action)breach;
+	if (rc == RK_OK)
+		rc = rk_yaml_double(y, map, what, "throttledRatio", 0, 1, &b->budget_throttled, err);
+	if (rc == RK_OK)
+		rc = int_field(y, map, what, "minRequests", 1, 1000000, &b->budget_min_requests, err);
+	if (rc == RK_OK)
+		rc = rk_yaml_duration_ms(y, map, what, "preflightWindow", &plan->preflight_window_ms, err);
+	if (rc == RK_OK)
+		rc = rk_yaml_duration_ms(y, map, what, "scrapeInterval", &b->scrape_ms, err);
 	if (rc == RK_OK && b->budget_window_ms < 1000)
 		rc =
 		    rk_yaml_fail(y, rk_yaml_get(y, map, "window"), err, "budget.window: must be at least 1s");
+	if (rc == RK_OK && b->scrape_ms != 0 && (b->scrape_ms < 100 || b->scrape_ms > 600000))
+		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "scrapeInterval"), err,
+		                  "budget.scrapeInterval: 0s (off) or 100ms..10m");
+	if (rc == RK_OK && plan->preflight_window_ms > 3600000)
+		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "preflightWindow"), err,
+		                  "budget.preflightWindow: at most 1h (0s turns the trend check off)");
 	return rc;
 }
 
@@ -627,6 +643,7 @@ static int load_plan(rk_yaml *y, rk_plan *plan, rk_err *err)
 	if (rc == RK_OK)
 		rc = load_control_plane(y, root, plan, err);
 	rk_rewrite_settings_init_rotation(&plan->rewrite);
+	plan->preflight_window_ms = 60000;
 	if (rc == RK_OK)
 		rc = load_rewrite(y, root, plan, err);
 	if (rc == RK_OK)

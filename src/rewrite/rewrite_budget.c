@@ -3,7 +3,9 @@
  * every second, applied to that endpoint's rate and pause (a slow or failing apiserver takes less, the
  * others go on) and logged and stored with its numbers; a light GET probe of a paused endpoint twice a
  * second (no writes measure it then); and, with --scrape-interval, each endpoint's own PUT p99 and
- * mutating in-flight requests from its /metrics. One more budget sees every PUT, for progress and the
+ * mutating in-flight requests and the shares of its mutating requests answered 5xx and 429 from its
+ * /metrics (a rotation's rewrite scrapes by default). Each decision is stored with the signal that drove
+ * it (status shows them). One more budget sees every PUT, for progress and the
  * metrics file. The run's state is its endpoints' (rewrite_spread.c). */
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +29,8 @@ static void policy_of(const rk_rw_engine *e, double target_qps, rk_budget_policy
 	p->on_breach = o->on_breach;
 	p->target_qps = target_qps;
 	p->server_inflight = o->budget_inflight;
+	p->throttled_ratio = rk_rewrite_settings_throttled(o);
+	p->min_samples = (unsigned)o->budget_min_requests;
 	if (p->interval_s > p->soak_s && p->soak_s > 0)
 		p->interval_s = p->soak_s; /* a short soak (tests, benchmarks) also means faster steps */
 }
@@ -35,7 +39,8 @@ int rk_rw_budget_new(rk_rw_engine *e, rk_err *err)
 {
 	const rk_rewrite_settings *o = &e->opts->settings;
 	rk_budget_policy p;
-	e->budget_on = o->budget_p99_ms > 0 || o->budget_errors >= 0 || o->budget_inflight > 0;
+	e->budget_on = o->budget_p99_ms > 0 || o->budget_errors >= 0 || o->budget_inflight > 0 ||
+	               o->budget_throttled >= 0;
 	policy_of(e, o->qps, &p);
 	if (rk_budget_new(&p, rk_monotonic_ns(), &e->budget, err) != RK_OK)
 		return err->code;
@@ -91,7 +96,8 @@ static void apply_decision(rk_rw_engine *e, rk_rw_endpoint *ep, const rk_budget_
 	                        .error_ratio = isnan(d->stats.error_ratio) ? 0 : d->stats.error_ratio,
 	                        .rate_before = d->rate_before,
 	                        .rate_after = d->rate,
-	                        .reason = reason};
+	                        .reason = reason,
+	                        .signal = d->signal >= 0 ? rk_signal_name((rk_signal)d->signal) : NULL};
 	rk_err err;
 	if (rk_store_budget_insert(e->store, e->run_id, &rec, &err) != RK_OK)
 		rk_warn("rewrite.budget", "could not record the decision: %s", err.msg);
@@ -119,8 +125,25 @@ static void maybe_probe(rk_rw_engine *e, rk_rw_endpoint *ep, double now)
 		ep->probe_inflight = 1;
 }
 
-/* The endpoint's PUT p99 on this resource between two scrapes, and its mutating in-flight requests
- * (rk_prom_apiserver_*, promtext.h). A scrape of another resource than the previous one starts over. */
+/* Between two scrapes of the endpoint: its mutating requests (everyone's) and the shares answered 5xx and
+ * 429; unknown across a restart (rk_prom_window skips that interval). */
+static void server_answers(rk_rw_endpoint *ep, const rk_prom_apiserver *now, const rk_prom_apiserver *prev)
+{
+	rk_prom_window w;
+	rk_prom_figures f;
+	rk_prom_window_init(&w);
+	if (rk_prom_window_add(&w, now, prev)) {
+		rk_budget_server_answers(ep->budget, rk_monotonic_ns(), NAN, NAN, NAN);
+		return;
+	}
+	rk_prom_window_figures(&w, &f);
+	rk_budget_server_answers(ep->budget, rk_monotonic_ns(), f.writes, f.write_5xx_ratio,
+	                         f.write_429_ratio);
+}
+
+/* The endpoint's PUT p99 on this resource between two scrapes, its 5xx and 429 shares, and its mutating
+ * in-flight requests (rk_prom_apiserver_*, promtext.h). A scrape of another resource than the previous
+ * one starts over. */
 static void scrape(rk_rw_engine *e, rk_rw_endpoint *ep)
 {
 	rk_buf text = RK_BUF_INIT;
@@ -131,14 +154,21 @@ static void scrape(rk_rw_engine *e, rk_rw_endpoint *ep)
 		rc = rk_prom_apiserver_parse((const char *)text.data, text.len, e->res.resource, e->res.group,
 		                             &now, &err);
 	rk_buf_free(&text);
-	if (rc != RK_OK) {
-		rk_debug("rewrite.scrape", "%s: %s", ep->label, err.msg);
+	if (rc != RK_OK) { /* the first failure of each endpoint is a warning: its budget is the client's */
+		rk_log(ep->scrape_warned ? RK_LOG_DEBUG : RK_LOG_WARN, "rewrite.scrape-failed",
+		       "%s: %s (its budget goes on with our own figures)", ep->label, err.msg);
+		ep->scrape_warned = 1;
 		return;
 	}
 	rk_prom_apiserver *prev = &ep->metrics_prev;
 	int same =
 	    ep->have_metrics_prev && !strcmp(prev->resource, now.resource) && !strcmp(prev->group, now.group);
 	double p99 = same ? rk_prom_apiserver_put_p99_ms(&now, prev) : NAN;
+	if (same)
+		server_answers(ep, &now, prev);
+	if (!ep->have_metrics_prev)
+		rk_info("rewrite.scrape", "%s: its /metrics read every %ldms into its budget", ep->label,
+		        e->opts->settings.scrape_ms);
 	*prev = now;
 	ep->have_metrics_prev = 1;
 	rk_budget_server(ep->budget, rk_monotonic_ns(), p99, now.inflight_mutating);

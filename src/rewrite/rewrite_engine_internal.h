@@ -57,6 +57,7 @@ typedef struct rk_rw_endpoint {
 	double last_probe_ms;
 	rk_prom_apiserver metrics_prev; /* previous /metrics scrape, for the PUT latency histogram's delta */
 	int have_metrics_prev;
+	int scrape_warned; /* a failed scrape was logged as a warning once */
 	rk_rewrite_endpoint_stats stats;
 } rk_rw_endpoint;
 

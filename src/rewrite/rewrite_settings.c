@@ -14,6 +14,8 @@ void rk_rewrite_settings_init(rk_rewrite_settings *s)
 	s->soak_ms = 30000;
 	s->budget_errors = -1;
 	s->on_breach = RK_BREACH_SLOWDOWN;
+	s->budget_throttled = -1;
+	s->budget_min_requests = 20;
 }
 
 void rk_rewrite_settings_init_rotation(rk_rewrite_settings *s)
@@ -23,6 +25,12 @@ void rk_rewrite_settings_init_rotation(rk_rewrite_settings *s)
 	s->burst = 200;
 	s->budget_p99_ms = 500;
 	s->budget_errors = 0.01;
+	s->scrape_ms = 5000; /* every apiserver's /metrics: its own p99, 5xx and 429 beside ours */
+}
+
+double rk_rewrite_settings_throttled(const rk_rewrite_settings *s)
+{
+	return s->budget_throttled >= 0 ? s->budget_throttled : s->budget_errors;
 }
 
 int rk_rewrite_settings_check(const rk_rewrite_settings *s, rk_err *err)
@@ -40,11 +48,17 @@ int rk_rewrite_settings_check(const rk_rewrite_settings *s, rk_err *err)
 		return rk_err_set(
 		    err, RK_BADINPUT,
 		    "batch pause and soak must not be negative, the budget window within 1s..1h");
+	if (s->scrape_ms < 0 || (s->scrape_ms > 0 && s->scrape_ms < 100) || s->scrape_ms > 600000)
+		return rk_err_set(err, RK_BADINPUT,
+		                  "scrape interval must be 0 (off) or 100ms..10m, got %ldms", s->scrape_ms);
 	if (s->budget_inflight < 0 || (s->budget_inflight > 0 && s->scrape_ms <= 0))
 		return rk_err_set(err, RK_BADINPUT,
 		                  "an in-flight budget needs --scrape-interval (it is read from /metrics)");
-	if (s->budget_p99_ms < 0 || s->budget_errors > 1)
+	if (s->budget_p99_ms < 0 || s->budget_errors > 1 || s->budget_throttled > 1)
 		return rk_err_set(err, RK_BADINPUT,
-		                  "budget p99 must not be negative, error ratio within 0..1");
+		                  "budget p99 must not be negative, error and 429 ratios within 0..1");
+	if (s->budget_min_requests < 1 || s->budget_min_requests > 1000000)
+		return rk_err_set(err, RK_BADINPUT, "budget minimum requests must be 1..1000000, got %d",
+		                  s->budget_min_requests);
 	return RK_OK;
 }

@@ -30,7 +30,9 @@ int rk_rw_endpoints_new(rk_rw_engine *e, rk_err *err)
 	for (size_t i = 0; i < n; i++) {
 		rk_rw_endpoint *ep = &e->eps[i];
 		ep->url = e->opts->nendpoints ? e->opts->endpoints[i] : NULL;
-		ep->label = ep->url ? ep->url : "cluster";
+		const char *name =
+		    e->opts->nendpoints && e->opts->endpoint_names ? e->opts->endpoint_names[i] : NULL;
+		ep->label = name ? name : ep->url ? ep->url : "cluster";
 		ep->health = 1;
 		ep->stats.min_health = 1;
 		snprintf(ep->stats.url, sizeof ep->stats.url, "%s", ep->url ? ep->url : "");

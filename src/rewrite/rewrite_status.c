@@ -1,6 +1,7 @@
 /* rewrite_status.c: a rewrite run's progress read back from the state db (what `rekeyctl status` shows
  * from another terminal): totals over every resource, the newest checkpoint, the estimate the run
- * recorded, the rate from the run's start to its last checkpoint, the ETA and the last budget decision. */
+ * recorded, the rate from the run's start to its last checkpoint, the ETA, the last budget decision and the
+ * decisions by the signal that drove them. A rotation's rewrite stage is read the same way. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,33 @@ static double parse_time(const char *text)
 	return (double)timegm(&tm) + ms / 1000.0;
 }
 
+static int on_signal_count(const char *decision, const char *signal, int64_t count, void *ud)
+{
+	rk_rewrite_status *st = ud;
+	if (st->nsignals == RK_REWRITE_SIGNALS_MAX)
+		return 1;
+	rk_budget_signal_count *c = &st->signals[st->nsignals++];
+	snprintf(c->decision, sizeof c->decision, "%s", decision ? decision : "");
+	snprintf(c->signal, sizeof c->signal, "%s", signal ? signal : "");
+	c->count = count;
+	return 0;
+}
+
+/* The newest run of the cluster that rewrites: a `rewrite`, or a rotation (its rewrite stage). */
+static int latest_rewriting_run(rk_store *store, const char *cluster, rk_run *run, int *found, rk_err *err)
+{
+	rk_run rotation;
+	int found_rotation = 0;
+	if (rk_store_run_latest(store, cluster, "rewrite", run, found, err) != RK_OK ||
+	    rk_store_run_latest(store, cluster, "rotate", &rotation, &found_rotation, err) != RK_OK)
+		return err->code;
+	if (found_rotation && (!*found || rotation.id > run->id)) {
+		*run = rotation;
+		*found = 1;
+	}
+	return RK_OK;
+}
+
 int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
                           int *found, rk_err *err)
 {
@@ -69,7 +97,7 @@ int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, 
 	st->rate = st->eta_s = -1;
 	*found = 0;
 	int rc = run_id > 0 ? rk_store_run_get(store, run_id, &st->run, found, err)
-	                    : rk_store_run_latest(store, cluster, "rewrite", &st->run, found, err);
+	                    : latest_rewriting_run(store, cluster, &st->run, found, err);
 	if (rc != RK_OK || !*found)
 		return rc;
 	status_walk *w = calloc(1, sizeof *w);
@@ -84,7 +112,8 @@ int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, 
 		return err->code;
 	int have_budget = 0;
 	if (rk_store_budget_last(store, st->run.id, st->budget, sizeof st->budget, &have_budget, err) !=
-	    RK_OK)
+	        RK_OK ||
+	    rk_store_budget_signals(store, st->run.id, on_signal_count, st, err) != RK_OK)
 		return err->code;
 	st->done = rk_counts_sum(&st->counts);
 	double t0 = parse_time(st->run.started_at), t1 = parse_time(st->updated_at);

@@ -91,7 +91,7 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 	rk_buf base = RK_BUF_SECRET;
 	char plan_hash[72], new_key[256] = "";
 	if (rc == RK_OK)
-		rc = rot_preflight(ctx, &base, err);
+		rc = rot_preflight(ctx, &base, NULL, err);
 	if (rc == RK_OK)
 		rc = plan_file_hash(ctx, plan_hash, err);
 	if (rc == RK_OK)
@@ -239,6 +239,17 @@ static int rewrite_targets(rot_ctx *ctx, char ***names, size_t *n, rk_err *err)
 	return rc;
 }
 
+/* The node names of the rewrite's endpoints (the first node with each URL), as the gates name them. */
+static const char **endpoint_names(const rk_plan *p, const char **urls, size_t n)
+{
+	const char **names = calloc(n + 1, sizeof *names);
+	for (size_t i = 0; names && i < n; i++)
+		for (size_t j = 0; j < p->nnodes && !names[i]; j++)
+			if (!strcmp(p->nodes[j].apiserver, urls[i]))
+				names[i] = p->nodes[j].name;
+	return names;
+}
+
 static int run_rewrite(rot_ctx *ctx, const char *const *names, size_t n, rk_err *err)
 {
 	const rk_plan *p = ctx->plan;
@@ -255,12 +266,17 @@ static int run_rewrite(rot_ctx *ctx, const char *const *names, size_t n, rk_err 
 		return rk_err_set(err, RK_STOPPED,
 		                  "outside every maintenance window of the plan: resume in the next one");
 	const char **endpoints = rk_plan_apiservers(p, &o.nendpoints); /* every node's own apiserver */
-	if (!endpoints)
+	const char **node_names = endpoints ? endpoint_names(p, endpoints, o.nendpoints) : NULL;
+	if (!node_names) {
+		free(endpoints);
 		return rk_err_set(err, RK_FAIL, "out of memory");
+	}
 	o.endpoints = endpoints;
+	o.endpoint_names = node_names;
 	rk_rewrite_result result;
 	int rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
 	free(endpoints);
+	free(node_names);
 	if (rc == RK_FAIL)
 		rc = rk_err_set(
 		    err, RK_UNSAFE,
@@ -451,22 +467,25 @@ int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err)
 {
 	rot_ctx ctx;
 	rk_buf base = RK_BUF_SECRET;
+	rot_trend trend;
+	memset(&trend, 0, sizeof trend);
 	int rc = rot_ctx_open(&ctx, opts, err);
 	rk_rotation_opts relaxed = *opts;
-	relaxed.ignore_window = 1; /* plan reports the window instead of refusing */
+	relaxed.ignore_window = 1; /* plan reports the window and the budget instead of refusing */
 	ctx.opts = &relaxed;
 	if (rc == RK_OK)
-		rc = rot_preflight(&ctx, &base, err);
+		rc = rot_preflight(&ctx, &base, &trend, err);
 	rk_encconfig *cfg = NULL;
 	rot_scope scope;
 	char hash[72] = "";
 	if (rc == RK_OK &&
 	    (rc = rot_base_scope((const char *)base.data, base.len, ctx.plan, &cfg, &scope, err)) == RK_OK) {
 		rk_config_hash(base.data, base.len, hash);
-		rc = rot_describe(&ctx, hash, cfg, &scope, out, err);
+		rc = rot_describe(&ctx, hash, cfg, &scope, &trend, out, err);
 		rot_scope_free(&scope);
 	}
 	rk_encconfig_free(cfg);
+	rot_trend_free(&trend);
 	rk_buf_wipe_free(&base);
 	rot_ctx_close(&ctx);
 	return rc;

@@ -13,6 +13,7 @@
 #include "rekey/promtext.h"
 #include "rotation_internal.h"
 #include "rotation_steps_internal.h"
+#include "rotation_trend_internal.h"
 
 #define LAST_CONFIG_INFO "apiserver_encryption_config_controller_last_config_info"
 
@@ -132,44 +133,30 @@ static int wait_ready_with_config(rot_ctx *ctx, const rk_plan_node *node, const 
 	}
 }
 
-static int compare_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* A light read load on the node for the soak time; p99 and error ratio must hold the budget. */
+/* The node under a light probe load for the soak time: its own figures (write p99, 5xx and 429 ratios
+ * from its /metrics) and our probes' must hold the budget. */
 static int soak(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
 {
-	const rk_rewrite_settings *budget = &ctx->plan->rewrite;
-	if (budget->soak_ms <= 0)
+	long soak_ms = ctx->plan->rewrite.soak_ms;
+	if (soak_ms <= 0)
 		return RK_OK;
-	double latencies[4096] = {0};
-	size_t n = 0, errors = 0;
-	double end = now_s() + (double)budget->soak_ms / 1000.0;
-	while (now_s() < end && n < sizeof latencies / sizeof latencies[0]) {
-		rk_kube_req req = {.method = "GET",
-		                   .endpoint = node->apiserver,
-		                   .no_retry = 1,
-		                   .path = "/api/v1/namespaces/kube-system/secrets?limit=1"};
-		rk_kube_resp resp;
-		rk_kube_request(ctx->kube, &req, &resp);
-		latencies[n++] = resp.latency_s * 1000.0;
-		errors += resp.http_status < 200 || resp.http_status >= 300;
-		rk_kube_resp_free(&resp);
-		sleep_ms(100);
+	rot_trend trend;
+	memset(&trend, 0, sizeof trend);
+	int rc = rot_trend_measure(ctx, node, soak_ms, &trend, err);
+	rk_buf line = RK_BUF_INIT;
+	if (rc == RK_OK) {
+		rot_trend_node_describe(&trend.nodes[0], &line);
+		rk_info("gate.soak", "%s", rk_buf_cstr(&line));
 	}
-	qsort(latencies, n, sizeof latencies[0], compare_double);
-	double p99 = n ? latencies[(size_t)((double)(n - 1) * 0.99)] : 0;
-	double ratio = n ? (double)errors / (double)n : 0;
-	rk_info("gate.soak", "node %s: %zu probes, p99 %.1f ms, error ratio %.3f", node->name, n, p99, ratio);
-	if (p99 > (double)budget->budget_p99_ms || ratio > budget->budget_errors)
-		return rk_err_set(
+	if (rc == RK_OK && rot_trend_breached(&trend))
+		rc = rk_err_set(
 		    err, RK_STOPPED,
-		    "gate: node %s broke the budget while soaking: p99 %.1f ms (budget %ld ms), error ratio "
-		    "%.3f (budget %.3f); no further node was touched",
-		    node->name, p99, budget->budget_p99_ms, ratio, budget->budget_errors);
-	return RK_OK;
+		    "gate: node %s broke the budget while soaking for %gs: %s; no further node was "
+		    "touched",
+		    node->name, (double)soak_ms / 1000, rk_buf_cstr(&line));
+	rk_buf_free(&line);
+	rot_trend_free(&trend);
+	return rc;
 }
 
 int rot_gate_node(rot_ctx *ctx, const rk_plan_node *node, const char *hash, rk_err *err)

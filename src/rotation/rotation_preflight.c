@@ -77,7 +77,41 @@ static int check_running(rot_ctx *ctx, const char *hash, rk_err *err)
 	return RK_OK;
 }
 
-int rot_preflight(rot_ctx *ctx, rk_buf *base, rk_err *err)
+/* The budget trend over budget.preflightWindow: for a rotation, over budget stops it before anything
+ * changed; for `plan` (report not NULL) the figures are kept for the report. */
+static int check_trend(rot_ctx *ctx, rot_trend *report, rk_err *err)
+{
+	rot_trend local;
+	memset(&local, 0, sizeof local);
+	rot_trend *trend = report ? report : &local;
+	long window = ctx->plan->preflight_window_ms;
+	memset(trend, 0, sizeof *trend);
+	if (window <= 0)
+		return RK_OK;
+	rk_info("preflight.trend", "measuring every apiserver for %gs against the budget",
+	        (double)window / 1000);
+	int rc = rot_trend_measure(ctx, NULL, window, trend, err);
+	for (size_t i = 0; rc == RK_OK && i < trend->n; i++) {
+		rk_buf line = RK_BUF_INIT;
+		rot_trend_node_describe(&trend->nodes[i], &line);
+		rk_info("preflight.trend", "%s", rk_buf_cstr(&line));
+		rk_buf_free(&line);
+	}
+	if (rc == RK_OK && !report && rot_trend_breached(trend)) {
+		rk_buf why = RK_BUF_INIT;
+		rot_trend_describe_breaches(trend, &why);
+		rc = rk_err_set(err, RK_STOPPED,
+		                "preflight: the control plane is over budget over the last %gs, nothing was "
+		                "changed: %s",
+		                (double)window / 1000, rk_buf_cstr(&why));
+		rk_buf_free(&why);
+	}
+	if (!report)
+		rot_trend_free(trend);
+	return rc;
+}
+
+int rot_preflight(rot_ctx *ctx, rk_buf *base, rot_trend *report, rk_err *err)
 {
 	if (!ctx->opts->ignore_window && !rk_plan_in_window(ctx->plan, time(NULL), NULL))
 		return rk_err_set(err, RK_STOPPED,
@@ -94,8 +128,10 @@ int rot_preflight(rot_ctx *ctx, rk_buf *base, rk_err *err)
 		rc = check_running(ctx, hash, err);
 	rk_transport_free(t);
 	if (rc == RK_OK)
-		rk_info("preflight.passed", "%zu apiservers ready, all running config %s", ctx->plan->nnodes,
-		        hash);
+		rc = check_trend(ctx, report, err);
+	if (rc == RK_OK)
+		rk_info("preflight.passed", "%zu apiservers ready, all running config %s%s",
+		        ctx->plan->nnodes, hash, ctx->plan->preflight_window_ms > 0 ? ", within budget" : "");
 	return rc;
 }
 
@@ -183,8 +219,34 @@ static void describe_rules(rot_ctx *ctx, const rk_encconfig *cfg, const rot_scop
 		rot_resources_free(&res);
 }
 
+static void describe_trend(const rot_trend *trend, rk_buf *out)
+{
+	if (!trend || !trend->n) {
+		rk_buf_printf(out, "budget trend: off (budget.preflightWindow: 0s)\n");
+		return;
+	}
+	const rk_verdict_limits *l = &trend->limits;
+	rk_buf_printf(
+	    out,
+	    "budget trend over %gs (p99 <= %.0f ms, 5xx <= %.2f%%, 429 <= %.2f%%, judged on >= %.0f "
+	    "requests):\n",
+	    (double)trend->window_ms / 1000, l->p99_ms, 100 * l->error_ratio, 100 * l->throttled_ratio,
+	    l->min_requests);
+	for (size_t i = 0; i < trend->n; i++) {
+		const rot_trend_node *t = &trend->nodes[i];
+		unsigned breached = t->server_verdict.breached | t->client_verdict.breached;
+		char signals[128];
+		rk_verdict_signals(breached, signals, sizeof signals);
+		rk_buf_printf(out, breached ? "  OVER BUDGET (%s) " : "  ok%s ", signals);
+		rot_trend_node_describe(t, out);
+		rk_buf_printf(out, "\n");
+	}
+	if (rot_trend_breached(trend))
+		rk_buf_printf(out, "rotate would refuse now: over budget (exit 3)\n");
+}
+
 int rot_describe(rot_ctx *ctx, const char *base_hash, const rk_encconfig *cfg, const rot_scope *scope,
-                 rk_buf *out, rk_err *err)
+                 const rot_trend *trend, rk_buf *out, rk_err *err)
 {
 	(void)err;
 	const rk_plan *p = ctx->plan;
@@ -201,6 +263,7 @@ int rot_describe(rot_ctx *ctx, const char *base_hash, const rk_encconfig *cfg, c
 	else
 		rk_buf_printf(out, "maintenance window: closed now (rotate would refuse)\n");
 	describe_stages(ctx, out);
+	describe_trend(trend, out);
 	describe_rules(ctx, cfg, scope, out);
 	return RK_OK;
 }

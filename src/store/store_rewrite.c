@@ -244,12 +244,13 @@ int rk_store_budget_insert(rk_store *store, int64_t run_id, const rk_budget_reco
 {
 	sqlite3_stmt *st;
 	if (rk_store_check_len("budget decision", rec->decision, RK_STORE_SHORT_MAX, 1, err) != RK_OK ||
-	    rk_store_check_len("budget reason", rec->reason, RK_STORE_DETAIL_MAX, 0, err) != RK_OK)
+	    rk_store_check_len("budget reason", rec->reason, RK_STORE_DETAIL_MAX, 0, err) != RK_OK ||
+	    rk_store_check_len("budget signal", rec->signal, RK_STORE_SHORT_MAX, 0, err) != RK_OK)
 		return err->code;
 	if (rk_store_prepare(
 	        store,
 	        "INSERT INTO budget_decisions(run_id, decision, p50_ms, p99_ms, error_ratio, rate_before, "
-	        "rate_after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	        "rate_after, reason, signal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	        &st, err) != RK_OK)
 		return err->code;
 	sqlite3_bind_int64(st, 1, run_id);
@@ -259,5 +260,6 @@ int rk_store_budget_insert(rk_store *store, int64_t run_id, const rk_budget_reco
 	for (int i = 0; i < 5; i++)
 		sqlite3_bind_double(st, 3 + i, values[i]);
 	rk_store_bind_text(st, 8, rec->reason);
+	rk_store_bind_text(st, 9, rec->signal ? rec->signal : "");
 	return rk_store_step_done(store, st, "record budget decision", err);
 }

@@ -1,5 +1,6 @@
 /* store_rewrite_list.c: reading a rewrite run's progress back out of the state store for `rekeyctl
- * status`: every checkpoint with its resource totals, and the newest budget decision. */
+ * status`: every checkpoint with its resource totals, the newest budget decision and the decisions by the
+ * signal that drove them. */
 #include <stdio.h>
 #include <string.h>
 
@@ -66,5 +67,26 @@ int rk_store_budget_last(rk_store *store, int64_t run_id, char *decision, size_t
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return rk_store_db_error(store, "last budget decision", err);
+	return RK_OK;
+}
+
+int rk_store_budget_signals(rk_store *store, int64_t run_id, rk_budget_signal_cb cb, void *ud, rk_err *err)
+{
+	sqlite3_stmt *st;
+	if (rk_store_prepare(store,
+	                     "SELECT decision, signal, count(*) FROM budget_decisions WHERE run_id = ? "
+	                     "GROUP BY decision, signal ORDER BY min(id)",
+	                     &st, err) != RK_OK)
+		return err->code;
+	sqlite3_bind_int64(st, 1, run_id);
+	int rc, stop = 0;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		stop = cb((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+		          sqlite3_column_int64(st, 2), ud);
+	sqlite3_finalize(st);
+	if (stop)
+		return RK_OK;
+	if (rc != SQLITE_DONE)
+		return rk_store_db_error(store, "budget signals", err);
 	return RK_OK;
 }

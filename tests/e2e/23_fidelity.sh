@@ -189,6 +189,34 @@ put_bucket=$(grep '^apiserver_request_duration_seconds_bucket{' "$E2E_TMP/metric
 	grep 'group=""' | grep 'subresource=""' | grep -c 'dry_run=""')
 [ "$put_bucket" -gt 0 ] && ok metric_put_duration_labels || not_ok metric_put_duration_labels "no PUT secrets bucket"
 expect_grep metric_inflight_mutating '^apiserver_current_inflight_requests\{request_kind="mutating"\} [0-9]' "$E2E_TMP/metrics"
+# series NAME LABEL...: how many series of metric NAME carry every LABEL (name="value", in any order).
+series() {
+	name=$1
+	shift
+	grep "^$name{" "$E2E_TMP/metrics" >"$E2E_TMP/series"
+	for l in "$@"; do grep -F "$l" "$E2E_TMP/series" >"$E2E_TMP/series.n"; mv "$E2E_TMP/series.n" "$E2E_TMP/series"; done
+	grep -c . "$E2E_TMP/series"
+}
+# the budget's split of apiserver_request_total: writes by verb, dry runs and subresources left out,
+# 5xx and 429 by the code label (a 3-digit string; the 201 and 404 of the requests above)
+n=$(series apiserver_request_total 'verb="POST"' 'resource="secrets"' 'group=""' 'version="v1"' 'subresource=""' 'dry_run=""' 'code="201"')
+[ "$n" -gt 0 ] && ok metric_request_total_labels || not_ok metric_request_total_labels "no POST secrets 201 series"
+n=$(series apiserver_request_total 'verb="PUT"' 'resource="secrets"' 'code="404"')
+[ "$n" -gt 0 ] && ok metric_request_total_code_404 || not_ok metric_request_total_code_404 "no PUT secrets 404 series"
+# the histogram's bounds (5 ms ... 60 s) and its _count, which the p99 interpolates over
+for le in 0.005 0.1 1 60 +Inf; do
+	n=$(series apiserver_request_duration_seconds_bucket 'verb="PUT"' 'resource="secrets"' "le=\"$le\"")
+	[ "$n" -gt 0 ] && ok "metric_duration_le_$le" || not_ok "metric_duration_le_$le" "no PUT secrets bucket le=$le"
+done
+n=$(series apiserver_request_duration_seconds_count 'verb="POST"' 'resource="secrets"' 'dry_run=""')
+[ "$n" -gt 0 ] && ok metric_duration_count || not_ok metric_duration_count "no POST secrets _count"
+expect_grep metric_process_start_time '^process_start_time_seconds [0-9.e+]+$' "$E2E_TMP/metrics"
+# rekeyctl's own reading of them: plan measures both apiservers over the preflight window and finds writes
+expect_exit plan_budget_figures 0 "$REKEYCTL" plan -f "$PLAN" --state "$STATE"
+grep -E '^  (ok|OVER BUDGET)' "$E2E_TMP/out" | sed 's/^/# plan: /'
+for n in cp-1 cp-2; do
+	expect_grep "plan_reads_$n" "^  ok $n: apiserver [1-9][0-9]* writes.*5xx 0\.00%, 429 0\.00%" "$E2E_TMP/out"
+done
 
 # ---- identity Leases and apiserver_id_hash ----
 KUBECONFIG=$D/kubeconfig kubectl get leases -n kube-system -l apiserver.kubernetes.io/identity=kube-apiserver \

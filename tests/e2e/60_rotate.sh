@@ -16,6 +16,11 @@ rotation() {
 	expect_exit "$1_plan" 0 "$REKEYCTL" plan -f "$PLAN" --state "$STATE"
 	expect_grep "$1_plan_lists_stages" 'promote: new key first on cp-1' "$E2E_TMP/out"
 	expect_exit "$1_rotate" 0 "$REKEYCTL" rotate -f "$PLAN" --state "$STATE"
+	# the rewrite read every apiserver's /metrics into its budget (a failed scrape is a warning)
+	for n in cp-1 cp-2 cp-3; do
+		expect_grep "$1_rewrite_metrics_$n" "\"event\":\"rewrite.scrape\".*\"$n: its /metrics read every 5000ms" "$E2E_TMP/err"
+	done
+	expect_no_grep "$1_rewrite_metrics_read" '"event":"rewrite.scrape-failed"' "$E2E_TMP/err"
 	check_rotated "$1" "$old" "$before"
 }
 

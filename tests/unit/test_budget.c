@@ -1,6 +1,7 @@
 /* test_budget.c: the latency/error budget on a hand-moved clock: breach -> slowdown in one decision,
  * no second step before fresh evidence, gradual recovery to the target, pause/soak/resume, abort,
- * error ratio, apiserver-side figures, window expiry and percentile accuracy. */
+ * error ratio, apiserver-side figures (p99, in-flight, 5xx and 429 shares with their signals), window expiry
+ * and percentile accuracy. */
 #include <check.h>
 #include <math.h>
 #include <string.h>
@@ -184,6 +185,43 @@ START_TEST(apiserver_figures_count)
 }
 END_TEST
 
+/* The apiserver's 5xx and 429 shares of every mutating request it served: each names its signal, a few
+ * requests are padded to min_samples, unknown shares (a restart between scrapes) are ignored. */
+START_TEST(apiserver_answers_name_their_signal)
+{
+	rk_budget_policy p = policy(RK_BREACH_SLOWDOWN);
+	p.error_ratio = 0.01;
+	rk_budget *b = make(&p, 0);
+	rk_budget_decision d = rk_budget_decide(b, 1 * SEC);
+	ck_assert_int_eq(d.signal, -1);
+	rk_budget_server_answers(b, 1 * SEC, 5, 0.2, 0); /* 1 of 5: padded to 20, 5% > 1% */
+	d = rk_budget_decide(b, 1 * SEC);
+	ck_assert_int_eq(d.action, RK_BUDGET_SLOWDOWN);
+	ck_assert_int_eq(d.signal, RK_SIGNAL_SERVER_5XX);
+	ck_assert_msg(
+	    strstr(d.reason, "apiserver 5xx 20.00% of 5 writes (5.00% padded to 20) > budget 1.00%"), "%s",
+	    d.reason);
+	rk_budget_server_answers(b, 2 * SEC, 400, 0.002, 0.03); /* 429 budget defaults to none (< 0) */
+	ck_assert_int_eq(rk_budget_decide(b, 2 * SEC).action, RK_BUDGET_NONE);
+	rk_budget_free(b);
+	p.throttled_ratio = 0.02;
+	b = make(&p, 0);
+	rk_budget_server_answers(b, 1 * SEC, 400, 0.002, 0.03);
+	d = rk_budget_decide(b, 1 * SEC);
+	ck_assert_int_eq(d.signal, RK_SIGNAL_SERVER_429);
+	ck_assert_msg(strstr(d.reason, "apiserver 429 3.00% of 400 writes > budget 2.00%"), "%s", d.reason);
+	rk_budget_server_answers(b, 9 * SEC, NAN, NAN, NAN);
+	ck_assert_int_eq(rk_budget_decide(b, 9 * SEC).signal, -1);
+	/* the client's own figures come first */
+	writes(b, 10 * SEC, 1, 40, 900, 0);
+	rk_budget_server_answers(b, 11 * SEC, 400, 0.5, 0);
+	d = rk_budget_decide(b, 11 * SEC + SEC / 2);
+	ck_assert_int_eq(d.signal, RK_SIGNAL_CLIENT_LATENCY);
+	ck_assert_str_eq(rk_signal_name((rk_signal)d.signal), "client-latency");
+	rk_budget_free(b);
+}
+END_TEST
+
 START_TEST(old_samples_leave_the_window)
 {
 	rk_budget_policy p = policy(RK_BREACH_SLOWDOWN);
@@ -277,6 +315,7 @@ Suite *budget_suite(void)
 	tcase_add_test(tc, abort_is_final);
 	tcase_add_test(tc, too_few_samples_do_not_decide);
 	tcase_add_test(tc, apiserver_figures_count);
+	tcase_add_test(tc, apiserver_answers_name_their_signal);
 	tcase_add_test(tc, old_samples_leave_the_window);
 	tcase_add_test(tc, percentiles_within_five_percent);
 	tcase_add_test(tc, unlimited_rate_halves_what_was_achieved);

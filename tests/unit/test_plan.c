@@ -27,7 +27,9 @@ static const char *good_plan =
     "    - {name: cp-1, host: 10.0.0.11, apiserver: \"https://10.0.0.11:6443\"}\n"
     "    - {name: cp-2, host: 10.0.0.12, apiserver: \"https://10.0.0.12:6443\", configPath: /x/enc.yaml}\n"
     "rewrite: {qps: 150, burst: 300, concurrency: 16, pageSize: 250, batchSize: 100, batchPause: 2s}\n"
-    "budget: {writeP99: 250ms, errorRatio: 0.02, window: 30s, soak: 10s, onBreach: pause}\n"
+    "budget: {writeP99: 250ms, errorRatio: 0.02, window: 30s, soak: 10s, onBreach: pause, throttledRatio: "
+    "0.1,\n"
+    "         minRequests: 50, preflightWindow: 2m, scrapeInterval: 2s}\n"
     "window:\n"
     "  - {days: [sat, sun], start: \"01:00\", end: \"05:00\", timezone: UTC}\n"
     "  - {start: \"22:00\", end: \"02:00\", timezone: Europe/Berlin}\n";
@@ -59,6 +61,10 @@ START_TEST(full_plan_loads)
 	ck_assert_int_eq(plan->rewrite.batch_pause_ms, 2000);
 	ck_assert_int_eq(plan->rewrite.budget_p99_ms, 250);
 	ck_assert_int_eq(plan->rewrite.on_breach, 1); /* pause */
+	ck_assert(plan->rewrite.budget_throttled == 0.1);
+	ck_assert_int_eq(plan->rewrite.budget_min_requests, 50);
+	ck_assert_int_eq(plan->preflight_window_ms, 120000);
+	ck_assert_int_eq(plan->rewrite.scrape_ms, 2000);
 	ck_assert_uint_eq(plan->nwindows, 2);
 	ck_assert_uint_eq(plan->windows[0].days_mask, (1u << 0) | (1u << 6));
 	ck_assert_uint_eq(plan->windows[1].days_mask, 0x7f);
@@ -80,6 +86,10 @@ START_TEST(defaults_apply)
 	ck_assert_int_eq(plan->rewrite.concurrency, 8);
 	ck_assert_int_eq(plan->rewrite.budget_window_ms, 60000);
 	ck_assert_int_eq(plan->rewrite.on_breach, 0); /* slowdown */
+	ck_assert_int_eq(plan->preflight_window_ms, 60000);
+	ck_assert_int_eq(plan->rewrite.budget_min_requests, 20);
+	ck_assert_int_eq(plan->rewrite.scrape_ms, 5000); /* a rotation's rewrite reads /metrics by default */
+	ck_assert(rk_rewrite_settings_throttled(&plan->rewrite) == 0.01); /* the error ratio budget */
 	ck_assert_int_eq(rk_plan_in_window(plan, 0, NULL), 1);
 	rk_plan_free(plan);
 }
@@ -160,6 +170,12 @@ static const struct bad_case bad_cases[] = {
     {"%H%Crewrite: {concurrency: 0}\n", "plan.yaml:8:24", "out of range"},
     {"%H%Cbudget: {writeP99: 5 ms}\n", "plan.yaml:8:20", "invalid duration"},
     {"%H%Cbudget: {onBreach: panic}\n", "plan.yaml:8:20", "unsupported value \"panic\""},
+    {"%H%Cbudget: {throttledRatio: 1.5}\n", "plan.yaml:8:26", "out of range"},
+    {"%H%Cbudget: {minRequests: 0}\n", "plan.yaml:8:23", "out of range"},
+    {"%H%Cbudget: {preflightWindow: soon}\n", "plan.yaml:8:27", "invalid duration"},
+    {"%H%Cbudget: {preflightWindow: 2h}\n", "plan.yaml:8:27", "at most 1h"},
+    {"%H%Cbudget: {scrapeInterval: 10ms}\n", "plan.yaml:8:26", "0s (off) or 100ms..10m"},
+    {"%H%Cbudget: {scrapeInterval: 1h}\n", "plan.yaml:8:26", "0s (off) or 100ms..10m"},
     {"%H%Cwindow: [{start: '01:00', end: '05:00', timezone: Mars/Olympus}]\n", "plan.yaml:8:51",
      "unknown time zone \"Mars/Olympus\""},
     {"%H%Cwindow: [{start: '1am', end: '05:00', timezone: UTC}]\n", "plan.yaml:8:18", "is not HH:MM"},

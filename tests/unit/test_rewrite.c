@@ -235,7 +235,11 @@ START_TEST(status_from_store)
 	cp.counts.rewritten = 150;
 	cp.done = 1;
 	ck_assert_int_eq(rk_store_checkpoint_save(store, run, &cp, NULL, 0, &err), RK_OK);
-	rk_budget_record rec = {.decision = "slowdown", .p99_ms = 300, .rate_before = 200, .rate_after = 100};
+	rk_budget_record rec = {.decision = "slowdown",
+	                        .p99_ms = 300,
+	                        .rate_before = 200,
+	                        .rate_after = 100,
+	                        .signal = "server-p99"};
 	ck_assert_int_eq(rk_store_budget_insert(store, run, &rec, &err), RK_OK);
 	rk_rewrite_status st;
 	int found = 0;
@@ -250,8 +254,28 @@ START_TEST(status_from_store)
 	ck_assert_int_eq(st.scopes_done, 1);
 	ck_assert_str_eq(st.budget, "slowdown");
 	ck_assert_int_eq(st.budget_decisions, 1);
+	ck_assert_uint_eq(st.nsignals, 1);
+	ck_assert_str_eq(st.signals[0].signal, "server-p99");
+	ck_assert_int_eq(st.signals[0].count, 1);
 	ck_assert_int_eq(rk_rewrite_status_get(store, "other", 0, &st, &found, &err), RK_OK);
 	ck_assert_int_eq(found, 0);
+	/* a newer rotation of the cluster is shown (its rewrite stage), with its own decisions */
+	int64_t rotation = 0;
+	rk_run_spec rot_spec = {.cluster = "prod", .kind = "rotate"};
+	ck_assert_int_eq(rk_store_run_create(store, &rot_spec, &rotation, &err), RK_OK);
+	rec.decision = "pause";
+	rec.signal = "5xx";
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(rk_store_budget_insert(store, rotation, &rec, &err), RK_OK);
+	ck_assert_int_eq(rk_rewrite_status_get(store, "prod", 0, &st, &found, &err), RK_OK);
+	ck_assert_int_eq(st.run.id, rotation);
+	ck_assert_str_eq(st.run.kind, "rotate");
+	ck_assert_uint_eq(st.nsignals, 1);
+	ck_assert_str_eq(st.signals[0].decision, "pause");
+	ck_assert_str_eq(st.signals[0].signal, "5xx");
+	ck_assert_int_eq(st.signals[0].count, 2);
+	ck_assert_int_eq(rk_rewrite_status_get(store, "prod", run, &st, &found, &err), RK_OK);
+	ck_assert_str_eq(st.run.kind, "rewrite");
 	rk_store_close(store);
 	tu_rmtree(dir);
 	free(dir);

@@ -701,7 +701,7 @@ START_TEST(budget_decisions_recorded)
 	rk_store *store = open_default();
 	rk_err err;
 	int64_t run = new_run(store, "prod", "rewrite");
-	rk_budget_record rec = {"slowdown", 40.5, 612.0, 0.002, 200, 100, "p99 612ms > 500ms"};
+	rk_budget_record rec = {"slowdown", 40.5, 612.0, 0.002, 200, 100, "p99 612ms > 500ms", "server-p99"};
 	ck_assert_int_eq(rk_store_budget_insert(store, run, &rec, &err), RK_OK);
 	rec.decision = "explode";
 	ck_assert_int_eq(rk_store_budget_insert(store, run, &rec, &err), RK_BADINPUT);
@@ -709,8 +709,44 @@ START_TEST(budget_decisions_recorded)
 	ck_assert_int_eq(rk_store_budget_count(store, run, &n, &err), RK_OK);
 	ck_assert_int_eq(n, 1);
 	assert_query(
-	    "SELECT decision || ' ' || p99_ms || ' ' || rate_after || ' ' || reason FROM budget_decisions",
-	    "slowdown 612.0 100.0 p99 612ms > 500ms");
+	    "SELECT decision || ' ' || p99_ms || ' ' || rate_after || ' ' || reason || ' ' || signal "
+	    "FROM budget_decisions",
+	    "slowdown 612.0 100.0 p99 612ms > 500ms server-p99");
+	rk_store_close(store);
+}
+END_TEST
+
+static int collect_signal(const char *decision, const char *signal, int64_t count, void *ud)
+{
+	struct text *t = ud;
+	snprintf(t->text + strlen(t->text), sizeof t->text - strlen(t->text), "%s/%s/%lld;", decision, signal,
+	         (long long)count);
+	return 0;
+}
+
+/* Decisions grouped by the signal that drove them, in the order each pair first came. */
+START_TEST(budget_decisions_by_signal)
+{
+	rk_store *store = open_default();
+	rk_err err;
+	int64_t run = new_run(store, "prod", "rotate"), other = new_run(store, "prod", "rewrite");
+	const char *rows[][2] = {{"slowdown", "5xx"}, {"slowdown", "server-p99"}, {"recover", NULL},
+	                         {"slowdown", "5xx"}, {"pause", "429"},           {"resume", NULL},
+	                         {"slowdown", "5xx"}};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		rk_budget_record rec = {rows[i][0], 0, 0, 0, 0, 0, "why", rows[i][1]};
+		ck_assert_int_eq(rk_store_budget_insert(store, run, &rec, &err), RK_OK);
+	}
+	rk_budget_record elsewhere = {"abort", 0, 0, 0, 0, 0, NULL, "inflight"};
+	ck_assert_int_eq(rk_store_budget_insert(store, other, &elsewhere, &err), RK_OK);
+	char long_signal[RK_STORE_SHORT_MAX + 1];
+	memset(long_signal, 'x', sizeof long_signal - 1);
+	long_signal[sizeof long_signal - 1] = '\0';
+	elsewhere.signal = long_signal;
+	ck_assert_int_eq(rk_store_budget_insert(store, other, &elsewhere, &err), RK_BADINPUT);
+	struct text t = {""};
+	ck_assert_int_eq(rk_store_budget_signals(store, run, collect_signal, &t, &err), RK_OK);
+	ck_assert_str_eq(t.text, "slowdown/5xx/3;slowdown/server-p99/1;recover//1;pause/429/1;resume//1;");
 	rk_store_close(store);
 }
 END_TEST
@@ -892,6 +928,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, failures_recorded_and_settled);
 	tcase_add_test(tc, checkpoint_survives_kill_9);
 	tcase_add_test(tc, budget_decisions_recorded);
+	tcase_add_test(tc, budget_decisions_by_signal);
 	tcase_add_test(tc, key_events_fingerprint_only);
 	tcase_add_test(tc, probes_recorded_until_deleted);
 	tcase_add_test(tc, audit_events_name_who_and_where);

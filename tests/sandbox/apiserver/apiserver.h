@@ -161,6 +161,9 @@ void sbx_reply_json(sbx_req *req, int status, json_t *body); /* steals body */
 void sbx_reply_text(sbx_req *req, int status, const char *type, const char *text);
 void sbx_reply_error(sbx_req *req, sbx_apierr *e); /* frees e->continue_token */
 void sbx_route(sbx_req *req);
+/* The metric labels (resource, group, scope, GET/LIST) of a resource URL, set before the request is
+ * routed, so an answer from the fault injection carries them as kube-apiserver's filters' answers do. */
+void sbx_route_labels(sbx_req *req);
 
 /* Discovery documents (apiserver_discovery.c), the CRDs' groups included: NULL when path is not a
  * discovery path. */

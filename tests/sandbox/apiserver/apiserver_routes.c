@@ -225,7 +225,8 @@ static void set_labels(sbx_req *req, const sbx_resource *res, const char *ns, co
 	snprintf(req->group_label, sizeof req->group_label, "%s", res->group);
 	req->resource = req->resource_label; /* a custom resource's names live only while it is routed */
 	req->group = req->group_label;
-	req->scope = name ? "resource" : ns ? "namespace" : "cluster";
+	/* kube-apiserver 1.34 counts a create as scope "resource" (endpoints/metrics CleanScope) */
+	req->scope = name || !strcmp(req->method, "POST") ? "resource" : ns ? "namespace" : "cluster";
 	if (!strcmp(req->method, "GET"))
 		req->verb = name ? "GET" : "LIST";
 }
@@ -348,41 +349,89 @@ static const sbx_resource *find_resource(sbx_req *req, const char *group, const 
 	return sbx_custom_find(req->srv, group, version, name, custom, &e) == 1 ? &custom->res : NULL;
 }
 
-static void route_api(sbx_req *req, const char *group, const char *version, const char *rest)
-{
-	char path[2048];
-	snprintf(path, sizeof path, "%s", rest);
-	char *seg[5];
+/* A resource URL split: its group, version and the path under them. */
+struct api_path {
+	char group[256], version[64];
+	const char *rest;
+};
+
+/* What a resource path names: the resource (NULL when none; a custom one lives in custom), namespace and
+ * name. */
+struct target {
+	char path[2048]; /* ns and name point into it */
 	sbx_custom custom;
-	int n = split(path, seg, 5);
-	const sbx_resource *res = n > 0 && strcmp(seg[0], "namespaces")
-	                              ? find_resource(req, group, version, seg[0], &custom)
-	                              : NULL;
+	const sbx_resource *res;
+	const char *ns, *name;
+};
+
+static void resolve(sbx_req *req, const struct api_path *a, struct target *t)
+{
+	memset(t, 0, sizeof *t);
+	snprintf(t->path, sizeof t->path, "%s", a->rest);
+	char *seg[5];
+	int n = split(t->path, seg, 5);
+	const char *group = a->group, *version = a->version;
+	t->res = n > 0 && strcmp(seg[0], "namespaces")
+	             ? find_resource(req, group, version, seg[0], &t->custom)
+	             : NULL;
 	if (n > 0 && !strcmp(seg[0], "namespaces") && !*group)
-		res = sbx_resource_find(group, seg[0]);
-	const char *ns = NULL, *name = NULL;
+		t->res = sbx_resource_find(group, seg[0]);
 	if (n >= 3 && !strcmp(seg[0], "namespaces") && n <= 4) {
-		res = find_resource(req, group, version, seg[2], &custom);
-		ns = seg[1];
-		name = n == 4 ? seg[3] : NULL;
-		if (res && !res->namespaced)
-			res = NULL;
-	} else if (res && n == 2) {
-		name = seg[1];
-		if (res->namespaced)
-			res = NULL; /* /api/v1/secrets/NAME does not exist */
+		t->res = find_resource(req, group, version, seg[2], &t->custom);
+		t->ns = seg[1];
+		t->name = n == 4 ? seg[3] : NULL;
+		if (t->res && !t->res->namespaced)
+			t->res = NULL;
+	} else if (t->res && n == 2) {
+		t->name = seg[1];
+		if (t->res->namespaced)
+			t->res = NULL; /* /api/v1/secrets/NAME does not exist */
 	} else if (n != 1) {
-		res = NULL;
+		t->res = NULL;
 	}
-	if (!res) {
+}
+
+/* The group, version and rest of a resource URL, 0 when the URL is not under a group version. */
+static int api_prefix(const char *u, struct api_path *a)
+{
+	int used = 0;
+	a->group[0] = '\0';
+	snprintf(a->version, sizeof a->version, "v1");
+	if (!strncmp(u, "/api/v1/", 8)) {
+		a->rest = u + 8;
+		return 1;
+	}
+	if (sscanf(u, "/apis/%255[^/]/%63[^/]/%n", a->group, a->version, &used) == 2 && used > 0) {
+		a->rest = u + used;
+		return 1;
+	}
+	return 0;
+}
+
+void sbx_route_labels(sbx_req *req)
+{
+	struct api_path a;
+	struct target t;
+	if (!api_prefix(req->url, &a))
+		return;
+	resolve(req, &a, &t);
+	if (t.res)
+		set_labels(req, t.res, t.ns, t.name);
+}
+
+static void route_api(sbx_req *req, const struct api_path *a)
+{
+	struct target t;
+	resolve(req, a, &t);
+	if (!t.res) {
 		not_found_path(req);
 		return;
 	}
-	if (!strcmp(req->method, "POST") && !ns && res->namespaced) {
+	if (!strcmp(req->method, "POST") && !t.ns && t.res->namespaced) {
 		not_found_path(req); /* creating needs a namespace in the path */
 		return;
 	}
-	handle_resource(req, res, ns, name);
+	handle_resource(req, t.res, t.ns, t.name);
 }
 
 static void reply_version(sbx_req *req)
@@ -416,15 +465,9 @@ void sbx_route(sbx_req *req)
 		sbx_reply_json(req, 200, disc);
 		return;
 	}
-	if (!strncmp(u, "/api/v1/", 8)) {
-		route_api(req, "", "v1", u + 8);
-		return;
-	}
-	char group[256], version[64];
-	int used = 0;
-	if (sscanf(u, "/apis/%255[^/]/%63[^/]/%n", group, version, &used) == 2 && used > 0) {
-		route_api(req, group, version, u + used);
-		return;
-	}
-	not_found_path(req);
+	struct api_path a;
+	if (api_prefix(u, &a))
+		route_api(req, &a);
+	else
+		not_found_path(req);
 }

@@ -168,6 +168,7 @@ static void answer(struct conn_req *c)
 		fail_with(req, 413, "RequestEntityTooLarge", "the request body is too large", 0);
 		return;
 	}
+	sbx_route_labels(req);
 	int now = sbx_metrics_inflight(req->mutating, 1);
 	if (!apply_faults(req, now))
 		sbx_route(req);

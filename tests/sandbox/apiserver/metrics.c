@@ -27,11 +27,15 @@ static struct series *requests, *durations, *transforms;
 static int inflight[2];
 static double reloads[2], reload_ts[2]; /* [0] failure, [1] success */
 static char id_hash[80], config_hash[80];
+static double start_time; /* process_start_time_seconds */
 
 void sbx_metrics_init(const char *apiserver_id_hash)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
 	pthread_mutex_lock(&lock);
 	snprintf(id_hash, sizeof id_hash, "%s", apiserver_id_hash);
+	start_time = (double)ts.tv_sec + (double)(ts.tv_nsec / 10000000) / 100; /* centiseconds, as Go's */
 	pthread_mutex_unlock(&lock);
 }
 
@@ -224,12 +228,21 @@ static void render_encryption(rk_buf *b)
 		              config_hash);
 }
 
+/* The process collector's start time (client_golang), which changes when the apiserver restarts. */
+static void render_process(rk_buf *b)
+{
+	header(b, "process_start_time_seconds", "gauge",
+	       "Start time of the process since unix epoch in seconds.");
+	rk_buf_printf(b, "process_start_time_seconds %.11e\n", start_time);
+}
+
 char *sbx_metrics_render(void)
 {
 	rk_buf b = RK_BUF_INIT;
 	pthread_mutex_lock(&lock);
 	render_requests(&b);
 	render_encryption(&b);
+	render_process(&b);
 	pthread_mutex_unlock(&lock);
 	return rk_buf_steal(&b);
 }

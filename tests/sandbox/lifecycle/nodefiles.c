@@ -212,7 +212,8 @@ int lc_write_plan(const lc_info *info, rk_err *err)
 	rk_buf_printf(&out, "etcd:\n  url: %s\n", info->etcd_url);
 	rk_buf_append_str(
 	    &out, "rewrite: {qps: 1000, burst: 2000, concurrency: 8, pageSize: 500, batchSize: 200}\n"
-	          "budget: {writeP99: 500ms, errorRatio: 0.01, window: 10s, soak: 2s, onBreach: slowdown}\n");
+	          "budget: {writeP99: 500ms, errorRatio: 0.01, window: 10s, soak: 2s, onBreach: slowdown,\n"
+	          "         preflightWindow: 2s, minRequests: 10}\n");
 	char *path = lc_path("%s/plan.yaml", d);
 	int rc = lc_write_text(path, rk_buf_cstr(&out), 0600, err);
 	rk_plan *plan = NULL;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# 70_rotate_anycfg.sh: any EncryptionConfiguration (issue 16). (1) A "*.*" config rotated by a plan naming
+# 75_rotate_anycfg.sh: any EncryptionConfiguration (issue 16). (1) A "*.*" config rotated by a plan naming
 # "*.*": secrets, configmaps, namespaces, leases, a CRD created through the API with kubectl (served at v2
 # and v1, stored at v1) and its custom resources, every stored resource discovery finds, all end under the
 # new key (verify against the config and per resource), data unchanged, `plan` lists each resource of the
@@ -94,6 +94,8 @@ expect_grep star_plan_counts_configmaps '^      configmaps \(v1\): [0-9]+ object
 expect_grep star_plan_custom_at_storage_version '^      widgets\.example\.com \(v1\): 5 objects' "$D/star-plan.out"
 expect_grep star_plan_counts_crds '^      customresourcedefinitions\.apiextensions\.k8s\.io \(v1\): 1 objects' "$D/star-plan.out"
 expect_grep star_plan_estimate 'rewrite estimate: [0-9]+ objects' "$D/star-plan.out"
+# the per-rule section comes with main's budget-trend section (issue 17), not instead of it
+expect_grep star_plan_budget_trend '^budget trend' "$D/star-plan.out"
 echo "# $REKEY_CP: *.* covers$(sed -n 's/^      \([0-9]* resources, [0-9]* objects\)$/ \1/p' "$D/star-plan.out");" \
 	"plaintext keys outside REST storage: $("$ETCDCTL" --endpoints "$(etcd_url)" get --prefix --keys-only /registry/ranges/ | grep -c .) under /registry/ranges/," \
 	"$("$ETCDCTL" --endpoints "$(etcd_url)" get --prefix --keys-only /registry/masterleases/ | grep -c .) under /registry/masterleases/"
