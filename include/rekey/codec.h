@@ -25,7 +25,7 @@ typedef enum rk_value_kind {
 typedef struct rk_value_info {
 	rk_value_kind kind;
 	char name[256];      /* key name (aes*, secretbox) or kms provider name */
-	char key_id[256];    /* kms v2: EncryptedObject.keyID */
+	char key_id[1025];   /* kms v2: EncryptedObject.keyID (the apiserver accepts up to 1024 bytes) */
 	size_t prefix_len;   /* bytes of "k8s:enc:...:<name>:" */
 	int dek_source_type; /* kms v2: EncryptedObject.encryptedDEKSourceType (0 AES_GCM_KEY, 1 HKDF) */
 	const char *reason;  /* RK_VAL_MALFORMED: why (static string); NULL otherwise */
@@ -33,10 +33,15 @@ typedef struct rk_value_info {
 
 /* Classifies a stored value; never fails (unknown -> RK_VAL_MALFORMED with a reason). A value whose
  * prefix names a provider but whose payload cannot be valid for it (too short, CBC not a multiple of
- * the block size, kms v2 EncryptedObject that does not parse or misses required fields) is
- * malformed too; `name` is still filled when the prefix carried one. */
+ * the block size, kms v2 EncryptedObject that does not parse or that the apiserver's
+ * ValidateEncryptedObject refuses: type not 0/1, empty encryptedData, encryptedDEKSource or keyID
+ * empty or over 1024 bytes, an annotation key that is not a fully qualified domain name, annotations
+ * over 32 KiB) is malformed too; `name` is still filled when the prefix carried one. */
 void rk_codec_classify(const uint8_t *value, size_t len, rk_value_info *info);
 const char *rk_value_kind_name(rk_value_kind kind); /* "aescbc", "identity", "kms-v2", "malformed" */
+/* 1 when name (n bytes) is a fully qualified domain name as apimachinery's IsFullyQualifiedDomainName
+ * sees it (what the apiserver requires of a kms v2 annotation key). */
+int rk_codec_fqdn_ok(const uint8_t *name, size_t n);
 
 /* NULL when plain is a stored object: "k8s\0" + a well-formed runtime.Unknown (typeMeta and raw present,
  * no other fields than typeMeta, raw, contentEncoding, contentType), or a JSON object that parses;

@@ -84,7 +84,5 @@ typedef struct rk_doctor_kms_status {
 /* One /v2.KeyManagementService/Status call to the plugin at socket_path with deadline timeout_ms. Never
  * fails as a function: every result, a missing socket included, is an outcome in out. */
 void rk_doctor_kms_status_call(const char *socket_path, long timeout_ms, rk_doctor_kms_status *out);
-/* "sha256:<hex of sha256(key_id)>", the apiserver's key_id_hash label. out >= 72 bytes. */
-void rk_doctor_key_id_hash(const char *key_id, size_t len, char *out, size_t cap);
 
 #endif

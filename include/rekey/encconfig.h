@@ -177,6 +177,10 @@ int rk_encconfig_prune(rk_encconfig *cfg, const char *const *resources, size_t n
 /* Decrypt: puts identity first (creating it) in each matching rule; other providers stay to read. */
 int rk_encconfig_identity_first(rk_encconfig *cfg, const char *const *resources, size_t nresources,
                                 rk_err *err);
+/* Break glass: identity as the last provider of each matching rule (a read fallback for objects stored
+ * in plaintext; the write provider stays first); rules already holding identity are left as they are. */
+int rk_encconfig_identity_last(rk_encconfig *cfg, const char *const *resources, size_t nresources,
+                               rk_err *err);
 /* Removes every provider except identity from the matching rules (after a decrypt rewrite). */
 int rk_encconfig_prune_all_but_identity(rk_encconfig *cfg, const char *const *resources, size_t nresources,
                                         rk_err *err);

@@ -33,9 +33,11 @@ typedef struct rk_scan_opts {
 	const char *const *resources; /* filter: "secrets", "deployments.apps", "*.", "*.apps"; none = all */
 	size_t nresources;
 	const rk_encconfig
-	    *config;             /* expected = the write key of the rule for each resource; decrypt-check */
-	const char *config_path; /* or: load (and validate) that EncryptionConfiguration as `config` */
-	const char *expect;      /* or: every value must be under this key name ("identity" allowed) */
+	    *config;               /* expected = the write key of the rule for each resource; decrypt-check */
+	const char *config_path;   /* or: load (and validate) that EncryptionConfiguration as `config` */
+	const char *expect;        /* or: every value must be under this key name ("identity" allowed) */
+	const char *expect_key_id; /* with config or expect: a kms v2 value under the expected provider
+	                              must also carry this keyID (a KEK rotation's check) */
 	/* With a config: per rule of it, 1 = its values must be under its write key, 0 = they need only be
 	 * readable with the config; a value no rule covers is then only checked for being plaintext. NULL =
 	 * every value must be under the write key of its rule (identity when none). */
@@ -53,7 +55,7 @@ typedef struct rk_scan_opts {
 typedef struct rk_needed_key {
 	char provider[16]; /* rk_value_kind_name: "aescbc", "aesgcm", "secretbox", "kms-v1", "kms-v2" */
 	char key[256];     /* key name, or kms provider name */
-	char key_id[256];  /* kms v2 keyID */
+	char key_id[1025]; /* kms v2 keyID */
 	uint64_t count;    /* values under it */
 	int archived;      /* 1: an entry of that provider and name, whose file matches the fingerprint in
 	                      its name, decrypts a value stored under it; 0: none does; -1: kms (the key
@@ -67,7 +69,7 @@ typedef struct rk_scan_row {
 	char resource[260]; /* "secrets", "deployments.apps" */
 	char provider[16];  /* rk_value_kind_name */
 	char key[256];      /* key or kms provider name; "" for identity/malformed */
-	char key_id[256];   /* kms v2 keyID */
+	char key_id[1025];  /* kms v2 keyID */
 	uint64_t count;
 	uint64_t decrypt_failed;
 	int expected;
@@ -111,13 +113,13 @@ void rk_scan_report_free(rk_scan_report *report);
  * forbidden key; RK_FAIL otherwise. */
 int rk_scan_verdict(const rk_scan_report *report);
 
-/* The prune gate (the rotation's verify stage): scans `source` (its etcd_url or snapshot_path, prefix and
- * resources; its expectations ignored) for values that pruning `old_key` would leave unreadable: any value
- * still under old_key ("identity" or NULL: none is forbidden) and, when new_key is given, any value not
- * under new_key ("identity" allowed). RK_OK when there is none (*checked = values scanned, may be NULL);
- * RK_UNSAFE naming the first 5 otherwise: "N stored values are not under NEW: /registry/... (why), ..."
- * or, without new_key, "N stored values still under key \"OLD\": /registry/..., ..."; the scan's own
- * error codes when etcd or the snapshot cannot be read. */
+/* The prune gate (the rotation's verify stage): scans `source` (its etcd_url or snapshot_path, prefix,
+ * resources and expect_key_id; its other expectations ignored) for values that pruning `old_key` would leave
+ * unreadable: any value still under old_key ("identity" or NULL: none is forbidden) and, when new_key is
+ * given, any value not under new_key ("identity" allowed). RK_OK when there is none (*checked = values
+ * scanned, may be NULL); RK_UNSAFE naming the first 5 otherwise: "N stored values are not under NEW:
+ * /registry/... (why), ..." or, without new_key, "N stored values still under key \"OLD\": /registry/...,
+ * ..."; the scan's own error codes when etcd or the snapshot cannot be read. */
 int rk_etcdscan_check_prune(const rk_scan_opts *source, const char *old_key, const char *new_key,
                             uint64_t *checked, rk_err *err);
 

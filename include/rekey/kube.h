@@ -134,6 +134,10 @@ int rk_kube_get_text(rk_kube *k, const char *endpoint, const char *path, rk_buf 
  * HTTP answer (the text says why); an error only when no HTTP answer came. Never retried. */
 int rk_kube_readyz(rk_kube *k, const char *endpoint, const char *check, rk_buf *text, int *ready,
                    rk_err *err);
+/* /readyz?verbose&exclude=A&exclude=B for exclude "A,B" (the apiserver skips those checks; NULL or ""
+ * = every check runs), as rk_kube_readyz. */
+int rk_kube_readyz_excluding(rk_kube *k, const char *endpoint, const char *exclude, rk_buf *text, int *ready,
+                             rk_err *err);
 
 /* Leases (coordination.k8s.io/v1). get: *out NULL and RK_OK when it does not exist. create: 409 when
  * someone holds it (see *http_status). renew: PUT of `lease` (as read, carrying its resourceVersion)

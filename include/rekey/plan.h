@@ -59,6 +59,34 @@ typedef struct rk_plan_pos {
 	int line, col;
 } rk_plan_pos;
 
+/* The `kms` section (provider: kms). The provider the configs get is `provider` (apiVersion v2 only:
+ * v1 needs a feature gate since 1.29 and is refused). kek = 1: a KEK rotation: the config keeps this
+ * provider (already the write provider of the resources in scope); the rotation waits until every
+ * apiserver reports the plugin's current key_id, rewrites, and verifies that etcd holds nothing under
+ * another keyID. */
+#define RK_PLAN_KMS_WAIT_MS 300000L
+typedef struct rk_plan_kms {
+	rk_kms provider;        /* name, endpoint (unix://), timeout, api_version "v2"; name NULL = none */
+	int kek;                /* kms.kek: true */
+	char *key_id;           /* kms.keyID: the key_id to wait for; NULL = the plugin's Status */
+	long pickup_timeout_ms; /* kms.pickupTimeout: KEK: every apiserver on the new key_id (5m) */
+	long outage_timeout_ms; /* kms.outageTimeout: an unhealthy KMS pauses the rewrite this long (5m) */
+} rk_plan_kms;
+
+/* The `breakGlass` section: the pre-agreed emergency config `rekeyctl break-glass` writes while the KMS
+ * is down (docs/kms.md, "Break glass"): a local aescbc key, from a 0600 key file checked at load, goes
+ * first as the write provider; the plan's kms provider stays as a read provider; identity may be added
+ * last (read only) for the resources named in identity_read, never secrets unless force. */
+typedef struct rk_plan_break_glass {
+	int present;          /* the plan has the section */
+	char *key_file;       /* absolute path of the emergency key (base64, 16, 24 or 32 bytes, 0600) */
+	char *key_name;       /* its name in the configs (default breakglass-<fingerprint>) */
+	char fingerprint[17]; /* rk_key_fingerprint of that key, as the loader read it */
+	char **identity_read; /* resources (in plan.resources) that get identity as last provider */
+	size_t nidentity_read;
+	int force; /* identity_read may name secrets */
+} rk_plan_break_glass;
+
 typedef struct rk_plan {
 	char *path;
 	char *cluster;
@@ -85,7 +113,13 @@ typedef struct rk_plan {
 	rk_plan_window *windows;
 	size_t nwindows;
 	rk_plan_etcd etcd;
+	rk_plan_kms kms; /* provider: kms only */
+	rk_plan_break_glass break_glass;
 } rk_plan;
+
+/* The unix socket path of the plan's kms endpoint ("unix:///run/kms.sock" -> "/run/kms.sock"), NULL
+ * when the plan has no kms section or the endpoint is not an absolute unix path. */
+const char *rk_plan_kms_socket(const rk_plan *plan);
 
 /* Loads and validates a plan; RK_BADINPUT "path:line:col: message" on any problem. */
 int rk_plan_load_file(const char *path, rk_plan **out, rk_err *err);

@@ -139,7 +139,9 @@ typedef struct rk_rewrite_result {
 	int64_t run_id;
 	rk_counts counts;
 	int64_t orphans; /* recorded for the run */
-	int stopped;     /* 1: stopped by the stop flag, 2: by the budget (abort) */
+	int stopped;     /* 1: stopped by the stop flag, 2: by the budget (abort), 3: the KMS failed a write
+	                    or the list (kms_error says how); nothing was counted failed for it */
+	char kms_error[512];
 	/* Each resource with objects that could not be written back (an admission webhook or policy refusing,
 	 * a stored object that no longer validates): "configmaps: 2 object(s) could not be written back,
 	 * first ns/name: <the apiserver's answer>; ..."; "" when none failed in this run. */
@@ -155,9 +157,10 @@ void rk_rewrite_result_free(rk_rewrite_result *result);
 /* Runs (or resumes) a rewrite through its own API client for kubeconfig (created with the engine's retry
  * policy). Returns RK_OK when every object in scope ended rewritten, current, conflict or gone; RK_FAIL
  * when some failed or an orphan was seen (the run is complete but the old key must not be pruned);
- * RK_STOPPED when stopped by the flag or the budget (resumable); RK_BADINPUT for bad options, an unknown
- * resource, or --resume with nothing to resume; RK_UNSAFE when another process is rewriting the same
- * cluster with the same state dir (an flock next to the state db). */
+ * RK_STOPPED when stopped by the flag or the budget, or paused because the apiservers answered that
+ * their KMS v2 plugin failed them (result->stopped 3; resumable, the checkpoint before that object);
+ * RK_BADINPUT for bad options, an unknown resource, or --resume with nothing to resume; RK_UNSAFE when
+ * another process is rewriting the same cluster with the same state dir (an flock next to the state db). */
 int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, const rk_kube_config *kubeconfig,
                    const rk_rewrite_hooks *hooks, rk_rewrite_result *result, rk_err *err);
 

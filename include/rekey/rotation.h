@@ -30,6 +30,11 @@ typedef struct rk_rotation_opts {
 	 * library draws nothing itself, the caller renders it (rekeyctl: a bar or JSON lines). */
 	void (*progress)(const rk_rewrite_progress *progress, void *ud);
 	void *progress_ud;
+	/* break-glass: why (required; recorded in the audit log with who and when), and the banner saying
+	 * so, handed to the caller to print (NULL = none). */
+	const char *reason;
+	void (*banner)(const char *text, void *ud);
+	void *banner_ud;
 } rk_rotation_opts;
 
 /* `rekeyctl plan`: preflight (read-only) and the stages it would run, printed into out. */
@@ -39,6 +44,15 @@ int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err);
  * RK_STOPPED stopped safely (gate, window, budget, signal: resumable), RK_UNSAFE refused (lock held,
  * unsafe state), RK_BADINPUT bad plan/config, RK_FAIL failed. */
 int rk_rotation_run(const rk_rotation_opts *opts, int resume, rk_err *err);
+
+/* `rekeyctl break-glass`: writes the plan's pre-agreed emergency config (its breakGlass section) while
+ * the KMS is down: a rotation whose target is that config, through the same stages, canary and gates
+ * (the gates leave out /readyz's kms-providers and informer-sync checks), with no rewrite and no
+ * prune (the kms provider stays to read what it still can). RK_BADINPUT without opts->reason or a
+ * breakGlass section, before anything changes. An unfinished break-glass run of the cluster is
+ * continued; an unfinished rotation refuses (RK_UNSAFE: abort it first). The way back is `rotate`
+ * with the same plan. */
+int rk_rotation_break_glass(const rk_rotation_opts *opts, rk_err *err);
 
 /* `rekeyctl abort`: marks the unfinished run aborted (configs stay as they are: every stage boundary is
  * a safe state) and releases the cluster lock. */

@@ -255,6 +255,16 @@ typedef struct rk_probe {
 typedef int (*rk_probe_cb)(const rk_probe *probe, void *ud);
 int rk_store_probe_left(rk_store *store, const char *cluster, rk_probe_cb cb, void *ud, rk_err *err);
 
+/* ---- kms: the key_id a KEK rotation targets (migration 0006) ---- */
+#define RK_STORE_KEY_ID_MAX 1025 /* a KMS v2 key_id is at most 1024 bytes */
+/* Records the run's target key_id once (a second call keeps the first); source "plan" (kms.keyID) or
+ * "plugin-status" (the plugin's Status when the run started). */
+int rk_store_kms_target_set(rk_store *store, int64_t run_id, const char *provider, const char *key_id,
+                            const char *source, rk_err *err);
+/* *found = 0 (key_id "") when the run has none. */
+int rk_store_kms_target_get(rk_store *store, int64_t run_id, char key_id[RK_STORE_KEY_ID_MAX], int *found,
+                            rk_err *err);
+
 /* ---- audit events: who did what, when ---- */
 typedef struct rk_audit_event {
 	char at[RK_STORE_TIME_MAX];

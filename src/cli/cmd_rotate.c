@@ -1,5 +1,6 @@
-/* cmd_rotate.c: `rekeyctl plan|rotate|resume|abort|rollback -f PLAN`: thin wrappers over the rotation
- * orchestrator (include/rekey/rotation.h); the rewrite's progress is drawn here (output.c). */
+/* cmd_rotate.c: `rekeyctl plan|rotate|resume|abort|rollback|break-glass -f PLAN`: thin wrappers over the
+ * rotation orchestrator (include/rekey/rotation.h); the rewrite's progress is drawn here (output.c), the
+ * break-glass banner printed on stderr. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,23 +21,30 @@ static void on_signal(int sig)
 
 static void usage(FILE *out, const char *cmd)
 {
+	int bg = !strcmp(cmd, "break-glass");
 	fprintf(
 	    out,
-	    "usage: rekeyctl %s -f PLAN [--state DIR] [--ignore-window] [--insecure-skip-tls-verify]\n"
+	    "usage: rekeyctl %s -f PLAN%s [--state DIR] [--ignore-window] [--insecure-skip-tls-verify]\n"
 	    "  plan      preflight (read-only) and the stages a rotation would run, with a rewrite estimate\n"
 	    "  rotate    run the rotation: stage key, roll out (canary first, gated), promote, rewrite, "
 	    "verify, prune\n"
 	    "  resume    continue the unfinished rotation of the plan's cluster exactly where it stopped\n"
 	    "  abort     end the unfinished rotation, leaving every node's config as it is (a safe state)\n"
 	    "  rollback  before promotion remove the new key; after it make the old key write again\n"
+	    "  break-glass  KMS down: write the plan's breakGlass config (its local key first, the kms "
+	    "provider kept\n            for reads) through the same canary and gates; audited with "
+	    "--reason; back with `rotate`\n"
 	    "exit codes: 0 done, 1 failed, 2 bad input, 3 stopped safely (resumable), 4 refused as unsafe\n",
-	    cmd);
+	    cmd, bg ? " --reason TEXT" : "");
 }
 
-static const struct option long_options[] = {
-    {"file", required_argument, NULL, 'f'},    {"state", required_argument, NULL, 's'},
-    {"ignore-window", no_argument, NULL, 'w'}, {"insecure-skip-tls-verify", no_argument, NULL, 'k'},
-    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+static const struct option long_options[] = {{"file", required_argument, NULL, 'f'},
+                                             {"state", required_argument, NULL, 's'},
+                                             {"ignore-window", no_argument, NULL, 'w'},
+                                             {"insecure-skip-tls-verify", no_argument, NULL, 'k'},
+                                             {"reason", required_argument, NULL, 'r'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
 
 struct rotate_args {
 	const char *cmd;
@@ -60,11 +68,25 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 	case 'k':
 		a->opts.insecure_skip_tls_verify = 1;
 		return 0;
+	case 'r':
+		if (strcmp(a->cmd, "break-glass") != 0) {
+			fprintf(stderr, "rekeyctl %s: --reason is only for break-glass\n", a->cmd);
+			return -1;
+		}
+		a->opts.reason = v;
+		return 0;
 	case 'h':
 		usage(stdout, a->cmd);
 		return 1;
 	}
 	return -1;
+}
+
+static void print_banner(const char *text, void *ud)
+{
+	(void)ud;
+	fputs(text, stderr);
+	fflush(stderr);
 }
 
 static int report(const char *cmd, int rc, const rk_err *err)
@@ -105,6 +127,13 @@ int cmd_rotate(int argc, char **argv)
 		rc = rk_rotation_abort(&a.opts, &err);
 	} else if (!strcmp(cmd, "rollback")) {
 		rc = rk_rotation_rollback(&a.opts, &err);
+	} else if (!strcmp(cmd, "break-glass")) {
+		a.opts.banner = print_banner;
+		rc = rk_rotation_break_glass(&a.opts, &err);
+		if (rc == RK_OK)
+			printf("break glass done: new writes go under the emergency key; once the KMS is "
+			       "healthy, `rekeyctl rotate -f %s` goes back to it\n",
+			       a.opts.plan_path);
 	} else {
 		rc = rk_rotation_run(&a.opts, !strcmp(cmd, "resume"), &err);
 		if (prog.drawn)

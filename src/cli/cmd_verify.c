@@ -13,12 +13,13 @@
 static const char verify_help[] =
     "usage: rekeyctl verify (--etcd URL [--cacert F --cert F --key F] [--etcd-api auto|grpc|json]\n"
     "         | --snapshot FILE) [--prefix /registry/] [--resource secrets]...\n"
-    "         [--config FILE | --expect KEY] [--forbid KEY] [-o table|json] [--limit N] [--page-size N]\n"
-    "         [--state DIR --cluster NAME]\n"
+    "         [--config FILE | --expect KEY] [--expect-key-id ID] [--forbid KEY] [-o table|json]\n"
+    "         [--limit N] [--page-size N] [--state DIR --cluster NAME]\n"
     "Classifies every stored value (identity, aescbc, aesgcm, secretbox, kms v1/v2 + keyID, or\n"
     "malformed), counts per resource and key, and lists the objects not under the expected key\n"
     "(table: first 20, json: all; --limit N, 0 = all). --config also decrypt-checks every local-key value;\n"
     "--forbid KEY fails when any value is still under KEY (the check before pruning it).\n"
+    "--expect-key-id ID: kms v2 values under the expected provider must also carry keyID ID.\n"
     "--etcd reads etcd's gRPC API (KV Range), or its JSON gateway when the peer does not speak\n"
     "gRPC (auto, the default); --etcd-api grpc or json uses only that one.\n"
     "With --snapshot it also lists the keys the values need and whether the key archive of the state\n"
@@ -38,15 +39,25 @@ struct verify_args {
 };
 
 static const struct option long_options[] = {
-    {"etcd", required_argument, 0, 'e'},     {"cacert", required_argument, 0, 'A'},
-    {"cert", required_argument, 0, 'C'},     {"key", required_argument, 0, 'K'},
-    {"etcd-api", required_argument, 0, 'a'}, {"snapshot", required_argument, 0, 's'},
-    {"prefix", required_argument, 0, 'p'},   {"resource", required_argument, 0, 'r'},
-    {"config", required_argument, 0, 'c'},   {"expect", required_argument, 0, 'x'},
-    {"forbid", required_argument, 0, 'f'},   {"output", required_argument, 0, 'o'},
-    {"limit", required_argument, 0, 'l'},    {"page-size", required_argument, 0, 'P'},
-    {"state", required_argument, 0, 'S'},    {"cluster", required_argument, 0, 'L'},
-    {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+    {"etcd", required_argument, 0, 'e'},
+    {"cacert", required_argument, 0, 'A'},
+    {"cert", required_argument, 0, 'C'},
+    {"key", required_argument, 0, 'K'},
+    {"etcd-api", required_argument, 0, 'a'},
+    {"snapshot", required_argument, 0, 's'},
+    {"prefix", required_argument, 0, 'p'},
+    {"resource", required_argument, 0, 'r'},
+    {"config", required_argument, 0, 'c'},
+    {"expect", required_argument, 0, 'x'},
+    {"forbid", required_argument, 0, 'f'},
+    {"output", required_argument, 0, 'o'},
+    {"limit", required_argument, 0, 'l'},
+    {"page-size", required_argument, 0, 'P'},
+    {"state", required_argument, 0, 'S'},
+    {"cluster", required_argument, 0, 'L'},
+    {"expect-key-id", required_argument, 0, 'I'},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
 };
 
 /* --etcd-api words, indexed by enum rk_etcd_api. */
@@ -97,6 +108,9 @@ static int take(void *ud, int opt, const char *flag, const char *v)
 		return 0;
 	case 'f':
 		o->forbid = v;
+		return 0;
+	case 'I':
+		o->expect_key_id = v;
 		return 0;
 	case 'S':
 		o->state_dir = v;

@@ -9,7 +9,7 @@ int cmd_config(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_kube(int argc, char **argv);
-int cmd_rotate(int argc, char **argv); /* plan, rotate, resume, abort, rollback */
+int cmd_rotate(int argc, char **argv); /* plan, rotate, resume, abort, rollback, break-glass */
 int cmd_history(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 

@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"resume", cmd_rotate, "continue an interrupted rotation exactly where it stopped"},
     {"abort", cmd_rotate, "end an unfinished rotation, leaving configs as they are"},
     {"rollback", cmd_rotate, "undo an unfinished rotation (refused once pruning started)"},
+    {"break-glass", cmd_rotate, "KMS down: write the plan's pre-agreed emergency config (--reason)"},
     {"doctor", cmd_doctor, "triage: apiservers, KMS plugins, config and key_id agreement (changes nothing)"},
     {"history", cmd_history, "key lifecycle and audit records"},
     {"rewrite", cmd_rewrite, "rewrite every object so it is stored under the current write key"},
@@ -33,8 +34,8 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: rekeyctl COMMAND [ARGS]   (rekeyctl COMMAND --help for details)\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "  %-10s %s\n", "version", "print the version (also --version)");
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "  %-11s %s\n", "version", "print the version (also --version)");
 	fprintf(out, "\nexit codes: 0 done, 1 failed, 2 bad usage or input, 3 stopped (resumable), 4 refused "
 	             "as unsafe\n");
 }

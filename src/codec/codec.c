@@ -106,12 +106,67 @@ static void classify_kms_v1(const uint8_t *v, size_t len, size_t plen, rk_value_
 	info->kind = RK_VAL_KMS_V1;
 }
 
-/* Fields of EncryptedObject, checked as the apiserver's ValidateEncryptedObject does. */
+/* Fields of EncryptedObject (k8s.io/apiserver pkg/storage/value/encrypt/envelope/kmsv2/v2/api.proto:
+ * encryptedData = 1, keyID = 2, encryptedDEKSource = 3, annotations = 4 (map<string, bytes>: entries
+ * with key = 1, value = 2), encryptedDEKSourceType = 5), checked as the apiserver's
+ * ValidateEncryptedObject does. */
 struct enc_object {
-	size_t data_len, dek_len, key_id_len;
+	size_t data_len, dek_len, key_id_len, annotations_len;
 	const uint8_t *key_id;
 	uint64_t dek_type;
+	int bad_annotation;
 };
+
+/* A DNS-1123 label: 1-63 of [a-z0-9-], starting and ending alphanumeric. */
+static int dns_label_ok(const uint8_t *p, size_t n)
+{
+	if (n == 0 || n > 63 || p[0] == '-' || p[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* apimachinery's IsFullyQualifiedDomainName: one trailing dot allowed, a DNS-1123 subdomain (at most
+ * 253 bytes) of at least two labels. */
+int rk_codec_fqdn_ok(const uint8_t *name, size_t n)
+{
+	if (n > 0 && name[n - 1] == '.')
+		n--;
+	if (n == 0 || n > 253)
+		return 0;
+	size_t labels = 0, start = 0;
+	for (size_t i = 0; i <= n; i++)
+		if (i == n || name[i] == '.') {
+			if (!dns_label_ok(name + start, i - start))
+				return 0;
+			labels++;
+			start = i + 1;
+		}
+	return labels >= 2;
+}
+
+/* One annotations entry: its key must be an FQDN; key and value sizes add to the total. */
+static int parse_annotation(const uint8_t *p, size_t n, struct enc_object *o)
+{
+	rk_pb_reader r;
+	rk_pb_field f;
+	int rc;
+	const uint8_t *key = NULL;
+	size_t key_len = 0;
+	rk_pb_init(&r, p, n);
+	while ((rc = rk_pb_next(&r, &f)) == 1) {
+		if ((f.num == 1 || f.num == 2) && f.wire != RK_PB_BYTES)
+			return -1;
+		if (f.num == 1)
+			key = f.data, key_len = f.len;
+		o->annotations_len += f.num == 1 || f.num == 2 ? f.len : 0;
+	}
+	if (rc == 0 && !rk_codec_fqdn_ok(key, key_len))
+		o->bad_annotation = 1;
+	return rc;
+}
 
 static int parse_encrypted_object(const uint8_t *p, size_t n, struct enc_object *o)
 {
@@ -130,10 +185,30 @@ static int parse_encrypted_object(const uint8_t *p, size_t n, struct enc_object 
 			o->key_id = f.data, o->key_id_len = f.len;
 		else if (f.num == 3)
 			o->dek_len = f.len;
+		else if (f.num == 4 && parse_annotation(f.data, f.len, o) != 0)
+			return -1;
 		else if (f.num == 5)
 			o->dek_type = f.value;
 	}
 	return rc;
+}
+
+/* Why the apiserver would refuse the object, NULL when it would not. */
+static const char *encrypted_object_problem(const struct enc_object *o)
+{
+	if (o->dek_type > 1)
+		return "kms v2 unknown encryptedDEKSourceType";
+	if (o->data_len == 0)
+		return "kms v2 encryptedData is empty";
+	if (o->dek_len == 0 || o->dek_len > 1024)
+		return "kms v2 encryptedDEKSource empty or over 1 KiB";
+	if (o->key_id_len == 0 || o->key_id_len > 1024)
+		return "kms v2 keyID empty or over 1024 bytes";
+	if (o->bad_annotation)
+		return "kms v2 annotation key is not a fully qualified domain name";
+	if (o->annotations_len > 32 * 1024)
+		return "kms v2 annotations over 32 KiB";
+	return NULL;
 }
 
 static void classify_kms_v2(const uint8_t *v, size_t len, size_t plen, rk_value_info *info)
@@ -147,20 +222,9 @@ static void classify_kms_v2(const uint8_t *v, size_t len, size_t plen, rk_value_
 		set_malformed(info, "kms v2 EncryptedObject is not valid protobuf");
 		return;
 	}
-	if (o.dek_type > 1) {
-		set_malformed(info, "kms v2 unknown encryptedDEKSourceType");
-		return;
-	}
-	if (o.data_len == 0) {
-		set_malformed(info, "kms v2 encryptedData is empty");
-		return;
-	}
-	if (o.dek_len == 0 || o.dek_len > 1024) {
-		set_malformed(info, "kms v2 encryptedDEKSource empty or over 1 KiB");
-		return;
-	}
-	if (o.key_id_len == 0 || o.key_id_len > 128) {
-		set_malformed(info, "kms v2 keyID empty or over 128 bytes");
+	const char *problem = encrypted_object_problem(&o);
+	if (problem) {
+		set_malformed(info, problem);
 		return;
 	}
 	memcpy(info->key_id, o.key_id, o.key_id_len);

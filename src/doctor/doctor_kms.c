@@ -1,9 +1,8 @@
 /* doctor_kms.c: the KMS v2 plugin's Status called over its unix socket with librekey's gRPC client, every
  * way it can go wrong sorted into an outcome (missing socket, not a socket, nobody listening, not gRPC,
- * timeout, a gRPC error, a bad reply) so the doctor can name it; and the key_id hash the apiserver's
- * metrics carry. The messages: k8s.io/kms apis/v2/api.proto (docs/kms.md section 1). */
+ * timeout, a gRPC error, a bad reply) so the doctor can name it. The messages: k8s.io/kms apis/v2/api.proto
+ * (docs/kms.md section 1). */
 #include <errno.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +13,7 @@
 
 #include "rekey/doctor.h"
 #include "rekey/grpc.h"
+#include "rekey/kmsplugin.h"
 #include "rekey/pbwire.h"
 
 #define STATUS_METHOD "/v2.KeyManagementService/Status"
@@ -25,33 +25,17 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void copy_field(char *out, size_t cap, const rk_pb_field *f)
-{
-	size_t n = f->len < cap - 1 ? f->len : cap - 1;
-	memcpy(out, f->data, n);
-	out[n] = 0;
-}
-
-/* StatusResponse { string version = 1; string healthz = 2; string key_id = 3; } */
+/* The StatusResponse, decoded by librekey's (rekey/kmsplugin.h), into the doctor's result. */
 static int decode_status(const rk_buf *resp, rk_doctor_kms_status *out)
 {
-	rk_pb_reader r;
-	rk_pb_field f;
-	int rc;
-	rk_pb_init(&r, resp->data, resp->len);
-	while ((rc = rk_pb_next(&r, &f)) == 1) {
-		if (f.wire != RK_PB_BYTES)
-			continue;
-		if (f.num == 1)
-			copy_field(out->version, sizeof out->version, &f);
-		else if (f.num == 2)
-			copy_field(out->healthz, sizeof out->healthz, &f);
-		else if (f.num == 3) {
-			copy_field(out->key_id, sizeof out->key_id, &f);
-			out->key_id_len = f.len;
-		}
-	}
-	return rc;
+	rk_kms_status st;
+	if (rk_kms_status_decode(resp->data, resp->len, &st) != 0)
+		return -1;
+	snprintf(out->version, sizeof out->version, "%s", st.version);
+	snprintf(out->healthz, sizeof out->healthz, "%s", st.healthz);
+	snprintf(out->key_id, sizeof out->key_id, "%s", st.key_id);
+	out->key_id_len = st.key_id_len;
+	return 0;
 }
 
 /* Before the gRPC call: is there a socket, and does anyone listen on it? RK_DOCTOR_KMS_ANSWERED = go on. */
@@ -131,14 +115,4 @@ void rk_doctor_kms_status_call(const char *socket_path, long timeout_ms, rk_doct
 	if (out->outcome == RK_DOCTOR_KMS_ANSWERED)
 		out->outcome = call_status(socket_path, timeout_ms, out);
 	out->elapsed_ms = now_ms() - t0;
-}
-
-void rk_doctor_key_id_hash(const char *key_id, size_t len, char *out, size_t cap)
-{
-	unsigned char digest[SHA256_DIGEST_LENGTH];
-	char hex[2 * SHA256_DIGEST_LENGTH + 1];
-	SHA256((const unsigned char *)key_id, len, digest);
-	for (size_t i = 0; i < sizeof digest; i++)
-		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-	snprintf(out, cap, "sha256:%s", hex);
 }

@@ -1,7 +1,8 @@
 /* encconfig_edit.c: the edits a rotation makes to an EncryptionConfiguration: add a read key (second
  * position, creating the provider when migrating), promote a key to write key, prune a key, put
- * identity first (decrypt), prune all but identity. Each edit works on a copy, validates the result
- * like the apiserver, and only then replaces the config: on any error the config is unchanged. */
+ * identity first (decrypt) or last (break-glass read fallback), prune all but identity. Each edit works
+ * on a copy, validates the result like the apiserver, and only then replaces the config: on any error
+ * the config is unchanged. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -330,6 +331,26 @@ int rk_encconfig_identity_first(rk_encconfig *cfg, const char *const *resources,
                                 rk_err *err)
 {
 	return run_edit(cfg, resources, nresources, NULL, edit_identity_first, NULL, err);
+}
+
+/* identity as the last provider (read only: it serves objects stored in plaintext); kept where present. */
+static int edit_identity_last(const rk_encconfig *cfg, rk_rule *rule, size_t index, const void *arg,
+                              rk_err *err)
+{
+	(void)cfg;
+	(void)index;
+	(void)arg;
+	if (find_provider_type(rule, RK_PROV_IDENTITY) >= 0)
+		return RK_OK;
+	rk_provider p = {.type = RK_PROV_IDENTITY, .ntypes = 1};
+	return insert_provider(rule, rule->nproviders, &p) == 0 ? RK_OK
+	                                                        : rk_err_set(err, RK_FAIL, "out of memory");
+}
+
+int rk_encconfig_identity_last(rk_encconfig *cfg, const char *const *resources, size_t nresources,
+                               rk_err *err)
+{
+	return run_edit(cfg, resources, nresources, NULL, edit_identity_last, NULL, err);
 }
 
 static int edit_only_identity(const rk_encconfig *cfg, rk_rule *rule, size_t index, const void *arg,

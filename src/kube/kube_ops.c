@@ -74,13 +74,9 @@ int rk_kube_get_text(rk_kube *k, const char *endpoint, const char *path, rk_buf 
 	return rc;
 }
 
-int rk_kube_readyz(rk_kube *k, const char *endpoint, const char *check, rk_buf *text, int *ready, rk_err *err)
+static int readyz_get(rk_kube *k, const char *endpoint, const char *path, rk_buf *text, int *ready,
+                      rk_err *err)
 {
-	char path[256];
-	if (check && *check)
-		snprintf(path, sizeof path, "/readyz/%s?verbose", check);
-	else
-		snprintf(path, sizeof path, "/readyz?verbose");
 	rk_kube_req req = {
 	    .method = "GET", .path = path, .endpoint = endpoint, .accept = "text/plain, */*", .no_retry = 1};
 	rk_kube_resp resp;
@@ -94,6 +90,32 @@ int rk_kube_readyz(rk_kube *k, const char *endpoint, const char *check, rk_buf *
 		rc = rk_err_set(err, RK_FAIL, "out of memory");
 	}
 	rk_kube_resp_free(&resp);
+	return rc;
+}
+
+int rk_kube_readyz(rk_kube *k, const char *endpoint, const char *check, rk_buf *text, int *ready, rk_err *err)
+{
+	char path[256];
+	if (check && *check)
+		snprintf(path, sizeof path, "/readyz/%s?verbose", check);
+	else
+		snprintf(path, sizeof path, "/readyz?verbose");
+	return readyz_get(k, endpoint, path, text, ready, err);
+}
+
+int rk_kube_readyz_excluding(rk_kube *k, const char *endpoint, const char *exclude, rk_buf *text, int *ready,
+                             rk_err *err)
+{
+	rk_buf path = RK_BUF_INIT;
+	rk_buf_append_str(&path, "/readyz?verbose");
+	for (const char *p = exclude; p && *p;) {
+		size_t n = strcspn(p, ",");
+		if (n)
+			rk_buf_printf(&path, "&exclude=%.*s", (int)n, p);
+		p += n + (p[n] == ',');
+	}
+	int rc = readyz_get(k, endpoint, rk_buf_cstr(&path), text, ready, err);
+	rk_buf_free(&path);
 	return rc;
 }
 

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan_internal.h"
+#include "rekey/duration.h"
 #include "rekey/fsutil.h"
 #include "rekey/yamldoc.h"
 
 static const char *const top_fields[] = {
-    "apiVersion",   "kind",         "cluster", "kubeconfig", "context", "resources", "provider",
-    "keyBackupDir", "controlPlane", "rewrite", "budget",     "window",  "etcd",      NULL};
+    "apiVersion",   "kind",    "cluster", "kubeconfig", "context", "resources", "provider",   "keyBackupDir",
+    "controlPlane", "rewrite", "budget",  "window",     "etcd",    "kms",       "breakGlass", NULL};
 static const char *const cp_fields[] = {"configPath", "manifestPath", "access", "reload",       "canary",
                                         "nodes",      "ssh",          "exec",   "readyTimeout", NULL};
 static const char *const node_fields[] = {"name", "host", "apiserver", "configPath", "manifestPath", NULL};
@@ -26,6 +28,8 @@ static const char *const budget_fields[] = {
     "throttledRatio", "minRequests", "preflightWindow", "scrapeInterval", NULL};
 static const char *const window_fields[] = {"days", "start", "end", "timezone", NULL};
 static const char *const etcd_fields[] = {"url", "cacert", "cert", "key", NULL};
+static const char *const kms_fields[] = {"apiVersion", "name",  "endpoint",      "timeout",       "cachesize",
+                                         "kek",        "keyID", "pickupTimeout", "outageTimeout", NULL};
 
 /* Core-group resources a plan may name without a group (kube-apiserver's legacy API). */
 static const char *const core_resources[] = {"bindings",
@@ -47,7 +51,7 @@ static const char *const core_resources[] = {"bindings",
                                              "services",
                                              NULL};
 
-static int str_in(const char *s, const char *const *list)
+int plan_str_in(const char *s, const char *const *list)
 {
 	for (; *list; list++)
 		if (!strcmp(s, *list))
@@ -75,7 +79,7 @@ static int enum_field(rk_yaml *y, yaml_node_t *map, const char *what, const char
 	return rc;
 }
 
-static int bool_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int *out, rk_err *err)
+int plan_bool_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int *out, rk_err *err)
 {
 	static const char *const names[] = {"false", "true", NULL};
 	return enum_field(y, map, what, key, names, out, err);
@@ -93,7 +97,7 @@ static int known_selector(const char *name)
 	for (const char *p = rest; *p; p++)
 		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '.' || *p == '-'))
 			return 0;
-	return rest != name || strchr(name, '.') || str_in(name, core_resources);
+	return rest != name || strchr(name, '.') || plan_str_in(name, core_resources);
 }
 
 static int check_selector(rk_yaml *y, yaml_node_t *item, size_t i, const char *name, rk_err *err)
@@ -153,9 +157,6 @@ static int load_provider(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *e
 			                  "plan.provider: unknown provider \"%s\" (aescbc, aesgcm, "
 			                  "secretbox, identity, kms)",
 			                  name);
-		else if (plan->provider == RK_PROV_KMS)
-			rc = rk_yaml_fail(y, rk_yaml_get(y, root, "provider"), err,
-			                  "plan.provider: kms is not supported by this version yet");
 	}
 	free(name);
 	return rc;
@@ -193,8 +194,8 @@ static int abs_path_field(rk_yaml *y, yaml_node_t *map, const char *what, const 
 
 /* A file on this machine a resumed run must find again whatever its working directory: a leading "~/"
  * comes from $HOME, then the path must be absolute. */
-static int local_path_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int required,
-                            char **out, rk_err *err)
+int plan_local_path_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *key, int required,
+                          char **out, rk_err *err)
 {
 	int rc = rk_yaml_path(y, map, what, key, required, out, err);
 	if (rc == RK_OK && *out && (*out)[0] != '/')
@@ -263,13 +264,13 @@ static int load_ssh(rk_yaml *y, yaml_node_t *cp, rk_plan *plan, rk_err *err)
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, ssh, what, "user", 1, &plan->ssh.user, err);
 	if (rc == RK_OK)
-		rc = local_path_field(y, ssh, what, "identityFile", 0, &plan->ssh.identity_file, err);
+		rc = plan_local_path_field(y, ssh, what, "identityFile", 0, &plan->ssh.identity_file, err);
 	if (rc == RK_OK)
-		rc = local_path_field(y, ssh, what, "knownHosts", 0, &plan->ssh.known_hosts, err);
+		rc = plan_local_path_field(y, ssh, what, "knownHosts", 0, &plan->ssh.known_hosts, err);
 	if (rc == RK_OK)
 		rc = rk_yaml_long(y, ssh, what, "port", 1, 65535, &plan->ssh.port, err);
 	if (rc == RK_OK)
-		rc = bool_field(y, ssh, what, "trustOnFirstUse", &plan->ssh.trust_on_first_use, err);
+		rc = plan_bool_field(y, ssh, what, "trustOnFirstUse", &plan->ssh.trust_on_first_use, err);
 	return rc;
 }
 
@@ -593,6 +594,115 @@ static int load_etcd(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err)
 	return rc;
 }
 
+/* kms.apiVersion: v2 only (the plan writes what the apiserver will load; KMS v1 is off by default). */
+static int load_kms_version(rk_yaml *y, yaml_node_t *map, rk_plan_kms *k, rk_err *err)
+{
+	int rc = rk_yaml_str(y, map, "kms", "apiVersion", 1, &k->provider.api_version, err);
+	if (rc == RK_OK && strcmp(k->provider.api_version, "v2") != 0)
+		rc =
+		    rk_yaml_fail(y, rk_yaml_get(y, map, "apiVersion"), err,
+		                 "kms.apiVersion: \"%s\" is not supported (want v2: KMS v1 is deprecated and "
+		                 "off by default since Kubernetes 1.29)",
+		                 k->provider.api_version);
+	if (rc == RK_OK && rk_yaml_get(y, map, "cachesize"))
+		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "cachesize"), err,
+		                  "kms.cachesize: not supported in v2 (kube-apiserver refuses it)");
+	return rc;
+}
+
+/* kms.name as kube-apiserver validates a v2 name (required, no ':'), within what a stored prefix
+ * carries back (255 bytes). */
+static int load_kms_name(rk_yaml *y, yaml_node_t *map, rk_plan_kms *k, rk_err *err)
+{
+	int rc = rk_yaml_str(y, map, "kms", "name", 1, &k->provider.name, err);
+	const char *name = k->provider.name;
+	if (rc == RK_OK && (!*name || strchr(name, ':') || strlen(name) > 255 || !strcmp(name, "identity")))
+		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "name"), err,
+		                  "kms.name: \"%s\" is not a usable KMS provider name (1-255 bytes, no ':', "
+		                  "not \"identity\")",
+		                  name);
+	return rc;
+}
+
+/* kms.endpoint: a unix socket (the only scheme kube-apiserver supports); kms.timeout a positive Go
+ * duration. */
+static int load_kms_endpoint(rk_yaml *y, yaml_node_t *map, rk_plan_kms *k, rk_err *err)
+{
+	int rc = rk_yaml_str(y, map, "kms", "endpoint", 1, &k->provider.endpoint, err);
+	if (rc == RK_OK && (strncmp(k->provider.endpoint, "unix://", 7) != 0 || !k->provider.endpoint[7]))
+		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "endpoint"), err,
+		                  "kms.endpoint: \"%s\" is not a unix socket URL (unix:///path/to/socket; "
+		                  "kube-apiserver supports only unix)",
+		                  k->provider.endpoint);
+	if (rc == RK_OK)
+		rc = rk_yaml_str(y, map, "kms", "timeout", 0, &k->provider.timeout, err);
+	long long ns = 0;
+	if (rc == RK_OK && k->provider.timeout &&
+	    (rk_go_duration_parse(k->provider.timeout, &ns) != 0 || ns <= 0))
+		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "timeout"), err,
+		                  "kms.timeout: \"%s\" is not a positive duration (e.g. 3s)",
+		                  k->provider.timeout);
+	return rc;
+}
+
+/* kms.kek, kms.keyID (1..1024 bytes, as the apiserver accepts a key_id; KEK rotations only) and the
+ * two waits. */
+static int load_kms_kek(rk_yaml *y, yaml_node_t *map, rk_plan_kms *k, const char *plan_etcd_url, rk_err *err)
+{
+	k->pickup_timeout_ms = RK_PLAN_KMS_WAIT_MS;
+	k->outage_timeout_ms = RK_PLAN_KMS_WAIT_MS;
+	int rc = plan_bool_field(y, map, "kms", "kek", &k->kek, err);
+	if (rc == RK_OK)
+		rc = rk_yaml_str(y, map, "kms", "keyID", 0, &k->key_id, err);
+	if (rc == RK_OK && k->key_id && (!*k->key_id || strlen(k->key_id) > 1024))
+		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "keyID"), err,
+		                  "kms.keyID: must be 1 to 1024 bytes (%zu given)", strlen(k->key_id));
+	if (rc == RK_OK && k->kek && !plan_etcd_url)
+		rc = rk_yaml_fail(
+		    y, rk_yaml_get(y, map, "kek"), err,
+		    "kms.kek: a KEK rotation needs the plan's etcd section (the keyID of every stored "
+		    "value is checked there)");
+	if (rc == RK_OK && k->key_id && !k->kek)
+		rc = rk_yaml_fail(y, rk_yaml_get(y, map, "keyID"), err,
+		                  "kms.keyID: only for a KEK rotation (kek: true)");
+	const char *waits[] = {"pickupTimeout", "outageTimeout"};
+	long *outs[] = {&k->pickup_timeout_ms, &k->outage_timeout_ms};
+	for (int i = 0; rc == RK_OK && i < 2; i++) {
+		rc = rk_yaml_duration_ms(y, map, "kms", waits[i], outs[i], err);
+		if (rc == RK_OK && *outs[i] < 1000)
+			rc = rk_yaml_fail(y, rk_yaml_get(y, map, waits[i]), err,
+			                  "kms.%s: must be at least 1s", waits[i]);
+	}
+	return rc;
+}
+
+static int load_kms(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err)
+{
+	yaml_node_t *map = rk_yaml_get(y, root, "kms");
+	plan->kms.pickup_timeout_ms = RK_PLAN_KMS_WAIT_MS; /* kms -> aescbc pauses on KMS failures too */
+	plan->kms.outage_timeout_ms = RK_PLAN_KMS_WAIT_MS;
+	if (!map)
+		return plan->provider == RK_PROV_KMS
+		           ? rk_yaml_fail(y, rk_yaml_get(y, root, "provider"), err,
+		                          "plan.provider: kms needs a \"kms\" section (apiVersion: v2, name, "
+		                          "endpoint, timeout)")
+		           : RK_OK;
+	if (plan->provider != RK_PROV_KMS)
+		return rk_yaml_fail(y, map, err, "plan.kms: only with provider: kms (the target is %s)",
+		                    rk_provider_name(plan->provider));
+	rk_plan_kms *k = &plan->kms;
+	int rc = rk_yaml_check_map(y, map, "kms", kms_fields, err);
+	if (rc == RK_OK)
+		rc = load_kms_version(y, map, k, err);
+	if (rc == RK_OK)
+		rc = load_kms_name(y, map, k, err);
+	if (rc == RK_OK)
+		rc = load_kms_endpoint(y, map, k, err);
+	if (rc == RK_OK)
+		rc = load_kms_kek(y, map, k, plan->etcd.url, err);
+	return rc;
+}
+
 static int check_header(rk_yaml *y, yaml_node_t *root, rk_err *err)
 {
 	char *api = NULL, *kind = NULL;
@@ -626,7 +736,7 @@ static int load_identity(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *e
 	if (rc == RK_OK)
 		rc = rk_yaml_str(y, root, "plan", "context", 0, &plan->context, err);
 	if (rc == RK_OK)
-		rc = local_path_field(y, root, "plan", "keyBackupDir", 0, &plan->key_backup_dir, err);
+		rc = plan_local_path_field(y, root, "plan", "keyBackupDir", 0, &plan->key_backup_dir, err);
 	return rc;
 }
 
@@ -652,6 +762,10 @@ static int load_plan(rk_yaml *y, rk_plan *plan, rk_err *err)
 		rc = load_windows(y, root, plan, err);
 	if (rc == RK_OK)
 		rc = load_etcd(y, root, plan, err);
+	if (rc == RK_OK)
+		rc = load_kms(y, root, plan, err);
+	if (rc == RK_OK)
+		rc = plan_load_break_glass(y, root, plan, err);
 	return rc;
 }
 
@@ -709,12 +823,33 @@ void rk_plan_free(rk_plan *plan)
 	}
 	rk_str_list_free(plan->resources, plan->nresources);
 	free(plan->resource_pos);
-	char *strings[] = {
-	    plan->path,           plan->cluster,           plan->kubeconfig,      plan->context,
-	    plan->key_backup_dir, plan->config_path,       plan->manifest_path,   plan->canary,
-	    plan->ssh.user,       plan->ssh.identity_file, plan->ssh.known_hosts, plan->exec.read,
-	    plan->exec.write,     plan->exec.restart,      plan->exec.ready,      plan->etcd.url,
-	    plan->etcd.cacert,    plan->etcd.cert,         plan->etcd.key};
+	rk_str_list_free(plan->break_glass.identity_read, plan->break_glass.nidentity_read);
+	char *strings[] = {plan->path,
+	                   plan->cluster,
+	                   plan->kubeconfig,
+	                   plan->context,
+	                   plan->key_backup_dir,
+	                   plan->config_path,
+	                   plan->manifest_path,
+	                   plan->canary,
+	                   plan->ssh.user,
+	                   plan->ssh.identity_file,
+	                   plan->ssh.known_hosts,
+	                   plan->exec.read,
+	                   plan->exec.write,
+	                   plan->exec.restart,
+	                   plan->exec.ready,
+	                   plan->etcd.url,
+	                   plan->etcd.cacert,
+	                   plan->etcd.cert,
+	                   plan->etcd.key,
+	                   plan->kms.provider.api_version,
+	                   plan->kms.provider.name,
+	                   plan->kms.provider.endpoint,
+	                   plan->kms.provider.timeout,
+	                   plan->kms.key_id,
+	                   plan->break_glass.key_file,
+	                   plan->break_glass.key_name};
 	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
 		free(strings[i]);
 	free(plan->nodes);
@@ -742,6 +877,12 @@ const rk_plan_node *rk_plan_find_node(const rk_plan *plan, const char *name)
 		if (!strcmp(plan->nodes[i].name, name))
 			return &plan->nodes[i];
 	return NULL;
+}
+
+const char *rk_plan_kms_socket(const rk_plan *plan)
+{
+	const char *ep = plan->kms.provider.endpoint;
+	return ep && !strncmp(ep, "unix:///", 8) ? ep + 7 : NULL;
 }
 
 const char *rk_plan_node_config_path(const rk_plan *plan, const rk_plan_node *node)

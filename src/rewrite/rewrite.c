@@ -183,12 +183,30 @@ static void get_done(void *user, rk_kube_resp *resp)
 	item_finish(it, rk_outcome_of_get(resp->http_status), resp->err.msg);
 }
 
+/* The KMS failed this write (after the client's retries over every endpoint): the object stays
+ * unfinished, so no checkpoint passes it, and the pipeline stops submitting. */
+static void item_kms_failed(rk_rw_item *it, const char *message)
+{
+	rk_rw_engine *e = it->engine;
+	if (!e->kms_down)
+		rk_warn("rewrite.kms-unavailable",
+		        "%s %s/%s: the apiserver's KMS failed the write (%s): pausing the rewrite at its "
+		        "checkpoint",
+		        e->resource_key, it->ns, it->name, message);
+	e->kms_down = 1;
+	snprintf(e->kms_error, sizeof e->kms_error, "%s", message);
+}
+
 static void put_done(void *user, rk_kube_resp *resp)
 {
 	rk_rw_item *it = user;
 	rk_rw_engine *e = it->engine;
 	e->inflight--;
 	rk_throttle_release(&e->throttle);
+	if (resp->http_status >= 500 && rk_rewrite_kms_failure(resp->message)) {
+		item_kms_failed(it, resp->message);
+		return;
+	}
 	const char *new_rv = resp->json ? json_str(resp->json, "metadata", "resourceVersion") : NULL;
 	rk_outcome o = rk_outcome_of_put(resp->http_status, it->rv, new_rv);
 	if (o != RK_OUT_CHECK) {
@@ -472,8 +490,8 @@ static int run_pipeline(rk_rw_engine *e, int *list_rc, rk_err *list_err, rk_err 
 	rk_err_clear(&submit_err);
 	size_t batch = (size_t)e->opts->settings.batch_size;
 	for (;;) {
-		int stopping =
-		    rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED || *list_rc != RK_OK || rc != RK_OK;
+		int stopping = rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED || *list_rc != RK_OK ||
+		               rc != RK_OK || e->kms_down;
 		if (!stopping && (*list_rc = fill_window(e, list_err)) != RK_OK)
 			stopping = 1;
 		rk_rewrite_wait why = RK_REWRITE_WAIT_DRAIN;
@@ -482,7 +500,8 @@ static int run_pipeline(rk_rw_engine *e, int *list_rc, rk_err *list_err, rk_err 
 			rc = err->code;
 		if (rc == RK_OK && e->seq_head - e->seq_saved >= batch && save_checkpoint(e, 0, err) != RK_OK)
 			rc = err->code;
-		int idle = e->seq_head == e->seq_submit && e->inflight == 0;
+		/* nothing in flight; only objects the KMS failed may be left unfinished */
+		int idle = e->inflight == 0 && (e->seq_head == e->seq_submit || e->kms_down);
 		if (idle && (stopping || (e->list_end && e->seq_submit == e->seq_tail)))
 			return rc;
 		poll_answers(e, wait, why);
@@ -506,7 +525,20 @@ int rk_rw_scope(rk_rw_engine *e, const rk_checkpoint *cp, rk_err *err)
 	window_drop_unsubmitted(e);
 	if (rc == RK_OK && (e->seq_head > e->seq_saved || ended || e->orphans.n || e->failures.n))
 		rc = save_checkpoint(e, ended, err);
-	if (rc == RK_OK && lrc != RK_OK) {
+	if (rc == RK_OK && lrc != RK_OK && rk_rewrite_kms_failure(list_err.msg) && !e->kms_down) {
+		e->kms_down =
+		    1; /* an apiserver without a DEK seed cannot even list (docs/kms.md section 7) */
+		snprintf(e->kms_error, sizeof e->kms_error, "%.500s", list_err.msg);
+		rk_warn("rewrite.kms-unavailable", "%s: the apiserver's KMS failed the list (%s): pausing",
+		        e->resource_key, list_err.msg);
+	}
+	if (rc == RK_OK && e->kms_down) {
+		rc = rk_err_set(
+		    err, RK_STOPPED,
+		    "paused: the KMS failed a %s (%s): checkpoint saved before it, nothing counted "
+		    "failed; resume once the KMS is healthy",
+		    lrc != RK_OK ? "list" : "write", e->kms_error);
+	} else if (rc == RK_OK && lrc != RK_OK) {
 		*err = list_err;
 		rc = lrc == RK_BADINPUT ? RK_FAIL : lrc;
 	} else if (rc == RK_OK && (rk_rw_stop_requested(e) || e->state == RK_RW_ABORTED)) {

@@ -139,6 +139,10 @@ struct rk_rw_engine {
 	int64_t rate_done[RK_RW_RATE_SLOTS];
 	size_t rate_n;
 	double achieved;
+	/* the KMS failed a PUT or the list (rk_rewrite_kms_failure): stop submitting, keep that object
+	 * unfinished (the checkpoint stays before it), and end the run RK_STOPPED */
+	int kms_down;
+	char kms_error[512];
 };
 
 /* rewrite.c */

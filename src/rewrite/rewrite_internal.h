@@ -25,6 +25,11 @@ const char *rk_outcome_name(rk_outcome o);
 
 /* From the PUT's HTTP status (0 = no answer) and resourceVersions (new_rv NULL when absent). */
 rk_outcome rk_outcome_of_put(long http_status, const char *old_rv, const char *new_rv);
+/* 1 when an apiserver's error message says its KMS v2 plugin failed it (kube-apiserver v1.34,
+ * pkg/storage/value/encrypt/envelope/kmsv2/envelope.go and encryptionconfig/config.go: a DEK seed that
+ * expired 3 minutes after the last good Status, Encrypt or Decrypt failing, no seed at all after a start
+ * without the plugin). Such an object is not failed: the rewrite pauses (docs/kms.md section 12). */
+int rk_rewrite_kms_failure(const char *message);
 /* From the confirming GET after a 404. */
 rk_outcome rk_outcome_of_get(long http_status);
 void rk_counts_add(rk_counts *c, rk_outcome o);

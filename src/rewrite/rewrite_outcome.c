@@ -27,6 +27,17 @@ rk_outcome rk_outcome_of_put(long http_status, const char *old_rv, const char *n
 	return RK_OUT_FAILED;
 }
 
+int rk_rewrite_kms_failure(const char *message)
+{
+	static const char *const signs[] = {"encryptedDEKSource with keyID hash",
+	                                    "got unexpected nil transformer", "failed to encrypt DEK",
+	                                    "failed to decrypt DEK"};
+	for (size_t i = 0; message && i < sizeof signs / sizeof signs[0]; i++)
+		if (strstr(message, signs[i]))
+			return 1;
+	return 0;
+}
+
 rk_outcome rk_outcome_of_get(long http_status)
 {
 	if (http_status == 404)

@@ -377,7 +377,8 @@ static int run_engine(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kub
 		rk_err oerr;
 		if (e->run_id)
 			rk_store_orphan_count(store, e->run_id, &result->orphans, &oerr);
-		result->stopped = rc != RK_STOPPED ? 0 : e->state == RK_RW_ABORTED ? 2 : 1;
+		result->stopped = rc != RK_STOPPED ? 0 : e->kms_down ? 3 : e->state == RK_RW_ABORTED ? 2 : 1;
+		snprintf(result->kms_error, sizeof result->kms_error, "%s", e->kms_down ? e->kms_error : "");
 		snprintf(result->failures, sizeof result->failures, "%s", rk_buf_cstr(&e->failure_report));
 	}
 	rk_rw_engine_free(e);

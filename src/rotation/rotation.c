@@ -39,6 +39,17 @@ static int unfinished_run(rot_ctx *ctx, rk_run *run, int *found, rk_err *err)
 	return rc;
 }
 
+/* A break-glass run is a rotation whose first record is the cluster stage "break-glass". */
+#define BREAK_GLASS_STAGE "break-glass"
+
+static int is_break_glass_run(rot_ctx *ctx, int64_t run_id, int *yes, rk_err *err)
+{
+	rk_stage_status status = RK_STAGE_NONE;
+	int rc = rk_store_stage_status(ctx->store, run_id, BREAK_GLASS_STAGE, NULL, &status, err);
+	*yes = status != RK_STAGE_NONE;
+	return rc;
+}
+
 struct name_search {
 	const char *name;
 	int found;
@@ -54,8 +65,9 @@ static int name_seen(const rk_key_event *ev, void *ud)
 /* A key name the cluster never used: `<provider>-<UTC timestamp>`, checked against the history. */
 static int name_new_key(rot_ctx *ctx, const char *base, size_t len, char *out, size_t cap, rk_err *err)
 {
-	if (ctx->plan->provider == RK_PROV_IDENTITY) {
-		snprintf(out, cap, "identity");
+	if (ctx->plan->provider == RK_PROV_IDENTITY || ctx->plan->provider == RK_PROV_KMS) {
+		snprintf(out, cap, "%s",
+		         ctx->plan->provider == RK_PROV_KMS ? ctx->plan->kms.provider.name : "identity");
 		return RK_OK;
 	}
 	rk_encconfig *cfg = NULL;
@@ -94,26 +106,36 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 		rc = rot_preflight(ctx, &base, NULL, err);
 	if (rc == RK_OK)
 		rc = plan_file_hash(ctx, plan_hash, err);
-	if (rc == RK_OK)
+	if (rc == RK_OK && ctx->break_glass)
+		snprintf(new_key, sizeof new_key, "%s", ctx->plan->break_glass.key_name);
+	else if (rc == RK_OK)
 		rc = name_new_key(ctx, (const char *)base.data, base.len, new_key, sizeof new_key, err);
 	if (rc == RK_OK) {
 		rk_encconfig *cfg = NULL;
 		rot_scope scope;
 		char old_key[512] = "";
+		int kek = ctx->plan->kms.kek && !ctx->break_glass;
+		int to_kms = ctx->plan->provider == RK_PROV_KMS && !ctx->break_glass;
 		rc = rot_base_scope((const char *)base.data, base.len, ctx->plan, &cfg, &scope, err);
 		if (rc == RK_OK) {
 			rot_scope_old_names(&scope, old_key, sizeof old_key);
+			/* refused before a run exists */
+			rc = kek ? rot_kek_check_scope(ctx, old_key, err)
+			         : rot_scope_check_not_done(&scope, new_key, ctx->break_glass, to_kms, err);
 			rot_scope_free(&scope);
 		}
 		rk_encconfig_free(cfg);
 		rk_run_spec spec = {ctx->plan->cluster,
 		                    "rotate",
 		                    plan_hash,
-		                    rk_provider_name(ctx->plan->provider),
+		                    rk_provider_name(ctx->break_glass ? RK_PROV_AESCBC : ctx->plan->provider),
 		                    old_key,
 		                    new_key};
 		if (rc == RK_OK)
 			rc = rk_store_run_create(ctx->store, &spec, &ctx->run_id, err);
+		if (rc == RK_OK && ctx->break_glass)
+			rc = rk_store_stage_done(ctx->store, ctx->run_id, BREAK_GLASS_STAGE, NULL, new_key,
+			                         err);
 	}
 	if (rc == RK_OK)
 		rc = rot_save_base(ctx, (const char *)base.data, base.len, err);
@@ -138,6 +160,12 @@ static int resume_run(rot_ctx *ctx, rk_err *err)
 		                  ctx->opts->plan_path, (long long)run.id, run.plan_hash, plan_hash);
 	ctx->run_id = run.id;
 	if (rc == RK_OK)
+		rc = is_break_glass_run(ctx, run.id, &ctx->break_glass, err);
+	if (rc == RK_OK && ctx->break_glass && !ctx->plan->break_glass.present)
+		return rk_err_set(err, RK_BADINPUT,
+		                  "run %lld is a break-glass run: its plan has a breakGlass section",
+		                  (long long)run.id);
+	if (rc == RK_OK)
 		rc = rk_store_run_set_state(ctx->store, ctx->run_id, "running", -1, err);
 	rk_info("rotation.resume", "resuming run %lld of cluster %s", (long long)run.id, ctx->plan->cluster);
 	return rc;
@@ -156,11 +184,17 @@ static int prepare_configs(rot_ctx *ctx, int may_generate, rk_err *err)
 	int rc = rk_store_run_get(ctx->store, ctx->run_id, &run, &found, err);
 	if (rc == RK_OK)
 		rc = rot_load_base(ctx, &base, &len, err);
-	int decrypt = ctx->plan->provider == RK_PROV_IDENTITY;
-	if (rc == RK_OK && !decrypt)
+	/* no local key to generate: decrypt (identity) or a kms provider (its key lives in the KMS); break
+	 * glass takes the plan's emergency key from its file */
+	int keyless = !ctx->break_glass &&
+	              (ctx->plan->provider == RK_PROV_IDENTITY || ctx->plan->provider == RK_PROV_KMS);
+	if (rc == RK_OK && ctx->break_glass)
+		rc = rot_break_glass_key(ctx, may_generate, &key, err);
+	else if (rc == RK_OK && !keyless)
 		rc = rot_stage_key(ctx, run.new_key, base, len, may_generate, &key, err);
 	if (rc == RK_OK)
-		rc = rot_configs_derive(base, len, ctx->plan, decrypt ? NULL : &key, &ctx->cfgs, err);
+		rc = rot_configs_derive(base, len, ctx->plan, keyless ? NULL : &key, ctx->break_glass,
+		                        &ctx->cfgs, err);
 	rk_key_clear(&key);
 	if (base)
 		OPENSSL_cleanse(base, len);
@@ -275,6 +309,15 @@ static int run_rewrite(rot_ctx *ctx, const char *const *names, size_t n, rk_err 
 	o.endpoint_names = node_names;
 	rk_rewrite_result result;
 	int rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
+	/* fail closed: a KMS failure pauses the rewrite at its checkpoint until the KMS is healthy again */
+	while (rc == RK_STOPPED && result.stopped == 3 && !ctx->rewrite_stop) {
+		char why[sizeof result.kms_error];
+		snprintf(why, sizeof why, "%s", result.kms_error);
+		rk_rewrite_result_free(&result);
+		if ((rc = rot_kms_wait_healthy(ctx, why, err)) != RK_OK)
+			break; /* still unhealthy: stopped at the checkpoint, resumable */
+		rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
+	}
 	free(endpoints);
 	free(node_names);
 	if (rc == RK_FAIL)
@@ -306,28 +349,35 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 
 /* Every stored value under /registry/: those of the selected rules under the new key, every one readable
  * with the pruned config (so a key the prune drops from one rule but another still uses is judged by the
- * rule that reads it). */
+ * rule that reads it). A KEK rotation changes no config: the selected rules' values under the kms
+ * provider with the target keyID, every one readable with the base config. */
 static int verify_etcd(rot_ctx *ctx, rk_err *err)
 {
+	int kek = ctx->plan->kms.kek;
 	rk_scan_opts so = {.etcd_url = ctx->plan->etcd.url,
 	                   .cacert = ctx->plan->etcd.cacert,
 	                   .cert = ctx->plan->etcd.cert,
-	                   .key = ctx->plan->etcd.key};
-	const rk_buf *pruned = &ctx->cfgs.bytes[ROT_CFG_PRUNED];
+	                   .key = ctx->plan->etcd.key,
+	                   .expect_key_id = kek ? ctx->kek_key_id : NULL};
+	const rk_buf *pruned = &ctx->cfgs.bytes[kek ? ROT_CFG_BASE : ROT_CFG_PRUNED];
 	rk_encconfig *cfg = NULL;
 	uint64_t checked = 0;
-	int rc = rk_encconfig_load_buf((const char *)pruned->data, pruned->len, "pruned config", &cfg, err);
+	int rc = rk_encconfig_load_buf((const char *)pruned->data, pruned->len,
+	                               kek ? "the nodes' config" : "pruned config", &cfg, err);
 	if (rc == RK_OK)
 		rc = rk_etcdscan_check_rules(&so, cfg, ctx->cfgs.scope.selected, ctx->cfgs.new_key, &checked,
 		                             err);
 	rk_encconfig_free(cfg);
 	if (rc == RK_UNSAFE)
-		return rk_err_wrap(err, RK_UNSAFE, "verify: pruning refused");
+		return rk_err_wrap(err, RK_UNSAFE,
+		                   kek ? "verify: objects left under another keyID"
+		                       : "verify: pruning refused");
 	if (rc == RK_OK)
 		rk_info("verify.etcd",
-		        "%llu stored values: the selected rules' all under %s, every one readable after the "
-		        "prune",
-		        (unsigned long long)checked, ctx->cfgs.new_key);
+		        "%llu stored values: the selected rules' all under %s%s%s, every one readable after "
+		        "the prune",
+		        (unsigned long long)checked, ctx->cfgs.new_key, kek ? " keyID " : "",
+		        kek ? ctx->kek_key_id : "");
 	return rc;
 }
 
@@ -360,6 +410,8 @@ static int stage_probe(rot_ctx *ctx, rk_err *err)
 	return rot_probe_cross_read(ctx, rk_plan_find_node(ctx->plan, ctx->plan->canary), err);
 }
 
+/* Read everywhere, promote on the canary, probe, promote everywhere; then (not for break glass, which
+ * keeps the kms provider and cannot decrypt what the KMS holds) rewrite, verify, archive and prune. */
 static int walk_stages(rot_ctx *ctx, rk_err *err)
 {
 	rk_transport *t = NULL;
@@ -377,15 +429,57 @@ static int walk_stages(rot_ctx *ctx, rk_err *err)
 		rc = rot_cluster_step(ctx, "probe", stage_probe, err);
 	if (rc == RK_OK)
 		rc = rot_rollout(ctx, t, "promote", ROT_CFG_WRITE, 1, err);
+	int full = !ctx->break_glass;
+	if (rc == RK_OK && full)
+		rc = rot_cluster_step(ctx, "rewrite", stage_rewrite, err);
+	if (rc == RK_OK && full)
+		rc = rot_cluster_step(ctx, "verify", stage_verify, err);
+	if (rc == RK_OK && full)
+		rc = rot_cluster_step(ctx, "archive", rot_archive_pruned_keys, err);
+	if (rc == RK_OK && full)
+		rc = rot_rollout(ctx, t, "prune", ROT_CFG_PRUNED, 0, err);
+	rk_transport_free(t);
+	return rc;
+}
+
+/* A KEK rotation's scope: the base config (kept as it is) and the rules the plan selects in it, for the
+ * rewrite's resources and the verify. */
+static int kek_scope(rot_ctx *ctx, rk_err *err)
+{
+	char *base = NULL;
+	size_t len = 0;
+	rk_encconfig *cfg = NULL;
+	rk_buf *kept = &ctx->cfgs.bytes[ROT_CFG_BASE];
+	rk_buf_set_secret(kept);
+	int rc = rot_load_base(ctx, &base, &len, err);
+	if (rc == RK_OK)
+		rc = rot_base_scope(base, len, ctx->plan, &cfg, &ctx->cfgs.scope, err);
+	rk_encconfig_free(cfg);
+	if (rc == RK_OK && rk_buf_append(kept, base, len) != 0)
+		rc = rk_err_set(err, RK_FAIL, "out of memory");
+	if (base)
+		OPENSSL_cleanse(base, len);
+	free(base);
+	return rc;
+}
+
+/* A KEK rotation: no config changes; the key_id changes inside the KMS (rotation_kms.c). */
+static int walk_kek(rot_ctx *ctx, rk_err *err)
+{
+	const char *name = ctx->plan->kms.provider.name;
+	snprintf(ctx->cfgs.old_key, sizeof ctx->cfgs.old_key, "%s", name);
+	snprintf(ctx->cfgs.new_key, sizeof ctx->cfgs.new_key, "%s", name);
+	int rc = kek_scope(ctx, err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "kek-target", rot_kek_target, err);
+	if (rc == RK_OK && !ctx->kek_key_id[0])
+		rc = rot_kek_load_target(ctx, err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "kek-pickup", rot_kek_pickup, err);
 	if (rc == RK_OK)
 		rc = rot_cluster_step(ctx, "rewrite", stage_rewrite, err);
 	if (rc == RK_OK)
 		rc = rot_cluster_step(ctx, "verify", stage_verify, err);
-	if (rc == RK_OK)
-		rc = rot_cluster_step(ctx, "archive", rot_archive_pruned_keys, err);
-	if (rc == RK_OK)
-		rc = rot_rollout(ctx, t, "prune", ROT_CFG_PRUNED, 0, err);
-	rk_transport_free(t);
 	return rc;
 }
 
@@ -394,6 +488,8 @@ static int walk_stages(rot_ctx *ctx, rk_err *err)
 static void record_key_lifecycle(rot_ctx *ctx)
 {
 	rot_key_event(ctx, ctx->cfgs.new_key, "promoted");
+	if (ctx->break_glass)
+		return;
 	rot_key_event(ctx, ctx->cfgs.new_key, "rewrite-done");
 	const rk_buf *b = &ctx->cfgs.bytes[ROT_CFG_PRUNED];
 	rk_encconfig *pruned = NULL;
@@ -422,9 +518,64 @@ static int finish_run(rot_ctx *ctx, int rc, const char *action, rk_err *err)
 	rk_err ignored;
 	if (ctx->run_id > 0) {
 		rk_store_run_set_state(ctx->store, ctx->run_id, state_for(rc), rc, &ignored);
-		rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, action, state_for(rc),
-		                   rc == RK_OK ? NULL : err->msg, &ignored);
+		if (action) /* NULL: the caller wrote its own record */
+			rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, action, state_for(rc),
+			                   rc == RK_OK ? NULL : err->msg, &ignored);
 	}
+	return rc;
+}
+
+/* Break glass continues its own unfinished run (an operator under pressure runs the same command
+ * again); any other unfinished run refuses in start_run. */
+static int start_or_continue(rot_ctx *ctx, int resume, rk_err *err)
+{
+	rk_run run;
+	int found = 0;
+	int bg_run = 0;
+	int rc = ctx->break_glass && !resume ? unfinished_run(ctx, &run, &found, err) : RK_OK;
+	if (rc == RK_OK && found)
+		rc = is_break_glass_run(ctx, run.id, &bg_run, err);
+	if (rc != RK_OK)
+		return rc;
+	return resume || bg_run ? resume_run(ctx, err) : start_run(ctx, err);
+}
+
+static int run_machine(rot_ctx *ctx, int resume, rk_err *err)
+{
+	const rk_rotation_opts *opts = ctx->opts;
+	int rc = rot_lock_acquire(ctx, err);
+	int locked = rc == RK_OK;
+	const char *action = ctx->break_glass ? "break-glass" : resume ? "resume" : "rotate";
+	if (rc == RK_OK)
+		rc = start_or_continue(ctx, resume, err);
+	action = ctx->break_glass ? "break-glass" : action;
+	if (rc == RK_OK && ctx->break_glass)
+		rot_break_glass_announce(ctx, "started", NULL);
+	else if (rc == RK_OK)
+		rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, action, "started",
+		                   opts->plan_path, err);
+	if (rc == RK_OK && opts->ignore_window)
+		rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, "ignore-window", "used", NULL,
+		                   err);
+	int kek = ctx->plan->kms.kek && !ctx->break_glass;
+	if (rc == RK_OK)
+		rc = rot_probe_cleanup(ctx, err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "preflight", NULL, err);
+	if (rc == RK_OK && kek)
+		rc = walk_kek(ctx, err);
+	if (rc == RK_OK && !kek)
+		rc = stage_key(ctx, err);
+	if (rc == RK_OK && !kek)
+		rc = walk_stages(ctx, err);
+	if (rc == RK_OK && (rc = rot_cluster_step(ctx, "done", NULL, err)) == RK_OK && !kek)
+		record_key_lifecycle(ctx);
+	if (ctx->run_id > 0 && ctx->break_glass)
+		rot_break_glass_announce(ctx, state_for(rc), rc == RK_OK ? NULL : err->msg);
+	if (ctx->store)
+		finish_run(ctx, rc, ctx->break_glass ? NULL : action, err);
+	if (locked)
+		rot_lock_release(ctx);
 	return rc;
 }
 
@@ -433,30 +584,35 @@ int rk_rotation_run(const rk_rotation_opts *opts, int resume, rk_err *err)
 	rot_ctx ctx;
 	int rc = rot_ctx_open(&ctx, opts, err);
 	if (rc == RK_OK)
-		rc = rot_lock_acquire(&ctx, err);
-	int locked = rc == RK_OK;
+		rc = run_machine(&ctx, resume, err);
+	rot_ctx_close(&ctx);
+	return rc;
+}
+
+static int blank(const char *text)
+{
+	for (; text && *text; text++)
+		if (*text != ' ' && *text != '\t')
+			return 0;
+	return 1;
+}
+
+int rk_rotation_break_glass(const rk_rotation_opts *opts, rk_err *err)
+{
+	if (blank(opts->reason))
+		return rk_err_set(
+		    err, RK_BADINPUT,
+		    "--reason TEXT is required: why the glass is broken goes into the audit log");
+	rot_ctx ctx;
+	int rc = rot_ctx_open(&ctx, opts, err);
+	if (rc == RK_OK && !ctx.plan->break_glass.present)
+		rc = rk_err_set(err, RK_BADINPUT,
+		                "%s has no breakGlass section: the emergency config must be agreed in the "
+		                "plan beforehand (docs/kms.md, \"Break glass\")",
+		                opts->plan_path);
+	ctx.break_glass = 1;
 	if (rc == RK_OK)
-		rc = resume ? resume_run(&ctx, err) : start_run(&ctx, err);
-	if (rc == RK_OK)
-		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, resume ? "resume" : "rotate",
-		                   "started", opts->plan_path, err);
-	if (rc == RK_OK && opts->ignore_window)
-		rk_store_audit_add(ctx.store, ctx.plan->cluster, ctx.run_id, "ignore-window", "used", NULL,
-		                   err);
-	if (rc == RK_OK)
-		rc = rot_probe_cleanup(&ctx, err);
-	if (rc == RK_OK)
-		rc = rot_cluster_step(&ctx, "preflight", NULL, err);
-	if (rc == RK_OK)
-		rc = stage_key(&ctx, err);
-	if (rc == RK_OK)
-		rc = walk_stages(&ctx, err);
-	if (rc == RK_OK && (rc = rot_cluster_step(&ctx, "done", NULL, err)) == RK_OK)
-		record_key_lifecycle(&ctx);
-	if (ctx.store)
-		finish_run(&ctx, rc, resume ? "resume" : "rotate", err);
-	if (locked)
-		rot_lock_release(&ctx);
+		rc = run_machine(&ctx, 0, err);
 	rot_ctx_close(&ctx);
 	return rc;
 }
@@ -501,8 +657,10 @@ static int open_unfinished(rot_ctx *ctx, const rk_rotation_opts *opts, rk_err *e
 	if (rc == RK_OK && !found)
 		rc =
 		    rk_err_set(err, RK_BADINPUT, "cluster %s has no unfinished rotation", ctx->plan->cluster);
-	if (rc == RK_OK)
+	if (rc == RK_OK) {
 		ctx->run_id = run.id;
+		rc = is_break_glass_run(ctx, run.id, &ctx->break_glass, err);
+	}
 	return rc;
 }
 
@@ -546,6 +704,12 @@ int rk_rotation_rollback(const rk_rotation_opts *opts, rk_err *err)
 	rot_ctx ctx;
 	int pruning = 0, promoted = 0;
 	int rc = open_unfinished(&ctx, opts, err);
+	if (rc == RK_OK && ctx.plan->kms.kek)
+		rc = rk_err_set(
+		    err, RK_BADINPUT,
+		    "a KEK rotation changes no config: nothing to roll back (`rekeyctl abort` ends "
+		    "run %lld; the KMS keeps the old KEK for decryption)",
+		    (long long)ctx.run_id);
 	if (rc == RK_OK)
 		rc = rot_lock_acquire(&ctx, err);
 	int locked = rc == RK_OK;

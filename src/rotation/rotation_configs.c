@@ -1,11 +1,13 @@
 /* rotation_configs.c: derives every config a rotation writes (read key staged, new key promoted, old
- * keys pruned) from the base config and the new key, deterministically. Only the rules the plan selects
- * are edited, each as a whole; the config is written over the previous one's text
- * (rk_encconfig_emit_over), so the other rules, comments and formatting stay byte for byte. */
+ * keys pruned; for break glass the emergency key staged and promoted, nothing pruned) from the base
+ * config and the new key, deterministically. Only the rules the plan selects are edited, each as a
+ * whole; the config is written over the previous one's text (rk_encconfig_emit_over), so the other
+ * rules, comments and formatting stay byte for byte. */
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rekey/yamldoc.h"
 #include "rotation_internal.h"
 
 typedef int (*edit_fn)(rk_encconfig *cfg, const rot_scope *scope, const void *arg, rk_err *err);
@@ -20,6 +22,11 @@ static int edit_add_key(rk_encconfig *cfg, const rot_scope *s, const void *arg, 
 	const rk_plan *plan = ((const void *const *)arg)[0];
 	const rk_key *key = ((const void *const *)arg)[1];
 	return rk_encconfig_add_key(cfg, all_entries(s), s->nentries, plan->provider, key, err);
+}
+
+static int edit_add_kms(rk_encconfig *cfg, const rot_scope *s, const void *arg, rk_err *err)
+{
+	return rk_encconfig_add_kms(cfg, all_entries(s), s->nentries, (const rk_kms *)arg, err);
 }
 
 static int edit_promote(rk_encconfig *cfg, const rot_scope *s, const void *arg, rk_err *err)
@@ -121,6 +128,115 @@ static int derive_rotation(rot_configs *c, const rk_plan *plan, const rk_key *ne
 	return derive_all(c, &ep, err);
 }
 
+static int edit_add_break_glass_key(rk_encconfig *cfg, const rot_scope *s, const void *arg, rk_err *err)
+{
+	return rk_encconfig_add_key(cfg, all_entries(s), s->nentries, RK_PROV_AESCBC, (const rk_key *)arg,
+	                            err);
+}
+
+/* The entries of the rules that list one of breakGlass.identityRead (each a plan selector): an edit acts
+ * on a rule as a whole. *n = 0 when identityRead is empty. */
+static int identity_read_entries(const rk_encconfig *cfg, const rk_plan_break_glass *bg, char ***out,
+                                 size_t *n, rk_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	if (!bg->nidentity_read)
+		return RK_OK;
+	unsigned char *sel = calloc(cfg->nrules + 1, 1);
+	size_t total = 0;
+	int rc = sel ? rk_encconfig_select_rules(cfg, (const char *const *)bg->identity_read,
+	                                         bg->nidentity_read, sel, err)
+	             : rk_err_set(err, RK_FAIL, "out of memory");
+	for (size_t i = 0; rc == RK_OK && i < cfg->nrules; i++)
+		total += sel[i] ? cfg->rules[i].nresources : 0;
+	if (rc == RK_OK && !(*out = calloc(total + 1, sizeof **out)))
+		rc = rk_err_set(err, RK_FAIL, "out of memory");
+	for (size_t i = 0; rc == RK_OK && i < cfg->nrules; i++)
+		for (size_t j = 0; sel[i] && rc == RK_OK && j < cfg->rules[i].nresources; j++)
+			if (!((*out)[(*n)++] = strdup(cfg->rules[i].resources[j])))
+				rc = rk_err_set(err, RK_FAIL, "out of memory");
+	free(sel);
+	return rc;
+}
+
+/* 1 when every rule identityRead names has identity as a read (not first) provider in cfg: the
+ * degradation break-glass added, dropped again on the way back to kms. */
+static int holds_identity_read(const rk_encconfig *cfg, const rk_plan_break_glass *bg)
+{
+	int all = bg->nidentity_read > 0;
+	for (size_t i = 0; all && i < bg->nidentity_read; i++) {
+		int at = rk_encconfig_listing_rule(cfg, bg->identity_read[i]);
+		const rk_rule *rule = at < 0 ? NULL : &cfg->rules[at];
+		int found = 0;
+		for (size_t p = 1; rule && p < rule->nproviders; p++)
+			found |= rule->providers[p].type == RK_PROV_IDENTITY;
+		all &= found;
+	}
+	return all;
+}
+
+typedef int (*entries_edit_fn)(rk_encconfig *cfg, const char *const *entries, size_t n, rk_err *err);
+
+static int prune_identity(rk_encconfig *cfg, const char *const *entries, size_t n, rk_err *err)
+{
+	return rk_encconfig_prune(cfg, entries, n, "identity", err);
+}
+
+/* fn on the rules of breakGlass.identityRead (arg: the plan); nothing when it names none. */
+static int on_identity_read(rk_encconfig *cfg, const rk_plan_break_glass *bg, entries_edit_fn fn, rk_err *err)
+{
+	char **entries = NULL;
+	size_t n = 0;
+	int rc = identity_read_entries(cfg, bg, &entries, &n, err);
+	if (rc == RK_OK && n)
+		rc = fn(cfg, (const char *const *)entries, n, err);
+	rk_str_list_free(entries, n);
+	return rc;
+}
+
+static int edit_identity_last(rk_encconfig *cfg, const rot_scope *s, const void *arg, rk_err *err)
+{
+	(void)s;
+	return on_identity_read(cfg, &((const rk_plan *)arg)->break_glass, rk_encconfig_identity_last, err);
+}
+
+static int edit_drop_identity_read(rk_encconfig *cfg, const rot_scope *s, const void *arg, rk_err *err)
+{
+	(void)s;
+	const rk_plan_break_glass *bg = &((const rk_plan *)arg)->break_glass;
+	return holds_identity_read(cfg, bg) ? on_identity_read(cfg, bg, prune_identity, err) : RK_OK;
+}
+
+/* To a kms v2 provider (from a local key or another kms provider): the same three steps. The way back
+ * from break glass starts from a config that still lists the kms provider for reads: nothing to add;
+ * the prune also drops the identity read fallback the plan's breakGlass added. */
+static int derive_kms(rot_configs *c, const rk_plan *plan, rk_err *err)
+{
+	rk_encconfig *base = NULL;
+	int rc = rk_encconfig_load_buf((const char *)c->bytes[ROT_CFG_BASE].data, c->bytes[ROT_CFG_BASE].len,
+	                               "base config", &base, err);
+	int listed = rc == RK_OK && rk_encconfig_has_key_name(base, plan->kms.provider.name);
+	rk_encconfig_free(base);
+	if (rc != RK_OK)
+		return rc;
+	struct edit_step read_steps[] = {{edit_add_kms, &plan->kms.provider}};
+	struct edit_step write_steps[] = {{edit_promote, c->new_key}};
+	struct edit_step prune_steps[] = {{edit_prune_old, NULL}, {edit_drop_identity_read, plan}};
+	struct edit_plan ep = {{read_steps, write_steps, prune_steps}, {listed ? 0 : 1, 1, 2}};
+	return derive_all(c, &ep, err);
+}
+
+/* Break glass: the emergency aescbc key read everywhere (identity last where the plan allows), then
+ * first; nothing is pruned: the kms provider stays to read what it still can. */
+static int derive_break_glass(rot_configs *c, const rk_plan *plan, const rk_key *key, rk_err *err)
+{
+	struct edit_step read_steps[] = {{edit_add_break_glass_key, key}, {edit_identity_last, plan}};
+	struct edit_step write_steps[] = {{edit_promote, c->new_key}};
+	struct edit_plan ep = {{read_steps, write_steps, NULL}, {2, 1, 0}};
+	return derive_all(c, &ep, err);
+}
+
 static int derive_decrypt(rot_configs *c, rk_err *err)
 {
 	struct edit_step read_steps[] = {{edit_identity_first, NULL}, {edit_promote_old, NULL}};
@@ -146,21 +262,23 @@ int rot_base_scope(const char *base, size_t len, const rk_plan *plan, rk_encconf
 	return rc;
 }
 
-/* Refuses a selected rule that already writes with the key the run introduces. */
-static int check_not_done(const rot_configs *c, rk_err *err)
+int rot_scope_check_not_done(const rot_scope *s, const char *new_key, int break_glass, int to_kms,
+                             rk_err *err)
 {
-	for (size_t i = 0; i < c->scope.nold; i++)
-		if (!strcmp(c->scope.old[i].name, c->new_key))
+	for (size_t i = 0; i < s->nold; i++)
+		if (!strcmp(s->old[i].name, new_key))
 			return rk_err_set(
 			    err, RK_BADINPUT,
-			    "the rule of \"%s\" is already written with %s: nothing to do (leave it "
-			    "out of the plan)",
-			    c->scope.old[i].entries[0], c->new_key);
+			    "the rule of \"%s\" is already written with %s: nothing to do%s",
+			    s->old[i].entries[0], new_key,
+			    break_glass ? " (the break-glass config is in force; `rotate` goes back to kms)"
+			    : to_kms    ? " (a KEK rotation says kms.kek: true)"
+			                : " (leave it out of the plan)");
 	return RK_OK;
 }
 
 int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const rk_key *new_key,
-                       rot_configs *out, rk_err *err)
+                       int break_glass, rot_configs *out, rk_err *err)
 {
 	memset(out, 0, sizeof *out);
 	for (int i = 0; i < ROT_CFG_COUNT; i++)
@@ -172,11 +290,20 @@ int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const 
 		return rc;
 	if (rk_buf_append(&out->bytes[ROT_CFG_BASE], base, len) != 0)
 		return rk_err_set(err, RK_FAIL, "out of memory");
+	int to_kms = plan->provider == RK_PROV_KMS && !break_glass;
 	rot_scope_old_names(&out->scope, out->old_key, sizeof out->old_key);
-	snprintf(out->new_key, sizeof out->new_key, "%s", new_key ? new_key->name : "identity");
-	if ((rc = check_not_done(out, err)) != RK_OK)
+	snprintf(out->new_key, sizeof out->new_key, "%s",
+	         to_kms    ? plan->kms.provider.name
+	         : new_key ? new_key->name
+	                   : "identity");
+	if ((rc = rot_scope_check_not_done(&out->scope, out->new_key, break_glass, to_kms, err)) != RK_OK)
 		return rc;
-	rc = new_key ? derive_rotation(out, plan, new_key, err) : derive_decrypt(out, err);
+	if (break_glass)
+		rc = derive_break_glass(out, plan, new_key, err);
+	else if (to_kms)
+		rc = derive_kms(out, plan, err);
+	else
+		rc = new_key ? derive_rotation(out, plan, new_key, err) : derive_decrypt(out, err);
 	for (int i = 0; rc == RK_OK && i < ROT_CFG_COUNT; i++)
 		rk_config_hash(out->bytes[i].data, out->bytes[i].len, out->hash[i]);
 	return rc;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rekey/etcdgw.h"
 #include "rekey/failpoint.h"
 #include "rekey/log.h"
 #include "rekey/manifest.h"
@@ -17,14 +18,14 @@
 
 #define LAST_CONFIG_INFO "apiserver_encryption_config_controller_last_config_info"
 
-static double now_s(void)
+double rot_now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sleep_ms(long ms)
+void rot_sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
@@ -99,10 +100,20 @@ int rot_node_config_hash(rot_ctx *ctx, const rk_plan_node *node, char *out, size
 	return out[0] ? RK_OK : mirror_pod_hash(ctx, node, out, cap, err);
 }
 
+/* "/readyz not ready: [-]a [-]b" from a verbose /readyz text (its failed checks). */
+static void failed_checks(const char *text, char *out, size_t cap)
+{
+	size_t used = (size_t)snprintf(out, cap, "/readyz not ready:");
+	for (const char *p = strstr(text, "[-]"); p && used + 1 < cap; p = strstr(p + 3, "[-]")) {
+		size_t n = strcspn(p, " \n");
+		used += (size_t)snprintf(out + used, cap - used, " %.*s", (int)n, p);
+	}
+}
+
 /* Polls until the node is ready and runs `hash`, or the ready timeout passes. */
 static int wait_ready_with_config(rot_ctx *ctx, const rk_plan_node *node, const char *hash, rk_err *err)
 {
-	double deadline = now_s() + (double)ctx->plan->ready_timeout_ms / 1000.0;
+	double deadline = rot_now_s() + (double)ctx->plan->ready_timeout_ms / 1000.0;
 	char seen[128] = "";
 	char last_problem[RK_ERR_MSG_MAX] = "no answer yet";
 	for (;;) {
@@ -110,10 +121,11 @@ static int wait_ready_with_config(rot_ctx *ctx, const rk_plan_node *node, const 
 		int ready = 0;
 		rk_err probe;
 		rk_err_clear(&probe);
-		if (rk_kube_readyz(ctx->kube, node->apiserver, NULL, &text, &ready, &probe) != RK_OK)
+		if (rk_kube_readyz_excluding(ctx->kube, node->apiserver, rot_readyz_exclude(ctx), &text,
+		                             &ready, &probe) != RK_OK)
 			snprintf(last_problem, sizeof last_problem, "%s", probe.msg);
 		else if (!ready)
-			snprintf(last_problem, sizeof last_problem, "/readyz not ready");
+			failed_checks(rk_buf_cstr(&text), last_problem, sizeof last_problem);
 		else if (rot_node_config_hash(ctx, node, seen, sizeof seen, &probe) != RK_OK)
 			snprintf(last_problem, sizeof last_problem, "%s", probe.msg);
 		else if (!strcmp(hash_hex(seen), hash_hex(hash))) {
@@ -123,13 +135,13 @@ static int wait_ready_with_config(rot_ctx *ctx, const rk_plan_node *node, const 
 			snprintf(last_problem, sizeof last_problem, "runs config %s",
 			         seen[0] ? seen : "(unknown)");
 		rk_buf_free(&text);
-		if (now_s() > deadline || (ctx->opts->stop && *ctx->opts->stop))
+		if (rot_now_s() > deadline || (ctx->opts->stop && *ctx->opts->stop))
 			return rk_err_set(
 			    err, RK_STOPPED,
 			    "gate: apiserver on node %s did not come back ready with config %s within %lds "
 			    "(last: %s); no further node was touched",
 			    node->name, hash, ctx->plan->ready_timeout_ms / 1000, last_problem);
-		sleep_ms(250);
+		rot_sleep_ms(250);
 	}
 }
 
@@ -247,28 +259,74 @@ int rot_probe_cleanup(rot_ctx *ctx, rk_err *err)
 	return RK_OK;
 }
 
-int rot_probe_cross_read(rot_ctx *ctx, const rk_plan_node *canary, rk_err *err)
+/* A fresh probe name and value (hex, which is also base64). */
+static void probe_names(char name[64], char value[32])
 {
 	unsigned char nonce[8];
 	RAND_bytes(nonce, sizeof nonce);
-	char name[64], value[32], path[256];
-	snprintf(name, sizeof name, "rekeyctl-probe-%02x%02x%02x%02x", nonce[0], nonce[1], nonce[2],
-	         nonce[3]);
-	snprintf(value, sizeof value, "%02x%02x%02x%02x", nonce[4], nonce[5], nonce[6],
-	         nonce[7]); /* hex is base64 */
-	snprintf(path, sizeof path, "/api/v1/namespaces/kube-system/secrets/%s", name);
-	/* recorded before it exists: whatever happens next, a later run can find and delete it */
+	snprintf(name, 64, "rekeyctl-probe-%02x%02x%02x%02x", nonce[0], nonce[1], nonce[2], nonce[3]);
+	snprintf(value, 32, "%02x%02x%02x%02x", nonce[4], nonce[5], nonce[6], nonce[7]);
+}
+
+/* Records the probe (before it exists: whatever happens next, a later run can find and delete it),
+ * then creates it through node. */
+static int probe_create(rot_ctx *ctx, const rk_plan_node *node, const char *name, const char *value,
+                        rk_err *err)
+{
 	int rc = rk_store_probe_record(ctx->store, ctx->run_id, "kube-system", name, err);
 	if (rc != RK_OK)
 		return rc;
 	json_t *secret = probe_secret(name, value);
-	rc = rk_kube_call_json(ctx->kube, "POST", canary->apiserver, "/api/v1/namespaces/kube-system/secrets",
+	rc = rk_kube_call_json(ctx->kube, "POST", node->apiserver, "/api/v1/namespaces/kube-system/secrets",
 	                       secret, NULL, NULL, err);
 	json_decref(secret);
-	if (rc != RK_OK) /* it may exist all the same (an answer lost): the delete below tries */
-		rc = rk_err_wrap(err, RK_STOPPED, "probe: cannot write through the canary %s", canary->name);
-	else
-		RK_FAILPOINT("probe", NULL, "created");
+	if (rc != RK_OK) /* it may exist all the same (an answer lost): the caller's delete tries */
+		return rk_err_wrap(err, RK_STOPPED, "probe: cannot write through %s", node->name);
+	RK_FAILPOINT("probe", NULL, "created");
+	return RK_OK;
+}
+
+/* The stored value of kube-system/<name> in the plan's etcd, classified. */
+static int probe_stored(rot_ctx *ctx, const char *name, rk_value_info *info, rk_err *err)
+{
+	const rk_plan_etcd *e = &ctx->plan->etcd;
+	rk_etcdgw_opts o = {
+	    .url = e->url, .cacert = e->cacert, .cert = e->cert, .key = e->key, .timeout_ms = 10000};
+	rk_etcdgw *gw = NULL;
+	rk_etcd_kv kv;
+	int found = 0;
+	char key[128];
+	snprintf(key, sizeof key, "/registry/secrets/kube-system/%s", name);
+	memset(&kv, 0, sizeof kv);
+	int rc = rk_etcdgw_open(&o, &gw, err);
+	if (rc == RK_OK)
+		rc = rk_etcdgw_get(gw, key, &kv, &found, err);
+	if (rc == RK_OK && !found)
+		rc = rk_err_set(err, RK_STOPPED, "probe: %s is not in etcd %s", key, e->url);
+	if (rc == RK_OK)
+		rk_codec_classify(kv.value, kv.value_len, info);
+	rk_etcd_kv_free(&kv);
+	rk_etcdgw_close(gw);
+	return rc;
+}
+
+int rot_probe_stored_value(rot_ctx *ctx, const rk_plan_node *node, rk_value_info *info, rk_err *err)
+{
+	char name[64], value[32];
+	probe_names(name, value);
+	int rc = probe_create(ctx, node, name, value, err);
+	if (rc == RK_OK)
+		rc = probe_stored(ctx, name, info, err);
+	delete_probe(ctx, node->apiserver, "kube-system", name);
+	return rc;
+}
+
+int rot_probe_cross_read(rot_ctx *ctx, const rk_plan_node *canary, rk_err *err)
+{
+	char name[64], value[32], path[256];
+	probe_names(name, value);
+	snprintf(path, sizeof path, "/api/v1/namespaces/kube-system/secrets/%s", name);
+	int rc = probe_create(ctx, canary, name, value, err);
 	for (size_t i = 0; rc == RK_OK && i < ctx->plan->nnodes; i++)
 		if (&ctx->plan->nodes[i] != canary)
 			rc = read_back(ctx, &ctx->plan->nodes[i], path, value, err);

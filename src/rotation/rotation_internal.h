@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "rekey/buf.h"
+#include "rekey/codec.h"
 #include "rekey/encconfig.h"
 #include "rekey/kube.h"
 #include "rekey/plan.h"
@@ -64,11 +65,19 @@ typedef struct rot_configs {
 /* Loads and validates the base config and selects the plan's rules in it (the scope). */
 int rot_base_scope(const char *base, size_t len, const rk_plan *plan, rk_encconfig **cfg, rot_scope *scope,
                    rk_err *err);
+/* Refuses a selected rule that already writes with new_key (RK_BADINPUT naming it; break_glass and to_kms
+ * add what to do instead). */
+int rot_scope_check_not_done(const rot_scope *s, const char *new_key, int break_glass, int to_kms,
+                             rk_err *err);
 /* Derives read/write/pruned configs: each selected rule gets the new key (read), then writes with it,
  * then drops its own old write key; every other rule keeps its bytes (rk_encconfig_emit_over). new_key
- * NULL = decrypt (identity becomes the write provider). */
+ * NULL = decrypt (identity becomes the write provider), or, for provider kms, the plan's kms provider is
+ * added to the selected rules (unless listed already), promoted, and their old write keys pruned (with
+ * the breakGlass identity read fallback). break_glass: new_key is the plan's emergency aescbc key, added
+ * to the selected rules (identity last in the rules of breakGlass.identityRead) and promoted; pruned =
+ * write. */
 int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const rk_key *new_key,
-                       rot_configs *out, rk_err *err);
+                       int break_glass, rot_configs *out, rk_err *err);
 void rot_configs_free(rot_configs *c);
 
 /* The running rotation. */
@@ -91,9 +100,13 @@ typedef struct rot_ctx {
 	time_t window_end;                  /* end of the window the run started in; -1 = none */
 	pthread_mutex_t lease_mu;
 	pthread_cond_t lease_cv;
+	char kek_key_id[RK_STORE_KEY_ID_MAX]; /* a KEK rotation's target key_id ("" before it is known) */
+	int break_glass; /* a break-glass run: gates leave out /readyz's kms-providers check */
 } rot_ctx;
 
 /* ---- gates (rotation_gate.c) ---- */
+double rot_now_s(void); /* monotonic seconds */
+void rot_sleep_ms(long ms);
 /* Waits (up to the plan's readyTimeout) until node answers /readyz and runs the config with `hash`,
  * then soaks: a light probe load must hold the budget for the soak time. RK_STOPPED on failure. */
 int rot_gate_node(rot_ctx *ctx, const rk_plan_node *node, const char *hash, rk_err *err);
@@ -103,9 +116,41 @@ int rot_node_config_hash(rot_ctx *ctx, const rk_plan_node *node, char *out, size
 /* Writes a probe secret through the canary and reads it back through every other apiserver. Its name
  * is recorded in the state db before it is created, and marked deleted after. */
 int rot_probe_cross_read(rot_ctx *ctx, const rk_plan_node *canary, rk_err *err);
+/* Writes a probe secret through node's apiserver and classifies the value the plan's etcd stores for it
+ * (recorded before it is created, deleted after): which key (and kms v2 keyID) that apiserver writes
+ * with now. */
+int rot_probe_stored_value(rot_ctx *ctx, const rk_plan_node *node, rk_value_info *info, rk_err *err);
 /* Deletes every probe secret of the cluster's runs still recorded as not deleted (404 counts as
  * deleted; other failures are warnings and keep the record for next time). */
 int rot_probe_cleanup(rot_ctx *ctx, rk_err *err);
+
+/* ---- KMS (rotation_kms.c) ---- */
+/* The rewrite stopped on a KMS failure (why): waits up to kms.outageTimeout for every apiserver's
+ * /readyz/kms-providers and the plugin's Status (where its socket is local) to be healthy. RK_OK when
+ * they are (the rewrite goes on), RK_STOPPED when they stay unhealthy or a signal came; audited. */
+int rot_kms_wait_healthy(rot_ctx *ctx, const char *why, rk_err *err);
+/* KEK rotation (plan kms.kek: true): */
+/* The resources in scope must already be written by the plan's kms provider (RK_BADINPUT). */
+int rot_kek_check_scope(const rot_ctx *ctx, const char *write_key, rk_err *err);
+/* Stage kek-target: the key_id to reach (kms.keyID, checked against the plugin's Status where its socket
+ * is reachable, else that Status), recorded in the state db; ctx->kek_key_id. */
+int rot_kek_target(rot_ctx *ctx, rk_err *err);
+/* ctx->kek_key_id from the state db (a resumed run). */
+int rot_kek_load_target(rot_ctx *ctx, rk_err *err);
+/* Stage kek-pickup: waits (kms.pickupTimeout) until every apiserver reports the target key_id from its
+ * latest Status (key_id_hash_status_last_timestamp_seconds, its /readyz/kms-providers polled to make it
+ * ask) and a probe written through it is stored under that keyID in etcd. RK_STOPPED on timeout. */
+int rot_kek_pickup(rot_ctx *ctx, rk_err *err);
+
+/* ---- break glass (rotation_breakglass.c) ---- */
+/* The /readyz check the gates leave out ("kms-providers" in a break-glass run, else NULL). */
+const char *rot_readyz_exclude(const rot_ctx *ctx);
+/* The plan's emergency key, read from its 0600 key file under breakGlass.keyName; refused (RK_UNSAFE)
+ * when history knows that name for another key; archived (STATE/archive, 0600: idempotent) before any
+ * node sees it, and the first time (stage-key not done yet) recorded in history (fingerprint, file). */
+int rot_break_glass_key(rot_ctx *ctx, int first, rk_key *key, rk_err *err);
+/* The audit record (who and when come from the store; why = opts->reason) and the banner. */
+void rot_break_glass_announce(rot_ctx *ctx, const char *outcome, const char *detail);
 
 /* ---- cluster lock (rotation_lock.c): a Lease in kube-system ---- */
 int rot_lock_acquire(rot_ctx *ctx, rk_err *err);

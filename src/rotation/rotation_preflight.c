@@ -15,7 +15,8 @@ static int check_ready(rot_ctx *ctx, const rk_plan_node *node, rk_err *err)
 {
 	rk_buf text = RK_BUF_INIT;
 	int ready = 0;
-	int rc = rk_kube_readyz(ctx->kube, node->apiserver, NULL, &text, &ready, err);
+	int rc =
+	    rk_kube_readyz_excluding(ctx->kube, node->apiserver, rot_readyz_exclude(ctx), &text, &ready, err);
 	rk_buf_free(&text);
 	if (rc != RK_OK)
 		return rk_err_wrap(err, RK_UNSAFE, "preflight: apiserver on node %s is unreachable",
@@ -138,11 +139,27 @@ int rot_preflight(rot_ctx *ctx, rk_buf *base, rot_trend *report, rk_err *err)
 static void describe_stages(const rot_ctx *ctx, rk_buf *out)
 {
 	const rk_plan *p = ctx->plan;
-	rk_buf_printf(
-	    out,
-	    "stages:\n  1. preflight\n  2. stage-key: generate a %s key, back it up (0600), add it as "
-	    "read key\n",
-	    rk_provider_name(p->provider));
+	if (p->kms.kek) {
+		rk_buf_printf(out,
+		              "stages (KEK rotation of kms provider %s: no config changes):\n  1. preflight\n"
+		              "  2. kek-target: the key_id to reach: %s\n  3. kek-pickup: every apiserver "
+		              "reports it and writes under it (within %lds)\n  4. rewrite every object\n"
+		              "  5. verify: every stored value under keyID of the target\n  6. done\n",
+		              p->kms.provider.name, p->kms.key_id ? p->kms.key_id : "the plugin's Status",
+		              p->kms.pickup_timeout_ms / 1000);
+		return;
+	}
+	if (p->provider == RK_PROV_KMS)
+		rk_buf_printf(out,
+		              "stages:\n  1. preflight\n  2. stage-key: add kms v2 provider %s (%s) as read "
+		              "provider (no key is generated: the KMS holds it)\n",
+		              p->kms.provider.name, p->kms.provider.endpoint);
+	else
+		rk_buf_printf(
+		    out,
+		    "stages:\n  1. preflight\n  2. stage-key: generate a %s key, back it up (0600), "
+		    "add it as read key\n",
+		    rk_provider_name(p->provider));
 	rk_buf_printf(out, "  3. read: roll the read key out: %s (canary)", p->canary);
 	for (size_t i = 0; i < p->nnodes; i++)
 		if (strcmp(p->nodes[i].name, p->canary))

@@ -169,6 +169,8 @@ static void describe_value(const rk_value_info *v, char *out, size_t cap)
 		snprintf(out, cap, "malformed (%s)", v->reason ? v->reason : "unknown");
 	else if (is_identity(v))
 		snprintf(out, cap, "identity (not encrypted)");
+	else if (v->kind == RK_VAL_KMS_V2)
+		snprintf(out, cap, "kms-v2 key \"%s\" keyID \"%.128s\"", v->name, v->key_id);
 	else
 		snprintf(out, cap, "%s key \"%s\"", rk_value_kind_name(v->kind), v->name);
 }
@@ -309,6 +311,17 @@ struct verdict {
 	char why[RK_ERR_MSG_MAX + 64];
 };
 
+/* --expect-key-id: a kms v2 value that meets the other expectations must also carry that keyID. */
+static void check_key_id(const struct rk_scan *sc, const rk_value_info *v, const char *have,
+                         struct verdict *out)
+{
+	const char *want_id = sc->opts->expect_key_id;
+	if (want_id && out->expected && v->kind == RK_VAL_KMS_V2 && strcmp(v->key_id, want_id) != 0) {
+		out->expected = 0;
+		snprintf(out->why, sizeof out->why, "%s, expected keyID \"%.128s\"", have, want_id);
+	}
+}
+
 /* With a config: the rule the apiserver reads the value with decides what is expected (its write key, or
  * only readable when opts->expect_rules leaves the rule out) and whether it decrypts. */
 static int judge_config(struct rk_scan *sc, const char *resource, const char *group, const char *etcd_key,
@@ -328,6 +341,8 @@ static int judge_config(struct rk_scan *sc, const char *resource, const char *gr
 		         kind == RK_VAL_IDENTITY_PROTOBUF ? "identity" : rk_value_kind_name(kind),
 		         *name ? " key \"" : "", name, *name ? "\"" : "");
 	}
+	if (expect)
+		check_key_id(sc, v, have, out);
 	int kms = v->kind == RK_VAL_KMS_V1 || v->kind == RK_VAL_KMS_V2;
 	if (v->kind != RK_VAL_MALFORMED) {
 		int rc = kms ? kms_check(sc, rule, etcd_key, val, vlen, out->why, sizeof out->why)
@@ -342,7 +357,7 @@ static int judge_config(struct rk_scan *sc, const char *resource, const char *gr
 static int judge(struct rk_scan *sc, const char *resource, const char *group, const char *etcd_key,
                  const uint8_t *val, size_t vlen, const rk_value_info *v, struct verdict *out)
 {
-	char have[320];
+	char have[640];
 	describe_value(v, have, sizeof have);
 	out->expected = v->kind != RK_VAL_MALFORMED;
 	out->decrypt_failed = 0;
@@ -367,6 +382,7 @@ static int judge(struct rk_scan *sc, const char *resource, const char *group, co
 			         sc->opts->expect);
 		}
 	}
+	check_key_id(sc, v, have, out);
 	return RK_OK;
 }
 
@@ -444,6 +460,12 @@ static int check_opts(const rk_scan_opts *o, rk_err *err)
 		return rk_err_set(err, RK_BADINPUT, "a config and a config path exclude each other");
 	if (o->expect && !*o->expect)
 		return rk_err_set(err, RK_BADINPUT, "--expect needs a key name");
+	if (o->expect_key_id && (!*o->expect_key_id || strlen(o->expect_key_id) > 1024))
+		return rk_err_set(err, RK_BADINPUT, "--expect-key-id needs a keyID of 1 to 1024 bytes");
+	if (o->expect_key_id && !o->expect && !o->config && !o->config_path)
+		return rk_err_set(err, RK_BADINPUT,
+		                  "--expect-key-id needs --expect KMS-NAME or --config FILE (the provider it "
+		                  "belongs to)");
 	if (o->forbid && (!*o->forbid || !strcmp(o->forbid, "identity")))
 		return rk_err_set(err, RK_BADINPUT, "--forbid needs the name of a key or kms provider");
 	return RK_OK;
@@ -460,7 +482,7 @@ static int scan(const rk_scan_opts *opts, rk_scan_report **out, rk_err *err)
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	sc.report->source = strdup(opts->etcd_url ? opts->etcd_url : opts->snapshot_path);
 	sc.report->prefix = strdup(sc.prefix);
-	sc.report->has_expectation = opts->config || opts->expect || opts->forbid;
+	sc.report->has_expectation = opts->config || opts->expect || opts->forbid || opts->expect_key_id;
 	rk_scan_sink sink = {.value = scan_value, .page = scan_page, .ud = &sc};
 	rc = opts->etcd_url ? rk_scan_source_live(opts, sc.prefix, &sink, err)
 	                    : rk_scan_source_snapshot(opts, sc.prefix, &sink, err);

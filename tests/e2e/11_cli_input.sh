@@ -70,6 +70,11 @@ bad verify_output_word -o verify --snapshot "$T/none.db" -o yaml
 one_line verify_output_words "must be json or table"
 bad verify_etcd_api_word --etcd-api verify --etcd http://127.0.0.1:1 --etcd-api rest
 one_line verify_etcd_api_words "must be auto, grpc or json"
+bad verify_key_id_alone --expect-key-id verify --snapshot "$T/none.db" --expect-key-id kek-1
+one_line verify_key_id_alone_words "--expect-key-id needs --expect KMS-NAME or --config FILE"
+long_id=$(head -c 1025 /dev/zero | tr '\0' k)
+bad verify_key_id_too_long --expect-key-id verify --snapshot "$T/none.db" --expect k --expect-key-id "$long_id"
+one_line verify_key_id_too_long_words "keyID of 1 to 1024 bytes"
 bad keygen_bytes_text --bytes keygen --provider aescbc --bytes 2x --out "$T/k"
 bad keygen_bytes_range --bytes keygen --provider aescbc --bytes 100000000000 --out "$T/k"
 bad config_bytes_text --bytes config add-key "$T/huge-enc.yaml" --provider aescbc --bytes lots

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rekey/codec.h"
+#include "rekey/pbwire.h"
 
 /* 32 bytes "0123456789abcdef0123456789abcdef", 16 bytes "0123456789abcdef", and another 32. */
 #define K32_A "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
@@ -635,7 +636,7 @@ START_TEST(classify_kms_v2_encrypted_object)
 	m += put_bytes_field(w + m, 3, "dek", 3);
 	rk_codec_classify(w, m, &info);
 	ck_assert_int_eq(info.kind, RK_VAL_MALFORMED);
-	ck_assert_str_eq(info.reason, "kms v2 keyID empty or over 128 bytes");
+	ck_assert_str_eq(info.reason, "kms v2 keyID empty or over 1024 bytes");
 	/* unknown DEK source type */
 	m += put_bytes_field(w + m, 2, "id", 2);
 	w[m] = 5 << 3, w[m + 1] = 7;
@@ -644,6 +645,63 @@ START_TEST(classify_kms_v2_encrypted_object)
 	rk_codec_classify(w, m, &info);
 	ck_assert_int_eq(info.kind, RK_VAL_KMS_V2);
 	ck_assert_int_eq(info.dek_source_type, 0);
+}
+END_TEST
+
+/* An EncryptedObject with a keyID of key_id_len bytes and one annotation (key, value_len bytes). */
+static void kms_value(rk_buf *b, size_t key_id_len, const char *ann_key, size_t value_len)
+{
+	rk_buf_reset(b);
+	rk_buf_append_str(b, "k8s:enc:kms:v2:kms-a:");
+	char *filler = calloc(1, key_id_len > value_len ? key_id_len + 1 : value_len + 1);
+	memset(filler, 'k', key_id_len > value_len ? key_id_len : value_len);
+	rk_buf entry = RK_BUF_INIT;
+	ck_assert_int_eq(rk_pb_put_bytes(&entry, 1, ann_key, strlen(ann_key)), 0);
+	ck_assert_int_eq(rk_pb_put_bytes(&entry, 2, filler, value_len), 0);
+	ck_assert_int_eq(rk_pb_put_bytes(b, 1, "ciphertext", 10), 0);
+	ck_assert_int_eq(rk_pb_put_bytes(b, 2, filler, key_id_len), 0);
+	ck_assert_int_eq(rk_pb_put_bytes(b, 3, "seed", 4), 0);
+	ck_assert_int_eq(rk_pb_put_bytes(b, 4, entry.data, entry.len), 0);
+	ck_assert_int_eq(rk_pb_put_varint(b, 5, 1), 0);
+	rk_buf_free(&entry);
+	free(filler);
+}
+
+/* The apiserver's ValidateEncryptedObject limits (docs/kms.md section 2): keyID up to 1024 bytes,
+ * annotation keys FQDNs, annotations at most 32 KiB in total. */
+START_TEST(classify_kms_v2_apiserver_limits)
+{
+	rk_buf b = RK_BUF_INIT;
+	rk_value_info info;
+	kms_value(&b, 1024, "kmsplugin.rekeyctl.local", 11);
+	rk_codec_classify(b.data, b.len, &info);
+	ck_assert_int_eq(info.kind, RK_VAL_KMS_V2);
+	ck_assert_uint_eq(strlen(info.key_id), 1024);
+	kms_value(&b, 1025, "kmsplugin.rekeyctl.local", 11);
+	rk_codec_classify(b.data, b.len, &info);
+	ck_assert_int_eq(info.kind, RK_VAL_MALFORMED);
+	ck_assert_str_eq(info.reason, "kms v2 keyID empty or over 1024 bytes");
+	kms_value(&b, 8, "localhost", 1); /* one label: not fully qualified */
+	rk_codec_classify(b.data, b.len, &info);
+	ck_assert_int_eq(info.kind, RK_VAL_MALFORMED);
+	ck_assert_str_eq(info.reason, "kms v2 annotation key is not a fully qualified domain name");
+	kms_value(&b, 8, "Version.example.com", 1);
+	rk_codec_classify(b.data, b.len, &info);
+	ck_assert_int_eq(info.kind, RK_VAL_MALFORMED);
+	kms_value(&b, 8, "a.example.com.", 32768 - 14); /* trailing dot; exactly 32 KiB in total */
+	rk_codec_classify(b.data, b.len, &info);
+	ck_assert_int_eq(info.kind, RK_VAL_KMS_V2);
+	kms_value(&b, 8, "a.example.com.", 32768 - 13);
+	rk_codec_classify(b.data, b.len, &info);
+	ck_assert_int_eq(info.kind, RK_VAL_MALFORMED);
+	ck_assert_str_eq(info.reason, "kms v2 annotations over 32 KiB");
+	rk_buf_free(&b);
+	const char *good[] = {"a.b", "x-1.example.com", "a.b.", "0.0"};
+	const char *bad[] = {"", ".", "a", "a..b", "-a.b", "a-.b", "a_b.c", "A.b", "a.b..", "a.b/c"};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		ck_assert_msg(rk_codec_fqdn_ok((const uint8_t *)good[i], strlen(good[i])), "%s", good[i]);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(!rk_codec_fqdn_ok((const uint8_t *)bad[i], strlen(bad[i])), "%s", bad[i]);
 }
 END_TEST
 
@@ -747,6 +805,7 @@ Suite *codec_suite(void)
 	tcase_add_test(cls, classify_identity_and_local);
 	tcase_add_test(cls, classify_malformed);
 	tcase_add_test(cls, classify_kms_v2_encrypted_object);
+	tcase_add_test(cls, classify_kms_v2_apiserver_limits);
 	tcase_add_test(cls, stored_object_recognised);
 	tcase_add_test(cls, wrong_aescbc_key_plaintext_is_not_an_object);
 	suite_add_tcase(s, cls);

@@ -1,5 +1,5 @@
 /* test_encconfig_edit.c: canonical emit and round trips, the config hash, key generation, and every
- * edit (add read key, migrations, promote, prune, identity first, prune all but identity) including
+ * edit (add read key, migrations, promote, prune, identity first or last, prune all but identity) including
  * the refusals that must leave the config unchanged; whole-file edits with their backup. */
 #include <check.h>
 #include <regex.h>
@@ -351,6 +351,30 @@ START_TEST(prune_all_but_identity_needs_identity_first)
 }
 END_TEST
 
+/* Break glass on a kms config: the emergency key read, then first; identity last only where asked; the
+ * way back promotes kms and prunes the key and that identity again. */
+START_TEST(break_glass_shape_and_way_back)
+{
+	rk_encconfig *cfg = load_ok(HDR RULE("secrets") KMS("v2", "kms-a", "unix:///s") RULE("configmaps")
+	                                KMS("v2", "kms-b", "unix:///s"));
+	rk_key key = {"emergency-1", K32, 0, 0};
+	const char *cm[] = {"configmaps"};
+	rk_err err = {0};
+	ck_assert_int_eq(rk_encconfig_add_key(cfg, NULL, 0, RK_PROV_AESCBC, &key, &err), RK_OK);
+	ck_assert_int_eq(rk_encconfig_identity_last(cfg, cm, 1, &err), RK_OK);
+	ck_assert_int_eq(rk_encconfig_identity_last(cfg, cm, 1, &err), RK_OK); /* idempotent */
+	ck_assert_int_eq(rk_encconfig_promote(cfg, NULL, 0, "emergency-1", &err), RK_OK);
+	ck_assert_str_eq(summary(&cfg->rules[0]), "aescbc:emergency-1 kms:kms-a");
+	ck_assert_str_eq(summary(&cfg->rules[1]), "aescbc:emergency-1 kms:kms-b identity");
+	assert_round_trip(cfg);
+	ck_assert_int_eq(rk_encconfig_promote(cfg, cm, 1, "kms-b", &err), RK_OK);
+	ck_assert_int_eq(rk_encconfig_prune(cfg, cm, 1, "emergency-1", &err), RK_OK);
+	ck_assert_int_eq(rk_encconfig_prune(cfg, cm, 1, "identity", &err), RK_OK);
+	ck_assert_str_eq(summary(&cfg->rules[1]), "kms:kms-b");
+	rk_encconfig_free(cfg);
+}
+END_TEST
+
 START_TEST(clone_is_deep_and_equal)
 {
 	rk_encconfig *cfg =
@@ -453,6 +477,7 @@ Suite *encconfig_edit_suite(void)
 	tcase_add_test(tc, prune_refuses_the_write_key);
 	tcase_add_test(tc, identity_first_decrypts);
 	tcase_add_test(tc, prune_all_but_identity_needs_identity_first);
+	tcase_add_test(tc, break_glass_shape_and_way_back);
 	tcase_add_test(tc, clone_is_deep_and_equal);
 	tcase_add_test(tc, edit_file_writes_canonical_yaml_and_backup);
 	tcase_add_test(tc, edit_file_dry_run_and_errors_change_nothing);

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "rekey/buf.h"
 #include "rekey/duration.h"
@@ -96,6 +98,7 @@ START_TEST(defaults_apply)
 END_TEST
 
 static const char *plan_head = "apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: c\nprovider: aescbc\n";
+static const char *kms_head = "apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: c\nprovider: kms\n";
 static const char *plan_cp =
     "controlPlane:\n  configPath: /e.yaml\n  nodes: [{name: a, apiserver: 'https://h:1'}]\n";
 
@@ -128,7 +131,7 @@ START_TEST(apiservers_every_node)
 END_TEST
 
 struct bad_case {
-	const char *text;    /* full document; "%H" / "%C" are replaced by plan_head / plan_cp */
+	const char *text;    /* full document; "%H" / "%K" / "%C": plan_head / kms_head / plan_cp */
 	const char *where;   /* "plan.yaml:L:C" expected prefix */
 	const char *message; /* expected substring */
 };
@@ -212,6 +215,45 @@ static const struct bad_case bad_cases[] = {
      "  nodes: [{name: a, apiserver: 'https://h:1'}]\n",
      "plan.yaml:8:35", "unsupported value \"1\""},
     {"apiVersion: rekeyctl/v1\nkind: RotationPlan\ncluster: 'a b'\n", "plan.yaml:3:10", "may hold only"},
+    /* provider: kms and its section (%K: a kms head; line 8 is the kms section) */
+    {"%K%C", "plan.yaml:4:11", "kms needs a \"kms\" section"},
+    {"%H%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s'}\n", "plan.yaml:8:6",
+     "plan.kms: only with provider: kms"},
+    {"%K%Ckms: {apiVersion: v1, name: k, endpoint: 'unix:///s'}\n", "plan.yaml:8:19",
+     "kms.apiVersion: \"v1\" is not supported"},
+    {"%K%Ckms: {name: k, endpoint: 'unix:///s'}\n", "plan.yaml:8:", "missing required field \"apiVersion\""},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', cachesize: 100}\n", "plan.yaml:8:66",
+     "kms.cachesize: not supported in v2"},
+    {"%K%Ckms: {apiVersion: v2, name: 'a:b', endpoint: 'unix:///s'}\n", "plan.yaml:8:29",
+     "not a usable KMS provider name"},
+    {"%K%Ckms: {apiVersion: v2, name: '', endpoint: 'unix:///s'}\n", "plan.yaml:8:29",
+     "kms.name: must not be empty"},
+    {"%K%Ckms: {apiVersion: v2, name: identity, endpoint: 'unix:///s'}\n", "plan.yaml:8:29",
+     "not a usable KMS provider name"},
+    {"%K%Ckms: {apiVersion: v2, endpoint: 'unix:///s'}\n", "plan.yaml:8:", "missing required field \"name\""},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'tcp://h:1'}\n", "plan.yaml:8:42",
+     "kms.endpoint: \"tcp://h:1\" is not a unix socket URL"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix://'}\n", "plan.yaml:8:42", "not a unix socket URL"},
+    {"%K%Ckms: {apiVersion: v2, name: k}\n", "plan.yaml:8:", "missing required field \"endpoint\""},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', timeout: 3}\n", "plan.yaml:8:64",
+     "kms.timeout: \"3\" is not a positive duration"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', timeout: 0s}\n", "plan.yaml:8:64",
+     "is not a positive duration"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', kek: yes}\n", "plan.yaml:8:60",
+     "unsupported value \"yes\""},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', keyID: k1}\n", "plan.yaml:8:62",
+     "kms.keyID: only for a KEK rotation"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', kek: true, keyID: ''}\n",
+     "plan.yaml:8:", "kms.keyID: must be 1 to 1024 bytes"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', pickupTimeout: 500ms}\n",
+     "plan.yaml:8:", "kms.pickupTimeout: must be at least 1s"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', outageTimeout: soon}\n",
+     "plan.yaml:8:", "invalid duration"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', socket: /s}\n",
+     "plan.yaml:8:", "unknown field \"socket\""},
+    {"%K%Ckms: [v2]\n", "plan.yaml:8:", "kms"},
+    {"%K%Ckms: {apiVersion: v2, name: k, endpoint: 'unix:///s', kek: true}\n", "plan.yaml:8:60",
+     "kms.kek: a KEK rotation needs the plan's etcd section"},
 };
 
 static char *expand(const char *text)
@@ -220,6 +262,8 @@ static char *expand(const char *text)
 	for (const char *p = text; *p; p++) {
 		if (p[0] == '%' && p[1] == 'H')
 			rk_buf_append_str(&b, plan_head), p++;
+		else if (p[0] == '%' && p[1] == 'K')
+			rk_buf_append_str(&b, kms_head), p++;
 		else if (p[0] == '%' && p[1] == 'C')
 			rk_buf_append_str(&b, plan_cp), p++;
 		else
@@ -228,22 +272,209 @@ static char *expand(const char *text)
 	return rk_buf_steal(&b);
 }
 
-START_TEST(bad_plans_are_rejected_with_position)
+/* Case i of a table: text is refused, one line starting at `where` and holding `message`. */
+static void assert_refused_at(int i, const char *text, const char *where, const char *message)
 {
-	const struct bad_case *c = &bad_cases[_i];
-	char *text = expand(c->text);
 	rk_plan *plan = NULL;
 	rk_err err;
 	rk_err_clear(&err);
 	int rc = rk_plan_load_buf(text, strlen(text), "plan.yaml", &plan, &err);
-	ck_assert_msg(rc == RK_BADINPUT, "case %d accepted:\n%s", _i, text);
+	ck_assert_msg(rc == RK_BADINPUT, "case %d accepted:\n%s", i, text);
 	ck_assert_ptr_null(plan);
-	ck_assert_msg(!strncmp(err.msg, c->where, strlen(c->where)), "case %d: want %s, got %s", _i, c->where,
-	              err.msg);
-	ck_assert_msg(strstr(err.msg, c->message) != NULL, "case %d: want \"%s\" in %s", _i, c->message,
-	              err.msg);
+	ck_assert_msg(!strncmp(err.msg, where, strlen(where)), "case %d: want %s, got %s", i, where, err.msg);
+	ck_assert_msg(strstr(err.msg, message) != NULL, "case %d: want \"%s\" in %s", i, message, err.msg);
 	ck_assert_ptr_null(strchr(err.msg, '\n'));
+}
+
+START_TEST(bad_plans_are_rejected_with_position)
+{
+	const struct bad_case *c = &bad_cases[_i];
+	char *text = expand(c->text);
+	assert_refused_at(_i, text, c->where, c->message);
 	free(text);
+}
+END_TEST
+
+START_TEST(kms_plan_loads)
+{
+	char text[2048];
+	snprintf(text, sizeof text,
+	         "%s%skms:\n  apiVersion: v2\n  name: kms-a\n  endpoint: unix:///run/kms/a.sock\n"
+	         "  timeout: 2s\n",
+	         kms_head, plan_cp);
+	rk_plan *plan = load_ok(text);
+	ck_assert_int_eq(plan->provider, RK_PROV_KMS);
+	ck_assert_str_eq(plan->kms.provider.api_version, "v2");
+	ck_assert_str_eq(plan->kms.provider.name, "kms-a");
+	ck_assert_str_eq(plan->kms.provider.timeout, "2s");
+	ck_assert_str_eq(rk_plan_kms_socket(plan), "/run/kms/a.sock");
+	ck_assert_int_eq(plan->kms.kek, 0);
+	ck_assert_ptr_null(plan->kms.key_id);
+	ck_assert_int_eq(plan->kms.pickup_timeout_ms, RK_PLAN_KMS_WAIT_MS);
+	ck_assert_int_eq(plan->kms.outage_timeout_ms, RK_PLAN_KMS_WAIT_MS);
+	rk_plan_free(plan);
+	snprintf(text, sizeof text,
+	         "%s%setcd: {url: 'http://127.0.0.1:2379'}\nkms: {apiVersion: v2, name: k, endpoint: "
+	         "'unix://@abstract', kek: true, keyID: kek-2, pickupTimeout: 90s, outageTimeout: 1m}\n",
+	         kms_head, plan_cp);
+	plan = load_ok(text);
+	ck_assert_int_eq(plan->kms.kek, 1);
+	ck_assert_str_eq(plan->kms.key_id, "kek-2");
+	ck_assert_int_eq(plan->kms.pickup_timeout_ms, 90000);
+	ck_assert_int_eq(plan->kms.outage_timeout_ms, 60000);
+	ck_assert_ptr_null(rk_plan_kms_socket(plan)); /* not a path this host can reach */
+	rk_plan_free(plan);
+}
+END_TEST
+
+/* A keyID the apiserver would refuse (over 1024 bytes) is refused at its position. */
+START_TEST(kms_key_id_over_1024_bytes_is_refused)
+{
+	rk_buf b = RK_BUF_INIT;
+	rk_buf_printf(
+	    &b,
+	    "%s%setcd: {url: 'http://e:1'}\nkms:\n  apiVersion: v2\n  name: k\n  endpoint: unix:///s\n"
+	    "  kek: true\n  keyID: ",
+	    kms_head, plan_cp);
+	for (int i = 0; i < 1025; i++)
+		rk_buf_append_str(&b, "k");
+	rk_buf_append_str(&b, "\n");
+	rk_plan *plan = NULL;
+	rk_err err;
+	ck_assert_int_eq(rk_plan_load_buf((const char *)b.data, b.len, "plan.yaml", &plan, &err),
+	                 RK_BADINPUT);
+	ck_assert_msg(strstr(err.msg, "plan.yaml:14:10: kms.keyID: must be 1 to 1024 bytes (1025 given)"),
+	              "%s", err.msg);
+	rk_buf_free(&b);
+}
+END_TEST
+
+/* ---- breakGlass: key files in a temporary directory ---- */
+
+static char bg_dir[64];
+
+/* A kms plan with a breakGlass section (line 9 on) naming key file `key` of bg_dir, plus `extra`. */
+static char *bg_plan(const char *key, const char *extra, const char *reload)
+{
+	rk_buf b = RK_BUF_INIT;
+	rk_buf_printf(
+	    &b,
+	    "%sresources: [secrets, configmaps]\ncontrolPlane:\n  configPath: /e.yaml\n  reload: %s\n"
+	    "  nodes: [{name: a, apiserver: 'https://h:1'}]\nkms: {apiVersion: v2, name: k, "
+	    "endpoint: 'unix:///s'}\nbreakGlass:\n  keyFile: %s/%s\n%s",
+	    kms_head, reload, bg_dir, key, extra);
+	return rk_buf_steal(&b);
+}
+
+static void write_text(const char *name, const char *text, mode_t mode)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/%s", bg_dir, name);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static void bg_setup(void)
+{
+	snprintf(bg_dir, sizeof bg_dir, "/tmp/rekey-plan-bg-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(bg_dir));
+	/* 32 bytes of 'k', 20 bytes of 'k' (not an aescbc size) */
+	write_text("good.key", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=\n", 0600);
+	write_text("open.key", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=\n", 0640);
+	write_text("short.key", "a2tra2tra2tra2tra2tra2tra2s=\n", 0600);
+}
+
+static void bg_teardown(void)
+{
+	const char *names[] = {"good.key", "open.key", "short.key"};
+	char path[128];
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/%s", bg_dir, names[i]);
+		unlink(path);
+	}
+	rmdir(bg_dir);
+}
+
+START_TEST(break_glass_section_loads)
+{
+	char *text = bg_plan("good.key", "  keyName: emergency-1\n  identityRead: [configmaps]\n", "restart");
+	rk_plan *plan = load_ok(text);
+	const rk_plan_break_glass *bg = &plan->break_glass;
+	ck_assert_int_eq(bg->present, 1);
+	ck_assert_str_eq(bg->key_name, "emergency-1");
+	ck_assert_uint_eq(strlen(bg->fingerprint), 16);
+	ck_assert_uint_eq(bg->nidentity_read, 1);
+	ck_assert_str_eq(bg->identity_read[0], "configmaps");
+	ck_assert_int_eq(bg->force, 0);
+	char want[64];
+	snprintf(want, sizeof want, "breakglass-%s", bg->fingerprint);
+	rk_plan_free(plan);
+	free(text);
+	text = bg_plan("good.key", "", "restart"); /* default name: from the fingerprint */
+	plan = load_ok(text);
+	ck_assert_str_eq(plan->break_glass.key_name, want);
+	rk_plan_free(plan);
+	free(text);
+	text = bg_plan("good.key", "  force: true\n  identityRead: [secrets]\n", "restart");
+	plan = load_ok(text);
+	ck_assert_int_eq(plan->break_glass.force, 1);
+	rk_plan_free(plan);
+	free(text);
+	plan = load_ok(good_plan); /* no section */
+	ck_assert_int_eq(plan->break_glass.present, 0);
+	rk_plan_free(plan);
+}
+END_TEST
+
+struct bg_case {
+	const char *key, *extra, *reload;
+	const char *where, *message;
+};
+
+static const struct bg_case bg_cases[] = {
+    {"open.key", "", "restart", "plan.yaml:12:12", "breakGlass.keyFile: "},
+    {"short.key", "", "restart", "plan.yaml:12:12", "holds a 20-byte key; aescbc needs 16, 24 or 32"},
+    {"missing.key", "", "restart", "plan.yaml:12:12", "breakGlass.keyFile: "},
+    {"good.key", "", "automatic", "plan.yaml:12:3", "breakGlass: needs controlPlane.reload: restart"},
+    {"good.key", "  identityRead: [secrets]\n", "restart", "plan.yaml:13:18",
+     "secrets never fall back to identity unless breakGlass.force: true"},
+    {"good.key", "  identityRead: [pods]\n", "restart", "plan.yaml:13:18",
+     "\"pods\" is not one of plan.resources"},
+    {"good.key", "  keyName: 'a:b'\n", "restart", "plan.yaml:13:12", "breakGlass.keyName: \"a:b\" is not"},
+    {"good.key", "  keyName: identity\n", "restart", "plan.yaml:13:12", "not \"identity\""},
+    {"good.key", "  force: yes\n", "restart", "plan.yaml:13:10", "breakGlass.force: unsupported value"},
+    {"good.key", "  provider: aesgcm\n", "restart", "plan.yaml:13:3", "provider"},
+};
+
+START_TEST(break_glass_bad_inputs_have_positions)
+{
+	const struct bg_case *c = &bg_cases[_i];
+	char *text = bg_plan(c->key, c->extra, c->reload);
+	assert_refused_at(_i, text, c->where, c->message);
+	free(text);
+}
+END_TEST
+
+START_TEST(break_glass_needs_a_kms_plan_and_an_absolute_key_path)
+{
+	char text[1024];
+	snprintf(text, sizeof text, "%s%sbreakGlass: {keyFile: %s/good.key}\n", plan_head, plan_cp, bg_dir);
+	rk_plan *plan = NULL;
+	rk_err err;
+	ck_assert_int_eq(rk_plan_load_buf(text, strlen(text), "plan.yaml", &plan, &err), RK_BADINPUT);
+	ck_assert_msg(strstr(err.msg, "plan.yaml:8:13: breakGlass: only in a plan with provider: kms"), "%s",
+	              err.msg);
+	char *rel = bg_plan("good.key", "", "restart");
+	char *at = strstr(rel, bg_dir);
+	memmove(at, at + 1, strlen(at)); /* "tmp/..." */
+	ck_assert_int_eq(rk_plan_load_buf(rel, strlen(rel), "plan.yaml", &plan, &err), RK_BADINPUT);
+	ck_assert_msg(strstr(err.msg, "plan.yaml:12:12: breakGlass.keyFile: ") &&
+	                  strstr(err.msg, "is not an absolute path"),
+	              "%s", err.msg);
+	free(rel);
 }
 END_TEST
 
@@ -290,6 +521,20 @@ START_TEST(example_plan_loads)
 	char want[4200];
 	snprintf(want, sizeof want, "%s/.kube/config", getenv("HOME"));
 	ck_assert_str_eq(plan->kubeconfig, want); /* `kubeconfig: ~/.kube/config` as written there */
+	rk_plan_free(plan);
+}
+END_TEST
+
+START_TEST(example_kms_plan_loads)
+{
+	rk_plan *plan = NULL;
+	rk_err err;
+	rk_err_clear(&err);
+	ck_assert_msg(rk_plan_load_file("examples/plan-kms.yaml", &plan, &err) == RK_OK, "%s", err.msg);
+	ck_assert_int_eq(plan->provider, RK_PROV_KMS);
+	ck_assert_str_eq(plan->kms.provider.name, "vault-kms");
+	ck_assert_str_eq(rk_plan_kms_socket(plan), "/var/run/kms/vault.sock");
+	ck_assert_int_eq(plan->kms.outage_timeout_ms, 300000);
 	rk_plan_free(plan);
 }
 END_TEST
@@ -353,9 +598,19 @@ Suite *plan_suite(void)
 	tcase_add_test(tc, defaults_apply);
 	tcase_add_loop_test(tc, bad_plans_are_rejected_with_position, 0,
 	                    (int)(sizeof bad_cases / sizeof bad_cases[0]));
+	tcase_add_test(tc, kms_plan_loads);
+	tcase_add_test(tc, kms_key_id_over_1024_bytes_is_refused);
 	tcase_add_test(tc, windows_answer_in_and_out);
+	TCase *bg = tcase_create("break-glass");
+	tcase_add_checked_fixture(bg, bg_setup, bg_teardown);
+	tcase_add_test(bg, break_glass_section_loads);
+	tcase_add_loop_test(bg, break_glass_bad_inputs_have_positions, 0,
+	                    sizeof bg_cases / sizeof bg_cases[0]);
+	tcase_add_test(bg, break_glass_needs_a_kms_plan_and_an_absolute_key_path);
+	suite_add_tcase(s, bg);
 	tcase_add_test(tc, durations_parse_like_go);
 	tcase_add_test(tc, example_plan_loads);
+	tcase_add_test(tc, example_kms_plan_loads);
 	tcase_add_test(tc, home_paths_expanded);
 	tcase_add_test(tc, apiservers_every_node);
 	suite_add_tcase(s, tc);

@@ -117,7 +117,8 @@ START_TEST(fresh_db_has_schema_modes_and_wal)
 	                        "rewrite_counts",   "orphans",
 	                        "budget_decisions", "key_events",
 	                        "audit_events",     "schema_migrations",
-	                        "probes",           "rewrite_failures"};
+	                        "probes",           "kms_targets",
+	                        "rewrite_failures"};
 	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
 		char sql[256];
 		snprintf(sql, sizeof sql,
@@ -827,6 +828,35 @@ START_TEST(probes_recorded_until_deleted)
 }
 END_TEST
 
+/* A KEK rotation's target key_id: one per run, the first kept, bounded as the apiserver bounds it. */
+START_TEST(kms_target_recorded_once_per_run)
+{
+	rk_store *store = open_default();
+	rk_err err;
+	int64_t run = new_run(store, "prod", "rotate"), other = new_run(store, "dev", "rotate");
+	char key_id[RK_STORE_KEY_ID_MAX];
+	int found = 1;
+	ck_assert_int_eq(rk_store_kms_target_get(store, run, key_id, &found, &err), RK_OK);
+	ck_assert_int_eq(found, 0);
+	ck_assert_int_eq(rk_store_kms_target_set(store, run, "kms-a", "kek-2", "plugin-status", &err), RK_OK);
+	ck_assert_int_eq(rk_store_kms_target_set(store, run, "kms-a", "kek-3", "plan", &err), RK_OK);
+	ck_assert_int_eq(rk_store_kms_target_get(store, run, key_id, &found, &err), RK_OK);
+	ck_assert_int_eq(found, 1);
+	ck_assert_str_eq(key_id, "kek-2"); /* a resumed run checks what the first attempt recorded */
+	ck_assert_int_eq(rk_store_kms_target_set(store, other, "kms-a", "", "plan", &err), RK_BADINPUT);
+	ck_assert_int_eq(rk_store_kms_target_set(store, other, "kms-a", "kek-9", "guess", &err), RK_BADINPUT);
+	char long_id[1100];
+	memset(long_id, 'k', 1025);
+	long_id[1025] = '\0';
+	ck_assert_int_eq(rk_store_kms_target_set(store, other, "kms-a", long_id, "plan", &err), RK_BADINPUT);
+	long_id[1024] = '\0';
+	ck_assert_int_eq(rk_store_kms_target_set(store, other, "kms-a", long_id, "plan", &err), RK_OK);
+	ck_assert_int_eq(rk_store_kms_target_get(store, other, key_id, &found, &err), RK_OK);
+	ck_assert_uint_eq(strlen(key_id), 1024);
+	rk_store_close(store);
+}
+END_TEST
+
 static int collect_audit(const rk_audit_event *ev, void *ud)
 {
 	struct text *t = ud;
@@ -931,6 +961,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, budget_decisions_by_signal);
 	tcase_add_test(tc, key_events_fingerprint_only);
 	tcase_add_test(tc, probes_recorded_until_deleted);
+	tcase_add_test(tc, kms_target_recorded_once_per_run);
 	tcase_add_test(tc, audit_events_name_who_and_where);
 	tcase_add_test(tc, no_key_material_in_db);
 	suite_add_tcase(s, tc);

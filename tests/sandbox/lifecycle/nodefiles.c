@@ -192,7 +192,9 @@ int lc_write_plan(const lc_info *info, rk_err *err)
 {
 	rk_buf out = RK_BUF_INIT;
 	const char *d = info->dir;
-	const char *target = strcmp(info->provider, "identity") ? info->provider : "aescbc";
+	const char *target = info->kms                            ? "kms"
+	                     : strcmp(info->provider, "identity") ? info->provider
+	                                                          : "aescbc";
 	rk_buf_printf(
 	    &out,
 	    "# RotationPlan for the rekey-sandbox in %s (access local: each node's files live\n"
@@ -210,6 +212,11 @@ int lc_write_plan(const lc_info *info, rk_err *err)
 		              n, info->nodes[i].url, d, n, d, n);
 	}
 	rk_buf_printf(&out, "etcd:\n  url: %s\n", info->etcd_url);
+	if (info->kms) /* the test plugin of `up --kms`: the plan migrates the sandbox onto it */
+		rk_buf_printf(&out,
+		              "kms:\n  apiVersion: v2\n  name: sandbox-kms\n  endpoint: unix://%s\n"
+		              "  timeout: 3s\n",
+		              info->kms_socket);
 	rk_buf_append_str(
 	    &out, "rewrite: {qps: 1000, burst: 2000, concurrency: 8, pageSize: 500, batchSize: 200}\n"
 	          "budget: {writeP99: 500ms, errorRatio: 0.01, window: 10s, soak: 2s, onBreach: slowdown,\n"

@@ -14,8 +14,8 @@
 
 typedef struct up_opts {
 	const char *dir, *reload, *provider;
-	int real;
-	const char *kube_apiserver, *etcd; /* --real: the binaries (default build/realcp/bin/...) */
+	int real, kms;
+	const char *kube_apiserver, *etcd, *kmsplugin; /* --real: the binaries (build/realcp/bin/...) */
 	long apiservers, reload_period, timeout;
 	double backoff_max;
 	lc_seed_opts seed;
@@ -25,7 +25,7 @@ static const char usage_text[] =
     "usage: rekey-sandbox up --dir D [--apiservers N] [--secrets N] [--secret-bytes B] [--namespaces K]\n"
     "       [--configmaps N] [--reload restart|automatic] [--reload-period S]\n"
     "       [--provider aescbc|aesgcm|secretbox|identity] [--backoff-max S] [--timeout S]\n"
-    "       [--real [--kube-apiserver PATH] [--etcd PATH]]\n";
+    "       [--real [--kube-apiserver PATH] [--etcd PATH] [--kms [--kmsplugin PATH]]]\n";
 
 static int one_of(const char *flag, const char *v, const char *const *allowed, rk_err *err)
 {
@@ -50,8 +50,8 @@ static int parse_up(int argc, char **argv, up_opts *o, rk_err *err)
 	long timeout = 0, period = 0;
 	for (int i = 1; rc == RK_OK && i < argc; i++) {
 		const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(f, "--real")) {
-			o->real = 1;
+		if (!strcmp(f, "--real") || !strcmp(f, "--kms")) {
+			*(!strcmp(f, "--real") ? &o->real : &o->kms) = 1;
 			continue;
 		}
 		if (!v || strncmp(f, "--", 2))
@@ -77,6 +77,8 @@ static int parse_up(int argc, char **argv, up_opts *o, rk_err *err)
 			o->kube_apiserver = v;
 		else if (!strcmp(f, "--etcd"))
 			o->etcd = v;
+		else if (!strcmp(f, "--kmsplugin"))
+			o->kmsplugin = v;
 		else if (!strcmp(f, "--backoff-max"))
 			rc = lc_parse_double(f, v, 0.1, 300, &o->backoff_max, err);
 		else if (!strcmp(f, "--reload"))
@@ -90,6 +92,10 @@ static int parse_up(int argc, char **argv, up_opts *o, rk_err *err)
 		rc = rk_err_set(err, RK_BADINPUT, "--dir is required");
 	if (rc == RK_OK && !o->real && (o->kube_apiserver || o->etcd))
 		rc = rk_err_set(err, RK_BADINPUT, "--kube-apiserver and --etcd need --real");
+	if (rc == RK_OK && !o->real && o->kms) /* the sandbox's own apiserver does not speak KMS */
+		rc = rk_err_set(err, RK_BADINPUT, "--kms needs --real (the sandbox apiserver has no KMS)");
+	if (rc == RK_OK && !o->kms && o->kmsplugin)
+		rc = rk_err_set(err, RK_BADINPUT, "--kmsplugin needs --kms");
 	o->timeout = timeout ? timeout : o->real ? 180 : 60;   /* real apiservers start in seconds each */
 	o->reload_period = period ? period : o->real ? 60 : 5; /* real: upstream's minute unless asked */
 	return rc;
@@ -230,10 +236,14 @@ static int up(const up_opts *o, lc_info *info, rk_err *err)
 	info->real = o->real;
 	if (!rc && o->real) /* checked first: a missing binary changes nothing */
 		rc = real_binary(o->kube_apiserver, "kube-apiserver", info->kube_apiserver, err);
-	if (!rc && o->real) {
-		char etcd[4096];
+	char etcd[4096], kmsplugin[4096];
+	if (!rc && o->real)
 		rc = real_binary(o->etcd, "etcd", etcd, err);
-	}
+	if (!rc && o->kms)
+		rc = real_binary(o->kmsplugin, "kmsplugin", kmsplugin, err);
+	if (!rc && o->kms && strlen(info->dir) + sizeof "/kms/kms.sock" > sizeof info->kms_socket)
+		rc = rk_err_set(err, RK_BADINPUT,
+		                "%s: too long for a unix socket path under it (kms/kms.sock)", info->dir);
 	if (!rc)
 		rc = check_dir_empty(info->dir, err);
 	if (!rc)
@@ -248,6 +258,8 @@ static int up(const up_opts *o, lc_info *info, rk_err *err)
 	rc = pick_ports(info, err);
 	if (!rc)
 		rc = start_etcd(o, info, err);
+	if (!rc && o->kms)
+		rc = lc_kms_start(info, kmsplugin, err);
 	if (!rc)
 		rc = lc_pki_generate(info->dir, err);
 	if (!rc)

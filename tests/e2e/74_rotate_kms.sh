@@ -1,0 +1,170 @@
+#!/bin/sh
+# 74_rotate_kms.sh: KMS v2 end to end on 3 real kube-apiservers and the KMS v2 test plugin
+# (rekey-sandbox up --real --kms): aescbc -> kms v2 through the usual stages ends with every secret
+# stored as kms v2 under the plugin's key_id (rekeyctl verify and etcdctl), the old aescbc key archived;
+# a KEK rotation (kms.kek: true) after the plugin rotated ends with every secret under the new keyID;
+# then a plugin outage in the middle of a KEK rewrite (killed halfway, the plugin stopped until every
+# apiserver refuses writes) pauses the rewrite, exit 3 once it stays down past kms.outageTimeout with
+# nothing lost, and a resume that sees the plugin come back finishes; finally kms -> aescbc. Bad kms
+# plans exit 2 with file:line. KMS needs the real apiserver: the sandbox's own has none.
+# control-planes: real
+. tests/e2e/lib.sh
+. tests/e2e/rotate_lib.sh
+
+KP=$REALCP_BIN/kmsplugin
+kp() { "$KP" "$@" --state "$D/kms/state.json"; }
+
+# ---- bad kms plans: exit 2, file:line, nothing changed (no control plane needed) ----
+bad_plan() { # NAME LINE-PREFIX PATTERN: the plan in $E2E_TMP/bad.yaml is refused with that position
+	expect_exit "bad_$1" 2 "$REKEYCTL" plan -f "$E2E_TMP/bad.yaml" --state "$E2E_TMP/bad-state"
+	expect_grep "bad_$1_message" "$2.*$3" "$E2E_TMP/err"
+}
+bad_head='apiVersion: rekeyctl/v1
+kind: RotationPlan
+cluster: c
+provider: kms
+controlPlane:
+  configPath: /e.yaml
+  nodes: [{name: a, apiserver: "https://127.0.0.1:1"}]'
+printf '%s\n' "$bad_head" >"$E2E_TMP/bad.yaml"
+bad_plan no_kms_section "bad.yaml:4:11" 'kms needs a "kms" section'
+printf '%s\nkms: {apiVersion: v1, name: k, endpoint: "unix:///s"}\n' "$bad_head" >"$E2E_TMP/bad.yaml"
+bad_plan kms_v1 "bad.yaml:8:19" 'kms.apiVersion: "v1" is not supported'
+printf '%s\nkms: {apiVersion: v2, name: k, endpoint: "unix:///s", cachesize: 10}\n' "$bad_head" >"$E2E_TMP/bad.yaml"
+bad_plan cachesize "bad.yaml:8:" 'cachesize: not supported in v2'
+printf '%s\nkms: {apiVersion: v2, name: "a:b", endpoint: "unix:///s"}\n' "$bad_head" >"$E2E_TMP/bad.yaml"
+bad_plan name_colon "bad.yaml:8:29" 'not a usable KMS provider name'
+printf '%s\nkms: {apiVersion: v2, name: k, endpoint: "tcp://h:1"}\n' "$bad_head" >"$E2E_TMP/bad.yaml"
+bad_plan endpoint_tcp "bad.yaml:8:42" 'not a unix socket URL'
+printf '%s\nkms: {apiVersion: v2, name: k, endpoint: "unix:///s", kek: true}\n' "$bad_head" >"$E2E_TMP/bad.yaml"
+bad_plan kek_without_etcd "bad.yaml:8:" "needs the plan's etcd section"
+[ -e "$E2E_TMP/bad-state" ] && not_ok bad_plans_change_nothing "state dir created" || ok bad_plans_change_nothing
+
+# ---- bad uses of up --kms: exit 2, nothing created ----
+expect_exit up_kms_needs_real 2 "$SANDBOX" up --dir "$E2E_TMP/x" --kms
+expect_grep up_kms_needs_real_message '--kms needs --real' "$E2E_TMP/err"
+# shellcheck disable=SC2086 # CP_FLAGS is a list of flags
+expect_exit up_kmsplugin_needs_kms 2 "$SANDBOX" up --dir "$E2E_TMP/x" $CP_FLAGS --kmsplugin "$KP"
+# shellcheck disable=SC2086
+expect_exit up_kms_missing_plugin 2 "$SANDBOX" up --dir "$E2E_TMP/x" $CP_FLAGS --kms --kmsplugin "$E2E_TMP/none"
+expect_grep up_kms_missing_plugin_message "$E2E_TMP/none: No such file" "$E2E_TMP/err"
+[ -e "$E2E_TMP/x" ] && not_ok up_kms_bad_nothing_created "$E2E_TMP/x exists" || ok up_kms_bad_nothing_created
+
+# etcdctl's view of one stored value: "kms-v2 NAME keyID" through the plugin's own decoder
+stored_keyid() {
+	"$ETCDCTL" --endpoints "$(etcd_url)" get --print-value-only "$1" | head -c -1 | kp decode |
+		jq -r '"\(.provider) \(.key_id)"'
+}
+# every secret in etcd (etcdctl, keys and values) carries prefix $1 and keyID $2
+etcdctl_all_under() {
+	"$ETCDCTL" --endpoints "$(etcd_url)" get --prefix /registry/secrets/ --keys-only | grep -v '^$' >"$E2E_TMP/keys"
+	total=$(wc -l <"$E2E_TMP/keys")
+	n=0 bad=0
+	while read -r k; do
+		n=$((n + 1))
+		[ "$(stored_keyid "$k")" = "$1 $2" ] || bad=$((bad + 1))
+	done <"$E2E_TMP/keys"
+	[ "$total" -gt 0 ] && [ "$bad" = 0 ]
+}
+
+sbx_up kms --apiservers 3 --kms --secrets 200 --namespaces 3 || { not_ok sandbox_up "see log"; e2e_done; }
+[ -S "$D/kms/kms.sock" ] && ok plugin_socket || not_ok plugin_socket "no $D/kms/kms.sock"
+[ "$(stat -c %a "$D/kms/state.json")" = 600 ] && ok plugin_state_0600 || not_ok plugin_state_0600 "mode"
+expect_grep plan_targets_kms '^provider: kms$' "$PLAN"
+
+# ---- aescbc -> kms v2 ----
+old=$(write_key_of cp-1)
+before=$(data_sum)
+key1=$(kp keyid)
+expect_exit to_kms_plan 0 "$REKEYCTL" plan -f "$PLAN" --state "$STATE"
+expect_grep to_kms_plan_stages 'stage-key: add kms v2 provider sandbox-kms \(unix://.*kms.sock\)' "$E2E_TMP/out"
+expect_exit to_kms_rotate 0 "$REKEYCTL" rotate -f "$PLAN" --state "$STATE"
+expect_exit to_kms_verify 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms --expect-key-id "$key1"
+expect_exit to_kms_verify_other_keyid_fails 1 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms --expect-key-id kek-0-none
+etcdctl_all_under sandbox-kms "$key1" && ok "to_kms_etcdctl_all_kms_v2 ($total)" || not_ok to_kms_etcdctl_all_kms_v2 "$bad of $total not under sandbox-kms $key1"
+for n in cp-1 cp-2 cp-3; do
+	grep -q "name: $old\$" "$(node_config "$n")" && not_ok "to_kms_${n}_aescbc_pruned" "still there" || ok "to_kms_${n}_aescbc_pruned"
+done
+ls "$STATE/archive/sandbox/$old.aescbc."*.key >/dev/null 2>&1 && ok to_kms_aescbc_archived || not_ok to_kms_aescbc_archived "no archive entry"
+[ "$(data_sum)" = "$before" ] && ok to_kms_data_unchanged || not_ok to_kms_data_unchanged "checksum differs"
+
+# ---- KEK rotation ----
+sed -e 's/^  timeout: 3s$/  timeout: 3s\n  kek: true\n  outageTimeout: 180s/' "$PLAN" >"$D/plan-kek.yaml"
+KEK=$D/plan-kek.yaml
+key2=$(kp rotate)
+[ "$key2" != "$key1" ] && ok "kek_rotated_in_plugin ($key1 -> $key2)" || not_ok kek_rotated_in_plugin "same key_id"
+expect_exit kek_rotate 0 "$REKEYCTL" rotate -f "$KEK" --state "$STATE"
+expect_grep kek_all_apiservers_picked_up 'every apiserver \(3\) writes under key_id' "$E2E_TMP/err"
+expect_exit kek_verify 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms --expect-key-id "$key2"
+etcdctl_all_under sandbox-kms "$key2" && ok "kek_etcdctl_all_new_keyid ($total)" || not_ok kek_etcdctl_all_new_keyid "$bad of $total not under $key2"
+expect_exit kek_rollback_refused 2 "$REKEYCTL" rollback -f "$KEK" --state "$STATE"
+[ "$(data_sum)" = "$before" ] && ok kek_data_unchanged || not_ok kek_data_unchanged "checksum differs"
+
+# ---- a plugin outage in the middle of the rewrite: pause, exit 3, nothing lost, resume finishes ----
+key3=$(kp rotate)
+REKEY_TEST_CRASH_AT=rewrite::midway "$REKEYCTL" rotate -f "$KEK" --state "$STATE" >"$E2E_TMP/out" 2>"$E2E_TMP/err"
+[ $? = 137 ] && ok outage_killed_midway || not_ok outage_killed_midway "$(tail -n 2 "$E2E_TMP/err")"
+kp stop >/dev/null && ok outage_plugin_stopped || not_ok outage_plugin_stopped "kmsplugin stop failed"
+# Writes stay possible 3 minutes after an apiserver's last good Status (docs/kms.md section 7): wait
+# until each apiserver refuses one (the created ones are deleted again).
+# write_refused NODE I: a create through NODE's apiserver is refused for an expired DEK seed (a create
+# that succeeds is deleted again)
+write_refused() {
+	if KUBECONFIG=$D/kubeconfig kubectl --context "sandbox-$1" create secret generic "outage-$1-$2" \
+		--from-literal=a=b >"$E2E_TMP/w" 2>&1; then
+		KUBECONFIG=$D/kubeconfig kubectl --context "sandbox-$1" delete secret "outage-$1-$2" >/dev/null 2>&1
+		return 1
+	fi
+	grep -q 'expired at' "$E2E_TMP/w"
+}
+i=0
+for n in cp-1 cp-2 cp-3; do
+	deadline=$(($(date +%s) + 400))
+	until write_refused "$n" "$i" || [ "$(date +%s)" -ge "$deadline" ]; do
+		i=$((i + 1))
+		sleep 2
+	done
+	expect_grep "outage_${n}_refuses_writes" 'expired at' "$E2E_TMP/w"
+done
+before=$(data_sum)
+"$ETCDCTL" --endpoints "$(etcd_url)" get --prefix /registry/secrets/ --keys-only | grep -c . >"$E2E_TMP/count-before"
+t0=$(date +%s)
+expect_exit outage_resume_stops 3 "$REKEYCTL" resume -f "$KEK" --state "$STATE"
+elapsed=$(($(date +%s) - t0))
+expect_grep outage_paused_on_kms 'rewrite.kms-unavailable' "$E2E_TMP/err"
+expect_grep outage_gave_up_message 'the KMS stayed unhealthy for 180s.*nothing was lost.*rekeyctl resume' "$E2E_TMP/err"
+expect_no_grep outage_nothing_failed '"rewrite.failed"' "$E2E_TMP/err"
+echo "# the resume with the plugin down ended after ${elapsed}s (outageTimeout 180s)"
+"$ETCDCTL" --endpoints "$(etcd_url)" get --prefix /registry/secrets/ --keys-only | grep -c . >"$E2E_TMP/count-after"
+cmp -s "$E2E_TMP/count-before" "$E2E_TMP/count-after" && ok "outage_no_key_lost ($(cat "$E2E_TMP/count-after"))" || not_ok outage_no_key_lost "keys $(cat "$E2E_TMP/count-before") -> $(cat "$E2E_TMP/count-after")"
+[ "$(data_sum)" = "$before" ] && ok outage_data_readable_unchanged || not_ok outage_data_readable_unchanged "checksum differs"
+expect_exit outage_values_well_formed 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms
+# resume while the plugin is still down; it pauses, the plugin comes back, the same resume finishes
+"$REKEYCTL" resume -f "$KEK" --state "$STATE" >"$E2E_TMP/resume.out" 2>"$E2E_TMP/resume.err" &
+resume=$!
+deadline=$(($(date +%s) + 120))
+until grep -q '"kms.paused"' "$E2E_TMP/resume.err" || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.5; done
+expect_grep outage_second_resume_pauses '"kms.paused"' "$E2E_TMP/resume.err"
+kp start >/dev/null && ok outage_plugin_back || not_ok outage_plugin_back "kmsplugin start failed"
+wait "$resume"
+rc=$?
+[ "$rc" = 0 ] && ok outage_resume_finishes || not_ok outage_resume_finishes "exit $rc: $(grep -v progress "$E2E_TMP/resume.err" | tail -n 3)"
+expect_grep outage_recovered_logged '"kms.recovered"' "$E2E_TMP/resume.err"
+expect_exit outage_verify_new_keyid 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms --expect-key-id "$key3"
+etcdctl_all_under sandbox-kms "$key3" && ok "outage_etcdctl_all_new_keyid ($total)" || not_ok outage_etcdctl_all_new_keyid "$bad of $total not under $key3"
+[ "$(data_sum)" = "$before" ] && ok outage_data_unchanged || not_ok outage_data_unchanged "checksum differs"
+"$REKEYCTL" history --cluster sandbox --state "$STATE" >"$E2E_TMP/history" 2>&1
+expect_grep outage_audited 'kms-pause.*gave-up' "$E2E_TMP/history"
+
+# ---- kms -> aescbc ----
+sed -e 's/^provider: kms$/provider: aescbc/' -e '/^kms:$/,/^  timeout: 3s$/d' "$PLAN" >"$D/plan-back.yaml"
+before=$(data_sum)
+expect_exit back_to_aescbc 0 "$REKEYCTL" rotate -f "$D/plan-back.yaml" --state "$STATE"
+new=$(write_key_of cp-1)
+case $new in aescbc-*) ok "back_write_key ($new)" ;; *) not_ok back_write_key "$new" ;; esac
+expect_exit back_verify 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect "$new"
+for n in cp-1 cp-2 cp-3; do
+	grep -q 'sandbox-kms' "$(node_config "$n")" && not_ok "back_${n}_kms_pruned" "still there" || ok "back_${n}_kms_pruned"
+done
+[ "$(data_sum)" = "$before" ] && ok back_data_unchanged || not_ok back_data_unchanged "checksum differs"
+e2e_done
