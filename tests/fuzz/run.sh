@@ -66,7 +66,7 @@ run fuzz_etcdrange src/etcd/etcdrange.c src/grpc/grpc_wire.c
 YAML="src/util/yamldoc.c src/util/fsutil.c src/util/clock.c src/util/duration.c src/encconfig/keys.c
 	src/encconfig/encconfig.c"
 # shellcheck disable=SC2086
-run fuzz_plan src/plan/plan.c src/plan/plan_breakglass.c src/encconfig/keyfile.c src/util/tz.c src/rewrite/rewrite_settings.c $YAML
+run fuzz_plan src/plan/plan.c src/plan/plan_breakglass.c src/encconfig/keyfile.c src/encconfig/encconfig_validate.c src/util/tz.c src/rewrite/rewrite_settings.c $YAML
 KUBE="src/kube/kube.c src/kube/kube_auth.c src/kube/kube_list.c src/kube/execcred.c src/kube/kubeconfig.c
 	src/kube/kubeconfig_yaml.c src/util/child.c src/util/log.c $YAML"
 # shellcheck disable=SC2086
