@@ -53,15 +53,39 @@ typedef struct rk_rotation_trend_node {
 	unsigned breached; /* 1u << rk_signal for every budget it broke, either side */
 } rk_rotation_trend_node;
 
+/* A stored resource a selected rule covers (found by discovery). */
+typedef struct rk_rotation_preview_resource {
+	char name[520];    /* "secrets", "widgets.example.com" */
+	char version[64];  /* the version it is stored at (and rewritten at) */
+	long long objects; /* objects stored, -1 when unknown */
+} rk_rotation_preview_resource;
+
+/* One rule (resources[index]) of the config the nodes run. */
+typedef struct rk_rotation_preview_rule {
+	size_t index;
+	char **entries; /* its `resources` entries ("secrets", "*.apps", "*.*") */
+	size_t nentries;
+	char write_key[256]; /* its first provider's key or provider name, "" when it has none */
+	char provider[32];   /* that provider's type ("aescbc", "kms", "identity"), "" when none */
+	int selected;        /* rotated by the plan (its `resources` names an entry of the rule) */
+	/* a selected rule's stored resources (none for the others) and the known counts' sum */
+	rk_rotation_preview_resource *resources;
+	size_t nresources;
+	long long objects;
+} rk_rotation_preview_rule;
+
 /* `rekeyctl plan`: what a rotation would do, found by preflight (read-only). */
 typedef struct rk_rotation_preview {
 	rk_plan *plan;        /* the plan as loaded (its nodes, canary, access, reload, gates, rewrite) */
 	char config_hash[72]; /* "sha256:..." of the config every node runs */
-	char write_key[256];  /* the write key of the plan's resources now */
+	char write_key[512];  /* the selected rules' write key(s) now ("k1" or "k1,k2") */
 	int window_open;      /* inside a maintenance window now (rotate refuses outside) */
-	long long *objects;   /* per plan->resources[i]: objects stored, -1 when unknown */
-	long long total;      /* the known ones' sum */
-	double estimate_s;    /* total / plan->rewrite.qps; -1 when unthrottled */
+	rk_rotation_preview_rule *rules; /* every rule of the config, in its order */
+	size_t nrules;
+	char discovery_error[1024]; /* why the stored resources could not be listed ("" = they were) */
+	int unknown;                /* a count is unknown (or discovery failed): total is a lower bound */
+	long long total;            /* the selected rules' known object counts' sum */
+	double estimate_s;          /* total / plan->rewrite.qps; -1 when unthrottled */
 	/* the budget trend over budget.preflightWindow (0 = off: no nodes) against trend_limits; over
 	 * budget, rotate would refuse now (exit 3) */
 	long trend_window_ms;

@@ -1,6 +1,6 @@
-/* rotation_output.c: `rekeyctl plan` (the preview: cluster, stages, gates, the budget trend, object
- * counts, the rewrite estimate) and the result of `rotate|resume|abort|rollback`, as text or JSON
- * (docs/output.md). */
+/* rotation_output.c: `rekeyctl plan` (the preview: cluster, stages, gates, the budget trend, per rule of
+ * the config the stored resources it covers with their object counts, the rewrite estimate) and the
+ * result of `rotate|resume|abort|rollback`, as text or JSON (docs/output.md). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -89,6 +89,41 @@ static void preview_trend_text(const rk_rotation_preview *v)
 		printf("rotate would refuse now: over budget (exit 3)\n");
 }
 
+/* A rule's head: "  * resources[0] ["*.*"]: writes with K (aescbc)", ", untouched" when not selected. */
+static void preview_rule_head_text(const rk_rotation_preview_rule *r)
+{
+	printf("  %s resources[%zu] [", r->selected ? "*" : " ", r->index);
+	for (size_t j = 0; j < r->nentries; j++)
+		printf("%s\"%s\"", j ? ", " : "", r->entries[j]);
+	printf("]: writes with %s (%s)%s\n", r->write_key[0] ? r->write_key : "nothing",
+	       r->provider[0] ? r->provider : "-", r->selected ? "" : ", untouched");
+}
+
+/* Per rule of the config: selected or not, a selected one's stored resources with their counts; then the
+ * rewrite estimate ("at least" when a count is unknown). */
+static void preview_rules_text(const rk_rotation_preview *v)
+{
+	if (v->discovery_error[0])
+		printf("resources: discovery failed (%s)\n", v->discovery_error);
+	printf("rules (* = rotated by this plan):\n");
+	for (size_t i = 0; i < v->nrules; i++) {
+		const rk_rotation_preview_rule *r = &v->rules[i];
+		preview_rule_head_text(r);
+		for (size_t k = 0; k < r->nresources; k++)
+			printf("      %s (%s): %s%lld objects\n", r->resources[k].name,
+			       r->resources[k].version, r->resources[k].objects < 0 ? "unknown, " : "",
+			       r->resources[k].objects < 0 ? 0 : r->resources[k].objects);
+		if (r->selected && !v->discovery_error[0])
+			printf("      %zu resources, %lld objects\n", r->nresources, r->objects);
+	}
+	const char *at_least = v->unknown ? "at least " : "";
+	if (v->estimate_s >= 0)
+		printf("rewrite estimate: %s%lld objects at %.0f/s = %.0f s\n", at_least, v->total,
+		       v->plan->rewrite.qps, v->estimate_s);
+	else
+		printf("rewrite estimate: %s%lld objects, unthrottled\n", at_least, v->total);
+}
+
 static void preview_text(const rk_rotation_preview *v)
 {
 	const rk_plan *p = v->plan;
@@ -100,14 +135,7 @@ static void preview_text(const rk_rotation_preview *v)
 	printf("maintenance window: %s\n", v->window_open ? "open now" : "closed now (rotate would refuse)");
 	preview_stages_text(p);
 	preview_trend_text(v);
-	for (size_t i = 0; i < p->nresources; i++)
-		printf("objects: %s: %s%lld\n", p->resources[i], v->objects[i] < 0 ? "unknown " : "",
-		       v->objects[i] < 0 ? 0 : v->objects[i]);
-	if (v->estimate_s >= 0)
-		printf("rewrite estimate: %lld objects at %.0f/s = %.0f s\n", v->total, p->rewrite.qps,
-		       v->estimate_s);
-	else
-		printf("rewrite estimate: %lld objects, unthrottled\n", v->total);
+	preview_rules_text(v);
 }
 
 static json_t *number_or_null(double x)
@@ -171,6 +199,42 @@ static json_t *kms_json(const rk_plan *p)
 	                 (json_int_t)p->kms.pickup_timeout_ms);
 }
 
+static json_t *count_or_null(long long n)
+{
+	return n < 0 ? json_null() : json_integer((json_int_t)n);
+}
+
+/* One rule: its entries, write key and provider (null when none), selected, and a selected rule's stored
+ * resources ({name, version, objects}) with their known counts' sum. */
+static json_t *rule_json(const rk_rotation_preview_rule *r)
+{
+	json_t *entries = json_array(), *resources = json_array();
+	for (size_t j = 0; j < r->nentries; j++)
+		json_array_append_new(entries, json_string(r->entries[j]));
+	for (size_t k = 0; k < r->nresources; k++)
+		json_array_append_new(resources, json_pack("{ssssso}", "name", r->resources[k].name,
+		                                           "version", r->resources[k].version, "objects",
+		                                           count_or_null(r->resources[k].objects)));
+	return json_pack("{sIsosososbsosI}", "index", (json_int_t)r->index, "resources", entries, "write_key",
+	                 r->write_key[0] ? json_string(r->write_key) : json_null(), "provider",
+	                 r->provider[0] ? json_string(r->provider) : json_null(), "selected", r->selected,
+	                 "stored", resources, "objects", (json_int_t)r->objects);
+}
+
+/* Every rule; objects: resource name -> count (null when unknown) over the selected rules. */
+static json_t *rules_json(const rk_rotation_preview *v, json_t *objects)
+{
+	json_t *rules = json_array();
+	for (size_t i = 0; i < v->nrules; i++) {
+		const rk_rotation_preview_rule *r = &v->rules[i];
+		json_array_append_new(rules, rule_json(r));
+		for (size_t k = 0; k < r->nresources; k++)
+			json_object_set_new(objects, r->resources[k].name,
+			                    count_or_null(r->resources[k].objects));
+	}
+	return rules;
+}
+
 static json_t *preview_json(const rk_rotation_preview *v)
 {
 	const rk_plan *p = v->plan;
@@ -179,12 +243,9 @@ static json_t *preview_json(const rk_rotation_preview *v)
 		json_array_append_new(nodes, json_pack("{sssssb}", "name", p->nodes[i].name, "apiserver",
 		                                       p->nodes[i].apiserver, "canary",
 		                                       !strcmp(p->nodes[i].name, p->canary)));
-	for (size_t i = 0; i < p->nresources; i++) {
+	for (size_t i = 0; i < p->nresources; i++)
 		json_array_append_new(resources, json_string(p->resources[i]));
-		json_object_set_new(objects, p->resources[i],
-		                    v->objects[i] < 0 ? json_null()
-		                                      : json_integer((json_int_t)v->objects[i]));
-	}
+	json_t *rules = rules_json(v, objects);
 	json_t *stages =
 	    p->provider == RK_PROV_KMS && p->kms.kek
 	        ? json_pack("[ssssss]", "preflight", "kek-target", "kek-pickup", "rewrite", "verify", "done")
@@ -200,8 +261,14 @@ static json_t *preview_json(const rk_rotation_preview *v)
 	    "objects", objects, "qps", p->rewrite.qps > 0 ? json_real(p->rewrite.qps) : json_null(), "total",
 	    (json_int_t)v->total, "estimate_s", v->estimate_s >= 0 ? json_real(v->estimate_s) : json_null());
 	if (j) {
+		json_object_set_new(j, "rules", rules);
+		json_object_set_new(j, "total_is_lower_bound", json_boolean(v->unknown));
+		json_object_set_new(j, "discovery_error",
+		                    v->discovery_error[0] ? json_string(v->discovery_error) : json_null());
 		json_object_set_new(j, "budget_trend", trend_json(v));
 		json_object_set_new(j, "kms", kms_json(p));
+	} else {
+		json_decref(rules);
 	}
 	return j;
 }

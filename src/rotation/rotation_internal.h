@@ -15,22 +15,72 @@
 #include "rekey/rotation.h"
 #include "rekey/store.h"
 
+/* ---- what a rotation changes (rotation_scope.c) ---- */
+
+/* A write key of the selected rules and the entries of the rules it writes (the prune drops it there). */
+typedef struct rot_old_key {
+	char *name; /* key or kms provider name, "identity" for a rule not encrypted yet */
+	char **entries;
+	size_t nentries;
+} rot_old_key;
+
+typedef struct rot_scope {
+	size_t nrules;
+	unsigned char *selected; /* per rule of the base config: selected by the plan's `resources` */
+	char **entries;          /* every entry of every selected rule: the scope of each edit */
+	size_t nentries;
+	rot_old_key *old; /* the distinct write keys of the selected rules */
+	size_t nold;
+} rot_scope;
+
+/* Selects the rules the plan names (rk_encconfig_select_rules; errors name the plan file and line). */
+int rot_scope_build(const rk_encconfig *cfg, const rk_plan *plan, rot_scope *out, rk_err *err);
+void rot_scope_free(rot_scope *s);
+/* "k1" or "k1,k2": the old write keys (run record, messages). */
+void rot_scope_old_names(const rot_scope *s, char *out, size_t cap);
+
+/* The stored resources the selected rules cover, each with the index of its rule. */
+typedef struct rot_resources {
+	rk_kube_resource *items;
+	int *rule;
+	size_t n;
+} rot_resources;
+int rot_scope_resources(const rot_scope *s, const rk_encconfig *cfg, rk_kube *kube, rot_resources *out,
+                        rk_err *err);
+void rot_resources_free(rot_resources *r);
+/* Those resources as names the rewrite engine resolves exactly ("secrets", "widgets.v1.example.com");
+ * free with rot_names_free. */
+int rot_scope_names(const rot_scope *s, const rk_encconfig *cfg, rk_kube *kube, char ***names, size_t *n,
+                    rk_err *err);
+void rot_names_free(char ***names, size_t *n);
+
+/* ---- the configs (rotation_configs.c) ---- */
+
 /* The four configs of a rotation, derived from the base config and the new key. */
 enum { ROT_CFG_BASE = 0, ROT_CFG_READ, ROT_CFG_WRITE, ROT_CFG_PRUNED, ROT_CFG_COUNT };
 
 typedef struct rot_configs {
 	rk_buf bytes[ROT_CFG_COUNT]; /* key material: wiped on free */
 	char hash[ROT_CFG_COUNT][72];
-	char old_key[256]; /* write key of the resources in scope in the base config */
+	rot_scope scope;   /* the rules the plan selects in the base config */
+	char old_key[512]; /* the write key(s) of the selected rules in the base config ("k1,k2") */
 	char new_key[256]; /* the key being introduced ("identity" when decrypting) */
 } rot_configs;
 
-/* The write key shared by every resource in scope (RK_BADINPUT when they differ or one has no rule). */
-int rot_scope_write_key(const rk_encconfig *cfg, const rk_plan *plan, char *out, size_t cap, rk_err *err);
-/* Derives read/write/pruned configs. new_key NULL = decrypt (identity becomes the write provider), or,
- * for provider kms, the plan's kms provider is added (unless listed already), promoted, and the old
- * write key pruned (with the breakGlass identity read fallback). break_glass: new_key is the plan's
- * emergency aescbc key, added (identity last for breakGlass.identityRead) and promoted; pruned = write. */
+/* Loads and validates the base config and selects the plan's rules in it (the scope). */
+int rot_base_scope(const char *base, size_t len, const rk_plan *plan, rk_encconfig **cfg, rot_scope *scope,
+                   rk_err *err);
+/* Refuses a selected rule that already writes with new_key (RK_BADINPUT naming it; break_glass and to_kms
+ * add what to do instead). */
+int rot_scope_check_not_done(const rot_scope *s, const char *new_key, int break_glass, int to_kms,
+                             rk_err *err);
+/* Derives read/write/pruned configs: each selected rule gets the new key (read), then writes with it,
+ * then drops its own old write key; every other rule keeps its bytes (rk_encconfig_emit_over). new_key
+ * NULL = decrypt (identity becomes the write provider), or, for provider kms, the plan's kms provider is
+ * added to the selected rules (unless listed already), promoted, and their old write keys pruned (with
+ * the breakGlass identity read fallback). break_glass: new_key is the plan's emergency aescbc key, added
+ * to the selected rules (identity last in the rules of breakGlass.identityRead) and promoted; pruned =
+ * write. */
 int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const rk_key *new_key,
                        int break_glass, rot_configs *out, rk_err *err);
 void rot_configs_free(rot_configs *c);

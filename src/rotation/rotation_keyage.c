@@ -95,20 +95,42 @@ static int age_from_history(rk_store *store, const rk_plan *plan, rk_key_age *ag
 	return rc;
 }
 
-/* The canary's config, its write key for the plan's resources, and the time in that key's name. */
+/* The oldest write key of the rules the plan selects: the one whose name carries no time (its age cannot
+ * be known, so it is not taken for young), else the earliest time. */
+static void oldest_write_key(const rot_scope *s, char *out, size_t cap)
+{
+	time_t oldest = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < s->nold; i++) {
+		time_t when;
+		if (rk_key_name_time(s->old[i].name, &when) != 0) {
+			snprintf(out, cap, "%s", s->old[i].name);
+			return;
+		}
+		if (!out[0] || when < oldest) {
+			snprintf(out, cap, "%s", s->old[i].name);
+			oldest = when;
+		}
+	}
+}
+
+/* The canary's config, the selected rules' oldest write key, and the time in that key's name. */
 static int age_from_node(const rk_plan *plan, rk_key_age *age, rk_err *err)
 {
 	rk_transport *t = NULL;
 	char *data = NULL;
 	size_t len = 0;
 	rk_encconfig *cfg = NULL;
+	rot_scope scope;
+	memset(&scope, 0, sizeof scope);
 	int rc = rk_transport_new(plan, &t, err);
 	if (rc == RK_OK)
 		rc = rk_transport_read_config(t, rk_plan_find_node(plan, plan->canary), &data, &len, err);
 	if (rc == RK_OK)
-		rc = rk_encconfig_load_buf(data, len, plan->canary, &cfg, err);
+		rc = rot_base_scope(data, len, plan, &cfg, &scope, err);
 	if (rc == RK_OK)
-		rc = rot_scope_write_key(cfg, plan, age->key, sizeof age->key, err);
+		oldest_write_key(&scope, age->key, sizeof age->key);
+	rot_scope_free(&scope);
 	rk_encconfig_free(cfg);
 	if (data)
 		OPENSSL_cleanse(data, len);

@@ -1,5 +1,7 @@
 /* rotation_preflight.c: the read-only checks before a rotation (every apiserver ready, one config on
- * every node, running it, inside a window) and the object counts of the `plan` preview. */
+ * every node, running it, the rewrite's and the probes' permissions, inside a window, the budget trend)
+ * and the `plan` preview's figures: per rule of the config, the stored resources it covers with their
+ * object counts, and the budget trend. */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +80,26 @@ static int check_running(rot_ctx *ctx, const char *hash, rk_err *err)
 	return RK_OK;
 }
 
+/* May the client list, get and update every stored resource the plan's rules cover (wildcards resolved by
+ * discovery, as the rewrite will)? */
+static int check_rewrite_access(rot_ctx *ctx, const rk_buf *base, rk_err *err)
+{
+	rk_encconfig *cfg = NULL;
+	rot_scope scope;
+	char **names = NULL;
+	size_t n = 0;
+	memset(&scope, 0, sizeof scope);
+	int rc = rot_base_scope((const char *)base->data, base->len, ctx->plan, &cfg, &scope, err);
+	if (rc == RK_OK)
+		rc = rot_scope_names(&scope, cfg, ctx->kube, &names, &n, err);
+	if (rc == RK_OK)
+		rc = rk_rewrite_check_access(ctx->kube, (const char *const *)names, n, NULL, 0, err);
+	rot_names_free(&names, &n);
+	rot_scope_free(&scope);
+	rk_encconfig_free(cfg);
+	return rc;
+}
+
 /* The budget trend's probes (a Lease in kube-system created, patched and deleted; a list of kube-system
  * secrets): denied would read as failed probes, an apiserver over budget; say which grant is missing. */
 static int check_probe_access(rot_ctx *ctx, rk_err *err)
@@ -154,14 +176,13 @@ int rot_preflight(rot_ctx *ctx, rk_buf *base, rot_trend *report, rk_err *err)
 	int rc = rot_transport_open(ctx, &t, err);
 	for (size_t i = 0; rc == RK_OK && i < ctx->plan->nnodes; i++)
 		rc = check_ready(ctx, &ctx->plan->nodes[i], err);
-	if (rc == RK_OK) /* the rewrite's permissions, before any node is touched */
-		rc = rk_rewrite_check_access(ctx->kube, (const char *const *)ctx->plan->resources,
-		                             ctx->plan->nresources, NULL, 0, err);
-	if (rc == RK_OK)
-		rc = check_probe_access(ctx, err);
 	char hash[72] = "";
 	if (rc == RK_OK)
 		rc = check_configs(ctx, t, base, hash, err);
+	if (rc == RK_OK) /* the rewrite's permissions, before any node is changed */
+		rc = check_rewrite_access(ctx, base, err);
+	if (rc == RK_OK)
+		rc = check_probe_access(ctx, err);
 	if (rc == RK_OK)
 		rc = check_running(ctx, hash, err);
 	rk_transport_free(t);
@@ -173,38 +194,71 @@ int rot_preflight(rot_ctx *ctx, rk_buf *base, rot_trend *report, rk_err *err)
 	return rc;
 }
 
-/* Counts the objects of one resource by paging through it (keys only matter). -1 when unknown. */
-static long long count_objects(rot_ctx *ctx, const char *resource)
+/* One rule's head: its entries, write key and provider, whether the plan selects it. */
+static int preview_rule_head(const rk_encconfig *cfg, size_t i, int selected, rk_rotation_preview_rule *v)
 {
-	rk_kube_resource r;
-	rk_buf path = RK_BUF_INIT;
-	rk_kube_list *list = NULL;
-	rk_err err;
-	long long n = -1;
-	if (rk_kube_discover(ctx->kube, resource, &r, &err) == RK_OK &&
-	    rk_kube_resource_path(&r, NULL, NULL, &path) == 0 &&
-	    rk_kube_list_open(ctx->kube, rk_buf_cstr(&path), 500, NULL, &list, &err) == RK_OK) {
-		json_t *item = NULL;
-		n = 0;
-		while (rk_kube_list_next(list, &item, &err) == RK_OK && item)
-			n++;
-		rk_kube_list_close(list);
-	}
-	rk_buf_free(&path);
-	return n;
+	const rk_rule *rule = &cfg->rules[i];
+	const char *write = rk_rule_write_key(rule);
+	v->index = i;
+	v->selected = selected;
+	snprintf(v->write_key, sizeof v->write_key, "%s", write ? write : "");
+	snprintf(v->provider, sizeof v->provider, "%s",
+	         rule->nproviders ? rk_provider_name(rule->providers[0].type) : "");
+	if (rule->nresources && !(v->entries = calloc(rule->nresources, sizeof *v->entries)))
+		return -1;
+	for (; v->nentries < rule->nresources; v->nentries++)
+		if (!(v->entries[v->nentries] = strdup(rule->resources[v->nentries])))
+			return -1;
+	return 0;
 }
 
-int rot_count_objects(rot_ctx *ctx, rk_rotation_preview *preview, rk_err *err)
+/* A stored resource of a selected rule, counted now. */
+static int preview_add_resource(rot_ctx *ctx, const rk_kube_resource *r, rk_rotation_preview_rule *v,
+                                rk_rotation_preview *preview)
 {
-	const rk_plan *p = ctx->plan;
-	preview->objects = calloc(p->nresources ? p->nresources : 1, sizeof *preview->objects);
-	if (!preview->objects)
-		return rk_err_set(err, RK_FAIL, "out of memory");
-	for (size_t i = 0; i < p->nresources; i++) {
-		preview->objects[i] = count_objects(ctx, p->resources[i]);
-		preview->total += preview->objects[i] > 0 ? preview->objects[i] : 0;
+	rk_rotation_preview_resource *grown = realloc(v->resources, (v->nresources + 1) * sizeof *grown);
+	if (!grown)
+		return -1;
+	v->resources = grown;
+	rk_rotation_preview_resource *one = &grown[v->nresources++];
+	rk_kube_resource_name(r, one->name, sizeof one->name);
+	snprintf(one->version, sizeof one->version, "%s", r->version);
+	one->objects = rk_kube_count(ctx->kube, r, NULL);
+	preview->unknown |= one->objects < 0;
+	v->objects += one->objects > 0 ? one->objects : 0;
+	return 0;
+}
+
+int rot_preview_rules(rot_ctx *ctx, const rk_encconfig *cfg, const rot_scope *scope,
+                      rk_rotation_preview *preview, rk_err *err)
+{
+	rot_resources res;
+	rk_err discovery;
+	int have = rot_scope_resources(scope, cfg, ctx->kube, &res, &discovery) == RK_OK;
+	if (!have) {
+		snprintf(preview->discovery_error, sizeof preview->discovery_error, "%s", discovery.msg);
+		preview->unknown = 1;
 	}
-	preview->estimate_s = p->rewrite.qps > 0 ? (double)preview->total / p->rewrite.qps : -1;
+	if (cfg->nrules && !(preview->rules = calloc(cfg->nrules, sizeof *preview->rules))) {
+		if (have)
+			rot_resources_free(&res);
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	}
+	int oom = 0;
+	for (size_t i = 0; !oom && i < cfg->nrules; i++) {
+		rk_rotation_preview_rule *v = &preview->rules[preview->nrules++];
+		oom = preview_rule_head(cfg, i, scope->selected[i], v) != 0;
+		for (size_t r = 0; !oom && have && r < res.n; r++)
+			if (res.rule[r] == (int)i)
+				oom = preview_add_resource(ctx, &res.items[r], v, preview) != 0;
+		preview->total += v->objects;
+	}
+	if (have)
+		rot_resources_free(&res);
+	if (oom)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	double qps = ctx->plan->rewrite.qps;
+	preview->estimate_s = qps > 0 ? (double)preview->total / qps : -1;
 	return RK_OK;
 }
 

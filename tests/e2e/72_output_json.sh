@@ -8,19 +8,15 @@
 . tests/e2e/rotate_lib.sh
 
 sbx_up js --apiservers 2 --secrets 40 --namespaces 2 || { not_ok sandbox_up "see log"; e2e_done; }
-# jq_ok NAME FILTER: the last command's stdout is one JSON object for which FILTER is true.
-jq_ok() {
-	if [ "$(jq -s 'length' "$E2E_TMP/out" 2>/dev/null)" = 1 ] && jq -e "$2" "$E2E_TMP/out" >/dev/null 2>&1; then
-		ok "$1"
-	else
-		not_ok "$1" "$(jq -c . "$E2E_TMP/out" 2>&1 | head -c 1500)"
-	fi
-}
-
 expect_exit plan_json 0 "$REKEYCTL" plan -f "$PLAN" --state "$STATE" -o json
 jq_ok plan_json_fields '.cluster == "sandbox" and (.nodes | map(.name)) == ["cp-1", "cp-2"] and .canary == "cp-1" and
 	.objects.secrets >= 40 and .total >= 40 and .window_open == true and (.write_key | startswith("aescbc-")) and
 	(.config_hash | startswith("sha256:")) and .stages[0] == "preflight" and .gates.ready_timeout_ms > 0'
+# the per-rule preview: the sandbox's one rule ([secrets]) selected, its stored secrets counted
+jq_ok plan_json_rules '(.rules | length) == 1 and .rules[0].selected == true and .rules[0].resources == ["secrets"] and
+	.rules[0].write_key == .write_key and .rules[0].provider == "aescbc" and
+	.rules[0].stored == [{"name": "secrets", "version": "v1", "objects": .objects.secrets}] and
+	.rules[0].objects == .total and .total_is_lower_bound == false and .discovery_error == null'
 expect_exit plan_bad_output 2 "$REKEYCTL" plan -f "$PLAN" --state "$STATE" -o yaml
 expect_grep plan_bad_output_message 'plan: -o "yaml": must be json or table' "$E2E_TMP/err"
 

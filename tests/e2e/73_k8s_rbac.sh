@@ -5,7 +5,8 @@
 # rbac-rewrite.yaml applied rewrites every secret; with `update` (then `list`) taken out of the ClusterRole
 # it stops at once with exit 4 naming the verb and resource, and no object changed (resourceVersions);
 # `rotate` as the ServiceAccount stops at its preflight the same way (no node, no key touched), also
-# without the budget trend probes' Lease patch, and with rbac-rewrite.yaml and rbac-rotate.yaml it rotates.
+# without the budget trend probes' Lease patch or the list of APIServices discovery needs, and with
+# rbac-rewrite.yaml and rbac-rotate.yaml it rotates.
 # control-planes: real
 . tests/e2e/lib.sh
 . tests/e2e/rotate_lib.sh
@@ -58,14 +59,18 @@ versions() {
 		sort >"$E2E_TMP/$1"
 }
 # without VERB: the ClusterRole lacks it; once the authorizer agrees, rekeyctl stops before any write
-# can_i VERB yes|no: waits (30 s at most) until the authorizer answers so for the ServiceAccount
-can_i() {
+# sa_can_i VERB RESOURCE yes|no [KUBECTL ARGS]: waits (30 s at most) until the authorizer answers so for
+# the ServiceAccount
+sa_can_i() {
+	can_verb=$1 can_resource=$2 can_want=$3
+	shift 3
 	deadline=$(($(date +%s) + 30))
-	until [ "$(kc auth can-i "$1" secrets -A --as system:serviceaccount:rekeyctl:rekeyctl 2>/dev/null)" = "$2" ]; do
+	until [ "$(kc auth can-i "$can_verb" "$can_resource" "$@" --as system:serviceaccount:rekeyctl:rekeyctl 2>/dev/null)" = "$can_want" ]; do
 		[ "$(date +%s)" -ge "$deadline" ] && return 1
 		sleep 0.2
 	done
 }
+can_i() { sa_can_i "$1" secrets "$2" -A; }
 # deny VERB VERBS: the ClusterRole keeps VERBS only, and the authorizer denies VERB
 deny() {
 	sed "s/verbs: \[\"list\", \"get\", \"update\"\]/verbs: [$2]/" "$EX/rbac-rewrite.yaml" | kc apply -f - >/dev/null
@@ -102,17 +107,18 @@ without_rotate
 # the example RBAC (rewrite + rotate) is enough for a whole rotation
 kc apply -f "$EX/rbac-rewrite.yaml" >/dev/null
 can_i update yes
+# discovery: without list on APIServices the preflight cannot tell which resources the plan's rules cover
+# and stops before any write, naming the grant
+sed '/resources: \["apiservices"\]/{n;s/verbs: \["list"\]/verbs: ["get"]/;}' "$EX/rbac-rotate.yaml" | kc apply -f - >/dev/null
+sa_can_i list apiservices.apiregistration.k8s.io no
+expect_exit rotate_no_apiservices_refused 4 "$REKEYCTL" rotate -f "$E2E_TMP/plan-sa.yaml" --state "$E2E_TMP/rstate"
+expect_grep rotate_no_apiservices_named "may not list apiservices\.apiregistration\.k8s\.io, which discovery" "$E2E_TMP/err"
+cmp -s "$(node_config cp-1)" "$E2E_TMP/cp-1.before" && ok rotate_no_apiservices_node_untouched || not_ok rotate_no_apiservices_node_untouched "config changed"
 # the budget trend's probes: without patch on Leases in kube-system the preflight stops before any write
-# lease_can_i VERB yes|no: waits (30 s at most) until the authorizer answers so for the ServiceAccount
-lease_can_i() {
-	deadline=$(($(date +%s) + 30))
-	until [ "$(kc auth can-i "$1" leases.coordination.k8s.io -n kube-system --as system:serviceaccount:rekeyctl:rekeyctl 2>/dev/null)" = "$2" ]; do
-		[ "$(date +%s)" -ge "$deadline" ] && return 1
-		sleep 0.2
-	done
-}
+lease_can_i() { sa_can_i "$1" leases.coordination.k8s.io "$2" -n kube-system; }
 sed 's/"update", "patch", "delete"\]/"update", "delete"]/' "$EX/rbac-rotate.yaml" | kc apply -f - >/dev/null
 lease_can_i patch no
+sa_can_i list apiservices.apiregistration.k8s.io yes
 expect_exit rotate_no_lease_patch_refused 4 "$REKEYCTL" rotate -f "$E2E_TMP/plan-sa.yaml" --state "$E2E_TMP/rstate"
 expect_grep rotate_no_lease_patch_named "the budget trend's probes may not patch leases.coordination.k8s.io in namespace kube-system" "$E2E_TMP/err"
 cmp -s "$(node_config cp-1)" "$E2E_TMP/cp-1.before" && ok rotate_no_lease_patch_node_untouched || not_ok rotate_no_lease_patch_node_untouched "config changed"

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "rekey/buf.h"
 #include "rekey/err.h"
 
 /* ---- subcommands (argv[0] is the subcommand name) ---- */
@@ -86,6 +87,17 @@ pid_t lc_spawn_daemon(char *const argv[], const char *log_path);
 int lc_parse_long(const char *flag, const char *text, long lo, long hi, long *out, rk_err *err);
 int lc_parse_double(const char *flag, const char *text, double lo, double hi, double *out, rk_err *err);
 
+/* ---- stored values (lifecycle/values.c) ---- */
+/* A node's EncryptionConfiguration, relative to its root D/nodes/<node>. */
+#define LC_ENC_REL "/etc/kubernetes/enc/enc.yaml"
+/* plain as an apiserver running the config at config_path stores it for group/resource (the chain of
+ * the rule covering it, AAD = key), appended to out. */
+int lc_seal_value(const char *config_path, const char *group, const char *resource, const char *key,
+                  const void *plain, size_t len, rk_buf *out, rk_err *err);
+/* A stored value read with the first node config that reads it (into plain); -1 when none does. */
+int lc_open_value(const lc_info *info, const char *group, const char *resource, const char *key,
+                  const uint8_t *val, size_t len, rk_buf *plain);
+
 /* ---- TLS client settings for talking to the sandbox's apiservers (CA + admin cert) ---- */
 void lc_curl_tls(void *curl, const char *dir);
 /* GET url + path with the admin client cert; returns the HTTP status (0 on transport error); the body
@@ -97,8 +109,9 @@ int lc_etcd_put(const char *etcd_url, const char *key, const void *val, size_t l
 /* Puts only when the key does not exist; *created = 1 when it wrote. */
 int lc_etcd_create(const char *etcd_url, const char *key, const void *val, size_t len, int *created,
                    rk_err *err);
-/* The mirror pod kube-system/kube-apiserver-<node> as stored in etcd (JSON), NULL when absent. */
-json_t *lc_mirror_pod(const char *etcd_url, const char *node);
+/* The mirror pod kube-system/kube-apiserver-<node> as stored in etcd (opened with lc_open_value), NULL
+ * when absent or unreadable. */
+json_t *lc_mirror_pod(const lc_info *info, const char *node);
 int lc_etcd_delete(const char *etcd_url, const char *key, rk_err *err);
 int lc_etcd_healthy(const char *etcd_url);
 

@@ -178,7 +178,7 @@ static int start_kubelet(const lc_info *info, rk_err *err)
 /* 1 when the kubelet has marked the node's mirror pod Ready. */
 static int mirror_ready(const lc_info *info, const char *node)
 {
-	json_t *pod = lc_mirror_pod(info->etcd_url, node);
+	json_t *pod = lc_mirror_pod(info, node);
 	json_t *cond = json_array_get(json_object_get(json_object_get(pod, "status"), "conditions"), 0);
 	const char *status = json_string_value(json_object_get(cond, "status"));
 	int ready = status && !strcmp(status, "True");
