@@ -182,5 +182,8 @@ int rot_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rota
  * stage, the rewrite's progress, the last success, the keys' creation times and the write key's age.
  * Throttled to one write per 2 s unless force; a failure is logged, never fatal. */
 void rot_metrics_write(rot_ctx *ctx, int force);
+/* The run's part of that textfile into b (cluster c: already escaped as a label value): running, state,
+ * stage and its index, the rewrite's progress and rate. */
+void rot_metrics_run(rk_buf *b, const char *c, const rk_rotation_status *st);
 
 #endif

@@ -15,15 +15,21 @@
 
 #define METRICS_EVERY_NS (2LL * 1000 * 1000 * 1000)
 
-/* The stages of a rotation in order, for rekeyctl_rotation_stage_index (0 = before the first). */
-static const char *const stage_order[] = {"preflight", "stage-key", "read",    "promote", "probe",
-                                          "rewrite",   "verify",    "archive", "prune",   "done"};
+/* The stages of a rotation and their rekeyctl_rotation_stage_index (0 = before the first). A KEK
+ * rotation's own stages take the places of those they stand for: kek-target (the key_id to reach) that of
+ * stage-key, kek-pickup (every apiserver writes under it) that of promote. */
+static const struct {
+	const char *stage;
+	int index;
+} stage_order[] = {{"preflight", 1}, {"stage-key", 2},  {"kek-target", 2}, {"read", 3},
+                   {"promote", 4},   {"kek-pickup", 4}, {"probe", 5},      {"rewrite", 6},
+                   {"verify", 7},    {"archive", 8},    {"prune", 9},      {"done", 10}};
 
 static int stage_index(const char *stage)
 {
 	for (size_t i = 0; i < sizeof stage_order / sizeof stage_order[0]; i++)
-		if (!strcmp(stage_order[i], stage))
-			return (int)i + 1;
+		if (!strcmp(stage_order[i].stage, stage))
+			return stage_order[i].index;
 	return 0;
 }
 
@@ -53,7 +59,7 @@ static const char *write_key(const rk_rotation_status *st)
 	return run->old_key;
 }
 
-static void run_metrics(rk_buf *b, const char *c, const rk_rotation_status *st)
+void rot_metrics_run(rk_buf *b, const char *c, const rk_rotation_status *st)
 {
 	const rk_run *run = &st->rewrite.run;
 	const rk_stage *cur = st->current >= 0 ? &st->stages[st->current] : NULL;
@@ -70,7 +76,8 @@ static void run_metrics(rk_buf *b, const char *c, const rk_rotation_status *st)
 	    "# HELP rekeyctl_rotation_stage The stage the run is at, and its status.\n"
 	    "# TYPE rekeyctl_rotation_stage gauge\n"
 	    "rekeyctl_rotation_stage{cluster=\"%s\",stage=\"%s\",node=\"%s\",status=\"%s\"} 1\n"
-	    "# HELP rekeyctl_rotation_stage_index The stage's position: 1 preflight ... 10 done.\n"
+	    "# HELP rekeyctl_rotation_stage_index The stage's position: 1 preflight ... 10 done (KEK: "
+	    "kek-target 2, kek-pickup 4).\n"
 	    "# TYPE rekeyctl_rotation_stage_index gauge\nrekeyctl_rotation_stage_index{cluster=\"%s\"} %d\n",
 	    c, run->id, !strcmp(run->state, "running"), c, run->state, c, rk_buf_cstr(&k), rk_buf_cstr(&n),
 	    cur ? rk_stage_status_name(cur->status) : "", c, cur ? stage_index(cur->stage) : 0);
@@ -162,7 +169,7 @@ void rot_metrics_write(rot_ctx *ctx, int force)
 	rk_buf b = RK_BUF_INIT, cl = RK_BUF_INIT;
 	rk_prom_label_escape(&cl, ctx->plan->cluster);
 	const char *c = rk_buf_cstr(&cl);
-	run_metrics(&b, c, &st);
+	rot_metrics_run(&b, c, &st);
 	success_metrics(ctx, &b, c);
 	key_metrics(ctx, &b, c, &st, (double)time(NULL));
 	rk_buf_printf(&b,
