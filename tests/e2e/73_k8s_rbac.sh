@@ -2,8 +2,10 @@
 # 73_k8s_rbac.sh: examples/k8s against the real kube-apiserver (RBAC, the TokenRequest API). The
 # manifests are accepted (namespace, ServiceAccount and RBAC applied; Job, CronJob and PVC by a server-side
 # dry run); rekeyctl run as the ServiceAccount (a token from `kubectl create token`, the cluster CA) with
-# rbac-rewrite.yaml applied rewrites every secret; with `update` (then `list`) taken out of the ClusterRole
-# it stops at once with exit 4 naming the verb and resource, and no object changed (resourceVersions);
+# rbac-rewrite.yaml applied rewrites every secret, and so does it in a pod's place (no kubeconfig: the
+# token, CA and namespace at /var/run/secrets/kubernetes.io/serviceaccount in a private mount namespace,
+# KUBERNETES_SERVICE_HOST/PORT set; without the token a one-line error, exit 2, nothing written); with
+# `update` (then `list`) taken out of the ClusterRole it stops at once with exit 4 naming the verb and resource, and no object changed (resourceVersions);
 # `rotate` as the ServiceAccount stops at its preflight the same way (no node, no key touched), also
 # without the budget trend probes' Lease patch or the list of APIServices discovery needs, and with
 # rbac-rewrite.yaml and rbac-rotate.yaml it rotates.
@@ -58,6 +60,42 @@ versions() {
 	kc get secrets -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}@{.metadata.resourceVersion}{"\n"}{end}' |
 		sort >"$E2E_TMP/$1"
 }
+
+# ---- in the cluster: no kubeconfig at all, the pod's own files at their fixed path ----
+# A private mount namespace puts a tmpfs on /run (/var/run) holding what the kubelet mounts into a pod
+# (token, ca.crt, namespace at /var/run/secrets/kubernetes.io/serviceaccount) and the Service's
+# environment points at cp-1; HOME is empty and KUBECONFIG unset, so the in-cluster path is the only one.
+SAFILES=$E2E_TMP/serviceaccount
+mkdir -p "$SAFILES" "$E2E_TMP/emptyhome"
+printf '%s' "$token" >"$SAFILES/token"
+cp "$D/pki/ca.crt" "$SAFILES/ca.crt"
+printf rekeyctl >"$SAFILES/namespace"
+hostport=${server#https://}
+# in_pod FILES ARGS...: rekeyctl ARGS run as in a pod whose service-account files are FILES
+in_pod() {
+	pod_files=$1
+	shift
+	env -u KUBECONFIG HOME="$E2E_TMP/emptyhome" KUBERNETES_SERVICE_HOST="${hostport%:*}" \
+		KUBERNETES_SERVICE_PORT="${hostport##*:}" unshare -m sh -c '
+		mount -t tmpfs -o mode=0755 tmpfs /run &&
+			mkdir -p /run/secrets/kubernetes.io/serviceaccount &&
+			cp "$0"/* /run/secrets/kubernetes.io/serviceaccount/ && exec "$@"' "$pod_files" "$REKEYCTL" "$@"
+}
+expect_exit in_pod_rewrite 0 in_pod "$SAFILES" rewrite --resource secrets --cluster pod --state "$E2E_TMP/state" -o json
+[ "$(jq -r '.counts.rewritten + .counts.current' "$E2E_TMP/out")" = "$total" ] && [ "$(jq -r .counts.failed "$E2E_TMP/out")" = 0 ] &&
+	ok in_pod_rewrote_every_secret || not_ok in_pod_rewrote_every_secret "$total secrets: $(jq -c .counts "$E2E_TMP/out")"
+[ ! -e /run/secrets/kubernetes.io/serviceaccount/token ] && ok in_pod_files_stayed_in_namespace ||
+	not_ok in_pod_files_stayed_in_namespace "/run/secrets/kubernetes.io/serviceaccount/token exists outside the test's namespace"
+# a pod without its token: a clear one-line error naming the file, exit 2, nothing written
+mkdir -p "$E2E_TMP/notoken"
+cp "$SAFILES/ca.crt" "$SAFILES/namespace" "$E2E_TMP/notoken/"
+versions before-notoken
+expect_exit in_pod_no_token 2 in_pod "$E2E_TMP/notoken" rewrite --resource secrets --cluster pod2 --state "$E2E_TMP/state"
+expect_grep in_pod_no_token_names_file 'in-cluster.*/var/run/secrets/kubernetes.io/serviceaccount/token' "$E2E_TMP/err"
+versions after-notoken
+cmp -s "$E2E_TMP/before-notoken" "$E2E_TMP/after-notoken" && ok in_pod_no_token_nothing_written ||
+	not_ok in_pod_no_token_nothing_written "$(diff "$E2E_TMP/before-notoken" "$E2E_TMP/after-notoken" | head -n 4)"
+
 # without VERB: the ClusterRole lacks it; once the authorizer agrees, rekeyctl stops before any write
 # sa_can_i VERB RESOURCE yes|no [KUBECTL ARGS]: waits (30 s at most) until the authorizer answers so for
 # the ServiceAccount
