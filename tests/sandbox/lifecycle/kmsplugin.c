@@ -64,7 +64,9 @@ static int start_one(const lc_info *info, const char *binary, int n, rk_err *err
 
 int lc_kms_start(lc_info *info, const char *binary, int count, rk_err *err)
 {
-	snprintf(info->kms_socket, sizeof info->kms_socket, "%s/kms/kms.sock", info->dir);
+	char *first = lc_path("%s/kms/kms.sock", info->dir); /* up checked that it fits */
+	snprintf(info->kms_socket, sizeof info->kms_socket, "%s", first);
+	free(first);
 	info->kms = count;
 	int rc = RK_OK;
 	for (int n = 1; rc == RK_OK && n <= count; n++)
