@@ -45,8 +45,8 @@ typedef struct lc_info {
 	int real;                  /* 1: every node runs the real kube-apiserver (`up --real`) */
 	char kube_apiserver[4096]; /* real mode: absolute path of the kube-apiserver binary */
 	char etcd_proxy_url[128];  /* real mode: the delaying proxy in front of etcd the apiservers use */
-	int kms;                   /* `up --real --kms`: the KMS v2 test plugin runs (D/kms/) */
-	char kms_socket[108];      /* its socket, D/kms/kms.sock (a unix socket path: < 108 bytes) */
+	int kms;                   /* `up --real --kms`: how many KMS v2 test plugins run (D/kms/, D/kms2/) */
+	char kms_socket[108];      /* the first one's socket, D/kms/kms.sock (a unix socket: < 108 bytes) */
 	size_t nnodes;
 	lc_node nodes[LC_MAX_NODES];
 } lc_info;
@@ -132,9 +132,13 @@ int sbx_etcd_proxy_main(int argc, char **argv);
 int lc_write_node_files(const lc_info *info, rk_err *err); /* nodefiles.c: enc.yaml + manifest */
 int lc_write_kubeconfig(const lc_info *info, rk_err *err); /* nodefiles.c */
 int lc_write_plan(const lc_info *info, rk_err *err);       /* nodefiles.c */
-/* kmsplugin.c: starts `binary serve` (the KMS v2 test plugin) on D/kms/kms.sock with its state in
- * D/kms/state.json (D/kms.pid, D/kms/kms.log); returns once the socket accepts connections. */
-int lc_kms_start(lc_info *info, const char *binary, rk_err *err);
+/* kmsplugin.c: starts `count` instances of `binary serve` (the KMS v2 test plugin), the first on
+ * D/kms/kms.sock with its state in D/kms/state.json (D/kms.pid, D/kms/kms.log), the second in D/kms2/
+ * (D/kms2.pid); returns once every socket accepts connections. */
+int lc_kms_start(lc_info *info, const char *binary, int count, rk_err *err);
+/* D/kms + suffix for plugin 1, D/kms<n> + suffix after it ("" the directory, ".pid" the pid file). */
+char *lc_kms_path(const char *dir, int n, const char *suffix);
+#define LC_MAX_KMS_PLUGINS 2
 
 typedef struct lc_seed_opts {
 	long secrets, configmaps, namespaces, bytes;
