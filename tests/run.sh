@@ -103,14 +103,14 @@ start_job() {
 	[ "$cp" = real ] && running_real=$((running_real + 1))
 }
 
-# The start order: longest first, by each scenario's time in the last run ($BUILD/e2e-times, "LABEL
-# SECONDS" lines); without one, real-control-plane scenarios first, then scenario order. The output
-# order does not depend on it.
+# The start order: longest first, by each job's time in the last run ($BUILD/e2e-times, "LABEL
+# SECONDS" lines), else in a full run on the project machine (tests/e2e/times, the same format), else
+# real-control-plane scenarios first, then scenario order. The output order does not depend on it.
 times=$top/$BUILD/e2e-times
 i=1
 while [ "$i" -le "$njobs" ]; do
 	eval "label=\$job_label_$i cp=\$job_cp_$i"
-	last=$(awk -v l="$label" '$1 == l {print $2}' "$times" 2>/dev/null | tail -n 1)
+	last=$(cat "$times" tests/e2e/times 2>/dev/null | awk -v l="$label" '$1 == l {print $2}' | head -n 1)
 	[ -n "$last" ] || { [ "$cp" = real ] && last=1000000 || last=100000; }
 	echo "$last $i"
 	i=$((i + 1))
