@@ -11,10 +11,11 @@ PKGS := yaml-0.1 jansson libcurl sqlite3 libcrypto libssl libsodium
 SANDBOX_PKGS := libmicrohttpd gnutls
 TEST_PKGS := check
 
-# Debian packages: build, tests (etcd), lint. kubectl and the real control plane come from `make realcp`.
+# Debian packages: build, tests (etcd; tmux: a real terminal for `status --watch`; zsh, man-db: the
+# installed completion and manual page), lint. kubectl and the real control plane come from `make realcp`.
 DEB_PKGS := build-essential pkg-config libyaml-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev \
 	libssl-dev libsodium-dev libmicrohttpd-dev libgnutls28-dev check libsubunit-dev etcd-server etcd-client \
-	sqlite3 openssl curl procps tzdata jq python3 cppcheck clang-format clang libclang-rt-14-dev nodejs openssh-server time
+	sqlite3 openssl curl procps tzdata jq python3 cppcheck clang-format clang libclang-rt-14-dev nodejs openssh-server time tmux zsh man-db
 
 CC ?= cc
 OPT := -O2
@@ -144,9 +145,15 @@ fuzz:
 realcp:
 	@sh tests/realcp/build.sh
 
+# The binary, its manual page (every command), bash and zsh completion, and the docs.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/rekeyctl
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/rekeyctl \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions
 	install -m 0755 bin/rekeyctl $(DESTDIR)$(PREFIX)/bin/rekeyctl
+	install -m 0644 docs/rekeyctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/rekeyctl.1
+	install -m 0644 completions/rekeyctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/rekeyctl
+	install -m 0644 completions/_rekeyctl $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_rekeyctl
 	install -m 0644 README.md CHANGELOG.md $(DESTDIR)$(PREFIX)/share/doc/rekeyctl/
 
 lint:

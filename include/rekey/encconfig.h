@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "rekey/err.h"
 
@@ -55,12 +56,22 @@ typedef struct rk_pos {
 	int line, col; /* 1-based */
 } rk_pos;
 
+/* Where a rule sits in the text it was loaded from: the whole lines from its "- " to its last value
+ * (rk_encconfig_emit_over replaces only these bytes when the rule changed). */
+typedef struct rk_rule_span {
+	size_t start, end; /* byte offsets: start of the rule's first line, past the end of its last one */
+	int dash_col;      /* column of the rule's "-"; -1 = it cannot be replaced alone (flow style, a line
+	                      shared with something else) */
+} rk_rule_span;
+
 typedef struct rk_encconfig {
 	char *path; /* file it came from, for messages ("<input>" for buffers) */
 	rk_rule *rules;
 	size_t nrules;
 	rk_pos *positions; /* filled by the loader; cleared by edits (indices move) */
 	size_t npositions;
+	rk_rule_span *spans; /* filled by the loader, one per rule (NULL when the list of rules is not in
+	                        block style); edits keep it: they never add or remove a rule */
 } rk_encconfig;
 
 /* Loading is strict: bad YAML, wrong apiVersion/kind, unknown or duplicate fields and wrong types are
@@ -87,6 +98,29 @@ void rk_encconfig_warnings(const rk_encconfig *cfg, char **out);
  * rule is returned, and its first provider is the one that writes (rk_encconfig_warnings flags this). */
 const rk_rule *rk_encconfig_lookup(const rk_encconfig *cfg, const char *group, const char *resource);
 
+/* Index in cfg->rules of the rule rk_encconfig_lookup returns; -1 = none (identity). */
+int rk_encconfig_lookup_index(const rk_encconfig *cfg, const char *group, const char *resource);
+
+/* ---- selecting rules (a rotation plan's `resources`) ----
+ * A selector is a resource entry as a rule lists it: "secrets", "deployments.apps", "*.apps",
+ * "*.example.com", "*." (every core-group resource) or "*.*" (every resource). */
+
+/* NULL when `entry` is a resource entry the apiserver accepts in a config, else why not (its wording:
+ * capital letters, bare "*", "resource.*", resources without a REST API, groups events.k8s.io and
+ * extensions). */
+const char *rk_resource_entry_problem(const char *entry);
+/* 1 when the entry (as a rule lists it) covers group/resource ("" = core group): "r" and "r.g" exactly,
+ * "*." every core resource, "*.g" every resource of g, "*.*" everything. */
+int rk_entry_covers(const char *entry, const char *group, const char *resource);
+/* Marks in sel (cfg->nrules bytes) the rules that list one of the selectors verbatim. RK_BADINPUT when a
+ * selector is listed by no rule (naming the rule that covers it through a wildcard, if one does), or when a
+ * selected rule lists a resource that an unselected rule lists too (the apiserver reads that resource
+ * through both rules, so their keys must change together). */
+int rk_encconfig_select_rules(const rk_encconfig *cfg, const char *const *selectors, size_t n,
+                              unsigned char *sel, rk_err *err);
+/* Index of the first rule listing `entry` verbatim; -1 when none does. */
+int rk_encconfig_listing_rule(const rk_encconfig *cfg, const char *entry);
+
 /* Parses "secrets" or "deployments.apps" into resource and group parts (malloc'd). */
 int rk_split_resource(const char *gr, char **resource, char **group);
 
@@ -105,6 +139,14 @@ int rk_key_fingerprint(const rk_key *key, char out[17]);
 char *rk_encconfig_emit(const rk_encconfig *cfg, size_t *len);
 /* The same YAML with every secret replaced by "REDACTED fingerprint <hex>" (not loadable): for --dry-run. */
 char *rk_encconfig_emit_redacted(const rk_encconfig *cfg, size_t *len);
+/* `edited` written over the text `base` was loaded from (base->spans): the rules that differ from base's
+ * are replaced by their canonical YAML at the same indentation, everything else (the other rules,
+ * comments, formatting) is kept byte for byte. Falls back to rk_encconfig_emit(edited) when that cannot be
+ * done exactly: rules in flow style or sharing lines, a different number of rules, or a result that would
+ * not load back as `edited`. Deterministic; malloc'd, holds secrets (wipe before free); NULL when out of
+ * memory. */
+char *rk_encconfig_emit_over(const rk_encconfig *edited, const rk_encconfig *base, const char *text,
+                             size_t text_len, size_t *len);
 
 /* "sha256:<hex>" of exact bytes, as kube-apiserver's last_config_info hash. out >= 72 bytes. */
 void rk_config_hash(const void *data, size_t len, char out[72]);
@@ -154,6 +196,9 @@ int rk_encconfig_has_key_name(const rk_encconfig *cfg, const char *name);
  * RAND_bytes secret of `bytes` length (32 for secretbox). Fill key; free with rk_key_clear. */
 int rk_key_generate(const rk_encconfig *cfg, rk_provider_type type, size_t bytes, rk_key *key, rk_err *err);
 void rk_key_clear(rk_key *key); /* wipes and frees */
+/* The creation time rk_key_generate put in a key's name (`<anything>-yyyymmddThhmmssZ`, optionally
+ * followed by -N) into *when; -1 when the name carries none. */
+int rk_key_name_time(const char *name, time_t *when);
 
 /* ---- whole files (what `rekeyctl config` runs) ---- */
 
@@ -193,9 +238,10 @@ typedef struct rk_edit_result {
 	char key_fingerprint[17]; /* and its fingerprint (rk_key_fingerprint) */
 } rk_edit_result;
 
-/* Loads and validates path, applies the edit, and (unless dry_run) replaces the file atomically with the
- * canonical YAML, mode 0600, the previous bytes kept in path.bak (0600). The file is untouched on any
- * error and when nothing changed. */
+/* Loads and validates path, applies the edit, and (unless dry_run) replaces the file atomically, mode 0600,
+ * the previous bytes kept in path.bak (0600). Only the edited rules are rewritten (canonical YAML at their
+ * own indentation); the other rules, comments and formatting stay as they were (rk_encconfig_emit_over).
+ * The file is untouched on any error and when nothing changed. */
 int rk_encconfig_edit_file(const char *path, const rk_edit_request *req, rk_edit_result *res, rk_err *err);
 void rk_edit_result_free(rk_edit_result *res);
 

@@ -30,7 +30,7 @@ typedef struct rk_scan_opts {
 	void *page_ctx;
 	const char *snapshot_path;    /* offline source (exactly one of etcd_url / snapshot_path) */
 	const char *prefix;           /* NULL = "/registry/" */
-	const char *const *resources; /* filter: "secrets", "deployments.apps"; none = all */
+	const char *const *resources; /* filter: "secrets", "deployments.apps", "*.", "*.apps"; none = all */
 	size_t nresources;
 	const rk_encconfig
 	    *config;               /* expected = the write key of the rule for each resource; decrypt-check */
@@ -38,12 +38,16 @@ typedef struct rk_scan_opts {
 	const char *expect;        /* or: every value must be under this key name ("identity" allowed) */
 	const char *expect_key_id; /* with config or expect: a kms v2 value under the expected provider
 	                              must also carry this keyID (a KEK rotation's check) */
-	size_t list_limit;         /* unexpected objects to list (0 = all) */
-	size_t page_limit;         /* live: keys per range request (0 = adaptive to the value sizes seen) */
-	const char *forbid;        /* a key (or kms provider) name no value may still use: the prune gate.
-	                              Values under it are counted in `forbidden` and listed. */
-	int check_archive;         /* list the keys the values need and look each up in the key archive */
-	const char *state_dir;     /* check_archive: the archive is STATE/archive (NULL = default state) */
+	/* With a config: per rule of it, 1 = its values must be under its write key, 0 = they need only be
+	 * readable with the config; a value no rule covers is then only checked for being plaintext. NULL =
+	 * every value must be under the write key of its rule (identity when none). */
+	const unsigned char *expect_rules;
+	size_t list_limit;           /* unexpected objects to list (0 = all) */
+	size_t page_limit;           /* live: keys per range request (0 = adaptive to the value sizes seen) */
+	const char *forbid;          /* a key (or kms provider) name no value may still use: the prune gate.
+	                                Values under it are counted in `forbidden` and listed. */
+	int check_archive;           /* list the keys the values need and look each up in the key archive */
+	const char *state_dir;       /* check_archive: the archive is STATE/archive (NULL = default state) */
 	const char *archive_cluster; /* check_archive: only that cluster's entries (NULL = every cluster) */
 } rk_scan_opts;
 
@@ -119,9 +123,25 @@ int rk_scan_verdict(const rk_scan_report *report);
 int rk_etcdscan_check_prune(const rk_scan_opts *source, const char *old_key, const char *new_key,
                             uint64_t *checked, rk_err *err);
 
+/* The prune gate of a rotation that edits only some rules: scans `source` with the pruned config (the one
+ * the nodes will run) and fails when a value of a selected rule (rules[i] = 1) is not under that rule's
+ * write key (new_key, named in the message), or when any value at all would not be readable with it (a
+ * key dropped from the rule that reads it, an unknown kms provider). RK_UNSAFE naming the first 5
+ * ("N stored values are not under NEW or would be unreadable after the prune: /registry/... (why), ...");
+ * RK_OK otherwise (*checked = values scanned). */
+int rk_etcdscan_check_rules(const rk_scan_opts *source, const rk_encconfig *pruned,
+                            const unsigned char *rules, const char *new_key, uint64_t *checked, rk_err *err);
+
+/* 1 for the prefixes kube-apiserver writes without passing through the encryption config (/registry/ranges,
+ * /registry/masterleases): they hold plaintext whatever the config says, and verify expects identity. */
+int rk_etcd_never_encrypted(const char *resource, const char *group);
+
 /* "/registry/secrets/ns/name" -> resource "secrets", group "" ; "/registry/deployments/..." ->
- * "deployments", "apps" (kube-apiserver's legacy storage paths); "/registry/<group.with.dots>/<res>/..."
- * -> res, group. Returns 0, or -1 when the key is not under prefix or has no resource segment. */
+ * "deployments", "apps" (kube-apiserver keeps its built-in resources under /registry/<resource> whatever
+ * their group: the v1.34 table, and its special prefixes controllers, minions, services/specs,
+ * services/endpoints, ingress);
+ * "/registry/<group.with.dots>/<res>/..." -> res, group (custom resources, apiservices). Returns 0, or -1
+ * when the key is not under prefix or has no resource segment. */
 int rk_etcd_key_resource(const char *prefix, const uint8_t *key, size_t len, char *resource, size_t rcap,
                          char *group, size_t gcap);
 

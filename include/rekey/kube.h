@@ -147,6 +147,13 @@ int rk_kube_lease_create(rk_kube *k, const char *ns, const char *name, const cha
                          json_t **out, long *http_status, rk_err *err);
 int rk_kube_lease_renew(rk_kube *k, json_t *lease, const char *holder, json_t **out, long *http_status,
                         rk_err *err);
+/* `kubectl auth can-i`: a SelfSubjectAccessReview (authorization.k8s.io/v1) of verb on group/resource in
+ * ns ("" = every namespace, or cluster scope). *allowed 1 or 0, or -1 when the apiserver cannot say (no
+ * such API: 404; creating the review forbidden: 403), with the reason (or the review's reason) in
+ * reason. An error only when no answer came. */
+int rk_kube_can_i(rk_kube *k, const char *verb, const char *group, const char *resource, const char *ns,
+                  int *allowed, char *reason, size_t cap, rk_err *err);
+
 /* Current time as a Kubernetes MicroTime ("2026-01-02T03:04:05.123456Z"). */
 void rk_kube_microtime(char out[32]);
 
@@ -171,6 +178,31 @@ typedef struct rk_kube_resource {
  * but lowercase letters, digits, '-' and '.'; RK_FAIL when discovery answers a kind or version too
  * long for the fields. */
 int rk_kube_discover(rk_kube *k, const char *name, rk_kube_resource *out, rk_err *err);
+/* The resources whose objects the apiserver stores, found by discovery (rk_kube_stored_resources). */
+typedef struct rk_kube_resources {
+	rk_kube_resource *items;
+	size_t n;
+} rk_kube_resources;
+
+/* Every stored resource of the cluster: each group of /api and /apis and every version it serves
+ * (preferred first), each resource once, at the first version serving it (a custom resource at the
+ * storage version of its CRD, spec.versions[].storage, when that version is served). Skipped: subresources
+ * ("pods/status"), resources whose discovery verbs lack list or update (tokenreviews,
+ * subjectaccessreviews, selfsubjectrulesreviews, bindings, componentstatuses: nothing is stored), group
+ * versions an aggregated APIService serves (spec.service set: stored by another server), and resources
+ * stored as another group's (events.k8s.io events are core events in etcd; the extensions group). Lists
+ * apiservices and customresourcedefinitions: refused (403), RK_UNSAFE naming the grant. */
+int rk_kube_stored_resources(rk_kube *k, rk_kube_resources *out, rk_err *err);
+void rk_kube_resources_free(rk_kube_resources *r);
+/* "secrets", "deployments.apps": the name a checkpoint, a config entry and verify use. */
+void rk_kube_resource_name(const rk_kube_resource *r, char *out, size_t cap);
+/* "secrets", "widgets.v1.example.com": the name rk_kube_discover resolves to exactly r (its version). */
+void rk_kube_resource_spec(const rk_kube_resource *r, char *out, size_t cap);
+
+/* Objects of a resource (in namespace ns, NULL = all): one item and the list's remainingItemCount, else
+ * counted by paging through. -1 when the list fails. */
+long long rk_kube_count(rk_kube *k, const rk_kube_resource *r, const char *ns);
+
 /* Path of the collection (name NULL) or of one object; ns NULL or "" = all namespaces / cluster scope.
  * Names are URL-escaped. Returns 0, -1 when out of memory. */
 int rk_kube_resource_path(const rk_kube_resource *r, const char *ns, const char *name, rk_buf *out);

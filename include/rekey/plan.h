@@ -54,6 +54,11 @@ typedef struct rk_plan_etcd {
 	char *url, *cacert, *cert, *key;
 } rk_plan_etcd;
 
+/* Where a value was written in the plan file (1-based). */
+typedef struct rk_plan_pos {
+	int line, col;
+} rk_plan_pos;
+
 /* The `kms` section (provider: kms). The provider the configs get is `provider` (apiVersion v2 only:
  * v1 needs a feature gate since 1.29 and is refused). kek = 1: a KEK rotation: the config keeps this
  * provider (already the write provider of the resources in scope); the rotation waits until every
@@ -86,8 +91,11 @@ typedef struct rk_plan {
 	char *path;
 	char *cluster;
 	char *kubeconfig, *context;
+	/* The rules to rotate, each named by an entry it lists in the config: "secrets", "deployments.apps",
+	 * "*.apps", "*." (core group), "*.*"; default [secrets]. A selected rule is rotated as a whole. */
 	char **resources;
 	size_t nresources;
+	rk_plan_pos *resource_pos; /* where each entry was written; NULL for the default */
 	rk_provider_type provider; /* target: aescbc, aesgcm, secretbox, identity (decrypt), kms */
 	char *key_backup_dir;
 	char *config_path, *manifest_path;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rekey/buf.h"
 #include "rekey/err.h"
 
 #define RK_PROM_LINE_MAX 65536 /* longer lines are an error: the parser's memory stays bounded */
@@ -142,6 +143,9 @@ int rk_prom_apiserver_reset(const rk_prom_apiserver *later, const rk_prom_apiser
 /* p99 in milliseconds of the PUTs made between two scrapes (NaN when there were none, or when the
  * apiserver restarted in between). */
 double rk_prom_apiserver_put_p99_ms(const rk_prom_apiserver *later, const rk_prom_apiserver *earlier);
+
+/* Appends s to b escaped as a label value of the text format (backslash, double quote, newline). */
+void rk_prom_label_escape(rk_buf *b, const char *s);
 
 /* What one apiserver did over a window: the sum of the differences of consecutive scrapes, an interval
  * across a restart (rk_prom_apiserver_reset) skipped rather than read as a negative rate. */

@@ -43,7 +43,10 @@ typedef struct rk_rewrite_opts {
 	const char *cluster; /* state db cluster name (required) */
 	int64_t run_id;      /* > 0: continue this run (the orchestrator's); 0: create one, or resume */
 	int resume;          /* run_id 0: continue the newest unfinished rewrite run of the cluster */
-	const char *const *resources; /* "secrets", "deployments.apps"; NULL/0 = secrets */
+	/* "secrets", "deployments.apps", "deployments.v1.apps", or a config's wildcard entry: "*." (core
+	 * group), "*.apps", "*.*", each replaced by the stored resources it covers
+	 * (rk_kube_stored_resources); NULL/0 = secrets */
+	const char *const *resources;
 	size_t nresources;
 	const char *const *namespaces; /* NULL/0 = all namespaces */
 	size_t nnamespaces;
@@ -139,6 +142,10 @@ typedef struct rk_rewrite_result {
 	int stopped;     /* 1: stopped by the stop flag, 2: by the budget (abort), 3: the KMS failed a write
 	                    or the list (kms_error says how); nothing was counted failed for it */
 	char kms_error[512];
+	/* Each resource with objects that could not be written back (an admission webhook or policy refusing,
+	 * a stored object that no longer validates): "configmaps: 2 object(s) could not be written back,
+	 * first ns/name: <the apiserver's answer>; ..."; "" when none failed in this run. */
+	char failures[RK_ERR_MSG_MAX];
 	rk_rewrite_timing timing;
 	rk_rewrite_endpoint_stats *endpoints; /* one per endpoint, malloc'ed: rk_rewrite_result_free */
 	size_t nendpoints;
@@ -148,14 +155,21 @@ typedef struct rk_rewrite_result {
 void rk_rewrite_result_free(rk_rewrite_result *result);
 
 /* Runs (or resumes) a rewrite through its own API client for kubeconfig (created with the engine's retry
- * policy). Returns RK_OK when every object in scope ended rewritten, current, conflict or gone; RK_FAIL
- * when some failed or an orphan was seen (the run is complete but the old key must not be pruned);
- * RK_STOPPED when stopped by the flag or the budget, or paused because the apiservers answered that
+ * policy). First, through a client of its own, wildcard entries are resolved by discovery and
+ * rk_rewrite_check_access asks about every resulting resource (RK_UNSAFE, nothing recorded or written,
+ * when a verb is denied). Returns RK_OK when every object in scope ended rewritten, current, conflict or
+ * gone; RK_FAIL when some failed or an orphan was seen (the run is complete but the old key must not be
+ * pruned); RK_STOPPED when stopped by the flag or the budget, or paused because the apiservers answered that
  * their KMS v2 plugin failed them (result->stopped 3; resumable, the checkpoint before that object);
  * RK_BADINPUT for bad options, an unknown resource, or --resume with nothing to resume; RK_UNSAFE when
  * another process is rewriting the same cluster with the same state dir (an flock next to the state db). */
 int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, const rk_kube_config *kubeconfig,
                    const rk_rewrite_hooks *hooks, rk_rewrite_result *result, rk_err *err);
+
+/* Before any write: may the client list, get and update each resource in each namespace (nns 0: all)?
+ * RK_UNSAFE naming the first verb and resource denied; RK_OK too when the apiserver cannot say (logged). */
+int rk_rewrite_check_access(rk_kube *k, const char *const *resources, size_t nres,
+                            const char *const *namespaces, size_t nns, rk_err *err);
 
 /* `rekeyctl rewrite`: checks opts (bad values: RK_BADINPUT before anything is opened), loads the
  * kubeconfig, opens the state db in state_dir (NULL = the default) and runs rk_rewrite_run. opts->cluster
@@ -184,8 +198,9 @@ typedef struct rk_rewrite_status {
 	char last_namespace[RK_STORE_NAME_MAX];
 	char last_name[RK_STORE_NAME_MAX];
 	char updated_at[RK_STORE_TIME_MAX];
-	double rate, eta_s; /* rate from the run's start to the last checkpoint; -1 when unknown */
-	char budget[RK_STORE_SHORT_MAX]; /* last budget decision ("" = none) */
+	char started_at[RK_STORE_TIME_MAX]; /* the rewrite's start: the run's, or its rotation stage's */
+	double rate, eta_s;                 /* rate from started_at to the last checkpoint; -1 when unknown */
+	char budget[RK_STORE_SHORT_MAX];    /* last budget decision ("" = none) */
 	int64_t budget_decisions;
 	rk_budget_signal_count
 	    signals[RK_REWRITE_SIGNALS_MAX]; /* the decisions by the signal that drove them */
@@ -200,5 +215,10 @@ int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, 
  * "no rewrite run for cluster C in PATH" when there is none. */
 int rk_rewrite_status_read(const char *state_dir, const char *cluster, int64_t run_id, rk_rewrite_status *st,
                            rk_err *err);
+
+/* The newest run of cluster of any kind (a rotation or a rewrite), or run_id when > 0, into st; *found 0
+ * when none. */
+int rk_rewrite_status_latest(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
+                             int *found, rk_err *err);
 
 #endif

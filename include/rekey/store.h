@@ -25,6 +25,9 @@
 #define RK_STORE_PATH_MAX 4096
 #define RK_STORE_TIME_MAX 32
 
+/* A store time ("2026-01-02T03:04:05.678Z") as seconds since the epoch; -1 when it does not parse. */
+double rk_store_time_parse(const char *text);
+
 typedef struct rk_store rk_store;
 
 /* The state directory: `override` when non-empty, else $XDG_STATE_HOME/rekeyctl, else

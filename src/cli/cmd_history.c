@@ -47,7 +47,10 @@ static int print_audit(const rk_audit_event *ev, void *ud)
 	return 0;
 }
 
-static const char usage_text[] = "usage: rekeyctl history [--cluster NAME] [--state DIR] [-o json|table]\n";
+static const char usage_text[] =
+    "usage: rekeyctl history [--cluster NAME] [--state DIR] [-o json|table]\n"
+    "Every key's lifecycle (generated, backed-up, promoted, pruned, archived; fingerprints, never key\n"
+    "bytes) and the audit records (who ran what, when, with what outcome) from the state db.\n";
 
 struct history_args {
 	const char *cluster, *state;

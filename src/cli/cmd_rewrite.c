@@ -204,6 +204,11 @@ int cmd_rewrite(int argc, char **argv)
 		fputc('\n', stderr);
 	if (rc != RK_OK)
 		fprintf(stderr, "rekeyctl rewrite: %s\n", err.msg);
+	if (rc == RK_STOPPED && result.stopped == 3) /* the engine's message serves rotations too */
+		fprintf(stderr,
+		        "rekeyctl rewrite: the KMS is unavailable: once it is healthy again (`rekeyctl "
+		        "doctor -f PLAN` triages it), continue with `rekeyctl rewrite --resume` and the "
+		        "same flags\n");
 	if (result.run_id)
 		out_rewrite_result(&result, rc, rc == RK_OK ? "" : err.msg, a.json);
 	rk_rewrite_result_free(&result);

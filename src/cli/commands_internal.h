@@ -11,6 +11,8 @@ int cmd_verify(int argc, char **argv);
 int cmd_kube(int argc, char **argv);
 int cmd_rotate(int argc, char **argv); /* plan, rotate, resume, abort, rollback, break-glass */
 int cmd_history(int argc, char **argv);
+int cmd_fleet(int argc, char **argv); /* fleet rotate|resume|status */
+int cmd_due(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 
 #endif

@@ -19,11 +19,13 @@ static const struct command commands[] = {
     {"resume", cmd_rotate, "continue an interrupted rotation exactly where it stopped"},
     {"abort", cmd_rotate, "end an unfinished rotation, leaving configs as they are"},
     {"rollback", cmd_rotate, "undo an unfinished rotation (refused once pruning started)"},
+    {"fleet", cmd_fleet, "rotate many clusters in waves: canary cluster first (rotate|resume|status)"},
+    {"due", cmd_due, "which clusters' write keys are older than the policy (exit 1 when some are)"},
     {"break-glass", cmd_rotate, "KMS down: write the plan's pre-agreed emergency config (--reason)"},
     {"doctor", cmd_doctor, "triage: apiservers, KMS plugins, config and key_id agreement (changes nothing)"},
     {"history", cmd_history, "key lifecycle and audit records"},
     {"rewrite", cmd_rewrite, "rewrite every object so it is stored under the current write key"},
-    {"status", cmd_status, "progress of a rewrite run, from the state db"},
+    {"status", cmd_status, "a rotation's or rewrite's progress from the state db (--watch)"},
     {"config", cmd_config, "offline EncryptionConfiguration work: validate|show|hash|add-key|promote|prune"},
     {"keygen", cmd_keygen, "generate a key into a new 0600 file"},
     {"verify", cmd_verify, "what is stored under which key (live etcd or a snapshot)"},
@@ -40,6 +42,21 @@ static void usage(FILE *out)
 	             "as unsafe\n");
 }
 
+/* `rekeyctl version [--help]`, `rekeyctl --version`. */
+static int version(int argc, char **argv)
+{
+	if (argc == 2) {
+		printf("rekeyctl %s\n", REKEY_VERSION);
+		return RK_OK;
+	}
+	int help = argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
+	if (!help)
+		fprintf(stderr, "rekeyctl %s: unexpected argument \"%s\"\n", argv[1], argv[2]);
+	fputs("usage: rekeyctl version   (or rekeyctl --version)\nPrints \"rekeyctl VERSION\".\n",
+	      help ? stdout : stderr);
+	return help ? RK_OK : RK_BADINPUT;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -50,10 +67,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return RK_OK;
 	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-		printf("rekeyctl %s\n", REKEY_VERSION);
-		return RK_OK;
-	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
+		return version(argc, argv);
 	rk_err err;
 	if (rk_protect_process(&err) != RK_OK) { /* before any command can load a key or a credential */
 		fprintf(stderr, "rekeyctl: %s\n", err.msg);

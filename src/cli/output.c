@@ -151,7 +151,7 @@ void out_rewrite_result(const rk_rewrite_result *r, int rc, const char *message,
 		printf("  %s\n", message);
 }
 
-static json_t *signals_json(const rk_rewrite_status *st)
+json_t *rewrite_signals_json(const rk_rewrite_status *st)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < st->nsignals; i++)
@@ -162,61 +162,87 @@ static json_t *signals_json(const rk_rewrite_status *st)
 }
 
 /* "slowdown by server-p99 x2, pause by 5xx x1" (decisions no breach drove are left out). */
-static void print_signals(const rk_rewrite_status *st)
+void out_rewrite_signals(FILE *out, const rk_rewrite_status *st)
 {
 	int any = 0;
 	for (size_t i = 0; i < st->nsignals; i++) {
 		const rk_budget_signal_count *c = &st->signals[i];
 		if (!c->signal[0])
 			continue;
-		printf("%s%s by %s x%" PRId64, any ? ", " : "  signals   ", c->decision, c->signal, c->count);
+		fprintf(out, "%s%s by %s x%" PRId64, any ? ", " : "  signals   ", c->decision, c->signal,
+		        c->count);
 		any = 1;
 	}
 	if (any)
-		printf("\n");
+		fprintf(out, "\n");
 }
 
-void out_rewrite_status(const rk_rewrite_status *st, int json)
+json_t *rewrite_status_json(const rk_rewrite_status *st)
+{
+	json_t *j = json_pack("{sIsssssssssssisIsIsIsisisssssssssfsfsssIso}", "run", (json_int_t)st->run.id,
+	                      "cluster", st->run.cluster, "kind", st->run.kind, "state", st->run.state,
+	                      "started_at", st->run.started_at, "finished_at", st->run.finished_at,
+	                      "exit_code", st->run.exit_code, "done", (json_int_t)st->done, "total",
+	                      (json_int_t)st->total, "orphans", (json_int_t)st->orphans, "scopes", st->scopes,
+	                      "scopes_done", st->scopes_done, "resource", st->resource, "scope", st->scope,
+	                      "last_namespace", st->last_namespace, "last_name", st->last_name, "rate",
+	                      st->rate, "eta_s", st->eta_s, "budget", st->budget, "budget_decisions",
+	                      (json_int_t)st->budget_decisions, "counts", counts_json(&st->counts));
+	if (j)
+		json_object_set_new(j, "budget_signals", rewrite_signals_json(st));
+	return j;
+}
+
+void print_json_line(FILE *out, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (s)
+		fprintf(out, "%s\n", s);
+	free(s);
+	json_decref(j);
+}
+
+void out_rewrite_status(FILE *out, const rk_rewrite_status *st, int json)
 {
 	if (json) {
-		json_t *j = json_pack(
-		    "{sIsssssssssssisIsIsIsisisssssssssfsfsssIso}", "run", (json_int_t)st->run.id, "kind",
-		    st->run.kind, "cluster", st->run.cluster, "state", st->run.state, "started_at",
-		    st->run.started_at, "finished_at", st->run.finished_at, "exit_code", st->run.exit_code,
-		    "done", (json_int_t)st->done, "total", (json_int_t)st->total, "orphans",
-		    (json_int_t)st->orphans, "scopes", st->scopes, "scopes_done", st->scopes_done, "resource",
-		    st->resource, "scope", st->scope, "last_namespace", st->last_namespace, "last_name",
-		    st->last_name, "rate", st->rate, "eta_s", st->eta_s, "budget", st->budget,
-		    "budget_decisions", (json_int_t)st->budget_decisions, "counts", counts_json(&st->counts));
-		if (j)
-			json_object_set_new(j, "budget_signals", signals_json(st));
-		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-		if (s)
-			printf("%s\n", s);
-		free(s);
-		json_decref(j);
+		print_json_line(out, rewrite_status_json(st));
 		return;
 	}
 	char eta[32], total[32];
 	fmt_eta(st->eta_s, eta, sizeof eta);
 	snprintf(total, sizeof total, st->total >= 0 ? "%" PRId64 : "?", st->total);
 	const rk_counts *c = &st->counts;
-	printf("cluster %s  %s run %" PRId64 "  %s  (started %s%s%s)\n", st->run.cluster, st->run.kind,
-	       st->run.id, st->run.state, st->run.started_at, st->run.finished_at[0] ? ", finished " : "",
-	       st->run.finished_at);
-	printf("  progress  %" PRId64 "/%s objects  %.1f/s  ETA %s\n", st->done, total,
-	       st->rate < 0 ? 0 : st->rate, eta);
-	printf("  outcomes  rewritten %" PRId64 "  current %" PRId64 "  conflict %" PRId64 "  gone %" PRId64
-	       "  orphan %" PRId64 "  failed %" PRId64 "\n",
-	       c->rewritten, c->current, c->conflict, c->gone, c->orphan, c->failed);
+	fprintf(out, "cluster %s  %s run %" PRId64 "  %s  (started %s%s%s)\n", st->run.cluster, st->run.kind,
+	        st->run.id, st->run.state, st->run.started_at, st->run.finished_at[0] ? ", finished " : "",
+	        st->run.finished_at);
+	fprintf(out, "  progress  %" PRId64 "/%s objects  %.1f/s  ETA %s\n", st->done, total,
+	        st->rate < 0 ? 0 : st->rate, eta);
+	fprintf(out,
+	        "  outcomes  rewritten %" PRId64 "  current %" PRId64 "  conflict %" PRId64 "  gone %" PRId64
+	        "  orphan %" PRId64 "  failed %" PRId64 "\n",
+	        c->rewritten, c->current, c->conflict, c->gone, c->orphan, c->failed);
 	if (st->scopes && st->scopes_done == st->scopes)
-		printf("  position  all %d scopes finished (last checkpoint %s)\n", st->scopes,
-		       st->updated_at);
+		fprintf(out, "  position  all %d scopes finished (last checkpoint %s)\n", st->scopes,
+		        st->updated_at);
 	else
-		printf("  position  %s scope \"%s\" after %s/%s (%d of %d scopes finished, checkpoint %s)\n",
-		       st->resource[0] ? st->resource : "-", st->scope, st->last_namespace, st->last_name,
-		       st->scopes_done, st->scopes, st->updated_at[0] ? st->updated_at : "none");
-	printf("  budget    %s (%" PRId64 " decisions)\n", st->budget[0] ? st->budget : "no decision",
-	       st->budget_decisions);
-	print_signals(st);
+		fprintf(out,
+		        "  position  %s scope \"%s\" after %s/%s (%d of %d scopes finished, checkpoint %s)\n",
+		        st->resource[0] ? st->resource : "-", st->scope, st->last_namespace, st->last_name,
+		        st->scopes_done, st->scopes, st->updated_at[0] ? st->updated_at : "none");
+	fprintf(out, "  budget    %s (%" PRId64 " decisions)\n", st->budget[0] ? st->budget : "no decision",
+	        st->budget_decisions);
+	out_rewrite_signals(out, st);
+}
+
+void out_rewrite_progress_line(const rk_rewrite_status *st, char *buf, size_t cap)
+{
+	char eta[32], total[32];
+	fmt_eta(st->eta_s, eta, sizeof eta);
+	snprintf(total, sizeof total, st->total >= 0 ? "%" PRId64 : "?", st->total);
+	const rk_counts *c = &st->counts;
+	snprintf(buf, cap,
+	         "%" PRId64 "/%s objects  %.1f/s  ETA %s  (rewritten %" PRId64 ", current %" PRId64
+	         ", conflict %" PRId64 ", gone %" PRId64 ", orphan %" PRId64 ", failed %" PRId64 ")",
+	         st->done, total, st->rate < 0 ? 0 : st->rate, eta, c->rewritten, c->current, c->conflict,
+	         c->gone, c->orphan, c->failed);
 }

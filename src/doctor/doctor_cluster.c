@@ -41,16 +41,44 @@ static void group_text(const doc_groups *g, char *out, size_t cap)
 	}
 }
 
-static void check_config_hash(doc_run *run)
+/* The value an apiserver reports for one agreement check, NULL when it reports none. */
+typedef const char *(*doc_value_fn)(const doc_apiserver *a, const char *arg);
+
+/* One agreement check across the apiservers: those reporting a value grouped by it; a critical finding
+ * (with action) when they differ ("the apiservers <differ>: cp-1: v1; cp-2: v2"), an OK when they agree
+ * ("N apiservers <same> (v)"), nothing when none reports one. */
+static void check_same(doc_run *run, const char *check, doc_value_fn value_of, const char *arg,
+                       const char *action, const char *differ, const char *same)
 {
 	doc_groups g;
 	memset(&g, 0, sizeof g);
 	for (size_t i = 0; i < run->napiservers; i++) {
+		const char *value = value_of(&run->apiservers[i], arg);
+		if (value)
+			group_add(&g, value, run->apiservers[i].node->name);
+	}
+	char text[900];
+	group_text(&g, text, sizeof text);
+	if (g.n > 1)
+		doc_add(run->report, RK_DOCTOR_CRITICAL, "cluster", check, action, "the apiservers %s: %s",
+		        differ, text);
+	else if (g.n == 1)
+		doc_add(run->report, RK_DOCTOR_OK, "cluster", check, "", "%zu apiservers %s (%s)", g.members,
+		        same, g.value[0]);
+}
+
+static const char *config_hash_of(const doc_apiserver *a, const char *unused)
+{
+	(void)unused;
+	return a->metrics.config_hash[0] ? a->metrics.config_hash : NULL;
+}
+
+static void check_config_hash(doc_run *run)
+{
+	for (size_t i = 0; i < run->napiservers; i++) {
 		const doc_apiserver *a = &run->apiservers[i];
-		if (!a->metrics.config_hash[0])
-			continue;
-		group_add(&g, a->metrics.config_hash, a->node->name);
-		if (a->file_hash[0] && strcmp(a->file_hash, a->metrics.config_hash))
+		if (a->metrics.config_hash[0] && a->file_hash[0] &&
+		    strcmp(a->file_hash, a->metrics.config_hash))
 			doc_add(run->report, RK_DOCTOR_WARNING, a->node->name, "config-file",
 			        "the file changed and its apiserver has not loaded it: automatic reload "
 			        "polls about every minute (a failed reload is retried; see its log), restart "
@@ -58,17 +86,11 @@ static void check_config_hash(doc_run *run)
 			        "runs %s, but the file on the node is %s", a->metrics.config_hash,
 			        a->file_hash);
 	}
-	char text[900];
-	group_text(&g, text, sizeof text);
-	if (g.n > 1)
-		doc_add(run->report, RK_DOCTOR_CRITICAL, "cluster", "config-hash",
-		        "make every node's EncryptionConfiguration the same (rekeyctl config hash FILE on "
-		        "each) and let each apiserver load it; until then an object written through one "
-		        "apiserver may be unreadable through another",
-		        "the apiservers run different EncryptionConfigurations: %s", text);
-	else if (g.n == 1)
-		doc_add(run->report, RK_DOCTOR_OK, "cluster", "config-hash", "",
-		        "%zu apiservers run the same EncryptionConfiguration (%s)", g.members, g.value[0]);
+	check_same(run, "config-hash", config_hash_of, NULL,
+	           "make every node's EncryptionConfiguration the same (rekeyctl config hash FILE on "
+	           "each) and let each apiserver load it; until then an object written through one "
+	           "apiserver may be unreadable through another",
+	           "run different EncryptionConfigurations", "run the same EncryptionConfiguration");
 }
 
 /* The newest key_id hash an apiserver reports for provider ("" = its only provider), NULL when none. */
@@ -83,26 +105,15 @@ static const char *apiserver_key_id(const doc_apiserver *a, const char *provider
 
 static void check_key_id_provider(doc_run *run, const char *provider)
 {
-	doc_groups g;
-	memset(&g, 0, sizeof g);
-	for (size_t i = 0; i < run->napiservers; i++) {
-		const char *hash = apiserver_key_id(&run->apiservers[i], provider);
-		if (hash)
-			group_add(&g, hash, run->apiservers[i].node->name);
-	}
-	char text[900];
-	group_text(&g, text, sizeof text);
-	if (g.n > 1)
-		doc_add(run->report, RK_DOCTOR_CRITICAL, "cluster", "key-id",
-		        "right after a KEK rotation this lasts up to 60 s (each apiserver's own Status poll; "
-		        "GET /readyz/kms-providers on each one speeds it up): run doctor again. If it stays, "
-		        "the plugins behind the apiservers report different key_ids: make them use the same "
-		        "KMS key, and do not rewrite objects until every apiserver agrees",
-		        "the apiservers use different key_ids for kms provider %s: %s", provider, text);
-	else if (g.n == 1)
-		doc_add(run->report, RK_DOCTOR_OK, "cluster", "key-id", "",
-		        "%zu apiservers use the same key_id for kms provider %s (%s)", g.members, provider,
-		        g.value[0]);
+	char differ[DOC_NAME_MAX + 64], same[DOC_NAME_MAX + 64];
+	snprintf(differ, sizeof differ, "use different key_ids for kms provider %s", provider);
+	snprintf(same, sizeof same, "use the same key_id for kms provider %s", provider);
+	check_same(run, "key-id", apiserver_key_id, provider,
+	           "right after a KEK rotation this lasts up to 60 s (each apiserver's own Status poll; "
+	           "GET /readyz/kms-providers on each one speeds it up): run doctor again. If it stays, "
+	           "the plugins behind the apiservers report different key_ids: make them use the same "
+	           "KMS key, and do not rewrite objects until every apiserver agrees",
+	           differ, same);
 }
 
 /* What a plugin reports now against the key_id the apiservers it serves use. */

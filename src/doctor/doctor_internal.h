@@ -49,8 +49,7 @@ typedef struct doc_metrics {
 	doc_keyid keyids[8];
 	size_t nkeyids;
 	double invalid_key_ids;
-	rk_prom_histogram writes; /* apiserver_request_duration_seconds of POST, PUT, PATCH, DELETE, APPLY */
-	double writes_total, writes_5xx;
+	rk_prom_apiserver requests; /* promapi.c's figures: .writes (latency), .write_codes (total, 5xx) */
 	rk_err parse_err;
 } doc_metrics;
 

@@ -1,9 +1,10 @@
 /* doctor_metrics.c: one /metrics scrape of an apiserver read in one pass (src/metrics' streaming parser):
  * the config hash it runs, its automatic reloads, its KMS calls by method and gRPC status and their
  * latency, the newest key_id its Status calls returned per kms provider, failed storage transformations,
- * and its writes' latency and 5xx; and the difference of two scrapes (the figures of a window). Their
- * findings: doctor_metrics_report.c. Metric names and labels: k8s.io/apiserver v0.34.4 (docs/kms.md
- * section 6, docs/doctor.md). */
+ * and its writes' latency and 5xx (src/metrics/promapi.c's request figures, the budget's definition of a
+ * write); and the difference of two scrapes (the figures of a window). Their findings:
+ * doctor_metrics_report.c. Metric names and labels: k8s.io/apiserver v0.34.4 (docs/kms.md section 6,
+ * docs/doctor.md). */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,17 +17,15 @@
 #define M_KEYID_STATUS "apiserver_envelope_encryption_key_id_hash_status_last_timestamp_seconds"
 #define M_INVALID_KEYID "apiserver_envelope_encryption_invalid_key_id_from_status_total"
 #define M_TRANSFORM "apiserver_storage_transformation_operations_total"
-#define M_REQ_DURATION "apiserver_request_duration_seconds"
-#define M_REQ_TOTAL "apiserver_request_total"
 
 static const char *const kms_methods[3] = {"/v2.KeyManagementService/Status",
                                            "/v2.KeyManagementService/Encrypt",
                                            "/v2.KeyManagementService/Decrypt"};
-static const char *const write_verbs[] = {"POST", "PUT", "PATCH", "DELETE", "APPLY"};
 
 void doc_metrics_init(doc_metrics *m)
 {
 	memset(m, 0, sizeof *m);
+	rk_prom_apiserver_init(&m->requests, "", "");
 }
 
 static const char *label(const rk_prom_sample *s, const char *name)
@@ -49,14 +48,6 @@ static void series_add(doc_series *list, size_t *n, const char *a, const char *b
 		(*n)++;
 	}
 	list[i < *n ? i : *n - 1].value += value;
-}
-
-static int is_write_verb(const char *verb)
-{
-	for (size_t i = 0; i < sizeof write_verbs / sizeof *write_verbs; i++)
-		if (!strcmp(verb, write_verbs[i]))
-			return 1;
-	return 0;
 }
 
 static void take_keyid(doc_metrics *m, const rk_prom_sample *s)
@@ -89,7 +80,7 @@ static void take_reload(doc_metrics *m, const rk_prom_sample *s)
 		m->reload_failure_ts = s->value;
 }
 
-static int take_histograms(doc_metrics *m, const rk_prom_sample *s)
+static int take_kms_latency(doc_metrics *m, const rk_prom_sample *s)
 {
 	if (!strncmp(s->name, M_KMS_LATENCY, sizeof M_KMS_LATENCY - 1))
 		for (int i = 0; i < 3; i++) {
@@ -98,8 +89,6 @@ static int take_histograms(doc_metrics *m, const rk_prom_sample *s)
 			                          &m->parse_err))
 				return 1;
 		}
-	if (!strncmp(s->name, M_REQ_DURATION, sizeof M_REQ_DURATION - 1) && is_write_verb(label(s, "verb")))
-		return rk_prom_histogram_add(&m->writes, M_REQ_DURATION, NULL, 0, s, &m->parse_err) != RK_OK;
 	return 0;
 }
 
@@ -107,6 +96,10 @@ static int on_sample(const rk_prom_sample *s, void *ud)
 {
 	doc_metrics *m = ud;
 	const char *name = s->name;
+	if (rk_prom_apiserver_on_sample(s, &m->requests)) { /* the request figures (promapi.c) */
+		m->parse_err = m->requests.add_err;
+		return 1;
+	}
 	if (!strcmp(name, M_LAST_CONFIG) && s->value == 1)
 		snprintf(m->config_hash, sizeof m->config_hash, "%s", label(s, "hash"));
 	else if (!strcmp(name, M_RELOADS) || !strcmp(name, M_RELOAD_TS))
@@ -121,12 +114,7 @@ static int on_sample(const rk_prom_sample *s, void *ud)
 	else if (!strcmp(name, M_TRANSFORM) && strcmp(label(s, "status"), "OK"))
 		series_add(m->transform_fail, &m->ntransform_fail, label(s, "resource"),
 		           label(s, "transformation_type"), label(s, "status"), s->value);
-	else if (!strcmp(name, M_REQ_TOTAL) && is_write_verb(label(s, "verb"))) {
-		m->writes_total += s->value;
-		if (label(s, "code")[0] == '5')
-			m->writes_5xx += s->value;
-	}
-	return take_histograms(m, s);
+	return take_kms_latency(m, s);
 }
 
 int doc_metrics_parse(const char *source, const char *text, size_t len, doc_metrics *m, rk_err *err)
@@ -186,9 +174,10 @@ void doc_metrics_delta(const doc_metrics *later, const doc_metrics *earlier, doc
 	for (int i = 0; i < 3; i++)
 		rk_prom_histogram_delta(&later->kms_latency[i], &earlier->kms_latency[i],
 		                        &out->kms_latency[i]);
-	rk_prom_histogram_delta(&later->writes, &earlier->writes, &out->writes);
-	if (later->writes_total >= earlier->writes_total && later->writes_5xx >= earlier->writes_5xx) {
-		out->writes_total = later->writes_total - earlier->writes_total;
-		out->writes_5xx = later->writes_5xx - earlier->writes_5xx;
+	rk_prom_histogram_delta(&later->requests.writes, &earlier->requests.writes, &out->requests.writes);
+	const rk_prom_codes *lc = &later->requests.write_codes, *ec = &earlier->requests.write_codes;
+	if (lc->total >= ec->total && lc->server_errors >= ec->server_errors) {
+		out->requests.write_codes.total = lc->total - ec->total;
+		out->requests.write_codes.server_errors = lc->server_errors - ec->server_errors;
 	}
 }

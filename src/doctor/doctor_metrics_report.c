@@ -99,17 +99,18 @@ static void report_transformations(doc_run *run, const doc_apiserver *a, const d
 
 static void report_writes(doc_run *run, const doc_apiserver *a, const doc_metrics *m, const doc_span *span)
 {
-	if (m->writes.total <= 0 && m->writes_total <= 0)
+	const rk_prom_codes *codes = &m->requests.write_codes;
+	if (m->requests.writes.total <= 0 && codes->total <= 0)
 		return;
-	double p99 = rk_prom_histogram_quantile(0.99, &m->writes);
-	double ratio = m->writes_total > 0 ? m->writes_5xx / m->writes_total : 0;
+	double p99 = rk_prom_histogram_quantile(0.99, &m->requests.writes);
+	double ratio = codes->total > 0 ? codes->server_errors / codes->total : 0;
 	int slow = !isnan(p99) && p99 >= DOC_WRITE_P99_SLOW_S, failing = ratio >= DOC_WRITE_5XX_RATIO;
 	doc_add(run->report, slow || failing ? RK_DOCTOR_WARNING : RK_DOCTOR_OK, a->node->name, "write-path",
 	        slow || failing ? "see the apiserver's log and etcd's latency; with KMS, writes fail once "
 	                          "the DEK seed expires (3 min after the last good Status)"
 	                        : "",
-	        "writes %s: %.0f, p99 %.0f ms, 5xx %.0f (%.2f%%)", span->text, m->writes_total,
-	        isnan(p99) ? 0.0 : p99 * 1e3, m->writes_5xx, ratio * 100);
+	        "writes %s: %.0f, p99 %.0f ms, 5xx %.0f (%.2f%%)", span->text, codes->total,
+	        isnan(p99) ? 0.0 : p99 * 1e3, codes->server_errors, ratio * 100);
 }
 
 static void report_reload(doc_run *run, const doc_apiserver *a, const doc_metrics *m)

@@ -74,6 +74,7 @@ void rk_encconfig_free(rk_encconfig *cfg)
 		rk_rule_clear(&cfg->rules[i]);
 	free(cfg->rules);
 	rk_encconfig_clear_positions(cfg);
+	free(cfg->spans);
 	free(cfg->path);
 	free(cfg);
 }
@@ -168,6 +169,11 @@ rk_encconfig *rk_encconfig_clone(const rk_encconfig *cfg)
 	for (; copy->nrules < cfg->nrules; copy->nrules++)
 		if (rule_copy(&copy->rules[copy->nrules], &cfg->rules[copy->nrules]) != 0)
 			goto fail;
+	if (cfg->spans && cfg->nrules) {
+		if (!(copy->spans = malloc(cfg->nrules * sizeof *copy->spans)))
+			goto fail;
+		memcpy(copy->spans, cfg->spans, cfg->nrules * sizeof *copy->spans);
+	}
 	return copy;
 fail:
 	rk_encconfig_free(copy);
@@ -197,7 +203,7 @@ static int provider_equal(const rk_provider *a, const rk_provider *b)
 	       x->has_cachesize == y->has_cachesize && (!x->has_cachesize || x->cachesize == y->cachesize);
 }
 
-static int rule_equal(const rk_rule *a, const rk_rule *b)
+int rk_rule_equal(const rk_rule *a, const rk_rule *b)
 {
 	if (a->nresources != b->nresources || a->nproviders != b->nproviders)
 		return 0;
@@ -215,7 +221,7 @@ int rk_encconfig_equal(const rk_encconfig *a, const rk_encconfig *b)
 	if (a->nrules != b->nrules)
 		return 0;
 	for (size_t i = 0; i < a->nrules; i++)
-		if (!rule_equal(&a->rules[i], &b->rules[i]))
+		if (!rk_rule_equal(&a->rules[i], &b->rules[i]))
 			return 0;
 	return 1;
 }
@@ -255,23 +261,41 @@ static int entry_is(const char *entry, const char *group, const char *resource)
 	return strlen(resource) == res_len && !strncmp(res, resource, res_len) && !strcmp(grp, group);
 }
 
-static const rk_rule *find_rule(const rk_encconfig *cfg, const char *group, const char *resource)
+static int find_rule(const rk_encconfig *cfg, const char *group, const char *resource)
 {
 	for (size_t i = 0; i < cfg->nrules; i++)
 		for (size_t j = 0; j < cfg->rules[i].nresources; j++)
 			if (entry_is(cfg->rules[i].resources[j], group, resource))
-				return &cfg->rules[i];
-	return NULL;
+				return (int)i;
+	return -1;
+}
+
+int rk_encconfig_lookup_index(const rk_encconfig *cfg, const char *group, const char *resource)
+{
+	int at = find_rule(cfg, group ? group : "", resource);
+	if (at < 0)
+		at = find_rule(cfg, group ? group : "", "*");
+	if (at < 0)
+		at = find_rule(cfg, "*", "*");
+	return at;
 }
 
 const rk_rule *rk_encconfig_lookup(const rk_encconfig *cfg, const char *group, const char *resource)
 {
-	const rk_rule *rule = find_rule(cfg, group ? group : "", resource);
-	if (!rule)
-		rule = find_rule(cfg, group ? group : "", "*");
-	if (!rule)
-		rule = find_rule(cfg, "*", "*");
-	return rule;
+	int at = rk_encconfig_lookup_index(cfg, group, resource);
+	return at < 0 ? NULL : &cfg->rules[at];
+}
+
+int rk_entry_covers(const char *entry, const char *group, const char *resource)
+{
+	const char *res, *grp;
+	size_t res_len;
+	rk_parse_group_resource(entry, &res, &res_len, &grp);
+	if (!strcmp(grp, "*"))
+		return res_len == 1 && res[0] == '*';
+	if (strcmp(grp, group ? group : "") != 0)
+		return 0;
+	return (res_len == 1 && res[0] == '*') || entry_is(entry, group ? group : "", resource);
 }
 
 /* ---- key names ---- */
@@ -338,6 +362,40 @@ static char *fresh_key_name(const rk_encconfig *cfg, rk_provider_type type)
 	for (int n = 2; cfg && rk_encconfig_has_key_name(cfg, name); n++)
 		snprintf(name, sizeof name, "%s-%s-%d", rk_provider_name(type), stamp, n);
 	return strdup(name);
+}
+
+/* "yyyymmddThhmmssZ" at p (exactly 16 characters) into *when. */
+static int parse_stamp(const char *p, time_t *when)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	char rest[4] = "";
+	if (strlen(p) < 16 || p[8] != 'T' || p[15] != 'Z' || strspn(p, "0123456789") != 8 ||
+	    strspn(p + 9, "0123456789") != 6)
+		return -1;
+	if (sscanf(p, "%4d%2d%2dT%2d%2d%2d%1[Z]", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+	           &tm.tm_min, &tm.tm_sec, rest) != 7 ||
+	    tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*when = timegm(&tm);
+	return 0;
+}
+
+int rk_key_name_time(const char *name, time_t *when)
+{
+	/* the stamp follows the last '-' that is followed by a stamp: `aescbc-20260102T030405Z-2` */
+	for (const char *p = name ? strchr(name, '-') : NULL; p; p = strchr(p + 1, '-')) {
+		const char *end = p + 17;
+		if (strlen(p + 1) >= 16 &&
+		    (*end == 0 ||
+		     (*end == '-' && end[1] && strspn(end + 1, "0123456789") == strlen(end + 1))) &&
+		    parse_stamp(p + 1, when) == 0)
+			return 0;
+	}
+	return -1;
 }
 
 int rk_key_generate(const rk_encconfig *cfg, rk_provider_type type, size_t bytes, rk_key *key, rk_err *err)

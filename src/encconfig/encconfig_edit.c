@@ -88,14 +88,6 @@ static int find_name(const rk_rule *rule, const char *name, int *key_index)
 	return -1;
 }
 
-static int rule_lists(const rk_rule *rule, const char *entry)
-{
-	for (size_t i = 0; i < rule->nresources; i++)
-		if (!strcmp(rule->resources[i], entry))
-			return 1;
-	return 0;
-}
-
 static int in_scope(const char *const *scope, size_t n, const char *entry)
 {
 	for (size_t i = 0; i < n; i++)
@@ -112,15 +104,10 @@ static int select_rules(const rk_encconfig *cfg, const char *const *scope, size_
 		sel[i] = scope == NULL;
 	if (!scope)
 		return RK_OK;
-	for (size_t s = 0; s < n; s++) {
-		int found = 0;
-		for (size_t i = 0; i < cfg->nrules; i++)
-			if (rule_lists(&cfg->rules[i], scope[s]))
-				found = sel[i] = 1;
-		if (!found)
-			return rk_err_set(err, RK_BADINPUT, "%s: no rule lists resource \"%s\"", cfg->path,
-			                  scope[s]);
-	}
+	long missing = rk_mark_listing_rules(cfg, scope, n, sel);
+	if (missing >= 0)
+		return rk_err_set(err, RK_BADINPUT, "%s: no rule lists resource \"%s\"", cfg->path,
+		                  scope[missing]);
 	for (size_t i = 0; i < cfg->nrules; i++)
 		for (size_t j = 0; sel[i] && j < cfg->rules[i].nresources; j++)
 			if (!in_scope(scope, n, cfg->rules[i].resources[j]))

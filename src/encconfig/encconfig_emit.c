@@ -144,6 +144,11 @@ static void emit_rule(rk_buf *b, const rk_rule *rule, int redact)
 		emit_provider(b, &rule->providers[i], redact);
 }
 
+void rk_emit_rule(rk_buf *b, const rk_rule *rule)
+{
+	emit_rule(b, rule, 0);
+}
+
 static size_t len_or_0(const char *s)
 {
 	return s ? strlen(s) : 0;

@@ -1,5 +1,6 @@
 /* encconfig_file.c: whole-file operations on an EncryptionConfiguration: open (read, hash, load,
- * validate) and edit (load, edit, emit canonical YAML, atomic replace keeping a .bak). Every buffer that
+ * validate) and edit (load, edit, write the edited rules over the file's text, atomic replace keeping a
+ * .bak). Every buffer that
  * held the file's bytes is wiped before it is freed. */
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -113,12 +114,14 @@ static int apply_edit(rk_encconfig *cfg, const rk_edit_request *req, rk_edit_res
 	return rk_err_set(err, RK_BADINPUT, "unknown edit");
 }
 
-/* Emits the edited config and writes it (or the redacted preview for a dry run). */
-static int write_result(const char *path, const rk_encconfig *cfg, const char *old, size_t old_len,
-                        const rk_edit_request *req, rk_edit_result *res, rk_err *err)
+/* Writes the edited config over the file's text (rk_encconfig_emit_over: only the edited rules change),
+ * or the redacted preview for a dry run. */
+static int write_result(const char *path, const rk_encconfig *cfg, const rk_encconfig *before,
+                        const char *old, size_t old_len, const rk_edit_request *req, rk_edit_result *res,
+                        rk_err *err)
 {
 	size_t len;
-	char *yaml = rk_encconfig_emit(cfg, &len);
+	char *yaml = rk_encconfig_emit_over(cfg, before, old, old_len, &len);
 	if (!yaml)
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	rk_config_hash(yaml, len, res->new_hash);
@@ -138,17 +141,20 @@ int rk_encconfig_edit_file(const char *path, const rk_edit_request *req, rk_edit
 {
 	char *data;
 	size_t len;
-	rk_encconfig *cfg = NULL;
+	rk_encconfig *cfg = NULL, *before = NULL;
 	memset(res, 0, sizeof *res);
 	int rc = rk_read_file(path, &data, &len, err);
 	if (rc != RK_OK)
 		return rc;
 	rc = open_bytes(path, data, len, &cfg, res->old_hash, err);
+	if (rc == RK_OK && !(before = rk_encconfig_clone(cfg)))
+		rc = rk_err_set(err, RK_FAIL, "out of memory");
 	if (rc == RK_OK)
 		rc = apply_edit(cfg, req, res, err);
 	if (rc == RK_OK)
-		rc = write_result(path, cfg, data, len, req, res, err);
+		rc = write_result(path, cfg, before, data, len, req, res, err);
 	wipe_free(data, len);
+	rk_encconfig_free(before);
 	rk_encconfig_free(cfg);
 	if (rc != RK_OK)
 		rk_edit_result_free(res);

@@ -22,6 +22,8 @@
 
 typedef struct loader {
 	yaml_document_t *doc;
+	const char *text; /* the loaded bytes (rule spans) */
+	size_t text_len;
 	const char *name;
 	rk_encconfig *cfg;
 	rk_err *err;
@@ -466,10 +468,94 @@ static int top_kind(loader *ld, yaml_node_t *v, const char *path, void *t)
 	return load_string(ld, v, path, &top->kind);
 }
 
+/* ---- rule spans (rk_rule_span: the bytes rk_encconfig_emit_over may replace) ---- */
+
+/* Where the last value under node ends (block collections have no end of their own); SIZE_MAX when a
+ * value sits before `from` (an alias to an anchor elsewhere). */
+static size_t content_end(loader *ld, yaml_node_t *node, size_t from, int depth)
+{
+	if (node->start_mark.index < from || depth > 64)
+		return SIZE_MAX;
+	size_t end = node->end_mark.index;
+	if (node->type == YAML_SEQUENCE_NODE && node->data.sequence.style == YAML_BLOCK_SEQUENCE_STYLE) {
+		end = node->start_mark.index;
+		for (yaml_node_item_t *i = node->data.sequence.items.start; i < node->data.sequence.items.top;
+		     i++) {
+			size_t e = content_end(ld, node_of(ld, *i), from, depth + 1);
+			end = e == SIZE_MAX || e > end ? e : end;
+		}
+	} else if (node->type == YAML_MAPPING_NODE && node->data.mapping.style == YAML_BLOCK_MAPPING_STYLE) {
+		end = node->start_mark.index;
+		for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+		     p++) {
+			size_t k = content_end(ld, node_of(ld, p->key), from, depth + 1);
+			size_t v = content_end(ld, node_of(ld, p->value), from, depth + 1);
+			end = k == SIZE_MAX || k > end ? k : end;
+			end = v == SIZE_MAX || v > end ? v : end;
+		}
+	}
+	return end;
+}
+
+/* libyaml's marks count characters; the byte offset of character `index` of the UTF-8 text. */
+static size_t byte_offset(const loader *ld, size_t index)
+{
+	size_t chars = 0;
+	for (size_t i = 0; i < ld->text_len; i++)
+		if (((unsigned char)ld->text[i] & 0xC0) != 0x80 && chars++ == index)
+			return i;
+	return chars == index ? ld->text_len : SIZE_MAX;
+}
+
+/* The span of one rule: its first line must hold only its "- " before it, its last line only spaces or
+ * a comment after it. */
+static rk_rule_span rule_span(loader *ld, yaml_node_t *rule)
+{
+	rk_rule_span span = {0, 0, -1};
+	const char *t = ld->text;
+	size_t start = byte_offset(ld, rule->start_mark.index), line = start;
+	if (rule->type != YAML_MAPPING_NODE || rule->data.mapping.style != YAML_BLOCK_MAPPING_STYLE ||
+	    start > ld->text_len)
+		return span;
+	while (line > 0 && t[line - 1] != '\n')
+		line--;
+	size_t i = line;
+	while (i < start && t[i] == ' ')
+		i++;
+	if (i >= start || t[i] != '-' || i + 1 >= start)
+		return span;
+	int dash = (int)(i - line);
+	for (i++; i < start; i++)
+		if (t[i] != ' ')
+			return span;
+	size_t end = content_end(ld, rule, rule->start_mark.index, 0);
+	if (end == SIZE_MAX || (end = byte_offset(ld, end)) > ld->text_len)
+		return span;
+	while (end < ld->text_len && t[end] == ' ')
+		end++;
+	if (end < ld->text_len && t[end] == '#')
+		while (end < ld->text_len && t[end] != '\n')
+			end++;
+	if (end < ld->text_len && t[end] != '\n')
+		return span;
+	span.start = line;
+	span.end = end < ld->text_len ? end + 1 : end;
+	span.dash_col = dash;
+	return span;
+}
+
 static int top_resources(loader *ld, yaml_node_t *v, const char *path, void *t)
 {
 	(void)t;
-	return load_list(ld, v, path, sizeof(rk_rule), load_rule, (void **)&ld->cfg->rules, &ld->cfg->nrules);
+	rk_encconfig *cfg = ld->cfg;
+	int rc = load_list(ld, v, path, sizeof(rk_rule), load_rule, (void **)&cfg->rules, &cfg->nrules);
+	if (rc != RK_OK || v->data.sequence.style != YAML_BLOCK_SEQUENCE_STYLE || !cfg->nrules)
+		return rc;
+	if (!(cfg->spans = calloc(cfg->nrules, sizeof *cfg->spans)))
+		return rk_err_set(ld->err, RK_FAIL, "out of memory");
+	for (size_t i = 0; i < cfg->nrules; i++)
+		cfg->spans[i] = rule_span(ld, node_of(ld, v->data.sequence.items.start[i]));
+	return RK_OK;
 }
 
 static int check_type_meta(loader *ld, yaml_node_t *root, const top_fields *top)
@@ -532,13 +618,14 @@ static int check_single_document(yaml_parser_t *parser, const char *name, rk_err
 	return rc;
 }
 
-static int load_document(yaml_parser_t *parser, yaml_document_t *doc, rk_encconfig *cfg, rk_err *err)
+static int load_document(yaml_parser_t *parser, yaml_document_t *doc, const char *text, size_t len,
+                         rk_encconfig *cfg, rk_err *err)
 {
 	yaml_node_t *root = yaml_document_get_root_node(doc);
 	if (!root)
 		return rk_err_set(err, RK_BADINPUT, "%s:1:1: no YAML document (only comments or blank lines)",
 		                  cfg->path);
-	loader ld = {doc, cfg->path, cfg, err, 0, 0};
+	loader ld = {doc, text, len, cfg->path, cfg, err, 0, 0};
 	int rc = load_root(&ld, root);
 	if (rc == RK_OK)
 		rc = check_single_document(parser, cfg->path, err);
@@ -565,7 +652,7 @@ int rk_encconfig_load_buf(const char *data, size_t len, const char *name, rk_enc
 	if (!yaml_parser_load(&parser, &doc)) {
 		rc = parser_error(&parser, name, err);
 	} else {
-		rc = load_document(&parser, &doc, cfg, err);
+		rc = load_document(&parser, &doc, data, len, cfg, err);
 		rk_yaml_wipe_document(&doc);
 		yaml_document_delete(&doc);
 	}

@@ -161,7 +161,7 @@ static int has_capital(const char *s)
 	return 0;
 }
 
-static const char *resource_name_problem(const char *name)
+const char *rk_resource_entry_problem(const char *name)
 {
 	gr g = parse_gr(name);
 	if (has_capital(name))
@@ -186,7 +186,7 @@ static const char *resource_name_problem(const char *name)
 static int check_resource_names(vctx *v, const rk_rule *rule, const char *path)
 {
 	for (size_t j = 0; j < rule->nresources; j++) {
-		const char *problem = resource_name_problem(rule->resources[j]);
+		const char *problem = rk_resource_entry_problem(rule->resources[j]);
 		if (!problem)
 			continue;
 		char child[FP_MAX];

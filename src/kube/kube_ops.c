@@ -191,3 +191,38 @@ int rk_kube_lease_renew(rk_kube *k, json_t *lease, const char *holder, json_t **
 	lease_path(path, sizeof path, ns, name);
 	return rk_kube_replace(k, path, lease, out, http_status, err);
 }
+
+int rk_kube_can_i(rk_kube *k, const char *verb, const char *group, const char *resource, const char *ns,
+                  int *allowed, char *reason, size_t cap, rk_err *err)
+{
+	json_t *review =
+	    json_pack("{s:s, s:s, s:{s:{s:s, s:s, s:s, s:s}}}", "apiVersion", "authorization.k8s.io/v1",
+	              "kind", "SelfSubjectAccessReview", "spec", "resourceAttributes", "verb", verb, "group",
+	              group, "resource", resource, "namespace", ns ? ns : "");
+	if (!review)
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	json_t *out = NULL;
+	long status = 0;
+	rk_err local;
+	rk_err_clear(&local);
+	*allowed = -1;
+	snprintf(reason, cap, "%s", "");
+	int rc = rk_kube_create(k, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, &out,
+	                        &status, &local);
+	json_decref(review);
+	if (rc != RK_OK && (status == 404 || status == 403)) {
+		snprintf(reason, cap, "%s", local.msg);
+		return RK_OK;
+	}
+	if (rc != RK_OK) {
+		*err = local;
+		return rc;
+	}
+	json_t *st = json_object_get(out, "status");
+	json_t *yes = json_object_get(st, "allowed"), *why = json_object_get(st, "reason");
+	*allowed = json_is_true(yes);
+	if (json_is_string(why))
+		snprintf(reason, cap, "%s", json_string_value(why));
+	json_decref(out);
+	return RK_OK;
+}

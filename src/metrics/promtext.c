@@ -452,3 +452,15 @@ int rk_prom_find(const char *text, size_t len, const char *name, const rk_prom_l
 	*matched = f.matched;
 	return rc;
 }
+
+void rk_prom_label_escape(rk_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			rk_buf_append(b, "\\", 1);
+		if (*s == '\n')
+			rk_buf_append_str(b, "\\n");
+		else
+			rk_buf_append(b, s, 1);
+	}
+}

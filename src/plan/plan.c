@@ -85,14 +85,34 @@ int plan_bool_field(rk_yaml *y, yaml_node_t *map, const char *what, const char *
 	return enum_field(y, map, what, key, names, out, err);
 }
 
-static int valid_resource_name(const char *name)
+/* 1 when `name` can name a rule: a resource ("secrets", "deployments.apps") or a wildcard entry ("*.",
+ * "*.apps", "*.*"). */
+static int known_selector(const char *name)
 {
-	if (!*name || strchr(name, '*'))
+	const char *rest = !strncmp(name, "*.", 2) ? name + 2 : name;
+	if (rest != name && (!*rest || !strcmp(rest, "*")))
+		return 1; /* "*." and "*.*" */
+	if (!*rest)
 		return 0;
-	for (const char *p = name; *p; p++)
+	for (const char *p = rest; *p; p++)
 		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '.' || *p == '-'))
 			return 0;
-	return strchr(name, '.') ? 1 : plan_str_in(name, core_resources);
+	return rest != name || strchr(name, '.') || plan_str_in(name, core_resources);
+}
+
+static int check_selector(rk_yaml *y, yaml_node_t *item, size_t i, const char *name, rk_err *err)
+{
+	const char *problem = rk_resource_entry_problem(name);
+	if (problem)
+		return rk_yaml_fail(y, item, err, "plan.resources[%zu]: \"%s\": %s", i, name, problem);
+	if (!known_selector(name))
+		return rk_yaml_fail(
+		    y, item, err,
+		    "plan.resources[%zu]: unknown resource \"%s\" (core resources by name, others "
+		    "as resource.group, e.g. deployments.apps; a rule's wildcard entry as written: "
+		    "\"*.\", \"*.apps\", \"*.*\")",
+		    i, name);
+	return RK_OK;
 }
 
 static int load_resources(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *err)
@@ -108,14 +128,15 @@ static int load_resources(rk_yaml *y, yaml_node_t *root, rk_plan *plan, rk_err *
 		return RK_OK;
 	}
 	yaml_node_t *list = rk_yaml_get(y, root, "resources");
+	if (plan->nresources && !(plan->resource_pos = calloc(plan->nresources, sizeof *plan->resource_pos)))
+		return rk_err_set(err, RK_FAIL, "out of memory");
 	for (size_t i = 0; i < plan->nresources; i++) {
 		yaml_node_t *item = rk_yaml_at(y, list->data.sequence.items.start[i]);
-		if (!valid_resource_name(plan->resources[i]))
-			return rk_yaml_fail(
-			    y, item, err,
-			    "plan.resources[%zu]: unknown resource \"%s\" (core resources by name, "
-			    "others as resource.group, e.g. deployments.apps)",
-			    i, plan->resources[i]);
+		plan->resource_pos[i] =
+		    (rk_plan_pos){(int)item->start_mark.line + 1, (int)item->start_mark.column + 1};
+		int rc2 = check_selector(y, item, i, plan->resources[i], err);
+		if (rc2 != RK_OK)
+			return rc2;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(plan->resources[i], plan->resources[j]))
 				return rk_yaml_fail(y, item, err,
@@ -801,6 +822,7 @@ void rk_plan_free(rk_plan *plan)
 		rk_tz_free(plan->windows[i].tz);
 	}
 	rk_str_list_free(plan->resources, plan->nresources);
+	free(plan->resource_pos);
 	rk_str_list_free(plan->break_glass.identity_read, plan->break_glass.nidentity_read);
 	char *strings[] = {plan->path,
 	                   plan->cluster,

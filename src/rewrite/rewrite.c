@@ -142,6 +142,21 @@ static int item_take_listed(rk_rw_engine *e, json_t *obj, rk_err *err)
 
 /* ---- answers ---- */
 
+/* A failed object: logged, and the resource's first one kept with the apiserver's answer (the run's
+ * result names it, rewrite_run.c). */
+static void note_failure(rk_rw_engine *e, const rk_rw_item *it, const char *why)
+{
+	rk_warn("rewrite.failed", "%s %s/%s: %s", e->resource_key, it->ns, it->name,
+	        why && *why ? why : "failed");
+	if (e->first_failure[0])
+		return;
+	rk_buf first = RK_BUF_INIT;
+	rk_buf_printf(&first, "%s%s%s: %s", it->ns, *it->ns ? "/" : "", it->name,
+	              why && *why ? why : "failed");
+	snprintf(e->first_failure, sizeof e->first_failure, "%s", rk_buf_cstr(&first));
+	rk_buf_free(&first);
+}
+
 static void item_finish(rk_rw_item *it, rk_outcome o, const char *why)
 {
 	rk_rw_engine *e = it->engine;
@@ -158,7 +173,7 @@ static void item_finish(rk_rw_item *it, rk_outcome o, const char *why)
 		    "be pruned)",
 		    e->resource_key, it->ns, it->name);
 	else if (o == RK_OUT_FAILED)
-		rk_warn("rewrite.failed", "%s %s/%s: %s", e->resource_key, it->ns, it->name, it->why);
+		note_failure(e, it, why); /* the whole answer: it->why is cut at 255 */
 }
 
 static void get_done(void *user, rk_kube_resp *resp)
@@ -618,4 +633,10 @@ void rk_rw_engine_free(rk_rw_engine *e)
 	e->ncarried = 0;
 	rk_rw_endpoints_free(e);
 	rk_buf_free(&e->list_path);
+	for (size_t i = 0; i < e->nnames; i++)
+		free(e->names[i]);
+	free(e->names);
+	e->names = NULL;
+	e->nnames = 0;
+	rk_buf_free(&e->failure_report);
 }

@@ -127,6 +127,10 @@ struct rk_rw_engine {
 	/* totals */
 	rk_counts run_counts; /* every resource, as answers arrive (progress) */
 	int64_t total;        /* estimate, -1 unknown */
+	char **names;         /* the resources to rewrite, wildcards resolved */
+	size_t nnames;
+	char first_failure[RK_ERR_MSG_MAX / 2]; /* the current resource's first failed object and why */
+	rk_buf failure_report;                  /* "resource: N ..., first ns/name: why; ..." */
 	/* where the time goes */
 	rk_rewrite_timing timing;
 	/* ticks */

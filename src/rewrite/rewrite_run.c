@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "rekey/encconfig.h"
 #include "rekey/fsutil.h"
 #include "rekey/log.h"
 #include "rewrite_engine_internal.h"
@@ -109,30 +110,6 @@ static int resolve(rk_rw_engine *e, const char *name, rk_err *err)
 	return RK_OK;
 }
 
-/* Objects in one scope now: one item plus the list's remainingItemCount. -1 when unknown. */
-static int64_t count_scope(rk_rw_engine *e, const char *scope)
-{
-	rk_buf path = RK_BUF_INIT;
-	json_t *list = NULL;
-	long status = 0;
-	int64_t n = -1;
-	rk_err err;
-	if (rk_kube_resource_path(&e->res, scope, NULL, &path) == 0 &&
-	    rk_buf_append_str(&path, "?limit=1") == 0 &&
-	    rk_kube_get(e->kube, rk_buf_cstr(&path), &list, &status, &err) == RK_OK) {
-		json_t *rem = json_object_get(json_object_get(list, "metadata"), "remainingItemCount");
-		json_t *cont = json_object_get(json_object_get(list, "metadata"), "continue");
-		size_t items = json_array_size(json_object_get(list, "items"));
-		if (json_is_integer(rem))
-			n = (int64_t)items + json_integer_value(rem);
-		else if (!json_is_string(cont) || !*json_string_value(cont))
-			n = (int64_t)items;
-	}
-	json_decref(list);
-	rk_buf_free(&path);
-	return n;
-}
-
 static void estimate(rk_rw_engine *e, const char *const *resources, size_t nres)
 {
 	int64_t total = 0;
@@ -143,7 +120,8 @@ static void estimate(rk_rw_engine *e, const char *const *resources, size_t nres)
 			break;
 		}
 		for (size_t s = 0; s < nscopes(e->opts) && total >= 0; s++) {
-			int64_t n = count_scope(e, scope_at(e->opts, s));
+			const char *scope = scope_at(e->opts, s);
+			int64_t n = rk_kube_count(e->kube, &e->res, *scope ? scope : NULL);
 			total = n < 0 ? -1 : total + n;
 		}
 	}
@@ -210,15 +188,124 @@ static int load_run_counts(rk_rw_engine *e, const char *const *resources, size_t
 	return RK_OK;
 }
 
+/* ---- the resources ---- */
+
+typedef struct rw_names {
+	char **items;
+	size_t n;
+} rw_names;
+
+static void names_free(rw_names *names)
+{
+	for (size_t i = 0; i < names->n; i++)
+		free(names->items[i]);
+	free(names->items);
+	names->items = NULL;
+	names->n = 0;
+}
+
+static int push_name(rw_names *names, const char *name)
+{
+	char **grown = realloc(names->items, (names->n + 1) * sizeof *grown);
+	if (!grown)
+		return -1;
+	names->items = grown;
+	if (!(grown[names->n] = strdup(name)))
+		return -1;
+	names->n++;
+	return 0;
+}
+
+/* Every stored resource a wildcard entry ("*.", "*.apps", "*.*") covers, by discovery. */
+static int expand_wildcard(const rk_rewrite_opts *opts, const char *entry, const rk_kube_resources *stored,
+                           rw_names *names, rk_err *err)
+{
+	size_t before = names->n;
+	for (size_t i = 0; i < stored->n; i++) {
+		char spec[400];
+		if (!rk_entry_covers(entry, stored->items[i].group, stored->items[i].resource) ||
+		    (opts->nnamespaces && !stored->items[i].namespaced)) /* --namespace: namespaced only */
+			continue;
+		rk_kube_resource_spec(&stored->items[i], spec, sizeof spec);
+		if (push_name(names, spec) != 0)
+			return rk_err_set(err, RK_FAIL, "out of memory");
+	}
+	rk_info("rewrite.resources", "%s: %zu stored resources", entry, names->n - before);
+	return RK_OK;
+}
+
+/* The names to rewrite: the options' (default secrets), wildcard entries replaced by what they cover. */
+static int resolve_names(rk_kube *k, const rk_rewrite_opts *opts, rw_names *names, rk_err *err)
+{
+	const char *const *resources = opts->nresources ? opts->resources : default_resources;
+	size_t nres = opts->nresources ? opts->nresources : 1;
+	rk_kube_resources stored = {NULL, 0};
+	int rc = RK_OK, discovered = 0;
+	for (size_t r = 0; rc == RK_OK && r < nres; r++) {
+		if (!strchr(resources[r], '*')) {
+			rc = push_name(names, resources[r]) == 0 ? RK_OK
+			                                         : rk_err_set(err, RK_FAIL, "out of memory");
+			continue;
+		}
+		if (!discovered && (rc = rk_kube_stored_resources(k, &stored, err)) != RK_OK)
+			break;
+		discovered = 1;
+		rc = expand_wildcard(opts, resources[r], &stored, names, err);
+	}
+	rk_kube_resources_free(&stored);
+	if (rc != RK_OK)
+		names_free(names);
+	return rc;
+}
+
+/* Before anything is recorded or written, through a client of its own (the engine's spreads requests over
+ * the endpoints and keeps their health, which a review's failed attempt at a failing apiserver would lower
+ * before the run starts): the names to rewrite, wildcards resolved by discovery, and whether the client
+ * may list, get and update each of them (rk_rewrite_check_access). */
+static int resolve_and_check_access(const rk_kube_config *kubeconfig, const rk_rewrite_opts *opts,
+                                    rw_names *names, rk_err *err)
+{
+	rk_kube *k = NULL;
+	int rc = rk_kube_new(kubeconfig, NULL, &k, err);
+	if (rc == RK_OK)
+		rc = resolve_names(k, opts, names, err);
+	if (rc == RK_OK)
+		rc = rk_rewrite_check_access(k, (const char *const *)names->items, names->n, opts->namespaces,
+		                             opts->nnamespaces, err);
+	rk_kube_free(k);
+	return rc;
+}
+
+/* After a resource: its failed objects are named (the first one with the apiserver's answer), in the log,
+ * the audit trail and the run's result, never skipped silently. */
+static void report_failures(rk_rw_engine *e)
+{
+	if (!e->first_failure[0])
+		return;
+	char line[RK_ERR_MSG_MAX];
+	snprintf(line, sizeof line, "%s: %" PRId64 " object(s) could not be written back, first %s",
+	         e->resource_key, e->prefix_counts.failed, e->first_failure);
+	rk_error("rewrite.refused", "%s", line);
+	rk_err err;
+	if (rk_store_audit_add(e->store, e->opts->cluster, e->run_id, "rewrite-failed", e->resource_key, line,
+	                       &err) != RK_OK)
+		rk_warn("rewrite.run", "could not record the audit event: %s", err.msg);
+	if (e->failure_report.len)
+		rk_buf_append_str(&e->failure_report, "; ");
+	rk_buf_append_str(&e->failure_report, line);
+	e->first_failure[0] = '\0';
+}
+
 static int run_all(rk_rw_engine *e, rk_err *err)
 {
-	const char *const *resources = e->opts->nresources ? e->opts->resources : default_resources;
-	size_t nres = e->opts->nresources ? e->opts->nresources : 1;
+	const char *const *resources = (const char *const *)e->names;
+	size_t nres = e->nnames;
 	if (load_run_counts(e, resources, nres, err) != RK_OK)
 		return err->code;
 	estimate(e, resources, nres);
 	for (size_t r = 0; r < nres; r++) {
 		int rc = run_resource(e, resources[r], err);
+		report_failures(e);
 		if (rc != RK_OK)
 			return rc;
 	}
@@ -284,17 +371,23 @@ static void finish_timing(rk_rw_engine *e)
 	        t->cpu_sys_s);
 }
 
-static int run_engine(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kube,
+/* names: the resolved resources, handed to the engine (freed with it). */
+static int run_engine(const rk_rewrite_opts *opts, rw_names *names, rk_store *store, rk_kube *kube,
                       const rk_rewrite_hooks *hooks, rk_rewrite_result *result, rk_err *err)
 {
 	int lock = lock_cluster(store, opts->cluster, err);
-	if (lock < 0)
-		return err->code;
-	rk_rw_engine *e = calloc(1, sizeof *e);
+	rk_rw_engine *e = lock < 0 ? NULL : calloc(1, sizeof *e);
 	if (!e) {
+		names_free(names);
+		if (lock < 0)
+			return err->code;
 		close(lock);
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	}
+	e->names = names->items;
+	e->nnames = names->n;
+	names->items = NULL;
+	names->n = 0;
 	e->opts = opts;
 	e->store = store;
 	e->kube = kube;
@@ -325,6 +418,7 @@ static int run_engine(const rk_rewrite_opts *opts, rk_store *store, rk_kube *kub
 			rk_store_orphan_count(store, e->run_id, &result->orphans, &oerr);
 		result->stopped = rc != RK_STOPPED ? 0 : e->kms_down ? 3 : e->state == RK_RW_ABORTED ? 2 : 1;
 		snprintf(result->kms_error, sizeof result->kms_error, "%s", e->kms_down ? e->kms_error : "");
+		snprintf(result->failures, sizeof result->failures, "%s", rk_buf_cstr(&e->failure_report));
 	}
 	rk_rw_engine_free(e);
 	free(e);
@@ -360,9 +454,13 @@ int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, const rk_kube_c
 		return err->code;
 	rk_kube *kube = NULL;
 	rk_kube_opts client = engine_client(&opts->settings);
+	rw_names names = {NULL, 0};
 	int rc = rk_kube_new(kubeconfig, &client, &kube, err);
 	if (rc == RK_OK)
-		rc = run_engine(opts, store, kube, hooks, result, err);
+		rc = resolve_and_check_access(kubeconfig, opts, &names, err);
+	if (rc == RK_OK)
+		rc = run_engine(opts, &names, store, kube, hooks, result, err);
+	names_free(&names);
 	rk_kube_free(kube);
 	return rc;
 }

@@ -45,21 +45,9 @@ static int on_stage(const rk_stage *stage, void *ud)
 	long long total;
 	if (!strcmp(stage->stage, "rewrite.estimate") && sscanf(stage->detail, "total=%lld", &total) == 1)
 		st->total = total;
+	if (!strcmp(stage->stage, "rewrite")) /* a rotation's rewrite stage: the rate counts from there */
+		snprintf(st->started_at, sizeof st->started_at, "%s", stage->started_at);
 	return 0;
-}
-
-/* "2026-01-02T03:04:05.678Z" -> seconds since the epoch; -1 when it does not parse. */
-static double parse_time(const char *text)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	int ms = 0;
-	if (sscanf(text, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-	           &tm.tm_min, &tm.tm_sec, &ms) < 6)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (double)timegm(&tm) + ms / 1000.0;
 }
 
 static int on_signal_count(const char *decision, const char *signal, int64_t count, void *ud)
@@ -89,15 +77,22 @@ static int latest_rewriting_run(rk_store *store, const char *cluster, rk_run *ru
 	return RK_OK;
 }
 
-int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
-                          int *found, rk_err *err)
+static int latest_any_run(rk_store *store, const char *cluster, rk_run *run, int *found, rk_err *err)
+{
+	return rk_store_run_latest(store, cluster, NULL, run, found, err);
+}
+
+/* The run (run_id, else the cluster's newest as latest finds it) and its rewrite progress. */
+static int status_get(rk_store *store, const char *cluster,
+                      int (*latest)(rk_store *, const char *, rk_run *, int *, rk_err *), int64_t run_id,
+                      rk_rewrite_status *st, int *found, rk_err *err)
 {
 	memset(st, 0, sizeof *st);
 	st->total = -1;
 	st->rate = st->eta_s = -1;
 	*found = 0;
 	int rc = run_id > 0 ? rk_store_run_get(store, run_id, &st->run, found, err)
-	                    : latest_rewriting_run(store, cluster, &st->run, found, err);
+	                    : latest(store, cluster, &st->run, found, err);
 	if (rc != RK_OK || !*found)
 		return rc;
 	status_walk *w = calloc(1, sizeof *w);
@@ -116,10 +111,24 @@ int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, 
 	    rk_store_budget_signals(store, st->run.id, on_signal_count, st, err) != RK_OK)
 		return err->code;
 	st->done = rk_counts_sum(&st->counts);
-	double t0 = parse_time(st->run.started_at), t1 = parse_time(st->updated_at);
+	if (!st->started_at[0])
+		snprintf(st->started_at, sizeof st->started_at, "%s", st->run.started_at);
+	double t0 = rk_store_time_parse(st->started_at), t1 = rk_store_time_parse(st->updated_at);
 	if (t0 > 0 && t1 > t0)
 		st->rate = (double)st->done / (t1 - t0);
 	if (!strcmp(st->run.state, "running"))
 		st->eta_s = rk_eta_s(st->done, st->total, st->rate);
 	return RK_OK;
+}
+
+int rk_rewrite_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
+                          int *found, rk_err *err)
+{
+	return status_get(store, cluster, latest_rewriting_run, run_id, st, found, err);
+}
+
+int rk_rewrite_status_latest(rk_store *store, const char *cluster, int64_t run_id, rk_rewrite_status *st,
+                             int *found, rk_err *err)
+{
+	return status_get(store, cluster, latest_any_run, run_id, st, found, err);
 }

@@ -59,22 +59,10 @@ void rk_rw_progress(rk_rw_engine *e, int final)
 
 /* ---- Prometheus textfile ---- */
 
-static void label_escape(rk_buf *b, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			rk_buf_append(b, "\\", 1);
-		if (*s == '\n')
-			rk_buf_append_str(b, "\\n");
-		else
-			rk_buf_append(b, s, 1);
-	}
-}
-
 void rk_rw_write_metrics(rk_rw_engine *e)
 {
 	rk_buf b = RK_BUF_INIT, cl = RK_BUF_INIT;
-	label_escape(&cl, e->opts->cluster);
+	rk_prom_label_escape(&cl, e->opts->cluster);
 	const char *c = rk_buf_cstr(&cl);
 	const int64_t v[] = {e->run_counts.rewritten, e->run_counts.current, e->run_counts.conflict,
 	                     e->run_counts.gone,      e->run_counts.orphan,  e->run_counts.failed};

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rekey/etcdscan.h"
 #include "rekey/failpoint.h"
@@ -62,7 +63,30 @@ static int name_seen(const rk_key_event *ev, void *ud)
 	return 0;
 }
 
-/* A key name the cluster never used: `<provider>-<UTC timestamp>`, checked against the history. */
+/* Whether name is taken: in the cluster's history, or by a backup file (a keyBackupDir may be shared by
+ * several clusters of a fleet). Other clusters may use the same name: names are per cluster config. */
+static int name_taken(rot_ctx *ctx, const char *name, int *taken, rk_err *err)
+{
+	struct name_search used = {name, 0};
+	char path[4400];
+	int rc = rk_store_key_event_list(ctx->store, ctx->plan->cluster, name_seen, &used, err);
+	rot_key_backup_path(ctx, name, path, sizeof path);
+	*taken = used.found || access(path, F_OK) == 0;
+	return rc;
+}
+
+/* Sleeps until the next second of the clock, when a new key name (it carries the second) is possible. */
+static void next_second(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct timespec rest = {0, 1000000000L - now.tv_nsec};
+	nanosleep(&rest, NULL);
+}
+
+/* A key name the cluster never used: `<provider>-<UTC timestamp>`, checked against the history and the
+ * backups; taken (a rotation of the same cluster, or a fleet's cluster sharing the backup dir, in the same
+ * second), the next second's name is tried, 3 times at most. */
 static int name_new_key(rot_ctx *ctx, const char *base, size_t len, char *out, size_t cap, rk_err *err)
 {
 	if (ctx->plan->provider == RK_PROV_IDENTITY || ctx->plan->provider == RK_PROV_KMS) {
@@ -71,20 +95,26 @@ static int name_new_key(rot_ctx *ctx, const char *base, size_t len, char *out, s
 		return RK_OK;
 	}
 	rk_encconfig *cfg = NULL;
-	rk_key key;
-	memset(&key, 0, sizeof key);
-	int rc = rk_encconfig_load_buf(base, len, "base config", &cfg, err);
-	if (rc == RK_OK)
+	int rc = rk_encconfig_load_buf(base, len, "base config", &cfg, err), taken = 1;
+	for (int attempt = 0; rc == RK_OK && taken && attempt < 3; attempt++) {
+		rk_key key;
+		memset(&key, 0, sizeof key);
+		if (attempt)
+			next_second();
 		rc = rk_key_generate(cfg, ctx->plan->provider, 32, &key, err);
-	struct name_search used = {key.name, 0};
-	if (rc == RK_OK)
-		rc = rk_store_key_event_list(ctx->store, NULL, name_seen, &used, err);
-	if (rc == RK_OK && used.found) /* names carry the second: a clash means a run in the same second */
-		rc = rk_err_set(err, RK_STOPPED,
-		                "key name %s was used before (see `rekeyctl history`): try again", key.name);
-	if (rc == RK_OK)
-		snprintf(out, cap, "%s", key.name);
-	rk_key_clear(&key);
+		if (rc == RK_OK)
+			rc = name_taken(ctx, key.name, &taken, err);
+		if (rc == RK_OK)
+			snprintf(out, cap, "%s", key.name);
+		if (rc == RK_OK && taken)
+			rc = attempt < 2
+			         ? RK_OK
+			         : rk_err_set(
+			               err, RK_STOPPED,
+			               "key name %s was used before (see `rekeyctl history`): try again",
+			               key.name);
+		rk_key_clear(&key);
+	}
 	rk_encconfig_free(cfg);
 	return rc;
 }
@@ -112,19 +142,18 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 		rc = name_new_key(ctx, (const char *)base.data, base.len, new_key, sizeof new_key, err);
 	if (rc == RK_OK) {
 		rk_encconfig *cfg = NULL;
-		char old_key[256] = "";
-		rc = rk_encconfig_load_buf((const char *)base.data, base.len, "base config", &cfg, err);
-		if (rc == RK_OK)
-			rc = rot_scope_write_key(cfg, ctx->plan, old_key, sizeof old_key, err);
-		if (rc == RK_OK && ctx->plan->kms.kek && !ctx->break_glass)
-			rc = rot_kek_check_scope(ctx, old_key, err);
-		else if (rc == RK_OK && !strcmp(old_key, new_key)) /* refused before a run exists */
-			rc = rk_err_set(
-			    err, RK_BADINPUT,
-			    "the resources in scope are already written with %s: nothing to do%s", new_key,
-			    ctx->break_glass ? " (the break-glass config is in force; `rotate` goes "
-			                       "back to kms)"
-			                     : "");
+		rot_scope scope;
+		char old_key[512] = "";
+		int kek = ctx->plan->kms.kek && !ctx->break_glass;
+		int to_kms = ctx->plan->provider == RK_PROV_KMS && !ctx->break_glass;
+		rc = rot_base_scope((const char *)base.data, base.len, ctx->plan, &cfg, &scope, err);
+		if (rc == RK_OK) {
+			rot_scope_old_names(&scope, old_key, sizeof old_key);
+			/* refused before a run exists */
+			rc = kek ? rot_kek_check_scope(ctx, old_key, err)
+			         : rot_scope_check_not_done(&scope, new_key, ctx->break_glass, to_kms, err);
+			rot_scope_free(&scope);
+		}
 		rk_encconfig_free(cfg);
 		rk_run_spec spec = {ctx->plan->cluster,
 		                    "rotate",
@@ -217,6 +246,7 @@ static int stage_key(rot_ctx *ctx, rk_err *err)
 	if (rc == RK_OK && !done) {
 		RK_FAILPOINT("stage-key", NULL, "derived");
 		rc = rk_store_stage_done(ctx->store, ctx->run_id, "stage-key", NULL, ctx->cfgs.new_key, err);
+		rot_metrics_write(ctx, 1);
 		RK_FAILPOINT("stage-key", NULL, "done");
 	}
 	return rc;
@@ -241,8 +271,26 @@ static void rewrite_progress(const rk_rewrite_progress *p, void *ud)
 	check_rewrite_stop(ctx);
 	if (p->total > 0 && p->done * 2 >= p->total && !p->final)
 		RK_FAILPOINT("rewrite", NULL, "midway");
+	rot_metrics_write(ctx, p->final);
 	if (ctx->opts->progress)
 		ctx->opts->progress(p, ctx->opts->progress_ud);
+}
+
+/* The stored resources the selected rules cover, by discovery now (a CRD created since the run started is
+ * included), as names the rewrite engine resolves exactly. */
+static int rewrite_targets(rot_ctx *ctx, char ***names, size_t *n, rk_err *err)
+{
+	rk_encconfig *base = NULL;
+	const rk_buf *b = &ctx->cfgs.bytes[ROT_CFG_BASE];
+	*names = NULL;
+	*n = 0;
+	int rc = rk_encconfig_load_buf((const char *)b->data, b->len, "the nodes' config", &base, err);
+	if (rc == RK_OK)
+		rc = rot_scope_names(&ctx->cfgs.scope, base, ctx->kube, names, n, err);
+	rk_encconfig_free(base);
+	if (rc == RK_OK)
+		rk_info("rewrite.scope", "%zu stored resources under the selected rules", *n);
+	return rc;
 }
 
 /* The node names of the rewrite's endpoints (the first node with each URL), as the gates name them. */
@@ -256,15 +304,15 @@ static const char **endpoint_names(const rk_plan *p, const char **urls, size_t n
 	return names;
 }
 
-static int stage_rewrite(rot_ctx *ctx, rk_err *err)
+static int run_rewrite(rot_ctx *ctx, const char *const *names, size_t n, rk_err *err)
 {
 	const rk_plan *p = ctx->plan;
 	rk_rewrite_opts o;
 	rk_rewrite_opts_init(&o);
 	o.cluster = p->cluster;
 	o.run_id = ctx->run_id;
-	o.resources = (const char *const *)p->resources;
-	o.nresources = p->nresources;
+	o.resources = names;
+	o.nresources = n;
 	o.settings = p->rewrite;
 	rk_rewrite_hooks hooks = {rewrite_progress, ctx, &ctx->rewrite_stop};
 	ctx->rewrite_stop = 0;
@@ -272,13 +320,13 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 		return rk_err_set(err, RK_STOPPED,
 		                  "outside every maintenance window of the plan: resume in the next one");
 	const char **endpoints = rk_plan_apiservers(p, &o.nendpoints); /* every node's own apiserver */
-	const char **names = endpoints ? endpoint_names(p, endpoints, o.nendpoints) : NULL;
-	if (!names) {
+	const char **node_names = endpoints ? endpoint_names(p, endpoints, o.nendpoints) : NULL;
+	if (!node_names) {
 		free(endpoints);
 		return rk_err_set(err, RK_FAIL, "out of memory");
 	}
 	o.endpoints = endpoints;
-	o.endpoint_names = names;
+	o.endpoint_names = node_names;
 	rk_rewrite_result result;
 	int rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
 	/* fail closed: a KMS failure pauses the rewrite at its checkpoint until the KMS is healthy again */
@@ -287,23 +335,49 @@ static int stage_rewrite(rot_ctx *ctx, rk_err *err)
 		snprintf(why, sizeof why, "%s", result.kms_error);
 		rk_rewrite_result_free(&result);
 		if ((rc = rot_kms_wait_healthy(ctx, why, err)) != RK_OK)
-			break; /* still unhealthy: stopped at the checkpoint, resumable */
+			break; /* still unhealthy (result zeroed: its message stands), resumable */
 		rc = rk_rewrite_run(&o, ctx->store, ctx->kcfg, &hooks, &result, err);
 	}
 	free(endpoints);
-	free(names);
+	free(node_names);
+	if (rc == RK_STOPPED && result.stopped) /* the rewrite's own message names its own --resume */
+		rc = rk_err_set(
+		    err, RK_STOPPED, "rewrite stopped %s at a checkpoint: `rekeyctl resume -f %s` continues",
+		    result.stopped == 2                   ? "by the budget (abort)"
+		    : result.stopped == 3                 ? "by a KMS failure"
+		    : ctx->lease_lost                     ? "(the cluster lock was lost)"
+		    : ctx->opts->stop && *ctx->opts->stop ? "by a signal"
+		                                          : "at the end of the maintenance window",
+		    ctx->opts->plan_path);
 	if (rc == RK_FAIL)
 		rc = rk_err_set(
 		    err, RK_UNSAFE,
-		    "rewrite finished with %lld failed objects and %lld orphans: the old key stays; "
+		    "rewrite finished with %lld failed objects and %lld orphans: the old key stays%s%s; "
 		    "see `rekeyctl status` and fix them, then `rekeyctl resume`",
-		    (long long)result.counts.failed, (long long)result.orphans);
+		    (long long)result.counts.failed, (long long)result.orphans,
+		    result.failures[0] ? ": " : "", result.failures);
 	rk_rewrite_result_free(&result);
 	return rc;
 }
 
-/* Every stored value in scope under the new key (a KEK rotation: under the kms provider with the
- * target keyID; nothing is pruned there, so no key is forbidden). */
+static int stage_rewrite(rot_ctx *ctx, rk_err *err)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int rc = rewrite_targets(ctx, &names, &n, err);
+	if (rc == RK_OK && n == 0)
+		rk_warn("rewrite.empty",
+		        "no stored resource is under the selected rules: nothing to rewrite");
+	if (rc == RK_OK && n > 0)
+		rc = run_rewrite(ctx, (const char *const *)names, n, err);
+	rot_names_free(&names, &n);
+	return rc;
+}
+
+/* Every stored value under /registry/: those of the selected rules under the new key, every one readable
+ * with the pruned config (so a key the prune drops from one rule but another still uses is judged by the
+ * rule that reads it). A KEK rotation changes no config: the selected rules' values under the kms
+ * provider with the target keyID, every one readable with the base config. */
 static int verify_etcd(rot_ctx *ctx, rk_err *err)
 {
 	int kek = ctx->plan->kms.kek;
@@ -311,31 +385,48 @@ static int verify_etcd(rot_ctx *ctx, rk_err *err)
 	                   .cacert = ctx->plan->etcd.cacert,
 	                   .cert = ctx->plan->etcd.cert,
 	                   .key = ctx->plan->etcd.key,
-	                   .resources = (const char *const *)ctx->plan->resources,
-	                   .nresources = ctx->plan->nresources,
 	                   .expect_key_id = kek ? ctx->kek_key_id : NULL};
+	const rk_buf *pruned = &ctx->cfgs.bytes[kek ? ROT_CFG_BASE : ROT_CFG_PRUNED];
+	rk_encconfig *cfg = NULL;
 	uint64_t checked = 0;
-	int rc =
-	    rk_etcdscan_check_prune(&so, kek ? NULL : ctx->cfgs.old_key, ctx->cfgs.new_key, &checked, err);
+	int rc = rk_encconfig_load_buf((const char *)pruned->data, pruned->len,
+	                               kek ? "the nodes' config" : "pruned config", &cfg, err);
+	if (rc == RK_OK)
+		rc = rk_etcdscan_check_rules(&so, cfg, ctx->cfgs.scope.selected, ctx->cfgs.new_key, &checked,
+		                             err);
+	rk_encconfig_free(cfg);
 	if (rc == RK_UNSAFE)
 		return rk_err_wrap(err, RK_UNSAFE,
 		                   kek ? "verify: objects left under another keyID"
 		                       : "verify: pruning refused");
 	if (rc == RK_OK)
-		rk_info("verify.etcd", "%llu stored values, all under %s%s%s", (unsigned long long)checked,
-		        ctx->cfgs.new_key, kek ? " keyID " : "", kek ? ctx->kek_key_id : "");
+		rk_info("verify.etcd",
+		        "%llu stored values: the selected rules' all under %s%s%s, every one readable after "
+		        "the prune",
+		        (unsigned long long)checked, ctx->cfgs.new_key, kek ? " keyID " : "",
+		        kek ? ctx->kek_key_id : "");
 	return rc;
 }
 
 static int stage_verify(rot_ctx *ctx, rk_err *err)
 {
 	int64_t orphans = 0;
+	rk_rewrite_status st;
+	int found = 0;
 	int rc = rk_store_orphan_count(ctx->store, ctx->run_id, &orphans, err);
 	if (rc == RK_OK && orphans > 0)
 		return rk_err_set(err, RK_UNSAFE,
 		                  "verify: %lld orphaned objects are still under the old key: pruning "
 		                  "refused (see `rekeyctl status`)",
 		                  (long long)orphans);
+	if (rc == RK_OK)
+		rc = rk_rewrite_status_get(ctx->store, ctx->plan->cluster, ctx->run_id, &st, &found, err);
+	if (rc == RK_OK && found && st.counts.failed > 0)
+		return rk_err_set(
+		    err, RK_UNSAFE,
+		    "verify: %lld objects could not be rewritten and are still under the old key: "
+		    "pruning refused (see `rekeyctl status`)",
+		    (long long)st.counts.failed);
 	if (rc == RK_OK && ctx->plan->etcd.url)
 		rc = verify_etcd(ctx, err);
 	return rc;
@@ -378,13 +469,36 @@ static int walk_stages(rot_ctx *ctx, rk_err *err)
 	return rc;
 }
 
-/* A KEK rotation: no config changes; the key_id changes inside the KMS (rotation_kek.c). */
+/* A KEK rotation's scope: the base config (kept as it is) and the rules the plan selects in it, for the
+ * rewrite's resources and the verify. */
+static int kek_scope(rot_ctx *ctx, rk_err *err)
+{
+	char *base = NULL;
+	size_t len = 0;
+	rk_encconfig *cfg = NULL;
+	rk_buf *kept = &ctx->cfgs.bytes[ROT_CFG_BASE];
+	rk_buf_set_secret(kept);
+	int rc = rot_load_base(ctx, &base, &len, err);
+	if (rc == RK_OK)
+		rc = rot_base_scope(base, len, ctx->plan, &cfg, &ctx->cfgs.scope, err);
+	rk_encconfig_free(cfg);
+	if (rc == RK_OK && rk_buf_append(kept, base, len) != 0)
+		rc = rk_err_set(err, RK_FAIL, "out of memory");
+	if (base)
+		OPENSSL_cleanse(base, len);
+	free(base);
+	return rc;
+}
+
+/* A KEK rotation: no config changes; the key_id changes inside the KMS (rotation_kms.c). */
 static int walk_kek(rot_ctx *ctx, rk_err *err)
 {
 	const char *name = ctx->plan->kms.provider.name;
 	snprintf(ctx->cfgs.old_key, sizeof ctx->cfgs.old_key, "%s", name);
 	snprintf(ctx->cfgs.new_key, sizeof ctx->cfgs.new_key, "%s", name);
-	int rc = rot_cluster_step(ctx, "kek-target", rot_kek_target, err);
+	int rc = kek_scope(ctx, err);
+	if (rc == RK_OK)
+		rc = rot_cluster_step(ctx, "kek-target", rot_kek_target, err);
 	if (rc == RK_OK && !ctx->kek_key_id[0])
 		rc = rot_kek_load_target(ctx, err);
 	if (rc == RK_OK)
@@ -396,13 +510,29 @@ static int walk_kek(rot_ctx *ctx, rk_err *err)
 	return rc;
 }
 
+/* A key the selected rules no longer write with is "pruned" only once no rule holds it: one still used by
+ * another rule stays (and is not archived). */
 static void record_key_lifecycle(rot_ctx *ctx)
 {
 	rot_key_event(ctx, ctx->cfgs.new_key, "promoted");
 	if (ctx->break_glass)
 		return;
 	rot_key_event(ctx, ctx->cfgs.new_key, "rewrite-done");
-	rot_key_event(ctx, ctx->cfgs.old_key, "pruned");
+	const rk_buf *b = &ctx->cfgs.bytes[ROT_CFG_PRUNED];
+	rk_encconfig *pruned = NULL;
+	rk_err err;
+	if (rk_encconfig_load_buf((const char *)b->data, b->len, "pruned config", &pruned, &err) != RK_OK)
+		return;
+	for (size_t i = 0; i < ctx->cfgs.scope.nold; i++) {
+		const char *name = ctx->cfgs.scope.old[i].name;
+		if (!strcmp(name, "identity") || !rk_encconfig_has_key_name(pruned, name))
+			rot_key_event(ctx, name, "pruned");
+		else
+			rk_info("key.kept",
+			        "%s no longer writes the selected rules but another rule still uses it: kept",
+			        name);
+	}
+	rk_encconfig_free(pruned);
 }
 
 static const char *state_for(int rc)
@@ -418,6 +548,7 @@ static int finish_run(rot_ctx *ctx, int rc, const char *action, rk_err *err)
 		if (action) /* NULL: the caller wrote its own record */
 			rk_store_audit_add(ctx->store, ctx->plan->cluster, ctx->run_id, action, state_for(rc),
 			                   rc == RK_OK ? NULL : err->msg, &ignored);
+		rot_metrics_write(ctx, 1);
 	}
 	return rc;
 }
@@ -516,10 +647,11 @@ int rk_rotation_break_glass(const rk_rotation_opts *opts, rk_err *err)
 
 /* ---- plan, abort, rollback ---- */
 
-int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err)
+int rk_rotation_plan(const rk_rotation_opts *opts, rk_rotation_preview *out, rk_err *err)
 {
 	rot_ctx ctx;
 	rk_buf base = RK_BUF_SECRET;
+	memset(out, 0, sizeof *out);
 	rot_trend trend;
 	memset(&trend, 0, sizeof trend);
 	int rc = rot_ctx_open(&ctx, opts, err);
@@ -529,20 +661,42 @@ int rk_rotation_plan(const rk_rotation_opts *opts, rk_buf *out, rk_err *err)
 	if (rc == RK_OK)
 		rc = rot_preflight(&ctx, &base, &trend, err);
 	rk_encconfig *cfg = NULL;
-	char old_key[256] = "", hash[72] = "";
-	if (rc == RK_OK)
-		rc = rk_encconfig_load_buf((const char *)base.data, base.len, "node config", &cfg, err);
-	if (rc == RK_OK)
-		rc = rot_scope_write_key(cfg, ctx.plan, old_key, sizeof old_key, err);
-	rk_encconfig_free(cfg);
-	if (rc == RK_OK) {
-		rk_config_hash(base.data, base.len, hash);
-		rc = rot_describe(&ctx, hash, old_key, &trend, out);
+	rot_scope scope;
+	memset(&scope, 0, sizeof scope);
+	if (rc == RK_OK &&
+	    (rc = rot_base_scope((const char *)base.data, base.len, ctx.plan, &cfg, &scope, err)) == RK_OK) {
+		time_t end;
+		rot_scope_old_names(&scope, out->write_key, sizeof out->write_key);
+		rk_config_hash(base.data, base.len, out->config_hash);
+		out->window_open = rk_plan_in_window(ctx.plan, time(NULL), &end);
+		rc = rot_preview_rules(&ctx, cfg, &scope, out, err);
 	}
+	rot_scope_free(&scope);
+	if (rc == RK_OK)
+		rc = rot_trend_preview(&trend, ctx.plan->preflight_window_ms, out, err);
+	if (rc == RK_OK) { /* the preview keeps the plan */
+		out->plan = ctx.plan;
+		ctx.plan = NULL;
+	}
+	rk_encconfig_free(cfg);
 	rot_trend_free(&trend);
 	rk_buf_wipe_free(&base);
 	rot_ctx_close(&ctx);
+	if (rc != RK_OK)
+		rk_rotation_preview_free(out);
 	return rc;
+}
+
+void rk_rotation_preview_free(rk_rotation_preview *p)
+{
+	rk_plan_free(p->plan);
+	for (size_t i = 0; p->rules && i < p->nrules; i++) {
+		rot_names_free(&p->rules[i].entries, &p->rules[i].nentries);
+		free(p->rules[i].resources);
+	}
+	free(p->rules);
+	free(p->trend);
+	memset(p, 0, sizeof *p);
 }
 
 static int open_unfinished(rot_ctx *ctx, const rk_rotation_opts *opts, rk_err *err)

@@ -135,7 +135,13 @@ static int wait_ready_with_config(rot_ctx *ctx, const rk_plan_node *node, const 
 			snprintf(last_problem, sizeof last_problem, "runs config %s",
 			         seen[0] ? seen : "(unknown)");
 		rk_buf_free(&text);
-		if (rot_now_s() > deadline || (ctx->opts->stop && *ctx->opts->stop))
+		if (ctx->opts->stop && *ctx->opts->stop) /* not the node's fault: say so */
+			return rk_err_set(
+			    err, RK_STOPPED,
+			    "gate on node %s stopped by a signal at a safe point (its config is "
+			    "written, resume checks it again; last: %s): rekeyctl resume continues",
+			    node->name, last_problem);
+		if (rot_now_s() > deadline)
 			return rk_err_set(
 			    err, RK_STOPPED,
 			    "gate: apiserver on node %s did not come back ready with config %s within %lds "

@@ -15,22 +15,72 @@
 #include "rekey/rotation.h"
 #include "rekey/store.h"
 
+/* ---- what a rotation changes (rotation_scope.c) ---- */
+
+/* A write key of the selected rules and the entries of the rules it writes (the prune drops it there). */
+typedef struct rot_old_key {
+	char *name; /* key or kms provider name, "identity" for a rule not encrypted yet */
+	char **entries;
+	size_t nentries;
+} rot_old_key;
+
+typedef struct rot_scope {
+	size_t nrules;
+	unsigned char *selected; /* per rule of the base config: selected by the plan's `resources` */
+	char **entries;          /* every entry of every selected rule: the scope of each edit */
+	size_t nentries;
+	rot_old_key *old; /* the distinct write keys of the selected rules */
+	size_t nold;
+} rot_scope;
+
+/* Selects the rules the plan names (rk_encconfig_select_rules; errors name the plan file and line). */
+int rot_scope_build(const rk_encconfig *cfg, const rk_plan *plan, rot_scope *out, rk_err *err);
+void rot_scope_free(rot_scope *s);
+/* "k1" or "k1,k2": the old write keys (run record, messages). */
+void rot_scope_old_names(const rot_scope *s, char *out, size_t cap);
+
+/* The stored resources the selected rules cover, each with the index of its rule. */
+typedef struct rot_resources {
+	rk_kube_resource *items;
+	int *rule;
+	size_t n;
+} rot_resources;
+int rot_scope_resources(const rot_scope *s, const rk_encconfig *cfg, rk_kube *kube, rot_resources *out,
+                        rk_err *err);
+void rot_resources_free(rot_resources *r);
+/* Those resources as names the rewrite engine resolves exactly ("secrets", "widgets.v1.example.com");
+ * free with rot_names_free. */
+int rot_scope_names(const rot_scope *s, const rk_encconfig *cfg, rk_kube *kube, char ***names, size_t *n,
+                    rk_err *err);
+void rot_names_free(char ***names, size_t *n);
+
+/* ---- the configs (rotation_configs.c) ---- */
+
 /* The four configs of a rotation, derived from the base config and the new key. */
 enum { ROT_CFG_BASE = 0, ROT_CFG_READ, ROT_CFG_WRITE, ROT_CFG_PRUNED, ROT_CFG_COUNT };
 
 typedef struct rot_configs {
 	rk_buf bytes[ROT_CFG_COUNT]; /* key material: wiped on free */
 	char hash[ROT_CFG_COUNT][72];
-	char old_key[256]; /* write key of the resources in scope in the base config */
+	rot_scope scope;   /* the rules the plan selects in the base config */
+	char old_key[512]; /* the write key(s) of the selected rules in the base config ("k1,k2") */
 	char new_key[256]; /* the key being introduced ("identity" when decrypting) */
 } rot_configs;
 
-/* The write key shared by every resource in scope (RK_BADINPUT when they differ or one has no rule). */
-int rot_scope_write_key(const rk_encconfig *cfg, const rk_plan *plan, char *out, size_t cap, rk_err *err);
-/* Derives read/write/pruned configs. new_key NULL = decrypt (identity becomes the write provider), or,
- * for provider kms, the plan's kms provider is added (unless listed already), promoted, and the old
- * write key pruned (with the breakGlass identity read fallback). break_glass: new_key is the plan's
- * emergency aescbc key, added (identity last for breakGlass.identityRead) and promoted; pruned = write. */
+/* Loads and validates the base config and selects the plan's rules in it (the scope). */
+int rot_base_scope(const char *base, size_t len, const rk_plan *plan, rk_encconfig **cfg, rot_scope *scope,
+                   rk_err *err);
+/* Refuses a selected rule that already writes with new_key (RK_BADINPUT naming it; break_glass and to_kms
+ * add what to do instead). */
+int rot_scope_check_not_done(const rot_scope *s, const char *new_key, int break_glass, int to_kms,
+                             rk_err *err);
+/* Derives read/write/pruned configs: each selected rule gets the new key (read), then writes with it,
+ * then drops its own old write key; every other rule keeps its bytes (rk_encconfig_emit_over). new_key
+ * NULL = decrypt (identity becomes the write provider), or, for provider kms, the plan's kms provider is
+ * added to the selected rules (unless listed already), promoted, and their old write keys pruned (with
+ * the breakGlass identity read fallback). break_glass: new_key is the plan's emergency aescbc key, added
+ * to the selected rules (identity last in the rules of breakGlass.identityRead) and promoted; pruned =
+ * write. */
 int rot_configs_derive(const char *base, size_t len, const rk_plan *plan, const rk_key *new_key,
                        int break_glass, rot_configs *out, rk_err *err);
 void rot_configs_free(rot_configs *c);
@@ -55,6 +105,7 @@ typedef struct rot_ctx {
 	time_t window_end;                  /* end of the window the run started in; -1 = none */
 	pthread_mutex_t lease_mu;
 	pthread_cond_t lease_cv;
+	int64_t metrics_written_ns;           /* rot_metrics_write's throttle (monotonic) */
 	char kek_key_id[RK_STORE_KEY_ID_MAX]; /* a KEK rotation's target key_id ("" before it is known) */
 	int break_glass; /* a break-glass run: gates leave out /readyz's kms-providers check */
 } rot_ctx;
@@ -113,5 +164,26 @@ void rot_lock_release(rot_ctx *ctx);
 
 #define ROT_LOCK_LEASE "rekeyctl-rotation-lock"
 #define ROT_LOCK_SECONDS 60
+
+/* Where the key named key_name is backed up: the plan's keyBackupDir, else STATE/keys/CLUSTER/. */
+void rot_key_backup_path(const rot_ctx *ctx, const char *key_name, char *out, size_t cap);
+
+/* rotation_keyage.c: the cluster's newest rotation that finished (*found 0 when none), and when a key
+ * was generated according to history ("" when it has no `generated` event). */
+int rot_last_done_rotation(rk_store *store, const char *cluster, rk_run *run, int *found, rk_err *err);
+int rot_key_generated_at(rk_store *store, const char *cluster, const char *key, char *at, size_t cap,
+                         rk_err *err);
+
+/* rotation_status.c: the run (run_id, else cluster's newest) read through an open store: the rotation's own
+ * connection (a second one opened and closed in the same process made reads fail: "disk I/O error"). */
+int rot_status_get(rk_store *store, const char *cluster, int64_t run_id, rk_rotation_status *st, rk_err *err);
+
+/* rotation_metrics.c: the Prometheus textfile of the run (opts->metrics_file; nothing when NULL): the
+ * stage, the rewrite's progress, the last success, the keys' creation times and the write key's age.
+ * Throttled to one write per 2 s unless force; a failure is logged, never fatal. */
+void rot_metrics_write(rot_ctx *ctx, int force);
+/* The run's part of that textfile into b (cluster c: already escaped as a label value): running, state,
+ * stage and its index, the rewrite's progress and rate. */
+void rot_metrics_run(rk_buf *b, const char *c, const rk_rotation_status *st);
 
 #endif

@@ -1,5 +1,7 @@
 /* rotation_preflight.c: the read-only checks before a rotation (every apiserver ready, one config on
- * every node, running it, inside a window) and the `plan` report of the stages it would run. */
+ * every node, running it, the rewrite's and the probes' permissions, inside a window, the budget trend)
+ * and the `plan` preview's figures: per rule of the config, the stored resources it covers with their
+ * object counts, and the budget trend. */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +80,58 @@ static int check_running(rot_ctx *ctx, const char *hash, rk_err *err)
 	return RK_OK;
 }
 
+/* May the client list, get and update every stored resource the plan's rules cover (wildcards resolved by
+ * discovery, as the rewrite will)? */
+static int check_rewrite_access(rot_ctx *ctx, const rk_buf *base, rk_err *err)
+{
+	rk_encconfig *cfg = NULL;
+	rot_scope scope;
+	char **names = NULL;
+	size_t n = 0;
+	memset(&scope, 0, sizeof scope);
+	int rc = rot_base_scope((const char *)base->data, base->len, ctx->plan, &cfg, &scope, err);
+	if (rc == RK_OK)
+		rc = rot_scope_names(&scope, cfg, ctx->kube, &names, &n, err);
+	if (rc == RK_OK)
+		rc = rk_rewrite_check_access(ctx->kube, (const char *const *)names, n, NULL, 0, err);
+	rot_names_free(&names, &n);
+	rot_scope_free(&scope);
+	rk_encconfig_free(cfg);
+	return rc;
+}
+
+/* The budget trend's probes (a Lease in kube-system created, patched and deleted; a list of kube-system
+ * secrets): denied would read as failed probes, an apiserver over budget; say which grant is missing. */
+static int check_probe_access(rot_ctx *ctx, rk_err *err)
+{
+	static const struct {
+		const char *verb, *group, *resource;
+	} needs[] = {{"create", "coordination.k8s.io", "leases"},
+	             {"patch", "coordination.k8s.io", "leases"},
+	             {"delete", "coordination.k8s.io", "leases"},
+	             {"list", "", "secrets"}};
+	if (ctx->plan->preflight_window_ms <= 0)
+		return RK_OK;
+	for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++) {
+		int allowed = 0;
+		char reason[512];
+		if (rk_kube_can_i(ctx->kube, needs[i].verb, needs[i].group, needs[i].resource, "kube-system",
+		                  &allowed, reason, sizeof reason, err) != RK_OK)
+			return err->code;
+		if (allowed < 0)
+			return RK_OK; /* the apiserver cannot say: rk_rewrite_check_access logged it */
+		if (!allowed)
+			return rk_err_set(
+			    err, RK_UNSAFE,
+			    "permission denied before any write: the budget trend's probes may not %s "
+			    "%s%s%s in namespace kube-system%s%s; grant it "
+			    "(examples/k8s/rbac-rotate.yaml) or set budget.preflightWindow: 0s",
+			    needs[i].verb, needs[i].resource, needs[i].group[0] ? "." : "", needs[i].group,
+			    reason[0] ? ": " : "", reason);
+	}
+	return RK_OK;
+}
+
 /* The budget trend over budget.preflightWindow: for a rotation, over budget stops it before anything
  * changed; for `plan` (report not NULL) the figures are kept for the report. */
 static int check_trend(rot_ctx *ctx, rot_trend *report, rk_err *err)
@@ -125,6 +179,10 @@ int rot_preflight(rot_ctx *ctx, rk_buf *base, rot_trend *report, rk_err *err)
 	char hash[72] = "";
 	if (rc == RK_OK)
 		rc = check_configs(ctx, t, base, hash, err);
+	if (rc == RK_OK) /* the rewrite's permissions, before any node is changed */
+		rc = check_rewrite_access(ctx, base, err);
+	if (rc == RK_OK)
+		rc = check_probe_access(ctx, err);
 	if (rc == RK_OK)
 		rc = check_running(ctx, hash, err);
 	rk_transport_free(t);
@@ -136,131 +194,96 @@ int rot_preflight(rot_ctx *ctx, rk_buf *base, rot_trend *report, rk_err *err)
 	return rc;
 }
 
-/* Counts the objects of one resource by paging through it (keys only matter). -1 when unknown. */
-static long long count_objects(rot_ctx *ctx, const char *resource)
+/* One rule's head: its entries, write key and provider, whether the plan selects it. */
+static int preview_rule_head(const rk_encconfig *cfg, size_t i, int selected, rk_rotation_preview_rule *v)
 {
-	rk_kube_resource r;
-	rk_buf path = RK_BUF_INIT;
-	rk_kube_list *list = NULL;
-	rk_err err;
-	long long n = -1;
-	if (rk_kube_discover(ctx->kube, resource, &r, &err) == RK_OK &&
-	    rk_kube_resource_path(&r, NULL, NULL, &path) == 0 &&
-	    rk_kube_list_open(ctx->kube, rk_buf_cstr(&path), 500, NULL, &list, &err) == RK_OK) {
-		json_t *item = NULL;
-		n = 0;
-		while (rk_kube_list_next(list, &item, &err) == RK_OK && item)
-			n++;
-		rk_kube_list_close(list);
-	}
-	rk_buf_free(&path);
-	return n;
+	const rk_rule *rule = &cfg->rules[i];
+	const char *write = rk_rule_write_key(rule);
+	v->index = i;
+	v->selected = selected;
+	snprintf(v->write_key, sizeof v->write_key, "%s", write ? write : "");
+	snprintf(v->provider, sizeof v->provider, "%s",
+	         rule->nproviders ? rk_provider_name(rule->providers[0].type) : "");
+	if (rule->nresources && !(v->entries = calloc(rule->nresources, sizeof *v->entries)))
+		return -1;
+	for (; v->nentries < rule->nresources; v->nentries++)
+		if (!(v->entries[v->nentries] = strdup(rule->resources[v->nentries])))
+			return -1;
+	return 0;
 }
 
-static void describe_stages(const rot_ctx *ctx, rk_buf *out)
+/* A stored resource of a selected rule, counted now. */
+static int preview_add_resource(rot_ctx *ctx, const rk_kube_resource *r, rk_rotation_preview_rule *v,
+                                rk_rotation_preview *preview)
 {
-	const rk_plan *p = ctx->plan;
-	if (p->kms.kek) {
-		rk_buf_printf(out,
-		              "stages (KEK rotation of kms provider %s: no config changes):\n  1. preflight\n"
-		              "  2. kek-target: the key_id to reach: %s\n  3. kek-pickup: every apiserver "
-		              "reports it and writes under it (within %lds)\n  4. rewrite every object\n"
-		              "  5. verify: every stored value under keyID of the target\n  6. done\n",
-		              p->kms.provider.name, p->kms.key_id ? p->kms.key_id : "the plugin's Status",
-		              p->kms.pickup_timeout_ms / 1000);
-		return;
-	}
-	if (p->provider == RK_PROV_KMS)
-		rk_buf_printf(out,
-		              "stages:\n  1. preflight\n  2. stage-key: add kms v2 provider %s (%s) as read "
-		              "provider (no key is generated: the KMS holds it)\n",
-		              p->kms.provider.name, p->kms.provider.endpoint);
-	else
-		rk_buf_printf(
-		    out,
-		    "stages:\n  1. preflight\n  2. stage-key: generate a %s key, back it up (0600), "
-		    "add it as read key\n",
-		    rk_provider_name(p->provider));
-	rk_buf_printf(out, "  3. read: roll the read key out: %s (canary)", p->canary);
-	for (size_t i = 0; i < p->nnodes; i++)
-		if (strcmp(p->nodes[i].name, p->canary))
-			rk_buf_printf(out, ", %s", p->nodes[i].name);
-	rk_buf_printf(
-	    out,
-	    "\n  4. promote: new key first on %s, probe through every other apiserver, then the "
-	    "others\n  5. rewrite every object\n  6. verify (orphans, failures%s)\n  7. prune the old "
-	    "key: %s first, then the others\n  8. done\n",
-	    p->canary, p->etcd.url ? ", stored prefixes in etcd" : "", p->canary);
-	rk_buf_printf(out,
-	              "reload: %s, access: %s, gates: ready within %lds, soak %lds, p99 <= %ld ms, errors <= "
-	              "%.3f\n",
-	              p->reload == RK_RELOAD_AUTOMATIC ? "automatic" : "restart",
-	              p->access == RK_ACCESS_LOCAL ? "local"
-	              : p->access == RK_ACCESS_SSH ? "ssh"
-	                                           : "exec",
-	              p->ready_timeout_ms / 1000, p->rewrite.soak_ms / 1000, p->rewrite.budget_p99_ms,
-	              p->rewrite.budget_errors);
+	rk_rotation_preview_resource *grown = realloc(v->resources, (v->nresources + 1) * sizeof *grown);
+	if (!grown)
+		return -1;
+	v->resources = grown;
+	rk_rotation_preview_resource *one = &grown[v->nresources++];
+	rk_kube_resource_name(r, one->name, sizeof one->name);
+	snprintf(one->version, sizeof one->version, "%s", r->version);
+	one->objects = rk_kube_count(ctx->kube, r, NULL);
+	preview->unknown |= one->objects < 0;
+	v->objects += one->objects > 0 ? one->objects : 0;
+	return 0;
 }
 
-static void describe_rewrite(rot_ctx *ctx, rk_buf *out)
+int rot_preview_rules(rot_ctx *ctx, const rk_encconfig *cfg, const rot_scope *scope,
+                      rk_rotation_preview *preview, rk_err *err)
 {
-	long long total = 0;
-	for (size_t i = 0; i < ctx->plan->nresources; i++) {
-		long long n = count_objects(ctx, ctx->plan->resources[i]);
-		rk_buf_printf(out, "objects: %s: %s%lld\n", ctx->plan->resources[i], n < 0 ? "unknown " : "",
-		              n < 0 ? 0 : n);
-		total += n > 0 ? n : 0;
+	rot_resources res;
+	rk_err discovery;
+	int have = rot_scope_resources(scope, cfg, ctx->kube, &res, &discovery) == RK_OK;
+	if (!have) {
+		snprintf(preview->discovery_error, sizeof preview->discovery_error, "%s", discovery.msg);
+		preview->unknown = 1;
 	}
+	if (cfg->nrules && !(preview->rules = calloc(cfg->nrules, sizeof *preview->rules))) {
+		if (have)
+			rot_resources_free(&res);
+		return rk_err_set(err, RK_FAIL, "out of memory");
+	}
+	int oom = 0;
+	for (size_t i = 0; !oom && i < cfg->nrules; i++) {
+		rk_rotation_preview_rule *v = &preview->rules[preview->nrules++];
+		oom = preview_rule_head(cfg, i, scope->selected[i], v) != 0;
+		for (size_t r = 0; !oom && have && r < res.n; r++)
+			if (res.rule[r] == (int)i)
+				oom = preview_add_resource(ctx, &res.items[r], v, preview) != 0;
+		preview->total += v->objects;
+	}
+	if (have)
+		rot_resources_free(&res);
+	if (oom)
+		return rk_err_set(err, RK_FAIL, "out of memory");
 	double qps = ctx->plan->rewrite.qps;
-	if (qps > 0)
-		rk_buf_printf(out, "rewrite estimate: %lld objects at %.0f/s = %.0f s\n", total, qps,
-		              (double)total / qps);
-	else
-		rk_buf_printf(out, "rewrite estimate: %lld objects, unthrottled\n", total);
+	preview->estimate_s = qps > 0 ? (double)preview->total / qps : -1;
+	return RK_OK;
 }
 
-static void describe_trend(const rot_trend *trend, rk_buf *out)
+int rot_trend_preview(const rot_trend *trend, long window_ms, rk_rotation_preview *preview, rk_err *err)
 {
-	if (!trend || !trend->n) {
-		rk_buf_printf(out, "budget trend: off (budget.preflightWindow: 0s)\n");
-		return;
-	}
-	const rk_verdict_limits *l = &trend->limits;
-	rk_buf_printf(
-	    out,
-	    "budget trend over %gs (p99 <= %.0f ms, 5xx <= %.2f%%, 429 <= %.2f%%, judged on >= %.0f "
-	    "requests):\n",
-	    (double)trend->window_ms / 1000, l->p99_ms, 100 * l->error_ratio, 100 * l->throttled_ratio,
-	    l->min_requests);
+	preview->trend_window_ms = trend->n ? trend->window_ms : window_ms;
+	preview->trend_limits = trend->limits;
+	if (!trend->n)
+		return RK_OK;
+	preview->trend = calloc(trend->n, sizeof *preview->trend);
+	if (!preview->trend)
+		return rk_err_set(err, RK_FAIL, "out of memory");
 	for (size_t i = 0; i < trend->n; i++) {
 		const rot_trend_node *t = &trend->nodes[i];
-		unsigned breached = t->server_verdict.breached | t->client_verdict.breached;
-		char signals[128];
-		rk_verdict_signals(breached, signals, sizeof signals);
-		rk_buf_printf(out, breached ? "  OVER BUDGET (%s) " : "  ok%s ", signals);
-		rot_trend_node_describe(t, out);
-		rk_buf_printf(out, "\n");
+		rk_rotation_trend_node *v = &preview->trend[i];
+		v->node = t->node->name;
+		v->scrapes = t->scrapes;
+		v->server = t->server;
+		v->server_verdict = t->server_verdict;
+		v->probes = t->probes;
+		v->failed = t->failed;
+		v->client_p99_ms = t->client_p99_ms;
+		v->client_verdict = t->client_verdict;
+		v->breached = t->server_verdict.breached | t->client_verdict.breached;
 	}
-	if (rot_trend_breached(trend))
-		rk_buf_printf(out, "rotate would refuse now: over budget (exit 3)\n");
-}
-
-int rot_describe(rot_ctx *ctx, const char *base_hash, const char *old_key, const rot_trend *trend,
-                 rk_buf *out)
-{
-	const rk_plan *p = ctx->plan;
-	rk_buf_printf(out, "cluster: %s\nresources: ", p->cluster);
-	for (size_t i = 0; i < p->nresources; i++)
-		rk_buf_printf(out, "%s%s", i ? ", " : "", p->resources[i]);
-	rk_buf_printf(out, "\nconfig: %s on every node (%zu)\nwrite key now: %s -> target provider %s\n",
-	              base_hash, p->nnodes, old_key, rk_provider_name(p->provider));
-	time_t end;
-	if (rk_plan_in_window(p, time(NULL), &end))
-		rk_buf_printf(out, "maintenance window: open now\n");
-	else
-		rk_buf_printf(out, "maintenance window: closed now (rotate would refuse)\n");
-	describe_stages(ctx, out);
-	describe_trend(trend, out);
-	describe_rewrite(ctx, out);
+	preview->ntrend = trend->n;
 	return RK_OK;
 }

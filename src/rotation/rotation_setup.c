@@ -71,7 +71,7 @@ void rot_run_dir(const rot_ctx *ctx, char *out, size_t cap)
 	snprintf(out, cap, "%s/runs/%s-%lld", ctx->state_dir, ctx->plan->cluster, (long long)ctx->run_id);
 }
 
-static void key_backup_path(const rot_ctx *ctx, const char *key_name, char *out, size_t cap)
+void rot_key_backup_path(const rot_ctx *ctx, const char *key_name, char *out, size_t cap)
 {
 	if (ctx->plan->key_backup_dir)
 		snprintf(out, cap, "%s/%s.key", ctx->plan->key_backup_dir, key_name);
@@ -177,7 +177,7 @@ int rot_stage_key(rot_ctx *ctx, const char *name, const char *base, size_t base_
                   rk_key *key, rk_err *err)
 {
 	char path[4400];
-	key_backup_path(ctx, name, path, sizeof path);
+	rot_key_backup_path(ctx, name, path, sizeof path);
 	memset(key, 0, sizeof *key);
 	if (access(path, F_OK) == 0) {
 		int rc = rk_key_read_file(path, key, err);

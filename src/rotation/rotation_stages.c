@@ -48,6 +48,7 @@ int rot_node_step(rot_ctx *ctx, rk_transport *transport, const char *stage, cons
 	const char *hash = ctx->cfgs.hash[cfg];
 	if ((rc = rk_store_stage_intent(ctx->store, ctx->run_id, stage, node->name, hash, err)) != RK_OK)
 		return rc;
+	rot_metrics_write(ctx, 1);
 	RK_FAILPOINT(stage, node->name, "intent");
 	rk_info("node.write", "%s: writing config %s to node %s", stage, hash, node->name);
 	rc = rk_transport_write_config(transport, node, (const char *)ctx->cfgs.bytes[cfg].data,
@@ -62,9 +63,11 @@ int rot_node_step(rot_ctx *ctx, rk_transport *transport, const char *stage, cons
 		rk_err keep = *err;
 		rk_store_stage_failed(ctx->store, ctx->run_id, stage, node->name, keep.msg, err);
 		*err = keep;
+		rot_metrics_write(ctx, 1);
 		return rc == RK_FAIL ? RK_STOPPED : rc;
 	}
 	rc = rk_store_stage_done(ctx->store, ctx->run_id, stage, node->name, hash, err);
+	rot_metrics_write(ctx, 1);
 	RK_FAILPOINT(stage, node->name, "done");
 	return rc;
 }
@@ -91,6 +94,7 @@ int rot_cluster_step(rot_ctx *ctx, const char *stage, int (*fn)(rot_ctx *, rk_er
 		return rc;
 	if ((rc = rk_store_stage_intent(ctx->store, ctx->run_id, stage, NULL, NULL, err)) != RK_OK)
 		return rc;
+	rot_metrics_write(ctx, 1);
 	RK_FAILPOINT(stage, NULL, "intent");
 	rc = fn ? fn(ctx, err) : RK_OK;
 	if (rc == RK_OK)
@@ -99,9 +103,11 @@ int rot_cluster_step(rot_ctx *ctx, const char *stage, int (*fn)(rot_ctx *, rk_er
 		rk_err keep = *err;
 		rk_store_stage_failed(ctx->store, ctx->run_id, stage, NULL, keep.msg, err);
 		*err = keep;
+		rot_metrics_write(ctx, 1);
 		return rc;
 	}
 	rc = rk_store_stage_done(ctx->store, ctx->run_id, stage, NULL, NULL, err);
+	rot_metrics_write(ctx, 1);
 	RK_FAILPOINT(stage, NULL, "done");
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rekey/log.h"
@@ -437,4 +438,17 @@ unsigned rk_store_schema_version(const rk_store *store)
 const char *rk_store_path(const rk_store *store)
 {
 	return store->path;
+}
+
+double rk_store_time_parse(const char *text)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	int ms = 0;
+	if (!text || sscanf(text, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+	                    &tm.tm_min, &tm.tm_sec, &ms) < 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (double)timegm(&tm) + ms / 1000.0;
 }

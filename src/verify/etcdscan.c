@@ -10,38 +10,72 @@
 #include "etcdscan_internal.h"
 #include "rekey/codec.h"
 
-/* kube-apiserver stores these group resources under legacy paths without their group. */
+/* kube-apiserver stores its built-in resources under /registry/<prefix>/ without their group (the storage
+ * factory's resource prefix: the lowercase resource name, or a special one), custom resources and
+ * apiservices under /registry/<group>/<resource>/. The built-in prefixes of v1.34 outside the core group,
+ * and the special ones (docs/facts.md): */
 static const struct {
 	const char *path, *resource, *group;
-} legacy_paths[] = {
+} builtin_paths[] = {
+    {"mutatingadmissionpolicies", "mutatingadmissionpolicies", "admissionregistration.k8s.io"},
+    {"mutatingadmissionpolicybindings", "mutatingadmissionpolicybindings", "admissionregistration.k8s.io"},
+    {"mutatingwebhookconfigurations", "mutatingwebhookconfigurations", "admissionregistration.k8s.io"},
+    {"validatingadmissionpolicies", "validatingadmissionpolicies", "admissionregistration.k8s.io"},
+    {"validatingadmissionpolicybindings", "validatingadmissionpolicybindings",
+     "admissionregistration.k8s.io"},
+    {"validatingwebhookconfigurations", "validatingwebhookconfigurations", "admissionregistration.k8s.io"},
+    {"controllerrevisions", "controllerrevisions", "apps"},
+    {"daemonsets", "daemonsets", "apps"},
     {"deployments", "deployments", "apps"},
     {"replicasets", "replicasets", "apps"},
-    {"daemonsets", "daemonsets", "apps"},
     {"statefulsets", "statefulsets", "apps"},
-    {"controllerrevisions", "controllerrevisions", "apps"},
-    {"jobs", "jobs", "batch"},
-    {"cronjobs", "cronjobs", "batch"},
     {"horizontalpodautoscalers", "horizontalpodautoscalers", "autoscaling"},
+    {"cronjobs", "cronjobs", "batch"},
+    {"jobs", "jobs", "batch"},
+    {"certificatesigningrequests", "certificatesigningrequests", "certificates.k8s.io"},
+    {"clustertrustbundles", "clustertrustbundles", "certificates.k8s.io"},
+    {"podcertificaterequests", "podcertificaterequests", "certificates.k8s.io"},
+    {"leasecandidates", "leasecandidates", "coordination.k8s.io"},
+    {"leases", "leases", "coordination.k8s.io"},
+    {"endpointslices", "endpointslices", "discovery.k8s.io"},
+    {"flowschemas", "flowschemas", "flowcontrol.apiserver.k8s.io"},
+    {"prioritylevelconfigurations", "prioritylevelconfigurations", "flowcontrol.apiserver.k8s.io"},
+    {"storageversions", "storageversions", "internal.apiserver.k8s.io"},
     {"ingress", "ingresses", "networking.k8s.io"},
-    {"networkpolicies", "networkpolicies", "networking.k8s.io"},
     {"ingressclasses", "ingressclasses", "networking.k8s.io"},
+    {"ipaddresses", "ipaddresses", "networking.k8s.io"},
+    {"networkpolicies", "networkpolicies", "networking.k8s.io"},
+    {"servicecidrs", "servicecidrs", "networking.k8s.io"},
+    {"runtimeclasses", "runtimeclasses", "node.k8s.io"},
     {"poddisruptionbudgets", "poddisruptionbudgets", "policy"},
-    {"clusterroles", "clusterroles", "rbac.authorization.k8s.io"},
     {"clusterrolebindings", "clusterrolebindings", "rbac.authorization.k8s.io"},
-    {"roles", "roles", "rbac.authorization.k8s.io"},
+    {"clusterroles", "clusterroles", "rbac.authorization.k8s.io"},
     {"rolebindings", "rolebindings", "rbac.authorization.k8s.io"},
+    {"roles", "roles", "rbac.authorization.k8s.io"},
+    {"deviceclasses", "deviceclasses", "resource.k8s.io"},
+    {"devicetaintrules", "devicetaintrules", "resource.k8s.io"},
+    {"resourceclaims", "resourceclaims", "resource.k8s.io"},
+    {"resourceclaimtemplates", "resourceclaimtemplates", "resource.k8s.io"},
+    {"resourceslices", "resourceslices", "resource.k8s.io"},
+    {"priorityclasses", "priorityclasses", "scheduling.k8s.io"},
+    {"storageversionmigrations", "storageversionmigrations", "storagemigration.k8s.io"},
+    {"csidrivers", "csidrivers", "storage.k8s.io"},
+    {"csinodes", "csinodes", "storage.k8s.io"},
+    {"csistoragecapacities", "csistoragecapacities", "storage.k8s.io"},
     {"storageclasses", "storageclasses", "storage.k8s.io"},
     {"volumeattachments", "volumeattachments", "storage.k8s.io"},
-    {"csinodes", "csinodes", "storage.k8s.io"},
-    {"csidrivers", "csidrivers", "storage.k8s.io"},
-    {"priorityclasses", "priorityclasses", "scheduling.k8s.io"},
-    {"leases", "leases", "coordination.k8s.io"},
-    {"certificatesigningrequests", "certificatesigningrequests", "certificates.k8s.io"},
-    {"mutatingwebhookconfigurations", "mutatingwebhookconfigurations", "admissionregistration.k8s.io"},
-    {"validatingwebhookconfigurations", "validatingwebhookconfigurations", "admissionregistration.k8s.io"},
-    {"runtimeclasses", "runtimeclasses", "node.k8s.io"},
+    {"volumeattributesclasses", "volumeattributesclasses", "storage.k8s.io"},
+    {"controllers", "replicationcontrollers", ""},
     {"minions", "nodes", ""},
 };
+
+/* What kube-apiserver writes under these prefixes never passes through a transformer (the service range
+ * allocations and the endpoint reconciler's master leases use the storage factory without the
+ * encryption config): plaintext whatever the config says. */
+int rk_etcd_never_encrypted(const char *resource, const char *group)
+{
+	return !*group && (!strcmp(resource, "ranges") || !strcmp(resource, "masterleases"));
+}
 
 static int copy_segment(const uint8_t *p, size_t n, char *out, size_t cap)
 {
@@ -79,10 +113,10 @@ int rk_etcd_key_resource(const char *prefix, const uint8_t *key, size_t len, cha
 		return -1;
 	if (!strcmp(resource, "services") && second == 9 && !memcmp(key + second_at, "endpoints", 9))
 		snprintf(resource, rcap, "endpoints");
-	for (size_t i = 0; i < sizeof legacy_paths / sizeof legacy_paths[0]; i++)
-		if (!strcmp(resource, legacy_paths[i].path)) {
-			snprintf(resource, rcap, "%s", legacy_paths[i].resource);
-			snprintf(group, gcap, "%s", legacy_paths[i].group);
+	for (size_t i = 0; i < sizeof builtin_paths / sizeof builtin_paths[0]; i++)
+		if (!strcmp(resource, builtin_paths[i].path)) {
+			snprintf(resource, rcap, "%s", builtin_paths[i].resource);
+			snprintf(group, gcap, "%s", builtin_paths[i].group);
 			break;
 		}
 	return 0;
@@ -215,13 +249,17 @@ static int list_item(struct rk_scan *sc, const uint8_t *key, size_t klen, const 
 	return RK_OK;
 }
 
-static int resource_selected(const struct rk_scan *sc, const char *gr)
+/* The --resource filter: "secrets", "deployments.apps", or a config's wildcard entry ("*.", "*.apps"). */
+static int resource_selected(const struct rk_scan *sc, const char *gr, const char *resource,
+                             const char *group)
 {
 	if (!sc->opts->nresources)
 		return 1;
-	for (size_t i = 0; i < sc->opts->nresources; i++)
-		if (!strcmp(sc->opts->resources[i], gr))
+	for (size_t i = 0; i < sc->opts->nresources; i++) {
+		const char *want = sc->opts->resources[i];
+		if (!strcmp(want, gr) || (strchr(want, '*') && rk_entry_covers(want, group, resource)))
 			return 1;
+	}
 	return 0;
 }
 
@@ -273,6 +311,49 @@ struct verdict {
 	char why[RK_ERR_MSG_MAX + 64];
 };
 
+/* --expect-key-id: a kms v2 value that meets the other expectations must also carry that keyID. */
+static void check_key_id(const struct rk_scan *sc, const rk_value_info *v, const char *have,
+                         struct verdict *out)
+{
+	const char *want_id = sc->opts->expect_key_id;
+	if (want_id && out->expected && v->kind == RK_VAL_KMS_V2 && strcmp(v->key_id, want_id) != 0) {
+		out->expected = 0;
+		snprintf(out->why, sizeof out->why, "%s, expected keyID \"%.128s\"", have, want_id);
+	}
+}
+
+/* With a config: the rule the apiserver reads the value with decides what is expected (its write key, or
+ * only readable when opts->expect_rules leaves the rule out) and whether it decrypts. */
+static int judge_config(struct rk_scan *sc, const char *resource, const char *group, const char *etcd_key,
+                        const uint8_t *val, size_t vlen, const rk_value_info *v, const char *have,
+                        struct verdict *out)
+{
+	const rk_encconfig *cfg = sc->opts->config;
+	int at = rk_encconfig_lookup_index(cfg, group, resource);
+	const rk_rule *rule = at < 0 ? NULL : &cfg->rules[at];
+	int expect = !sc->opts->expect_rules || (at >= 0 && sc->opts->expect_rules[at]);
+	rk_value_kind kind;
+	const char *name;
+	rule_expectation(rule, &kind, &name);
+	if (expect && out->expected && !matches_expectation(kind, name, v)) {
+		out->expected = 0;
+		snprintf(out->why, sizeof out->why, "%s, expected %s%s%s%s", have,
+		         kind == RK_VAL_IDENTITY_PROTOBUF ? "identity" : rk_value_kind_name(kind),
+		         *name ? " key \"" : "", name, *name ? "\"" : "");
+	}
+	if (expect)
+		check_key_id(sc, v, have, out);
+	int kms = v->kind == RK_VAL_KMS_V1 || v->kind == RK_VAL_KMS_V2;
+	if (v->kind != RK_VAL_MALFORMED) {
+		int rc = kms ? kms_check(sc, rule, etcd_key, val, vlen, out->why, sizeof out->why)
+		             : decrypt_check(sc, rule, etcd_key, val, vlen, out->why, sizeof out->why);
+		if (rc == -2)
+			return RK_BADINPUT;
+		out->decrypt_failed = rc == -1;
+	}
+	return RK_OK;
+}
+
 static int judge(struct rk_scan *sc, const char *resource, const char *group, const char *etcd_key,
                  const uint8_t *val, size_t vlen, const rk_value_info *v, struct verdict *out)
 {
@@ -281,27 +362,17 @@ static int judge(struct rk_scan *sc, const char *resource, const char *group, co
 	out->expected = v->kind != RK_VAL_MALFORMED;
 	out->decrypt_failed = 0;
 	snprintf(out->why, sizeof out->why, "%s", have);
-	if (sc->opts->config) {
-		const rk_rule *rule = rk_encconfig_lookup(sc->opts->config, group, resource);
-		rk_value_kind kind;
-		const char *name;
-		rule_expectation(rule, &kind, &name);
-		if (out->expected && !matches_expectation(kind, name, v)) {
+	if ((sc->opts->config || sc->opts->expect) && rk_etcd_never_encrypted(resource, group)) {
+		/* plaintext whatever the config says */
+		if (!is_identity(v) && out->expected) {
 			out->expected = 0;
-			snprintf(out->why, sizeof out->why, "%s, expected %s%s%s%s", have,
-			         kind == RK_VAL_IDENTITY_PROTOBUF ? "identity" : rk_value_kind_name(kind),
-			         *name ? " key \"" : "", name, *name ? "\"" : "");
+			snprintf(out->why, sizeof out->why, "%s, expected identity (never encrypted)", have);
 		}
-		int kms = v->kind == RK_VAL_KMS_V1 || v->kind == RK_VAL_KMS_V2;
-		if (v->kind != RK_VAL_MALFORMED) {
-			int rc =
-			    kms ? kms_check(sc, rule, etcd_key, val, vlen, out->why, sizeof out->why)
-			        : decrypt_check(sc, rule, etcd_key, val, vlen, out->why, sizeof out->why);
-			if (rc == -2)
-				return RK_BADINPUT;
-			out->decrypt_failed = rc == -1;
-		}
-	} else if (sc->opts->expect && out->expected) {
+		return RK_OK;
+	}
+	if (sc->opts->config)
+		return judge_config(sc, resource, group, etcd_key, val, vlen, v, have, out);
+	if (sc->opts->expect && out->expected) {
 		int want_identity = !strcmp(sc->opts->expect, "identity");
 		int ok =
 		    want_identity ? is_identity(v) : !is_identity(v) && !strcmp(v->name, sc->opts->expect);
@@ -311,11 +382,7 @@ static int judge(struct rk_scan *sc, const char *resource, const char *group, co
 			         sc->opts->expect);
 		}
 	}
-	const char *want_id = sc->opts->expect_key_id;
-	if (want_id && out->expected && v->kind == RK_VAL_KMS_V2 && strcmp(v->key_id, want_id) != 0) {
-		out->expected = 0;
-		snprintf(out->why, sizeof out->why, "%s, expected keyID \"%.128s\"", have, want_id);
-	}
+	check_key_id(sc, v, have, out);
 	return RK_OK;
 }
 
@@ -330,7 +397,7 @@ static int scan_value(void *ud, const uint8_t *key, size_t klen, const uint8_t *
 		group[0] = '\0';
 	}
 	snprintf(gr, sizeof gr, "%s%s%s", resource, *group ? "." : "", group);
-	if (!resource_selected(sc, gr))
+	if (!resource_selected(sc, gr, resource, group))
 		return RK_OK;
 	char *etcd_key = strndup((const char *)key, klen); /* AAD and messages */
 	if (!etcd_key)
@@ -491,6 +558,59 @@ static void listed_objects(const rk_scan_report *r, int with_reason, uint64_t co
 		rk_buf_append_str(out, ", ...");
 }
 
+/* The gates below: scans with o (5 objects listed); on a verdict other than RK_OK, RK_UNSAFE with
+ * "<count> stored values <what>: <names>" (the reasons with the names when with_reason). */
+static int gate(const rk_scan_opts *o, int with_reason, const char *what, uint64_t *checked,
+                uint64_t (*count_of)(const rk_scan_report *), rk_err *err)
+{
+	rk_scan_report *r = NULL;
+	int rc = rk_etcdscan_run(o, &r, err);
+	if (rc != RK_OK)
+		return rc;
+	if (checked)
+		*checked = r->total;
+	if (rk_scan_verdict(r) != RK_OK) {
+		rk_buf names = RK_BUF_INIT;
+		uint64_t count = count_of(r);
+		listed_objects(r, with_reason, count, &names);
+		rc = rk_err_set(err, RK_UNSAFE, "%llu stored values %s: %s", (unsigned long long)count, what,
+		                rk_buf_cstr(&names));
+		rk_buf_free(&names);
+	}
+	rk_scan_report_free(r);
+	return rc;
+}
+
+static uint64_t not_as_expected(const rk_scan_report *r)
+{
+	return r->unexpected + r->decrypt_failed + r->malformed;
+}
+
+static uint64_t not_under_expected(const rk_scan_report *r)
+{
+	return r->unexpected + r->decrypt_failed;
+}
+
+static uint64_t under_forbidden(const rk_scan_report *r)
+{
+	return r->forbidden;
+}
+
+int rk_etcdscan_check_rules(const rk_scan_opts *source, const rk_encconfig *pruned,
+                            const unsigned char *rules, const char *new_key, uint64_t *checked, rk_err *err)
+{
+	rk_scan_opts o = *source;
+	o.config = pruned;
+	o.config_path = NULL;
+	o.expect = NULL;
+	o.forbid = NULL;
+	o.expect_rules = rules;
+	o.list_limit = 5;
+	char what[400];
+	snprintf(what, sizeof what, "are not under %s or would be unreadable after the prune", new_key);
+	return gate(&o, 1, what, checked, not_as_expected, err);
+}
+
 int rk_etcdscan_check_prune(const rk_scan_opts *source, const char *old_key, const char *new_key,
                             uint64_t *checked, rk_err *err)
 {
@@ -499,24 +619,10 @@ int rk_etcdscan_check_prune(const rk_scan_opts *source, const char *old_key, con
 	o.expect = new_key;
 	o.forbid = old_key && strcmp(old_key, "identity") != 0 ? old_key : NULL;
 	o.list_limit = 5;
-	rk_scan_report *r = NULL;
-	int rc = rk_etcdscan_run(&o, &r, err);
-	if (rc != RK_OK)
-		return rc;
-	if (checked)
-		*checked = r->total;
-	if (rk_scan_verdict(r) != RK_OK) {
-		rk_buf names = RK_BUF_INIT;
-		uint64_t count = new_key ? r->unexpected + r->decrypt_failed : r->forbidden;
-		listed_objects(r, new_key != NULL, count, &names);
-		if (new_key)
-			rc = rk_err_set(err, RK_UNSAFE, "%llu stored values are not under %s: %s",
-			                (unsigned long long)count, new_key, rk_buf_cstr(&names));
-		else
-			rc = rk_err_set(err, RK_UNSAFE, "%llu stored values still under key \"%s\": %s",
-			                (unsigned long long)count, old_key, rk_buf_cstr(&names));
-		rk_buf_free(&names);
-	}
-	rk_scan_report_free(r);
-	return rc;
+	char what[400];
+	if (new_key)
+		snprintf(what, sizeof what, "are not under %s", new_key);
+	else
+		snprintf(what, sizeof what, "still under key \"%s\"", old_key);
+	return gate(&o, new_key != NULL, what, checked, new_key ? not_under_expected : under_forbidden, err);
 }

@@ -56,15 +56,19 @@ renewed() { kc "$D" "$API_URL/apis/coordination.k8s.io/v1/namespaces/kube-system
 	[ "$(kc "$D" "$API_URL/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/$ID" | python3 -c 'import json,sys; print(json.load(sys.stdin)["spec"]["renewTime"])')" != "$R1" ]; }
 sbx_wait_for "lease renewal" 15 renewed && ok identity_lease_renewed || not_ok identity_lease_renewed "renewTime stayed $R1"
 
-# --- pods (mirror pods are written straight to etcd by the kubelet emulation) are served read-only ---
+# --- pods (mirror pods are written straight to etcd by the kubelet emulation) are served and written
+# back like any object: a "*.*" rewrite PUTs them unchanged (issue 16) ---
 printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"kube-apiserver-cp-1","namespace":"kube-system","uid":"0f0e0d0c-0000-4000-8000-000000000002","annotations":{"kubernetes.io/config.mirror":"x"}},"spec":{"nodeName":"cp-1"}}' >"$T/pod.json"
 etcd_put_file /registry/pods/kube-system/kube-apiserver-cp-1 "$T/pod.json"
 code=$(http_code "$T/pod" "$API/namespaces/kube-system/pods/kube-apiserver-cp-1")
 [ "$code" = 200 ] && grep -q '"resourceVersion":"[0-9]' "$T/pod" && ok mirror_pod_get || not_ok mirror_pod_get "HTTP $code"
 kc "$D" "$API/namespaces/kube-system/pods" >"$T/pods"
 [ "$(json_field "$T/pods" 'd["kind"]+":"+d["items"][0]["metadata"]["name"]')" = "PodList:kube-apiserver-cp-1" ] && ok mirror_pod_list || not_ok mirror_pod_list "$(head -c 200 "$T/pods")"
-code=$(http_code "$T/x" -X DELETE "$API/namespaces/kube-system/pods/kube-apiserver-cp-1")
-[ "$code" = 405 ] && ok pods_read_only || not_ok pods_read_only "HTTP $code"
+rv=$(json_field "$T/pod" 'd["metadata"]["resourceVersion"]')
+code=$(http_code "$T/x" -X PUT -H 'Content-Type: application/json' --data-binary @"$T/pod" \
+	"$API/namespaces/kube-system/pods/kube-apiserver-cp-1")
+[ "$code" = 200 ] && [ "$(json_field "$T/x" 'd["metadata"]["name"]')" = kube-apiserver-cp-1 ] &&
+	ok pods_unchanged_put || not_ok pods_unchanged_put "HTTP $code (resourceVersion was $rv)"
 
 # --- TCP_NODELAY: 100 keep-alive requests on one connection (Nagle + delayed ACK would cap ~23/s) ---
 URLS=$(i=0; while [ $i -lt 100 ]; do printf '%s ' "$API_URL/version"; i=$((i + 1)); done)

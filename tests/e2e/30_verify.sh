@@ -182,6 +182,16 @@ sed 's/      - identity: {}/      - kms: {apiVersion: v2, name: vault, endpoint:
 	"$T/enc.yaml" >"$T/enc-kms.yaml"
 expect_exit config_known_kms 1 $V --snapshot "$T/snap.db" --resource secrets --config "$T/enc-kms.yaml" -o json
 [ "$(jsum)" = "[15,12,13,1]" ] && ok config_known_kms_not_checked || not_ok config_known_kms_not_checked "$(jsum)"
+# --expect-key-id with --config: a kms v2 value of a rule whose write provider is that kms must carry the
+# keyID too (a KEK rotation's verify over the selected rules)
+sed 's/      - aesgcm: {keys/      - kms: {apiVersion: v2, name: vault, endpoint: "unix:\/\/\/tmp\/kms.sock"}\n      - aesgcm: {keys/' \
+	"$T/enc.yaml" >"$T/enc-kms-first.yaml"
+kms_reason() { jq -r '.unexpectedObjects[] | select(.etcdKey == "/registry/secrets/ns3/kms") | .reason' "$T/out"; }
+expect_exit config_key_id_same 1 $V --snapshot "$T/snap.db" --resource secrets --config "$T/enc-kms-first.yaml" --expect-key-id kek-1 -o json
+[ -z "$(kms_reason)" ] && ok config_key_id_same_expected || not_ok config_key_id_same_expected "$(kms_reason)"
+expect_exit config_key_id_other 1 $V --snapshot "$T/snap.db" --resource secrets --config "$T/enc-kms-first.yaml" --expect-key-id kek-2 -o json
+kms_reason >"$T/kms.reason"
+expect_grep config_key_id_other_named 'kms-v2 key "vault" keyID "kek-1", expected keyID "kek-2"' "$T/kms.reason"
 expect_exit config_widgets_ok 0 $V --snapshot "$T/snap.db" --resource widgets.example.com --config "$T/enc.yaml" -o json
 [ "$(jsum)" = "[2,0,2,0]" ] && ok config_widgets_decrypted || not_ok config_widgets_decrypted "$(jsum)"
 # a value under a configured key name but sealed with another secret (a reused name) fails the check

@@ -52,11 +52,7 @@ cmp -s "$(node_config cp-1)" "$E2E_TMP/base-cp-1.yaml" && not_ok canary_was_chan
 # (a real apiserver under load can take longer than 8 s to come back).
 sed -i "s/readyTimeout: 8s/readyTimeout: $READY_TIMEOUT/" "$PLAN"
 # The operator fixes the canary first; the kubelet brings it back after its crash-loop backoff.
-deadline=$(($(date +%s) + 120))
-until [ "$("$SANDBOX" status --dir "$D" -o json | jq -r '.nodes[] | select(.name == "cp-1") | .ready')" = true ]; do
-	[ "$(date +%s)" -ge "$deadline" ] && break
-	sleep 0.2
-done
+wait_ready cp-1
 expect_exit rollback_restores 0 "$REKEYCTL" rollback -f "$PLAN" --state "$STATE"
 cmp -s "$(node_config cp-1)" "$E2E_TMP/base-cp-1.yaml" && ok rollback_canary_config_restored ||
 	not_ok rollback_canary_config_restored "cp-1 differs from its config before the rotation"

@@ -55,6 +55,14 @@ expect_grep plan_trend_header 'budget trend over 3s \(p99 <= 500 ms, 5xx <= 1.00
 expect_grep plan_cp1_ok '^  ok cp-1: apiserver [0-9]+ writes' "$E2E_TMP/out"
 expect_grep plan_cp2_over '^  OVER BUDGET \((client-latency,)?server-p99\) cp-2: apiserver' "$E2E_TMP/out"
 expect_grep plan_would_refuse 'rotate would refuse now: over budget' "$E2E_TMP/out"
+# the same figures in plan -o json (budget_trend)
+expect_exit plan_json 0 "$REKEYCTL" plan -f "$P" --state "$STATE" -o json
+jq -e '.budget_trend.window_ms == 3000 and .budget_trend.limits.p99_ms == 500 and .budget_trend.over_budget' "$E2E_TMP/out" >/dev/null &&
+	ok plan_json_trend || not_ok plan_json_trend "$(cat "$E2E_TMP/out")"
+jq -e '.budget_trend.nodes[] | select(.node == "cp-2") | .over_budget and (.signals | index("server-p99")) and .server.writes > 0' "$E2E_TMP/out" >/dev/null &&
+	ok plan_json_cp2_over || not_ok plan_json_cp2_over "$(cat "$E2E_TMP/out")"
+jq -e '.budget_trend.nodes[] | select(.node == "cp-1") | (.over_budget | not) and .signals == [] and .client.probes > 0' "$E2E_TMP/out" >/dev/null &&
+	ok plan_json_cp1_ok || not_ok plan_json_cp1_ok "$(cat "$E2E_TMP/out")"
 "$SANDBOX" fault --dir "$D" --node cp-2 --clear >/dev/null
 
 # ---- preflight: 5xx on cp-3 (the budget is 1%) ----
@@ -137,7 +145,7 @@ fi
 "$SANDBOX" fault --dir "$D" --node cp-2 --clear >/dev/null
 expect_exit resume_after_fault 0 "$REKEYCTL" resume -f "$P" --state "$STATE"
 expect_exit status_text 0 "$REKEYCTL" status --cluster sandbox --state "$STATE"
-expect_grep status_names_rotation '^cluster sandbox  rotate run [0-9]+  done' "$E2E_TMP/out"
+expect_grep status_names_rotation '^cluster sandbox  rotation run [0-9]+  done' "$E2E_TMP/out"
 expect_grep status_names_signal '^  signals   (.*, )?slowdown by 5xx x[0-9]+' "$E2E_TMP/out"
 expect_exit status_json 0 "$REKEYCTL" status --cluster sandbox --state "$STATE" -o json
 expect_grep status_json_signal '"budget_signals":\[.*\{"decision":"slowdown","signal":"5xx","count":[1-9]' "$E2E_TMP/out"

@@ -51,6 +51,16 @@ doctor() {
 criticals() {
 	expect_grep "$1" "^doctor: plan .*: $2 critical," "$E2E_TMP/out"
 }
+# criticals_about NAME SUBJECTS: the last doctor output has criticals, every one about SUBJECTS (an ERE
+# on "SUBJECT CHECK"). The fault of a plugin may reach its apiserver's own cached kms check (20 s) before
+# doctor runs, and then that check is a second critical about the same node; nothing else may be.
+criticals_about() {
+	if grep -q '^CRITICAL' "$E2E_TMP/out" && ! grep '^CRITICAL' "$E2E_TMP/out" | grep -Evq "^CRITICAL +($2) "; then
+		ok "$1"
+	else
+		not_ok "$1" "$(grep '^CRITICAL' "$E2E_TMP/out" | head -n 4)"
+	fi
+}
 # finding NAME SEVERITY SUBJECT CHECK PATTERN: the last doctor output has that finding.
 finding() {
 	expect_grep "$1" "^$2 +$3 +$4 +.*$5" "$E2E_TMP/out"
@@ -153,13 +163,13 @@ kp cp-2 stop >/dev/null
 doctor down 1
 finding down_named CRITICAL 'plugin cp-2' kms-plugin "no socket after [0-9]+ ms: $D/nodes/cp-2/kms.sock: No such file or directory"
 expect_grep down_action '^ +next: start the KMS plugin on the node' "$E2E_TMP/out"
-criticals down_only 1
+criticals_about down_only 'plugin cp-2 +kms-plugin|cp-2 +kms-readyz'
 # a stale socket: the file stays, nobody listens
 kp cp-2 start >/dev/null
 kp cp-2 stop --stale >/dev/null
 doctor stale 1
 finding stale_named CRITICAL 'plugin cp-2' kms-plugin "nobody listens on the socket after [0-9]+ ms: connect $D/nodes/cp-2/kms.sock: Connection refused"
-criticals stale_only 1
+criticals_about stale_only 'plugin cp-2 +kms-plugin|cp-2 +kms-readyz'
 kp cp-2 start >/dev/null
 wait_until 40 kms_check_ok cp-2 || not_ok down_recovered "cp-2 kms check still failing"
 

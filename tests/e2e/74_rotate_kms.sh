@@ -79,6 +79,9 @@ before=$(data_sum)
 key1=$(kp keyid)
 expect_exit to_kms_plan 0 "$REKEYCTL" plan -f "$PLAN" --state "$STATE"
 expect_grep to_kms_plan_stages 'stage-key: add kms v2 provider sandbox-kms \(unix://.*kms.sock\)' "$E2E_TMP/out"
+expect_exit to_kms_plan_json 0 "$REKEYCTL" plan -f "$PLAN" --state "$STATE" -o json
+jq -e '.provider == "kms" and .kms.name == "sandbox-kms" and (.kms.endpoint | test("^unix://.*kms.sock$")) and .kms.kek == false and .stages[1] == "stage-key"' "$E2E_TMP/out" >/dev/null &&
+	ok to_kms_plan_json_names_provider || not_ok to_kms_plan_json_names_provider "$(head -c 300 "$E2E_TMP/out")"
 expect_exit to_kms_rotate 0 "$REKEYCTL" rotate -f "$PLAN" --state "$STATE"
 expect_exit to_kms_verify 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms --expect-key-id "$key1"
 expect_exit to_kms_verify_other_keyid_fails 1 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms --expect-key-id kek-0-none
@@ -92,6 +95,9 @@ ls "$STATE/archive/sandbox/$old.aescbc."*.key >/dev/null 2>&1 && ok to_kms_aescb
 # ---- KEK rotation ----
 sed -e 's/^  timeout: 3s$/  timeout: 3s\n  kek: true\n  outageTimeout: 180s/' "$PLAN" >"$D/plan-kek.yaml"
 KEK=$D/plan-kek.yaml
+expect_exit kek_plan_json 0 "$REKEYCTL" plan -f "$KEK" --state "$STATE" -o json
+jq -e '.kms.kek == true and .stages == ["preflight", "kek-target", "kek-pickup", "rewrite", "verify", "done"]' "$E2E_TMP/out" >/dev/null &&
+	ok kek_plan_json_stages || not_ok kek_plan_json_stages "$(head -c 300 "$E2E_TMP/out")"
 key2=$(kp rotate)
 [ "$key2" != "$key1" ] && ok "kek_rotated_in_plugin ($key1 -> $key2)" || not_ok kek_rotated_in_plugin "same key_id"
 expect_exit kek_rotate 0 "$REKEYCTL" rotate -f "$KEK" --state "$STATE"

@@ -49,8 +49,26 @@ sbx_up() {
 		-e "s/^controlPlane:/controlPlane:\n  readyTimeout: $READY_TIMEOUT/" "$D/plan.yaml" >"$PLAN"
 }
 
+# wait_ready NODE [DIR]: until the sandbox in DIR (default $D) reports NODE ready (the kubelet brings a
+# repaired apiserver back after its crash-loop backoff), at most 120 s; returns 1 when it never is.
+wait_ready() {
+	deadline=$(($(date +%s) + 120))
+	until [ "$("$SANDBOX" status --dir "${2:-$D}" -o json | jq -r ".nodes[] | select(.name == \"$1\") | .ready")" = true ]; do
+		[ "$(date +%s)" -ge "$deadline" ] && return 1
+		sleep 0.2
+	done
+}
+
 node_config() { echo "$D/nodes/$1/etc/kubernetes/enc/enc.yaml"; }
 etcd_url() { cat "$D/etcd.url"; }
+# jq_ok NAME FILTER: the last command's stdout is one JSON object for which FILTER is true.
+jq_ok() {
+	if [ "$(jq -s 'length' "$E2E_TMP/out" 2>/dev/null)" = 1 ] && jq -e "$2" "$E2E_TMP/out" >/dev/null 2>&1; then
+		ok "$1"
+	else
+		not_ok "$1" "$(jq -c . "$E2E_TMP/out" 2>&1 | head -c 1500)"
+	fi
+}
 write_key_of() { "$REKEYCTL" config show "$(node_config "$1")" | sed -n 's/.*write key: \([^ ]*\).*/\1/p' | head -n 1; }
 
 # A checksum of every secret's data through the API (kubectl), to prove the data did not change.
@@ -92,4 +110,30 @@ check_rotated() {
 	[ "$2" = identity ] && for n in cp-1 cp-2 cp-3; do grep -q identity "$(node_config "$n")" && gone=0; done
 	[ "$gone" = 1 ] && ok "$1_old_key_gone" || not_ok "$1_old_key_gone" "$2 still in a node config"
 	[ "$(data_sum)" = "$3" ] && ok "$1_data_unchanged" || not_ok "$1_data_unchanged" "checksum differs"
+}
+
+# set_enc_config FILE: installs FILE as every node's EncryptionConfiguration (0600), restarts every
+# apiserver (an annotation in its static-pod manifest, as an operator's edit would) and waits, up to
+# 3 minutes, until each one reports running it (last_config_info's hash) and is ready (/readyz: a real
+# apiserver serves /metrics seconds before its post-start hooks are done, and a rotation's preflight
+# refuses an apiserver that is not ready).
+set_enc_config() {
+	h=$(sha256sum "$1" | cut -c1-64)
+	for n in cp-1 cp-2 cp-3; do
+		install -m 600 "$1" "$(node_config "$n")"
+		m=$D/nodes/$n/etc/kubernetes/manifests/kube-apiserver.yaml
+		sed -i -e '/rekey.test\/config-hash/d' -e "s|^  annotations:\$|  annotations:\n    rekey.test/config-hash: \"$h\"|" "$m"
+	done
+	deadline=$(($(date +%s) + 180))
+	for n in cp-1 cp-2 cp-3; do
+		until "$REKEYCTL" kube --kubeconfig "$D/kubeconfig" --context "sandbox-$n" metrics 2>/dev/null |
+			grep -q "last_config_info{.*hash=\"sha256:$h\""; do
+			[ "$(date +%s)" -lt "$deadline" ] || { echo "# $n does not run config sha256:$h"; return 1; }
+			sleep 0.5
+		done
+		until "$REKEYCTL" kube --kubeconfig "$D/kubeconfig" --context "sandbox-$n" readyz >/dev/null 2>&1; do
+			[ "$(date +%s)" -lt "$deadline" ] || { echo "# $n is not ready"; return 1; }
+			sleep 0.5
+		done
+	done
 }

@@ -75,14 +75,15 @@ run fuzz_snapshot src/verify/snapshot.c
 run fuzz_classify src/codec/codec.c src/codec/codec_chain.c src/codec/codec_crypto.c src/codec/codec_object.c \
 	src/encconfig/keys.c
 run fuzz_encconfig src/encconfig/encconfig.c src/encconfig/encconfig_load.c src/encconfig/encconfig_validate.c src/encconfig/encconfig_edit.c \
-	src/encconfig/encconfig_emit.c src/encconfig/encconfig_file.c src/encconfig/keys.c src/encconfig/keyfile.c \
+	src/encconfig/encconfig_emit.c src/encconfig/encconfig_file.c src/encconfig/encconfig_select.c \
+	src/encconfig/encconfig_splice.c src/encconfig/keys.c src/encconfig/keyfile.c \
 	src/util/fsutil.c src/util/duration.c src/util/yamldoc.c
 run fuzz_promtext src/metrics/promtext.c src/metrics/promhist.c src/metrics/promapi.c
 run fuzz_etcdrange src/etcd/etcdrange.c src/grpc/grpc_wire.c
 YAML="src/util/yamldoc.c src/util/fsutil.c src/util/clock.c src/util/duration.c src/encconfig/keys.c
 	src/encconfig/encconfig.c"
 # shellcheck disable=SC2086
-run fuzz_plan src/plan/plan.c src/plan/plan_breakglass.c src/encconfig/keyfile.c src/util/tz.c src/rewrite/rewrite_settings.c $YAML
+run fuzz_plan src/plan/plan.c src/plan/plan_breakglass.c src/encconfig/keyfile.c src/encconfig/encconfig_validate.c src/util/tz.c src/rewrite/rewrite_settings.c $YAML
 KUBE="src/kube/kube.c src/kube/kube_auth.c src/kube/kube_list.c src/kube/execcred.c src/kube/kubeconfig.c
 	src/kube/kubeconfig_yaml.c src/util/child.c src/util/log.c $YAML"
 # shellcheck disable=SC2086

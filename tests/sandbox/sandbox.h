@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "rekey/buf.h"
 #include "rekey/err.h"
 
 /* ---- subcommands (argv[0] is the subcommand name) ---- */
@@ -44,8 +45,8 @@ typedef struct lc_info {
 	int real;                  /* 1: every node runs the real kube-apiserver (`up --real`) */
 	char kube_apiserver[4096]; /* real mode: absolute path of the kube-apiserver binary */
 	char etcd_proxy_url[128];  /* real mode: the delaying proxy in front of etcd the apiservers use */
-	int kms;                   /* `up --real --kms`: the KMS v2 test plugin runs (D/kms/) */
-	char kms_socket[108];      /* its socket, D/kms/kms.sock (a unix socket path: < 108 bytes) */
+	int kms;                   /* `up --real --kms`: how many KMS v2 test plugins run (D/kms/, D/kms2/) */
+	char kms_socket[108];      /* the first one's socket, D/kms/kms.sock (a unix socket: < 108 bytes) */
 	size_t nnodes;
 	lc_node nodes[LC_MAX_NODES];
 } lc_info;
@@ -86,6 +87,17 @@ pid_t lc_spawn_daemon(char *const argv[], const char *log_path);
 int lc_parse_long(const char *flag, const char *text, long lo, long hi, long *out, rk_err *err);
 int lc_parse_double(const char *flag, const char *text, double lo, double hi, double *out, rk_err *err);
 
+/* ---- stored values (lifecycle/values.c) ---- */
+/* A node's EncryptionConfiguration, relative to its root D/nodes/<node>. */
+#define LC_ENC_REL "/etc/kubernetes/enc/enc.yaml"
+/* plain as an apiserver running the config at config_path stores it for group/resource (the chain of
+ * the rule covering it, AAD = key), appended to out. */
+int lc_seal_value(const char *config_path, const char *group, const char *resource, const char *key,
+                  const void *plain, size_t len, rk_buf *out, rk_err *err);
+/* A stored value read with the first node config that reads it (into plain); -1 when none does. */
+int lc_open_value(const lc_info *info, const char *group, const char *resource, const char *key,
+                  const uint8_t *val, size_t len, rk_buf *plain);
+
 /* ---- TLS client settings for talking to the sandbox's apiservers (CA + admin cert) ---- */
 void lc_curl_tls(void *curl, const char *dir);
 /* GET url + path with the admin client cert; returns the HTTP status (0 on transport error); the body
@@ -97,8 +109,9 @@ int lc_etcd_put(const char *etcd_url, const char *key, const void *val, size_t l
 /* Puts only when the key does not exist; *created = 1 when it wrote. */
 int lc_etcd_create(const char *etcd_url, const char *key, const void *val, size_t len, int *created,
                    rk_err *err);
-/* The mirror pod kube-system/kube-apiserver-<node> as stored in etcd (JSON), NULL when absent. */
-json_t *lc_mirror_pod(const char *etcd_url, const char *node);
+/* The mirror pod kube-system/kube-apiserver-<node> as stored in etcd (opened with lc_open_value), NULL
+ * when absent or unreadable. */
+json_t *lc_mirror_pod(const lc_info *info, const char *node);
 int lc_etcd_delete(const char *etcd_url, const char *key, rk_err *err);
 int lc_etcd_healthy(const char *etcd_url);
 
@@ -119,9 +132,13 @@ int sbx_etcd_proxy_main(int argc, char **argv);
 int lc_write_node_files(const lc_info *info, rk_err *err); /* nodefiles.c: enc.yaml + manifest */
 int lc_write_kubeconfig(const lc_info *info, rk_err *err); /* nodefiles.c */
 int lc_write_plan(const lc_info *info, rk_err *err);       /* nodefiles.c */
-/* kmsplugin.c: starts `binary serve` (the KMS v2 test plugin) on D/kms/kms.sock with its state in
- * D/kms/state.json (D/kms.pid, D/kms/kms.log); returns once the socket accepts connections. */
-int lc_kms_start(lc_info *info, const char *binary, rk_err *err);
+/* kmsplugin.c: starts `count` instances of `binary serve` (the KMS v2 test plugin), the first on
+ * D/kms/kms.sock with its state in D/kms/state.json (D/kms.pid, D/kms/kms.log), the second in D/kms2/
+ * (D/kms2.pid); returns once every socket accepts connections. */
+int lc_kms_start(lc_info *info, const char *binary, int count, rk_err *err);
+/* D/kms + suffix for plugin 1, D/kms<n> + suffix after it ("" the directory, ".pid" the pid file). */
+char *lc_kms_path(const char *dir, int n, const char *suffix);
+#define LC_MAX_KMS_PLUGINS 2
 
 typedef struct lc_seed_opts {
 	long secrets, configmaps, namespaces, bytes;

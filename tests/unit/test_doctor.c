@@ -159,7 +159,8 @@ START_TEST(metrics_of_one_scrape)
 	ck_assert_str_eq(m.keyids[0].hash, "sha256:new"); /* the newest Status answer, not the first */
 	ck_assert_uint_eq(m.ntransform_fail, 1);
 	ck_assert_str_eq(m.transform_fail[0].c, "Internal");
-	ck_assert(m.writes_total == 100 && m.writes_5xx == 2); /* GET is not a write */
+	ck_assert(m.requests.write_codes.total == 100 &&
+	          m.requests.write_codes.server_errors == 2); /* GET and dry-run are not writes */
 }
 END_TEST
 
@@ -169,11 +170,11 @@ START_TEST(metrics_over_a_window)
 	parse_fixture(&earlier);
 	later = earlier;
 	later.kms_ops[1].value += 2; /* two more Unavailable */
-	later.writes_total += 10;
+	later.requests.write_codes.total += 10;
 	later.transform_fail[0].value = 1; /* went down: the apiserver restarted, counts from 0 */
 	doc_metrics_delta(&later, &earlier, &delta);
 	ck_assert(delta.kms_ops[0].value == 0 && delta.kms_ops[1].value == 2);
-	ck_assert(delta.writes_total == 10 && delta.writes_5xx == 0);
+	ck_assert(delta.requests.write_codes.total == 10 && delta.requests.write_codes.server_errors == 0);
 	ck_assert(delta.transform_fail[0].value == 1);
 	ck_assert(delta.kms_latency[0].total == 0);
 	ck_assert_str_eq(delta.config_hash, "sha256:c1");

@@ -153,11 +153,73 @@ START_TEST(prune_gate)
 }
 END_TEST
 
+/* The gate of a rotation that edits only some rules: the selected rules' values must be under their write
+ * key, every other value only readable with the pruned config. */
+START_TEST(rules_gate_checks_selected_and_readable)
+{
+	static rk_key k1[] = {{.name = "k1", .secret = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}};
+	static char *configmaps[] = {"configmaps"}, *secrets[] = {"secrets"};
+	rk_provider ident = {.type = RK_PROV_IDENTITY, .ntypes = 1};
+	rk_provider cbc = {.type = RK_PROV_AESCBC, .ntypes = 1, .keys = k1, .nkeys = 1};
+	rk_rule rules[2] = {{.resources = configmaps, .nresources = 1, .providers = &ident, .nproviders = 1},
+	                    {.resources = secrets, .nresources = 1, .providers = &cbc, .nproviders = 1}};
+	rk_encconfig cfg = {.path = "pruned", .rules = rules, .nrules = 2};
+	const unsigned char only_configmaps[2] = {1, 0};
+	rk_scan_opts o = {.snapshot_path = FIXTURE};
+	rk_err err;
+	uint64_t checked = 0;
+	/* configmaps (selected) are identity as expected; the secret, under k1 in an unselected rule, is not
+	 * checked for its key but must decrypt: the fixture's is no ciphertext */
+	ck_assert_int_eq(rk_etcdscan_check_rules(&o, &cfg, only_configmaps, "identity", &checked, &err),
+	                 RK_UNSAFE);
+	ck_assert_msg(strstr(err.msg,
+	                     "1 stored values are not under identity or would be unreadable after the "
+	                     "prune: /registry/secrets/a/s1 (unreadable with the configuration"),
+	              "%s", err.msg);
+	ck_assert_uint_eq(checked, 2);
+	/* the secrets rule without k1: unreadable after the prune, whatever its rule's key is */
+	rules[1].providers = &ident;
+	ck_assert_int_eq(rk_etcdscan_check_rules(&o, &cfg, only_configmaps, "identity", NULL, &err),
+	                 RK_UNSAFE);
+	ck_assert_msg(strstr(err.msg, "/registry/secrets/a/s1"), "%s", err.msg);
+	/* scoped to the selected rule's resources (a wildcard entry as the filter): passes */
+	const char *core[] = {"configmaps"};
+	rk_scan_opts scoped = {.snapshot_path = FIXTURE, .resources = core, .nresources = 1};
+	ck_assert_int_eq(rk_etcdscan_check_rules(&scoped, &cfg, only_configmaps, "identity", &checked, &err),
+	                 RK_OK);
+	ck_assert_uint_eq(checked, 1);
+	/* and selecting the secrets rule asks for its write key */
+	const unsigned char only_secrets[2] = {0, 1};
+	rules[1].providers = &cbc;
+	ck_assert_int_eq(rk_etcdscan_check_rules(&o, &cfg, only_secrets, "k1", NULL, &err), RK_UNSAFE);
+}
+END_TEST
+
+START_TEST(wildcard_resource_filter)
+{
+	const char *core[] = {"*."}, *apps[] = {"*.apps"}, *all[] = {"*.*"};
+	rk_scan_opts a = {.resources = core, .nresources = 1};
+	rk_scan_report *r = scan(&a);
+	ck_assert_uint_eq(r->total, 2);
+	rk_scan_report_free(r);
+	rk_scan_opts b = {.resources = apps, .nresources = 1};
+	r = scan(&b);
+	ck_assert_uint_eq(r->total, 0);
+	rk_scan_report_free(r);
+	rk_scan_opts c = {.resources = all, .nresources = 1};
+	r = scan(&c);
+	ck_assert_uint_eq(r->total, 2);
+	rk_scan_report_free(r);
+}
+END_TEST
+
 Suite *etcdscan_suite(void)
 {
 	Suite *s = suite_create("etcdscan");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, counts_without_expectation);
+	tcase_add_test(tc, rules_gate_checks_selected_and_readable);
+	tcase_add_test(tc, wildcard_resource_filter);
 	tcase_add_test(tc, expect_and_forbid);
 	tcase_add_test(tc, config_expectation_and_decrypt_check);
 	tcase_add_test(tc, bad_options);

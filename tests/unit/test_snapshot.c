@@ -170,6 +170,22 @@ START_TEST(etcd_key_to_resource)
 	MAP("/registry/minions/node-1", "nodes", "");
 	MAP("/registry/services/endpoints/default/kubernetes", "endpoints", "");
 	MAP("/registry/services/specs/default/kubernetes", "services", "");
+	/* every built-in group resource sits under /registry/<resource> (kube-apiserver v1.34) */
+	MAP("/registry/controllers/default/rc", "replicationcontrollers", "");
+	MAP("/registry/ingress/default/web", "ingresses", "networking.k8s.io");
+	MAP("/registry/flowschemas/exempt", "flowschemas", "flowcontrol.apiserver.k8s.io");
+	MAP("/registry/validatingadmissionpolicies/p", "validatingadmissionpolicies",
+	    "admissionregistration.k8s.io");
+	MAP("/registry/servicecidrs/kubernetes", "servicecidrs", "networking.k8s.io");
+	MAP("/registry/clusterroles/admin", "clusterroles", "rbac.authorization.k8s.io");
+	MAP("/registry/apiregistration.k8s.io/apiservices/v1.apps", "apiservices", "apiregistration.k8s.io");
+	MAP("/registry/apiextensions.k8s.io/customresourcedefinitions/w.example.com",
+	    "customresourcedefinitions", "apiextensions.k8s.io");
+	MAP("/registry/masterleases/127.0.0.1", "masterleases", "");
+	ck_assert(rk_etcd_never_encrypted("masterleases", ""));
+	ck_assert(rk_etcd_never_encrypted("ranges", ""));
+	ck_assert(!rk_etcd_never_encrypted("services", ""));
+	ck_assert(!rk_etcd_never_encrypted("ranges", "example.com"));
 	ck_assert_int_eq(
 	    rk_etcd_key_resource(p, (const uint8_t *)"/other/x", 8, res, sizeof res, grp, sizeof grp), -1);
 	ck_assert_int_eq(

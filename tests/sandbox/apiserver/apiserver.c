@@ -29,13 +29,21 @@ static void config_free(sbx_config *c)
 {
 	if (!c)
 		return;
-	for (int i = 0; i < SBX_NRES; i++)
-		rk_chain_free(c->chains[i]);
+	for (size_t i = 0; c->rule_chains && c->cfg && i < c->cfg->nrules; i++)
+		rk_chain_free(c->rule_chains[i]);
+	free(c->rule_chains);
+	rk_chain_free(c->identity);
 	rk_encconfig_free(c->cfg);
 	free(c);
 }
 
-/* Loads, validates and builds one chain per served resource from the bytes of the config file. */
+rk_chain *sbx_config_chain(const sbx_config *cfg, const sbx_resource *res)
+{
+	int at = rk_encconfig_lookup_index(cfg->cfg, res->group, res->name);
+	return at < 0 ? cfg->identity : cfg->rule_chains[at];
+}
+
+/* Loads, validates and builds one chain per rule from the bytes of the config file. */
 static int config_build(const char *path, const char *data, size_t len, int auto_reload, sbx_config **out,
                         rk_err *err)
 {
@@ -47,11 +55,12 @@ static int config_build(const char *path, const char *data, size_t len, int auto
 	int rc = rk_encconfig_load_buf(data, len, path, &c->cfg, err);
 	if (rc == RK_OK)
 		rc = rk_encconfig_validate(c->cfg, auto_reload, err);
-	for (int i = 0; i < SBX_NRES && rc == RK_OK; i++) {
-		const rk_rule *rule =
-		    rk_encconfig_lookup(c->cfg, sbx_resources[i].group, sbx_resources[i].name);
-		rc = rk_chain_new(rule, &c->chains[i], err);
-	}
+	if (rc == RK_OK && !(c->rule_chains = calloc(c->cfg->nrules + 1, sizeof *c->rule_chains)))
+		rc = rk_err_set(err, RK_FAIL, "out of memory");
+	for (size_t i = 0; rc == RK_OK && i < c->cfg->nrules; i++)
+		rc = rk_chain_new(&c->cfg->rules[i], &c->rule_chains[i], err);
+	if (rc == RK_OK)
+		rc = rk_chain_new(NULL, &c->identity, err);
 	if (rc != RK_OK) {
 		config_free(c);
 		return rc;

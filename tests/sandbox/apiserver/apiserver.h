@@ -19,31 +19,47 @@ typedef enum sbx_res_id {
 	SBX_NAMESPACES,
 	SBX_PODS,
 	SBX_LEASES,
-	SBX_NRES
+	SBX_CRDS,
+	SBX_NRES,   /* the built-in resources above */
+	SBX_CUSTOM, /* a custom resource, described by its CRD (sbx_custom) */
 } sbx_res_id;
 
 typedef struct sbx_resource {
 	sbx_res_id id;
-	const char *name; /* plural, also the etcd path element */
+	const char *name; /* plural */
 	const char *singular;
 	const char *kind;
 	const char *group;         /* "" = core */
-	const char *group_version; /* "v1", "coordination.k8s.io/v1" */
+	const char *group_version; /* "v1", "coordination.k8s.io/v1": the version served */
 	int namespaced;
-	int writable;           /* pods are written by the kubelet emulation straight to etcd */
+	int writable;           /* every resource the sandbox serves can be written */
 	const char *short_name; /* NULL when none */
+	const char *prefix;     /* etcd path element after /registry/ (NULL = name): "example.com/widgets" */
+	const char *stored_gv;  /* apiVersion of the stored object (NULL = group_version): a CRD's storage
+	                           version, which the object is converted to and from ("None" strategy) */
 } sbx_resource;
 
 extern const sbx_resource sbx_resources[SBX_NRES];
 const sbx_resource *sbx_resource_find(const char *group, const char *name);
 
-/* One loaded EncryptionConfiguration with a chain per resource; shared by reference count. */
+/* A custom resource as its CRD describes it, served at one version (objects_crd.c). */
+typedef struct sbx_custom {
+	sbx_resource res;
+	char name[128], singular[128], kind[128], group[256], gv[320], prefix[400], stored_gv[320];
+} sbx_custom;
+
+/* One loaded EncryptionConfiguration with a transformer chain per rule (and an identity chain for the
+ * resources no rule covers); shared by reference count. */
 typedef struct sbx_config {
 	rk_encconfig *cfg;
-	rk_chain *chains[SBX_NRES];
+	rk_chain **rule_chains; /* one per rule of cfg */
+	rk_chain *identity;
 	char hash[72];
 	int refs;
 } sbx_config;
+
+/* The chain that stores and reads res: its rule's (exact, "*.group", "*.*") or identity. */
+rk_chain *sbx_config_chain(const sbx_config *cfg, const sbx_resource *res);
 
 typedef struct sbx_server {
 	const char *dir, *node, *config_path, *etcd_url;
@@ -105,8 +121,21 @@ int sbx_store_ensure(sbx_server *srv, const sbx_resource *res, const char *ns, j
 /* Reachability of etcd for /readyz (0 = ok). */
 int sbx_store_ping(sbx_server *srv);
 
-/* The etcd key of an object: /registry/<resource>/[<ns>/]<name>. */
+/* The etcd key of an object: /registry/<prefix>/[<ns>/]<name>. */
 void sbx_object_key(const sbx_resource *res, const char *ns, const char *name, rk_buf *out);
+
+/* Custom resources (objects_crd.c). sbx_custom_find: the CRD serving group/version/plural (1, out filled),
+ * none (0), or an error reading CRDs (-1, e filled). sbx_crd_check: the checks and defaults of a CRD
+ * being created or replaced (0, or -1 with e: 422). sbx_custom_groups: every served CRD (decoded list
+ * items, caller frees), for discovery. */
+int sbx_custom_find(sbx_server *srv, const char *group, const char *version, const char *plural,
+                    sbx_custom *out, sbx_apierr *e);
+int sbx_crd_check(json_t *crd, sbx_apierr *e);
+json_t *sbx_custom_crds(sbx_server *srv);
+/* A deny-label fault (faults.h) refuses updates of an object carrying that label, before or after the
+ * update, as a ValidatingAdmissionPolicy with an objectSelector would: 0 = allowed, -1 = refused (e). */
+int sbx_admission_update(const sbx_resource *res, const char *name, json_t *old_obj, json_t *new_obj,
+                         sbx_apierr *e);
 
 /* A request being answered (http_server.c fills it, apiserver_routes.c answers it). */
 typedef struct sbx_req {
@@ -120,8 +149,9 @@ typedef struct sbx_req {
 	rk_buf out;
 	const char *out_type;
 	int retry_after; /* > 0: Retry-After header */
-	/* labels for the metrics */
+	/* labels for the metrics (resource and group point into the two buffers) */
 	const char *verb, *resource, *group, *scope;
+	char resource_label[128], group_label[256];
 	int mutating;
 } sbx_req;
 
@@ -135,8 +165,9 @@ void sbx_route(sbx_req *req);
  * routed, so an answer from the fault injection carries them as kube-apiserver's filters' answers do. */
 void sbx_route_labels(sbx_req *req);
 
-/* Discovery documents (apiserver_discovery.c): NULL when path is not a discovery path. */
-json_t *sbx_discovery(const char *path);
+/* Discovery documents (apiserver_discovery.c), the CRDs' groups included: NULL when path is not a
+ * discovery path. */
+json_t *sbx_discovery(sbx_server *srv, const char *path);
 /* Health endpoints (apiserver_routes.c). */
 int sbx_health(sbx_req *req);
 

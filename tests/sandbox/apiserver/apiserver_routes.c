@@ -1,5 +1,6 @@
 /* apiserver_routes.c: maps a request to its answer: version, health, metrics, discovery, and the REST
- * verbs on secrets, configmaps, namespaces, pods and leases; errors as kind: Status objects. */
+ * verbs on secrets, configmaps, namespaces, pods, leases, CRDs and custom resources; errors as kind:
+ * Status objects. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,8 +221,10 @@ static int read_body(sbx_req *req, int *patch_type, json_t **body)
 
 static void set_labels(sbx_req *req, const sbx_resource *res, const char *ns, const char *name)
 {
-	req->resource = res->name;
-	req->group = res->group;
+	snprintf(req->resource_label, sizeof req->resource_label, "%s", res->name);
+	snprintf(req->group_label, sizeof req->group_label, "%s", res->group);
+	req->resource = req->resource_label; /* a custom resource's names live only while it is routed */
+	req->group = req->group_label;
 	/* kube-apiserver 1.34 counts a create as scope "resource" (endpoints/metrics CleanScope) */
 	req->scope = name || !strcmp(req->method, "POST") ? "resource" : ns ? "namespace" : "cluster";
 	if (!strcmp(req->method, "GET"))
@@ -334,23 +337,47 @@ static int split(char *path, char **seg, int max)
 	return n;
 }
 
-/* What a resource path names: the resource (NULL when none), namespace and name. */
+/* A resource of group/version: built in, or a custom resource whose CRD serves it (into custom). */
+static const sbx_resource *find_resource(sbx_req *req, const char *group, const char *version,
+                                         const char *name, sbx_custom *custom)
+{
+	const sbx_resource *res = sbx_resource_find(group, name);
+	if (res || !strchr(group, '.') || !strcmp(group, "coordination.k8s.io") ||
+	    !strcmp(group, "apiextensions.k8s.io"))
+		return res && !strcmp(version, "v1") ? res : NULL; /* every built-in is served at v1 */
+	sbx_apierr e;
+	return sbx_custom_find(req->srv, group, version, name, custom, &e) == 1 ? &custom->res : NULL;
+}
+
+/* A resource URL split: its group, version and the path under them. */
+struct api_path {
+	char group[256], version[64];
+	const char *rest;
+};
+
+/* What a resource path names: the resource (NULL when none; a custom one lives in custom), namespace and
+ * name. */
 struct target {
 	char path[2048]; /* ns and name point into it */
+	sbx_custom custom;
 	const sbx_resource *res;
 	const char *ns, *name;
 };
 
-static void resolve(const char *group, const char *rest, struct target *t)
+static void resolve(sbx_req *req, const struct api_path *a, struct target *t)
 {
 	memset(t, 0, sizeof *t);
-	snprintf(t->path, sizeof t->path, "%s", rest);
+	snprintf(t->path, sizeof t->path, "%s", a->rest);
 	char *seg[5];
 	int n = split(t->path, seg, 5);
-	t->res = n > 0 ? sbx_resource_find(group, seg[0]) : NULL;
-	t->ns = t->name = NULL;
+	const char *group = a->group, *version = a->version;
+	t->res = n > 0 && strcmp(seg[0], "namespaces")
+	             ? find_resource(req, group, version, seg[0], &t->custom)
+	             : NULL;
+	if (n > 0 && !strcmp(seg[0], "namespaces") && !*group)
+		t->res = sbx_resource_find(group, seg[0]);
 	if (n >= 3 && !strcmp(seg[0], "namespaces") && n <= 4) {
-		t->res = sbx_resource_find(group, seg[2]);
+		t->res = find_resource(req, group, version, seg[2], &t->custom);
 		t->ns = seg[1];
 		t->name = n == 4 ? seg[3] : NULL;
 		if (t->res && !t->res->namespaced)
@@ -364,17 +391,18 @@ static void resolve(const char *group, const char *rest, struct target *t)
 	}
 }
 
-/* The group and the rest of a resource URL, 0 when the URL is not under a served group version. */
-static int api_prefix(const char *u, const char **group, const char **rest)
+/* The group, version and rest of a resource URL, 0 when the URL is not under a group version. */
+static int api_prefix(const char *u, struct api_path *a)
 {
+	int used = 0;
+	a->group[0] = '\0';
+	snprintf(a->version, sizeof a->version, "v1");
 	if (!strncmp(u, "/api/v1/", 8)) {
-		*group = "";
-		*rest = u + 8;
+		a->rest = u + 8;
 		return 1;
 	}
-	if (!strncmp(u, "/apis/coordination.k8s.io/v1/", 29)) {
-		*group = "coordination.k8s.io";
-		*rest = u + 29;
+	if (sscanf(u, "/apis/%255[^/]/%63[^/]/%n", a->group, a->version, &used) == 2 && used > 0) {
+		a->rest = u + used;
 		return 1;
 	}
 	return 0;
@@ -382,19 +410,19 @@ static int api_prefix(const char *u, const char **group, const char **rest)
 
 void sbx_route_labels(sbx_req *req)
 {
-	const char *group, *rest;
+	struct api_path a;
 	struct target t;
-	if (!api_prefix(req->url, &group, &rest))
+	if (!api_prefix(req->url, &a))
 		return;
-	resolve(group, rest, &t);
+	resolve(req, &a, &t);
 	if (t.res)
 		set_labels(req, t.res, t.ns, t.name);
 }
 
-static void route_api(sbx_req *req, const char *group, const char *rest)
+static void route_api(sbx_req *req, const struct api_path *a)
 {
 	struct target t;
-	resolve(group, rest, &t);
+	resolve(req, a, &t);
 	if (!t.res) {
 		not_found_path(req);
 		return;
@@ -432,14 +460,14 @@ void sbx_route(sbx_req *req)
 		free(text);
 		return;
 	}
-	json_t *disc = get ? sbx_discovery(u) : NULL;
+	json_t *disc = get ? sbx_discovery(req->srv, u) : NULL;
 	if (disc) {
 		sbx_reply_json(req, 200, disc);
 		return;
 	}
-	const char *group, *rest;
-	if (api_prefix(u, &group, &rest))
-		route_api(req, group, rest);
+	struct api_path a;
+	if (api_prefix(u, &a))
+		route_api(req, &a);
 	else
 		not_found_path(req);
 }

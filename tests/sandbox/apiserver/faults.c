@@ -51,6 +51,8 @@ static void load(void)
 	f.retry_after_seconds = (int)num(j, "retryAfterSeconds", 1);
 	f.max_inflight = (int)num(j, "maxInflight", 0);
 	f.fail_start = json_is_true(json_object_get(j, "failStart"));
+	const char *deny = json_string_value(json_object_get(j, "denyLabel"));
+	snprintf(f.deny_label, sizeof f.deny_label, "%s", deny ? deny : "");
 	const char *verb = json_string_value(json_object_get(j, "errorVerb"));
 	const char *prefix = json_string_value(json_object_get(j, "errorPath"));
 	snprintf(f.error_verb, sizeof f.error_verb, "%s", verb ? verb : "");
@@ -60,9 +62,9 @@ static void load(void)
 	rk_info(
 	    "faults.loaded",
 	    "latency %ldms jitter %ldms errorRatio %.3f (%d, verb \"%s\", path \"%s\") throttleRatio %.3f "
-	    "maxInflight %d",
+	    "maxInflight %d denyLabel \"%s\"",
 	    f.latency_ms, f.jitter_ms, f.error_ratio, f.error_code, f.error_verb, f.error_path,
-	    f.throttle_ratio, f.max_inflight);
+	    f.throttle_ratio, f.max_inflight, f.deny_label);
 }
 
 void sbx_faults_init(const char *p)

@@ -12,6 +12,10 @@ typedef struct sbx_faults {
 	int retry_after_seconds;
 	int max_inflight; /* 0 = unlimited */
 	int fail_start;
+	/* "" = none; else updates (PUT, PATCH) of objects carrying this label key, before or after the
+	 * update, are refused with 422 as a ValidatingAdmissionPolicy denying them would (apiserver.h,
+	 * sbx_admission_update) */
+	char deny_label[256];
 	char error_verb[16];  /* errorRatio applies only to this HTTP method ("" = any) */
 	char error_path[512]; /* ... and only to URLs starting with this ("" = any API path) */
 } sbx_faults;

@@ -21,7 +21,7 @@
 void sbx_object_key(const sbx_resource *res, const char *ns, const char *name, rk_buf *out)
 {
 	rk_buf_reset(out);
-	rk_buf_printf(out, "/registry/%s/", res->name);
+	rk_buf_printf(out, "/registry/%s/", res->prefix ? res->prefix : res->name);
 	if (res->namespaced && ns)
 		rk_buf_printf(out, "%s/", ns);
 	if (name)
@@ -69,8 +69,8 @@ static int decode_value(sbx_config *cfg, const sbx_resource *res, const rk_etcd_
 	snprintf(prefix, sizeof prefix, "%.*s", (int)info.prefix_len, (const char *)kv->value);
 	*stale = 0;
 	rk_buf_reset(plain);
-	if (rk_chain_read(cfg->chains[res->id], (const char *)kv->key, kv->value, kv->value_len, plain, stale,
-	                  &err) != RK_OK) {
+	if (rk_chain_read(sbx_config_chain(cfg, res), (const char *)kv->key, kv->value, kv->value_len, plain,
+	                  stale, &err) != RK_OK) {
 		sbx_metrics_transform("from_storage", prefix, 0);
 		internal_error(e, "%s", err.msg);
 		return -1;
@@ -88,16 +88,21 @@ static int decode_value(sbx_config *cfg, const sbx_resource *res, const rk_etcd_
 		return -1;
 	}
 	set_rv(*obj, kv->mod_rev);
+	if (res->stored_gv && json_object_get(*obj, "apiVersion")) /* converted to the version served */
+		json_object_set_new(*obj, "apiVersion", json_string(res->group_version));
 	return 0;
 }
 
-/* The canonical stored encoding: compact JSON, sorted keys, without metadata.resourceVersion. */
-static char *encode_object(json_t *obj)
+/* The canonical stored encoding: compact JSON, sorted keys, without metadata.resourceVersion, at the
+ * stored version (a custom resource's storage version). */
+static char *encode_object(const sbx_resource *res, json_t *obj)
 {
 	json_t *copy = json_deep_copy(obj);
 	json_t *m = json_object_get(copy, "metadata");
 	if (json_is_object(m))
 		json_object_del(m, "resourceVersion");
+	if (res->stored_gv)
+		json_object_set_new(copy, "apiVersion", json_string(res->stored_gv));
 	char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(copy);
 	return text;
@@ -109,8 +114,8 @@ static int encrypt_value(sbx_config *cfg, const sbx_resource *res, const char *k
 	rk_err err;
 	rk_err_clear(&err);
 	rk_buf_reset(stored);
-	int rc =
-	    rk_chain_write(cfg->chains[res->id], key, (const uint8_t *)plain, strlen(plain), stored, &err);
+	int rc = rk_chain_write(sbx_config_chain(cfg, res), key, (const uint8_t *)plain, strlen(plain),
+	                        stored, &err);
 	rk_value_info info;
 	if (rc == RK_OK)
 		rk_codec_classify(stored->data, stored->len, &info);
@@ -290,8 +295,10 @@ static int decode_items(sbx_server *srv, const sbx_resource *res, rk_etcd_range 
 		int stale = 0;
 		rc = decode_value(cfg, res, &r->kvs[i], &plain, &stale, &obj, e);
 		if (rc == 0) {
-			json_object_del(obj, "kind");
-			json_object_del(obj, "apiVersion");
+			if (res->id != SBX_CUSTOM) { /* typed lists; unstructured ones keep them */
+				json_object_del(obj, "kind");
+				json_object_del(obj, "apiVersion");
+			}
 			json_array_append_new(items, obj);
 		}
 	}
@@ -499,7 +506,7 @@ static int write_guarded(const sbx_resource *res, const char *ns, const char *ke
 static int store_new(sbx_server *srv, const sbx_resource *res, const char *ns, const char *key, json_t *obj,
                      sbx_apierr *e)
 {
-	char *text = encode_object(obj);
+	char *text = encode_object(res, obj);
 	rk_buf stored = RK_BUF_INIT;
 	sbx_config *cfg = sbx_config_acquire(srv);
 	int rc = encrypt_value(cfg, res, key, text, &stored, e);
@@ -523,6 +530,8 @@ int sbx_store_create(sbx_server *srv, const sbx_resource *res, const char *ns, j
                      sbx_apierr *e)
 {
 	if (check_body(res, ns, body, e) < 0 || object_name(res, body, e) < 0)
+		return -1;
+	if (res->id == SBX_CRDS && sbx_crd_check(body, e) < 0)
 		return -1;
 	const char *rv = meta_str(body, "resourceVersion");
 	if (rv && *rv) {
@@ -580,6 +589,9 @@ static int prepare_update(const sbx_resource *res, const char *ns, const char *n
 		return -1;
 	}
 	fill_type(res, ns, obj);
+	if (sbx_admission_update(res, name, cur, obj, e) < 0 ||
+	    (res->id == SBX_CRDS && sbx_crd_check(obj, e) < 0))
+		return -1;
 	json_t *meta = meta_of(obj), *cmeta = meta_of(cur);
 	static const char *const kept[] = {"uid", "creationTimestamp", "deletionTimestamp", "name"};
 	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
@@ -607,7 +619,7 @@ static int update_attempt(sbx_server *srv, const sbx_resource *res, const char *
 	if (decode_value(cfg, res, kv, &plain, &stale, &cur, e) < 0 || !(obj = mutate(cur, ctx, e)) ||
 	    prepare_update(res, ns, name, cur, obj, kv->mod_rev, e) < 0)
 		goto done;
-	text = encode_object(obj);
+	text = encode_object(res, obj);
 	if (!stale && strlen(text) == plain.len && !memcmp(text, plain.data, plain.len)) {
 		/* no-op: nothing written, the stored resourceVersion comes back (admission still applies) */
 		if (namespace_exists(res, ns, e) == 0) {

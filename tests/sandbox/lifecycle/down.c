@@ -53,9 +53,11 @@ int lc_down_dir(const char *dir, int quiet)
 	char *proxy = lc_path("%s/etcd-proxy.pid", dir);
 	rc |= stop_one(proxy, dir, "etcd proxy", quiet);
 	free(proxy);
-	char *kms = lc_path("%s/kms.pid", dir);
-	rc |= stop_one(kms, dir, "kms plugin", quiet);
-	free(kms);
+	for (int n = 1; n <= LC_MAX_KMS_PLUGINS; n++) {
+		char *kms = lc_kms_path(dir, n, ".pid");
+		rc |= stop_one(kms, dir, "kms plugin", quiet);
+		free(kms);
+	}
 	rc |= stop_one(etcd, etcd_marker, "etcd", quiet);
 	free(kubelet);
 	free(etcd);

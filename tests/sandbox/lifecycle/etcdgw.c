@@ -60,7 +60,7 @@ int lc_etcd_healthy(const char *etcd_url)
 	return ok;
 }
 
-json_t *lc_mirror_pod(const char *etcd_url, const char *node)
+json_t *lc_mirror_pod(const lc_info *info, const char *node)
 {
 	char *key = lc_path("/registry/pods/kube-system/kube-apiserver-%s", node);
 	rk_etcdgw *gw = NULL;
@@ -69,9 +69,12 @@ json_t *lc_mirror_pod(const char *etcd_url, const char *node)
 	int found = 0;
 	rk_err err;
 	json_t *pod = NULL;
-	if (with_client(etcd_url, &gw, &err) == RK_OK && rk_etcdgw_get(gw, key, &kv, &found, &err) == RK_OK &&
-	    found)
-		pod = json_loadb((const char *)kv.value, kv.value_len, 0, NULL);
+	rk_buf plain = RK_BUF_INIT;
+	if (with_client(info->etcd_url, &gw, &err) == RK_OK &&
+	    rk_etcdgw_get(gw, key, &kv, &found, &err) == RK_OK && found &&
+	    lc_open_value(info, "", "pods", key, kv.value, kv.value_len, &plain) == 0)
+		pod = json_loadb((const char *)plain.data, plain.len, 0, NULL);
+	rk_buf_free(&plain);
 	rk_etcd_kv_free(&kv);
 	rk_etcdgw_close(gw);
 	free(key);

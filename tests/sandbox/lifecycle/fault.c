@@ -13,7 +13,7 @@
 #include "sandbox.h"
 
 typedef struct fault_opts {
-	const char *dir, *node, *kill_node;
+	const char *dir, *node, *kill_node, *deny_label;
 	const char *error_verb, *error_path; /* errors only for this method / URL prefix */
 	int clear, fail_start;
 	long latency_ms, jitter_ms, error_code, retry_after, max_inflight;
@@ -34,6 +34,9 @@ static int parse_value(fault_opts *o, const char *f, const char *v, rk_err *err)
 		return lc_parse_long(f, v, 0, 600000, &o->etcd_latency_ms, err);
 	if (!o->apiserver_flag)
 		o->apiserver_flag = f; /* every flag below is a fault of the sandbox's apiserver */
+	if (!strcmp(f, "--deny-label"))
+		return *v ? (o->deny_label = v, RK_OK)
+		          : rk_err_set(err, RK_BADINPUT, "--deny-label needs a label key");
 	if (!strcmp(f, "--latency-ms"))
 		return lc_parse_long(f, v, 0, 600000, &o->latency_ms, err);
 	if (!strcmp(f, "--jitter-ms"))
@@ -134,6 +137,8 @@ static int write_faults(const lc_info *info, const fault_opts *o, rk_err *err)
 		              o->error_ratio, "errorCode", (json_int_t)o->error_code, "throttleRatio",
 		              o->throttle_ratio, "retryAfterSeconds", (json_int_t)o->retry_after,
 		              "maxInflight", (json_int_t)o->max_inflight, "failStart", o->fail_start);
+		if (o->deny_label) /* updates of objects carrying this label are refused (a policy's 422) */
+			json_object_set_new(f, "denyLabel", json_string(o->deny_label));
 		if (o->error_verb)
 			json_object_set_new(f, "errorVerb", json_string(o->error_verb));
 		if (o->error_path)

@@ -23,6 +23,8 @@ int lc_info_save(const lc_info *info, rk_err *err)
 	}
 	if (info->kms)
 		json_object_set_new(root, "kmsSocket", json_string(info->kms_socket));
+	if (info->kms > 1)
+		json_object_set_new(root, "kmsPlugins", json_integer(info->kms));
 	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	char *path = lc_path("%s/sandbox.json", info->dir);
@@ -58,7 +60,10 @@ int lc_info_load(const char *dir, lc_info *info, rk_err *err)
 	copy_str(info->kube_apiserver, sizeof info->kube_apiserver, json_object_get(root, "kubeApiserver"));
 	copy_str(info->etcd_proxy_url, sizeof info->etcd_proxy_url, json_object_get(root, "etcdProxy"));
 	copy_str(info->kms_socket, sizeof info->kms_socket, json_object_get(root, "kmsSocket"));
-	info->kms = info->kms_socket[0] != 0;
+	json_t *plugins = json_object_get(root, "kmsPlugins");
+	info->kms = !info->kms_socket[0]       ? 0
+	            : json_is_integer(plugins) ? (int)json_integer_value(plugins)
+	                                       : 1;
 	info->reload_period = (int)json_integer_value(json_object_get(root, "reloadPeriod"));
 	info->backoff_max = json_number_value(json_object_get(root, "backoffMaxSeconds"));
 	json_t *nodes = json_object_get(root, "nodes");

@@ -104,7 +104,7 @@ static void node_path(const pod_state *ps, const char *path, char out[8192])
 		snprintf(out, 8192, "%s%s%s", ps->root, path[0] == '/' ? "" : "/", path);
 }
 
-static void apply_flag(pod_state *ps, apiserver_flags *f, const char *name, const char *value)
+static void apply_flag(const pod_state *ps, apiserver_flags *f, const char *name, const char *value)
 {
 	if (!strcmp(name, "--encryption-provider-config"))
 		node_path(ps, value, f->config);
@@ -116,7 +116,7 @@ static void apply_flag(pod_state *ps, apiserver_flags *f, const char *name, cons
 		f->automatic = !strcmp(value, "true") || !*value;
 }
 
-static void collect_flags(pod_state *ps, json_t *list, apiserver_flags *f)
+static void collect_flags(const pod_state *ps, json_t *list, apiserver_flags *f)
 {
 	for (size_t i = 0; i < json_array_size(list); i++) {
 		const char *arg = json_string_value(json_array_get(list, i));
@@ -445,6 +445,24 @@ static json_t *mirror_pod(const pod_state *ps)
 	return out;
 }
 
+/* The mirror pod as the node's apiserver stores it: through the pods rule of the config its manifest
+ * names (the node's enc.yaml when it names none); as plaintext JSON when that config does not load. */
+static void seal_mirror(const pod_state *ps, const char *key, const char *text, rk_buf *out)
+{
+	apiserver_flags f;
+	memset(&f, 0, sizeof f);
+	json_t *ctr = json_array_get(json_object_get(json_object_get(ps->pod, "spec"), "containers"), 0);
+	collect_flags(ps, json_object_get(ctr, "command"), &f);
+	collect_flags(ps, json_object_get(ctr, "args"), &f);
+	if (!f.config[0])
+		snprintf(f.config, sizeof f.config, "%s" LC_ENC_REL, ps->root);
+	rk_err err;
+	if (lc_seal_value(f.config, "", "pods", key, text, strlen(text), out, &err) != RK_OK) {
+		rk_buf_reset(out);
+		rk_buf_append_str(out, text);
+	}
+}
+
 static void write_mirror(pod_state *ps, const lc_info *info)
 {
 	if (!ps->mirror_dirty)
@@ -457,7 +475,10 @@ static void write_mirror(pod_state *ps, const lc_info *info)
 	} else {
 		json_t *mirror = mirror_pod(ps);
 		char *text = json_dumps(mirror, JSON_COMPACT | JSON_SORT_KEYS);
-		rc = lc_etcd_put(info->etcd_url, key, text, strlen(text), &err);
+		rk_buf stored = RK_BUF_INIT;
+		seal_mirror(ps, key, text, &stored);
+		rc = lc_etcd_put(info->etcd_url, key, stored.data, stored.len, &err);
+		rk_buf_free(&stored);
 		free(text);
 		json_decref(mirror);
 	}

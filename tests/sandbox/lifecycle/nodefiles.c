@@ -11,7 +11,6 @@
 #include "rekey/plan.h"
 #include "sandbox.h"
 
-#define ENC_REL "/etc/kubernetes/enc/enc.yaml"
 #define MANIFEST_REL "/etc/kubernetes/manifests/kube-apiserver.yaml"
 
 /* The EncryptionConfiguration: secrets under one fresh key of `provider` (then identity to read
@@ -46,7 +45,7 @@ static char *manifest_command(const lc_info *info, const lc_node *node, const ch
 	                         : "        - --encryption-provider-config-automatic-reload=true\n";
 	if (!info->real)
 		return lc_path("        - kube-apiserver\n"
-		               "        - --encryption-provider-config=%s" ENC_REL "\n"
+		               "        - --encryption-provider-config=%s" LC_ENC_REL "\n"
 		               "        - --secure-port=%d\n        - --etcd-servers=%s\n%s",
 		               root, node->port, info->etcd_url, reload);
 	const char *d = info->dir;
@@ -56,7 +55,7 @@ static char *manifest_command(const lc_info *info, const lc_node *node, const ch
 	               "        - --disable-admission-plugins=ServiceAccount\n"
 	               "        - --enable-admission-plugins=NodeRestriction\n"
 	               "        - --enable-bootstrap-token-auth=true\n"
-	               "        - --encryption-provider-config=%s" ENC_REL "\n"
+	               "        - --encryption-provider-config=%s" LC_ENC_REL "\n"
 	               "        - --endpoint-reconciler-type=none\n        - --etcd-servers=%s\n"
 	               "        - --secure-port=%d\n"
 	               "        - --service-account-issuer=https://kubernetes.default.svc.cluster.local\n"
@@ -125,7 +124,7 @@ int lc_write_node_files(const lc_info *info, rk_err *err)
 		const lc_node *node = &info->nodes[i];
 		char *encdir = lc_path("%s/nodes/%s/etc/kubernetes/enc", info->dir, node->name);
 		char *mandir = lc_path("%s/nodes/%s/etc/kubernetes/manifests", info->dir, node->name);
-		char *encpath = lc_path("%s/nodes/%s" ENC_REL, info->dir, node->name);
+		char *encpath = lc_path("%s/nodes/%s" LC_ENC_REL, info->dir, node->name);
 		char *manpath = lc_path("%s/nodes/%s" MANIFEST_REL, info->dir, node->name);
 		char *portpath = lc_path("%s/nodes/%s/apiserver.port", info->dir, node->name);
 		char *port = lc_path("%d\n", node->port);
@@ -223,7 +222,7 @@ int lc_write_plan(const lc_info *info, rk_err *err)
 		const char *n = info->nodes[i].name;
 		rk_buf_printf(&out,
 		              "    - name: %s\n      host: 127.0.0.1\n      apiserver: \"%s\"\n"
-		              "      configPath: %s/nodes/%s" ENC_REL
+		              "      configPath: %s/nodes/%s" LC_ENC_REL
 		              "\n      manifestPath: %s/nodes/%s" MANIFEST_REL "\n",
 		              n, info->nodes[i].url, d, n, d, n);
 	}

@@ -28,7 +28,7 @@ static void file_hash(const char *path, char out[72])
 /* The mirror pod's config hash and Ready status, from etcd. */
 static void mirror_state(const lc_info *info, const char *node, json_t *out)
 {
-	json_t *pod = lc_mirror_pod(info->etcd_url, node);
+	json_t *pod = lc_mirror_pod(info, node);
 	json_t *ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
 	json_t *cond = json_array_get(json_object_get(json_object_get(pod, "status"), "conditions"), 0);
 	json_t *cs = json_array_get(json_object_get(json_object_get(pod, "status"), "containerStatuses"), 0);

@@ -16,7 +16,7 @@ typedef struct up_opts {
 	const char *dir, *reload, *provider;
 	int real, kms;
 	const char *kube_apiserver, *etcd, *kmsplugin; /* --real: the binaries (build/realcp/bin/...) */
-	long apiservers, reload_period, timeout;
+	long apiservers, reload_period, timeout, kms_plugins;
 	double backoff_max;
 	lc_seed_opts seed;
 } up_opts;
@@ -25,7 +25,8 @@ static const char usage_text[] =
     "usage: rekey-sandbox up --dir D [--apiservers N] [--secrets N] [--secret-bytes B] [--namespaces K]\n"
     "       [--configmaps N] [--reload restart|automatic] [--reload-period S]\n"
     "       [--provider aescbc|aesgcm|secretbox|identity] [--backoff-max S] [--timeout S]\n"
-    "       [--real [--kube-apiserver PATH] [--etcd PATH] [--kms [--kmsplugin PATH]]]\n";
+    "       [--real [--kube-apiserver PATH] [--etcd PATH]\n"
+    "               [--kms [--kmsplugin PATH] [--kms-plugins 1|2]]]\n";
 
 static int one_of(const char *flag, const char *v, const char *const *allowed, rk_err *err)
 {
@@ -79,6 +80,8 @@ static int parse_up(int argc, char **argv, up_opts *o, rk_err *err)
 			o->etcd = v;
 		else if (!strcmp(f, "--kmsplugin"))
 			o->kmsplugin = v;
+		else if (!strcmp(f, "--kms-plugins"))
+			rc = lc_parse_long(f, v, 1, LC_MAX_KMS_PLUGINS, &o->kms_plugins, err);
 		else if (!strcmp(f, "--backoff-max"))
 			rc = lc_parse_double(f, v, 0.1, 300, &o->backoff_max, err);
 		else if (!strcmp(f, "--reload"))
@@ -94,8 +97,11 @@ static int parse_up(int argc, char **argv, up_opts *o, rk_err *err)
 		rc = rk_err_set(err, RK_BADINPUT, "--kube-apiserver and --etcd need --real");
 	if (rc == RK_OK && !o->real && o->kms) /* the sandbox's own apiserver does not speak KMS */
 		rc = rk_err_set(err, RK_BADINPUT, "--kms needs --real (the sandbox apiserver has no KMS)");
-	if (rc == RK_OK && !o->kms && o->kmsplugin)
-		rc = rk_err_set(err, RK_BADINPUT, "--kmsplugin needs --kms");
+	if (rc == RK_OK && !o->kms && (o->kmsplugin || o->kms_plugins))
+		rc = rk_err_set(err, RK_BADINPUT, "%s needs --kms",
+		                o->kmsplugin ? "--kmsplugin" : "--kms-plugins");
+	if (!o->kms_plugins)
+		o->kms_plugins = 1;
 	o->timeout = timeout ? timeout : o->real ? 180 : 60;   /* real apiservers start in seconds each */
 	o->reload_period = period ? period : o->real ? 60 : 5; /* real: upstream's minute unless asked */
 	return rc;
@@ -178,7 +184,7 @@ static int start_kubelet(const lc_info *info, rk_err *err)
 /* 1 when the kubelet has marked the node's mirror pod Ready. */
 static int mirror_ready(const lc_info *info, const char *node)
 {
-	json_t *pod = lc_mirror_pod(info->etcd_url, node);
+	json_t *pod = lc_mirror_pod(info, node);
 	json_t *cond = json_array_get(json_object_get(json_object_get(pod, "status"), "conditions"), 0);
 	const char *status = json_string_value(json_object_get(cond, "status"));
 	int ready = status && !strcmp(status, "True");
@@ -241,9 +247,10 @@ static int up(const up_opts *o, lc_info *info, rk_err *err)
 		rc = real_binary(o->etcd, "etcd", etcd, err);
 	if (!rc && o->kms)
 		rc = real_binary(o->kmsplugin, "kmsplugin", kmsplugin, err);
-	if (!rc && o->kms && strlen(info->dir) + sizeof "/kms/kms.sock" > sizeof info->kms_socket)
-		rc = rk_err_set(err, RK_BADINPUT,
-		                "%s: too long for a unix socket path under it (kms/kms.sock)", info->dir);
+	const char *last_socket = o->kms_plugins > 1 ? "kms2/kms.sock" : "kms/kms.sock";
+	if (!rc && o->kms && strlen(info->dir) + 2 + strlen(last_socket) > sizeof info->kms_socket)
+		rc = rk_err_set(err, RK_BADINPUT, "%s: too long for a unix socket path under it (%s)",
+		                info->dir, last_socket);
 	if (!rc)
 		rc = check_dir_empty(info->dir, err);
 	if (!rc)
@@ -259,7 +266,7 @@ static int up(const up_opts *o, lc_info *info, rk_err *err)
 	if (!rc)
 		rc = start_etcd(o, info, err);
 	if (!rc && o->kms)
-		rc = lc_kms_start(info, kmsplugin, err);
+		rc = lc_kms_start(info, kmsplugin, (int)o->kms_plugins, err);
 	if (!rc)
 		rc = lc_pki_generate(info->dir, err);
 	if (!rc)
