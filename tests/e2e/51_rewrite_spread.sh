@@ -12,6 +12,7 @@
 #   retries of the failing apiserver's PUTs went elsewhere (no object failed).
 # Also: a rotation plan's nodes are the endpoints of its rewrite (60_rotate checks the rotation), and bad
 # --endpoint values are refused with exit 2.
+# e2e: alone (its latency budgets and timeouts are the subject: tests/run.sh runs it by itself)
 . tests/e2e/lib.sh
 : "${SANDBOX:?SANDBOX must name the rekey-sandbox binary}"
 for tool in etcd etcdctl python3 awk; do

@@ -9,6 +9,7 @@
 # apiserver's /metrics by default) runs while another client's configmap writes through cp-2 are answered
 # 503 and rekeyctl's own secret PUTs are served: cp-2 is slowed down on its own 5xx ratio, the decisions
 # are stored with their signal, and `status` names it; once the fault is gone `resume` finishes.
+# e2e: alone (its latency budgets and timeouts are the subject: tests/run.sh runs it by itself)
 . tests/e2e/lib.sh
 . tests/e2e/rotate_lib.sh
 

@@ -9,6 +9,7 @@
 # their own findings; bad input exits 2.
 # DOCTOR_E2E_KEEP=DIR keeps each doctor output there as NAME.out.
 # control-planes: real
+# e2e: alone (its latency budgets and timeouts are the subject: tests/run.sh runs it by itself)
 . tests/e2e/lib.sh
 . tests/e2e/rotate_lib.sh
 

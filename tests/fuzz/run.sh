@@ -5,6 +5,8 @@
 # (names without fuzz_, space-separated; default all) picks some.
 # Prints "ok fuzz_NAME: N runs in S s, cov C ft F, corpus K" / "not ok fuzz_NAME: why" / "SKIP ...";
 # exit 1 on a crash. Crash inputs are kept in build/fuzz/crashes/, the logs in build/fuzz/NAME.log.
+# A harness is compiled again only when its sources, a header, the flags or clang changed
+# (build/fuzz/NAME.stamp).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
@@ -28,14 +30,29 @@ FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sa
 LIBS=$(pkg-config --libs libcrypto libsodium yaml-0.1 jansson libcurl)
 CORE="src/util/pbwire.c src/util/err.c src/util/buf.c src/util/base64.c"
 failed=0
+# build_stamp SOURCES...: one line naming what a harness is built from (the compiler, flags and
+# libraries, the sources and every header they could include); a harness whose stamp file matches is
+# not compiled again.
+build_stamp() {
+	# shellcheck disable=SC2046,SC2086
+	{ "$CLANG" --version; echo "$FLAGS $LIBS"; cat "$@" $(find include src tests/fuzz -name '*.h' | sort); } |
+		sha256sum | cut -d' ' -f1
+}
 run() { # run NAME SOURCES...
 	name=$1
 	shift
 	case " ${FUZZ_TARGETS:-${name#fuzz_}} " in *" ${name#fuzz_} "*) ;; *) return ;; esac
-	if ! $CLANG $FLAGS -o "$OUT/$name" "tests/fuzz/$name.c" "$@" $CORE $LIBS 2>"$OUT/$name.build.log"; then
+	# shellcheck disable=SC2086
+	stamp=$(build_stamp "tests/fuzz/$name.c" "$@" $CORE)
+	if [ -x "$OUT/$name" ] && [ "$(cat "$OUT/$name.stamp" 2>/dev/null)" = "$stamp" ]; then
+		: # built from these very sources, flags and compiler: reuse it
+	elif ! $CLANG $FLAGS -o "$OUT/$name" "tests/fuzz/$name.c" "$@" $CORE $LIBS 2>"$OUT/$name.build.log"; then
 		echo "not ok $name: build failed: $(head -c 300 "$OUT/$name.build.log")"
+		rm -f "$OUT/$name.stamp"
 		failed=1
 		return
+	else
+		echo "$stamp" >"$OUT/$name.stamp"
 	fi
 	corpus=$(mktemp -d)
 	cp "tests/fuzz/corpus/${name#fuzz_}/"* "$corpus/" 2>/dev/null

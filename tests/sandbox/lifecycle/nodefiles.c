@@ -69,16 +69,31 @@ static char *manifest_command(const lc_info *info, const lc_node *node, const ch
 	               reload);
 }
 
+/* The real apiserver's test knobs (tests/realcp/README.md), as the container's env: a reload period
+ * other than upstream's minute, and with --kms the file D/kms/clock-skew that moves the KMS v2 clock
+ * (absent until a test writes a duration there). "" when neither applies. */
+static char *manifest_env(const lc_info *info)
+{
+	char *poll = info->real && info->reload_period != 60
+	                 ? lc_path("        - name: REKEY_ENCRYPTION_CONFIG_POLL\n"
+	                           "          value: \"%ds\"\n",
+	                           info->reload_period)
+	                 : lc_path("%s", "");
+	char *skew = info->real && info->kms ? lc_path("        - name: REKEY_KMSV2_CLOCK_SKEW_FILE\n"
+	                                               "          value: \"%s/kms/clock-skew\"\n",
+	                                               info->dir)
+	                                     : lc_path("%s", "");
+	char *env = *poll || *skew ? lc_path("      env:\n%s%s", poll, skew) : lc_path("%s", "");
+	free(poll);
+	free(skew);
+	return env;
+}
+
 static char *manifest_yaml(const lc_info *info, const lc_node *node)
 {
 	char *root = lc_path("%s/nodes/%s", info->dir, node->name);
 	char *command = manifest_command(info, node, root);
-	/* real: a reload period other than upstream's minute goes to the apiserver's environment */
-	char *env = info->real && info->reload_period != 60
-	                ? lc_path("      env:\n        - name: REKEY_ENCRYPTION_CONFIG_POLL\n"
-	                          "          value: \"%ds\"\n",
-	                          info->reload_period)
-	                : lc_path("%s", "");
+	char *env = manifest_env(info);
 	char *text =
 	    lc_path("# Static pod of the %s apiserver on node %s. The kubelet emulation (rekey-sandbox\n"
 	            "# kubelet) restarts the apiserver when the decoded pod changes.\n"
