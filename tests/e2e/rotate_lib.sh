@@ -113,14 +113,16 @@ check_rotated() {
 }
 
 # set_enc_config FILE: installs FILE as every node's EncryptionConfiguration (0600), restarts every
-# apiserver (an annotation in its static-pod manifest, as an operator's edit would) and waits, up to
-# 3 minutes, until each one reports running it (last_config_info's hash) and is ready (/readyz: a real
-# apiserver serves /metrics seconds before its post-start hooks are done, and a rotation's preflight
-# refuses an apiserver that is not ready).
+# apiserver (an annotation in its static-pod manifest, as an operator's edit would; not when $PLAN says
+# `reload: automatic`: those apiservers load the file themselves) and waits, up to 3 minutes, until each
+# one reports running it (last_config_info's hash) and is ready (/readyz: a real apiserver serves
+# /metrics seconds before its post-start hooks are done, and a rotation's preflight refuses an
+# apiserver that is not ready).
 set_enc_config() {
 	h=$(sha256sum "$1" | cut -c1-64)
 	for n in cp-1 cp-2 cp-3; do
 		install -m 600 "$1" "$(node_config "$n")"
+		grep -q '^  reload: automatic$' "$PLAN" && continue
 		m=$D/nodes/$n/etc/kubernetes/manifests/kube-apiserver.yaml
 		sed -i -e '/rekey.test\/config-hash/d' -e "s|^  annotations:\$|  annotations:\n    rekey.test/config-hash: \"$h\"|" "$m"
 	done
