@@ -1,9 +1,10 @@
 #!/bin/sh
-# 60_rotate.sh: full rotations on 3 apiservers: aescbc -> new aescbc (restart reload), identity -> aescbc
-# (enable), aescbc -> secretbox and aescbc -> identity (decrypt), all three with automatic reload gated on
-# last_config_info, and aescbc -> aesgcm (migrate, automatic reload); after each, etcd live and an
-# `etcdctl snapshot save` hold only the new key and kubectl reads every secret unchanged; the cluster lock
-# refuses a second run; a closed maintenance window refuses; bad plans exit 2.
+# 60_rotate.sh: full rotations on 3 apiservers: aescbc -> new aescbc (restart reload); then on one sandbox
+# with automatic reload gated on last_config_info: identity -> aescbc (enable), aescbc -> new aescbc (the
+# same plan again), aescbc -> aesgcm (migrate), aesgcm -> secretbox and secretbox -> identity (decrypt);
+# after each, etcd live and an `etcdctl snapshot save` hold only the new key and kubectl reads every
+# secret unchanged; the cluster lock refuses a second run; a closed maintenance window refuses; bad
+# plans exit 2.
 # control-planes: sandbox real
 . tests/e2e/lib.sh
 . tests/e2e/rotate_lib.sh
@@ -45,30 +46,29 @@ check_rotated rotate "$old" "$before"
 expect_exit history_json 0 "$REKEYCTL" history --state "$STATE" -o json
 expect_grep history_records_pruned "\"event\": \"pruned\"" "$E2E_TMP/out"
 expect_no_grep history_no_secret "secret:" "$E2E_TMP/out"
-expect_exit rotate_again_after_done 0 "$REKEYCTL" rotate -f "$PLAN" --state "$STATE"
 "$SANDBOX" down --dir "$D" >/dev/null 2>&1
 
-# ---- identity -> aescbc (enable) with automatic reload, then aescbc -> identity (decrypt) ----
+# ---- automatic reload, one sandbox from identity: enable, the same plan again, migrate, secretbox, decrypt ----
 sbx_up auto --apiservers 3 --secrets 200 --provider identity --reload automatic --reload-period 1 ||
 	{ not_ok sandbox_up_auto "see log"; e2e_done; }
 rotation enable aescbc
-rotation secretbox secretbox
-rotation decrypt identity
-"$SANDBOX" down --dir "$D" >/dev/null 2>&1
-
-# ---- aescbc -> aesgcm (migrate) ----
-sbx_up mig --apiservers 3 --secrets 200 --reload automatic --reload-period 1 ||
-	{ not_ok sandbox_up_mig "see log"; e2e_done; }
+# the same plan again on the same state after a finished run: a new run, exit 0 (here, not on the
+# restart sandbox above: what it proves does not depend on how the apiservers reload, and a real
+# rotation by restarts costs a minute)
+expect_exit rotate_again_after_done 0 "$REKEYCTL" rotate -f "$PLAN" --state "$STATE"
+# aescbc -> aesgcm on the same sandbox (it had one of its own: a second real sandbox costs its start)
 mig_old=$(write_key_of cp-1)
 rotation migrate aesgcm
 mig_new=$(write_key_of cp-1)
-# history names each key with its own provider: the pruned key is the aescbc one (it used to carry
-# the plan's provider, aesgcm)
+# history names each key with its own provider, the one its config entry has: the pruned key is the
+# aescbc one (it used to carry the plan's provider, aesgcm)
 expect_exit migrate_history 0 "$REKEYCTL" history --state "$STATE" -o json
 got=$(jq -r --arg k "$mig_old" '[.keys[] | select(.key == $k and .event == "pruned") | .provider] | join(",")' "$E2E_TMP/out")
 [ "$got" = aescbc ] && ok migrate_history_pruned_aescbc || not_ok migrate_history_pruned_aescbc "pruned $mig_old: provider '$got'"
 got=$(jq -r --arg k "$mig_new" '[.keys[] | .key == $k and .provider == "aesgcm"] | any' "$E2E_TMP/out")
 [ "$got" = true ] && ok migrate_history_new_aesgcm || not_ok migrate_history_new_aesgcm "$mig_new"
+rotation secretbox secretbox
+rotation decrypt identity
 
 # ---- `kubeconfig: ~/.kube/config` (as examples/plan.yaml has it) and other plan paths from $HOME ----
 mkdir -p "$E2E_TMP/home/.kube"
