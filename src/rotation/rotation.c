@@ -132,8 +132,8 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 		    (long long)run.id, ctx->plan->cluster, run.state);
 	rk_buf base = RK_BUF_SECRET;
 	char plan_hash[72], new_key[256] = "";
-	if (rc == RK_OK)
-		rc = rot_preflight(ctx, &base, NULL, err);
+	if (rc == RK_OK && rot_preflight(ctx, &base, NULL, err) != RK_OK)
+		rc = rot_stop_if_throttled("preflight", err);
 	if (rc == RK_OK)
 		rc = plan_file_hash(ctx, plan_hash, err);
 	if (rc == RK_OK && ctx->break_glass)

@@ -145,12 +145,28 @@ static void *renew_loop(void *arg)
 	return NULL;
 }
 
+int rot_stop_if_throttled(const char *what, rk_err *err)
+{
+	if (err->code != RK_FAIL || err->throttled_tries <= 0)
+		return err->code;
+	char cause[RK_ERR_MSG_MAX];
+	int tries = err->throttled_tries;
+	snprintf(cause, sizeof cause, "%s", err->msg);
+	rk_err_set(
+	    err, RK_STOPPED,
+	    "%s: the apiserver kept throttling (429) for %d tries: nothing was changed; try again later "
+	    "(%s)",
+	    what, tries, cause);
+	err->throttled_tries = tries;
+	return RK_STOPPED;
+}
+
 int rot_lock_acquire(rot_ctx *ctx, rk_err *err)
 {
 	make_holder(ctx->holder, sizeof ctx->holder);
 	int rc = claim(ctx, err);
 	if (rc != RK_OK)
-		return rc;
+		return rot_stop_if_throttled("cluster lock", err);
 	pthread_mutex_init(&ctx->lease_mu, NULL);
 	pthread_cond_init(&ctx->lease_cv, NULL);
 	ctx->lease_stop = 0;
