@@ -55,6 +55,8 @@ static int take_over(rot_ctx *ctx, json_t *lease, const char *why, rk_err *err)
 	long status = 0;
 	int rc = rk_kube_lease_renew(ctx->kube, lease, ctx->holder, &renewed, &status, err);
 	json_decref(renewed);
+	if (rc != RK_OK && err->throttled_tries > 0)
+		return rc; /* throttled, not refused: rot_lock_acquire stops with "try again later" */
 	if (rc != RK_OK)
 		return rk_err_set(err, RK_UNSAFE,
 		                  "cluster lock: could not take over the lease (%s): HTTP %ld", why, status);
