@@ -53,8 +53,9 @@ static int print_audit(const rk_audit_event *ev, void *ud)
 
 static const char usage_text[] =
     "usage: rekeyctl history [--cluster NAME] [--state DIR] [-o json|table]\n"
-    "Every key's lifecycle (generated, backed-up, promoted, pruned, archived; fingerprints, never key\n"
-    "bytes) and the audit records (who ran what, when, with what outcome) from the state db.\n";
+    "Every key's lifecycle (generated, backed-up, promoted, pruned, archived; fingerprints, for a kms\n"
+    "provider its KMS key_id; never key bytes) and the audit records (who ran what, when, with what\n"
+    "outcome) from the state db.\n";
 
 struct history_args {
 	const char *cluster, *state;
