@@ -92,6 +92,12 @@ expect_grep kek_all_apiservers_picked_up 'every apiserver \(3\) writes under key
 expect_exit kek_verify 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms --expect-key-id "$key2"
 etcdctl_all_under sandbox-kms "$key2" && ok "kek_etcdctl_all_new_keyid ($total)" || not_ok kek_etcdctl_all_new_keyid "$bad of $total not under $key2"
 expect_exit kek_rollback_refused 2 "$REKEYCTL" rollback -f "$KEK" --state "$STATE"
+# history: the KEK rotation's key events carry the plugin's new key_id (no fingerprint, no key material)
+"$REKEYCTL" history --cluster sandbox --state "$STATE" -o json >"$E2E_TMP/history.json" 2>"$E2E_TMP/err"
+for ev in promoted rewrite-done; do
+	got=$(jq -r --arg ev "$ev" '[.keys[] | select(.key == "sandbox-kms" and .event == $ev) | .key_id] | last' "$E2E_TMP/history.json")
+	[ "$got" = "$key2" ] && ok "kek_history_${ev}_new_keyid" || not_ok "kek_history_${ev}_new_keyid" "got $got, want $key2"
+done
 [ "$(data_sum)" = "$before" ] && ok kek_data_unchanged || not_ok kek_data_unchanged "checksum differs"
 
 # ---- plugin outages in the middle of a KEK rewrite (killed halfway, the plugin stopped) ----
