@@ -28,10 +28,107 @@ plan_with() {
 }
 secret_of() { sed -n 's/^ *secret: //p' "$(node_config cp-1)" | head -n 1; }
 
-# Parts (2) and (3) have a sandbox of their own: on the sandbox control plane they run while (1) does
-# (mostly waiting on apiserver restarts and gates), their lines printed after its; on the real one,
-# after it (two real clusters at once would slow both). Not indented: heredocs.
-two_part() {
+# ---- (1) "*.*": everything under one key, a custom resource among it ----
+sbx_up star --apiservers 3 --secrets 200 --configmaps 40 --namespaces 3 || { not_ok sandbox_up "see log"; e2e_done; }
+cat >"$D/crd.yaml" <<'EOF'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
+  versions:
+    - name: v2
+      served: true
+      storage: false
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+EOF
+kc create --validate=false -f "$D/crd.yaml" >/dev/null && ok crd_created || not_ok crd_created "kubectl create failed"
+i=0
+until kc get widgets.example.com -A >/dev/null 2>&1; do # served once the CRD is established
+	i=$((i + 1))
+	[ $i -lt 300 ] || { not_ok crd_served "no widgets after 60 s"; break; }
+	sleep 0.2
+done
+# discovery prefers v2 (the highest version), the objects are stored at v1: the rewrite must use v1
+kc get --raw /apis/example.com | tr -d ' \n' >"$D/group.json"
+expect_grep crd_discovery_prefers_v2 '"preferredVersion":\{"groupVersion":"example.com/v2"' "$D/group.json"
+for i in 1 2 3 4 5; do
+	printf 'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w%s, namespace: ns-1}\nspec: {size: %s}\n' "$i" "$i" |
+		kc create --validate=false -f - >/dev/null || not_ok "widget_$i" "kubectl create failed"
+done
+old=$(write_key_of cp-1)
+cat >"$D/star-enc.yaml" <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+  # every resource; identity reads what was stored before
+  - resources: ["*.*"]
+    providers:
+      - aescbc:
+          keys:
+            - name: $old
+              secret: $(secret_of)
+      - identity: {}
+EOF
+set_enc_config "$D/star-enc.yaml" && ok star_config_running || not_ok star_config_running "apiservers did not pick it up"
+# bad input: a plan naming an entry no rule lists is refused with its file:line:col, nothing changed
+unlisted=$(plan_with unlisted '[secrets]')
+expect_exit star_unlisted_entry_refused 2 "$REKEYCTL" rotate -f "$unlisted" --state "$D/state-unlisted"
+expect_grep star_unlisted_entry_named "unlisted\.yaml:[0-9]+:[0-9]+: .*no rule lists \"secrets\"; resources\[0\] \(\"\*\.\*\"\) covers it" "$E2E_TMP/err"
+same=1
+for n in cp-1 cp-2 cp-3; do cmp -s "$D/star-enc.yaml" "$(node_config "$n")" || same=0; done
+[ "$same" = 1 ] && ok star_unlisted_entry_changes_nothing || not_ok star_unlisted_entry_changes_nothing "a node config changed"
+sums="$(api_sum secrets) $(api_sum configmaps) $(api_sum widgets.example.com)"
+star=$(plan_with star '["*.*"]')
+expect_exit star_plan 0 "$REKEYCTL" plan -f "$star" --state "$STATE"
+cp "$E2E_TMP/out" "$D/star-plan.out"
+expect_grep star_plan_selects_rule '^  \* resources\[0\] \["\*\.\*"\]: writes with '"$old" "$D/star-plan.out"
+expect_grep star_plan_counts_secrets '^      secrets \(v1\): 200 objects' "$D/star-plan.out"
+expect_grep star_plan_counts_configmaps '^      configmaps \(v1\): [0-9]+ objects' "$D/star-plan.out"
+expect_grep star_plan_custom_at_storage_version '^      widgets\.example\.com \(v1\): 5 objects' "$D/star-plan.out"
+expect_grep star_plan_counts_crds '^      customresourcedefinitions\.apiextensions\.k8s\.io \(v1\): 1 objects' "$D/star-plan.out"
+expect_grep star_plan_estimate 'rewrite estimate: [0-9]+ objects' "$D/star-plan.out"
+# the per-rule section comes with main's budget-trend section (issue 17), not instead of it
+expect_grep star_plan_budget_trend '^budget trend' "$D/star-plan.out"
+echo "# $REKEY_CP: *.* covers$(sed -n 's/^      \([0-9]* resources, [0-9]* objects\)$/ \1/p' "$D/star-plan.out");" \
+	"plaintext keys outside REST storage: $("$ETCDCTL" --endpoints "$(etcd_url)" get --prefix --keys-only /registry/ranges/ | grep -c .) under /registry/ranges/," \
+	"$("$ETCDCTL" --endpoints "$(etcd_url)" get --prefix --keys-only /registry/masterleases/ | grep -c .) under /registry/masterleases/"
+expect_no_grep star_plan_skips_reviews 'reviews' "$D/star-plan.out"
+expect_no_grep star_plan_skips_cohabiting 'events.events.k8s.io' "$D/star-plan.out"
+expect_no_grep star_plan_skips_subresources '/status' "$D/star-plan.out"
+# the same per rule in plan -o json: the selected "*.*" rule, its stored resources at their storage
+# version with their counts, the objects map over them and the total
+expect_exit star_plan_json 0 "$REKEYCTL" plan -f "$star" --state "$STATE" -o json
+jq_ok star_plan_json_rules '.rules[0].selected == true and .rules[0].resources == ["*.*"] and
+	.rules[0].write_key == "'"$old"'" and .write_key == "'"$old"'" and
+	([.rules[0].stored[] | select(.name == "secrets")] == [{"name": "secrets", "version": "v1", "objects": 200}]) and
+	([.rules[0].stored[] | select(.name == "widgets.example.com")] == [{"name": "widgets.example.com", "version": "v1", "objects": 5}]) and
+	([.rules[0].stored[].name | select(test("reviews|/"))] == []) and
+	.objects.secrets == 200 and .objects["widgets.example.com"] == 5 and
+	.rules[0].objects == .total and .total == ([.objects[]] | add) and .total_is_lower_bound == false'
+expect_exit star_rotate 0 "$REKEYCTL" rotate -f "$star" --state "$STATE"
+new=$(write_key_of cp-1)
+expect_exit star_etcd_per_resource 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets \
+	--resource configmaps --resource namespaces --resource widgets.example.com \
+	--resource customresourcedefinitions.apiextensions.k8s.io --expect "$new"
+expect_grep star_custom_resources_counted "widgets\.example\.com +aescbc +$new +5 " "$E2E_TMP/out"
+expect_exit star_etcd_all_by_config 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --config "$(node_config cp-1)"
+expect_grep star_etcd_nothing_unexpected ' 0 unexpected, 0 malformed, 0 of [0-9]+ decrypt checks failed' "$E2E_TMP/out"
+gone=1
+for n in cp-1 cp-2 cp-3; do grep -q "name: $old\$" "$(node_config "$n")" && gone=0; done
+[ "$gone" = 1 ] && ok star_old_key_gone || not_ok star_old_key_gone "$old still in a node config"
+after="$(api_sum secrets) $(api_sum configmaps) $(api_sum widgets.example.com)"
+[ "$after" = "$sums" ] && ok star_data_unchanged || not_ok star_data_unchanged "checksums differ"
+grep -q '# every resource; identity reads' "$(node_config cp-2)" && ok star_comment_outside_rule_kept ||
+	not_ok star_comment_outside_rule_kept "the comment is gone"
+"$SANDBOX" down --dir "$D" >/dev/null 2>&1
+
 # ---- (2) two rules, only the configmaps rule rotated ----
 sbx_up two --apiservers 3 --secrets 100 --configmaps 60 --namespaces 2 || { not_ok sandbox_up_two "see log"; e2e_done; }
 skey=$(write_key_of cp-1)
@@ -202,113 +299,4 @@ kept=1
 for n in cp-1 cp-2 cp-3; do grep -q "name: $cmcur\$" "$(node_config "$n")" || kept=0; done
 [ "$kept" = 1 ] && ok deny_resume_nothing_pruned || not_ok deny_resume_nothing_pruned "$cmcur pruned somewhere"
 expect_exit deny_abort 0 "$REKEYCTL" abort -f "$two" --state "$STATE"
-}
-two_part_background() {
-	trap 'rot_down_all' EXIT # a subshell does not run the scenario's trap
-	two_part
-}
-is_real || e2e_part two two_part_background
-
-# ---- (1) "*.*": everything under one key, a custom resource among it ----
-sbx_up star --apiservers 3 --secrets 200 --configmaps 40 --namespaces 3 || { not_ok sandbox_up "see log"; e2e_done; }
-cat >"$D/crd.yaml" <<'EOF'
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: widgets.example.com}
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
-  versions:
-    - name: v2
-      served: true
-      storage: false
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-    - name: v1
-      served: true
-      storage: true
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-EOF
-kc create --validate=false -f "$D/crd.yaml" >/dev/null && ok crd_created || not_ok crd_created "kubectl create failed"
-i=0
-until kc get widgets.example.com -A >/dev/null 2>&1; do # served once the CRD is established
-	i=$((i + 1))
-	[ $i -lt 300 ] || { not_ok crd_served "no widgets after 60 s"; break; }
-	sleep 0.2
-done
-# discovery prefers v2 (the highest version), the objects are stored at v1: the rewrite must use v1
-kc get --raw /apis/example.com | tr -d ' \n' >"$D/group.json"
-expect_grep crd_discovery_prefers_v2 '"preferredVersion":\{"groupVersion":"example.com/v2"' "$D/group.json"
-for i in 1 2 3 4 5; do
-	printf 'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w%s, namespace: ns-1}\nspec: {size: %s}\n' "$i" "$i" |
-		kc create --validate=false -f - >/dev/null || not_ok "widget_$i" "kubectl create failed"
-done
-old=$(write_key_of cp-1)
-cat >"$D/star-enc.yaml" <<EOF
-apiVersion: apiserver.config.k8s.io/v1
-kind: EncryptionConfiguration
-resources:
-  # every resource; identity reads what was stored before
-  - resources: ["*.*"]
-    providers:
-      - aescbc:
-          keys:
-            - name: $old
-              secret: $(secret_of)
-      - identity: {}
-EOF
-set_enc_config "$D/star-enc.yaml" && ok star_config_running || not_ok star_config_running "apiservers did not pick it up"
-# bad input: a plan naming an entry no rule lists is refused with its file:line:col, nothing changed
-unlisted=$(plan_with unlisted '[secrets]')
-expect_exit star_unlisted_entry_refused 2 "$REKEYCTL" rotate -f "$unlisted" --state "$D/state-unlisted"
-expect_grep star_unlisted_entry_named "unlisted\.yaml:[0-9]+:[0-9]+: .*no rule lists \"secrets\"; resources\[0\] \(\"\*\.\*\"\) covers it" "$E2E_TMP/err"
-same=1
-for n in cp-1 cp-2 cp-3; do cmp -s "$D/star-enc.yaml" "$(node_config "$n")" || same=0; done
-[ "$same" = 1 ] && ok star_unlisted_entry_changes_nothing || not_ok star_unlisted_entry_changes_nothing "a node config changed"
-sums="$(api_sum secrets) $(api_sum configmaps) $(api_sum widgets.example.com)"
-star=$(plan_with star '["*.*"]')
-expect_exit star_plan 0 "$REKEYCTL" plan -f "$star" --state "$STATE"
-cp "$E2E_TMP/out" "$D/star-plan.out"
-expect_grep star_plan_selects_rule '^  \* resources\[0\] \["\*\.\*"\]: writes with '"$old" "$D/star-plan.out"
-expect_grep star_plan_counts_secrets '^      secrets \(v1\): 200 objects' "$D/star-plan.out"
-expect_grep star_plan_counts_configmaps '^      configmaps \(v1\): [0-9]+ objects' "$D/star-plan.out"
-expect_grep star_plan_custom_at_storage_version '^      widgets\.example\.com \(v1\): 5 objects' "$D/star-plan.out"
-expect_grep star_plan_counts_crds '^      customresourcedefinitions\.apiextensions\.k8s\.io \(v1\): 1 objects' "$D/star-plan.out"
-expect_grep star_plan_estimate 'rewrite estimate: [0-9]+ objects' "$D/star-plan.out"
-# the per-rule section comes with main's budget-trend section (issue 17), not instead of it
-expect_grep star_plan_budget_trend '^budget trend' "$D/star-plan.out"
-echo "# $REKEY_CP: *.* covers$(sed -n 's/^      \([0-9]* resources, [0-9]* objects\)$/ \1/p' "$D/star-plan.out");" \
-	"plaintext keys outside REST storage: $("$ETCDCTL" --endpoints "$(etcd_url)" get --prefix --keys-only /registry/ranges/ | grep -c .) under /registry/ranges/," \
-	"$("$ETCDCTL" --endpoints "$(etcd_url)" get --prefix --keys-only /registry/masterleases/ | grep -c .) under /registry/masterleases/"
-expect_no_grep star_plan_skips_reviews 'reviews' "$D/star-plan.out"
-expect_no_grep star_plan_skips_cohabiting 'events.events.k8s.io' "$D/star-plan.out"
-expect_no_grep star_plan_skips_subresources '/status' "$D/star-plan.out"
-# the same per rule in plan -o json: the selected "*.*" rule, its stored resources at their storage
-# version with their counts, the objects map over them and the total
-expect_exit star_plan_json 0 "$REKEYCTL" plan -f "$star" --state "$STATE" -o json
-jq_ok star_plan_json_rules '.rules[0].selected == true and .rules[0].resources == ["*.*"] and
-	.rules[0].write_key == "'"$old"'" and .write_key == "'"$old"'" and
-	([.rules[0].stored[] | select(.name == "secrets")] == [{"name": "secrets", "version": "v1", "objects": 200}]) and
-	([.rules[0].stored[] | select(.name == "widgets.example.com")] == [{"name": "widgets.example.com", "version": "v1", "objects": 5}]) and
-	([.rules[0].stored[].name | select(test("reviews|/"))] == []) and
-	.objects.secrets == 200 and .objects["widgets.example.com"] == 5 and
-	.rules[0].objects == .total and .total == ([.objects[]] | add) and .total_is_lower_bound == false'
-expect_exit star_rotate 0 "$REKEYCTL" rotate -f "$star" --state "$STATE"
-new=$(write_key_of cp-1)
-expect_exit star_etcd_per_resource 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets \
-	--resource configmaps --resource namespaces --resource widgets.example.com \
-	--resource customresourcedefinitions.apiextensions.k8s.io --expect "$new"
-expect_grep star_custom_resources_counted "widgets\.example\.com +aescbc +$new +5 " "$E2E_TMP/out"
-expect_exit star_etcd_all_by_config 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --config "$(node_config cp-1)"
-expect_grep star_etcd_nothing_unexpected ' 0 unexpected, 0 malformed, 0 of [0-9]+ decrypt checks failed' "$E2E_TMP/out"
-gone=1
-for n in cp-1 cp-2 cp-3; do grep -q "name: $old\$" "$(node_config "$n")" && gone=0; done
-[ "$gone" = 1 ] && ok star_old_key_gone || not_ok star_old_key_gone "$old still in a node config"
-after="$(api_sum secrets) $(api_sum configmaps) $(api_sum widgets.example.com)"
-[ "$after" = "$sums" ] && ok star_data_unchanged || not_ok star_data_unchanged "checksums differ"
-grep -q '# every resource; identity reads' "$(node_config cp-2)" && ok star_comment_outside_rule_kept ||
-	not_ok star_comment_outside_rule_kept "the comment is gone"
-"$SANDBOX" down --dir "$D" >/dev/null 2>&1
-
-if is_real; then two_part; else e2e_part_wait two; fi
 e2e_done
