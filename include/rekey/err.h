@@ -18,6 +18,11 @@ enum rk_code {
 typedef struct rk_err {
 	int code;                 /* one of enum rk_code; RK_OK when no error */
 	char msg[RK_ERR_MSG_MAX]; /* one line, no trailing newline */
+	/* > 0: the cause was a server still answering 429 (throttling) when the retries ran out after this
+	 * many tries (set by the kube client; the code stays RK_FAIL, callers that changed nothing yet may
+	 * turn it into RK_STOPPED). 0 otherwise. rk_err_set and rk_err_clear reset it; rk_err_prefix
+	 * and rk_err_wrap keep it. */
+	int throttled_tries;
 } rk_err;
 
 /* Clears err (code RK_OK, empty message). Safe with NULL. */

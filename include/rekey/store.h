@@ -224,6 +224,7 @@ typedef int (*rk_budget_signal_cb)(const char *decision, const char *signal, int
 int rk_store_budget_signals(rk_store *store, int64_t run_id, rk_budget_signal_cb cb, void *ud, rk_err *err);
 
 /* ---- key lifecycle events: fingerprints only ---- */
+#define RK_STORE_KEY_ID_MAX 1025 /* a KMS v2 key_id is at most 1024 bytes */
 typedef struct rk_key_event {
 	char cluster[RK_STORE_NAME_MAX];
 	char key_name[RK_STORE_NAME_MAX];
@@ -233,10 +234,17 @@ typedef struct rk_key_event {
 	char event[RK_STORE_SHORT_MAX]; /* "generated", "backed-up", "staged", "promoted", "pruned", ... */
 	char backup_path[RK_STORE_PATH_MAX];
 	char at[RK_STORE_TIME_MAX];
+	/* provider "kms" (migration 0007): fingerprint is "" (no local key) and key_id the KMS key_id when
+	 * it was known, "" otherwise; always "" for other providers */
+	char key_id[RK_STORE_KEY_ID_MAX];
 } rk_key_event;
 /* backup_path may be NULL. A fingerprint that is not 16 lowercase hex chars is refused (RK_BADINPUT). */
 int rk_store_key_event_add(rk_store *store, const char *cluster, const char *key_name, const char *provider,
                            const char *fingerprint, const char *event, const char *backup_path, rk_err *err);
+/* A kms provider's event (provider "kms", no fingerprint): its name in the configs and the KMS key_id
+ * when known (NULL = unknown; 1..1024 bytes: the KMS's name of a KEK, never key material). */
+int rk_store_kms_key_event_add(rk_store *store, const char *cluster, const char *provider_name,
+                               const char *key_id, const char *event, rk_err *err);
 typedef int (*rk_key_event_cb)(const rk_key_event *ev, void *ud);
 /* Oldest first; cluster NULL = every cluster. */
 int rk_store_key_event_list(rk_store *store, const char *cluster, rk_key_event_cb cb, void *ud, rk_err *err);
@@ -259,7 +267,6 @@ typedef int (*rk_probe_cb)(const rk_probe *probe, void *ud);
 int rk_store_probe_left(rk_store *store, const char *cluster, rk_probe_cb cb, void *ud, rk_err *err);
 
 /* ---- kms: the key_id a KEK rotation targets (migration 0006) ---- */
-#define RK_STORE_KEY_ID_MAX 1025 /* a KMS v2 key_id is at most 1024 bytes */
 /* Records the run's target key_id once (a second call keeps the first); source "plan" (kms.keyID) or
  * "plugin-status" (the plugin's Status when the run started). */
 int rk_store_kms_target_set(rk_store *store, int64_t run_id, const char *provider, const char *key_id,

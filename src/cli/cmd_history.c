@@ -16,18 +16,22 @@ struct history_out {
 	rk_buf key_lines, audit_lines; /* table */
 };
 
+/* kms providers (no local key) show "-" for the fingerprint and "key_id ID" when it was known. */
 static int print_key_event(const rk_key_event *ev, void *ud)
 {
 	struct history_out *out = ud;
 	if (out->json)
 		json_array_append_new(out->keys,
-		                      json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "at", ev->at, "cluster",
+		                      json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "at", ev->at, "cluster",
 		                                ev->cluster, "key", ev->key_name, "provider", ev->provider,
 		                                "fingerprint", ev->fingerprint, "event", ev->event, "backup",
-		                                ev->backup_path));
+		                                ev->backup_path, "key_id",
+		                                ev->key_id[0] ? json_string(ev->key_id) : json_null()));
 	else
-		rk_buf_printf(&out->key_lines, "%-24s %-12s %-34s %-10s %s %-12s %s\n", ev->at, ev->cluster,
-		              ev->key_name, ev->provider, ev->fingerprint, ev->event, ev->backup_path);
+		rk_buf_printf(&out->key_lines, "%-24s %-12s %-34s %-10s %-16s %-12s %s%s%s\n", ev->at,
+		              ev->cluster, ev->key_name, ev->provider,
+		              ev->fingerprint[0] ? ev->fingerprint : "-", ev->event, ev->backup_path,
+		              ev->key_id[0] ? "key_id " : "", ev->key_id);
 	return 0;
 }
 
@@ -49,8 +53,9 @@ static int print_audit(const rk_audit_event *ev, void *ud)
 
 static const char usage_text[] =
     "usage: rekeyctl history [--cluster NAME] [--state DIR] [-o json|table]\n"
-    "Every key's lifecycle (generated, backed-up, promoted, pruned, archived; fingerprints, never key\n"
-    "bytes) and the audit records (who ran what, when, with what outcome) from the state db.\n";
+    "Every key's lifecycle (generated, backed-up, promoted, pruned, archived; fingerprints, for a kms\n"
+    "provider its KMS key_id; never key bytes) and the audit records (who ran what, when, with what\n"
+    "outcome) from the state db.\n";
 
 struct history_args {
 	const char *cluster, *state;

@@ -569,10 +569,12 @@ static void finish(rk_kube *k, kube_call *c, CURLcode result)
 	if (result != CURLE_OK || r->http_status < 200 || r->http_status >= 300) {
 		char why[700];
 		describe_failure(c, result, why, sizeof why);
-		if (retryable(c, result) && r->attempts > 1)
+		if (retryable(c, result) && r->attempts > 1) {
 			rk_err_set(&r->err, RK_FAIL, "%s %s: gave up after %d attempts in %.1fs: %s",
 			           c->method, shown(c), r->attempts, r->total_s, why);
-		else
+			if (r->http_status == 429) /* the last answer was throttling: the caller may stop */
+				r->err.throttled_tries = r->attempts;
+		} else
 			rk_err_set(&r->err, RK_FAIL, "%s %s: %s", c->method, shown(c), why);
 	}
 	k->pending--;

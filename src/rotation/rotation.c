@@ -132,8 +132,8 @@ static int start_run(rot_ctx *ctx, rk_err *err)
 		    (long long)run.id, ctx->plan->cluster, run.state);
 	rk_buf base = RK_BUF_SECRET;
 	char plan_hash[72], new_key[256] = "";
-	if (rc == RK_OK)
-		rc = rot_preflight(ctx, &base, NULL, err);
+	if (rc == RK_OK && rot_preflight(ctx, &base, NULL, err) != RK_OK)
+		rc = rot_stop_if_throttled("preflight", err);
 	if (rc == RK_OK)
 		rc = plan_file_hash(ctx, plan_hash, err);
 	if (rc == RK_OK && ctx->break_glass)
@@ -535,6 +535,14 @@ static void record_key_lifecycle(rot_ctx *ctx)
 	rk_encconfig_free(pruned);
 }
 
+/* A KEK rotation: the kms provider writes under its new key_id everywhere, and every selected object
+ * was rewritten under it (no config changed, so nothing was pruned). */
+static void record_kek_lifecycle(rot_ctx *ctx)
+{
+	rot_kms_key_event(ctx, ctx->plan->kms.provider.name, "promoted");
+	rot_kms_key_event(ctx, ctx->plan->kms.provider.name, "rewrite-done");
+}
+
 static const char *state_for(int rc)
 {
 	return rc == RK_OK ? "done" : rc == RK_STOPPED ? "stopped" : "failed";
@@ -596,7 +604,9 @@ static int run_machine(rot_ctx *ctx, int resume, rk_err *err)
 		rc = stage_key(ctx, err);
 	if (rc == RK_OK && !kek)
 		rc = walk_stages(ctx, err);
-	if (rc == RK_OK && (rc = rot_cluster_step(ctx, "done", NULL, err)) == RK_OK && !kek)
+	if (rc == RK_OK && (rc = rot_cluster_step(ctx, "done", NULL, err)) == RK_OK && kek)
+		record_kek_lifecycle(ctx);
+	else if (rc == RK_OK)
 		record_key_lifecycle(ctx);
 	if (ctx->run_id > 0 && ctx->break_glass)
 		rot_break_glass_announce(ctx, state_for(rc), rc == RK_OK ? NULL : err->msg);

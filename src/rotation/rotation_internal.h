@@ -160,6 +160,10 @@ void rot_break_glass_announce(rot_ctx *ctx, const char *outcome, const char *det
 
 /* ---- cluster lock (rotation_lock.c): a Lease in kube-system ---- */
 int rot_lock_acquire(rot_ctx *ctx, rk_err *err);
+/* err, met before anything was changed: when its cause is an apiserver that answered 429 until the kube
+ * client's retries ran out (err->throttled_tries), RK_STOPPED "WHAT: the apiserver kept throttling (429)
+ * for N tries: nothing was changed; try again later (...)"; any other error unchanged. Returns err->code. */
+int rot_stop_if_throttled(const char *what, rk_err *err);
 void rot_lock_release(rot_ctx *ctx);
 
 #define ROT_LOCK_LEASE "rekeyctl-rotation-lock"

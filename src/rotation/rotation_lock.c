@@ -55,6 +55,8 @@ static int take_over(rot_ctx *ctx, json_t *lease, const char *why, rk_err *err)
 	long status = 0;
 	int rc = rk_kube_lease_renew(ctx->kube, lease, ctx->holder, &renewed, &status, err);
 	json_decref(renewed);
+	if (rc != RK_OK && err->throttled_tries > 0)
+		return rc; /* throttled, not refused: rot_lock_acquire stops with "try again later" */
 	if (rc != RK_OK)
 		return rk_err_set(err, RK_UNSAFE,
 		                  "cluster lock: could not take over the lease (%s): HTTP %ld", why, status);
@@ -145,12 +147,28 @@ static void *renew_loop(void *arg)
 	return NULL;
 }
 
+int rot_stop_if_throttled(const char *what, rk_err *err)
+{
+	if (err->code != RK_FAIL || err->throttled_tries <= 0)
+		return err->code;
+	char cause[RK_ERR_MSG_MAX];
+	int tries = err->throttled_tries;
+	snprintf(cause, sizeof cause, "%s", err->msg);
+	rk_err_set(
+	    err, RK_STOPPED,
+	    "%s: the apiserver kept throttling (429) for %d tries: nothing was changed; try again later "
+	    "(%s)",
+	    what, tries, cause);
+	err->throttled_tries = tries;
+	return RK_STOPPED;
+}
+
 int rot_lock_acquire(rot_ctx *ctx, rk_err *err)
 {
 	make_holder(ctx->holder, sizeof ctx->holder);
 	int rc = claim(ctx, err);
 	if (rc != RK_OK)
-		return rc;
+		return rot_stop_if_throttled("cluster lock", err);
 	pthread_mutex_init(&ctx->lease_mu, NULL);
 	pthread_cond_init(&ctx->lease_cv, NULL);
 	ctx->lease_stop = 0;

@@ -198,6 +198,24 @@ int rot_stage_key(rot_ctx *ctx, const char *name, const char *base, size_t base_
 	return rc;
 }
 
+/* The provider in cfg holding a key named name, or a kms provider of that name (*key NULL then). */
+static const rk_provider *find_named(const rk_encconfig *cfg, const char *name, const rk_key **key)
+{
+	*key = NULL;
+	for (size_t r = 0; r < cfg->nrules; r++)
+		for (size_t p = 0; p < cfg->rules[r].nproviders; p++) {
+			const rk_provider *prov = &cfg->rules[r].providers[p];
+			if (prov->type == RK_PROV_KMS && prov->kms.name && !strcmp(prov->kms.name, name))
+				return prov;
+			for (size_t k = 0; k < prov->nkeys; k++)
+				if (!strcmp(prov->keys[k].name, name)) {
+					*key = &prov->keys[k];
+					return prov;
+				}
+		}
+	return NULL;
+}
+
 void rot_key_event(rot_ctx *ctx, const char *key_name, const char *event)
 {
 	rk_encconfig *cfg = NULL;
@@ -206,16 +224,14 @@ void rot_key_event(rot_ctx *ctx, const char *key_name, const char *event)
 		if (rk_encconfig_load_buf((const char *)ctx->cfgs.bytes[i].data, ctx->cfgs.bytes[i].len,
 		                          "config", &cfg, &err) != RK_OK)
 			continue;
-		for (size_t r = 0; r < cfg->nrules; r++)
-			for (size_t p = 0; p < cfg->rules[r].nproviders; p++)
-				for (size_t k = 0; k < cfg->rules[r].providers[p].nkeys; k++)
-					if (!strcmp(cfg->rules[r].providers[p].keys[k].name, key_name)) {
-						record_key_event(ctx, &cfg->rules[r].providers[p].keys[k],
-						                 cfg->rules[r].providers[p].type, event,
-						                 NULL);
-						rk_encconfig_free(cfg);
-						return;
-					}
+		const rk_key *key;
+		const rk_provider *prov = find_named(cfg, key_name, &key);
+		if (prov && key)
+			record_key_event(ctx, key, prov->type, event, NULL);
+		else if (prov)
+			rot_kms_key_event(ctx, key_name, event);
 		rk_encconfig_free(cfg);
+		if (prov)
+			return;
 	}
 }

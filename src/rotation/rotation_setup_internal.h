@@ -23,7 +23,10 @@ int rot_stage_key(rot_ctx *ctx, const char *name, const char *base, size_t base_
 /* The archive stage (rotation_archive.c): every local key the pruned config drops is archived (0600,
  * fsynced) and recorded in history as "archived" before any node loses it. */
 int rot_archive_pruned_keys(rot_ctx *ctx, rk_err *err);
-/* Records a lifecycle event (fingerprint only) for a key named in the run's configs. */
+/* Records a lifecycle event (fingerprint only) for a key named in the run's configs, or for a kms
+ * provider of that name (rot_kms_key_event). */
 void rot_key_event(rot_ctx *ctx, const char *key_name, const char *event);
+/* A kms provider's event: its name and the KMS key_id when known (rotation_kms_events.c). */
+void rot_kms_key_event(rot_ctx *ctx, const char *provider_name, const char *event);
 
 #endif

@@ -20,11 +20,10 @@ static int check_fingerprint(const char *fingerprint, rk_err *err)
 	return RK_OK;
 }
 
-static int check_key_event(const char *key_name, const char *provider, const char *fingerprint,
-                           const char *event, const char *backup_path, rk_err *err)
+static int check_key_event(const char *key_name, const char *provider, const char *event,
+                           const char *backup_path, rk_err *err)
 {
-	if (check_fingerprint(fingerprint, err) != RK_OK ||
-	    rk_store_check_len("key name", key_name, RK_STORE_NAME_MAX, 1, err) != RK_OK ||
+	if (rk_store_check_len("key name", key_name, RK_STORE_NAME_MAX, 1, err) != RK_OK ||
 	    rk_store_check_len("provider", provider, RK_STORE_SHORT_MAX, 0, err) != RK_OK ||
 	    rk_store_check_len("key event", event, RK_STORE_SHORT_MAX, 1, err) != RK_OK ||
 	    rk_store_check_len("backup path", backup_path, RK_STORE_PATH_MAX, 0, err) != RK_OK)
@@ -32,19 +31,18 @@ static int check_key_event(const char *key_name, const char *provider, const cha
 	return RK_OK;
 }
 
-int rk_store_key_event_add(rk_store *store, const char *cluster, const char *key_name, const char *provider,
-                           const char *fingerprint, const char *event, const char *backup_path, rk_err *err)
+/* One row; checked by the callers. key_id NULL = none. */
+static int insert_key_event(rk_store *store, const char *cluster, const char *key_name, const char *provider,
+                            const char *fingerprint, const char *event, const char *backup_path,
+                            const char *key_id, rk_err *err)
 {
 	int64_t cluster_id;
 	sqlite3_stmt *st;
-	if (check_key_event(key_name, provider, fingerprint, event, backup_path, err) != RK_OK ||
-	    rk_store_cluster_upsert(store, cluster, &cluster_id, err) != RK_OK)
-		return err->code;
-	if (rk_store_prepare(
-	        store,
-	        "INSERT INTO key_events(cluster_id, key_name, provider, fingerprint, event, backup_path) "
-	        "VALUES (?, ?, ?, ?, ?, ?)",
-	        &st, err) != RK_OK)
+	if (rk_store_cluster_upsert(store, cluster, &cluster_id, err) != RK_OK ||
+	    rk_store_prepare(store,
+	                     "INSERT INTO key_events(cluster_id, key_name, provider, fingerprint, event, "
+	                     "backup_path, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	                     &st, err) != RK_OK)
 		return err->code;
 	sqlite3_bind_int64(st, 1, cluster_id);
 	rk_store_bind_text(st, 2, key_name);
@@ -52,7 +50,27 @@ int rk_store_key_event_add(rk_store *store, const char *cluster, const char *key
 	rk_store_bind_text(st, 4, fingerprint);
 	rk_store_bind_text(st, 5, event);
 	rk_store_bind_text(st, 6, backup_path);
+	rk_store_bind_text(st, 7, key_id);
 	return rk_store_step_done(store, st, "record key event", err);
+}
+
+int rk_store_key_event_add(rk_store *store, const char *cluster, const char *key_name, const char *provider,
+                           const char *fingerprint, const char *event, const char *backup_path, rk_err *err)
+{
+	if (check_fingerprint(fingerprint, err) != RK_OK ||
+	    check_key_event(key_name, provider, event, backup_path, err) != RK_OK)
+		return err->code;
+	return insert_key_event(store, cluster, key_name, provider, fingerprint, event, backup_path, NULL,
+	                        err);
+}
+
+int rk_store_kms_key_event_add(rk_store *store, const char *cluster, const char *provider_name,
+                               const char *key_id, const char *event, rk_err *err)
+{
+	if (check_key_event(provider_name, "kms", event, NULL, err) != RK_OK ||
+	    (key_id && rk_store_check_len("kms key_id", key_id, RK_STORE_KEY_ID_MAX, 1, err) != RK_OK))
+		return err->code;
+	return insert_key_event(store, cluster, provider_name, "kms", "", event, NULL, key_id, err);
 }
 
 static void read_key_event(sqlite3_stmt *st, rk_key_event *ev)
@@ -64,17 +82,18 @@ static void read_key_event(sqlite3_stmt *st, rk_key_event *ev)
 	rk_store_copy_col(ev->event, sizeof ev->event, st, 4);
 	rk_store_copy_col(ev->backup_path, sizeof ev->backup_path, st, 5);
 	rk_store_copy_col(ev->at, sizeof ev->at, st, 6);
+	rk_store_copy_col(ev->key_id, sizeof ev->key_id, st, 7);
 }
 
 int rk_store_key_event_list(rk_store *store, const char *cluster, rk_key_event_cb cb, void *ud, rk_err *err)
 {
 	sqlite3_stmt *st;
-	if (rk_store_prepare(
-	        store,
-	        "SELECT c.name, e.key_name, e.provider, e.fingerprint, e.event, e.backup_path, e.at "
-	        "FROM key_events e JOIN clusters c ON c.id = e.cluster_id "
-	        "WHERE ?1 IS NULL OR c.name = ?1 ORDER BY e.id",
-	        &st, err) != RK_OK)
+	if (rk_store_prepare(store,
+	                     "SELECT c.name, e.key_name, e.provider, e.fingerprint, e.event, e.backup_path, "
+	                     "e.at, e.key_id "
+	                     "FROM key_events e JOIN clusters c ON c.id = e.cluster_id "
+	                     "WHERE ?1 IS NULL OR c.name = ?1 ORDER BY e.id",
+	                     &st, err) != RK_OK)
 		return err->code;
 	rk_store_bind_text(st, 1, cluster);
 	int rc = SQLITE_DONE, stop = 0;

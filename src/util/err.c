@@ -11,6 +11,7 @@ void rk_err_clear(rk_err *err)
 		return;
 	err->code = RK_OK;
 	err->msg[0] = '\0';
+	err->throttled_tries = 0;
 }
 
 static void flatten_newlines(char *s)
@@ -30,6 +31,7 @@ int rk_err_set(rk_err *err, int code, const char *fmt, ...)
 	va_end(ap);
 	flatten_newlines(err->msg);
 	err->code = code;
+	err->throttled_tries = 0;
 	return code;
 }
 

@@ -1,6 +1,9 @@
 #!/bin/sh
 # 67_rotate_budget.sh: budgets from the apiservers' own signals (docs/budget.md, "Preflight trend and
-# node gates"). With latency injected into one apiserver, then 5xx, then 429, `rotate` refuses in its
+# node gates"). With the kubeconfig's apiserver answering 429 to every request, the cluster lock's tries
+# run out and `rotate` stops with exit 3 ("try again later"), nothing written (configs, etcd, state db);
+# the same when only the preflight's permission reviews are throttled.
+# With latency injected into one apiserver, then 5xx, then 429, `rotate` refuses in its
 # preflight trend (exit 3, the figures in the message) with nothing changed: every node config
 # byte-identical, no lock or probe Lease left, no run to resume; `plan` prints the same figures per
 # apiserver and says rotate would refuse. Then a rotation stopped (kill -9) just before node cp-2 is
@@ -41,6 +44,35 @@ nothing_changed() {
 	esac
 	expect_exit "$1_nothing_to_resume" 2 "$REKEYCTL" resume -f "$P" --state "$STATE"
 }
+
+# ---- cluster lock: the kubeconfig's apiserver (cp-1) answers 429 to every request: the lock's tries run
+# out and rotate stops safely (exit 3, "try again later"), not a failure (exit 1); nothing written: node
+# configs, etcd's stored bytes, the state db's history ----
+etcd_bytes() { "$ETCDCTL" --endpoints "$(etcd_url)" get /registry/secrets --prefix | sha256sum | cut -d' ' -f1; }
+stored_before=$(etcd_bytes)
+"$REKEYCTL" history --state "$STATE" -o json >"$E2E_TMP/history-before.json" 2>&1
+"$SANDBOX" fault --dir "$D" --node cp-1 --throttle-ratio 1 --retry-after 0 >/dev/null
+expect_exit lock_throttled_stops 3 "$REKEYCTL" rotate -f "$P" --state "$STATE"
+message
+expect_grep lock_throttled_message '^rekeyctl rotate: cluster lock: the apiserver kept throttling \(429\) for 6 tries: nothing was changed; try again later \(GET https://[^ ]*/leases/rekeyctl-rotation-lock: gave up after 6 attempts .*429' "$E2E_TMP/msg"
+"$SANDBOX" fault --dir "$D" --node cp-1 --clear >/dev/null
+[ "$(etcd_bytes)" = "$stored_before" ] && ok lock_throttled_etcd_unchanged || not_ok lock_throttled_etcd_unchanged "stored secrets changed"
+"$REKEYCTL" history --state "$STATE" -o json >"$E2E_TMP/history-after.json" 2>&1
+cmp -s "$E2E_TMP/history-before.json" "$E2E_TMP/history-after.json" && ok lock_throttled_state_unchanged ||
+	not_ok lock_throttled_state_unchanged "$(diff "$E2E_TMP/history-before.json" "$E2E_TMP/history-after.json" | head -n 5)"
+nothing_changed lock_throttled
+# the same in the preflight: the lock is taken, then every permission review (SelfSubjectAccessReview)
+# is answered 429: exit 3 naming the preflight, the lock released, nothing written
+"$SANDBOX" fault --dir "$D" --node cp-1 --error-ratio 1 --error-code 429 --error-path /apis/authorization.k8s.io/ --retry-after 0 >/dev/null
+expect_exit preflight_throttled_stops 3 "$REKEYCTL" rotate -f "$P" --state "$STATE"
+message
+expect_grep preflight_throttled_message '^rekeyctl rotate: preflight: the apiserver kept throttling \(429\) for 6 tries: nothing was changed; try again later \(POST https://[^ ]*/selfsubjectaccessreviews: gave up after 6 attempts .*429' "$E2E_TMP/msg"
+"$SANDBOX" fault --dir "$D" --node cp-1 --clear >/dev/null
+[ "$(etcd_bytes)" = "$stored_before" ] && ok preflight_throttled_etcd_unchanged || not_ok preflight_throttled_etcd_unchanged "stored secrets changed"
+"$REKEYCTL" history --state "$STATE" -o json >"$E2E_TMP/history-after.json" 2>&1
+cmp -s "$E2E_TMP/history-before.json" "$E2E_TMP/history-after.json" && ok preflight_throttled_state_unchanged ||
+	not_ok preflight_throttled_state_unchanged "$(diff "$E2E_TMP/history-before.json" "$E2E_TMP/history-after.json" | head -n 5)"
+nothing_changed preflight_throttled
 
 # ---- preflight: latency on cp-2 ----
 "$SANDBOX" fault --dir "$D" --node cp-2 --latency-ms 1200 >/dev/null

@@ -7,7 +7,8 @@
 # created and read again on every apiserver and etcd stores them under the emergency key; the audit
 # log, history and the banner say who, when and why; with the plugin back, `rotate` with the same plan
 # goes back to kms: etcd holds every secret as kms v2 under the plugin's key_id, the emergency key is
-# archived (0600) and gone from every node.
+# archived (0600) and gone from every node. `history` records the kms provider's key events (provider
+# kms, no fingerprint, the plugin's key_id) on the way there and on the way back.
 # control-planes: real
 . tests/e2e/lib.sh
 . tests/e2e/rotate_lib.sh
@@ -33,6 +34,15 @@ t0=$(date +%s)
 expect_exit onto_kms 0 "$REKEYCTL" rotate -f "$PLAN" --state "$STATE"
 echo "# measure: aescbc -> kms v2 rotation took $(($(date +%s) - t0)) s"
 expect_exit onto_kms_etcd 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms
+# history records the kms provider's own key events like a local key's: provider kms, no fingerprint,
+# the key_id its plugin's Status answered over the plan's socket (docs/kms.md, "History")
+keyid0=$("$KMSPLUGIN" keyid --state "$KMS_STATE")
+"$REKEYCTL" history --state "$STATE" -o json >"$E2E_TMP/history.json"
+got=$(jq -r '[.keys[] | select(.key == "sandbox-kms") | "\(.provider)/\(.fingerprint)/\(.event)/\(.key_id)"] | join(",")' "$E2E_TMP/history.json")
+want="kms//read-everywhere/$keyid0,kms//promoted/$keyid0,kms//rewrite-done/$keyid0"
+[ "$got" = "$want" ] && ok onto_kms_history_kms_events || not_ok onto_kms_history_kms_events "'$got', want '$want'"
+jq -e '[.keys[] | select(.provider == "aescbc" and .event == "pruned") | .fingerprint | test("^[0-9a-f]{16}$")] | length == 1 and all' "$E2E_TMP/history.json" >/dev/null &&
+	ok onto_kms_history_aescbc_pruned || not_ok onto_kms_history_aescbc_pruned "$(jq -c '[.keys[] | select(.event == "pruned")]' "$E2E_TMP/history.json")"
 
 # ---- the emergency key and the plan naming it ----
 "$REKEYCTL" keygen --provider aescbc --out "$D/emergency.key" >/dev/null || not_ok keygen "failed"
@@ -116,4 +126,11 @@ p=$(stored_prefix default/bg-new 23)
 gone=1
 for n in cp-1 cp-2 cp-3; do grep -q 'emergency-1' "$(node_config $n)" && gone=0; done
 [ "$gone" = 1 ] && ok back_emergency_key_pruned || not_ok back_emergency_key_pruned "still in a node config"
+# the way back promoted the kms provider again, under the plugin's key_id; the table shows it too
+"$REKEYCTL" history --state "$STATE" -o json >"$E2E_TMP/history.json"
+got=$(jq -r '[.keys[] | select(.key == "sandbox-kms" and .event == "promoted") | .key_id] | join(",")' "$E2E_TMP/history.json")
+[ "$got" = "$keyid0,$keyid" ] && ok back_history_kms_promoted || not_ok back_history_kms_promoted "promoted key_ids '$got', want '$keyid0,$keyid'"
+"$REKEYCTL" history --state "$STATE" >"$E2E_TMP/hist"
+grep -F "$keyid" "$E2E_TMP/hist" | grep -Eq 'sandbox-kms +kms +- +promoted +key_id ' &&
+	ok back_history_table_kms || not_ok back_history_table_kms "$(grep sandbox-kms "$E2E_TMP/hist" | head -n 3)"
 e2e_done

@@ -45,6 +45,7 @@ events = {(k["key"], k["event"]) for k in doc["keys"]}
 assert any(key == new for key, _ in events), events
 assert any(key == old for key, _ in events), events
 assert all(len(k["fingerprint"]) >= 16 for k in doc["keys"] if k["key"] == new), doc["keys"]
+assert all(k["key_id"] is None for k in doc["keys"]), doc["keys"]  # local keys: no KMS key_id
 assert any(a["action"] == "rotate" or a["action"].startswith("stage") for a in doc["audit"]), doc["audit"]
 PY
 

@@ -795,6 +795,78 @@ START_TEST(key_events_fingerprint_only)
 }
 END_TEST
 
+static int collect_kms_event(const rk_key_event *ev, void *ud)
+{
+	struct text *t = ud;
+	snprintf(t->text + strlen(t->text), sizeof t->text - strlen(t->text), "%s/%s/%s/[%s]/%s/[%s];",
+	         ev->cluster, ev->key_name, ev->provider, ev->fingerprint, ev->event, ev->key_id);
+	return 0;
+}
+
+/* kms providers (0007): name, provider "kms", no fingerprint, the key_id when known; an empty fingerprint
+ * or a key_id stays refused for every other provider, by the API and by the schema. */
+START_TEST(key_events_of_kms_providers)
+{
+	rk_store *store = open_default();
+	rk_err err;
+	char long_id[1100];
+	memset(long_id, 'k', sizeof long_id - 1);
+	long_id[sizeof long_id - 1] = '\0';
+	ck_assert_int_eq(rk_store_kms_key_event_add(store, "prod", "kms-a", NULL, "promoted", &err), RK_OK);
+	ck_assert_int_eq(rk_store_kms_key_event_add(store, "prod", "kms-a", "kek-2", "rewrite-done", &err),
+	                 RK_OK);
+	ck_assert_int_eq(rk_store_kms_key_event_add(store, "prod", "kms-a", long_id, "promoted", &err),
+	                 RK_BADINPUT);
+	ck_assert_int_eq(rk_store_kms_key_event_add(store, "prod", "", NULL, "promoted", &err), RK_BADINPUT);
+	ck_assert_int_eq(rk_store_key_event_add(store, "prod", "k", "aescbc", "", "generated", NULL, &err),
+	                 RK_BADINPUT);
+	struct text t = {""};
+	ck_assert_int_eq(rk_store_key_event_list(store, "prod", collect_kms_event, &t, &err), RK_OK);
+	ck_assert_str_eq(t.text, "prod/kms-a/kms/[]/promoted/[];prod/kms-a/kms/[]/rewrite-done/[kek-2];");
+	rk_store_close(store);
+	const char *refused[] = {
+	    "INSERT INTO key_events(cluster_id, key_name, provider, fingerprint, event) "
+	    "VALUES (1, 'k', 'aescbc', '', 'generated')",
+	    "INSERT INTO key_events(cluster_id, key_name, provider, fingerprint, event, key_id) "
+	    "VALUES (1, 'k', 'aescbc', '0123456789abcdef', 'generated', 'id')",
+	    "INSERT INTO key_events(cluster_id, key_name, provider, fingerprint, event, key_id) "
+	    "VALUES (1, 'k', 'kms', '', 'promoted', '')"};
+	sqlite3 *db;
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+		ck_assert_int_eq(sqlite3_exec(db, refused[i], NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	sqlite3_close(db);
+}
+END_TEST
+
+/* A state db of 0006 keeps its key events (ids, fingerprints, times) through 0007's table rebuild. */
+START_TEST(key_events_kept_by_0007)
+{
+	rk_store *store = NULL;
+	rk_err err;
+	size_t before_0007 = 0;
+	while (before_0007 < rk_migrations_count && rk_migrations[before_0007].version < 7)
+		before_0007++;
+	ck_assert_uint_lt(before_0007, rk_migrations_count);
+	ck_assert_int_eq(rk_store_open_with(statedir, rk_migrations, before_0007, &store, &err), RK_OK);
+	rk_store_close(store);
+	raw_exec("INSERT INTO clusters(name) VALUES ('prod'); INSERT INTO key_events(cluster_id, key_name, "
+	         "provider, fingerprint, event, backup_path) VALUES (1, 'aescbc-1', 'aescbc', "
+	         "'0123456789abcdef', 'generated', '/backup/aescbc-1.key')");
+	char *at = raw_query("SELECT id || ' ' || at FROM key_events");
+	store = open_default();
+	rk_store_close(store);
+	char *after = raw_query("SELECT id || ' ' || at FROM key_events");
+	ck_assert_str_eq(after, at);
+	assert_query(
+	    "SELECT key_name || '/' || fingerprint || '/' || coalesce(key_id, 'null') FROM key_events",
+	    "aescbc-1/0123456789abcdef/null");
+	assert_query("SELECT count(*) FROM sqlite_master WHERE name = 'key_events_by_cluster'", "1");
+	free(at);
+	free(after);
+}
+END_TEST
+
 static int collect_probe(const rk_probe *probe, void *ud)
 {
 	struct text *t = ud;
@@ -964,6 +1036,8 @@ Suite *store_suite(void)
 	tcase_add_test(tc, kms_target_recorded_once_per_run);
 	tcase_add_test(tc, audit_events_name_who_and_where);
 	tcase_add_test(tc, no_key_material_in_db);
+	tcase_add_test(tc, key_events_of_kms_providers);
+	tcase_add_test(tc, key_events_kept_by_0007);
 	suite_add_tcase(s, tc);
 	return s;
 }
