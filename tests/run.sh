@@ -22,6 +22,9 @@ if [ -x "$REALCP_BIN/kubectl" ]; then
 	export PATH
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+# Check's per-test timeouts guard against hangs, not speed: on a loaded machine (concurrent jobs, 2
+# cores) an encconfig case once ran past the default 4 s, so every timeout is 5 times as long.
+export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-5}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 passed=0 failed=0 skipped=0
 

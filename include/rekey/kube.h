@@ -79,6 +79,11 @@ typedef void (*rk_kube_done_fn)(void *user, rk_kube_resp *resp);
 typedef void (*rk_kube_observe_fn)(void *user, const char *method, const char *endpoint, long http_status,
                                    double latency_s);
 
+/* Asked after an attempt the client would retry (429, 5xx, a connection error; attempt->attempts counts
+ * the attempts made, this one included): returning 1 makes that answer final, for a caller that knows
+ * retrying cannot help (the rewrite, once apiservers answered that their KMS failed). */
+typedef int (*rk_kube_final_fn)(void *user, const rk_kube_resp *attempt);
+
 typedef struct rk_kube_stats {
 	unsigned long requests;    /* submitted */
 	unsigned long attempts;    /* HTTP attempts, retries included */
@@ -97,6 +102,7 @@ int rk_kube_open(const rk_kubeconfig_opts *kubeconfig, const rk_kube_opts *opts,
 void rk_kube_free(rk_kube *k);
 const rk_kube_config *rk_kube_get_config(const rk_kube *k);
 void rk_kube_set_observer(rk_kube *k, rk_kube_observe_fn fn, void *user);
+void rk_kube_set_final(rk_kube *k, rk_kube_final_fn fn, void *user);
 void rk_kube_get_stats(const rk_kube *k, rk_kube_stats *out);
 
 /* Queues a request. Fails (and does not call done) only on bad arguments, out of memory, or when the

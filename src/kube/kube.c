@@ -164,6 +164,12 @@ void rk_kube_set_observer(rk_kube *k, rk_kube_observe_fn fn, void *user)
 	k->observe_user = user;
 }
 
+void rk_kube_set_final(rk_kube *k, rk_kube_final_fn fn, void *user)
+{
+	k->final = fn;
+	k->final_user = user;
+}
+
 void rk_kube_get_stats(const rk_kube *k, rk_kube_stats *out)
 {
 	*out = k->stats;
@@ -544,7 +550,7 @@ static int plan_retry(rk_kube *k, kube_call *c, CURLcode result)
 		c->not_before = 0;
 		return 1;
 	}
-	if (!retryable(c, result) || c->no_retry)
+	if (!retryable(c, result) || c->no_retry || (k->final && k->final(k->final_user, r)))
 		return 0;
 	long delay = backoff_ms(k, r->attempts);
 	if (r->retry_after_s >= 0 && r->retry_after_s * 1000 > delay)

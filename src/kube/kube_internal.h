@@ -34,6 +34,8 @@ struct rk_kube {
 	rk_kube_stats stats;
 	rk_kube_observe_fn observe;
 	void *observe_user;
+	rk_kube_final_fn final; /* rk_kube_set_final */
+	void *final_user;
 	unsigned rng;
 };
 

@@ -185,16 +185,16 @@ static void get_done(void *user, rk_kube_resp *resp)
 
 /* The KMS failed this write (after the client's retries over every endpoint): the object stays
  * unfinished, so no checkpoint passes it, and the pipeline stops submitting. */
-static void item_kms_failed(rk_rw_item *it, const char *message)
+static void item_kms_failed(rk_rw_item *it, const rk_kube_resp *resp)
 {
 	rk_rw_engine *e = it->engine;
 	if (!e->kms_down)
 		rk_warn("rewrite.kms-unavailable",
-		        "%s %s/%s: the apiserver's KMS failed the write (%s): pausing the rewrite at its "
-		        "checkpoint",
-		        e->resource_key, it->ns, it->name, message);
+		        "%s %s/%s: the apiserver's KMS failed the write (%s; %d attempts): pausing the "
+		        "rewrite at its checkpoint",
+		        e->resource_key, it->ns, it->name, resp->message, resp->attempts);
 	e->kms_down = 1;
-	snprintf(e->kms_error, sizeof e->kms_error, "%s", message);
+	snprintf(e->kms_error, sizeof e->kms_error, "%s", resp->message);
 }
 
 static void put_done(void *user, rk_kube_resp *resp)
@@ -204,7 +204,7 @@ static void put_done(void *user, rk_kube_resp *resp)
 	e->inflight--;
 	rk_throttle_release(&e->throttle);
 	if (resp->http_status >= 500 && rk_rewrite_kms_failure(resp->message)) {
-		item_kms_failed(it, resp->message);
+		item_kms_failed(it, resp);
 		return;
 	}
 	const char *new_rv = resp->json ? json_str(resp->json, "metadata", "resourceVersion") : NULL;

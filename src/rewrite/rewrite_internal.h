@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rekey/kube.h"
 #include "rekey/rewrite.h"
 #include "rekey/store.h"
 
@@ -30,6 +31,10 @@ rk_outcome rk_outcome_of_put(long http_status, const char *old_rv, const char *n
  * expired 3 minutes after the last good Status, Encrypt or Decrypt failing, no seed at all after a start
  * without the plugin). Such an object is not failed: the rewrite pauses (docs/kms.md section 12). */
 int rk_rewrite_kms_failure(const char *message);
+/* 1 when a failed attempt is such a KMS failure (a 5xx, rk_rewrite_kms_failure) and the request has made
+ * `tries` attempts: the client's retries (up to 2 minutes) do not bring a KMS back, the rewrite's pause
+ * waits for it properly. The rewrite's client asks it before each retry (rk_kube_set_final). */
+int rk_rewrite_kms_final(const rk_kube_resp *attempt, int tries);
 /* From the confirming GET after a 404. */
 rk_outcome rk_outcome_of_get(long http_status);
 void rk_counts_add(rk_counts *c, rk_outcome o);

@@ -38,6 +38,12 @@ int rk_rewrite_kms_failure(const char *message)
 	return 0;
 }
 
+int rk_rewrite_kms_final(const rk_kube_resp *attempt, int tries)
+{
+	return attempt->http_status >= 500 && rk_rewrite_kms_failure(attempt->message) &&
+	       attempt->attempts >= tries;
+}
+
 rk_outcome rk_outcome_of_get(long http_status)
 {
 	if (http_status == 404)

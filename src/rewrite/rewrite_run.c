@@ -436,6 +436,19 @@ static rk_kube_opts engine_client(const rk_rewrite_settings *s)
 	return o;
 }
 
+/* How many attempts a request answered with a KMS failure gets: one per apiserver the PUTs spread over (a
+ * retry goes to another one: a single node's plugin may be down), at least 2; then the rewrite pauses
+ * instead of retrying the same answer for up to 2 minutes (docs/kms.md section 12). */
+static int kms_tries(const rk_rewrite_opts *opts)
+{
+	return opts->nendpoints > 2 ? (int)opts->nendpoints : 2;
+}
+
+static int kms_answer_final(void *user, const rk_kube_resp *attempt)
+{
+	return rk_rewrite_kms_final(attempt, *(const int *)user);
+}
+
 void rk_rewrite_result_free(rk_rewrite_result *result)
 {
 	if (!result)
@@ -455,7 +468,10 @@ int rk_rewrite_run(const rk_rewrite_opts *opts, rk_store *store, const rk_kube_c
 	rk_kube *kube = NULL;
 	rk_kube_opts client = engine_client(&opts->settings);
 	rw_names names = {NULL, 0};
+	int tries = kms_tries(opts);
 	int rc = rk_kube_new(kubeconfig, &client, &kube, err);
+	if (rc == RK_OK)
+		rk_kube_set_final(kube, kms_answer_final, &tries);
 	if (rc == RK_OK)
 		rc = resolve_and_check_access(kubeconfig, opts, &names, err);
 	if (rc == RK_OK)

@@ -3,10 +3,11 @@
 # (rekey-sandbox up --real --kms): aescbc -> kms v2 through the usual stages ends with every secret
 # stored as kms v2 under the plugin's key_id (rekeyctl verify and etcdctl), the old aescbc key archived;
 # a KEK rotation (kms.kek: true) after the plugin rotated ends with every secret under the new keyID;
-# then a plugin outage in the middle of a KEK rewrite (killed halfway, the plugin stopped: every
+# then plugin outages in the middle of KEK rewrites (killed halfway, the plugin stopped: every
 # apiserver still writes with its cached seed, then refuses writes once its KMS v2 clock is moved past
-# the seed's 3 minutes) pauses the rewrite, exit 3 once it stays down past kms.outageTimeout with
-# nothing lost, and a resume that sees the plugin come back finishes; finally kms -> aescbc. Bad kms
+# the seed's 3 minutes): a resume pauses the rewrite (each refused PUT tried once per apiserver) and
+# finishes once the plugin is back; with the plugin down past kms.outageTimeout it stops with exit 3,
+# nothing lost, and a resume once it is back finishes; finally kms -> aescbc. Bad kms
 # plans exit 2 with file:line. KMS needs the real apiserver: the sandbox's own has none.
 # control-planes: real
 . tests/e2e/lib.sh
@@ -51,22 +52,8 @@ expect_exit up_kms_missing_plugin 2 "$SANDBOX" up --dir "$E2E_TMP/x" $CP_FLAGS -
 expect_grep up_kms_missing_plugin_message "$E2E_TMP/none: No such file" "$E2E_TMP/err"
 [ -e "$E2E_TMP/x" ] && not_ok up_kms_bad_nothing_created "$E2E_TMP/x exists" || ok up_kms_bad_nothing_created
 
-# etcdctl's view of one stored value: "kms-v2 NAME keyID" through the plugin's own decoder
-stored_keyid() {
-	"$ETCDCTL" --endpoints "$(etcd_url)" get --print-value-only "$1" | head -c -1 | kp decode |
-		jq -r '"\(.provider) \(.key_id)"'
-}
-# every secret in etcd (etcdctl, keys and values) carries prefix $1 and keyID $2
-etcdctl_all_under() {
-	"$ETCDCTL" --endpoints "$(etcd_url)" get --prefix /registry/secrets/ --keys-only | grep -v '^$' >"$E2E_TMP/keys"
-	total=$(wc -l <"$E2E_TMP/keys")
-	n=0 bad=0
-	while read -r k; do
-		n=$((n + 1))
-		[ "$(stored_keyid "$k")" = "$1 $2" ] || bad=$((bad + 1))
-	done <"$E2E_TMP/keys"
-	[ "$total" -gt 0 ] && [ "$bad" = 0 ]
-}
+# every secret in etcd (etcdctl, keys and values) carries provider $1 and keyID $2 (rotate_lib.sh)
+etcdctl_all_under() { kms_all_under "$D/kms/state.json" "$1" "$2"; }
 
 sbx_up kms --apiservers 3 --kms --secrets 200 --namespaces 3 || { not_ok sandbox_up "see log"; e2e_done; }
 [ -S "$D/kms/kms.sock" ] && ok plugin_socket || not_ok plugin_socket "no $D/kms/kms.sock"
@@ -105,13 +92,15 @@ expect_grep kek_all_apiservers_picked_up 'every apiserver \(3\) writes under key
 expect_exit kek_verify 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms --expect-key-id "$key2"
 etcdctl_all_under sandbox-kms "$key2" && ok "kek_etcdctl_all_new_keyid ($total)" || not_ok kek_etcdctl_all_new_keyid "$bad of $total not under $key2"
 expect_exit kek_rollback_refused 2 "$REKEYCTL" rollback -f "$KEK" --state "$STATE"
+# history: the KEK rotation's key events carry the plugin's new key_id (no fingerprint, no key material)
+"$REKEYCTL" history --cluster sandbox --state "$STATE" -o json >"$E2E_TMP/history.json" 2>"$E2E_TMP/err"
+for ev in promoted rewrite-done; do
+	got=$(jq -r --arg ev "$ev" '[.keys[] | select(.key == "sandbox-kms" and .event == $ev) | .key_id] | last' "$E2E_TMP/history.json")
+	[ "$got" = "$key2" ] && ok "kek_history_${ev}_new_keyid" || not_ok "kek_history_${ev}_new_keyid" "got $got, want $key2"
+done
 [ "$(data_sum)" = "$before" ] && ok kek_data_unchanged || not_ok kek_data_unchanged "checksum differs"
 
-# ---- a plugin outage in the middle of the rewrite: pause, exit 3, nothing lost, resume finishes ----
-key3=$(kp rotate)
-REKEY_TEST_CRASH_AT=rewrite::midway "$REKEYCTL" rotate -f "$KEK" --state "$STATE" >"$E2E_TMP/out" 2>"$E2E_TMP/err"
-[ $? = 137 ] && ok outage_killed_midway || not_ok outage_killed_midway "$(tail -n 2 "$E2E_TMP/err")"
-kp stop >/dev/null && ok outage_plugin_stopped || not_ok outage_plugin_stopped "kmsplugin stop failed"
+# ---- plugin outages in the middle of a KEK rewrite (killed halfway, the plugin stopped) ----
 # write_refused NODE I: a create through NODE's apiserver is refused for an expired DEK seed (a create
 # that succeeds is deleted again)
 write_refused() {
@@ -122,55 +111,99 @@ write_refused() {
 	fi
 	grep -q 'expired at' "$E2E_TMP/w"
 }
-# Writes stay possible 3 minutes after an apiserver's last good Status (docs/kms.md section 7): right
-# after the stop each apiserver still writes with its cached seed. Rather than wait those minutes,
-# move the apiservers' KMS v2 clock 5 minutes forward (D/kms/clock-skew, tests/realcp/README.md), as
-# upstream's integration test does; each refuses writes at once. The deadline is well under the
-# natural 3 minutes, so a skew that did nothing fails here.
+# expire_seeds SKEW PREFIX: moves the apiservers' KMS v2 clock SKEW forward (D/kms/clock-skew,
+# tests/realcp/README.md), as upstream's integration test does, instead of waiting out the 3 minutes a
+# seed stays writable after its last good Status (docs/kms.md section 7); then every apiserver refuses
+# writes ("PREFIX_NODE_refuses_writes"). The deadline is well under the natural 3 minutes, so a skew that
+# did nothing fails here.
+expire_seeds() {
+	echo "$1" >"$D/kms/clock-skew.new" && mv "$D/kms/clock-skew.new" "$D/kms/clock-skew"
+	i=0
+	for n in cp-1 cp-2 cp-3; do
+		deadline=$(($(date +%s) + 60))
+		until write_refused "$n" "$i" || [ "$(date +%s)" -ge "$deadline" ]; do
+			i=$((i + 1))
+			sleep 1
+		done
+		expect_grep "$2_${n}_refuses_writes" 'expired at' "$E2E_TMP/w"
+	done
+}
+secret_keys() { "$ETCDCTL" --endpoints "$(etcd_url)" get --prefix /registry/secrets/ --keys-only | grep -c .; }
+
+# (1) the plugin comes back while the rewrite waits (kms.outageTimeout 180s, a ceiling: the apiservers'
+# gRPC clients reconnect with a backoff that grows with the outage, docs/kms.md section 12): a resume
+# started with the plugin down pauses, and the same resume finishes once it is back.
+key3=$(kp rotate)
+REKEY_TEST_CRASH_AT=rewrite::midway "$REKEYCTL" rotate -f "$KEK" --state "$STATE" >"$E2E_TMP/out" 2>"$E2E_TMP/err"
+[ $? = 137 ] && ok outage_killed_midway || not_ok outage_killed_midway "$(tail -n 2 "$E2E_TMP/err")"
+kp stop >/dev/null && ok outage_plugin_stopped || not_ok outage_plugin_stopped "kmsplugin stop failed"
+# right after the stop each apiserver still writes with its cached seed
 for n in cp-1 cp-2 cp-3; do
 	expect_exit "outage_${n}_coasts_on_cached_seed" 0 env KUBECONFIG="$D/kubeconfig" kubectl \
 		--context "sandbox-$n" create secret generic "outage-$n-coast" --from-literal=a=b
 	KUBECONFIG=$D/kubeconfig kubectl --context "sandbox-$n" delete secret "outage-$n-coast" >/dev/null 2>&1
 done
-echo 5m >"$D/kms/clock-skew.new" && mv "$D/kms/clock-skew.new" "$D/kms/clock-skew"
-i=0
-for n in cp-1 cp-2 cp-3; do
-	deadline=$(($(date +%s) + 60))
-	until write_refused "$n" "$i" || [ "$(date +%s)" -ge "$deadline" ]; do
-		i=$((i + 1))
-		sleep 1
-	done
-	expect_grep "outage_${n}_refuses_writes" 'expired at' "$E2E_TMP/w"
-done
+expire_seeds 5m outage
 before=$(data_sum)
-"$ETCDCTL" --endpoints "$(etcd_url)" get --prefix /registry/secrets/ --keys-only | grep -c . >"$E2E_TMP/count-before"
 t0=$(date +%s)
-expect_exit outage_resume_stops 3 "$REKEYCTL" resume -f "$KEK" --state "$STATE"
-elapsed=$(($(date +%s) - t0))
-expect_grep outage_paused_on_kms 'rewrite.kms-unavailable' "$E2E_TMP/err"
-expect_grep outage_gave_up_message 'the KMS stayed unhealthy for 180s.*nothing was lost.*rekeyctl resume' "$E2E_TMP/err"
-expect_no_grep outage_nothing_failed '"rewrite.failed"' "$E2E_TMP/err"
-echo "# the resume with the plugin down ended after ${elapsed}s (outageTimeout 180s)"
-"$ETCDCTL" --endpoints "$(etcd_url)" get --prefix /registry/secrets/ --keys-only | grep -c . >"$E2E_TMP/count-after"
-cmp -s "$E2E_TMP/count-before" "$E2E_TMP/count-after" && ok "outage_no_key_lost ($(cat "$E2E_TMP/count-after"))" || not_ok outage_no_key_lost "keys $(cat "$E2E_TMP/count-before") -> $(cat "$E2E_TMP/count-after")"
-[ "$(data_sum)" = "$before" ] && ok outage_data_readable_unchanged || not_ok outage_data_readable_unchanged "checksum differs"
-expect_exit outage_values_well_formed 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms
-# resume while the plugin is still down; it pauses, the plugin comes back, the same resume finishes
 "$REKEYCTL" resume -f "$KEK" --state "$STATE" >"$E2E_TMP/resume.out" 2>"$E2E_TMP/resume.err" &
 resume=$!
 deadline=$(($(date +%s) + 120))
 until grep -q '"kms.paused"' "$E2E_TMP/resume.err" || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.5; done
 expect_grep outage_second_resume_pauses '"kms.paused"' "$E2E_TMP/resume.err"
+echo "# the resume with the plugin down paused after $(($(date +%s) - t0))s"
+# the refused PUT was tried once per apiserver, not for the client's whole retry budget (~25 s)
+expect_grep outage_refused_put_tried_per_apiserver 'KMS failed the write (.*; 3 attempts)' "$E2E_TMP/resume.err"
 kp start >/dev/null && ok outage_plugin_back || not_ok outage_plugin_back "kmsplugin start failed"
+t0=$(date +%s)
 wait "$resume"
 rc=$?
 [ "$rc" = 0 ] && ok outage_resume_finishes || not_ok outage_resume_finishes "exit $rc: $(grep -v progress "$E2E_TMP/resume.err" | tail -n 3)"
+echo "# the resume finished $(($(date +%s) - t0))s after the plugin was back"
 expect_grep outage_recovered_logged '"kms.recovered"' "$E2E_TMP/resume.err"
 expect_exit outage_verify_new_keyid 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms --expect-key-id "$key3"
 etcdctl_all_under sandbox-kms "$key3" && ok "outage_etcdctl_all_new_keyid ($total)" || not_ok outage_etcdctl_all_new_keyid "$bad of $total not under $key3"
 [ "$(data_sum)" = "$before" ] && ok outage_data_unchanged || not_ok outage_data_unchanged "checksum differs"
+
+# (2) the plugin stays down longer than kms.outageTimeout (20s here): the resume stops with exit 3, nothing
+# lost; a resume once it is back finishes.
+sed -e 's/^  outageTimeout: 180s$/  outageTimeout: 20s/' "$KEK" >"$D/plan-kek-short.yaml"
+SHORT=$D/plan-kek-short.yaml
+key4=$(kp rotate)
+REKEY_TEST_CRASH_AT=rewrite::midway "$REKEYCTL" rotate -f "$SHORT" --state "$STATE" >"$E2E_TMP/out" 2>"$E2E_TMP/err"
+[ $? = 137 ] && ok giveup_killed_midway || not_ok giveup_killed_midway "$(tail -n 2 "$E2E_TMP/err")"
+kp stop >/dev/null && ok giveup_plugin_stopped || not_ok giveup_plugin_stopped "kmsplugin stop failed"
+# the pickup's Status calls renewed every seed a moment ago: 5 more minutes expire them again
+expire_seeds 10m giveup
+before=$(data_sum)
+secret_keys >"$E2E_TMP/count-before"
+t0=$(date +%s)
+expect_exit outage_resume_stops 3 "$REKEYCTL" resume -f "$SHORT" --state "$STATE"
+elapsed=$(($(date +%s) - t0))
+expect_grep outage_paused_on_kms 'rewrite.kms-unavailable' "$E2E_TMP/err"
+expect_grep outage_gave_up_message 'the KMS stayed unhealthy for 20s.*nothing was lost.*rekeyctl resume' "$E2E_TMP/err"
+expect_no_grep outage_nothing_failed '"rewrite.failed"' "$E2E_TMP/err"
+echo "# the resume with the plugin down ended after ${elapsed}s (outageTimeout 20s)"
+secret_keys >"$E2E_TMP/count-after"
+cmp -s "$E2E_TMP/count-before" "$E2E_TMP/count-after" && ok "outage_no_key_lost ($(cat "$E2E_TMP/count-after"))" || not_ok outage_no_key_lost "keys $(cat "$E2E_TMP/count-before") -> $(cat "$E2E_TMP/count-after")"
+[ "$(data_sum)" = "$before" ] && ok outage_data_readable_unchanged || not_ok outage_data_readable_unchanged "checksum differs"
+expect_exit outage_values_well_formed 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms
+kp start >/dev/null && ok giveup_plugin_back || not_ok giveup_plugin_back "kmsplugin start failed"
+# every apiserver's /readyz (kms-providers included) passes again, at most 180 s (the reconnect backoff)
+t0=$(date +%s)
+for n in cp-1 cp-2 cp-3; do
+	until "$REKEYCTL" kube --kubeconfig "$D/kubeconfig" --context "sandbox-$n" readyz >/dev/null 2>&1 ||
+		[ "$(date +%s)" -ge "$((t0 + 180))" ]; do sleep 1; done
+done
+expect_exit giveup_kms_healthy_again 0 "$REKEYCTL" kube --kubeconfig "$D/kubeconfig" --context sandbox-cp-3 readyz
+echo "# every apiserver was ready $(($(date +%s) - t0))s after the plugin was back"
+expect_exit giveup_resume_finishes 0 "$REKEYCTL" resume -f "$SHORT" --state "$STATE"
+expect_exit giveup_verify_new_keyid 0 "$REKEYCTL" verify --etcd "$(etcd_url)" --resource secrets --expect sandbox-kms --expect-key-id "$key4"
+etcdctl_all_under sandbox-kms "$key4" && ok "giveup_etcdctl_all_new_keyid ($total)" || not_ok giveup_etcdctl_all_new_keyid "$bad of $total not under $key4"
+[ "$(data_sum)" = "$before" ] && ok giveup_data_unchanged || not_ok giveup_data_unchanged "checksum differs"
 "$REKEYCTL" history --cluster sandbox --state "$STATE" >"$E2E_TMP/history" 2>&1
 expect_grep outage_audited 'kms-pause.*gave-up' "$E2E_TMP/history"
+expect_grep outage_recovery_audited 'kms-pause.*recovered' "$E2E_TMP/history"
 
 # ---- kms -> aescbc ----
 sed -e 's/^provider: kms$/provider: aescbc/' -e '/^kms:$/,/^  timeout: 3s$/d' "$PLAN" >"$D/plan-back.yaml"

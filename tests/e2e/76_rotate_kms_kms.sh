@@ -6,7 +6,8 @@
 # secret under B's name and B's keyID while every node still lists A (pruned only after verify); the
 # resume prunes A. Then the standalone `rekeyctl rewrite` (configmaps, then secrets) during a KMS outage
 # (B stopped, the kubeconfig's apiserver restarted without it): it stops at its checkpoint with
-# configmaps done, exit 3, nothing failed, a message naming the KMS and --resume; once B is back
+# configmaps done, exit 3, nothing failed (the refused list tried twice, not for the client's whole
+# retry budget), a message naming the KMS and --resume; once B is back
 # `--resume` finishes the secrets without redoing the configmaps. Bad uses of --kms-plugins exit 2.
 # control-planes: real
 . tests/e2e/lib.sh
@@ -95,6 +96,8 @@ cp "$E2E_TMP/err" "$E2E_TMP/rw.err"
 expect_grep outage_rewrite_paused_on_kms '"rewrite.kms-unavailable"' "$E2E_TMP/rw.err"
 expect_grep outage_rewrite_message 'paused: the KMS failed a (list|write).*nil transformer.*checkpoint saved' "$E2E_TMP/rw.err"
 expect_grep outage_rewrite_names_resume 'rewrite --resume' "$E2E_TMP/rw.err"
+# the refused list was tried twice (the kubeconfig's one apiserver), not for the client's retry budget
+expect_grep outage_rewrite_list_tried_twice 'KMS failed a list .*gave up after 2 attempts' "$E2E_TMP/rw.err"
 expect_grep outage_rewrite_stopped_nothing_failed 'failed 0$' "$E2E_TMP/out"
 expect_grep outage_secrets_reached 'secrets scope [^:]*: starting' "$E2E_TMP/rw.err"
 kpb start >/dev/null && ok outage_plugin_b_back || not_ok outage_plugin_b_back "kmsplugin start failed"

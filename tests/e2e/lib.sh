@@ -45,3 +45,22 @@ e2e_sandbox_up() {
 	fi
 	ok sandbox_up
 }
+
+# e2e_part NAME FUNC: runs the shell function FUNC in the background, in a subshell with its own
+# E2E_TMP ($E2E_TMP/NAME) and failure flag, for a part of a scenario that is independent of the rest
+# (its own sandbox) and spends its time waiting; its output is kept until e2e_part_wait NAME prints it
+# (so the lines come in a fixed order) and its failure fails the scenario. FUNC tears down what it
+# starts (a subshell does not run the scenario's EXIT trap).
+e2e_part() {
+	mkdir -p "$E2E_TMP/$1"
+	(
+		E2E_TMP=$E2E_TMP/$1 E2E_FAILED=0
+		"$2"
+		exit "$E2E_FAILED"
+	) >"$E2E_TMP/$1.log" 2>&1 </dev/null &
+	eval "e2e_part_pid_$1=\$!"
+}
+e2e_part_wait() {
+	eval "wait \"\$e2e_part_pid_$1\"" || E2E_FAILED=1
+	cat "$E2E_TMP/$1.log"
+}

@@ -78,6 +78,23 @@ data_sum() {
 		grep -v '^kube-system/rekeyctl-probe' | sort | sha256sum | cut -d' ' -f1
 }
 
+# kms_all_under STATE PROVIDER KEYID: every secret in etcd (one etcdctl read of keys and values) is a kms v2
+# value of PROVIDER under KEYID, as the test plugin's own decoder reads it (STATE: that plugin's state
+# file); sets total and bad.
+kms_all_under() {
+	"$ETCDCTL" --endpoints "$(etcd_url)" get --prefix /registry/secrets/ -w json | jq -r '.kvs[]?.value' >"$E2E_TMP/values"
+	total=$(grep -c . "$E2E_TMP/values")
+	: >"$E2E_TMP/decoded"
+	while read -r v; do
+		echo "$v" | base64 -d >"$E2E_TMP/value"
+		"$REALCP_BIN/kmsplugin" decode --state "$1" <"$E2E_TMP/value" >>"$E2E_TMP/decoded" 2>/dev/null ||
+			echo '{"provider": "undecodable"}' >>"$E2E_TMP/decoded"
+	done <"$E2E_TMP/values"
+	bad=$(jq -s --arg p "$2" --arg k "$3" --argjson n "$total" \
+		'(map(select(.provider != $p or .key_id != $k)) | length) + $n - length' "$E2E_TMP/decoded")
+	[ "$total" -gt 0 ] && [ "$bad" = 0 ]
+}
+
 # cross_readable: every node's write key is readable by every other node (the safety invariant).
 cross_readable() {
 	for a in cp-1 cp-2 cp-3; do

@@ -2,7 +2,10 @@
 # run.sh: builds the libFuzzer harnesses (clang -fsanitize=fuzzer,address,undefined) and runs each for
 # FUZZ_SECONDS (default 20) from its committed seed corpus (copied to a temp dir: new inputs are not
 # written into the repo), with tests/fuzz/NAME.dict as its dictionary when there is one. FUZZ_TARGETS
-# (names without fuzz_, space-separated; default all) picks some.
+# (names without fuzz_, space-separated; default all) picks some. FUZZ_JOBS (default 1) harnesses fuzz
+# at once. FUZZ_KEEP_CORPUS=1 keeps each harness's corpus in build/fuzz/corpus/NAME between runs (the
+# committed seeds are copied in each time), so short repeated runs go on from the coverage the last
+# run reached instead of finding it again.
 # Prints "ok fuzz_NAME: N runs in S s, cov C ft F, corpus K" / "not ok fuzz_NAME: why" / "SKIP ...";
 # exit 1 on a crash. Crash inputs are kept in build/fuzz/crashes/, the logs in build/fuzz/NAME.log.
 # A harness is compiled again only when its sources, a header, the flags or clang changed
@@ -11,6 +14,12 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
 SECS=${FUZZ_SECONDS:-20}
+JOBS=${FUZZ_JOBS:-1}
+case $JOBS in '' | *[!0-9]* | 0*)
+	echo "run.sh: FUZZ_JOBS=$JOBS: want a whole number of at least 1" >&2
+	exit 2
+	;;
+esac
 OUT=build/fuzz
 CLANG=${CLANG:-clang}
 if ! command -v "$CLANG" >/dev/null 2>&1; then
@@ -54,7 +63,20 @@ run() { # run NAME SOURCES...
 	else
 		echo "$stamp" >"$OUT/$name.stamp"
 	fi
-	corpus=$(mktemp -d)
+	[ "$running" -ge "$JOBS" ] && collect
+	fuzz "$name" &
+	running=$((running + 1))
+	ran="$ran $name"
+}
+# fuzz NAME: fuzzes one built harness for SECS seconds; its result line in $OUT/NAME.result.
+fuzz() {
+	name=$1
+	if [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ]; then
+		corpus=$OUT/corpus/${name#fuzz_}
+		mkdir -p "$corpus"
+	else
+		corpus=$(mktemp -d)
+	fi
 	cp "tests/fuzz/corpus/${name#fuzz_}/"* "$corpus/" 2>/dev/null
 	dict=
 	[ -f "tests/fuzz/${name#fuzz_}.dict" ] && dict="-dict=tests/fuzz/${name#fuzz_}.dict"
@@ -64,13 +86,23 @@ run() { # run NAME SOURCES...
 		runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 runs in \2 s/p' "$OUT/$name.log" | tail -n 1)
 		cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$OUT/$name.log" | tail -n 1 |
 			sed 's/cov: \([0-9]*\) ft: \([0-9]*\) corp: \([0-9]*\)/cov \1 ft \2, corpus \3/')
-		echo "ok $name: ${runs:-ran for ${SECS}s}, ${cov:-no coverage line}"
+		echo "ok $name: ${runs:-ran for ${SECS}s}, ${cov:-no coverage line}" >"$OUT/$name.result"
 	else
-		echo "not ok $name: crash, see $OUT/$name.log and $OUT/crashes/"
-		failed=1
+		echo "not ok $name: crash, see $OUT/$name.log and $OUT/crashes/" >"$OUT/$name.result"
 	fi
-	rm -rf "$corpus"
+	[ "${FUZZ_KEEP_CORPUS:-0}" = 1 ] || rm -rf "$corpus"
 }
+# collect: waits for the harnesses fuzzing now and prints their result lines in the order they started.
+collect() {
+	wait
+	for started in $ran; do
+		cat "$OUT/$started.result" 2>/dev/null || echo "not ok $started: no result"
+		grep -q '^ok ' "$OUT/$started.result" 2>/dev/null || failed=1
+		rm -f "$OUT/$started.result"
+	done
+	ran= running=0
+}
+ran= running=0
 run fuzz_snapshot src/verify/snapshot.c
 run fuzz_classify src/codec/codec.c src/codec/codec_chain.c src/codec/codec_crypto.c src/codec/codec_object.c \
 	src/encconfig/keys.c
@@ -92,4 +124,5 @@ run fuzz_kubeconfig $KUBE
 run fuzz_execcred $KUBE
 # shellcheck disable=SC2086
 run fuzz_apijson $KUBE src/rewrite/rewrite_outcome.c src/rewrite/rewrite_settings.c
+collect
 exit $failed

@@ -79,6 +79,36 @@ START_TEST(connection_refused_retries_within_bound)
 }
 END_TEST
 
+/* rk_kube_set_final: an answer the caller declares final is not retried, whatever attempts remain. */
+static int final_at_second(void *user, const rk_kube_resp *attempt)
+{
+	int *asked = user;
+	(*asked)++;
+	ck_assert_int_eq(attempt->http_status, 0);
+	return attempt->attempts >= 2;
+}
+
+START_TEST(final_answer_ends_retries)
+{
+	rk_kube_config *cfg = refused_config();
+	rk_kube_opts opts = {.max_attempts = 6, .backoff_base_ms = 10, .backoff_max_ms = 20};
+	rk_kube *k;
+	rk_err err;
+	ck_assert_int_eq(rk_kube_new(cfg, &opts, &k, &err), RK_OK);
+	int asked = 0;
+	rk_kube_set_final(k, final_at_second, &asked);
+	rk_kube_req req = {.method = "GET", .path = "/version"};
+	rk_kube_resp resp;
+	ck_assert_int_eq(rk_kube_request(k, &req, &resp), RK_FAIL);
+	ck_assert_int_eq(resp.attempts, 2);
+	ck_assert_int_eq(asked, 2);
+	ck_assert_ptr_nonnull(strstr(resp.err.msg, "gave up after 2 attempts"));
+	rk_kube_resp_free(&resp);
+	rk_kube_free(k);
+	rk_kube_config_free(cfg);
+}
+END_TEST
+
 /* Two refused endpoints: each attempt goes where pick says, and the observer is told which. */
 struct picks {
 	char *urls[2];
@@ -283,6 +313,7 @@ Suite *kube_suite(void)
 	tcase_add_test(tc, connection_refused_retries_within_bound);
 	tcase_add_test(tc, pick_chooses_each_attempts_endpoint);
 	tcase_add_test(tc, retry_budget_stops_early);
+	tcase_add_test(tc, final_answer_ends_retries);
 	tcase_add_test(tc, async_callbacks_run_in_poll);
 	tcase_add_test(tc, free_drops_pending_requests);
 	tcase_add_test(tc, bad_requests_rejected);

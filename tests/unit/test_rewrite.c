@@ -303,12 +303,33 @@ START_TEST(kms_failures_are_recognised)
 }
 END_TEST
 
+/* A KMS failure answer ends the request once it was tried `tries` times; other answers go on retrying. */
+START_TEST(kms_failure_final_after_tries)
+{
+	rk_kube_resp r = {.http_status = 500, .attempts = 1};
+	r.message = "Internal error occurred: got unexpected nil transformer";
+	ck_assert(!rk_rewrite_kms_final(&r, 3));
+	r.attempts = 3;
+	ck_assert(rk_rewrite_kms_final(&r, 3));
+	r.attempts = 2;
+	ck_assert(rk_rewrite_kms_final(&r, 2));
+	r.message = "etcdserver: request timed out";
+	ck_assert(!rk_rewrite_kms_final(&r, 2));
+	r.message = "Internal error occurred: failed to encrypt DEK, error: rpc error: code = Unavailable";
+	r.http_status = 429;
+	ck_assert(!rk_rewrite_kms_final(&r, 2));
+	r.http_status = 0;
+	ck_assert(!rk_rewrite_kms_final(&r, 2));
+}
+END_TEST
+
 Suite *rewrite_suite(void)
 {
 	Suite *s = suite_create("rewrite");
 	TCase *tc = tcase_create("pure");
 	tcase_add_test(tc, put_outcomes);
 	tcase_add_test(tc, kms_failures_are_recognised);
+	tcase_add_test(tc, kms_failure_final_after_tries);
 	tcase_add_test(tc, counts_add_and_sum);
 	tcase_add_test(tc, key_order_is_etcd_order);
 	tcase_add_test(tc, put_body_adds_type);
