@@ -50,17 +50,22 @@ nothing_changed() {
 # configs, etcd's stored bytes, the state db's history ----
 etcd_bytes() { "$ETCDCTL" --endpoints "$(etcd_url)" get /registry/secrets --prefix | sha256sum | cut -d' ' -f1; }
 stored_before=$(etcd_bytes)
+# throttled_wrote_nothing NAME: etcd's stored secrets, the state db's history and the node configs are as
+# they were before the throttled rotations
+throttled_wrote_nothing() {
+	[ "$(etcd_bytes)" = "$stored_before" ] && ok "$1_etcd_unchanged" || not_ok "$1_etcd_unchanged" "stored secrets changed"
+	"$REKEYCTL" history --state "$STATE" -o json >"$E2E_TMP/history-after.json" 2>&1
+	cmp -s "$E2E_TMP/history-before.json" "$E2E_TMP/history-after.json" && ok "$1_state_unchanged" ||
+		not_ok "$1_state_unchanged" "$(diff "$E2E_TMP/history-before.json" "$E2E_TMP/history-after.json" | head -n 5)"
+	nothing_changed "$1"
+}
 "$REKEYCTL" history --state "$STATE" -o json >"$E2E_TMP/history-before.json" 2>&1
 "$SANDBOX" fault --dir "$D" --node cp-1 --throttle-ratio 1 --retry-after 0 >/dev/null
 expect_exit lock_throttled_stops 3 "$REKEYCTL" rotate -f "$P" --state "$STATE"
 message
 expect_grep lock_throttled_message '^rekeyctl rotate: cluster lock: the apiserver kept throttling \(429\) for 6 tries: nothing was changed; try again later \(GET https://[^ ]*/leases/rekeyctl-rotation-lock: gave up after 6 attempts .*429' "$E2E_TMP/msg"
 "$SANDBOX" fault --dir "$D" --node cp-1 --clear >/dev/null
-[ "$(etcd_bytes)" = "$stored_before" ] && ok lock_throttled_etcd_unchanged || not_ok lock_throttled_etcd_unchanged "stored secrets changed"
-"$REKEYCTL" history --state "$STATE" -o json >"$E2E_TMP/history-after.json" 2>&1
-cmp -s "$E2E_TMP/history-before.json" "$E2E_TMP/history-after.json" && ok lock_throttled_state_unchanged ||
-	not_ok lock_throttled_state_unchanged "$(diff "$E2E_TMP/history-before.json" "$E2E_TMP/history-after.json" | head -n 5)"
-nothing_changed lock_throttled
+throttled_wrote_nothing lock_throttled
 # the same in the preflight: the lock is taken, then every permission review (SelfSubjectAccessReview)
 # is answered 429: exit 3 naming the preflight, the lock released, nothing written
 "$SANDBOX" fault --dir "$D" --node cp-1 --error-ratio 1 --error-code 429 --error-path /apis/authorization.k8s.io/ --retry-after 0 >/dev/null
@@ -68,11 +73,7 @@ expect_exit preflight_throttled_stops 3 "$REKEYCTL" rotate -f "$P" --state "$STA
 message
 expect_grep preflight_throttled_message '^rekeyctl rotate: preflight: the apiserver kept throttling \(429\) for 6 tries: nothing was changed; try again later \(POST https://[^ ]*/selfsubjectaccessreviews: gave up after 6 attempts .*429' "$E2E_TMP/msg"
 "$SANDBOX" fault --dir "$D" --node cp-1 --clear >/dev/null
-[ "$(etcd_bytes)" = "$stored_before" ] && ok preflight_throttled_etcd_unchanged || not_ok preflight_throttled_etcd_unchanged "stored secrets changed"
-"$REKEYCTL" history --state "$STATE" -o json >"$E2E_TMP/history-after.json" 2>&1
-cmp -s "$E2E_TMP/history-before.json" "$E2E_TMP/history-after.json" && ok preflight_throttled_state_unchanged ||
-	not_ok preflight_throttled_state_unchanged "$(diff "$E2E_TMP/history-before.json" "$E2E_TMP/history-after.json" | head -n 5)"
-nothing_changed preflight_throttled
+throttled_wrote_nothing preflight_throttled
 
 # ---- preflight: latency on cp-2 ----
 "$SANDBOX" fault --dir "$D" --node cp-2 --latency-ms 1200 >/dev/null
